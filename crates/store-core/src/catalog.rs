@@ -1,0 +1,119 @@
+//! The catalog: tenants, API keys (stored as hashes only) and collection records.
+//!
+//! A collection record says which back-end holds a collection, which embedding model fills it
+//! and with what dimension. Every lookup is scoped by tenant: another tenant's collection is
+//! [`crate::StoreError::NotFound`], exactly like a missing one.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::StoreResult;
+use crate::store::CollectionSpec;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+}
+
+/// An API key as the catalog keeps it: never the key itself, only its SHA-256 and a short
+/// prefix to recognise it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub tenant: Tenant,
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionRecord {
+    /// `vs_…`: the public id, also the back-end's physical collection name.
+    pub id: String,
+    pub tenant_id: String,
+    /// The per-tenant unique name of the platform API.
+    pub collection: String,
+    /// The display name.
+    pub name: Option<String>,
+    pub backend: String,
+    /// The embedding model, or `None` for raw collections that take caller-supplied vectors.
+    pub model: Option<String>,
+    pub dimension: usize,
+    pub metadata: Map<String, Value>,
+    /// `expires_after.days` with the `last_active_at` anchor.
+    pub expires_after_days: Option<u32>,
+    pub created_at: i64,
+    pub last_active_at: i64,
+}
+
+impl CollectionRecord {
+    pub fn spec(&self) -> CollectionSpec {
+        CollectionSpec {
+            name: self.id.clone(),
+            dimension: self.dimension,
+        }
+    }
+}
+
+/// What the service hands the catalog to create a collection; the catalog fills in timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCollection {
+    pub id: String,
+    pub tenant_id: String,
+    pub collection: String,
+    pub name: Option<String>,
+    pub backend: String,
+    pub model: Option<String>,
+    pub dimension: usize,
+    pub metadata: Map<String, Value>,
+    pub expires_after_days: Option<u32>,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Catalog: Send + Sync + Debug + 'static {
+    /// Succeeds when the catalog's database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// The tenant with this name, created if missing.
+    async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant>;
+
+    /// Stores a key's hash for a tenant (created if missing).
+    async fn insert_api_key(
+        &self,
+        tenant_name: &str,
+        key_hash: &str,
+        prefix: &str,
+    ) -> StoreResult<ApiKeyRecord>;
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Revokes a key by id or prefix; NotFound when neither matches an active key.
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord>;
+
+    /// The tenant of an active key with this hash, if any.
+    async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>>;
+
+    /// Conflict when the tenant already has a collection of that name.
+    async fn create_collection(&self, new: NewCollection) -> StoreResult<CollectionRecord>;
+
+    async fn get_collection(&self, tenant_id: &str, id: &str) -> StoreResult<CollectionRecord>;
+
+    async fn get_collection_by_name(
+        &self,
+        tenant_id: &str,
+        collection: &str,
+    ) -> StoreResult<CollectionRecord>;
+
+    /// The tenant's collections, oldest first.
+    async fn list_collections(&self, tenant_id: &str) -> StoreResult<Vec<CollectionRecord>>;
+
+    async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
+
+    /// Sets `last_active_at` to now.
+    async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
+}

@@ -1,0 +1,44 @@
+//! The storage back-end contract.
+//!
+//! This crate owns what every storage back-end implements and what the service layer relies on:
+//! - [`VectorStore`]: collections of chunks (text, vector, attributes) searched by vector, by
+//!   keyword or by both (hybrid), with the [`Filter`] model and a score threshold;
+//! - [`Catalog`]: tenants, hashed API keys and the collection records that say which back-end a
+//!   collection lives on;
+//! - [`StoreRegistry`]: the back-ends compiled into a binary, keyed by name, built once;
+//! - [`StoreError`] with its transport-free [`ErrorKind`].
+//!
+//! Features: `testkit` (the conformance suite every back-end runs against its real server),
+//! `mocks` (mockall mocks of the traits).
+//!
+//! Scores handed back by a back-end are always in `0..=1`, higher is better, in every mode.
+
+pub mod catalog;
+pub mod error;
+pub mod filter;
+pub mod registry;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use catalog::{ApiKeyRecord, Catalog, CollectionRecord, NewCollection, Tenant};
+pub use error::{ErrorKind, StoreError, StoreResult};
+pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
+pub use registry::StoreRegistry;
+pub use store::{
+    Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoredChunk,
+    VectorStore,
+};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use catalog::MockCatalog;
+#[cfg(any(test, feature = "mocks"))]
+pub use store::MockVectorStore;
+
+/// Seconds since the Unix epoch, as every stored timestamp is kept.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,200 @@
+//! The back-end trait and the values that cross it.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::StoreResult;
+use crate::filter::Filter;
+
+/// A collection as a back-end sees it: its physical name (lowercase ASCII letters, digits and
+/// `_`, unique across tenants) and the dimension of its vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionSpec {
+    pub name: String,
+    pub dimension: usize,
+}
+
+/// One unit of stored text with its vector. `id` is unique within a collection and upserts are
+/// idempotent by it. `file_id` groups the chunks of one document or file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub id: String,
+    pub file_id: String,
+    pub filename: Option<String>,
+    pub chunk_index: u32,
+    pub text: String,
+    pub vector: Vec<f32>,
+    pub attributes: Map<String, Value>,
+}
+
+/// A chunk as read back (without its vector).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredChunk {
+    pub id: String,
+    pub file_id: String,
+    pub filename: Option<String>,
+    pub chunk_index: u32,
+    pub text: String,
+    pub attributes: Map<String, Value>,
+}
+
+/// What to search with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchMode {
+    /// Nearest neighbours by cosine similarity; score = (1 + cos) / 2.
+    Vector(Vec<f32>),
+    /// Full-text relevance; score = rank / (rank + 1).
+    Keyword(String),
+    /// Reciprocal rank fusion of the two lists, normalised so that a chunk ranked first by both
+    /// scores 1.
+    Hybrid { vector: Vec<f32>, text: String },
+}
+
+/// Weights of reciprocal rank fusion: score = Σ wᵢ / (rrf_k + rankᵢ), divided by its maximum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HybridOptions {
+    pub vector_weight: f32,
+    pub keyword_weight: f32,
+    pub rrf_k: u32,
+}
+
+impl Default for HybridOptions {
+    fn default() -> Self {
+        Self {
+            vector_weight: 1.0,
+            keyword_weight: 1.0,
+            rrf_k: 60,
+        }
+    }
+}
+
+impl HybridOptions {
+    /// Fuses two ranked lists of ids (best first) into `(id, score)` pairs, best first, with
+    /// scores in 0..=1. Back-ends that fuse on their side use this so that every back-end gives
+    /// the same scores.
+    pub fn fuse(&self, vector_ranked: &[String], keyword_ranked: &[String]) -> Vec<(String, f32)> {
+        let k = self.rrf_k as f32;
+        let max = (self.vector_weight + self.keyword_weight) / (k + 1.0);
+        let mut scores: Vec<(String, f32)> = Vec::new();
+        let mut add = |id: &String, contribution: f32| match scores.iter_mut().find(|(i, _)| i == id)
+        {
+            Some((_, s)) => *s += contribution,
+            None => scores.push((id.clone(), contribution)),
+        };
+        for (rank, id) in vector_ranked.iter().enumerate() {
+            add(id, self.vector_weight / (k + rank as f32 + 1.0));
+        }
+        for (rank, id) in keyword_ranked.iter().enumerate() {
+            add(id, self.keyword_weight / (k + rank as f32 + 1.0));
+        }
+        for (_, s) in scores.iter_mut() {
+            *s = if max > 0.0 { (*s / max).clamp(0.0, 1.0) } else { 0.0 };
+        }
+        // Stable: equal scores keep vector-first order.
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scores
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub mode: SearchMode,
+    pub filter: Option<Filter>,
+    /// How many hits at most (1..=100 at this layer).
+    pub k: usize,
+    /// Hits scoring below this are dropped (0..=1).
+    pub score_threshold: Option<f32>,
+    pub hybrid: HybridOptions,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub chunk: StoredChunk,
+    pub score: f32,
+}
+
+/// A storage back-end. Object-safe, so the registry holds `Arc<dyn VectorStore>`.
+///
+/// Every method that takes vectors checks their dimension against `collection.dimension` and
+/// answers [`crate::StoreError::InvalidInput`] on a mismatch. A collection that does not exist is
+/// [`crate::StoreError::NotFound`]; an unreachable server is [`crate::StoreError::Unavailable`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VectorStore: Send + Sync + Debug + 'static {
+    /// The back-end's registry name (`pgvector`, `elasticsearch`).
+    fn name(&self) -> &'static str;
+
+    /// Succeeds when the back-end's server answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates the collection; creating an existing one with the same dimension is a no-op.
+    async fn create_collection(&self, collection: &CollectionSpec) -> StoreResult<()>;
+
+    /// Drops the collection and all its chunks; dropping a missing one is a no-op.
+    async fn drop_collection(&self, collection: &CollectionSpec) -> StoreResult<()>;
+
+    /// Inserts or replaces chunks by id; returns how many were written. Durable when it returns,
+    /// and visible to the next search.
+    async fn upsert(&self, collection: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64>;
+
+    /// Deletes every chunk of the given files (documents); returns how many chunks went.
+    async fn delete_files(&self, collection: &CollectionSpec, file_ids: &[String])
+    -> StoreResult<u64>;
+
+    /// Deletes every chunk, keeping the collection; returns how many went.
+    async fn delete_all(&self, collection: &CollectionSpec) -> StoreResult<u64>;
+
+    /// How many chunks the collection holds.
+    async fn count(&self, collection: &CollectionSpec) -> StoreResult<u64>;
+
+    /// A page of chunks ordered by (file_id, chunk_index).
+    async fn list(
+        &self,
+        collection: &CollectionSpec,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<Vec<StoredChunk>>;
+
+    /// Every chunk of one file, ordered by chunk_index.
+    async fn file_chunks(
+        &self,
+        collection: &CollectionSpec,
+        file_id: &str,
+    ) -> StoreResult<Vec<StoredChunk>>;
+
+    /// The best hits, best first, scores in 0..=1, none below the threshold, at most `k`.
+    async fn search(&self, collection: &CollectionSpec, request: &SearchRequest)
+    -> StoreResult<Vec<Hit>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn fusion_gives_one_to_a_chunk_ranked_first_by_both() {
+        let fused = HybridOptions::default().fuse(&ids(&["a", "b"]), &ids(&["a", "c"]));
+        assert_eq!(fused[0].0, "a");
+        assert!((fused[0].1 - 1.0).abs() < 1e-6);
+        assert!(fused.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+        assert_eq!(fused.len(), 3);
+    }
+
+    #[test]
+    fn fusion_weights_favour_the_heavier_list() {
+        let opts = HybridOptions {
+            vector_weight: 1.0,
+            keyword_weight: 3.0,
+            rrf_k: 60,
+        };
+        let fused = opts.fuse(&ids(&["v"]), &ids(&["k"]));
+        assert_eq!(fused[0].0, "k");
+    }
+}
