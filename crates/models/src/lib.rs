@@ -1,6 +1,15 @@
 //! Wire payloads of the service: the platform collection API (`/v1/api`), the raw API (`/v2`),
-//! the OpenAI vector-store objects, the OpenAI attribute-filter grammar and the error envelope.
+//! the OpenAI attribute-filter grammar, shared validation rules and the error envelope.
 //!
-//! Types only (serde + validator); no web framework, runtime or database.
+//! Types only (serde + validator); no web framework, runtime or database. Every request type
+//! implements [`validator::Validate`]; [`validation::first_error`] turns a failure into the
+//! `(param, message)` pair the error envelope carries.
 
+pub mod error;
 pub mod filter;
+pub mod platform;
+pub mod raw;
+pub mod validation;
+
+pub use error::{ErrorBody, ErrorEnvelope};
+pub use filter::Filter;
