@@ -1,1 +1,20 @@
-//! (in progress)
+//! The HTTP layer of the vector-store service.
+//!
+//! - `routes/`: thin actix-web handlers for the platform API (`/v1/api`), the raw API (`/v2`)
+//!   and the health checks; each module exports `configure`;
+//! - `service/`: the one service layer those skins share (no actix types), and API-key auth;
+//! - `error.rs`: [`ApiError`], mapped once to HTTP and the OpenAI error envelope;
+//! - `extract.rs`: extractors that parse and validate bodies and query strings;
+//! - `startup.rs`: [`Application`], bound on any port (0 for tests).
+//!
+//! This crate never names a concrete storage back-end: it receives a
+//! [`store_core::StoreRegistry`] and a [`store_core::Catalog`].
+
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod service;
+pub mod startup;
+
+pub use error::ApiError;
+pub use startup::{AppState, Application, HttpSettings, check_auth_mode};

@@ -1,0 +1,117 @@
+//! The vector-store server: reads [`settings::Settings`], sets up telemetry, connects the
+//! catalog, registers the storage back-ends compiled in and the embedding models, and runs the
+//! HTTP application.
+//!
+//! Features: `pgvector` (default) registers the PostgreSQL + pgvector back-end. The catalog
+//! always lives in PostgreSQL.
+
+pub mod settings;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use api_http::service::{AuthService, VectorService};
+use api_http::{AppState, Application};
+use embeddings::EmbedderRegistry;
+use secrecy::ExposeSecret;
+use store_core::{Catalog, HybridOptions, StoreRegistry, VectorStore};
+use store_pgvector::PgCatalog;
+
+use crate::settings::Settings;
+
+/// The back-ends this binary was built with.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    #[cfg(feature = "pgvector")]
+    names.push(store_pgvector::PgVectorStore::NAME);
+    names
+}
+
+/// The catalog's connection pool, with migrations run when configured.
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<store_pgvector::Pool> {
+    let url = settings.database.url()?;
+    if settings.database.run_migrations {
+        store_pgvector::migrate(url.expose_secret())
+            .await
+            .context("could not migrate the database")?;
+    }
+    store_pgvector::connect(url.expose_secret(), settings.database.pool_size)
+        .await
+        .context("could not connect to the database")
+}
+
+pub async fn catalog(settings: &Settings) -> anyhow::Result<(Arc<PgCatalog>, store_pgvector::Pool)> {
+    let pool = connect_database(settings).await?;
+    Ok((Arc::new(PgCatalog::new(pool.clone())), pool))
+}
+
+/// Every back-end compiled in, built from its own options.
+pub async fn stores(
+    settings: &Settings,
+    #[allow(unused_variables)] pool: &store_pgvector::Pool,
+) -> anyhow::Result<StoreRegistry> {
+    #[allow(unused_mut)]
+    let mut stores: Vec<Arc<dyn VectorStore>> = Vec::new();
+    #[cfg(feature = "pgvector")]
+    {
+        let options: store_pgvector::PgVectorOptions =
+            serde_json::from_value(settings.storage.pgvector.clone())
+                .context("invalid storage.pgvector options")?;
+        stores.push(Arc::new(store_pgvector::PgVectorStore::new(pool.clone(), options)));
+    }
+    StoreRegistry::new(stores, &settings.storage.default_backend).with_context(|| {
+        format!(
+            "storage.default_backend '{}' is not available; this binary has: {}",
+            settings.storage.default_backend,
+            compiled_backends().join(", ")
+        )
+    })
+}
+
+pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> {
+    EmbedderRegistry::from_config(
+        &settings.embeddings.resolved_models(),
+        &settings.embeddings.default_model,
+    )
+    .await
+    .context("could not load the embedding models")
+}
+
+/// The application state; `embedders` may be shared (tests load the model once).
+pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::Result<AppState> {
+    let (catalog, pool) = catalog(settings).await?;
+    let catalog: Arc<dyn Catalog> = catalog;
+    let stores = stores(settings, &pool).await?;
+    let auth = AuthService::new(
+        catalog.clone(),
+        settings.auth.mode,
+        &settings.auth.default_tenant,
+        Duration::from_secs(settings.auth.key_cache_ttl_secs),
+    )
+    .await
+    .context("could not prepare authentication")?;
+    let hybrid = HybridOptions {
+        vector_weight: settings.search.hybrid_vector_weight,
+        keyword_weight: settings.search.hybrid_keyword_weight,
+        rrf_k: settings.search.rrf_k,
+    };
+    Ok(AppState {
+        service: VectorService::new(catalog, stores, embedders, hybrid),
+        auth: Arc::new(auth),
+    })
+}
+
+/// Builds the application from settings: database, back-ends, models, listener.
+pub async fn build(settings: &Settings, embedders: Option<EmbedderRegistry>) -> anyhow::Result<Application> {
+    settings.database.url()?;
+    let embedders = match embedders {
+        Some(e) => e,
+        None => self::embedders(settings).await?,
+    };
+    let state = state(settings, embedders).await?;
+    Application::build(&settings.server, state).with_context(|| {
+        format!("could not listen on {}:{}", settings.server.host, settings.server.port)
+    })
+}

@@ -1,0 +1,242 @@
+//! Configuration: embedded defaults → optional file → environment (`VECTOR_STORE__…`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use api_http::HttpSettings;
+use api_http::service::AuthMode;
+use config::{Config, Environment, File, FileFormat};
+use embeddings::{ModelConfig, ProviderConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: HttpSettings,
+    pub auth: AuthSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub search: SearchSettings,
+    pub embeddings: EmbeddingSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    pub default_tenant: String,
+    pub key_cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    pub pool_size: usize,
+    pub run_migrations: bool,
+}
+
+impl DatabaseSettings {
+    /// The configured URL, or `DATABASE_URL`.
+    pub fn url(&self) -> anyhow::Result<SecretString> {
+        if let Some(url) = &self.url
+            && !url.expose_secret().trim().is_empty()
+        {
+            return Ok(url.clone());
+        }
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => Ok(SecretString::from(url)),
+            _ => bail!(
+                "no database configured: set VECTOR_STORE__DATABASE__URL or DATABASE_URL (`make run` starts a local PostgreSQL with pgvector)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    pub default_backend: String,
+    /// Options of the pgvector back-end, read by that back-end.
+    #[serde(default)]
+    pub pgvector: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchSettings {
+    pub hybrid_vector_weight: f32,
+    pub hybrid_keyword_weight: f32,
+    pub rrf_k: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmbeddingSettings {
+    pub default_model: String,
+    pub models_dir: PathBuf,
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+impl EmbeddingSettings {
+    /// The model table with relative local paths resolved against `models_dir`.
+    pub fn resolved_models(&self) -> BTreeMap<String, ModelConfig> {
+        let mut models = self.models.clone();
+        for model in models.values_mut() {
+            if let ProviderConfig::Local { path, .. } = &mut model.provider
+                && path.is_relative()
+            {
+                *path = self.models_dir.join(&*path);
+            }
+        }
+        models
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Settings {
+    /// Defaults, then `file` (or `VECTOR_STORE_CONFIG`) if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let env_file = std::env::var_os("VECTOR_STORE_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        Self::load_from(file.as_deref(), Environment::with_prefix("VECTOR_STORE"))
+    }
+
+    fn load_from(file: Option<&Path>, env: Environment) -> anyhow::Result<Settings> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        let env = env
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true);
+        let settings: Settings = builder
+            .add_source(env)
+            .build()
+            .context("could not read the configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.server.body_limit_bytes == 0 {
+            bail!("server.body_limit_bytes must be positive");
+        }
+        if self.database.pool_size == 0 {
+            bail!("database.pool_size must be positive");
+        }
+        if !self.embeddings.models.contains_key(&self.embeddings.default_model) {
+            bail!(
+                "embeddings.default_model '{}' is not among the configured models ({})",
+                self.embeddings.default_model,
+                self.embeddings.models.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if self.search.rrf_k == 0
+            || self.search.hybrid_vector_weight < 0.0
+            || self.search.hybrid_keyword_weight < 0.0
+        {
+            bail!("search: rrf_k must be positive and the hybrid weights non-negative");
+        }
+        api_http::check_auth_mode(self.auth.mode, &self.server.host).map_err(anyhow::Error::msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Environment::with_prefix("VECTOR_STORE").source(Some(map))
+    }
+
+    #[test]
+    fn the_embedded_defaults_deserialize_and_validate() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.auth.mode, AuthMode::Open);
+        assert_eq!(s.storage.default_backend, "pgvector");
+        assert_eq!(s.embeddings.models["all-minilm-l6-v2"].dimension, 384);
+        let resolved = s.embeddings.resolved_models();
+        match &resolved["all-minilm-l6-v2"].provider {
+            ProviderConfig::Local { path, .. } => {
+                assert_eq!(path, &PathBuf::from("models/all-minilm-l6-v2"))
+            }
+            other => panic!("unexpected provider {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_defaults() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("VECTOR_STORE__SERVER__PORT", "9001"),
+                ("VECTOR_STORE__AUTH__MODE", "keys"),
+                ("VECTOR_STORE__DATABASE__URL", "postgres://x@localhost/db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9001);
+        assert_eq!(s.auth.mode, AuthMode::Keys);
+        assert_eq!(s.database.url().unwrap().expose_secret(), "postgres://x@localhost/db");
+    }
+
+    #[test]
+    fn a_file_sits_between_defaults_and_environment() {
+        let dir = std::env::temp_dir().join(format!("vs-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[server]\nport = 7000\nworkers = 3\n").unwrap();
+        let s = Settings::load_from(Some(&file), env(&[("VECTOR_STORE__SERVER__WORKERS", "5")]))
+            .unwrap();
+        assert_eq!((s.server.port, s.server.workers), (7000, 5));
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn open_auth_on_a_public_address_is_a_configuration_error() {
+        let e = Settings::load_from(None, env(&[("VECTOR_STORE__SERVER__HOST", "0.0.0.0")]))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("loopback"), "{e:#}");
+    }
+
+    #[test]
+    fn bad_values_give_one_clear_error() {
+        let e = Settings::load_from(None, env(&[("VECTOR_STORE__SERVER__PORT", "eighty")]))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("port"), "{e:#}");
+        let e = Settings::load_from(None, env(&[("VECTOR_STORE__AUTH__MODE", "maybe")]))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("maybe"), "{e:#}");
+        let e = Settings::load_from(
+            None,
+            env(&[("VECTOR_STORE__EMBEDDINGS__DEFAULT_MODEL", "nope")]),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("nope"), "{e:#}");
+        assert!(Settings::load_from(Some(Path::new("/no/such/file.toml")), env(&[])).is_err());
+    }
+}

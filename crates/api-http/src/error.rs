@@ -1,0 +1,241 @@
+//! The crate's one error type and its single mapping to HTTP: every failure leaves as the OpenAI
+//! envelope `{"error": {"message", "type", "param", "code"}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use embeddings::EmbedError;
+use models::{ErrorBody, ErrorEnvelope};
+use store_core::{ErrorKind, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        param: Option<String>,
+    },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+}
+
+impl ApiError {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+
+    pub fn invalid_body(message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// The class that decides status, type and code.
+    pub fn class(&self) -> Class {
+        match self {
+            ApiError::Store(e) => match e.kind() {
+                ErrorKind::NotFound => Class::NotFound,
+                ErrorKind::InvalidInput => Class::InvalidRequest,
+                ErrorKind::Conflict => Class::Conflict,
+                ErrorKind::Unavailable => Class::Unavailable,
+                ErrorKind::Internal => Class::Internal,
+            },
+            ApiError::Embed(e) => match e {
+                EmbedError::UnknownModel { .. }
+                | EmbedError::InputTooLong { .. }
+                | EmbedError::InvalidInput(_) => Class::InvalidRequest,
+                EmbedError::Unavailable { .. } => Class::Unavailable,
+                EmbedError::Internal { .. } => Class::Internal,
+            },
+            ApiError::Invalid { .. } => Class::InvalidRequest,
+            ApiError::Unauthorized(_) => Class::Unauthorized,
+            ApiError::NotFound(_) => Class::NotFound,
+            ApiError::MethodNotAllowed(_) => Class::MethodNotAllowed,
+            ApiError::PayloadTooLarge(_) => Class::PayloadTooLarge,
+        }
+    }
+
+    fn param(&self) -> Option<String> {
+        match self {
+            ApiError::Invalid { param, .. } => param.clone(),
+            ApiError::Store(StoreError::InvalidInput { param, .. }) => param.clone(),
+            ApiError::Embed(EmbedError::UnknownModel { .. }) => Some("model".into()),
+            _ => None,
+        }
+    }
+
+    /// The envelope sent for this error. Server faults get a generic message; their cause is
+    /// logged, never sent.
+    pub fn envelope(&self) -> ErrorEnvelope {
+        let row = self.class().row();
+        let message = match self.class() {
+            Class::Internal => "The server had an error while processing your request.".into(),
+            Class::Unavailable => format!("A storage or embedding back-end is unavailable: {self}"),
+            _ => self.to_string(),
+        };
+        ErrorEnvelope {
+            error: ErrorBody {
+                message,
+                kind: row.kind.into(),
+                param: self.param(),
+                code: row.code.map(Into::into),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    InvalidRequest,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    Unavailable,
+    Internal,
+}
+
+pub struct Row {
+    pub class: Class,
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: Option<&'static str>,
+}
+
+/// The API's whole error vocabulary: class → (HTTP status, envelope `type`, envelope `code`).
+pub const ERROR_TABLE: [Row; 8] = [
+    Row { class: Class::InvalidRequest, status: StatusCode::BAD_REQUEST, kind: "invalid_request_error", code: None },
+    Row { class: Class::Unauthorized, status: StatusCode::UNAUTHORIZED, kind: "invalid_request_error", code: Some("invalid_api_key") },
+    Row { class: Class::NotFound, status: StatusCode::NOT_FOUND, kind: "invalid_request_error", code: Some("not_found") },
+    Row { class: Class::MethodNotAllowed, status: StatusCode::METHOD_NOT_ALLOWED, kind: "invalid_request_error", code: Some("method_not_allowed") },
+    Row { class: Class::Conflict, status: StatusCode::CONFLICT, kind: "invalid_request_error", code: Some("conflict") },
+    Row { class: Class::PayloadTooLarge, status: StatusCode::PAYLOAD_TOO_LARGE, kind: "invalid_request_error", code: Some("payload_too_large") },
+    Row { class: Class::Unavailable, status: StatusCode::SERVICE_UNAVAILABLE, kind: "server_error", code: Some("service_unavailable") },
+    Row { class: Class::Internal, status: StatusCode::INTERNAL_SERVER_ERROR, kind: "server_error", code: None },
+];
+
+impl Class {
+    pub fn row(self) -> &'static Row {
+        ERROR_TABLE
+            .iter()
+            .find(|r| r.class == self)
+            .unwrap_or(&ERROR_TABLE[ERROR_TABLE.len() - 1])
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.class().row().status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let class = self.class();
+        if matches!(class, Class::Internal | Class::Unavailable) {
+            tracing::error!(error = %error_chain(self), "request failed");
+        }
+        let mut res = HttpResponse::build(class.row().status);
+        if class == Class::Conflict {
+            res.insert_header(("x-should-retry", "false"));
+        }
+        if class == Class::Unavailable {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        res.json(self.envelope())
+    }
+}
+
+/// The error and all its sources, for the log.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_has_exactly_one_row() {
+        for class in [
+            Class::InvalidRequest,
+            Class::Unauthorized,
+            Class::NotFound,
+            Class::MethodNotAllowed,
+            Class::Conflict,
+            Class::PayloadTooLarge,
+            Class::Unavailable,
+            Class::Internal,
+        ] {
+            assert_eq!(ERROR_TABLE.iter().filter(|r| r.class == class).count(), 1);
+        }
+    }
+
+    #[test]
+    fn store_kinds_map_to_their_statuses() {
+        let cases = [
+            (StoreError::not_found("collection", "x"), 404),
+            (StoreError::invalid("bad"), 400),
+            (StoreError::conflict("dup"), 409),
+            (StoreError::unavailable("down", std::io::Error::other("refused")), 503),
+            (StoreError::internal_msg("boom"), 500),
+        ];
+        for (e, status) in cases {
+            assert_eq!(ApiError::from(e).status_code().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_cause() {
+        let e = ApiError::from(StoreError::internal(
+            "query failed",
+            std::io::Error::other("password=hunter2"),
+        ));
+        let env = e.envelope();
+        assert!(!env.error.message.contains("hunter2"));
+        assert!(!env.error.message.contains("query failed"));
+        assert_eq!(env.error.kind, "server_error");
+    }
+
+    #[test]
+    fn invalid_input_carries_its_param() {
+        let e = ApiError::from(StoreError::dimension_mismatch(3, 2));
+        assert_eq!(e.envelope().error.param.as_deref(), Some("vector"));
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn embedding_errors_map_to_client_or_server_faults() {
+        let too_long = ApiError::from(EmbedError::InputTooLong { index: 0, tokens: 300, max: 256 });
+        assert_eq!(too_long.status_code(), StatusCode::BAD_REQUEST);
+        let down = ApiError::from(EmbedError::Unavailable { message: "timeout".into(), source: None });
+        assert_eq!(down.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn conflicts_tell_clients_not_to_retry() {
+        let res = ApiError::from(StoreError::conflict("dup")).error_response();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert_eq!(res.headers().get("x-should-retry").unwrap(), "false");
+    }
+}

@@ -1,0 +1,210 @@
+//! Extractors that parse and validate in one step, so that every malformed, mistyped or invalid
+//! request gets the error envelope with `param` naming the offending field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use crate::error::ApiError;
+
+/// The largest request body, set once at start-up from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body that parsed into `T` and passed `T::validate`.
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(16 * 1024 * 1024, |l| l.0);
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.to_ascii_lowercase());
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            match content_type.as_deref() {
+                Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
+                Some(ct) => {
+                    return Err(ApiError::invalid_body(format!(
+                        "expected Content-Type: application/json, got '{ct}'"
+                    )));
+                }
+                None => {
+                    return Err(ApiError::invalid_body(
+                        "expected Content-Type: application/json",
+                    ));
+                }
+            }
+            let bytes = body.await.map_err(|e| payload_error(e, limit))?;
+            if bytes.len() > limit {
+                return Err(too_large(limit));
+            }
+            parse_json(&bytes).map(ValidJson)
+        })
+    }
+}
+
+/// Parses and validates a JSON document, naming the failing field.
+pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_body("the request body is empty; expected a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("the request body is not valid JSON: {inner}")
+            }
+            _ => strip_position(&inner.to_string()),
+        };
+        if path.is_empty() || path == "." {
+            ApiError::invalid_body(message)
+        } else {
+            ApiError::invalid(path, message)
+        }
+    })?;
+    validate(&value)?;
+    Ok(value)
+}
+
+/// A query string that parsed into `T` and passed `T::validate`.
+#[derive(Debug)]
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(ValidQuery))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = format!("invalid query string: {}", e.into_inner());
+        if path.is_empty() || path == "." {
+            ApiError::invalid_body(message)
+        } else {
+            ApiError::invalid(path, message)
+        }
+    })?;
+    validate(&value)?;
+    Ok(value)
+}
+
+fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {
+    value.validate().map_err(|errors| {
+        let (param, message) = models::validation::first_error(&errors);
+        ApiError::invalid(param.clone(), format!("{param}: {message}"))
+    })
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("the request body is larger than the limit of {limit} bytes"))
+}
+
+fn payload_error(e: actix_web::Error, limit: usize) -> ApiError {
+    match e.as_error::<actix_web::error::PayloadError>() {
+        Some(actix_web::error::PayloadError::Overflow) => too_large(limit),
+        _ => {
+            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                too_large(limit)
+            } else {
+                ApiError::invalid_body(format!("could not read the request body: {e}"))
+            }
+        }
+    }
+}
+
+/// Error handlers for actix's own extractors (paths and queries), so they answer with the
+/// envelope too.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|err, _| ApiError::invalid_body(format!("invalid path: {err}")).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::invalid_body(format!("invalid query string: {err}")).into()
+    })
+}
+
+pub fn payload_config(limit: usize) -> web::PayloadConfig {
+    web::PayloadConfig::new(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::platform::{CollectionDataQuery, SearchRequest};
+
+    fn param_of(e: ApiError) -> Option<String> {
+        e.envelope().error.param
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let e = parse_json::<SearchRequest>(br#"{"collection":"c","query":"q","max_num_results":"ten"}"#)
+            .unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("max_num_results"));
+    }
+
+    #[test]
+    fn malformed_json_is_a_body_error() {
+        let e = parse_json::<SearchRequest>(b"{\"collection\": ").unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        assert_eq!(param_of(e), None);
+    }
+
+    #[test]
+    fn an_empty_body_is_rejected() {
+        assert!(parse_json::<SearchRequest>(b"  ").unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn a_missing_field_is_reported() {
+        let e = parse_json::<SearchRequest>(br#"{"collection":"c"}"#).unwrap_err();
+        assert!(e.to_string().contains("query"), "{e}");
+    }
+
+    #[test]
+    fn a_validation_failure_names_the_field() {
+        let e = parse_json::<SearchRequest>(br#"{"collection":"c","query":"  "}"#).unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("query"));
+    }
+
+    #[test]
+    fn a_bad_query_string_names_the_field() {
+        let e = parse_query::<CollectionDataQuery>("collection=c&limit=abc").unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("limit"));
+        let ok: CollectionDataQuery = parse_query("collection=c&limit=5&offset=10").unwrap();
+        assert_eq!((ok.limit, ok.offset), (Some(5), Some(10)));
+        let e = parse_query::<CollectionDataQuery>("limit=5").unwrap_err();
+        assert!(e.to_string().contains("collection"), "{e}");
+    }
+}

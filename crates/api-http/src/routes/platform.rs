@@ -1,0 +1,294 @@
+//! The platform collection API under `/v1/api`.
+
+use actix_web::{HttpResponse, web};
+use models::platform::{
+    CollectionData, CollectionDataQuery, CollectionInfo, CollectionList, ContentPart,
+    CreateCollection, DeleteByIdsRequest, DeleteCollection, DeleteRequest, DeleteResponse,
+    DocumentRow, ExpiresAfter, ExpiryAnchor, IndexResponse, IndexingPayload, SearchRequest,
+    SearchResponse, SearchResult, SearchType,
+};
+use store_core::CollectionRecord;
+
+use crate::error::ApiError;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::routes::Caller;
+use crate::service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind};
+use crate::startup::AppState;
+
+type State = web::Data<AppState>;
+
+pub fn info(r: CollectionRecord) -> CollectionInfo {
+    CollectionInfo {
+        id: r.id,
+        collection: r.collection,
+        name: r.name,
+        model_name: r.model,
+        storage_backend: r.backend,
+        dimension: r.dimension,
+        metadata: r.metadata,
+        expires_after: r.expires_after_days.map(|days| ExpiresAfter {
+            anchor: ExpiryAnchor::LastActiveAt,
+            days,
+        }),
+        created_at: r.created_at,
+        last_active_at: r.last_active_at,
+    }
+}
+
+async fn list(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let data = state.service.list_collections(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(CollectionList {
+        object: "list".into(),
+        data: data.into_iter().map(info).collect(),
+    }))
+}
+
+async fn create(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<CreateCollection>,
+) -> Result<HttpResponse, ApiError> {
+    let input = CreateCollectionInput {
+        collection: body.collection,
+        name: body.name,
+        model: Some(body.model_name),
+        dimension: None,
+        metadata: body.metadata.unwrap_or_default(),
+        expires_after_days: body.expires_after.map(|e| e.days),
+        backend: body.storage_backend,
+    };
+    let record = state.service.create_collection(&caller.0, input, "model_name").await?;
+    Ok(HttpResponse::Created().json(info(record)))
+}
+
+async fn delete_collection(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<DeleteCollection>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state
+        .service
+        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
+        .await?;
+    state.service.delete_collection(&caller.0, &record).await?;
+    Ok(HttpResponse::Ok().json(DeleteResponse {
+        message: format!("collection '{}' deleted", record.collection),
+        collection: record.collection,
+        deleted: 1,
+    }))
+}
+
+async fn data(
+    state: State,
+    caller: Caller,
+    ValidQuery(q): ValidQuery<CollectionDataQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state
+        .service
+        .collection(&caller.0, &q.collection, q.storage_backend.as_deref())
+        .await?;
+    let limit = q.limit.unwrap_or(100);
+    let offset = q.offset.unwrap_or(0);
+    let (rows, total) = state
+        .service
+        .list_documents(&record, limit as usize, offset as usize)
+        .await?;
+    Ok(HttpResponse::Ok().json(CollectionData {
+        object: "list".into(),
+        collection: record.collection,
+        total,
+        limit,
+        offset,
+        data: rows
+            .into_iter()
+            .map(|r| DocumentRow {
+                id: r.file_id,
+                content: r.text,
+                metadata: r.attributes,
+            })
+            .collect(),
+    }))
+}
+
+async fn index(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<IndexingPayload>,
+) -> Result<HttpResponse, ApiError> {
+    let backend = body.storage_backend.as_deref();
+    let record = match state.service.find_collection(&caller.0, &body.collection, backend).await? {
+        Some(r) => r,
+        None => {
+            let input = CreateCollectionInput {
+                collection: body.collection.clone(),
+                name: body.name.clone(),
+                model: Some(state.service.default_model().to_string()),
+                dimension: None,
+                metadata: body.metadata.clone().unwrap_or_default(),
+                expires_after_days: body.expires_after.as_ref().map(|e| e.days),
+                backend: body.storage_backend.clone(),
+            };
+            state.service.create_collection(&caller.0, input, "model_name").await?
+        }
+    };
+    let docs: Vec<DocumentInput> = body
+        .documents
+        .iter()
+        .map(|d| {
+            let id = d
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            DocumentInput {
+                id: id.clone(),
+                file_id: id,
+                filename: None,
+                chunk_index: 0,
+                text: d.content.clone(),
+                vector: None,
+                attributes: d.attributes(),
+            }
+        })
+        .collect();
+    let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    if let Some(dup) = first_duplicate(&ids) {
+        return Err(ApiError::invalid("documents", format!("id '{dup}' appears more than once")));
+    }
+    let indexed = state.service.upsert(&record, docs, "documents", "content").await?;
+    Ok(HttpResponse::Ok().json(IndexResponse {
+        message: format!("indexed {indexed} documents into '{}'", record.collection),
+        collection: record.collection,
+        indexed,
+        ids,
+    }))
+}
+
+fn first_duplicate(ids: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().find(|id| !seen.insert(id.as_str())).map(String::as_str)
+}
+
+async fn search(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<SearchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ranking = body.ranking_options.unwrap_or(models::platform::RankingOptions {
+        ranker: None,
+        score_threshold: None,
+    });
+    if let Some(r) = ranking.ranker.as_deref()
+        && !["auto", "none", "default-2024-11-15"].contains(&r)
+    {
+        return Err(ApiError::invalid(
+            "ranking_options.ranker",
+            format!("unknown ranker '{r}'; expected auto, none or default-2024-11-15"),
+        ));
+    }
+    let record = state
+        .service
+        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
+        .await?;
+    let kind = match body.search_type {
+        SearchType::Semantic => SearchKind::Vector,
+        SearchType::FullText => SearchKind::Keyword,
+        SearchType::Hybrid => SearchKind::Hybrid,
+    };
+    let hits = state
+        .service
+        .search(
+            &record,
+            SearchInput {
+                kind,
+                text: Some(body.query.clone()),
+                vector: None,
+                filter: body.filters,
+                k: body.max_num_results as usize,
+                score_threshold: ranking.score_threshold,
+                weights: None,
+            },
+        )
+        .await
+        .map_err(rename_text_param)?;
+    Ok(HttpResponse::Ok().json(SearchResponse {
+        object: "vector_store.search_results.page".into(),
+        search_query: body.query,
+        data: hits
+            .into_iter()
+            .map(|h| SearchResult {
+                file_id: h.chunk.file_id,
+                filename: h.chunk.filename,
+                score: h.score,
+                attributes: Some(h.chunk.attributes),
+                content: vec![ContentPart::text(h.chunk.text)],
+            })
+            .collect(),
+        has_more: false,
+        next_page: None,
+    }))
+}
+
+/// The platform API calls the search text `query`.
+fn rename_text_param(e: ApiError) -> ApiError {
+    match e {
+        ApiError::Invalid { message, param: Some(p) } if p == "text" => ApiError::Invalid {
+            message,
+            param: Some("query".into()),
+        },
+        other => other,
+    }
+}
+
+async fn delete_index(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<DeleteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state
+        .service
+        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
+        .await?;
+    let deleted = state.service.delete_all(&record).await?;
+    Ok(HttpResponse::Ok().json(DeleteResponse {
+        message: format!("deleted every document of '{}'", record.collection),
+        collection: record.collection,
+        deleted,
+    }))
+}
+
+async fn delete_by_ids(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<DeleteByIdsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state
+        .service
+        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
+        .await?;
+    let deleted = state.service.delete_files(&record, &body.index_ids).await?;
+    Ok(HttpResponse::Ok().json(DeleteResponse {
+        message: format!("deleted {deleted} documents from '{}'", record.collection),
+        collection: record.collection,
+        deleted,
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1/api")
+            .service(
+                web::resource("/collection")
+                    .route(web::get().to(list))
+                    .route(web::post().to(create)),
+            )
+            .service(web::resource("/collection/create").route(web::post().to(create)))
+            .service(web::resource("/collection/delete").route(web::delete().to(delete_collection)))
+            .service(web::resource("/collection/data").route(web::get().to(data)))
+            .service(
+                web::resource("/collection/delete_by_ids").route(web::delete().to(delete_by_ids)),
+            )
+            .service(web::resource("/index").route(web::post().to(index)))
+            .service(web::resource("/search").route(web::post().to(search)))
+            .service(web::resource("/delete_index").route(web::delete().to(delete_index))),
+    );
+}

@@ -1,0 +1,204 @@
+//! API keys: generation, hashing and resolution to a tenant.
+//!
+//! Keys are 256-bit random strings; only their SHA-256 is stored, and only a short prefix is ever
+//! shown again. A resolved key is cached for a short while so that a request costs no database
+//! round trip; a revoked key stops working within that time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use store_core::{ApiKeyRecord, Catalog, Tenant};
+
+use crate::error::ApiError;
+
+pub const KEY_PREFIX: &str = "vsk_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// No key needed: every caller without a known key is the default tenant. Loopback only.
+    Open,
+    /// A valid key on every route but the health checks.
+    Keys,
+}
+
+/// A new random key: `vsk_` and 43 alphanumeric characters (about 256 bits).
+pub fn generate_api_key() -> String {
+    let body: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect();
+    format!("{KEY_PREFIX}{body}")
+}
+
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The part of a key that may be shown and logged.
+pub fn key_prefix(key: &str) -> String {
+    key.chars().take(KEY_PREFIX.len() + 6).collect()
+}
+
+#[derive(Debug)]
+pub struct AuthService {
+    catalog: Arc<dyn Catalog>,
+    mode: AuthMode,
+    default_tenant: Tenant,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Tenant, Instant)>>,
+}
+
+impl AuthService {
+    /// Ensures the default tenant exists.
+    pub async fn new(
+        catalog: Arc<dyn Catalog>,
+        mode: AuthMode,
+        default_tenant: &str,
+        cache_ttl: Duration,
+    ) -> Result<Self, ApiError> {
+        let default_tenant = catalog.ensure_tenant(default_tenant).await?;
+        Ok(Self {
+            catalog,
+            mode,
+            default_tenant,
+            ttl: cache_ttl,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// The caller's tenant.
+    pub async fn authenticate(&self, key: Option<&str>) -> Result<Tenant, ApiError> {
+        let key = key.map(str::trim).filter(|k| !k.is_empty());
+        let found = match key {
+            Some(k) => self.lookup(k).await?,
+            None => None,
+        };
+        match (found, self.mode, key) {
+            (Some(tenant), _, _) => Ok(tenant),
+            (None, AuthMode::Open, _) => Ok(self.default_tenant.clone()),
+            (None, AuthMode::Keys, None) => Err(ApiError::Unauthorized(
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or in the 'x-base-api-key' header.".into(),
+            )),
+            (None, AuthMode::Keys, Some(_)) => {
+                Err(ApiError::Unauthorized("Incorrect API key provided.".into()))
+            }
+        }
+    }
+
+    async fn lookup(&self, key: &str) -> Result<Option<Tenant>, ApiError> {
+        let hash = hash_api_key(key);
+        if let Some(tenant) = self.cached(&hash) {
+            return Ok(Some(tenant));
+        }
+        let tenant = self.catalog.tenant_for_key_hash(&hash).await?;
+        if let Some(t) = &tenant
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(hash, (t.clone(), Instant::now()));
+        }
+        Ok(tenant)
+    }
+
+    fn cached(&self, hash: &str) -> Option<Tenant> {
+        let cache = self.cache.lock().ok()?;
+        let (tenant, at) = cache.get(hash)?;
+        (at.elapsed() < self.ttl).then(|| tenant.clone())
+    }
+
+    /// Creates a key for a tenant (created if missing); the key itself is returned once and
+    /// never stored.
+    pub async fn create_key(&self, tenant: &str) -> Result<(ApiKeyRecord, String), ApiError> {
+        if tenant.trim().is_empty() || tenant.len() > 128 {
+            return Err(ApiError::invalid("tenant", "tenant names are 1 to 128 characters"));
+        }
+        let key = generate_api_key();
+        let record = self
+            .catalog
+            .insert_api_key(tenant, &hash_api_key(&key), &key_prefix(&key))
+            .await?;
+        Ok((record, key))
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, ApiError> {
+        Ok(self.catalog.list_api_keys().await?)
+    }
+
+    pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ApiError> {
+        let record = self.catalog.revoke_api_key(id_or_prefix).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store_core::MockCatalog;
+
+    fn tenant(name: &str) -> Tenant {
+        Tenant {
+            id: format!("t_{name}"),
+            name: name.into(),
+        }
+    }
+
+    async fn service(mode: AuthMode, known_hash: String) -> AuthService {
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_ensure_tenant()
+            .returning(|name| Ok(tenant(name)));
+        catalog
+            .expect_tenant_for_key_hash()
+            .returning(move |h| Ok((h == known_hash).then(|| tenant("acme"))));
+        AuthService::new(Arc::new(catalog), mode, "default", Duration::from_secs(30))
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn keys_are_long_random_and_hash_to_hex() {
+        let (a, b) = (generate_api_key(), generate_api_key());
+        assert_ne!(a, b);
+        assert!(a.starts_with(KEY_PREFIX) && a.len() == 47);
+        let h = hash_api_key(&a);
+        assert_eq!(h.len(), 64);
+        assert!(!h.contains(&a[4..]));
+        assert_eq!(key_prefix(&a).len(), 10);
+    }
+
+    #[tokio::test]
+    async fn keys_mode_requires_a_known_key() {
+        let key = generate_api_key();
+        let svc = service(AuthMode::Keys, hash_api_key(&key)).await;
+        assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
+        assert!(matches!(svc.authenticate(None).await, Err(ApiError::Unauthorized(_))));
+        assert!(matches!(svc.authenticate(Some("   ")).await, Err(ApiError::Unauthorized(_))));
+        let wrong = svc.authenticate(Some("vsk_wrong")).await.unwrap_err();
+        assert!(!wrong.to_string().contains("vsk_wrong"));
+    }
+
+    #[tokio::test]
+    async fn open_mode_maps_unknown_callers_to_the_default_tenant() {
+        let key = generate_api_key();
+        let svc = service(AuthMode::Open, hash_api_key(&key)).await;
+        assert_eq!(svc.authenticate(None).await.unwrap().name, "default");
+        assert_eq!(svc.authenticate(Some("sk-anything")).await.unwrap().name, "default");
+        assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
+    }
+}

@@ -1,0 +1,604 @@
+//! Collections, documents and search over the catalog, the back-end registry and the embedders.
+
+use std::sync::Arc;
+
+use embeddings::{EmbedError, Embedder, EmbedderRegistry};
+use serde_json::{Map, Value};
+use store_core::{
+    Catalog, Chunk, CollectionRecord, Filter, Hit, HybridOptions, NewCollection, SearchMode,
+    SearchRequest, StoreError, StoreRegistry, StoredChunk, Tenant, VectorStore, now_unix,
+};
+
+use crate::error::ApiError;
+
+/// `last_active_at` is written at most this often per collection, so that reads stay reads.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+#[derive(Debug, Clone)]
+pub struct VectorService {
+    catalog: Arc<dyn Catalog>,
+    stores: StoreRegistry,
+    embedders: EmbedderRegistry,
+    hybrid: HybridOptions,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateCollectionInput {
+    pub collection: String,
+    pub name: Option<String>,
+    /// The embedding model; `None` for a raw collection of caller-supplied vectors.
+    pub model: Option<String>,
+    /// Required without a model; must match the model's with one.
+    pub dimension: Option<usize>,
+    pub metadata: Map<String, Value>,
+    pub expires_after_days: Option<u32>,
+    pub backend: Option<String>,
+}
+
+/// One document (or chunk) to store; without a vector, its text is embedded with the
+/// collection's model.
+#[derive(Debug, Clone)]
+pub struct DocumentInput {
+    pub id: String,
+    pub file_id: String,
+    pub filename: Option<String>,
+    pub chunk_index: u32,
+    pub text: String,
+    pub vector: Option<Vec<f32>>,
+    pub attributes: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    Vector,
+    Keyword,
+    Hybrid,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchInput {
+    pub kind: SearchKind,
+    pub text: Option<String>,
+    pub vector: Option<Vec<f32>>,
+    pub filter: Option<Filter>,
+    pub k: usize,
+    pub score_threshold: Option<f32>,
+    /// (vector weight, keyword weight) for hybrid search; the configured ones when `None`.
+    pub weights: Option<(f32, f32)>,
+}
+
+impl VectorService {
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        stores: StoreRegistry,
+        embedders: EmbedderRegistry,
+        hybrid: HybridOptions,
+    ) -> Self {
+        Self {
+            catalog,
+            stores,
+            embedders,
+            hybrid,
+        }
+    }
+
+    pub fn default_model(&self) -> &str {
+        self.embedders.default_model()
+    }
+
+    pub fn stores(&self) -> &StoreRegistry {
+        &self.stores
+    }
+
+    /// Succeeds when the catalog and every back-end answer.
+    pub async fn ready(&self) -> Result<(), ApiError> {
+        self.catalog.ping().await?;
+        for store in self.stores.all() {
+            store.ping().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_collection(
+        &self,
+        tenant: &Tenant,
+        input: CreateCollectionInput,
+        model_param: &str,
+    ) -> Result<CollectionRecord, ApiError> {
+        let backend = input
+            .backend
+            .as_deref()
+            .unwrap_or(self.stores.default_name());
+        let store = self.stores.get(backend)?;
+        let dimension = match (&input.model, input.dimension) {
+            (Some(model), dimension) => {
+                let embedder = self.embedder(model, model_param)?;
+                match dimension {
+                    Some(d) if d != embedder.dimension() => {
+                        return Err(ApiError::invalid(
+                            "dimension",
+                            format!(
+                                "model '{model}' makes {}-dimensional vectors, not {d}",
+                                embedder.dimension()
+                            ),
+                        ));
+                    }
+                    _ => embedder.dimension(),
+                }
+            }
+            (None, Some(d)) => d,
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "dimension",
+                    "a collection without a model needs a dimension",
+                ));
+            }
+        };
+        let record = self
+            .catalog
+            .create_collection(NewCollection {
+                id: format!("vs_{}", uuid::Uuid::new_v4().simple()),
+                tenant_id: tenant.id.clone(),
+                collection: input.collection,
+                name: input.name,
+                backend: store.name().to_string(),
+                model: input.model,
+                dimension,
+                metadata: input.metadata,
+                expires_after_days: input.expires_after_days,
+            })
+            .await?;
+        if let Err(e) = store.create_collection(&record.spec()).await {
+            if let Err(cleanup) = self.catalog.delete_collection(&tenant.id, &record.id).await {
+                tracing::error!(collection = %record.id, error = %cleanup, "could not remove the catalog record of a collection whose creation failed");
+            }
+            return Err(e.into());
+        }
+        Ok(record)
+    }
+
+    /// The tenant's collection by name. A named back-end must be the one it lives on.
+    pub async fn collection(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        backend: Option<&str>,
+    ) -> Result<CollectionRecord, ApiError> {
+        if let Some(b) = backend {
+            self.stores.get(b)?;
+        }
+        let record = self.catalog.get_collection_by_name(&tenant.id, name).await?;
+        if let Some(b) = backend
+            && b != record.backend
+        {
+            return Err(ApiError::invalid(
+                "storage_backend",
+                format!(
+                    "collection '{name}' lives on the '{}' back-end, not '{b}'",
+                    record.backend
+                ),
+            ));
+        }
+        self.touch(&record).await;
+        Ok(record)
+    }
+
+    /// Whether the tenant has a collection of this name.
+    pub async fn find_collection(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        backend: Option<&str>,
+    ) -> Result<Option<CollectionRecord>, ApiError> {
+        match self.collection(tenant, name, backend).await {
+            Ok(r) => Ok(Some(r)),
+            Err(ApiError::Store(StoreError::NotFound { .. })) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list_collections(&self, tenant: &Tenant) -> Result<Vec<CollectionRecord>, ApiError> {
+        Ok(self.catalog.list_collections(&tenant.id).await?)
+    }
+
+    pub async fn delete_collection(
+        &self,
+        tenant: &Tenant,
+        record: &CollectionRecord,
+    ) -> Result<(), ApiError> {
+        self.store(record)?.drop_collection(&record.spec()).await?;
+        self.catalog.delete_collection(&tenant.id, &record.id).await?;
+        Ok(())
+    }
+
+    /// Stores documents, embedding those without a vector. `param` names the list in errors
+    /// (`documents` gives `documents[3].content`).
+    pub async fn upsert(
+        &self,
+        record: &CollectionRecord,
+        docs: Vec<DocumentInput>,
+        param: &str,
+        text_field: &str,
+    ) -> Result<u64, ApiError> {
+        self.check_expiry(record)?;
+        let store = self.store(record)?;
+        for (i, d) in docs.iter().enumerate() {
+            if let Some(v) = &d.vector {
+                check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
+            }
+        }
+        let missing: Vec<usize> = (0..docs.len()).filter(|&i| docs[i].vector.is_none()).collect();
+        let mut embedded = Vec::new();
+        if !missing.is_empty() {
+            let embedder = self.collection_embedder(record, &format!("{param}[{}].vector", missing[0]))?;
+            let texts: Vec<String> = missing.iter().map(|&i| docs[i].text.clone()).collect();
+            embedded = embedder.embed(&texts).await.map_err(|e| match e {
+                EmbedError::InputTooLong { index, tokens, max } => ApiError::invalid(
+                    format!("{param}[{}].{text_field}", missing[index]),
+                    format!(
+                        "{param}[{}].{text_field} is {tokens} tokens long, over the limit of {max} tokens of model '{}'; split it into smaller documents",
+                        missing[index],
+                        embedder.model()
+                    ),
+                ),
+                other => other.into(),
+            })?;
+        }
+        let mut embedded = embedded.into_iter();
+        let mut chunks = Vec::with_capacity(docs.len());
+        for d in docs {
+            let vector = match d.vector {
+                Some(v) => v,
+                None => embedded.next().ok_or_else(|| {
+                    ApiError::Store(StoreError::internal_msg("the embedder returned too few vectors"))
+                })?,
+            };
+            chunks.push(Chunk {
+                id: d.id,
+                file_id: d.file_id,
+                filename: d.filename,
+                chunk_index: d.chunk_index,
+                text: d.text,
+                vector,
+                attributes: d.attributes,
+            });
+        }
+        Ok(store.upsert(&record.spec(), chunks).await?)
+    }
+
+    pub async fn delete_files(
+        &self,
+        record: &CollectionRecord,
+        file_ids: &[String],
+    ) -> Result<u64, ApiError> {
+        Ok(self.store(record)?.delete_files(&record.spec(), file_ids).await?)
+    }
+
+    pub async fn delete_all(&self, record: &CollectionRecord) -> Result<u64, ApiError> {
+        Ok(self.store(record)?.delete_all(&record.spec()).await?)
+    }
+
+    /// A page of stored chunks and the total count.
+    pub async fn list_documents(
+        &self,
+        record: &CollectionRecord,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<StoredChunk>, u64), ApiError> {
+        let store = self.store(record)?;
+        let spec = record.spec();
+        let rows = store.list(&spec, limit, offset).await?;
+        let total = store.count(&spec).await?;
+        Ok((rows, total))
+    }
+
+    pub async fn search(
+        &self,
+        record: &CollectionRecord,
+        input: SearchInput,
+    ) -> Result<Vec<Hit>, ApiError> {
+        self.check_expiry(record)?;
+        let store = self.store(record)?;
+        if let Some(v) = &input.vector {
+            check_vector(v, record.dimension, "vector")?;
+        }
+        let text = input.text.filter(|t| !t.trim().is_empty());
+        let mode = match input.kind {
+            SearchKind::Vector => SearchMode::Vector(self.query_vector(record, input.vector, text.as_deref()).await?),
+            SearchKind::Keyword => SearchMode::Keyword(
+                text.ok_or_else(|| ApiError::invalid("text", "keyword search needs a text query"))?,
+            ),
+            SearchKind::Hybrid => {
+                let text = text.ok_or_else(|| {
+                    ApiError::invalid("text", "hybrid search needs a text query")
+                })?;
+                let vector = self.query_vector(record, input.vector, Some(&text)).await?;
+                SearchMode::Hybrid { vector, text }
+            }
+        };
+        let hybrid = match input.weights {
+            Some((vector_weight, keyword_weight)) => HybridOptions {
+                vector_weight,
+                keyword_weight,
+                ..self.hybrid
+            },
+            None => self.hybrid,
+        };
+        let request = SearchRequest {
+            mode,
+            filter: input.filter,
+            k: input.k,
+            score_threshold: input.score_threshold,
+            hybrid,
+        };
+        Ok(store.search(&record.spec(), &request).await?)
+    }
+
+    async fn query_vector(
+        &self,
+        record: &CollectionRecord,
+        vector: Option<Vec<f32>>,
+        text: Option<&str>,
+    ) -> Result<Vec<f32>, ApiError> {
+        if let Some(v) = vector {
+            return Ok(v);
+        }
+        let text = text.ok_or_else(|| {
+            ApiError::invalid("vector", "vector search needs a vector or a text query")
+        })?;
+        let embedder = self.collection_embedder(record, "vector")?;
+        let mut vectors = embedder
+            .embed(&[text.to_string()])
+            .await
+            .map_err(|e| match e {
+                EmbedError::InputTooLong { tokens, max, .. } => ApiError::invalid(
+                    "query",
+                    format!("the query is {tokens} tokens long, over the limit of {max} tokens of model '{}'", embedder.model()),
+                ),
+                other => other.into(),
+            })?;
+        vectors
+            .pop()
+            .ok_or_else(|| StoreError::internal_msg("the embedder returned no vector").into())
+    }
+
+    fn store(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ApiError> {
+        self.stores.get(&record.backend).map_err(|_| {
+            ApiError::Store(StoreError::Unavailable {
+                message: format!(
+                    "collection '{}' lives on the '{}' back-end, which this server does not have",
+                    record.collection, record.backend
+                ),
+                source: None,
+            })
+        })
+    }
+
+    fn embedder(&self, model: &str, param: &str) -> Result<Arc<dyn Embedder>, ApiError> {
+        self.embedders.get(model).map_err(|e| ApiError::invalid(param, e.to_string()))
+    }
+
+    fn collection_embedder(
+        &self,
+        record: &CollectionRecord,
+        vector_param: &str,
+    ) -> Result<Arc<dyn Embedder>, ApiError> {
+        match &record.model {
+            Some(m) => self.embedders.get(m).map_err(|e| {
+                ApiError::Embed(EmbedError::Unavailable {
+                    message: format!("the model of collection '{}' is not configured", record.collection),
+                    source: Some(Box::new(e)),
+                })
+            }),
+            None => Err(ApiError::invalid(
+                vector_param,
+                format!(
+                    "collection '{}' has no embedding model: send vectors, not text",
+                    record.collection
+                ),
+            )),
+        }
+    }
+
+    fn check_expiry(&self, record: &CollectionRecord) -> Result<(), ApiError> {
+        if let Some(days) = record.expires_after_days
+            && now_unix() > record.last_active_at + i64::from(days) * 86_400
+        {
+            return Err(ApiError::invalid_body(format!(
+                "collection '{}' expired after {days} days without use",
+                record.collection
+            )));
+        }
+        Ok(())
+    }
+
+    async fn touch(&self, record: &CollectionRecord) {
+        if now_unix() - record.last_active_at >= TOUCH_INTERVAL_SECS
+            && let Err(e) = self.catalog.touch_collection(&record.tenant_id, &record.id).await
+        {
+            tracing::warn!(collection = %record.id, error = %e, "could not update last_active_at");
+        }
+    }
+}
+
+fn check_vector(v: &[f32], dimension: usize, param: &str) -> Result<(), ApiError> {
+    if v.len() != dimension {
+        return Err(ApiError::invalid(
+            param,
+            format!("{param} has dimension {}, but the collection's dimension is {dimension}", v.len()),
+        ));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(ApiError::invalid(param, format!("{param} holds a value that is not a finite number")));
+    }
+    if v.iter().all(|x| *x == 0.0) {
+        return Err(ApiError::invalid(param, format!("{param} is all zeros: cosine similarity is undefined for it")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embeddings::MockEmbedder;
+    use store_core::{MockCatalog, MockVectorStore};
+
+    fn tenant() -> Tenant {
+        Tenant { id: "t1".into(), name: "acme".into() }
+    }
+
+    fn record(model: Option<&str>) -> CollectionRecord {
+        CollectionRecord {
+            id: "vs_1".into(),
+            tenant_id: "t1".into(),
+            collection: "docs".into(),
+            name: None,
+            backend: "pgvector".into(),
+            model: model.map(Into::into),
+            dimension: 3,
+            metadata: Map::new(),
+            expires_after_days: None,
+            created_at: 0,
+            last_active_at: now_unix(),
+        }
+    }
+
+    fn service(catalog: MockCatalog, store: MockVectorStore, embedder: MockEmbedder) -> VectorService {
+        let stores = StoreRegistry::new(vec![Arc::new(store)], "pgvector").unwrap();
+        let embedders = EmbedderRegistry::new(vec![Arc::new(embedder)], "m").unwrap();
+        VectorService::new(Arc::new(catalog), stores, embedders, HybridOptions::default())
+    }
+
+    fn store() -> MockVectorStore {
+        let mut s = MockVectorStore::new();
+        s.expect_name().return_const("pgvector");
+        s
+    }
+
+    fn embedder() -> MockEmbedder {
+        let mut e = MockEmbedder::new();
+        e.expect_model().return_const("m".to_string());
+        e.expect_dimension().return_const(3usize);
+        e.expect_max_input_tokens().return_const(256usize);
+        e
+    }
+
+    fn doc(id: &str, vector: Option<Vec<f32>>) -> DocumentInput {
+        DocumentInput {
+            id: id.into(),
+            file_id: id.into(),
+            filename: None,
+            chunk_index: 0,
+            text: format!("text of {id}"),
+            vector,
+            attributes: Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_backend_create_removes_the_catalog_record() {
+        let mut catalog = MockCatalog::new();
+        catalog.expect_create_collection().returning(|n| {
+            Ok(CollectionRecord { id: n.id, tenant_id: n.tenant_id, collection: n.collection, name: None, backend: n.backend, model: n.model, dimension: n.dimension, metadata: n.metadata, expires_after_days: None, created_at: 0, last_active_at: 0 })
+        });
+        catalog.expect_delete_collection().times(1).returning(|_, _| Ok(()));
+        let mut s = store();
+        s.expect_create_collection()
+            .returning(|_| Err(StoreError::unavailable("down", std::io::Error::other("refused"))));
+        let svc = service(catalog, s, embedder());
+        let input = CreateCollectionInput { collection: "docs".into(), model: Some("m".into()), ..Default::default() };
+        let err = svc.create_collection(&tenant(), input, "model_name").await.unwrap_err();
+        assert_eq!(err.class(), crate::error::Class::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_model_and_a_different_dimension_are_rejected() {
+        let svc = service(MockCatalog::new(), store(), embedder());
+        let input = CreateCollectionInput { collection: "docs".into(), model: Some("m".into()), dimension: Some(5), ..Default::default() };
+        let err = svc.create_collection(&tenant(), input, "model").await.unwrap_err();
+        assert_eq!(err.envelope().error.param.as_deref(), Some("dimension"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_model_names_the_callers_param() {
+        let svc = service(MockCatalog::new(), store(), embedder());
+        let input = CreateCollectionInput { collection: "docs".into(), model: Some("nope".into()), ..Default::default() };
+        let err = svc.create_collection(&tenant(), input, "model_name").await.unwrap_err();
+        assert_eq!(err.envelope().error.param.as_deref(), Some("model_name"));
+    }
+
+    #[tokio::test]
+    async fn only_documents_without_vectors_are_embedded() {
+        let mut e = embedder();
+        e.expect_embed()
+            .withf(|texts| texts == ["text of b".to_string()])
+            .returning(|_| Ok(vec![vec![0.0, 1.0, 0.0]]));
+        let mut s = store();
+        s.expect_upsert()
+            .withf(|_, chunks| chunks.len() == 2 && chunks[0].vector == vec![1.0, 0.0, 0.0] && chunks[1].vector == vec![0.0, 1.0, 0.0])
+            .returning(|_, c| Ok(c.len() as u64));
+        let svc = service(MockCatalog::new(), s, e);
+        let n = svc
+            .upsert(&record(Some("m")), vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)], "documents", "text")
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn an_over_long_text_is_named_by_its_document_index() {
+        let mut e = embedder();
+        e.expect_embed().returning(|_| Err(EmbedError::InputTooLong { index: 1, tokens: 300, max: 256 }));
+        let svc = service(MockCatalog::new(), store(), e);
+        let docs = vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None), doc("c", None)];
+        let err = svc.upsert(&record(Some("m")), docs, "documents", "content").await.unwrap_err();
+        assert_eq!(err.envelope().error.param.as_deref(), Some("documents[2].content"));
+        assert!(err.to_string().contains("300"));
+    }
+
+    #[tokio::test]
+    async fn wrong_dimension_zero_and_non_finite_vectors_never_reach_the_store() {
+        let svc = service(MockCatalog::new(), store(), embedder());
+        for v in [vec![1.0, 0.0], vec![0.0, 0.0, 0.0]] {
+            let err = svc.upsert(&record(None), vec![doc("a", Some(v))], "documents", "text").await.unwrap_err();
+            assert_eq!(err.envelope().error.param.as_deref(), Some("documents[0].vector"));
+        }
+        let input = SearchInput { kind: SearchKind::Vector, text: None, vector: Some(vec![f32::NAN, 1.0, 1.0]), filter: None, k: 3, score_threshold: None, weights: None };
+        assert!(svc.search(&record(None), input).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn text_into_a_collection_without_a_model_is_a_client_error() {
+        let svc = service(MockCatalog::new(), store(), embedder());
+        let err = svc.upsert(&record(None), vec![doc("a", None)], "documents", "text").await.unwrap_err();
+        assert_eq!(err.class(), crate::error::Class::InvalidRequest);
+        assert!(err.to_string().contains("no embedding model"));
+    }
+
+    #[tokio::test]
+    async fn naming_another_backend_says_where_the_collection_lives() {
+        let mut catalog = MockCatalog::new();
+        catalog.expect_get_collection_by_name().returning(|_, _| Ok(record(Some("m"))));
+        let mut s1 = store();
+        s1.expect_name().return_const("pgvector");
+        let mut s2 = MockVectorStore::new();
+        s2.expect_name().return_const("elasticsearch");
+        let stores = StoreRegistry::new(vec![Arc::new(s1), Arc::new(s2)], "pgvector").unwrap();
+        let embedders = EmbedderRegistry::new(vec![Arc::new(embedder())], "m").unwrap();
+        let svc = VectorService::new(Arc::new(catalog), stores, embedders, HybridOptions::default());
+        let err = svc.collection(&tenant(), "docs", Some("elasticsearch")).await.unwrap_err();
+        assert_eq!(err.envelope().error.param.as_deref(), Some("storage_backend"));
+        assert!(err.to_string().contains("'pgvector'"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_expired_collection_refuses_searches() {
+        let svc = service(MockCatalog::new(), store(), embedder());
+        let mut r = record(Some("m"));
+        r.expires_after_days = Some(1);
+        r.last_active_at = now_unix() - 2 * 86_400;
+        let input = SearchInput { kind: SearchKind::Keyword, text: Some("x".into()), vector: None, filter: None, k: 3, score_threshold: None, weights: None };
+        let err = svc.search(&r, input).await.unwrap_err();
+        assert!(err.to_string().contains("expired"));
+    }
+}

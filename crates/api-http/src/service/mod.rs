@@ -1,0 +1,10 @@
+//! The service layer: everything the three HTTP skins (platform `/v1/api`, raw `/v2`, and the
+//! OpenAI surface) share. No actix types in here.
+
+mod auth;
+mod collections;
+
+pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
+pub use collections::{
+    CreateCollectionInput, DocumentInput, SearchInput, SearchKind, VectorService,
+};

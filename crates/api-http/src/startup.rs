@@ -1,0 +1,178 @@
+//! Building and running the HTTP server: [`Application::build`] binds (port 0 allowed), exposes
+//! the port, and runs until stopped (graceful shutdown on SIGINT/SIGTERM).
+
+use std::net::{IpAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, ServerHandle, Service, ServiceResponse};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::{BodyLimit, path_config, payload_config, query_config};
+use crate::routes;
+use crate::service::{AuthMode, AuthService, VectorService};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    /// The largest request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Worker threads; 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+    #[serde(default = "default_shutdown")]
+    pub shutdown_timeout_secs: u64,
+}
+
+fn default_shutdown() -> u64 {
+    30
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub service: VectorService,
+    pub auth: Arc<AuthService>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// `open` auth serves every caller as one tenant: allowed only on a loopback address.
+pub fn check_auth_mode(mode: AuthMode, host: &str) -> Result<(), String> {
+    let loopback = host == "localhost"
+        || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
+    if mode == AuthMode::Open && !loopback {
+        return Err(format!(
+            "auth mode 'open' is allowed only on a loopback address, not '{host}'; set VECTOR_STORE__AUTH__MODE=keys and create keys with `vector-store-server keys create --tenant NAME`"
+        ));
+    }
+    Ok(())
+}
+
+impl Application {
+    pub fn build(settings: &HttpSettings, state: AppState) -> std::io::Result<Self> {
+        check_auth_mode(state.auth.mode(), &settings.host).map_err(std::io::Error::other)?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let port = listener.local_addr()?.port();
+        let limit = settings.body_limit_bytes;
+        let data = web::Data::new(state);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(BodyLimit(limit))
+                .app_data(payload_config(limit))
+                .app_data(path_config())
+                .app_data(query_config())
+                .configure(routes::configure)
+                .default_service(web::to(unknown_route))
+                .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
+                .wrap_fn(|req, srv| {
+                    let id = format!("req_{}", uuid::Uuid::new_v4().simple());
+                    let method = req.method().clone();
+                    let path = req.path().to_string();
+                    let started = Instant::now();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Ok(v) = HeaderValue::from_str(&id) {
+                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        tracing::info!(
+                            request_id = %id,
+                            %method,
+                            %path,
+                            status = res.status().as_u16(),
+                            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                            "request"
+                        );
+                        Ok(res)
+                    }
+                })
+        })
+        .shutdown_timeout(settings.shutdown_timeout_secs);
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, shutdown hooks).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn unknown_route(req: HttpRequest) -> ApiError {
+    ApiError::NotFound(format!("Unknown request URL: {} {}", req.method(), req.path()))
+}
+
+/// Responses that actix itself produced without a body we chose (405 on a known path, for
+/// instance) are rewritten into the envelope.
+fn envelope_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, _) = res.into_parts();
+    let err = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(format!(
+            "{} is not allowed on {}",
+            req.method(),
+            req.path()
+        )),
+        StatusCode::NOT_FOUND => {
+            ApiError::NotFound(format!("Unknown request URL: {} {}", req.method(), req.path()))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("the request body is too large".into())
+        }
+        s if s.is_server_error() => {
+            ApiError::Store(store_core::StoreError::internal_msg(format!("bare {s} response")))
+        }
+        s => ApiError::invalid_body(s.canonical_reason().unwrap_or("bad request").to_string()),
+    };
+    let response = err.error_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body::<B>(),
+    ))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_auth_is_refused_off_loopback() {
+        assert!(check_auth_mode(AuthMode::Open, "127.0.0.1").is_ok());
+        assert!(check_auth_mode(AuthMode::Open, "::1").is_ok());
+        assert!(check_auth_mode(AuthMode::Open, "localhost").is_ok());
+        assert!(check_auth_mode(AuthMode::Open, "0.0.0.0").is_err());
+        assert!(check_auth_mode(AuthMode::Keys, "0.0.0.0").is_ok());
+    }
+}

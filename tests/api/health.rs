@@ -1,0 +1,56 @@
+//! Liveness, readiness and the response headers every reply carries.
+
+use e2e_tests::{Proxy, assert_envelope, spawn_app, spawn_app_with, test_settings};
+use secrecy::SecretString;
+use serde_json::json;
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let ok = app.send(app.client.get(app.url("/health"))).await;
+    let err = app.send(app.client.get(app.url("/nope"))).await;
+    for r in [&ok, &err] {
+        let id = r.headers.get("x-request-id").expect("x-request-id").to_str().unwrap();
+        assert!(id.starts_with("req_") && id.len() > 10);
+    }
+    assert_ne!(ok.headers.get("x-request-id"), err.headers.get("x-request-id"));
+}
+
+#[tokio::test]
+async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_recover() {
+    let url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(5432));
+    let proxy = Proxy::start(target).await;
+    let mut via_proxy = url.clone();
+    via_proxy.set_host(Some("127.0.0.1")).unwrap();
+    via_proxy.set_port(Some(proxy.port)).unwrap();
+    let mut settings = test_settings();
+    settings.database.url = Some(SecretString::from(via_proxy.to_string()));
+    let app = spawn_app_with(settings).await;
+    let r = app.call("POST", "/v1/api/index", Some(json!({"collection": "c", "documents": [{"id": "d", "content": "kept safe"}]}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    proxy.cut();
+    let r = app.send(app.client.get(app.url("/ready"))).await;
+    let e = assert_envelope(&r, 503);
+    assert_eq!(e["type"], "server_error");
+    let r = app.send(app.client.get(app.url("/health"))).await;
+    assert_eq!(r.status, 200, "liveness does not depend on the database");
+    let r = app.call("GET", "/v1/api/collection/data?collection=c", None).await;
+    // The key is cached, so the request reaches the store: 503, not 401 or 500.
+    assert_envelope(&r, 503);
+
+    proxy.restore();
+    let mut ready = 0;
+    for _ in 0..50 {
+        ready = app.send(app.client.get(app.url("/ready"))).await.status;
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, 200, "the service recovers by itself");
+    let r = app.call("GET", "/v1/api/collection/data?collection=c", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["content"], "kept safe");
+}

@@ -1,0 +1,184 @@
+//! Helpers of the end-to-end tests: [`spawn_app`] starts the real application on port 0 against
+//! the PostgreSQL named by `DATABASE_URL` and the built-in model, with two fresh tenants.
+
+use std::path::PathBuf;
+
+use embeddings::EmbedderRegistry;
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use vector_store_server::settings::Settings;
+
+/// The model is loaded once per test process.
+static EMBEDDERS: OnceCell<EmbedderRegistry> = OnceCell::const_new();
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The key of tenant A, and of tenant B.
+    pub key_a: String,
+    pub key_b: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        drop(handle.stop(false));
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Settings for a test app: port 0, keys required, `DATABASE_URL`, the workspace's models.
+pub fn test_settings() -> Settings {
+    let mut s = Settings::load(None).expect("default settings load");
+    s.server.port = 0;
+    s.server.workers = 2;
+    s.server.body_limit_bytes = 1024 * 1024;
+    s.auth.mode = api_http::service::AuthMode::Keys;
+    let url = std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL is not set: run the tests with `make test`, or start a database with `scripts/services.sh up pg` and `eval \"$(scripts/services.sh env)\"`",
+    );
+    s.database.url = Some(SecretString::from(url));
+    s.database.pool_size = 4;
+    s.embeddings.models_dir = std::env::var_os("VECTOR_STORE_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("models"));
+    if std::env::var_os("TEST_LOG").is_some() {
+        use vector_store_server::telemetry::*;
+        init_subscriber(get_subscriber("info", s.log.format, std::io::stdout));
+    }
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_settings()).await
+}
+
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    let embedders = EMBEDDERS
+        .get_or_init(|| async {
+            vector_store_server::embedders(&settings)
+                .await
+                .expect("the built-in model loads (run scripts/fetch-model.sh)")
+        })
+        .await
+        .clone();
+    let state = vector_store_server::state(&settings, embedders)
+        .await
+        .expect("application state");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (_, key_a) = state.auth.create_key(&format!("a_{run}")).await.expect("key a");
+    let (_, key_b) = state.auth.create_key(&format!("b_{run}")).await.expect("key b");
+    let app = api_http::Application::build(&settings.server, state).expect("bind");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        key_a,
+        key_b,
+        handle,
+    }
+}
+
+/// A response's status and JSON body (`Value::Null` when the body is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body read");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body, headers }
+    }
+
+    /// A JSON request as tenant A.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(&self.key_a, method, path, body).await
+    }
+
+    pub async fn call_as(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(req).await
+    }
+}
+
+/// Asserts the OpenAI error envelope and returns its `error` object.
+pub fn assert_envelope(reply: &Reply, status: u16) -> &serde_json::Map<String, Value> {
+    assert_eq!(reply.status, status, "status of {}", reply.body);
+    let error = reply
+        .body
+        .get("error")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("no error envelope in {}", reply.body));
+    assert!(error.get("message").and_then(Value::as_str).is_some_and(|m| !m.is_empty()), "{error:?}");
+    assert!(error.get("type").and_then(Value::as_str).is_some(), "{error:?}");
+    assert!(error.contains_key("param") && error.contains_key("code"), "{error:?}");
+    error
+}
+
+/// A TCP forwarder to PostgreSQL that a test can cut and restore, to see the service while its
+/// database is unreachable.
+pub struct Proxy {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub async fn start(target: String) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, conns2) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task);
+            }
+        });
+        Proxy { port, up, conns }
+    }
+
+    /// Drops every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for task in self.conns.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
