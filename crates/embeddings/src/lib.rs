@@ -1,1 +1,38 @@
-//! (in progress)
+//! Embedding models behind one trait.
+//!
+//! - [`Embedder`]: turns texts into vectors of a fixed dimension, rejecting texts longer than the
+//!   model's maximum input tokens;
+//! - [`EmbedderRegistry`]: model name → embedder, built once from configuration ([`ModelConfig`]);
+//! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust with candle
+//!   (no Python, no network), and [`OpenAiEmbedder`], a client of any OpenAI-compatible
+//!   `/embeddings` endpoint (OpenAI, vLLM, TEI, Ollama).
+//!
+//! Features: `mocks` (a mockall mock of [`Embedder`]).
+
+pub mod error;
+pub mod local;
+pub mod openai;
+pub mod registry;
+
+pub use error::EmbedError;
+pub use local::LocalBertEmbedder;
+pub use openai::{OpenAiEmbedder, OpenAiOptions};
+pub use registry::{EmbedderRegistry, ModelConfig, ProviderConfig};
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Embedder: Send + Sync + Debug + 'static {
+    /// The model's registered name.
+    fn model(&self) -> &str;
+    /// The dimension of every vector it returns.
+    fn dimension(&self) -> usize;
+    /// The longest input it takes, in its own tokens.
+    fn max_input_tokens(&self) -> usize;
+    /// One vector per text, in order. A text over `max_input_tokens` is
+    /// [`EmbedError::InputTooLong`] naming its index; an empty list gives an empty list.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}

@@ -1,0 +1,175 @@
+//! The built-in model: a BERT sentence encoder (all-MiniLM-L6-v2) run on the CPU with candle.
+//!
+//! Matches sentence-transformers: no truncation at 128 tokens and no fixed padding (the packaged
+//! `tokenizer.json` has both built in and they are overridden here), padding to the longest text
+//! of a batch, mean pooling over the attention mask, L2 normalisation. Texts over
+//! `max_input_tokens` (counting `[CLS]` and `[SEP]`) are rejected, never silently truncated.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer};
+
+use crate::Embedder;
+use crate::error::EmbedError;
+
+#[derive(Clone)]
+pub struct LocalBertEmbedder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    dimension: usize,
+    max_tokens: usize,
+    batch_size: usize,
+}
+
+impl std::fmt::Debug for LocalBertEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBertEmbedder")
+            .field("name", &self.inner.name)
+            .field("dimension", &self.inner.dimension)
+            .field("max_tokens", &self.inner.max_tokens)
+            .finish()
+    }
+}
+
+fn load_error(path: &Path, what: &str, e: impl std::fmt::Display) -> EmbedError {
+    EmbedError::internal_msg(format!(
+        "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to fetch the built-in model)",
+        path.display()
+    ))
+}
+
+impl LocalBertEmbedder {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`. Blocking.
+    pub fn load(
+        name: &str,
+        dir: &Path,
+        max_tokens: usize,
+        batch_size: usize,
+    ) -> Result<Self, EmbedError> {
+        if !dir.is_dir() {
+            return Err(load_error(dir, "the directory", "it does not exist"));
+        }
+        let config: Config = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|e| load_error(dir, "config.json", e))
+            .and_then(|s| {
+                serde_json::from_str(&s).map_err(|e| load_error(dir, "config.json", e))
+            })?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| load_error(dir, "tokenizer.json", e))?;
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| load_error(dir, "tokenizer.json", e))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..Default::default()
+        }));
+        let weights = std::fs::read(dir.join("model.safetensors"))
+            .map_err(|e| load_error(dir, "model.safetensors", e))?;
+        let device = Device::Cpu;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+            .map_err(|e| load_error(dir, "model.safetensors", e))?;
+        let dimension = config.hidden_size;
+        let model =
+            BertModel::load(vb, &config).map_err(|e| load_error(dir, "the weights", e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+                model,
+                tokenizer,
+                device,
+                dimension,
+                max_tokens: max_tokens.min(config.max_position_embeddings),
+                batch_size: batch_size.max(1),
+            }),
+        })
+    }
+
+    /// Embeds synchronously (call from a blocking thread).
+    pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut out = Vec::with_capacity(texts.len());
+        for (batch_no, batch) in texts.chunks(self.inner.batch_size).enumerate() {
+            let offset = batch_no * self.inner.batch_size;
+            out.extend(self.inner.embed_batch(batch, offset)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Inner {
+    fn embed_batch(&self, texts: &[String], offset: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+        for (i, enc) in encodings.iter().enumerate() {
+            let tokens = enc.get_attention_mask().iter().filter(|m| **m == 1).count();
+            if tokens > self.max_tokens {
+                return Err(EmbedError::InputTooLong {
+                    index: offset + i,
+                    tokens,
+                    max: self.max_tokens,
+                });
+            }
+        }
+        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
+            let ids: Vec<Tensor> = encodings
+                .iter()
+                .map(|e| Tensor::new(e.get_ids(), &self.device))
+                .collect::<candle_core::Result<_>>()?;
+            let masks: Vec<Tensor> = encodings
+                .iter()
+                .map(|e| Tensor::new(e.get_attention_mask(), &self.device))
+                .collect::<candle_core::Result<_>>()?;
+            let input_ids = Tensor::stack(&ids, 0)?;
+            let attention_mask = Tensor::stack(&masks, 0)?;
+            let token_type_ids = input_ids.zeros_like()?;
+            let hidden = self
+                .model
+                .forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+            let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+            let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+            let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+            let mean = summed.broadcast_div(&counts)?;
+            let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+            mean.broadcast_div(&norms)?.to_vec2::<f32>()
+        };
+        run().map_err(|e| EmbedError::internal("the model failed", e))
+    }
+}
+
+#[async_trait]
+impl Embedder for LocalBertEmbedder {
+    fn model(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn dimension(&self) -> usize {
+        self.inner.dimension
+    }
+
+    fn max_input_tokens(&self) -> usize {
+        self.inner.max_tokens
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let this = self.clone();
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
+            .await
+            .map_err(|e| EmbedError::internal("the embedding task stopped", e))?
+    }
+}

@@ -1,0 +1,200 @@
+//! A client of any OpenAI-compatible `POST {base_url}/embeddings` endpoint (OpenAI, vLLM, TEI,
+//! Ollama): batching, a timeout per request, retries with exponential backoff on 429, 5xx and
+//! connection failures (honouring `Retry-After`), token limits checked with `cl100k_base` before
+//! anything is sent. The API key is sent as a bearer token and never logged.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::Embedder;
+use crate::error::EmbedError;
+
+#[derive(Debug, Clone)]
+pub struct OpenAiOptions {
+    /// The registered name.
+    pub name: String,
+    /// The model name sent to the API.
+    pub remote_model: String,
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub dimension: usize,
+    pub max_input_tokens: usize,
+    pub batch_size: usize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    /// The longest wait between two tries.
+    pub max_backoff: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiEmbedder {
+    options: Arc<OpenAiOptions>,
+    client: reqwest::Client,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingResponse {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+fn cl100k() -> Option<&'static tiktoken_rs::CoreBPE> {
+    static BPE: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
+}
+
+/// Tokens of `text` in OpenAI's `cl100k_base` encoding.
+pub fn count_tokens(text: &str) -> usize {
+    match cl100k() {
+        Some(bpe) => bpe.encode_with_special_tokens(text).len(),
+        // Never undercount: a byte is at most one token.
+        None => text.len(),
+    }
+}
+
+impl OpenAiEmbedder {
+    pub fn new(options: OpenAiOptions) -> Result<Self, EmbedError> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .build()
+            .map_err(|e| EmbedError::internal("could not build the HTTP client", e))?;
+        let url = format!("{}/embeddings", options.base_url.trim_end_matches('/'));
+        Ok(Self {
+            options: Arc::new(OpenAiOptions {
+                batch_size: options.batch_size.max(1),
+                ..options
+            }),
+            client,
+            url,
+        })
+    }
+
+    async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let body = serde_json::json!({
+            "model": self.options.remote_model,
+            "input": texts,
+            "encoding_format": "float",
+        });
+        let mut attempt = 0u32;
+        loop {
+            let mut req = self.client.post(&self.url).json(&body);
+            if let Some(key) = &self.options.api_key {
+                req = req.bearer_auth(key.expose_secret());
+            }
+            let (retry, wait, failure) = match req.send().await {
+                Ok(res) if res.status().is_success() => {
+                    let parsed: EmbeddingResponse = res.json().await.map_err(|e| {
+                        EmbedError::internal("the embedding provider sent an unreadable answer", e)
+                    })?;
+                    return self.order(parsed, texts.len());
+                }
+                Ok(res) => {
+                    let status = res.status();
+                    let retry_after = res
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(Duration::from_secs_f64);
+                    let text = res.text().await.unwrap_or_default();
+                    let message = provider_message(&text).unwrap_or_else(|| status.to_string());
+                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                        (true, retry_after, format!("{status}: {message}"))
+                    } else {
+                        return Err(EmbedError::InvalidInput(format!(
+                            "the embedding provider refused the request ({status}): {message}"
+                        )));
+                    }
+                }
+                Err(e) => (true, None, format!("request failed: {e}")),
+            };
+            if !retry || attempt >= self.options.max_retries {
+                return Err(EmbedError::Unavailable {
+                    message: format!("{} after {} tries: {failure}", self.url, attempt + 1),
+                    source: None,
+                });
+            }
+            let backoff = Duration::from_millis(200u64.saturating_mul(1 << attempt.min(10)));
+            let wait = wait.unwrap_or(backoff).min(self.options.max_backoff);
+            tracing::warn!(url = %self.url, attempt, wait_ms = wait.as_millis() as u64, %failure, "retrying the embedding request");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn order(&self, parsed: EmbeddingResponse, expected: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut slots: Vec<Option<Vec<f32>>> = vec![None; expected];
+        for item in parsed.data {
+            if item.embedding.len() != self.options.dimension {
+                return Err(EmbedError::internal_msg(format!(
+                    "model '{}' returned a {}-dimensional vector, but is configured with dimension {}",
+                    self.options.name,
+                    item.embedding.len(),
+                    self.options.dimension
+                )));
+            }
+            match slots.get_mut(item.index) {
+                Some(slot) => *slot = Some(item.embedding),
+                None => {
+                    return Err(EmbedError::internal_msg(format!(
+                        "the embedding provider answered with index {} for {expected} inputs",
+                        item.index
+                    )));
+                }
+            }
+        }
+        slots
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| EmbedError::internal_msg("the embedding provider left inputs out"))
+    }
+}
+
+fn provider_message(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.pointer("/error/message")
+        .or_else(|| v.get("error"))
+        .and_then(|m| m.as_str())
+        .map(str::to_string)
+}
+
+#[async_trait]
+impl Embedder for OpenAiEmbedder {
+    fn model(&self) -> &str {
+        &self.options.name
+    }
+
+    fn dimension(&self) -> usize {
+        self.options.dimension
+    }
+
+    fn max_input_tokens(&self) -> usize {
+        self.options.max_input_tokens
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        for (index, text) in texts.iter().enumerate() {
+            let tokens = count_tokens(text);
+            if tokens > self.options.max_input_tokens {
+                return Err(EmbedError::InputTooLong { index, tokens, max: self.options.max_input_tokens });
+            }
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(self.options.batch_size) {
+            out.extend(self.embed_batch(batch).await?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,222 @@
+//! The model registry: model name → embedder, built once at start-up from configuration.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::error::EmbedError;
+use crate::local::LocalBertEmbedder;
+use crate::openai::{OpenAiEmbedder, OpenAiOptions};
+use crate::Embedder;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelConfig {
+    pub dimension: usize,
+    pub max_input_tokens: usize,
+    #[serde(flatten)]
+    pub provider: ProviderConfig,
+}
+
+fn default_local_batch() -> usize {
+    32
+}
+fn default_remote_batch() -> usize {
+    64
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_retries() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum ProviderConfig {
+    /// A BERT sentence-embedding model in a directory (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`), run on the CPU.
+    Local {
+        path: PathBuf,
+        #[serde(default = "default_local_batch")]
+        batch_size: usize,
+    },
+    /// An OpenAI-compatible `POST {base_url}/embeddings`.
+    Openai {
+        base_url: String,
+        #[serde(default)]
+        api_key: Option<SecretString>,
+        /// The model name sent to the API; the registered name when absent.
+        #[serde(default)]
+        remote_model: Option<String>,
+        #[serde(default = "default_remote_batch")]
+        batch_size: usize,
+        #[serde(default = "default_timeout")]
+        timeout_secs: u64,
+        #[serde(default = "default_retries")]
+        max_retries: u32,
+    },
+}
+
+/// Immutable after it is built.
+#[derive(Debug, Clone)]
+pub struct EmbedderRegistry {
+    models: BTreeMap<String, Arc<dyn Embedder>>,
+    default: String,
+}
+
+impl EmbedderRegistry {
+    /// Builds every configured model (local ones are loaded here, off the async threads).
+    pub async fn from_config(
+        models: &BTreeMap<String, ModelConfig>,
+        default_model: &str,
+    ) -> Result<Self, EmbedError> {
+        let mut built: Vec<Arc<dyn Embedder>> = Vec::new();
+        for (name, config) in models {
+            let embedder: Arc<dyn Embedder> = match &config.provider {
+                ProviderConfig::Local { path, batch_size } => {
+                    let (name, path, dim, max, batch) = (
+                        name.clone(),
+                        path.clone(),
+                        config.dimension,
+                        config.max_input_tokens,
+                        *batch_size,
+                    );
+                    let model = tokio::task::spawn_blocking(move || {
+                        LocalBertEmbedder::load(&name, &path, max, batch)
+                    })
+                    .await
+                    .map_err(|e| EmbedError::internal("the model loader stopped", e))??;
+                    if model.dimension() != dim {
+                        return Err(EmbedError::InvalidInput(format!(
+                            "model '{}' is configured with dimension {dim}, but makes {}-dimensional vectors",
+                            model.model(),
+                            model.dimension()
+                        )));
+                    }
+                    Arc::new(model)
+                }
+                ProviderConfig::Openai {
+                    base_url,
+                    api_key,
+                    remote_model,
+                    batch_size,
+                    timeout_secs,
+                    max_retries,
+                } => Arc::new(OpenAiEmbedder::new(OpenAiOptions {
+                    name: name.clone(),
+                    remote_model: remote_model.clone().unwrap_or_else(|| name.clone()),
+                    base_url: base_url.clone(),
+                    api_key: api_key.clone(),
+                    dimension: config.dimension,
+                    max_input_tokens: config.max_input_tokens,
+                    batch_size: *batch_size,
+                    timeout: Duration::from_secs(*timeout_secs),
+                    max_retries: *max_retries,
+                    max_backoff: Duration::from_secs(30),
+                })?),
+            };
+            built.push(embedder);
+        }
+        Self::new(built, default_model)
+    }
+
+    pub fn new(embedders: Vec<Arc<dyn Embedder>>, default_model: &str) -> Result<Self, EmbedError> {
+        let models: BTreeMap<String, Arc<dyn Embedder>> = embedders
+            .into_iter()
+            .map(|e| (e.model().to_string(), e))
+            .collect();
+        if !models.contains_key(default_model) {
+            return Err(unknown(default_model, &models));
+        }
+        Ok(Self { models, default: default_model.to_string() })
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<dyn Embedder>, EmbedError> {
+        self.models.get(name).cloned().ok_or_else(|| unknown(name, &self.models))
+    }
+
+    pub fn default_model(&self) -> &str {
+        &self.default
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.models.keys().cloned().collect()
+    }
+}
+
+fn unknown(name: &str, models: &BTreeMap<String, Arc<dyn Embedder>>) -> EmbedError {
+    EmbedError::UnknownModel {
+        name: name.to_string(),
+        known: models.keys().cloned().collect::<Vec<_>>().join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MockEmbedder;
+
+    fn mock(name: &str) -> Arc<dyn Embedder> {
+        let mut m = MockEmbedder::new();
+        m.expect_model().return_const(name.to_string());
+        Arc::new(m)
+    }
+
+    #[test]
+    fn both_providers_deserialize_with_their_defaults() {
+        let local: ModelConfig = serde_json::from_value(serde_json::json!({
+            "provider": "local", "path": "m/x", "dimension": 384, "max_input_tokens": 256
+        }))
+        .unwrap();
+        assert!(matches!(local.provider, ProviderConfig::Local { batch_size: 32, .. }));
+        let remote: ModelConfig = serde_json::from_value(serde_json::json!({
+            "provider": "openai", "base_url": "http://localhost:1/v1", "api_key": "sk-x",
+            "dimension": 1536, "max_input_tokens": 8191
+        }))
+        .unwrap();
+        match remote.provider {
+            ProviderConfig::Openai { batch_size, timeout_secs, max_retries, remote_model, .. } => {
+                assert_eq!((batch_size, timeout_secs, max_retries), (64, 30, 3));
+                assert!(remote_model.is_none());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let bad = serde_json::from_value::<ModelConfig>(serde_json::json!({
+            "provider": "magic", "dimension": 3, "max_input_tokens": 3
+        }));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn an_unknown_model_lists_the_configured_ones() {
+        let reg = EmbedderRegistry::new(vec![mock("a"), mock("b")], "a").unwrap();
+        let err = reg.get("c").unwrap_err().to_string();
+        assert!(err.contains("'c'") && err.contains("a, b"), "{err}");
+        assert_eq!(reg.names(), vec!["a", "b"]);
+        assert_eq!(reg.default_model(), "a");
+    }
+
+    #[test]
+    fn the_default_model_must_be_configured() {
+        assert!(EmbedderRegistry::new(vec![mock("a")], "b").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_missing_local_model_directory_says_how_to_fetch_it() {
+        let mut models = BTreeMap::new();
+        models.insert(
+            "m".to_string(),
+            ModelConfig {
+                dimension: 384,
+                max_input_tokens: 256,
+                provider: ProviderConfig::Local { path: "/no/such/dir".into(), batch_size: 8 },
+            },
+        );
+        let err = EmbedderRegistry::from_config(&models, "m").await.unwrap_err().to_string();
+        assert!(err.contains("/no/such/dir") && err.contains("fetch-model.sh"), "{err}");
+    }
+}
