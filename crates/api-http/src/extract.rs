@@ -66,12 +66,13 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let message = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("the request body is not valid JSON: {inner}")
-            }
-            _ => strip_position(&inner.to_string()),
-        };
+        if matches!(
+            inner.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        ) {
+            return ApiError::invalid_body(format!("the request body is not valid JSON: {inner}"));
+        }
+        let message = strip_position(&inner.to_string());
         if path.is_empty() || path == "." {
             ApiError::invalid_body(message)
         } else {

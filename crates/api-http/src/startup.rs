@@ -120,8 +120,9 @@ impl Application {
     }
 }
 
-async fn unknown_route(req: HttpRequest) -> ApiError {
+async fn unknown_route(req: HttpRequest) -> actix_web::HttpResponse {
     ApiError::NotFound(format!("Unknown request URL: {} {}", req.method(), req.path()))
+        .error_response()
 }
 
 /// Responses that actix itself produced without a body we chose (405 on a known path, for
