@@ -118,7 +118,9 @@ async fn filters_narrow_results() {
     got.sort();
     assert_eq!(got, vec!["chess", "whale"]);
     let page = search(&app, q(json!({"type": "nin", "key": "category", "value": ["science", "cooking", "finance"]}))).await;
-    assert_eq!(ids(&page).len(), 6);
+    let mut got = ids(&page);
+    got.sort();
+    assert_eq!(got, vec!["chess", "guitar", "marathon", "paris", "rust"]);
     let page = search(&app, q(json!({"type": "ne", "key": "draft", "value": true}))).await;
     assert_eq!(ids(&page).len(), 11);
 }

@@ -37,9 +37,16 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<store_pgvec
             .await
             .context("could not migrate the database")?;
     }
-    store_pgvector::connect(url.expose_secret(), settings.database.pool_size)
+    store_pgvector::connect(url.expose_secret(), settings.database.pool_size, &pgvector_options(settings)?)
         .await
         .context("could not connect to the database")
+}
+
+fn pgvector_options(settings: &Settings) -> anyhow::Result<store_pgvector::PgVectorOptions> {
+    if settings.storage.pgvector.is_null() {
+        return Ok(Default::default());
+    }
+    serde_json::from_value(settings.storage.pgvector.clone()).context("invalid storage.pgvector options")
 }
 
 pub async fn catalog(settings: &Settings) -> anyhow::Result<(Arc<PgCatalog>, store_pgvector::Pool)> {
@@ -56,10 +63,7 @@ pub async fn stores(
     let mut stores: Vec<Arc<dyn VectorStore>> = Vec::new();
     #[cfg(feature = "pgvector")]
     {
-        let options: store_pgvector::PgVectorOptions =
-            serde_json::from_value(settings.storage.pgvector.clone())
-                .context("invalid storage.pgvector options")?;
-        stores.push(Arc::new(store_pgvector::PgVectorStore::new(pool.clone(), options)));
+        stores.push(Arc::new(store_pgvector::PgVectorStore::new(pool.clone(), pgvector_options(settings)?)));
     }
     StoreRegistry::new(stores, &settings.storage.default_backend).with_context(|| {
         format!(

@@ -1,1 +1,101 @@
-//! (in progress)
+//! The PostgreSQL + pgvector storage back-end, and the catalog.
+//!
+//! - [`PgVectorStore`]: one table per collection in the `vectors` schema, with an HNSW index
+//!   (cosine), a stored `tsvector` with a GIN index for keyword search, and JSONB attributes
+//!   (GIN) that filters compile to, always with bound parameters;
+//! - [`PgCatalog`]: tenants, API keys (SHA-256 only) and collection records;
+//! - [`connect`] (a deadpool pool over diesel-async) and [`migrate`] (embedded migrations).
+//!
+//! No features.
+
+mod catalog;
+mod error;
+mod filter;
+mod store;
+
+pub use catalog::PgCatalog;
+pub use filter::{Bind, SqlFilter, compile_filter};
+pub use store::{PgVectorOptions, PgVectorStore};
+
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures::FutureExt;
+use store_core::{StoreError, StoreResult};
+
+pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// How long a request waits for a connection, or for a new one to be made, before the database
+/// counts as unavailable.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of connections. Every new connection gets the session settings searches rely on
+/// (`hnsw.iterative_scan`, `hnsw.ef_search`), so that a search is one round trip.
+pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
+    let setup = format!(
+        "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {}",
+        options.ef_search.clamp(1, 1000)
+    );
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| {
+        let setup = setup.clone();
+        async move {
+            let mut conn = tokio::time::timeout(POOL_TIMEOUT, AsyncPgConnection::establish(url))
+                .await
+                .map_err(|_| ConnectionError::BadConnection("connecting timed out".into()))??;
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &setup)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+    let pool = Pool::builder(manager)
+        .max_size(pool_size.max(1))
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::internal("could not build the connection pool", e))?;
+    // Fail fast on a bad URL or an unreachable server.
+    let mut conn = pool.get().await.map_err(error::pool)?;
+    diesel::sql_query("SELECT 1")
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
+    Ok(pool)
+}
+
+/// Applies the embedded migrations (idempotent; concurrent callers wait on an advisory lock).
+pub async fn migrate(url: &str) -> StoreResult<()> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || -> StoreResult<()> {
+        use diesel::Connection;
+        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+            .map_err(|e| StoreError::unavailable("could not connect to the database", e))?;
+        diesel::RunQueryDsl::execute(diesel::sql_query("SELECT pg_advisory_lock(72707001)"), &mut conn)
+            .map_err(error::db)?;
+        let result = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|_| ())
+            .map_err(|e| StoreError::Internal {
+                message: format!("migrations failed: {e}"),
+                source: None,
+            });
+        let _ = diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_unlock(72707001)"),
+            &mut conn,
+        );
+        result
+    })
+    .await
+    .map_err(|e| StoreError::internal("the migration task stopped", e))?
+}

@@ -1,0 +1,323 @@
+//! [`PgCatalog`]: tenants, API keys and collection records in PostgreSQL.
+
+use async_trait::async_trait;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text};
+use diesel_async::RunQueryDsl;
+use serde_json::{Map, Value};
+use store_core::{
+    ApiKeyRecord, Catalog, CollectionRecord, NewCollection, StoreError, StoreResult, Tenant,
+    now_unix,
+};
+
+use crate::Pool;
+use crate::error;
+
+#[derive(Clone)]
+pub struct PgCatalog {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgCatalog")
+            .field("pool_size", &status.size)
+            .field("pool_max", &status.max_size)
+            .finish()
+    }
+}
+
+impl PgCatalog {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    async fn conn(
+        &self,
+    ) -> StoreResult<diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>>
+    {
+        self.pool.get().await.map_err(error::pool)
+    }
+}
+
+#[derive(QueryableByName)]
+struct TenantRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(r: TenantRow) -> Self {
+        Tenant { id: r.id, name: r.name }
+    }
+}
+
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    tenant_name: String,
+    #[diesel(sql_type = Text)]
+    prefix: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    revoked_at: Option<i64>,
+}
+
+impl From<KeyRow> for ApiKeyRecord {
+    fn from(r: KeyRow) -> Self {
+        ApiKeyRecord {
+            id: r.id,
+            tenant: Tenant { id: r.tenant_id, name: r.tenant_name },
+            prefix: r.prefix,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct CollectionRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    collection: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    name: Option<String>,
+    #[diesel(sql_type = Text)]
+    backend: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    model: Option<String>,
+    #[diesel(sql_type = Integer)]
+    dimension: i32,
+    #[diesel(sql_type = Jsonb)]
+    metadata: Value,
+    #[diesel(sql_type = Nullable<Integer>)]
+    expires_after_days: Option<i32>,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = BigInt)]
+    last_active_at: i64,
+}
+
+impl From<CollectionRow> for CollectionRecord {
+    fn from(r: CollectionRow) -> Self {
+        CollectionRecord {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            collection: r.collection,
+            name: r.name,
+            backend: r.backend,
+            model: r.model,
+            dimension: r.dimension.max(0) as usize,
+            metadata: match r.metadata {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+            expires_after_days: r.expires_after_days.map(|d| d.max(0) as u32),
+            created_at: r.created_at,
+            last_active_at: r.last_active_at,
+        }
+    }
+}
+
+const KEY_COLUMNS: &str =
+    "k.id, k.tenant_id, t.name AS tenant_name, k.prefix, k.created_at, k.revoked_at";
+const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, dimension, metadata, expires_after_days, created_at, last_active_at";
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+#[async_trait]
+impl Catalog for PgCatalog {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(error::db)?;
+        Ok(())
+    }
+
+    async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<TenantRow> = diesel::sql_query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id, name",
+        )
+        .bind::<Text, _>(new_id("tenant_"))
+        .bind::<Text, _>(name.to_string())
+        .bind::<BigInt, _>(now_unix())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::internal_msg("the tenant upsert returned no row"))
+    }
+
+    async fn insert_api_key(&self, tenant_name: &str, key_hash: &str, prefix: &str) -> StoreResult<ApiKeyRecord> {
+        let tenant = self.ensure_tenant(tenant_name).await?;
+        let mut conn = self.conn().await?;
+        let id = new_id("key_");
+        let now = now_unix();
+        diesel::sql_query("INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind::<Text, _>(id.clone())
+            .bind::<Text, _>(tenant.id.clone())
+            .bind::<Text, _>(key_hash.to_string())
+            .bind::<Text, _>(prefix.to_string())
+            .bind::<BigInt, _>(now)
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        Ok(ApiKeyRecord { id, tenant, prefix: prefix.to_string(), created_at: now, revoked_at: None })
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<KeyRow> = diesel::sql_query(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY k.created_at, k.id"
+        ))
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<KeyRow> = diesel::sql_query(format!(
+            "WITH r AS (UPDATE api_keys SET revoked_at = $2 WHERE revoked_at IS NULL AND (id = $1 OR prefix = $1) RETURNING *) \
+             SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id = k.tenant_id"
+        ))
+        .bind::<Text, _>(id_or_prefix.to_string())
+        .bind::<BigInt, _>(now_unix())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("active API key", id_or_prefix))
+    }
+
+    async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<TenantRow> = diesel::sql_query(
+            "SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+        )
+        .bind::<Text, _>(key_hash.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().next().map(Into::into))
+    }
+
+    async fn create_collection(&self, new: NewCollection) -> StoreResult<CollectionRecord> {
+        let mut conn = self.conn().await?;
+        let now = now_unix();
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             RETURNING {COLLECTION_COLUMNS}"
+        ))
+        .bind::<Text, _>(new.id)
+        .bind::<Text, _>(new.tenant_id)
+        .bind::<Text, _>(new.collection.clone())
+        .bind::<Nullable<Text>, _>(new.name)
+        .bind::<Text, _>(new.backend)
+        .bind::<Nullable<Text>, _>(new.model)
+        .bind::<Integer, _>(new.dimension as i32)
+        .bind::<Jsonb, _>(Value::Object(new.metadata))
+        .bind::<Nullable<Integer>, _>(new.expires_after_days.map(|d| d as i32))
+        .bind::<BigInt, _>(now)
+        .load(&mut conn)
+        .await
+        .map_err(|e| match error::db(e) {
+            StoreError::Conflict(_) => StoreError::conflict(format!(
+                "a collection named '{}' already exists",
+                new.collection
+            )),
+            other => other,
+        })?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::internal_msg("the collection insert returned no row"))
+    }
+
+    async fn get_collection(&self, tenant_id: &str, id: &str) -> StoreResult<CollectionRecord> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter().next().map(Into::into).ok_or_else(|| StoreError::not_found("collection", id))
+    }
+
+    async fn get_collection_by_name(&self, tenant_id: &str, collection: &str) -> StoreResult<CollectionRecord> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND collection = $2"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(collection.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("collection", collection))
+    }
+
+    async fn list_collections(&self, tenant_id: &str) -> StoreResult<Vec<CollectionRecord>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 ORDER BY created_at, id"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let n = diesel::sql_query("DELETE FROM collections WHERE tenant_id = $1 AND id = $2")
+            .bind::<Text, _>(tenant_id.to_string())
+            .bind::<Text, _>(id.to_string())
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        if n == 0 {
+            return Err(StoreError::not_found("collection", id));
+        }
+        Ok(())
+    }
+
+    async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind::<Text, _>(tenant_id.to_string())
+            .bind::<Text, _>(id.to_string())
+            .bind::<BigInt, _>(now_unix())
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        Ok(())
+    }
+}
