@@ -71,8 +71,16 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         .await
         .expect("application state");
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let (_, key_a) = state.auth.create_key(&format!("a_{run}")).await.expect("key a");
-    let (_, key_b) = state.auth.create_key(&format!("b_{run}")).await.expect("key b");
+    let (_, key_a) = state
+        .auth
+        .create_key(&format!("a_{run}"))
+        .await
+        .expect("key a");
+    let (_, key_b) = state
+        .auth
+        .create_key(&format!("b_{run}"))
+        .await
+        .expect("key b");
     let app = api_http::Application::build(&settings.server, state).expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
@@ -104,7 +112,11 @@ impl TestApp {
         let headers = res.headers().clone();
         let bytes = res.bytes().await.expect("body read");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     /// A JSON request as tenant A.
@@ -130,9 +142,21 @@ pub fn assert_envelope(reply: &Reply, status: u16) -> &serde_json::Map<String, V
         .get("error")
         .and_then(Value::as_object)
         .unwrap_or_else(|| panic!("no error envelope in {}", reply.body));
-    assert!(error.get("message").and_then(Value::as_str).is_some_and(|m| !m.is_empty()), "{error:?}");
-    assert!(error.get("type").and_then(Value::as_str).is_some(), "{error:?}");
-    assert!(error.contains_key("param") && error.contains_key("code"), "{error:?}");
+    assert!(
+        error
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| !m.is_empty()),
+        "{error:?}"
+    );
+    assert!(
+        error.get("type").and_then(Value::as_str).is_some(),
+        "{error:?}"
+    );
+    assert!(
+        error.contains_key("param") && error.contains_key("code"),
+        "{error:?}"
+    );
     error
 }
 
@@ -147,7 +171,9 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(target: String) -> Proxy {
         use std::sync::atomic::Ordering;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
         let port = listener.local_addr().unwrap().port();
         let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

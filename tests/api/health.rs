@@ -10,16 +10,28 @@ async fn every_response_carries_a_request_id() {
     let ok = app.send(app.client.get(app.url("/health"))).await;
     let err = app.send(app.client.get(app.url("/nope"))).await;
     for r in [&ok, &err] {
-        let id = r.headers.get("x-request-id").expect("x-request-id").to_str().unwrap();
+        let id = r
+            .headers
+            .get("x-request-id")
+            .expect("x-request-id")
+            .to_str()
+            .unwrap();
         assert!(id.starts_with("req_") && id.len() > 10);
     }
-    assert_ne!(ok.headers.get("x-request-id"), err.headers.get("x-request-id"));
+    assert_ne!(
+        ok.headers.get("x-request-id"),
+        err.headers.get("x-request-id")
+    );
 }
 
 #[tokio::test]
 async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_recover() {
     let url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    let target = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(5432));
+    let target = format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(5432)
+    );
     let proxy = Proxy::start(target).await;
     let mut via_proxy = url.clone();
     via_proxy.set_host(Some("127.0.0.1")).unwrap();
@@ -27,7 +39,13 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
     let mut settings = test_settings();
     settings.database.url = Some(SecretString::from(via_proxy.to_string()));
     let app = spawn_app_with(settings).await;
-    let r = app.call("POST", "/v1/api/index", Some(json!({"collection": "c", "documents": [{"id": "d", "content": "kept safe"}]}))).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/index",
+            Some(json!({"collection": "c", "documents": [{"id": "d", "content": "kept safe"}]})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     proxy.cut();
@@ -36,7 +54,9 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
     assert_eq!(e["type"], "server_error");
     let r = app.send(app.client.get(app.url("/health"))).await;
     assert_eq!(r.status, 200, "liveness does not depend on the database");
-    let r = app.call("GET", "/v1/api/collection/data?collection=c", None).await;
+    let r = app
+        .call("GET", "/v1/api/collection/data?collection=c", None)
+        .await;
     // The key is cached, so the request reaches the store: 503, not 401 or 500.
     assert_envelope(&r, 503);
 
@@ -50,7 +70,9 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(ready, 200, "the service recovers by itself");
-    let r = app.call("GET", "/v1/api/collection/data?collection=c", None).await;
+    let r = app
+        .call("GET", "/v1/api/collection/data?collection=c", None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["data"][0]["content"], "kept safe");
 }

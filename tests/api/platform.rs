@@ -27,7 +27,11 @@ pub async fn seed(app: &TestApp, collection: &str) {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = app
-        .call("POST", "/v1/api/index", Some(json!({"collection": collection, "documents": corpus()})))
+        .call(
+            "POST",
+            "/v1/api/index",
+            Some(json!({"collection": collection, "documents": corpus()})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["indexed"], 12);
@@ -65,13 +69,25 @@ async fn semantic_search_ranks_the_relevant_document_first() {
         let hits = ids(&page);
         assert_eq!(hits[0], expected, "query {query:?} ranked {hits:?}");
         assert_eq!(hits.len(), 10);
-        let scores: Vec<f64> = page["data"].as_array().unwrap().iter().map(|h| h["score"].as_f64().unwrap()).collect();
+        let scores: Vec<f64> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["score"].as_f64().unwrap())
+            .collect();
         assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
         assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "{scores:?}");
     }
-    let page = search(&app, json!({"collection": "docs", "query": "plants sunlight"})).await;
+    let page = search(
+        &app,
+        json!({"collection": "docs", "query": "plants sunlight"}),
+    )
+    .await;
     let top = &page["data"][0];
-    assert_eq!(top["content"], json!([{"type": "text", "text": "Plants convert sunlight, water and carbon dioxide into glucose and oxygen through photosynthesis."}]));
+    assert_eq!(
+        top["content"],
+        json!([{"type": "text", "text": "Plants convert sunlight, water and carbon dioxide into glucose and oxygen through photosynthesis."}])
+    );
     assert_eq!(top["attributes"]["category"], "science");
     assert_eq!(top["attributes"]["author"], "Ada");
 }
@@ -80,16 +96,31 @@ async fn semantic_search_ranks_the_relevant_document_first() {
 async fn full_text_and_hybrid_search_behave() {
     let app = spawn_app().await;
     seed(&app, "docs").await;
-    let page = search(&app, json!({"collection": "docs", "query": "castling rook", "search_type": "full_text"})).await;
-    assert_eq!(ids(&page), vec!["chess"], "only the chess document holds these words");
-    let page = search(&app, json!({"collection": "docs", "query": "zzzqqq", "search_type": "full_text"})).await;
+    let page = search(
+        &app,
+        json!({"collection": "docs", "query": "castling rook", "search_type": "full_text"}),
+    )
+    .await;
+    assert_eq!(
+        ids(&page),
+        vec!["chess"],
+        "only the chess document holds these words"
+    );
+    let page = search(
+        &app,
+        json!({"collection": "docs", "query": "zzzqqq", "search_type": "full_text"}),
+    )
+    .await;
     assert!(ids(&page).is_empty());
     let page = search(&app, json!({"collection": "docs", "query": "Eiffel Tower landmark", "search_type": "hybrid", "max_num_results": 3})).await;
     let hits = ids(&page);
     assert_eq!(hits[0], "paris");
     assert!(hits.len() <= 3);
     let top = page["data"][0]["score"].as_f64().unwrap();
-    assert!(top > 0.9 && top <= 1.0, "first in both lists scores near 1: {top}");
+    assert!(
+        top > 0.9 && top <= 1.0,
+        "first in both lists scores near 1: {top}"
+    );
 }
 
 #[tokio::test]
@@ -97,19 +128,31 @@ async fn filters_narrow_results() {
     let app = spawn_app().await;
     seed(&app, "docs").await;
     let q = |filters: Value| json!({"collection": "docs", "query": "science and nature", "filters": filters, "max_num_results": 50});
-    let page = search(&app, q(json!({"type": "eq", "key": "category", "value": "science"}))).await;
+    let page = search(
+        &app,
+        q(json!({"type": "eq", "key": "category", "value": "science"})),
+    )
+    .await;
     let mut got = ids(&page);
     got.sort();
     assert_eq!(got, vec!["photosynthesis", "volcano", "whale"]);
-    let page = search(&app, q(json!({"type": "and", "filters": [
-        {"type": "eq", "key": "category", "value": "cooking"},
-        {"type": "gte", "key": "rating", "value": 4}
-    ]}))).await;
+    let page = search(
+        &app,
+        q(json!({"type": "and", "filters": [
+            {"type": "eq", "key": "category", "value": "cooking"},
+            {"type": "gte", "key": "rating", "value": 4}
+        ]})),
+    )
+    .await;
     assert_eq!(ids(&page), vec!["pasta"]);
-    let page = search(&app, q(json!({"type": "or", "filters": [
-        {"type": "in", "key": "category", "value": ["travel", "games"]},
-        {"type": "eq", "key": "topics", "value": "geology"}
-    ]}))).await;
+    let page = search(
+        &app,
+        q(json!({"type": "or", "filters": [
+            {"type": "in", "key": "category", "value": ["travel", "games"]},
+            {"type": "eq", "key": "topics", "value": "geology"}
+        ]})),
+    )
+    .await;
     let mut got = ids(&page);
     got.sort();
     assert_eq!(got, vec!["chess", "paris", "volcano"]);
@@ -117,11 +160,19 @@ async fn filters_narrow_results() {
     let mut got = ids(&page);
     got.sort();
     assert_eq!(got, vec!["chess", "whale"]);
-    let page = search(&app, q(json!({"type": "nin", "key": "category", "value": ["science", "cooking", "finance"]}))).await;
+    let page = search(
+        &app,
+        q(json!({"type": "nin", "key": "category", "value": ["science", "cooking", "finance"]})),
+    )
+    .await;
     let mut got = ids(&page);
     got.sort();
     assert_eq!(got, vec!["chess", "guitar", "marathon", "paris", "rust"]);
-    let page = search(&app, q(json!({"type": "ne", "key": "draft", "value": true}))).await;
+    let page = search(
+        &app,
+        q(json!({"type": "ne", "key": "draft", "value": true})),
+    )
+    .await;
     assert_eq!(ids(&page).len(), 11);
 }
 
@@ -129,10 +180,19 @@ async fn filters_narrow_results() {
 async fn score_threshold_and_max_num_results_are_honoured() {
     let app = spawn_app().await;
     seed(&app, "docs").await;
-    let page = search(&app, json!({"collection": "docs", "query": "blue whale", "max_num_results": 2})).await;
+    let page = search(
+        &app,
+        json!({"collection": "docs", "query": "blue whale", "max_num_results": 2}),
+    )
+    .await;
     assert_eq!(ids(&page).len(), 2);
     let page = search(&app, json!({"collection": "docs", "query": "blue whale", "max_num_results": 50, "ranking_options": {"score_threshold": 0.7}})).await;
-    let scores: Vec<f64> = page["data"].as_array().unwrap().iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    let scores: Vec<f64> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["score"].as_f64().unwrap())
+        .collect();
     assert!(!scores.is_empty() && scores.len() < 12, "{scores:?}");
     assert!(scores.iter().all(|s| *s >= 0.7), "{scores:?}");
 }
@@ -153,7 +213,13 @@ async fn the_whole_collection_lifecycle() {
     assert_eq!(data[0]["metadata"], json!({"team": "search"}));
     assert!(data[0]["id"].as_str().unwrap().starts_with("vs_"));
 
-    let page = app.call("GET", "/v1/api/collection/data?collection=life&limit=5&offset=10", None).await;
+    let page = app
+        .call(
+            "GET",
+            "/v1/api/collection/data?collection=life&limit=5&offset=10",
+            None,
+        )
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.body["total"], 12);
     assert_eq!(page.body["data"].as_array().unwrap().len(), 2);
@@ -163,29 +229,79 @@ async fn the_whole_collection_lifecycle() {
         {"id": "whale", "content": "Blue whales eat krill.", "metadata": {"category": "biology"}}
     ]}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let page = app.call("GET", "/v1/api/collection/data?collection=life&limit=100", None).await;
+    let page = app
+        .call(
+            "GET",
+            "/v1/api/collection/data?collection=life&limit=100",
+            None,
+        )
+        .await;
     assert_eq!(page.body["total"], 12);
-    let whale = page.body["data"].as_array().unwrap().iter().find(|d| d["id"] == "whale").unwrap().clone();
+    let whale = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "whale")
+        .unwrap()
+        .clone();
     assert_eq!(whale["content"], "Blue whales eat krill.");
     assert_eq!(whale["metadata"], json!({"category": "biology"}));
 
-    let r = app.call("DELETE", "/v1/api/collection/delete_by_ids", Some(json!({"collection": "life", "index_ids": ["whale", "chess", "no-such-id"]}))).await;
+    let r = app
+        .call(
+            "DELETE",
+            "/v1/api/collection/delete_by_ids",
+            Some(json!({"collection": "life", "index_ids": ["whale", "chess", "no-such-id"]})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["deleted"], 2);
-    let page = app.call("GET", "/v1/api/collection/data?collection=life&limit=100", None).await;
+    let page = app
+        .call(
+            "GET",
+            "/v1/api/collection/data?collection=life&limit=100",
+            None,
+        )
+        .await;
     assert_eq!(page.body["total"], 10);
-    let left: Vec<&str> = page.body["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let left: Vec<&str> = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
     assert!(!left.contains(&"whale") && !left.contains(&"chess") && left.contains(&"paris"));
 
-    let r = app.call("DELETE", "/v1/api/delete_index", Some(json!({"collection": "life"}))).await;
+    let r = app
+        .call(
+            "DELETE",
+            "/v1/api/delete_index",
+            Some(json!({"collection": "life"})),
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["deleted"], 10);
     let page = search(&app, json!({"collection": "life", "query": "anything"})).await;
-    assert!(ids(&page).is_empty(), "an emptied collection still searches, with no hits");
+    assert!(
+        ids(&page).is_empty(),
+        "an emptied collection still searches, with no hits"
+    );
 
-    let r = app.call("DELETE", "/v1/api/collection/delete", Some(json!({"collection": "life"}))).await;
+    let r = app
+        .call(
+            "DELETE",
+            "/v1/api/collection/delete",
+            Some(json!({"collection": "life"})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = app.call("POST", "/v1/api/search", Some(json!({"collection": "life", "query": "x"}))).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/search",
+            Some(json!({"collection": "life", "query": "x"})),
+        )
+        .await;
     assert_envelope(&r, 404);
     let list = app.call("GET", "/v1/api/collection", None).await;
     assert!(list.body["data"].as_array().unwrap().is_empty());
@@ -197,10 +313,23 @@ async fn indexing_into_a_new_collection_creates_it_with_the_default_model() {
     let r = app.call("POST", "/v1/api/index", Some(json!({"collection": "fresh", "name": "Fresh", "documents": [{"content": "naïve café ☕ in 東京"}]}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.body["ids"][0].as_str().unwrap().to_string();
-    let page = search(&app, json!({"collection": "fresh", "query": "coffee shop in Tokyo"})).await;
+    let page = search(
+        &app,
+        json!({"collection": "fresh", "query": "coffee shop in Tokyo"}),
+    )
+    .await;
     assert_eq!(page["data"][0]["file_id"], id);
-    assert_eq!(page["data"][0]["content"][0]["text"], "naïve café ☕ in 東京");
-    let r = app.call("POST", "/v1/api/collection/create", Some(json!({"collection": "fresh", "model_name": "all-minilm-l6-v2"}))).await;
+    assert_eq!(
+        page["data"][0]["content"][0]["text"],
+        "naïve café ☕ in 東京"
+    );
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/collection/create",
+            Some(json!({"collection": "fresh", "model_name": "all-minilm-l6-v2"})),
+        )
+        .await;
     let e = assert_envelope(&r, 409);
     assert!(e["message"].as_str().unwrap().contains("fresh"));
     assert_eq!(r.headers.get("x-should-retry").unwrap(), "false");

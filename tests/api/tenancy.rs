@@ -16,10 +16,26 @@ async fn another_tenants_collection_is_a_404_exactly_like_a_missing_one() {
     assert!(list.body["data"].as_array().unwrap().is_empty());
 
     let foreign = [
-        ("POST", "/v1/api/search", json!({"collection": "private", "query": "whale"})),
-        ("DELETE", "/v1/api/delete_index", json!({"collection": "private"})),
-        ("DELETE", "/v1/api/collection/delete_by_ids", json!({"collection": "private", "index_ids": ["whale"]})),
-        ("DELETE", "/v1/api/collection/delete", json!({"collection": "private"})),
+        (
+            "POST",
+            "/v1/api/search",
+            json!({"collection": "private", "query": "whale"}),
+        ),
+        (
+            "DELETE",
+            "/v1/api/delete_index",
+            json!({"collection": "private"}),
+        ),
+        (
+            "DELETE",
+            "/v1/api/collection/delete_by_ids",
+            json!({"collection": "private", "index_ids": ["whale"]}),
+        ),
+        (
+            "DELETE",
+            "/v1/api/collection/delete",
+            json!({"collection": "private"}),
+        ),
     ];
     for (method, path, body) in foreign {
         let theirs = app.call_as(b, method, path, Some(body.clone())).await;
@@ -30,9 +46,14 @@ async fn another_tenants_collection_is_a_404_exactly_like_a_missing_one() {
         let e2 = assert_envelope(&missing, 404).clone();
         assert_eq!(e1["type"], e2["type"]);
         assert_eq!(e1["code"], e2["code"]);
-        assert!(!e1["message"].as_str().unwrap().contains("vs_"), "no internal id leaks: {e1:?}");
+        assert!(
+            !e1["message"].as_str().unwrap().contains("vs_"),
+            "no internal id leaks: {e1:?}"
+        );
     }
-    let r = app.call_as(b, "GET", "/v1/api/collection/data?collection=private", None).await;
+    let r = app
+        .call_as(b, "GET", "/v1/api/collection/data?collection=private", None)
+        .await;
     assert_envelope(&r, 404);
     let r = app.call_as(b, "GET", "/v2/collections/private", None).await;
     assert_envelope(&r, 404);
@@ -40,11 +61,26 @@ async fn another_tenants_collection_is_a_404_exactly_like_a_missing_one() {
     // B may use the same name for a collection of its own, and the two stay apart.
     let r = app.call_as(b, "POST", "/v1/api/index", Some(json!({"collection": "private", "documents": [{"id": "b1", "content": "tenant b's only document"}]}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let a_page = app.call("GET", "/v1/api/collection/data?collection=private&limit=100", None).await;
+    let a_page = app
+        .call(
+            "GET",
+            "/v1/api/collection/data?collection=private&limit=100",
+            None,
+        )
+        .await;
     assert_eq!(a_page.body["total"], 12);
-    let b_page = app.call_as(b, "GET", "/v1/api/collection/data?collection=private", None).await;
+    let b_page = app
+        .call_as(b, "GET", "/v1/api/collection/data?collection=private", None)
+        .await;
     assert_eq!(b_page.body["total"], 1);
-    let hits = app.call_as(b, "POST", "/v1/api/search", Some(json!({"collection": "private", "query": "whale"}))).await;
+    let hits = app
+        .call_as(
+            b,
+            "POST",
+            "/v1/api/search",
+            Some(json!({"collection": "private", "query": "whale"})),
+        )
+        .await;
     assert_eq!(hits.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(hits.body["data"][0]["file_id"], "b1");
     assert_eq!(corpus().as_array().unwrap().len(), 12);
@@ -53,13 +89,28 @@ async fn another_tenants_collection_is_a_404_exactly_like_a_missing_one() {
 #[tokio::test]
 async fn a_missing_or_unknown_key_is_a_401_but_health_needs_none() {
     let app = spawn_app().await;
-    let r = app.send(app.client.get(app.url("/v1/api/collection"))).await;
+    let r = app
+        .send(app.client.get(app.url("/v1/api/collection")))
+        .await;
     let e = assert_envelope(&r, 401);
     assert_eq!(e["code"], "invalid_api_key");
-    let r = app.call_as("vsk_not_a_real_key", "GET", "/v1/api/collection", None).await;
+    let r = app
+        .call_as("vsk_not_a_real_key", "GET", "/v1/api/collection", None)
+        .await;
     let e = assert_envelope(&r, 401);
-    assert!(!e["message"].as_str().unwrap().contains("vsk_not_a_real_key"));
-    let r = app.send(app.client.get(app.url("/v1/api/collection")).header("x-base-api-key", &app.key_a)).await;
+    assert!(
+        !e["message"]
+            .as_str()
+            .unwrap()
+            .contains("vsk_not_a_real_key")
+    );
+    let r = app
+        .send(
+            app.client
+                .get(app.url("/v1/api/collection"))
+                .header("x-base-api-key", &app.key_a),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let r = app.send(app.client.get(app.url("/health"))).await;
     assert_eq!(r.status, 200);

@@ -22,6 +22,7 @@ use store_pgvector::PgCatalog;
 use crate::settings::Settings;
 
 /// The back-ends this binary was built with.
+#[allow(clippy::vec_init_then_push)] // each push is behind its own feature
 pub fn compiled_backends() -> Vec<&'static str> {
     let mut names = Vec::new();
     #[cfg(feature = "pgvector")]
@@ -37,19 +38,26 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<store_pgvec
             .await
             .context("could not migrate the database")?;
     }
-    store_pgvector::connect(url.expose_secret(), settings.database.pool_size, &pgvector_options(settings)?)
-        .await
-        .context("could not connect to the database")
+    store_pgvector::connect(
+        url.expose_secret(),
+        settings.database.pool_size,
+        &pgvector_options(settings)?,
+    )
+    .await
+    .context("could not connect to the database")
 }
 
 fn pgvector_options(settings: &Settings) -> anyhow::Result<store_pgvector::PgVectorOptions> {
     if settings.storage.pgvector.is_null() {
         return Ok(Default::default());
     }
-    serde_json::from_value(settings.storage.pgvector.clone()).context("invalid storage.pgvector options")
+    serde_json::from_value(settings.storage.pgvector.clone())
+        .context("invalid storage.pgvector options")
 }
 
-pub async fn catalog(settings: &Settings) -> anyhow::Result<(Arc<PgCatalog>, store_pgvector::Pool)> {
+pub async fn catalog(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<PgCatalog>, store_pgvector::Pool)> {
     let pool = connect_database(settings).await?;
     Ok((Arc::new(PgCatalog::new(pool.clone())), pool))
 }
@@ -63,7 +71,10 @@ pub async fn stores(
     let mut stores: Vec<Arc<dyn VectorStore>> = Vec::new();
     #[cfg(feature = "pgvector")]
     {
-        stores.push(Arc::new(store_pgvector::PgVectorStore::new(pool.clone(), pgvector_options(settings)?)));
+        stores.push(Arc::new(store_pgvector::PgVectorStore::new(
+            pool.clone(),
+            pgvector_options(settings)?,
+        )));
     }
     StoreRegistry::new(stores, &settings.storage.default_backend).with_context(|| {
         format!(
@@ -108,7 +119,10 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
 }
 
 /// Builds the application from settings: database, back-ends, models, listener.
-pub async fn build(settings: &Settings, embedders: Option<EmbedderRegistry>) -> anyhow::Result<Application> {
+pub async fn build(
+    settings: &Settings,
+    embedders: Option<EmbedderRegistry>,
+) -> anyhow::Result<Application> {
     settings.database.url()?;
     let embedders = match embedders {
         Some(e) => e,
@@ -116,6 +130,9 @@ pub async fn build(settings: &Settings, embedders: Option<EmbedderRegistry>) -> 
     };
     let state = state(settings, embedders).await?;
     Application::build(&settings.server, state).with_context(|| {
-        format!("could not listen on {}:{}", settings.server.host, settings.server.port)
+        format!(
+            "could not listen on {}:{}",
+            settings.server.host, settings.server.port
+        )
     })
 }

@@ -11,7 +11,10 @@ use vector_store_server::settings::Settings;
 use vector_store_server::telemetry::{get_subscriber, init_subscriber};
 
 #[derive(Parser)]
-#[command(version, about = "An OpenAI-compatible vector store over pgvector and Elasticsearch")]
+#[command(
+    version,
+    about = "An OpenAI-compatible vector store over pgvector and Elasticsearch"
+)]
 struct Cli {
     /// A TOML configuration file layered over the defaults (or VECTOR_STORE_CONFIG).
     #[arg(long, global = true)]
@@ -47,7 +50,11 @@ enum Keys {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Settings::load(cli.config.as_deref()).and_then(|settings| {
-        init_subscriber(get_subscriber(&settings.log.level, settings.log.format, std::io::stderr));
+        init_subscriber(get_subscriber(
+            &settings.log.level,
+            settings.log.format,
+            std::io::stderr,
+        ));
         tokio::runtime::Runtime::new()
             .context("could not start the runtime")?
             .block_on(run(cli.command.unwrap_or(Command::Serve), settings))
@@ -75,22 +82,41 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Keys(keys) => {
             let (catalog, _pool) = vector_store_server::catalog(&settings).await?;
-            let auth = AuthService::new(catalog, settings.auth.mode, &settings.auth.default_tenant, Duration::ZERO).await?;
+            let auth = AuthService::new(
+                catalog,
+                settings.auth.mode,
+                &settings.auth.default_tenant,
+                Duration::ZERO,
+            )
+            .await?;
             match keys {
                 Keys::Create { tenant } => {
                     let (record, key) = auth.create_key(&tenant).await?;
                     println!("{key}");
-                    eprintln!("created key {} ({}) for tenant '{}'; it is shown only this once", record.id, record.prefix, record.tenant.name);
+                    eprintln!(
+                        "created key {} ({}) for tenant '{}'; it is shown only this once",
+                        record.id, record.prefix, record.tenant.name
+                    );
                 }
                 Keys::List => {
                     for k in auth.list_keys().await? {
-                        let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                        println!("{}\t{}…\t{}\t{}\t{}", k.id, k.prefix, k.tenant.name, k.created_at, state);
+                        let state = if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!(
+                            "{}\t{}…\t{}\t{}\t{}",
+                            k.id, k.prefix, k.tenant.name, k.created_at, state
+                        );
                     }
                 }
                 Keys::Revoke { id_or_prefix } => {
                     let k = auth.revoke_key(&id_or_prefix).await?;
-                    println!("revoked {} ({}…) of tenant '{}'", k.id, k.prefix, k.tenant.name);
+                    println!(
+                        "revoked {} ({}…) of tenant '{}'",
+                        k.id, k.prefix, k.tenant.name
+                    );
                 }
             }
         }

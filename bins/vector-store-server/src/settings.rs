@@ -122,10 +122,7 @@ impl Settings {
             }
             builder = builder.add_source(File::from(path).required(true));
         }
-        let env = env
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true);
+        let env = env.prefix_separator("__").separator("__").try_parsing(true);
         let settings: Settings = builder
             .add_source(env)
             .build()
@@ -143,11 +140,20 @@ impl Settings {
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be positive");
         }
-        if !self.embeddings.models.contains_key(&self.embeddings.default_model) {
+        if !self
+            .embeddings
+            .models
+            .contains_key(&self.embeddings.default_model)
+        {
             bail!(
                 "embeddings.default_model '{}' is not among the configured models ({})",
                 self.embeddings.default_model,
-                self.embeddings.models.keys().cloned().collect::<Vec<_>>().join(", ")
+                self.embeddings
+                    .models
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         if self.search.rrf_k == 0
@@ -166,8 +172,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> Environment {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Environment::with_prefix("VECTOR_STORE").source(Some(map))
     }
 
@@ -201,7 +209,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.port, 9001);
         assert_eq!(s.auth.mode, AuthMode::Keys);
-        assert_eq!(s.database.url().unwrap().expose_secret(), "postgres://x@localhost/db");
+        assert_eq!(
+            s.database.url().unwrap().expose_secret(),
+            "postgres://x@localhost/db"
+        );
     }
 
     #[test]
@@ -228,8 +239,8 @@ mod tests {
         let e = Settings::load_from(None, env(&[("VECTOR_STORE__SERVER__PORT", "eighty")]))
             .unwrap_err();
         assert!(format!("{e:#}").contains("port"), "{e:#}");
-        let e = Settings::load_from(None, env(&[("VECTOR_STORE__AUTH__MODE", "maybe")]))
-            .unwrap_err();
+        let e =
+            Settings::load_from(None, env(&[("VECTOR_STORE__AUTH__MODE", "maybe")])).unwrap_err();
         assert!(format!("{e:#}").contains("maybe"), "{e:#}");
         let e = Settings::load_from(
             None,

@@ -19,11 +19,15 @@ where
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let registry = Registry::default().with(filter);
     match format {
-        LogFormat::Json => Box::new(
-            registry.with(tracing_subscriber::fmt::layer().json().with_writer(sink)),
-        ),
+        LogFormat::Json => {
+            Box::new(registry.with(tracing_subscriber::fmt::layer().json().with_writer(sink)))
+        }
         LogFormat::Human => Box::new(
-            registry.with(tracing_subscriber::fmt::layer().with_target(false).with_writer(sink)),
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(sink),
+            ),
         ),
     }
 }

@@ -119,14 +119,54 @@ pub struct Row {
 
 /// The API's whole error vocabulary: class → (HTTP status, envelope `type`, envelope `code`).
 pub const ERROR_TABLE: [Row; 8] = [
-    Row { class: Class::InvalidRequest, status: StatusCode::BAD_REQUEST, kind: "invalid_request_error", code: None },
-    Row { class: Class::Unauthorized, status: StatusCode::UNAUTHORIZED, kind: "invalid_request_error", code: Some("invalid_api_key") },
-    Row { class: Class::NotFound, status: StatusCode::NOT_FOUND, kind: "invalid_request_error", code: Some("not_found") },
-    Row { class: Class::MethodNotAllowed, status: StatusCode::METHOD_NOT_ALLOWED, kind: "invalid_request_error", code: Some("method_not_allowed") },
-    Row { class: Class::Conflict, status: StatusCode::CONFLICT, kind: "invalid_request_error", code: Some("conflict") },
-    Row { class: Class::PayloadTooLarge, status: StatusCode::PAYLOAD_TOO_LARGE, kind: "invalid_request_error", code: Some("payload_too_large") },
-    Row { class: Class::Unavailable, status: StatusCode::SERVICE_UNAVAILABLE, kind: "server_error", code: Some("service_unavailable") },
-    Row { class: Class::Internal, status: StatusCode::INTERNAL_SERVER_ERROR, kind: "server_error", code: None },
+    Row {
+        class: Class::InvalidRequest,
+        status: StatusCode::BAD_REQUEST,
+        kind: "invalid_request_error",
+        code: None,
+    },
+    Row {
+        class: Class::Unauthorized,
+        status: StatusCode::UNAUTHORIZED,
+        kind: "invalid_request_error",
+        code: Some("invalid_api_key"),
+    },
+    Row {
+        class: Class::NotFound,
+        status: StatusCode::NOT_FOUND,
+        kind: "invalid_request_error",
+        code: Some("not_found"),
+    },
+    Row {
+        class: Class::MethodNotAllowed,
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        kind: "invalid_request_error",
+        code: Some("method_not_allowed"),
+    },
+    Row {
+        class: Class::Conflict,
+        status: StatusCode::CONFLICT,
+        kind: "invalid_request_error",
+        code: Some("conflict"),
+    },
+    Row {
+        class: Class::PayloadTooLarge,
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        kind: "invalid_request_error",
+        code: Some("payload_too_large"),
+    },
+    Row {
+        class: Class::Unavailable,
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "server_error",
+        code: Some("service_unavailable"),
+    },
+    Row {
+        class: Class::Internal,
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "server_error",
+        code: None,
+    },
 ];
 
 impl Class {
@@ -197,7 +237,10 @@ mod tests {
             (StoreError::not_found("collection", "x"), 404),
             (StoreError::invalid("bad"), 400),
             (StoreError::conflict("dup"), 409),
-            (StoreError::unavailable("down", std::io::Error::other("refused")), 503),
+            (
+                StoreError::unavailable("down", std::io::Error::other("refused")),
+                503,
+            ),
             (StoreError::internal_msg("boom"), 500),
         ];
         for (e, status) in cases {
@@ -226,9 +269,16 @@ mod tests {
 
     #[test]
     fn embedding_errors_map_to_client_or_server_faults() {
-        let too_long = ApiError::from(EmbedError::InputTooLong { index: 0, tokens: 300, max: 256 });
+        let too_long = ApiError::from(EmbedError::InputTooLong {
+            index: 0,
+            tokens: 300,
+            max: 256,
+        });
         assert_eq!(too_long.status_code(), StatusCode::BAD_REQUEST);
-        let down = ApiError::from(EmbedError::Unavailable { message: "timeout".into(), source: None });
+        let down = ApiError::from(EmbedError::Unavailable {
+            message: "timeout".into(),
+            source: None,
+        });
         assert_eq!(down.status_code(), StatusCode::SERVICE_UNAVAILABLE);
     }
 

@@ -60,7 +60,9 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
 /// Parses and validates a JSON document, naming the failing field.
 pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_body("the request body is empty; expected a JSON object"));
+        return Err(ApiError::invalid_body(
+            "the request body is empty; expected a JSON object",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -126,14 +128,17 @@ fn strip_position(message: &str) -> String {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::PayloadTooLarge(format!("the request body is larger than the limit of {limit} bytes"))
+    ApiError::PayloadTooLarge(format!(
+        "the request body is larger than the limit of {limit} bytes"
+    ))
 }
 
 fn payload_error(e: actix_web::Error, limit: usize) -> ApiError {
     match e.as_error::<actix_web::error::PayloadError>() {
         Some(actix_web::error::PayloadError::Overflow) => too_large(limit),
         _ => {
-            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            {
                 too_large(limit)
             } else {
                 ApiError::invalid_body(format!("could not read the request body: {e}"))
@@ -170,8 +175,10 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_the_field() {
-        let e = parse_json::<SearchRequest>(br#"{"collection":"c","query":"q","max_num_results":"ten"}"#)
-            .unwrap_err();
+        let e = parse_json::<SearchRequest>(
+            br#"{"collection":"c","query":"q","max_num_results":"ten"}"#,
+        )
+        .unwrap_err();
         assert_eq!(param_of(e).as_deref(), Some("max_num_results"));
     }
 
@@ -184,7 +191,12 @@ mod tests {
 
     #[test]
     fn an_empty_body_is_rejected() {
-        assert!(parse_json::<SearchRequest>(b"  ").unwrap_err().to_string().contains("empty"));
+        assert!(
+            parse_json::<SearchRequest>(b"  ")
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::dev::{Server, ServerHandle, Service, ServiceResponse};
-use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
 use serde::Deserialize;
@@ -49,7 +49,10 @@ pub struct Application {
 /// `open` auth serves every caller as one tenant: allowed only on a loopback address.
 pub fn check_auth_mode(mode: AuthMode, host: &str) -> Result<(), String> {
     let loopback = host == "localhost"
-        || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false);
     if mode == AuthMode::Open && !loopback {
         return Err(format!(
             "auth mode 'open' is allowed only on a loopback address, not '{host}'; set VECTOR_STORE__AUTH__MODE=keys and create keys with `vector-store-server keys create --tenant NAME`"
@@ -84,7 +87,8 @@ impl Application {
                     async move {
                         let mut res = fut.await?;
                         if let Ok(v) = HeaderValue::from_str(&id) {
-                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                            res.headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), v);
                         }
                         tracing::info!(
                             request_id = %id,
@@ -121,8 +125,12 @@ impl Application {
 }
 
 async fn unknown_route(req: HttpRequest) -> actix_web::HttpResponse {
-    ApiError::NotFound(format!("Unknown request URL: {} {}", req.method(), req.path()))
-        .error_response()
+    ApiError::NotFound(format!(
+        "Unknown request URL: {} {}",
+        req.method(),
+        req.path()
+    ))
+    .error_response()
 }
 
 /// Responses that actix itself produced without a body we chose (405 on a known path, for
@@ -141,20 +149,20 @@ fn envelope_for_bare_errors<B>(
     let status = res.status();
     let (req, _) = res.into_parts();
     let err = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(format!(
-            "{} is not allowed on {}",
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.path()))
+        }
+        StatusCode::NOT_FOUND => ApiError::NotFound(format!(
+            "Unknown request URL: {} {}",
             req.method(),
             req.path()
         )),
-        StatusCode::NOT_FOUND => {
-            ApiError::NotFound(format!("Unknown request URL: {} {}", req.method(), req.path()))
-        }
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("the request body is too large".into())
         }
-        s if s.is_server_error() => {
-            ApiError::Store(store_core::StoreError::internal_msg(format!("bare {s} response")))
-        }
+        s if s.is_server_error() => ApiError::Store(store_core::StoreError::internal_msg(format!(
+            "bare {s} response"
+        ))),
         s => ApiError::invalid_body(s.canonical_reason().unwrap_or("bad request").to_string()),
     };
     let response = err.error_response();
@@ -162,7 +170,6 @@ fn envelope_for_bare_errors<B>(
         ServiceResponse::new(req, response).map_into_right_body::<B>(),
     ))
 }
-
 
 #[cfg(test)]
 mod tests {

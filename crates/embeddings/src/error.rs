@@ -5,7 +5,11 @@ pub enum EmbedError {
     #[error("unknown embedding model '{name}'; configured models: {known}")]
     UnknownModel { name: String, known: String },
     #[error("input {index} is {tokens} tokens long, over the model's limit of {max} tokens")]
-    InputTooLong { index: usize, tokens: usize, max: usize },
+    InputTooLong {
+        index: usize,
+        tokens: usize,
+        max: usize,
+    },
     #[error("{0}")]
     InvalidInput(String),
     /// The provider did not answer, or answered with a retryable failure after every retry.
@@ -24,11 +28,20 @@ pub enum EmbedError {
 }
 
 impl EmbedError {
-    pub fn internal(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        EmbedError::Internal { message: message.into(), source: Some(Box::new(source)) }
+    pub fn internal(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        EmbedError::Internal {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 
     pub fn internal_msg(message: impl Into<String>) -> Self {
-        EmbedError::Internal { message: message.into(), source: None }
+        EmbedError::Internal {
+            message: message.into(),
+            source: None,
+        }
     }
 }

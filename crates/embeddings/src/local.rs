@@ -80,8 +80,7 @@ impl LocalBertEmbedder {
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|e| load_error(dir, "model.safetensors", e))?;
         let dimension = config.hidden_size;
-        let model =
-            BertModel::load(vb, &config).map_err(|e| load_error(dir, "the weights", e))?;
+        let model = BertModel::load(vb, &config).map_err(|e| load_error(dir, "the weights", e))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.to_string(),

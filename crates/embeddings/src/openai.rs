@@ -134,7 +134,11 @@ impl OpenAiEmbedder {
         }
     }
 
-    fn order(&self, parsed: EmbeddingResponse, expected: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn order(
+        &self,
+        parsed: EmbeddingResponse,
+        expected: usize,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut slots: Vec<Option<Vec<f32>>> = vec![None; expected];
         for item in parsed.data {
             if item.embedding.len() != self.options.dimension {
@@ -188,7 +192,11 @@ impl Embedder for OpenAiEmbedder {
         for (index, text) in texts.iter().enumerate() {
             let tokens = count_tokens(text);
             if tokens > self.options.max_input_tokens {
-                return Err(EmbedError::InputTooLong { index, tokens, max: self.options.max_input_tokens });
+                return Err(EmbedError::InputTooLong {
+                    index,
+                    tokens,
+                    max: self.options.max_input_tokens,
+                });
             }
         }
         let mut out = Vec::with_capacity(texts.len());

@@ -8,10 +8,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::Embedder;
 use crate::error::EmbedError;
 use crate::local::LocalBertEmbedder;
 use crate::openai::{OpenAiEmbedder, OpenAiOptions};
-use crate::Embedder;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelConfig {
@@ -132,11 +132,17 @@ impl EmbedderRegistry {
         if !models.contains_key(default_model) {
             return Err(unknown(default_model, &models));
         }
-        Ok(Self { models, default: default_model.to_string() })
+        Ok(Self {
+            models,
+            default: default_model.to_string(),
+        })
     }
 
     pub fn get(&self, name: &str) -> Result<Arc<dyn Embedder>, EmbedError> {
-        self.models.get(name).cloned().ok_or_else(|| unknown(name, &self.models))
+        self.models
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown(name, &self.models))
     }
 
     pub fn default_model(&self) -> &str {
@@ -172,14 +178,23 @@ mod tests {
             "provider": "local", "path": "m/x", "dimension": 384, "max_input_tokens": 256
         }))
         .unwrap();
-        assert!(matches!(local.provider, ProviderConfig::Local { batch_size: 32, .. }));
+        assert!(matches!(
+            local.provider,
+            ProviderConfig::Local { batch_size: 32, .. }
+        ));
         let remote: ModelConfig = serde_json::from_value(serde_json::json!({
             "provider": "openai", "base_url": "http://localhost:1/v1", "api_key": "sk-x",
             "dimension": 1536, "max_input_tokens": 8191
         }))
         .unwrap();
         match remote.provider {
-            ProviderConfig::Openai { batch_size, timeout_secs, max_retries, remote_model, .. } => {
+            ProviderConfig::Openai {
+                batch_size,
+                timeout_secs,
+                max_retries,
+                remote_model,
+                ..
+            } => {
                 assert_eq!((batch_size, timeout_secs, max_retries), (64, 30, 3));
                 assert!(remote_model.is_none());
             }
@@ -213,10 +228,19 @@ mod tests {
             ModelConfig {
                 dimension: 384,
                 max_input_tokens: 256,
-                provider: ProviderConfig::Local { path: "/no/such/dir".into(), batch_size: 8 },
+                provider: ProviderConfig::Local {
+                    path: "/no/such/dir".into(),
+                    batch_size: 8,
+                },
             },
         );
-        let err = EmbedderRegistry::from_config(&models, "m").await.unwrap_err().to_string();
-        assert!(err.contains("/no/such/dir") && err.contains("fetch-model.sh"), "{err}");
+        let err = EmbedderRegistry::from_config(&models, "m")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/no/such/dir") && err.contains("fetch-model.sh"),
+            "{err}"
+        );
     }
 }

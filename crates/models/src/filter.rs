@@ -114,8 +114,12 @@ impl Filter {
                     FilterValue::List(l) => Value::Array(l.iter().map(Scalar::to_json).collect()),
                 }
             }),
-            Filter::And(fs) => json!({"type": "and", "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()}),
-            Filter::Or(fs) => json!({"type": "or", "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()}),
+            Filter::And(fs) => {
+                json!({"type": "and", "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()})
+            }
+            Filter::Or(fs) => {
+                json!({"type": "or", "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()})
+            }
         }
     }
 }
@@ -163,7 +167,9 @@ fn parse(v: &Value, at: &str, depth: usize, comparisons: &mut usize) -> Result<F
             only_fields(obj, &["type", "key", "value"], at)?;
             *comparisons += 1;
             if *comparisons > MAX_COMPARISONS {
-                return Err(format!("{at}: a filter may hold at most {MAX_COMPARISONS} comparisons"));
+                return Err(format!(
+                    "{at}: a filter may hold at most {MAX_COMPARISONS} comparisons"
+                ));
             }
             let key = obj
                 .get("key")
@@ -173,7 +179,9 @@ fn parse(v: &Value, at: &str, depth: usize, comparisons: &mut usize) -> Result<F
             if key.is_empty() || key.chars().count() > MAX_KEY_LEN {
                 return Err(format!("{at}.key: must be 1 to {MAX_KEY_LEN} characters"));
             }
-            let raw = obj.get("value").ok_or_else(|| format!("{at}: missing 'value'"))?;
+            let raw = obj
+                .get("value")
+                .ok_or_else(|| format!("{at}: missing 'value'"))?;
             let value = parse_value(op, raw, &format!("{at}.value"))?;
             Ok(Filter::Comparison(Comparison {
                 key: key.to_string(),
@@ -195,7 +203,11 @@ fn parse_value(op: Op, v: &Value, at: &str) -> Result<FilterValue, String> {
     };
     match op {
         Op::Eq | Op::Ne => scalar(v).map(FilterValue::Scalar).ok_or_else(|| {
-            format!("{at}: '{}' takes a string, number or boolean, got {}", op.as_str(), type_name(v))
+            format!(
+                "{at}: '{}' takes a string, number or boolean, got {}",
+                op.as_str(),
+                type_name(v)
+            )
         }),
         Op::Gt | Op::Gte | Op::Lt | Op::Lte => match scalar(v) {
             Some(s @ (Scalar::String(_) | Scalar::Number(_))) => Ok(FilterValue::Scalar(s)),
@@ -207,10 +219,17 @@ fn parse_value(op: Op, v: &Value, at: &str) -> Result<FilterValue, String> {
         },
         Op::In | Op::Nin => {
             let list = v.as_array().ok_or_else(|| {
-                format!("{at}: '{}' takes an array, got {}", op.as_str(), type_name(v))
+                format!(
+                    "{at}: '{}' takes an array, got {}",
+                    op.as_str(),
+                    type_name(v)
+                )
             })?;
             if list.is_empty() || list.len() > MAX_LIST {
-                return Err(format!("{at}: '{}' takes 1 to {MAX_LIST} values", op.as_str()));
+                return Err(format!(
+                    "{at}: '{}' takes 1 to {MAX_LIST} values",
+                    op.as_str()
+                ));
             }
             list.iter()
                 .enumerate()
@@ -295,7 +314,10 @@ mod tests {
     #[test]
     fn an_unknown_operator_is_rejected_with_the_known_ones_listed() {
         let e = parse_err(json!({"type": "like", "key": "k", "value": "x"}));
-        assert!(e.contains("unknown filter type 'like'") && e.contains("nin"), "{e}");
+        assert!(
+            e.contains("unknown filter type 'like'") && e.contains("nin"),
+            "{e}"
+        );
     }
 
     #[test]

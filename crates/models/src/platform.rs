@@ -114,7 +114,11 @@ fn no_field_clash(doc: &Document) -> Result<(), ValidationError> {
     let Some(meta) = &doc.metadata else {
         return Ok(());
     };
-    let given = [doc.links.is_some(), doc.topics.is_some(), doc.author.is_some()];
+    let given = [
+        doc.links.is_some(),
+        doc.topics.is_some(),
+        doc.author.is_some(),
+    ];
     for (field, is_given) in DOCUMENT_FIELDS.iter().zip(given) {
         if is_given && meta.contains_key(*field) {
             return Err(ValidationError::new("clash").with_message(
@@ -348,8 +352,10 @@ mod tests {
             .is_err()
         );
         assert!(
-            serde_json::from_value::<SearchRequest>(json!({"collection": "c", "query": "q", "k": 1}))
-                .is_err()
+            serde_json::from_value::<SearchRequest>(
+                json!({"collection": "c", "query": "q", "k": 1})
+            )
+            .is_err()
         );
     }
 

@@ -43,7 +43,10 @@ pub fn not_blank(s: &str) -> Result<(), ValidationError> {
 pub fn id(s: &str) -> Result<(), ValidationError> {
     not_blank(s)?;
     if s.chars().count() > MAX_ID_LEN {
-        return Err(error("id_length", format!("must be at most {MAX_ID_LEN} characters")));
+        return Err(error(
+            "id_length",
+            format!("must be at most {MAX_ID_LEN} characters"),
+        ));
     }
     Ok(())
 }
@@ -54,14 +57,20 @@ pub fn metadata(map: &Map<String, Value>) -> Result<(), ValidationError> {
     if map.len() > METADATA_MAX_KEYS {
         return Err(error(
             "metadata_keys",
-            format!("may hold at most {METADATA_MAX_KEYS} keys, got {}", map.len()),
+            format!(
+                "may hold at most {METADATA_MAX_KEYS} keys, got {}",
+                map.len()
+            ),
         ));
     }
     for (k, v) in map {
         if k.is_empty() || k.chars().count() > METADATA_MAX_KEY_LEN {
             return Err(error(
                 "metadata_key",
-                format!("keys must be 1 to {METADATA_MAX_KEY_LEN} characters ('{}')", shorten(k)),
+                format!(
+                    "keys must be 1 to {METADATA_MAX_KEY_LEN} characters ('{}')",
+                    shorten(k)
+                ),
             ));
         }
         match v {
@@ -178,7 +187,16 @@ mod tests {
         for ok in ["a", "docs", "a_1", &format!("a{}", "b".repeat(62))] {
             assert!(collection_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "1a", "_a", "A", "a-b", "a b", "é", &format!("a{}", "b".repeat(63))] {
+        for bad in [
+            "",
+            "1a",
+            "_a",
+            "A",
+            "a-b",
+            "a b",
+            "é",
+            &format!("a{}", "b".repeat(63)),
+        ] {
             assert!(collection_name(bad).is_err(), "{bad}");
         }
     }

@@ -133,11 +133,17 @@ mod tests {
 
     #[test]
     fn every_constructor_reports_its_kind() {
-        assert_eq!(StoreError::not_found("collection", "x").kind(), ErrorKind::NotFound);
+        assert_eq!(
+            StoreError::not_found("collection", "x").kind(),
+            ErrorKind::NotFound
+        );
         assert_eq!(StoreError::invalid("bad").kind(), ErrorKind::InvalidInput);
         assert_eq!(StoreError::conflict("dup").kind(), ErrorKind::Conflict);
         let io = std::io::Error::other("refused");
-        assert_eq!(StoreError::unavailable("down", io).kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            StoreError::unavailable("down", io).kind(),
+            ErrorKind::Unavailable
+        );
         assert_eq!(StoreError::internal_msg("boom").kind(), ErrorKind::Internal);
     }
 

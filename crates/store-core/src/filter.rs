@@ -84,35 +84,68 @@ mod tests {
     #[test]
     fn eq_on_a_list_attribute_matches_any_element() {
         let a = attrs(json!({"topics": ["rust", "db"]}));
-        assert!(matches(&f(json!({"type": "eq", "key": "topics", "value": "db"})), &a));
-        assert!(!matches(&f(json!({"type": "eq", "key": "topics", "value": "go"})), &a));
+        assert!(matches(
+            &f(json!({"type": "eq", "key": "topics", "value": "db"})),
+            &a
+        ));
+        assert!(!matches(
+            &f(json!({"type": "eq", "key": "topics", "value": "go"})),
+            &a
+        ));
     }
 
     #[test]
     fn a_missing_key_satisfies_only_ne_and_nin() {
         let a = attrs(json!({}));
-        assert!(matches(&f(json!({"type": "ne", "key": "k", "value": 1})), &a));
-        assert!(matches(&f(json!({"type": "nin", "key": "k", "value": [1]})), &a));
+        assert!(matches(
+            &f(json!({"type": "ne", "key": "k", "value": 1})),
+            &a
+        ));
+        assert!(matches(
+            &f(json!({"type": "nin", "key": "k", "value": [1]})),
+            &a
+        ));
         for op in ["eq", "gt", "gte", "lt", "lte"] {
-            assert!(!matches(&f(json!({"type": op, "key": "k", "value": 1})), &a), "{op}");
+            assert!(
+                !matches(&f(json!({"type": op, "key": "k", "value": 1})), &a),
+                "{op}"
+            );
         }
-        assert!(!matches(&f(json!({"type": "in", "key": "k", "value": [1]})), &a));
+        assert!(!matches(
+            &f(json!({"type": "in", "key": "k", "value": [1]})),
+            &a
+        ));
     }
 
     #[test]
     fn ranges_never_match_across_types() {
         let a = attrs(json!({"n": "10"}));
-        assert!(!matches(&f(json!({"type": "gt", "key": "n", "value": 1})), &a));
+        assert!(!matches(
+            &f(json!({"type": "gt", "key": "n", "value": 1})),
+            &a
+        ));
         let a = attrs(json!({"n": 10}));
-        assert!(matches(&f(json!({"type": "gt", "key": "n", "value": 1})), &a));
-        assert!(matches(&f(json!({"type": "lte", "key": "n", "value": 10})), &a));
-        assert!(!matches(&f(json!({"type": "lt", "key": "n", "value": 10})), &a));
+        assert!(matches(
+            &f(json!({"type": "gt", "key": "n", "value": 1})),
+            &a
+        ));
+        assert!(matches(
+            &f(json!({"type": "lte", "key": "n", "value": 10})),
+            &a
+        ));
+        assert!(!matches(
+            &f(json!({"type": "lt", "key": "n", "value": 10})),
+            &a
+        ));
     }
 
     #[test]
     fn numbers_compare_by_value_not_by_spelling() {
         let a = attrs(json!({"n": 5}));
-        assert!(matches(&f(json!({"type": "eq", "key": "n", "value": 5.0})), &a));
+        assert!(matches(
+            &f(json!({"type": "eq", "key": "n", "value": 5.0})),
+            &a
+        ));
     }
 
     #[test]

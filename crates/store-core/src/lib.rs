@@ -26,8 +26,7 @@ pub use error::{ErrorKind, StoreError, StoreResult};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use registry::StoreRegistry;
 pub use store::{
-    Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoredChunk,
-    VectorStore,
+    Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoredChunk, VectorStore,
 };
 
 #[cfg(any(test, feature = "mocks"))]

@@ -79,11 +79,11 @@ impl HybridOptions {
         let k = self.rrf_k as f32;
         let max = (self.vector_weight + self.keyword_weight) / (k + 1.0);
         let mut scores: Vec<(String, f32)> = Vec::new();
-        let mut add = |id: &String, contribution: f32| match scores.iter_mut().find(|(i, _)| i == id)
-        {
-            Some((_, s)) => *s += contribution,
-            None => scores.push((id.clone(), contribution)),
-        };
+        let mut add =
+            |id: &String, contribution: f32| match scores.iter_mut().find(|(i, _)| i == id) {
+                Some((_, s)) => *s += contribution,
+                None => scores.push((id.clone(), contribution)),
+            };
         for (rank, id) in vector_ranked.iter().enumerate() {
             add(id, self.vector_weight / (k + rank as f32 + 1.0));
         }
@@ -91,7 +91,11 @@ impl HybridOptions {
             add(id, self.keyword_weight / (k + rank as f32 + 1.0));
         }
         for (_, s) in scores.iter_mut() {
-            *s = if max > 0.0 { (*s / max).clamp(0.0, 1.0) } else { 0.0 };
+            *s = if max > 0.0 {
+                (*s / max).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
         }
         // Stable: equal scores keep vector-first order.
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -141,8 +145,11 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
     async fn upsert(&self, collection: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64>;
 
     /// Deletes every chunk of the given files (documents); returns how many chunks went.
-    async fn delete_files(&self, collection: &CollectionSpec, file_ids: &[String])
-    -> StoreResult<u64>;
+    async fn delete_files(
+        &self,
+        collection: &CollectionSpec,
+        file_ids: &[String],
+    ) -> StoreResult<u64>;
 
     /// Deletes every chunk, keeping the collection; returns how many went.
     async fn delete_all(&self, collection: &CollectionSpec) -> StoreResult<u64>;
@@ -166,8 +173,11 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
     ) -> StoreResult<Vec<StoredChunk>>;
 
     /// The best hits, best first, scores in 0..=1, none below the threshold, at most `k`.
-    async fn search(&self, collection: &CollectionSpec, request: &SearchRequest)
-    -> StoreResult<Vec<Hit>>;
+    async fn search(
+        &self,
+        collection: &CollectionSpec,
+        request: &SearchRequest,
+    ) -> StoreResult<Vec<Hit>>;
 }
 
 #[cfg(test)]

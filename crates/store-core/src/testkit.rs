@@ -56,10 +56,14 @@ pub const DIM: usize = 8;
 
 /// A deterministic, never-zero vector.
 pub fn vector(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..DIM)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((x >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0 + 1e-3
         })
         .collect()
@@ -83,7 +87,10 @@ pub async fn fresh(store: &dyn VectorStore) -> CollectionSpec {
         name: format!("t_{}", uuid::Uuid::new_v4().simple()),
         dimension: DIM,
     };
-    store.create_collection(&spec).await.expect("create collection");
+    store
+        .create_collection(&spec)
+        .await
+        .expect("create collection");
     spec
 }
 
@@ -103,10 +110,19 @@ fn ids(hits: &[Hit]) -> Vec<String> {
 
 fn assert_scores(hits: &[Hit]) {
     for h in hits {
-        assert!((0.0..=1.0).contains(&h.score), "score {} out of 0..=1", h.score);
+        assert!(
+            (0.0..=1.0).contains(&h.score),
+            "score {} out of 0..=1",
+            h.score
+        );
     }
     for w in hits.windows(2) {
-        assert!(w[0].score >= w[1].score - 1e-6, "scores not descending: {} then {}", w[0].score, w[1].score);
+        assert!(
+            w[0].score >= w[1].score - 1e-6,
+            "scores not descending: {} then {}",
+            w[0].score,
+            w[1].score
+        );
     }
 }
 
@@ -129,7 +145,12 @@ fn filter_data() -> Vec<Chunk> {
             if i % 11 == 0 {
                 a.insert("n_as_text".into(), json!(i.to_string()));
             }
-            chunk(&format!("c{i:02}"), &format!("chunk number {i}"), vector(i), Value::Object(a))
+            chunk(
+                &format!("c{i:02}"),
+                &format!("chunk number {i}"),
+                vector(i),
+                Value::Object(a),
+            )
         })
         .collect()
 }
@@ -192,12 +213,24 @@ pub mod cases {
 
     pub async fn create_and_drop_are_idempotent(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
-        store.create_collection(&spec).await.expect("creating again is a no-op");
-        store.upsert(&spec, vec![chunk("a", "x", vector(1), json!({}))]).await.unwrap();
-        store.create_collection(&spec).await.expect("creating again keeps the data");
+        store
+            .create_collection(&spec)
+            .await
+            .expect("creating again is a no-op");
+        store
+            .upsert(&spec, vec![chunk("a", "x", vector(1), json!({}))])
+            .await
+            .unwrap();
+        store
+            .create_collection(&spec)
+            .await
+            .expect("creating again keeps the data");
         assert_eq!(store.count(&spec).await.unwrap(), 1);
         store.drop_collection(&spec).await.unwrap();
-        store.drop_collection(&spec).await.expect("dropping again is a no-op");
+        store
+            .drop_collection(&spec)
+            .await
+            .expect("dropping again is a no-op");
         let err = store.count(&spec).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
     }
@@ -210,9 +243,18 @@ pub mod cases {
         for mode in [
             SearchMode::Vector(vector(1)),
             SearchMode::Keyword("anything".into()),
-            SearchMode::Hybrid { vector: vector(1), text: "anything".into() },
+            SearchMode::Hybrid {
+                vector: vector(1),
+                text: "anything".into(),
+            },
         ] {
-            assert!(store.search(&spec, &request(mode, 5)).await.unwrap().is_empty());
+            assert!(
+                store
+                    .search(&spec, &request(mode, 5))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
         }
         assert_eq!(store.delete_all(&spec).await.unwrap(), 0);
         assert_eq!(store.delete_files(&spec, &["x".into()]).await.unwrap(), 0);
@@ -232,7 +274,10 @@ pub mod cases {
                     chunk_index: i,
                     text: format!("part {i} of {file}"),
                     vector: vector(u64::from(i) + 10),
-                    attributes: json!({"file": file, "i": i, "ok": true}).as_object().cloned().unwrap(),
+                    attributes: json!({"file": file, "i": i, "ok": true})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
                 });
             }
         }
@@ -243,7 +288,10 @@ pub mod cases {
         assert_eq!(rows[1].text, "part 1 of f1");
         assert_eq!(rows[1].filename.as_deref(), Some("f1.txt"));
         assert_eq!(rows[1].chunk_index, 1);
-        assert_eq!(Value::Object(rows[1].attributes.clone()), json!({"file": "f1", "i": 1, "ok": true}));
+        assert_eq!(
+            Value::Object(rows[1].attributes.clone()),
+            json!({"file": "f1", "i": 1, "ok": true})
+        );
         let f2 = store.file_chunks(&spec, "f2").await.unwrap();
         assert_eq!(f2.iter().map(|c| c.chunk_index).collect::<Vec<_>>(), [0, 1]);
         store.drop_collection(&spec).await.unwrap();
@@ -251,11 +299,26 @@ pub mod cases {
 
     pub async fn upserts_are_idempotent_by_id(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
-        store.upsert(&spec, vec![chunk("a", "first", vector(1), json!({"v": 1}))]).await.unwrap();
-        store.upsert(&spec, vec![chunk("a", "second", vector(2), json!({"v": 2}))]).await.unwrap();
+        store
+            .upsert(&spec, vec![chunk("a", "first", vector(1), json!({"v": 1}))])
+            .await
+            .unwrap();
+        store
+            .upsert(
+                &spec,
+                vec![chunk("a", "second", vector(2), json!({"v": 2}))],
+            )
+            .await
+            .unwrap();
         // The same id twice in one call: the last one wins.
         store
-            .upsert(&spec, vec![chunk("b", "old", vector(3), json!({})), chunk("b", "new", vector(4), json!({}))])
+            .upsert(
+                &spec,
+                vec![
+                    chunk("b", "old", vector(3), json!({})),
+                    chunk("b", "new", vector(4), json!({})),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(store.count(&spec).await.unwrap(), 2);
@@ -263,7 +326,10 @@ pub mod cases {
         assert_eq!(rows[0].text, "second");
         assert_eq!(Value::Object(rows[0].attributes.clone()), json!({"v": 2}));
         assert_eq!(rows[1].text, "new");
-        let hits = store.search(&spec, &request(SearchMode::Vector(vector(2)), 1)).await.unwrap();
+        let hits = store
+            .search(&spec, &request(SearchMode::Vector(vector(2)), 1))
+            .await
+            .unwrap();
         assert_eq!(ids(&hits), ["a"], "the replaced vector is the one searched");
         store.drop_collection(&spec).await.unwrap();
     }
@@ -271,9 +337,18 @@ pub mod cases {
     pub async fn wrong_dimensions_are_rejected(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
         let short = vec![1.0; DIM - 1];
-        let err = store.upsert(&spec, vec![chunk("a", "x", short.clone(), json!({}))]).await.unwrap_err();
+        let err = store
+            .upsert(&spec, vec![chunk("a", "x", short.clone(), json!({}))])
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        for mode in [SearchMode::Vector(short.clone()), SearchMode::Hybrid { vector: short, text: "x".into() }] {
+        for mode in [
+            SearchMode::Vector(short.clone()),
+            SearchMode::Hybrid {
+                vector: short,
+                text: "x".into(),
+            },
+        ] {
             let err = store.search(&spec, &request(mode, 3)).await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput);
         }
@@ -282,30 +357,60 @@ pub mod cases {
     }
 
     pub async fn a_missing_collection_is_not_found(store: Arc<dyn VectorStore>) {
-        let spec = CollectionSpec { name: format!("t_{}", uuid::Uuid::new_v4().simple()), dimension: DIM };
-        let e = store.upsert(&spec, vec![chunk("a", "x", vector(1), json!({}))]).await.unwrap_err();
+        let spec = CollectionSpec {
+            name: format!("t_{}", uuid::Uuid::new_v4().simple()),
+            dimension: DIM,
+        };
+        let e = store
+            .upsert(&spec, vec![chunk("a", "x", vector(1), json!({}))])
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        let e = store.search(&spec, &request(SearchMode::Vector(vector(1)), 3)).await.unwrap_err();
+        let e = store
+            .search(&spec, &request(SearchMode::Vector(vector(1)), 3))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        assert_eq!(store.count(&spec).await.unwrap_err().kind(), ErrorKind::NotFound);
-        assert_eq!(store.list(&spec, 1, 0).await.unwrap_err().kind(), ErrorKind::NotFound);
-        assert_eq!(store.delete_all(&spec).await.unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            store.count(&spec).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            store.list(&spec, 1, 0).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            store.delete_all(&spec).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 
     pub async fn vector_search_ranks_the_exact_vector_first(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
-        let chunks: Vec<Chunk> = (0..30).map(|i| chunk(&format!("v{i}"), "text", vector(i), json!({}))).collect();
+        let chunks: Vec<Chunk> = (0..30)
+            .map(|i| chunk(&format!("v{i}"), "text", vector(i), json!({})))
+            .collect();
         store.upsert(&spec, chunks).await.unwrap();
         for target in [0u64, 7, 29] {
-            let hits = store.search(&spec, &request(SearchMode::Vector(vector(target)), 5)).await.unwrap();
+            let hits = store
+                .search(&spec, &request(SearchMode::Vector(vector(target)), 5))
+                .await
+                .unwrap();
             assert_eq!(hits.len(), 5);
             assert_eq!(hits[0].chunk.id, format!("v{target}"));
-            assert!((hits[0].score - 1.0).abs() < 1e-3, "exact match scores 1: {}", hits[0].score);
+            assert!(
+                (hits[0].score - 1.0).abs() < 1e-3,
+                "exact match scores 1: {}",
+                hits[0].score
+            );
             assert_scores(&hits);
         }
         // The opposite vector scores near 0.
         let opposite: Vec<f32> = vector(3).iter().map(|x| -x).collect();
-        let hits = store.search(&spec, &request(SearchMode::Vector(opposite), 30)).await.unwrap();
+        let hits = store
+            .search(&spec, &request(SearchMode::Vector(opposite), 30))
+            .await
+            .unwrap();
         assert_eq!(hits.last().unwrap().chunk.id, "v3");
         assert!(hits.last().unwrap().score < 0.01);
         store.drop_collection(&spec).await.unwrap();
@@ -317,12 +422,20 @@ pub mod cases {
         store.upsert(&spec, data.clone()).await.unwrap();
         for raw in filters() {
             let filter = Filter::from_json(&raw).expect("valid filter");
-            let expected: BTreeSet<String> =
-                data.iter().filter(|c| matches(&filter, &c.attributes)).map(|c| c.id.clone()).collect();
-            for mode in [SearchMode::Vector(vector(99)), SearchMode::Keyword("chunk number".into())] {
+            let expected: BTreeSet<String> = data
+                .iter()
+                .filter(|c| matches(&filter, &c.attributes))
+                .map(|c| c.id.clone())
+                .collect();
+            for mode in [
+                SearchMode::Vector(vector(99)),
+                SearchMode::Keyword("chunk number".into()),
+            ] {
                 let mut req = request(mode, 100);
                 req.filter = Some(filter.clone());
-                let got: BTreeSet<String> = ids(&store.search(&spec, &req).await.unwrap()).into_iter().collect();
+                let got: BTreeSet<String> = ids(&store.search(&spec, &req).await.unwrap())
+                    .into_iter()
+                    .collect();
                 assert_eq!(got, expected, "filter {raw}");
             }
         }
@@ -332,14 +445,25 @@ pub mod cases {
     pub async fn a_selective_filter_still_returns_k_hits(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
         let chunks: Vec<Chunk> = (0..1000u64)
-            .map(|i| chunk(&format!("s{i}"), "text", vector(i), json!({"rare": i % 67 == 0})))
+            .map(|i| {
+                chunk(
+                    &format!("s{i}"),
+                    "text",
+                    vector(i),
+                    json!({"rare": i % 67 == 0}),
+                )
+            })
             .collect();
         store.upsert(&spec, chunks).await.unwrap();
         let mut req = request(SearchMode::Vector(vector(5)), 10);
-        req.filter = Some(Filter::from_json(&json!({"type": "eq", "key": "rare", "value": true})).unwrap());
+        req.filter =
+            Some(Filter::from_json(&json!({"type": "eq", "key": "rare", "value": true})).unwrap());
         let hits = store.search(&spec, &req).await.unwrap();
         assert_eq!(hits.len(), 10, "15 rows match; k = 10 must be filled");
-        assert!(hits.iter().all(|h| h.chunk.attributes["rare"] == json!(true)));
+        assert!(
+            hits.iter()
+                .all(|h| h.chunk.attributes["rare"] == json!(true))
+        );
         assert_scores(&hits);
         store.drop_collection(&spec).await.unwrap();
     }
@@ -347,23 +471,50 @@ pub mod cases {
     pub async fn keyword_search_finds_the_words(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
         store
-            .upsert(&spec, vec![
-                chunk("fox", "The quick brown fox jumps over the lazy dog", vector(1), json!({})),
-                chunk("cat", "A cat sleeps on the warm windowsill", vector(2), json!({})),
-                chunk("both", "The fox and the cat are friends; the fox visits the cat daily", vector(3), json!({})),
-            ])
+            .upsert(
+                &spec,
+                vec![
+                    chunk(
+                        "fox",
+                        "The quick brown fox jumps over the lazy dog",
+                        vector(1),
+                        json!({}),
+                    ),
+                    chunk(
+                        "cat",
+                        "A cat sleeps on the warm windowsill",
+                        vector(2),
+                        json!({}),
+                    ),
+                    chunk(
+                        "both",
+                        "The fox and the cat are friends; the fox visits the cat daily",
+                        vector(3),
+                        json!({}),
+                    ),
+                ],
+            )
             .await
             .unwrap();
-        let hits = store.search(&spec, &request(SearchMode::Keyword("fox".into()), 10)).await.unwrap();
+        let hits = store
+            .search(&spec, &request(SearchMode::Keyword("fox".into()), 10))
+            .await
+            .unwrap();
         let got: BTreeSet<String> = ids(&hits).into_iter().collect();
         assert_eq!(got, BTreeSet::from(["fox".to_string(), "both".to_string()]));
         assert_scores(&hits);
         assert!(hits.iter().all(|h| h.score > 0.0));
         // Any of the words may match; the one holding both ranks first.
-        let hits = store.search(&spec, &request(SearchMode::Keyword("cat fox".into()), 10)).await.unwrap();
+        let hits = store
+            .search(&spec, &request(SearchMode::Keyword("cat fox".into()), 10))
+            .await
+            .unwrap();
         assert_eq!(hits.len(), 3);
         assert_eq!(hits[0].chunk.id, "both");
-        let none = store.search(&spec, &request(SearchMode::Keyword("zebra".into()), 10)).await.unwrap();
+        let none = store
+            .search(&spec, &request(SearchMode::Keyword("zebra".into()), 10))
+            .await
+            .unwrap();
         assert!(none.is_empty());
         store.drop_collection(&spec).await.unwrap();
     }
@@ -371,20 +522,41 @@ pub mod cases {
     pub async fn hybrid_search_fuses_both_rankings(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
         store
-            .upsert(&spec, vec![
-                chunk("match", "alpha beta gamma", vector(1), json!({})),
-                chunk("words", "alpha delta epsilon", vector(50), json!({})),
-                chunk("near", "unrelated text", vector(1).iter().map(|x| x * 0.9 + 0.01).collect(), json!({})),
-                chunk("far", "nothing here", vector(77), json!({})),
-            ])
+            .upsert(
+                &spec,
+                vec![
+                    chunk("match", "alpha beta gamma", vector(1), json!({})),
+                    chunk("words", "alpha delta epsilon", vector(50), json!({})),
+                    chunk(
+                        "near",
+                        "unrelated text",
+                        vector(1).iter().map(|x| x * 0.9 + 0.01).collect(),
+                        json!({}),
+                    ),
+                    chunk("far", "nothing here", vector(77), json!({})),
+                ],
+            )
             .await
             .unwrap();
         let hits = store
-            .search(&spec, &request(SearchMode::Hybrid { vector: vector(1), text: "alpha gamma".into() }, 10))
+            .search(
+                &spec,
+                &request(
+                    SearchMode::Hybrid {
+                        vector: vector(1),
+                        text: "alpha gamma".into(),
+                    },
+                    10,
+                ),
+            )
             .await
             .unwrap();
         assert_eq!(hits[0].chunk.id, "match");
-        assert!((hits[0].score - 1.0).abs() < 1e-4, "first in both lists scores 1: {}", hits[0].score);
+        assert!(
+            (hits[0].score - 1.0).abs() < 1e-4,
+            "first in both lists scores 1: {}",
+            hits[0].score
+        );
         assert_scores(&hits);
         let got: BTreeSet<String> = ids(&hits).into_iter().collect();
         assert!(got.contains("words") && got.contains("near"), "{got:?}");
@@ -393,20 +565,38 @@ pub mod cases {
 
     pub async fn the_score_threshold_applies_in_every_mode(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
-        let chunks: Vec<Chunk> = (0..20).map(|i| chunk(&format!("t{i}"), &format!("shared word {}", "x ".repeat(i as usize)), vector(i), json!({}))).collect();
+        let chunks: Vec<Chunk> = (0..20)
+            .map(|i| {
+                chunk(
+                    &format!("t{i}"),
+                    &format!("shared word {}", "x ".repeat(i as usize)),
+                    vector(i),
+                    json!({}),
+                )
+            })
+            .collect();
         store.upsert(&spec, chunks).await.unwrap();
         for mode in [
             SearchMode::Vector(vector(4)),
             SearchMode::Keyword("shared word".into()),
-            SearchMode::Hybrid { vector: vector(4), text: "shared word".into() },
+            SearchMode::Hybrid {
+                vector: vector(4),
+                text: "shared word".into(),
+            },
         ] {
-            let all = store.search(&spec, &request(mode.clone(), 20)).await.unwrap();
+            let all = store
+                .search(&spec, &request(mode.clone(), 20))
+                .await
+                .unwrap();
             assert!(all.len() >= 5, "{mode:?}");
             let cut = all[all.len() / 2].score;
             let mut req = request(mode.clone(), 20);
             req.score_threshold = Some(cut);
             let kept = store.search(&spec, &req).await.unwrap();
-            assert!(!kept.is_empty() && kept.len() < all.len() || all.iter().all(|h| h.score >= cut), "{mode:?}");
+            assert!(
+                !kept.is_empty() && kept.len() < all.len() || all.iter().all(|h| h.score >= cut),
+                "{mode:?}"
+            );
             assert!(kept.iter().all(|h| h.score >= cut), "{mode:?}");
             req.score_threshold = Some(1.0);
             let top = store.search(&spec, &req).await.unwrap();
@@ -427,29 +617,48 @@ pub mod cases {
             }
         }
         store.upsert(&spec, chunks).await.unwrap();
-        let n = store.delete_files(&spec, &["a".into(), "c".into(), "zzz".into()]).await.unwrap();
+        let n = store
+            .delete_files(&spec, &["a".into(), "c".into(), "zzz".into()])
+            .await
+            .unwrap();
         assert_eq!(n, 6);
-        let left: Vec<String> = store.list(&spec, 100, 0).await.unwrap().into_iter().map(|c| c.id).collect();
+        let left: Vec<String> = store
+            .list(&spec, 100, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         assert_eq!(left, ["b0", "b1", "b2"]);
-        let hits = store.search(&spec, &request(SearchMode::Vector(vector(0)), 10)).await.unwrap();
+        let hits = store
+            .search(&spec, &request(SearchMode::Vector(vector(0)), 10))
+            .await
+            .unwrap();
         assert!(hits.iter().all(|h| h.chunk.file_id == "b"));
         store.drop_collection(&spec).await.unwrap();
     }
 
     pub async fn delete_all_empties_but_keeps_the_collection(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
-        let chunks: Vec<Chunk> = (0..5).map(|i| chunk(&format!("d{i}"), "text", vector(i), json!({}))).collect();
+        let chunks: Vec<Chunk> = (0..5)
+            .map(|i| chunk(&format!("d{i}"), "text", vector(i), json!({})))
+            .collect();
         store.upsert(&spec, chunks).await.unwrap();
         assert_eq!(store.delete_all(&spec).await.unwrap(), 5);
         assert_eq!(store.count(&spec).await.unwrap(), 0);
-        store.upsert(&spec, vec![chunk("again", "text", vector(1), json!({}))]).await.unwrap();
+        store
+            .upsert(&spec, vec![chunk("again", "text", vector(1), json!({}))])
+            .await
+            .unwrap();
         assert_eq!(store.count(&spec).await.unwrap(), 1);
         store.drop_collection(&spec).await.unwrap();
     }
 
     pub async fn list_pages_with_limit_and_offset(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
-        let chunks: Vec<Chunk> = (0..25).map(|i| chunk(&format!("p{i:02}"), "text", vector(i), json!({}))).collect();
+        let chunks: Vec<Chunk> = (0..25)
+            .map(|i| chunk(&format!("p{i:02}"), "text", vector(i), json!({})))
+            .collect();
         store.upsert(&spec, chunks).await.unwrap();
         let mut seen = Vec::new();
         let mut offset = 0;
@@ -472,15 +681,29 @@ pub mod cases {
         let spec = fresh(store.as_ref()).await;
         let text = "Crème brûlée à la française 🍮 — 東京タワー, Zürich \u{1F600}";
         let attrs = json!({"città": "Zürich", "emoji": "🍮"});
-        store.upsert(&spec, vec![chunk("üñí", text, vector(1), attrs.clone()), chunk("plain", "nothing special", vector(2), json!({}))]).await.unwrap();
+        store
+            .upsert(
+                &spec,
+                vec![
+                    chunk("üñí", text, vector(1), attrs.clone()),
+                    chunk("plain", "nothing special", vector(2), json!({})),
+                ],
+            )
+            .await
+            .unwrap();
         let rows = store.list(&spec, 10, 0).await.unwrap();
         let row = rows.iter().find(|r| r.id == "üñí").expect("unicode id");
         assert_eq!(row.text, text);
         assert_eq!(Value::Object(row.attributes.clone()), attrs);
-        let hits = store.search(&spec, &request(SearchMode::Keyword("brûlée".into()), 5)).await.unwrap();
+        let hits = store
+            .search(&spec, &request(SearchMode::Keyword("brûlée".into()), 5))
+            .await
+            .unwrap();
         assert_eq!(ids(&hits), ["üñí"]);
         let mut req = request(SearchMode::Vector(vector(2)), 5);
-        req.filter = Some(Filter::from_json(&json!({"type": "eq", "key": "città", "value": "Zürich"})).unwrap());
+        req.filter = Some(
+            Filter::from_json(&json!({"type": "eq", "key": "città", "value": "Zürich"})).unwrap(),
+        );
         assert_eq!(ids(&store.search(&spec, &req).await.unwrap()), ["üñí"]);
         store.drop_collection(&spec).await.unwrap();
     }

@@ -35,8 +35,9 @@ impl PgCatalog {
 
     async fn conn(
         &self,
-    ) -> StoreResult<diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>>
-    {
+    ) -> StoreResult<
+        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
+    > {
         self.pool.get().await.map_err(error::pool)
     }
 }
@@ -51,7 +52,10 @@ struct TenantRow {
 
 impl From<TenantRow> for Tenant {
     fn from(r: TenantRow) -> Self {
-        Tenant { id: r.id, name: r.name }
+        Tenant {
+            id: r.id,
+            name: r.name,
+        }
     }
 }
 
@@ -75,7 +79,10 @@ impl From<KeyRow> for ApiKeyRecord {
     fn from(r: KeyRow) -> Self {
         ApiKeyRecord {
             id: r.id,
-            tenant: Tenant { id: r.tenant_id, name: r.tenant_name },
+            tenant: Tenant {
+                id: r.tenant_id,
+                name: r.tenant_name,
+            },
             prefix: r.prefix,
             created_at: r.created_at,
             revoked_at: r.revoked_at,
@@ -142,7 +149,10 @@ fn new_id(prefix: &str) -> String {
 impl Catalog for PgCatalog {
     async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(error::db)?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
         Ok(())
     }
 
@@ -164,7 +174,12 @@ impl Catalog for PgCatalog {
             .ok_or_else(|| StoreError::internal_msg("the tenant upsert returned no row"))
     }
 
-    async fn insert_api_key(&self, tenant_name: &str, key_hash: &str, prefix: &str) -> StoreResult<ApiKeyRecord> {
+    async fn insert_api_key(
+        &self,
+        tenant_name: &str,
+        key_hash: &str,
+        prefix: &str,
+    ) -> StoreResult<ApiKeyRecord> {
         let tenant = self.ensure_tenant(tenant_name).await?;
         let mut conn = self.conn().await?;
         let id = new_id("key_");
@@ -178,7 +193,13 @@ impl Catalog for PgCatalog {
             .execute(&mut conn)
             .await
             .map_err(error::db)?;
-        Ok(ApiKeyRecord { id, tenant, prefix: prefix.to_string(), created_at: now, revoked_at: None })
+        Ok(ApiKeyRecord {
+            id,
+            tenant,
+            prefix: prefix.to_string(),
+            created_at: now,
+            revoked_at: None,
+        })
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -264,10 +285,17 @@ impl Catalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter().next().map(Into::into).ok_or_else(|| StoreError::not_found("collection", id))
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("collection", id))
     }
 
-    async fn get_collection_by_name(&self, tenant_id: &str, collection: &str) -> StoreResult<CollectionRecord> {
+    async fn get_collection_by_name(
+        &self,
+        tenant_id: &str,
+        collection: &str,
+    ) -> StoreResult<CollectionRecord> {
         let mut conn = self.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND collection = $2"
@@ -311,13 +339,15 @@ impl Catalog for PgCatalog {
 
     async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        diesel::sql_query("UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2")
-            .bind::<Text, _>(tenant_id.to_string())
-            .bind::<Text, _>(id.to_string())
-            .bind::<BigInt, _>(now_unix())
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
+        diesel::sql_query(
+            "UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(id.to_string())
+        .bind::<BigInt, _>(now_unix())
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
         Ok(())
     }
 }

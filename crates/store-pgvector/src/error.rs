@@ -16,7 +16,8 @@ pub fn db(e: Error) -> StoreError {
             StoreError::unavailable("the database connection was lost", e)
         }
         Error::DatabaseError(_, info)
-            if info.message().contains("relation \"vectors.") && info.message().contains("does not exist") =>
+            if info.message().contains("relation \"vectors.")
+                && info.message().contains("does not exist") =>
         {
             StoreError::not_found("collection", "(its table is missing)")
         }
@@ -27,9 +28,17 @@ pub fn db(e: Error) -> StoreError {
 
 fn is_connection_failure(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    ["connection closed", "connection reset", "broken pipe", "terminating connection", "connection refused", "unexpected eof", "error communicating"]
-        .iter()
-        .any(|needle| m.contains(needle))
+    [
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+        "terminating connection",
+        "connection refused",
+        "unexpected eof",
+        "error communicating",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 /// No connection could be had.

@@ -21,9 +21,15 @@ pub struct SqlFilter {
 
 /// Compiles `filter` into a condition whose placeholders start at `$first`.
 pub fn compile_filter(filter: &Filter, first: usize) -> SqlFilter {
-    let mut c = Compiler { binds: Vec::new(), first };
+    let mut c = Compiler {
+        binds: Vec::new(),
+        first,
+    };
     let sql = c.filter(filter);
-    SqlFilter { sql, binds: c.binds }
+    SqlFilter {
+        sql,
+        binds: c.binds,
+    }
 }
 
 struct Compiler {
@@ -115,10 +121,16 @@ mod tests {
     #[test]
     fn eq_binds_both_the_scalar_and_the_list_form() {
         let out = compile_filter(&f(json!({"type": "eq", "key": "lang", "value": "en"})), 3);
-        assert_eq!(out.sql, "(attributes @> $3::jsonb OR attributes @> $4::jsonb)");
+        assert_eq!(
+            out.sql,
+            "(attributes @> $3::jsonb OR attributes @> $4::jsonb)"
+        );
         assert_eq!(
             out.binds,
-            vec![Bind::Jsonb(json!({"lang": "en"})), Bind::Jsonb(json!({"lang": ["en"]}))]
+            vec![
+                Bind::Jsonb(json!({"lang": "en"})),
+                Bind::Jsonb(json!({"lang": ["en"]}))
+            ]
         );
     }
 
@@ -134,8 +146,16 @@ mod tests {
             ]})),
             1,
         );
-        assert!(out.sql.starts_with("(NOT (attributes @> $1::jsonb OR attributes @> $2::jsonb) OR (EXISTS"));
-        assert!(out.sql.contains("(e #>> '{}')::float8 >= $4::float8"), "{}", out.sql);
+        assert!(
+            out.sql.starts_with(
+                "(NOT (attributes @> $1::jsonb OR attributes @> $2::jsonb) OR (EXISTS"
+            )
+        );
+        assert!(
+            out.sql.contains("(e #>> '{}')::float8 >= $4::float8"),
+            "{}",
+            out.sql
+        );
         assert!(out.sql.ends_with("NOT ((attributes @> $5::jsonb OR attributes @> $6::jsonb) OR (attributes @> $7::jsonb OR attributes @> $8::jsonb))))"), "{}", out.sql);
         assert_eq!(out.binds.len(), 8);
         assert_eq!(out.binds[2], Bind::Text("n".into()));
@@ -145,7 +165,11 @@ mod tests {
     #[test]
     fn string_ranges_compare_by_code_point() {
         let out = compile_filter(&f(json!({"type": "lt", "key": "k", "value": "m"})), 1);
-        assert!(out.sql.contains("COLLATE \"C\" < $2::text COLLATE \"C\""), "{}", out.sql);
+        assert!(
+            out.sql.contains("COLLATE \"C\" < $2::text COLLATE \"C\""),
+            "{}",
+            out.sql
+        );
     }
 
     #[test]

@@ -79,10 +79,14 @@ pub async fn migrate(url: &str) -> StoreResult<()> {
     tokio::task::spawn_blocking(move || -> StoreResult<()> {
         use diesel::Connection;
         use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
-            .map_err(|e| StoreError::unavailable("could not connect to the database", e))?;
-        diesel::RunQueryDsl::execute(diesel::sql_query("SELECT pg_advisory_lock(72707001)"), &mut conn)
-            .map_err(error::db)?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+                .map_err(|e| StoreError::unavailable("could not connect to the database", e))?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_lock(72707001)"),
+            &mut conn,
+        )
+        .map_err(error::db)?;
         let result = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|_| ())

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text};
-use diesel::QueryableByName;
 use diesel::query_builder::SqlQuery;
+use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use pgvector::Vector;
 use serde::Deserialize;
@@ -76,8 +76,9 @@ impl PgVectorStore {
 
     async fn conn(
         &self,
-    ) -> StoreResult<diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>>
-    {
+    ) -> StoreResult<
+        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
+    > {
         self.pool.get().await.map_err(error::pool)
     }
 }
@@ -331,7 +332,9 @@ impl VectorStore for PgVectorStore {
                 self.options.hnsw_ef_construction.clamp(4, 1000)
             ),
             format!("CREATE INDEX IF NOT EXISTS \"{name}_tsv\" ON {t} USING gin (tsv)"),
-            format!("CREATE INDEX IF NOT EXISTS \"{name}_attrs\" ON {t} USING gin (attributes jsonb_path_ops)"),
+            format!(
+                "CREATE INDEX IF NOT EXISTS \"{name}_attrs\" ON {t} USING gin (attributes jsonb_path_ops)"
+            ),
             format!("CREATE INDEX IF NOT EXISTS \"{name}_file\" ON {t} (file_id, chunk_index)"),
         ];
         let mut conn = self.conn().await?;
@@ -387,15 +390,27 @@ impl VectorStore for PgVectorStore {
             for part in rows.chunks(batch) {
                 diesel::sql_query(sql.as_str())
                     .bind::<Array<Text>, _>(part.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-                    .bind::<Array<Text>, _>(part.iter().map(|r| r.file_id.clone()).collect::<Vec<_>>())
-                    .bind::<Array<Nullable<Text>>, _>(part.iter().map(|r| r.filename.clone()).collect::<Vec<_>>())
-                    .bind::<Array<Integer>, _>(part.iter().map(|r| r.chunk_index as i32).collect::<Vec<_>>())
+                    .bind::<Array<Text>, _>(
+                        part.iter().map(|r| r.file_id.clone()).collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Nullable<Text>>, _>(
+                        part.iter().map(|r| r.filename.clone()).collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Integer>, _>(
+                        part.iter()
+                            .map(|r| r.chunk_index as i32)
+                            .collect::<Vec<_>>(),
+                    )
                     .bind::<Array<Text>, _>(part.iter().map(|r| r.text.clone()).collect::<Vec<_>>())
                     .bind::<Array<pgvector::sql_types::Vector>, _>(
-                        part.iter().map(|r| Vector::from(r.vector.clone())).collect::<Vec<_>>(),
+                        part.iter()
+                            .map(|r| Vector::from(r.vector.clone()))
+                            .collect::<Vec<_>>(),
                     )
                     .bind::<Array<Jsonb>, _>(
-                        part.iter().map(|r| Value::Object(r.attributes.clone())).collect::<Vec<_>>(),
+                        part.iter()
+                            .map(|r| Value::Object(r.attributes.clone()))
+                            .collect::<Vec<_>>(),
                     )
                     .execute(c)
                     .await?;
@@ -438,7 +453,10 @@ impl VectorStore for PgVectorStore {
             .load(&mut conn)
             .await
             .map_err(error::db)?;
-        Ok(rows.into_iter().next().map_or(0, |c: Count| c.n.max(0) as u64))
+        Ok(rows
+            .into_iter()
+            .next()
+            .map_or(0, |c: Count| c.n.max(0) as u64))
     }
 
     async fn list(
@@ -461,7 +479,11 @@ impl VectorStore for PgVectorStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn file_chunks(&self, spec: &CollectionSpec, file_id: &str) -> StoreResult<Vec<StoredChunk>> {
+    async fn file_chunks(
+        &self,
+        spec: &CollectionSpec,
+        file_id: &str,
+    ) -> StoreResult<Vec<StoredChunk>> {
         let t = table(spec)?;
         self.require(spec).await?;
         let mut conn = self.conn().await?;
@@ -483,11 +505,19 @@ impl VectorStore for PgVectorStore {
             SearchMode::Vector(v) => {
                 check_dimension(spec, v)?;
                 self.require(spec).await?;
-                Ok(to_hits(self.vector_search(spec, v, filter, k).await?, threshold, k))
+                Ok(to_hits(
+                    self.vector_search(spec, v, filter, k).await?,
+                    threshold,
+                    k,
+                ))
             }
             SearchMode::Keyword(text) => {
                 self.require(spec).await?;
-                Ok(to_hits(self.keyword_search(spec, text, filter, k).await?, threshold, k))
+                Ok(to_hits(
+                    self.keyword_search(spec, text, filter, k).await?,
+                    threshold,
+                    k,
+                ))
             }
             SearchMode::Hybrid { vector, text } => {
                 check_dimension(spec, vector)?;
@@ -510,7 +540,10 @@ impl VectorStore for PgVectorStore {
                     .filter(|(_, score)| threshold.is_none_or(|t| *score >= t))
                     .take(k)
                     .filter_map(|(id, score)| {
-                        rows.remove(&id).map(|row| Hit { chunk: row.into(), score })
+                        rows.remove(&id).map(|row| Hit {
+                            chunk: row.into(),
+                            score,
+                        })
                     })
                     .collect())
             }

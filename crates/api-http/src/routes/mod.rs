@@ -29,7 +29,9 @@ impl FromRequest for Caller {
         let key = api_key(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| {
-                ApiError::Store(store_core::StoreError::internal_msg("application state missing"))
+                ApiError::Store(store_core::StoreError::internal_msg(
+                    "application state missing",
+                ))
             })?;
             state.auth.authenticate(key.as_deref()).await.map(Caller)
         })
@@ -37,7 +39,11 @@ impl FromRequest for Caller {
 }
 
 fn api_key(req: &HttpRequest) -> Option<String> {
-    if let Some(v) = req.headers().get("x-base-api-key").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = req
+        .headers()
+        .get("x-base-api-key")
+        .and_then(|v| v.to_str().ok())
+    {
         return Some(v.trim().to_string());
     }
     let auth = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();

@@ -57,7 +57,10 @@ async fn create(
         expires_after_days: body.expires_after.map(|e| e.days),
         backend: body.storage_backend,
     };
-    let record = state.service.create_collection(&caller.0, input, "model_name").await?;
+    let record = state
+        .service
+        .create_collection(&caller.0, input, "model_name")
+        .await?;
     Ok(HttpResponse::Created().json(info(record)))
 }
 
@@ -116,7 +119,11 @@ async fn index(
     ValidJson(body): ValidJson<IndexingPayload>,
 ) -> Result<HttpResponse, ApiError> {
     let backend = body.storage_backend.as_deref();
-    let record = match state.service.find_collection(&caller.0, &body.collection, backend).await? {
+    let record = match state
+        .service
+        .find_collection(&caller.0, &body.collection, backend)
+        .await?
+    {
         Some(r) => r,
         None => {
             let input = CreateCollectionInput {
@@ -128,17 +135,19 @@ async fn index(
                 expires_after_days: body.expires_after.as_ref().map(|e| e.days),
                 backend: body.storage_backend.clone(),
             };
-            state.service.create_collection(&caller.0, input, "model_name").await?
+            state
+                .service
+                .create_collection(&caller.0, input, "model_name")
+                .await?
         }
     };
     let docs: Vec<DocumentInput> = body
         .documents
         .iter()
         .map(|d| {
-            let id = d
-                .id
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let id =
+                d.id.clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             DocumentInput {
                 id: id.clone(),
                 file_id: id,
@@ -152,9 +161,15 @@ async fn index(
         .collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     if let Some(dup) = first_duplicate(&ids) {
-        return Err(ApiError::invalid("documents", format!("id '{dup}' appears more than once")));
+        return Err(ApiError::invalid(
+            "documents",
+            format!("id '{dup}' appears more than once"),
+        ));
     }
-    let indexed = state.service.upsert(&record, docs, "documents", "content").await?;
+    let indexed = state
+        .service
+        .upsert(&record, docs, "documents", "content")
+        .await?;
     Ok(HttpResponse::Ok().json(IndexResponse {
         message: format!("indexed {indexed} documents into '{}'", record.collection),
         collection: record.collection,
@@ -165,7 +180,9 @@ async fn index(
 
 fn first_duplicate(ids: &[String]) -> Option<&str> {
     let mut seen = std::collections::HashSet::new();
-    ids.iter().find(|id| !seen.insert(id.as_str())).map(String::as_str)
+    ids.iter()
+        .find(|id| !seen.insert(id.as_str()))
+        .map(String::as_str)
 }
 
 async fn search(
@@ -173,10 +190,12 @@ async fn search(
     caller: Caller,
     ValidJson(body): ValidJson<SearchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ranking = body.ranking_options.unwrap_or(models::platform::RankingOptions {
-        ranker: None,
-        score_threshold: None,
-    });
+    let ranking = body
+        .ranking_options
+        .unwrap_or(models::platform::RankingOptions {
+            ranker: None,
+            score_threshold: None,
+        });
     if let Some(r) = ranking.ranker.as_deref()
         && !["auto", "none", "default-2024-11-15"].contains(&r)
     {
@@ -231,7 +250,10 @@ async fn search(
 /// The platform API calls the search text `query`.
 fn rename_text_param(e: ApiError) -> ApiError {
     match e {
-        ApiError::Invalid { message, param: Some(p) } if p == "text" => ApiError::Invalid {
+        ApiError::Invalid {
+            message,
+            param: Some(p),
+        } if p == "text" => ApiError::Invalid {
             message,
             param: Some("query".into()),
         },

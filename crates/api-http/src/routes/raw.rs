@@ -46,7 +46,10 @@ async fn create(
         expires_after_days: None,
         backend: body.storage_backend,
     };
-    let record = state.service.create_collection(&caller.0, input, "model").await?;
+    let record = state
+        .service
+        .create_collection(&caller.0, input, "model")
+        .await?;
     Ok(HttpResponse::Created().json(view(record)))
 }
 
@@ -58,7 +61,11 @@ async fn list(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
     }))
 }
 
-async fn get(state: State, caller: Caller, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    state: State,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let record = state.service.collection(&caller.0, &name, None).await?;
     Ok(HttpResponse::Ok().json(view(record)))
 }
@@ -95,7 +102,10 @@ async fn upsert(
             attributes: d.attributes.unwrap_or_default(),
         })
         .collect();
-    let upserted = state.service.upsert(&record, docs, "documents", "text").await?;
+    let upserted = state
+        .service
+        .upsert(&record, docs, "documents", "text")
+        .await?;
     Ok(HttpResponse::Ok().json(UpsertResponse {
         object: "upsert.result".into(),
         upserted,
@@ -111,7 +121,11 @@ async fn documents(
     let record = state.service.collection(&caller.0, &name, None).await?;
     let (rows, total) = state
         .service
-        .list_documents(&record, q.limit.unwrap_or(100) as usize, q.offset.unwrap_or(0) as usize)
+        .list_documents(
+            &record,
+            q.limit.unwrap_or(100) as usize,
+            q.offset.unwrap_or(0) as usize,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(RawDocumentPage {
         object: "list".into(),

@@ -123,7 +123,10 @@ impl AuthService {
     /// never stored.
     pub async fn create_key(&self, tenant: &str) -> Result<(ApiKeyRecord, String), ApiError> {
         if tenant.trim().is_empty() || tenant.len() > 128 {
-            return Err(ApiError::invalid("tenant", "tenant names are 1 to 128 characters"));
+            return Err(ApiError::invalid(
+                "tenant",
+                "tenant names are 1 to 128 characters",
+            ));
         }
         let key = generate_api_key();
         let record = self
@@ -187,8 +190,14 @@ mod tests {
         let key = generate_api_key();
         let svc = service(AuthMode::Keys, hash_api_key(&key)).await;
         assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
-        assert!(matches!(svc.authenticate(None).await, Err(ApiError::Unauthorized(_))));
-        assert!(matches!(svc.authenticate(Some("   ")).await, Err(ApiError::Unauthorized(_))));
+        assert!(matches!(
+            svc.authenticate(None).await,
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            svc.authenticate(Some("   ")).await,
+            Err(ApiError::Unauthorized(_))
+        ));
         let wrong = svc.authenticate(Some("vsk_wrong")).await.unwrap_err();
         assert!(!wrong.to_string().contains("vsk_wrong"));
     }
@@ -198,7 +207,10 @@ mod tests {
         let key = generate_api_key();
         let svc = service(AuthMode::Open, hash_api_key(&key)).await;
         assert_eq!(svc.authenticate(None).await.unwrap().name, "default");
-        assert_eq!(svc.authenticate(Some("sk-anything")).await.unwrap().name, "default");
+        assert_eq!(
+            svc.authenticate(Some("sk-anything")).await.unwrap().name,
+            "default"
+        );
         assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
     }
 }

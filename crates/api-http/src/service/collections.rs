@@ -167,7 +167,10 @@ impl VectorService {
         if let Some(b) = backend {
             self.stores.get(b)?;
         }
-        let record = self.catalog.get_collection_by_name(&tenant.id, name).await?;
+        let record = self
+            .catalog
+            .get_collection_by_name(&tenant.id, name)
+            .await?;
         if let Some(b) = backend
             && b != record.backend
         {
@@ -197,7 +200,10 @@ impl VectorService {
         }
     }
 
-    pub async fn list_collections(&self, tenant: &Tenant) -> Result<Vec<CollectionRecord>, ApiError> {
+    pub async fn list_collections(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Vec<CollectionRecord>, ApiError> {
         Ok(self.catalog.list_collections(&tenant.id).await?)
     }
 
@@ -207,7 +213,9 @@ impl VectorService {
         record: &CollectionRecord,
     ) -> Result<(), ApiError> {
         self.store(record)?.drop_collection(&record.spec()).await?;
-        self.catalog.delete_collection(&tenant.id, &record.id).await?;
+        self.catalog
+            .delete_collection(&tenant.id, &record.id)
+            .await?;
         Ok(())
     }
 
@@ -227,10 +235,13 @@ impl VectorService {
                 check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
             }
         }
-        let missing: Vec<usize> = (0..docs.len()).filter(|&i| docs[i].vector.is_none()).collect();
+        let missing: Vec<usize> = (0..docs.len())
+            .filter(|&i| docs[i].vector.is_none())
+            .collect();
         let mut embedded = Vec::new();
         if !missing.is_empty() {
-            let embedder = self.collection_embedder(record, &format!("{param}[{}].vector", missing[0]))?;
+            let embedder =
+                self.collection_embedder(record, &format!("{param}[{}].vector", missing[0]))?;
             let texts: Vec<String> = missing.iter().map(|&i| docs[i].text.clone()).collect();
             embedded = embedder.embed(&texts).await.map_err(|e| match e {
                 EmbedError::InputTooLong { index, tokens, max } => ApiError::invalid(
@@ -250,7 +261,9 @@ impl VectorService {
             let vector = match d.vector {
                 Some(v) => v,
                 None => embedded.next().ok_or_else(|| {
-                    ApiError::Store(StoreError::internal_msg("the embedder returned too few vectors"))
+                    ApiError::Store(StoreError::internal_msg(
+                        "the embedder returned too few vectors",
+                    ))
                 })?,
             };
             chunks.push(Chunk {
@@ -271,7 +284,10 @@ impl VectorService {
         record: &CollectionRecord,
         file_ids: &[String],
     ) -> Result<u64, ApiError> {
-        Ok(self.store(record)?.delete_files(&record.spec(), file_ids).await?)
+        Ok(self
+            .store(record)?
+            .delete_files(&record.spec(), file_ids)
+            .await?)
     }
 
     pub async fn delete_all(&self, record: &CollectionRecord) -> Result<u64, ApiError> {
@@ -304,14 +320,18 @@ impl VectorService {
         }
         let text = input.text.filter(|t| !t.trim().is_empty());
         let mode = match input.kind {
-            SearchKind::Vector => SearchMode::Vector(self.query_vector(record, input.vector, text.as_deref()).await?),
-            SearchKind::Keyword => SearchMode::Keyword(
-                text.ok_or_else(|| ApiError::invalid("text", "keyword search needs a text query"))?,
+            SearchKind::Vector => SearchMode::Vector(
+                self.query_vector(record, input.vector, text.as_deref())
+                    .await?,
             ),
+            SearchKind::Keyword => {
+                SearchMode::Keyword(text.ok_or_else(|| {
+                    ApiError::invalid("text", "keyword search needs a text query")
+                })?)
+            }
             SearchKind::Hybrid => {
-                let text = text.ok_or_else(|| {
-                    ApiError::invalid("text", "hybrid search needs a text query")
-                })?;
+                let text = text
+                    .ok_or_else(|| ApiError::invalid("text", "hybrid search needs a text query"))?;
                 let vector = self.query_vector(record, input.vector, Some(&text)).await?;
                 SearchMode::Hybrid { vector, text }
             }
@@ -375,7 +395,9 @@ impl VectorService {
     }
 
     fn embedder(&self, model: &str, param: &str) -> Result<Arc<dyn Embedder>, ApiError> {
-        self.embedders.get(model).map_err(|e| ApiError::invalid(param, e.to_string()))
+        self.embedders
+            .get(model)
+            .map_err(|e| ApiError::invalid(param, e.to_string()))
     }
 
     fn collection_embedder(
@@ -386,7 +408,10 @@ impl VectorService {
         match &record.model {
             Some(m) => self.embedders.get(m).map_err(|e| {
                 ApiError::Embed(EmbedError::Unavailable {
-                    message: format!("the model of collection '{}' is not configured", record.collection),
+                    message: format!(
+                        "the model of collection '{}' is not configured",
+                        record.collection
+                    ),
                     source: Some(Box::new(e)),
                 })
             }),
@@ -414,7 +439,10 @@ impl VectorService {
 
     async fn touch(&self, record: &CollectionRecord) {
         if now_unix() - record.last_active_at >= TOUCH_INTERVAL_SECS
-            && let Err(e) = self.catalog.touch_collection(&record.tenant_id, &record.id).await
+            && let Err(e) = self
+                .catalog
+                .touch_collection(&record.tenant_id, &record.id)
+                .await
         {
             tracing::warn!(collection = %record.id, error = %e, "could not update last_active_at");
         }
@@ -425,14 +453,23 @@ fn check_vector(v: &[f32], dimension: usize, param: &str) -> Result<(), ApiError
     if v.len() != dimension {
         return Err(ApiError::invalid(
             param,
-            format!("{param} has dimension {}, but the collection's dimension is {dimension}", v.len()),
+            format!(
+                "{param} has dimension {}, but the collection's dimension is {dimension}",
+                v.len()
+            ),
         ));
     }
     if v.iter().any(|x| !x.is_finite()) {
-        return Err(ApiError::invalid(param, format!("{param} holds a value that is not a finite number")));
+        return Err(ApiError::invalid(
+            param,
+            format!("{param} holds a value that is not a finite number"),
+        ));
     }
     if v.iter().all(|x| *x == 0.0) {
-        return Err(ApiError::invalid(param, format!("{param} is all zeros: cosine similarity is undefined for it")));
+        return Err(ApiError::invalid(
+            param,
+            format!("{param} is all zeros: cosine similarity is undefined for it"),
+        ));
     }
     Ok(())
 }
@@ -444,7 +481,10 @@ mod tests {
     use store_core::{MockCatalog, MockVectorStore};
 
     fn tenant() -> Tenant {
-        Tenant { id: "t1".into(), name: "acme".into() }
+        Tenant {
+            id: "t1".into(),
+            name: "acme".into(),
+        }
     }
 
     fn record(model: Option<&str>) -> CollectionRecord {
@@ -463,10 +503,19 @@ mod tests {
         }
     }
 
-    fn service(catalog: MockCatalog, store: MockVectorStore, embedder: MockEmbedder) -> VectorService {
+    fn service(
+        catalog: MockCatalog,
+        store: MockVectorStore,
+        embedder: MockEmbedder,
+    ) -> VectorService {
         let stores = StoreRegistry::new(vec![Arc::new(store)], "pgvector").unwrap();
         let embedders = EmbedderRegistry::new(vec![Arc::new(embedder)], "m").unwrap();
-        VectorService::new(Arc::new(catalog), stores, embedders, HybridOptions::default())
+        VectorService::new(
+            Arc::new(catalog),
+            stores,
+            embedders,
+            HybridOptions::default(),
+        )
     }
 
     fn store() -> MockVectorStore {
@@ -499,31 +548,72 @@ mod tests {
     async fn a_failed_backend_create_removes_the_catalog_record() {
         let mut catalog = MockCatalog::new();
         catalog.expect_create_collection().returning(|n| {
-            Ok(CollectionRecord { id: n.id, tenant_id: n.tenant_id, collection: n.collection, name: None, backend: n.backend, model: n.model, dimension: n.dimension, metadata: n.metadata, expires_after_days: None, created_at: 0, last_active_at: 0 })
+            Ok(CollectionRecord {
+                id: n.id,
+                tenant_id: n.tenant_id,
+                collection: n.collection,
+                name: None,
+                backend: n.backend,
+                model: n.model,
+                dimension: n.dimension,
+                metadata: n.metadata,
+                expires_after_days: None,
+                created_at: 0,
+                last_active_at: 0,
+            })
         });
-        catalog.expect_delete_collection().times(1).returning(|_, _| Ok(()));
+        catalog
+            .expect_delete_collection()
+            .times(1)
+            .returning(|_, _| Ok(()));
         let mut s = store();
-        s.expect_create_collection()
-            .returning(|_| Err(StoreError::unavailable("down", std::io::Error::other("refused"))));
+        s.expect_create_collection().returning(|_| {
+            Err(StoreError::unavailable(
+                "down",
+                std::io::Error::other("refused"),
+            ))
+        });
         let svc = service(catalog, s, embedder());
-        let input = CreateCollectionInput { collection: "docs".into(), model: Some("m".into()), ..Default::default() };
-        let err = svc.create_collection(&tenant(), input, "model_name").await.unwrap_err();
+        let input = CreateCollectionInput {
+            collection: "docs".into(),
+            model: Some("m".into()),
+            ..Default::default()
+        };
+        let err = svc
+            .create_collection(&tenant(), input, "model_name")
+            .await
+            .unwrap_err();
         assert_eq!(err.class(), crate::error::Class::Unavailable);
     }
 
     #[tokio::test]
     async fn a_model_and_a_different_dimension_are_rejected() {
         let svc = service(MockCatalog::new(), store(), embedder());
-        let input = CreateCollectionInput { collection: "docs".into(), model: Some("m".into()), dimension: Some(5), ..Default::default() };
-        let err = svc.create_collection(&tenant(), input, "model").await.unwrap_err();
+        let input = CreateCollectionInput {
+            collection: "docs".into(),
+            model: Some("m".into()),
+            dimension: Some(5),
+            ..Default::default()
+        };
+        let err = svc
+            .create_collection(&tenant(), input, "model")
+            .await
+            .unwrap_err();
         assert_eq!(err.envelope().error.param.as_deref(), Some("dimension"));
     }
 
     #[tokio::test]
     async fn an_unknown_model_names_the_callers_param() {
         let svc = service(MockCatalog::new(), store(), embedder());
-        let input = CreateCollectionInput { collection: "docs".into(), model: Some("nope".into()), ..Default::default() };
-        let err = svc.create_collection(&tenant(), input, "model_name").await.unwrap_err();
+        let input = CreateCollectionInput {
+            collection: "docs".into(),
+            model: Some("nope".into()),
+            ..Default::default()
+        };
+        let err = svc
+            .create_collection(&tenant(), input, "model_name")
+            .await
+            .unwrap_err();
         assert_eq!(err.envelope().error.param.as_deref(), Some("model_name"));
     }
 
@@ -535,11 +625,20 @@ mod tests {
             .returning(|_| Ok(vec![vec![0.0, 1.0, 0.0]]));
         let mut s = store();
         s.expect_upsert()
-            .withf(|_, chunks| chunks.len() == 2 && chunks[0].vector == vec![1.0, 0.0, 0.0] && chunks[1].vector == vec![0.0, 1.0, 0.0])
+            .withf(|_, chunks| {
+                chunks.len() == 2
+                    && chunks[0].vector == vec![1.0, 0.0, 0.0]
+                    && chunks[1].vector == vec![0.0, 1.0, 0.0]
+            })
             .returning(|_, c| Ok(c.len() as u64));
         let svc = service(MockCatalog::new(), s, e);
         let n = svc
-            .upsert(&record(Some("m")), vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)], "documents", "text")
+            .upsert(
+                &record(Some("m")),
+                vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)],
+                "documents",
+                "text",
+            )
             .await
             .unwrap();
         assert_eq!(n, 2);
@@ -548,11 +647,27 @@ mod tests {
     #[tokio::test]
     async fn an_over_long_text_is_named_by_its_document_index() {
         let mut e = embedder();
-        e.expect_embed().returning(|_| Err(EmbedError::InputTooLong { index: 1, tokens: 300, max: 256 }));
+        e.expect_embed().returning(|_| {
+            Err(EmbedError::InputTooLong {
+                index: 1,
+                tokens: 300,
+                max: 256,
+            })
+        });
         let svc = service(MockCatalog::new(), store(), e);
-        let docs = vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None), doc("c", None)];
-        let err = svc.upsert(&record(Some("m")), docs, "documents", "content").await.unwrap_err();
-        assert_eq!(err.envelope().error.param.as_deref(), Some("documents[2].content"));
+        let docs = vec![
+            doc("a", Some(vec![1.0, 0.0, 0.0])),
+            doc("b", None),
+            doc("c", None),
+        ];
+        let err = svc
+            .upsert(&record(Some("m")), docs, "documents", "content")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.envelope().error.param.as_deref(),
+            Some("documents[2].content")
+        );
         assert!(err.to_string().contains("300"));
     }
 
@@ -560,17 +675,34 @@ mod tests {
     async fn wrong_dimension_zero_and_non_finite_vectors_never_reach_the_store() {
         let svc = service(MockCatalog::new(), store(), embedder());
         for v in [vec![1.0, 0.0], vec![0.0, 0.0, 0.0]] {
-            let err = svc.upsert(&record(None), vec![doc("a", Some(v))], "documents", "text").await.unwrap_err();
-            assert_eq!(err.envelope().error.param.as_deref(), Some("documents[0].vector"));
+            let err = svc
+                .upsert(&record(None), vec![doc("a", Some(v))], "documents", "text")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.envelope().error.param.as_deref(),
+                Some("documents[0].vector")
+            );
         }
-        let input = SearchInput { kind: SearchKind::Vector, text: None, vector: Some(vec![f32::NAN, 1.0, 1.0]), filter: None, k: 3, score_threshold: None, weights: None };
+        let input = SearchInput {
+            kind: SearchKind::Vector,
+            text: None,
+            vector: Some(vec![f32::NAN, 1.0, 1.0]),
+            filter: None,
+            k: 3,
+            score_threshold: None,
+            weights: None,
+        };
         assert!(svc.search(&record(None), input).await.is_err());
     }
 
     #[tokio::test]
     async fn text_into_a_collection_without_a_model_is_a_client_error() {
         let svc = service(MockCatalog::new(), store(), embedder());
-        let err = svc.upsert(&record(None), vec![doc("a", None)], "documents", "text").await.unwrap_err();
+        let err = svc
+            .upsert(&record(None), vec![doc("a", None)], "documents", "text")
+            .await
+            .unwrap_err();
         assert_eq!(err.class(), crate::error::Class::InvalidRequest);
         assert!(err.to_string().contains("no embedding model"));
     }
@@ -578,16 +710,29 @@ mod tests {
     #[tokio::test]
     async fn naming_another_backend_says_where_the_collection_lives() {
         let mut catalog = MockCatalog::new();
-        catalog.expect_get_collection_by_name().returning(|_, _| Ok(record(Some("m"))));
+        catalog
+            .expect_get_collection_by_name()
+            .returning(|_, _| Ok(record(Some("m"))));
         let mut s1 = store();
         s1.expect_name().return_const("pgvector");
         let mut s2 = MockVectorStore::new();
         s2.expect_name().return_const("elasticsearch");
         let stores = StoreRegistry::new(vec![Arc::new(s1), Arc::new(s2)], "pgvector").unwrap();
         let embedders = EmbedderRegistry::new(vec![Arc::new(embedder())], "m").unwrap();
-        let svc = VectorService::new(Arc::new(catalog), stores, embedders, HybridOptions::default());
-        let err = svc.collection(&tenant(), "docs", Some("elasticsearch")).await.unwrap_err();
-        assert_eq!(err.envelope().error.param.as_deref(), Some("storage_backend"));
+        let svc = VectorService::new(
+            Arc::new(catalog),
+            stores,
+            embedders,
+            HybridOptions::default(),
+        );
+        let err = svc
+            .collection(&tenant(), "docs", Some("elasticsearch"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.envelope().error.param.as_deref(),
+            Some("storage_backend")
+        );
         assert!(err.to_string().contains("'pgvector'"), "{err}");
     }
 
@@ -597,7 +742,15 @@ mod tests {
         let mut r = record(Some("m"));
         r.expires_after_days = Some(1);
         r.last_active_at = now_unix() - 2 * 86_400;
-        let input = SearchInput { kind: SearchKind::Keyword, text: Some("x".into()), vector: None, filter: None, k: 3, score_threshold: None, weights: None };
+        let input = SearchInput {
+            kind: SearchKind::Keyword,
+            text: Some("x".into()),
+            vector: None,
+            filter: None,
+            k: 3,
+            score_threshold: None,
+            weights: None,
+        };
         let err = svc.search(&r, input).await.unwrap_err();
         assert!(err.to_string().contains("expired"));
     }

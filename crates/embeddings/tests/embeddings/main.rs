@@ -1,0 +1,5 @@
+//! The embedders end to end: the built-in model against reference vectors made by the reference
+//! implementation, and the HTTP client against a local fake server.
+
+mod local;
+mod openai;
