@@ -70,8 +70,6 @@ pg_up() {
             || { cat "$pg_dir/initdb.log" >&2; exit 1; }
         cat >>"$pg_dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $pg_port
-unix_socket_directories = '$pg_dir/run'
 max_connections = 300
 shared_buffers = 256MB
 maintenance_work_mem = 256MB
@@ -80,7 +78,7 @@ CONF
     if as_owner "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
         log "PostgreSQL already running on 127.0.0.1:$pg_port"
     else
-        as_owner "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -t 60 start >/dev/null \
+        as_owner "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -o "-p $pg_port -k $pg_dir/run" -w -t 60 start >/dev/null \
             || { tail -n 30 "$pg_dir/log" >&2; exit 1; }
         log "PostgreSQL started on 127.0.0.1:$pg_port"
     fi
