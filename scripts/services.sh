@@ -85,7 +85,7 @@ CONF
     as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -Atqc \
         "SELECT 1 FROM pg_database WHERE datname = '$pg_db'" | grep -q 1 \
         || as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
-    as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d "$pg_db" -qc "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+    as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d "$pg_db" -qc "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
 }
 
 pg_down() {

@@ -74,12 +74,7 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
         ) {
             return ApiError::invalid_body(format!("the request body is not valid JSON: {inner}"));
         }
-        let message = strip_position(&inner.to_string());
-        if path.is_empty() || path == "." {
-            ApiError::invalid_body(message)
-        } else {
-            ApiError::invalid(path, message)
-        }
+        at_path(path, strip_position(&inner.to_string()))
     })?;
     validate(&value)?;
     Ok(value)
@@ -102,15 +97,19 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let message = format!("invalid query string: {}", e.into_inner());
-        if path.is_empty() || path == "." {
-            ApiError::invalid_body(message)
-        } else {
-            ApiError::invalid(path, message)
-        }
+        at_path(path, format!("invalid query string: {}", e.into_inner()))
     })?;
     validate(&value)?;
     Ok(value)
+}
+
+/// A parse failure at `path` (serde_path_to_error's dotted path; `.` is the document itself).
+fn at_path(path: String, message: String) -> ApiError {
+    if path.is_empty() || path == "." {
+        ApiError::invalid_body(message)
+    } else {
+        ApiError::invalid(path, message)
+    }
 }
 
 fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {

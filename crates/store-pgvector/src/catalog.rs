@@ -10,35 +10,40 @@ use store_core::{
     now_unix,
 };
 
-use crate::Pool;
 use crate::error;
+use crate::{Db, Pool};
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct PgCatalog {
-    pool: Pool,
-}
-
-impl std::fmt::Debug for PgCatalog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let status = self.pool.status();
-        f.debug_struct("PgCatalog")
-            .field("pool_size", &status.size)
-            .field("pool_max", &status.max_size)
-            .finish()
-    }
+    db: Db,
 }
 
 impl PgCatalog {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self { db: Db(pool) }
     }
 
-    async fn conn(
+    /// The tenant's collection whose `column` (`id` or `collection`, never caller input) is
+    /// `value`.
+    async fn collection_where(
         &self,
-    ) -> StoreResult<
-        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
-    > {
-        self.pool.get().await.map_err(error::pool)
+        column: &'static str,
+        tenant_id: &str,
+        value: &str,
+    ) -> StoreResult<CollectionRecord> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND {column} = $2"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(value.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("collection", value))
     }
 }
 
@@ -148,7 +153,7 @@ fn new_id(prefix: &str) -> String {
 #[async_trait]
 impl Catalog for PgCatalog {
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         diesel::sql_query("SELECT 1")
             .execute(&mut conn)
             .await
@@ -157,7 +162,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<TenantRow> = diesel::sql_query(
             "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id, name",
@@ -181,7 +186,7 @@ impl Catalog for PgCatalog {
         prefix: &str,
     ) -> StoreResult<ApiKeyRecord> {
         let tenant = self.ensure_tenant(tenant_name).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let id = new_id("key_");
         let now = now_unix();
         diesel::sql_query("INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -203,7 +208,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY k.created_at, k.id"
         ))
@@ -214,7 +219,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
             "WITH r AS (UPDATE api_keys SET revoked_at = $2 WHERE revoked_at IS NULL AND (id = $1 OR prefix = $1) RETURNING *) \
              SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id = k.tenant_id"
@@ -231,7 +236,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<TenantRow> = diesel::sql_query(
             "SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
@@ -244,7 +249,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn create_collection(&self, new: NewCollection) -> StoreResult<CollectionRecord> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let now = now_unix();
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
             "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
@@ -276,19 +281,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn get_collection(&self, tenant_id: &str, id: &str) -> StoreResult<CollectionRecord> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind::<Text, _>(tenant_id.to_string())
-        .bind::<Text, _>(id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("collection", id))
+        self.collection_where("id", tenant_id, id).await
     }
 
     async fn get_collection_by_name(
@@ -296,23 +289,12 @@ impl Catalog for PgCatalog {
         tenant_id: &str,
         collection: &str,
     ) -> StoreResult<CollectionRecord> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND collection = $2"
-        ))
-        .bind::<Text, _>(tenant_id.to_string())
-        .bind::<Text, _>(collection.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("collection", collection))
+        self.collection_where("collection", tenant_id, collection)
+            .await
     }
 
     async fn list_collections(&self, tenant_id: &str) -> StoreResult<Vec<CollectionRecord>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 ORDER BY created_at, id"
         ))
@@ -324,7 +306,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let n = diesel::sql_query("DELETE FROM collections WHERE tenant_id = $1 AND id = $2")
             .bind::<Text, _>(tenant_id.to_string())
             .bind::<Text, _>(id.to_string())
@@ -338,7 +320,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         diesel::sql_query(
             "UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2",
         )

@@ -27,6 +27,27 @@ use futures::FutureExt;
 use store_core::{StoreError, StoreResult};
 
 pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+
+/// The pool as the store and the catalog hold it: prints its size, not its connections.
+#[derive(Clone)]
+struct Db(Pool);
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.0.status();
+        f.debug_struct("Pool")
+            .field("size", &status.size)
+            .field("max_size", &status.max_size)
+            .finish()
+    }
+}
+
+impl Db {
+    async fn conn(&self) -> StoreResult<Conn> {
+        self.0.get().await.map_err(error::pool)
+    }
+}
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

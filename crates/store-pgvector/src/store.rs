@@ -18,9 +18,9 @@ use store_core::{
     VectorStore,
 };
 
-use crate::Pool;
 use crate::error;
 use crate::filter::{Bind, compile_filter};
+use crate::{Db, Pool};
 
 /// Options of the back-end (`storage.pgvector` in the settings).
 #[derive(Debug, Clone, Deserialize)]
@@ -51,35 +51,20 @@ impl Default for PgVectorOptions {
 static IDENT: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[a-z][a-z0-9_]{0,62}$").expect("static regex"));
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct PgVectorStore {
-    pool: Pool,
+    db: Db,
     options: PgVectorOptions,
-}
-
-impl std::fmt::Debug for PgVectorStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let status = self.pool.status();
-        f.debug_struct("PgVectorStore")
-            .field("pool_size", &status.size)
-            .field("pool_max", &status.max_size)
-            .finish()
-    }
 }
 
 impl PgVectorStore {
     pub const NAME: &'static str = "pgvector";
 
     pub fn new(pool: Pool, options: PgVectorOptions) -> Self {
-        Self { pool, options }
-    }
-
-    async fn conn(
-        &self,
-    ) -> StoreResult<
-        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
-    > {
-        self.pool.get().await.map_err(error::pool)
+        Self {
+            db: Db(pool),
+            options,
+        }
     }
 }
 
@@ -202,7 +187,7 @@ impl PgVectorStore {
             .bind::<pgvector::sql_types::Vector, _>(Vector::from(vector.to_vec()))
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let ef = self.options.ef_search.max(2 * k).min(1000);
         if ef > self.options.ef_search {
             // The session default is too narrow for this k: widen it for this query only.
@@ -239,12 +224,12 @@ impl PgVectorStore {
             .bind::<Text, _>(text.to_string())
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         q.load::<ScoredRow>(&mut conn).await.map_err(error::db)
     }
 
     async fn table_dimension(&self, spec: &CollectionSpec) -> StoreResult<Option<usize>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<Dim> = diesel::sql_query(
             "SELECT a.atttypmod AS dim FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -284,7 +269,7 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         diesel::sql_query("SELECT 1")
             .execute(&mut conn)
             .await
@@ -337,7 +322,7 @@ impl VectorStore for PgVectorStore {
             ),
             format!("CREATE INDEX IF NOT EXISTS \"{name}_file\" ON {t} (file_id, chunk_index)"),
         ];
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         conn.transaction(async |c| {
             for s in statements {
                 diesel::sql_query(s).execute(c).await?;
@@ -350,7 +335,7 @@ impl VectorStore for PgVectorStore {
 
     async fn drop_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
         let t = table(spec)?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         diesel::sql_query(format!("DROP TABLE IF EXISTS {t}"))
             .execute(&mut conn)
             .await
@@ -385,7 +370,7 @@ impl VectorStore for PgVectorStore {
         let mut chunks: Vec<Option<Chunk>> = chunks.into_iter().map(Some).collect();
         let rows: Vec<Chunk> = keep.into_iter().filter_map(|i| chunks[i].take()).collect();
         let batch = self.options.upsert_batch.max(1);
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         conn.transaction(async |c| {
             for part in rows.chunks(batch) {
                 diesel::sql_query(sql.as_str())
@@ -425,7 +410,7 @@ impl VectorStore for PgVectorStore {
     async fn delete_files(&self, spec: &CollectionSpec, file_ids: &[String]) -> StoreResult<u64> {
         let t = table(spec)?;
         self.require(spec).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let n = diesel::sql_query(format!("DELETE FROM {t} WHERE file_id = ANY($1)"))
             .bind::<Array<Text>, _>(file_ids.to_vec())
             .execute(&mut conn)
@@ -437,7 +422,7 @@ impl VectorStore for PgVectorStore {
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {
         let t = table(spec)?;
         self.require(spec).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let n = diesel::sql_query(format!("DELETE FROM {t}"))
             .execute(&mut conn)
             .await
@@ -448,7 +433,7 @@ impl VectorStore for PgVectorStore {
     async fn count(&self, spec: &CollectionSpec) -> StoreResult<u64> {
         let t = table(spec)?;
         self.require(spec).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<Count> = diesel::sql_query(format!("SELECT count(*) AS n FROM {t}"))
             .load(&mut conn)
             .await
@@ -467,7 +452,7 @@ impl VectorStore for PgVectorStore {
     ) -> StoreResult<Vec<StoredChunk>> {
         let t = table(spec)?;
         self.require(spec).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<ChunkRow> = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM {t} ORDER BY file_id, chunk_index, id LIMIT $1 OFFSET $2"
         ))
@@ -486,7 +471,7 @@ impl VectorStore for PgVectorStore {
     ) -> StoreResult<Vec<StoredChunk>> {
         let t = table(spec)?;
         self.require(spec).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.db.conn().await?;
         let rows: Vec<ChunkRow> = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM {t} WHERE file_id = $1 ORDER BY chunk_index, id"
         ))
