@@ -25,3 +25,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --all-features "$@"
 fi
+
+# The OpenAI conformance suite: the official Python client against the real server binary.
+[[ -x "$root/.venv/bin/python" ]] || python3 -m venv "$root/.venv"
+"$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openai/requirements.txt"
+cargo build -p vector-store-server
+VS_SERVER_BIN="$root/target/debug/vector-store-server" "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod openai;
 pub mod platform;
 pub mod raw;
 pub mod validation;

@@ -73,6 +73,31 @@ pub struct NewCollection {
     pub expires_after_days: Option<u32>,
 }
 
+/// Which way a cursor page runs; ids are time-ordered, so this is id order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageOrder {
+    Asc,
+    Desc,
+}
+
+/// One page of a tenant's collections: `limit` records after `after` and/or before `before`
+/// (ids, exclusive), in `order`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub order: PageOrder,
+    pub after: Option<String>,
+    pub before: Option<String>,
+}
+
+/// Changes to a collection: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CollectionUpdate {
+    pub name: Option<Option<String>>,
+    pub metadata: Option<Map<String, Value>>,
+    pub expires_after_days: Option<Option<u32>>,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Catalog: Send + Sync + Debug + 'static {
@@ -111,6 +136,21 @@ pub trait Catalog: Send + Sync + Debug + 'static {
 
     /// The tenant's collections, oldest first.
     async fn list_collections(&self, tenant_id: &str) -> StoreResult<Vec<CollectionRecord>>;
+
+    /// A page of the tenant's collections, and whether more follow it.
+    async fn page_collections(
+        &self,
+        tenant_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<(Vec<CollectionRecord>, bool)>;
+
+    /// Applies the changes, bumps `last_active_at`, returns the new record.
+    async fn update_collection(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        update: CollectionUpdate,
+    ) -> StoreResult<CollectionRecord>;
 
     async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
 

@@ -21,7 +21,10 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use catalog::{ApiKeyRecord, Catalog, CollectionRecord, NewCollection, Tenant};
+pub use catalog::{
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, NewCollection, PageOrder,
+    PageRequest, Tenant,
+};
 pub use error::{ErrorKind, StoreError, StoreResult};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use registry::StoreRegistry;

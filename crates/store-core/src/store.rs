@@ -157,6 +157,9 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
     /// How many chunks the collection holds.
     async fn count(&self, collection: &CollectionSpec) -> StoreResult<u64>;
 
+    /// The bytes of text (UTF-8) the collection's chunks hold.
+    async fn usage_bytes(&self, collection: &CollectionSpec) -> StoreResult<u64>;
+
     /// A page of chunks ordered by (file_id, chunk_index).
     async fn list(
         &self,

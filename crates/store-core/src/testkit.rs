@@ -238,6 +238,7 @@ pub mod cases {
     pub async fn an_empty_collection_counts_lists_and_finds_nothing(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
         assert_eq!(store.count(&spec).await.unwrap(), 0);
+        assert_eq!(store.usage_bytes(&spec).await.unwrap(), 0);
         assert!(store.list(&spec, 10, 0).await.unwrap().is_empty());
         assert!(store.file_chunks(&spec, "nope").await.unwrap().is_empty());
         for mode in [
@@ -292,6 +293,8 @@ pub mod cases {
             Value::Object(rows[1].attributes.clone()),
             json!({"file": "f1", "i": 1, "ok": true})
         );
+        let bytes: usize = rows.iter().map(|r| r.text.len()).sum();
+        assert_eq!(store.usage_bytes(&spec).await.unwrap(), bytes as u64);
         let f2 = store.file_chunks(&spec, "f2").await.unwrap();
         assert_eq!(f2.iter().map(|c| c.chunk_index).collect::<Vec<_>>(), [0, 1]);
         store.drop_collection(&spec).await.unwrap();
@@ -694,6 +697,12 @@ pub mod cases {
         let rows = store.list(&spec, 10, 0).await.unwrap();
         let row = rows.iter().find(|r| r.id == "üñí").expect("unicode id");
         assert_eq!(row.text, text);
+        let bytes = (text.len() + "nothing special".len()) as u64;
+        assert_eq!(
+            store.usage_bytes(&spec).await.unwrap(),
+            bytes,
+            "usage counts UTF-8 bytes"
+        );
         assert_eq!(Value::Object(row.attributes.clone()), attrs);
         let hits = store
             .search(&spec, &request(SearchMode::Keyword("brûlée".into()), 5))

@@ -6,8 +6,8 @@ use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Map, Value};
 use store_core::{
-    ApiKeyRecord, Catalog, CollectionRecord, NewCollection, StoreError, StoreResult, Tenant,
-    now_unix,
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, NewCollection, PageOrder,
+    PageRequest, StoreError, StoreResult, Tenant, now_unix,
 };
 
 use crate::error;
@@ -303,6 +303,68 @@ impl Catalog for PgCatalog {
         .await
         .map_err(error::db)?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn page_collections(
+        &self,
+        tenant_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<(Vec<CollectionRecord>, bool)> {
+        let direction = match page.order {
+            PageOrder::Asc => "ASC",
+            PageOrder::Desc => "DESC",
+        };
+        let limit = page.limit.clamp(1, 1000);
+        let mut conn = self.db.conn().await?;
+        let mut rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 \
+             AND ($2::text IS NULL OR (CASE WHEN $4 THEN id > $2 ELSE id < $2 END)) \
+             AND ($3::text IS NULL OR (CASE WHEN $4 THEN id < $3 ELSE id > $3 END)) \
+             ORDER BY id {direction} LIMIT $5"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Nullable<Text>, _>(page.after)
+        .bind::<Nullable<Text>, _>(page.before)
+        .bind::<diesel::sql_types::Bool, _>(page.order == PageOrder::Asc)
+        .bind::<BigInt, _>(limit as i64 + 1)
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok((rows.into_iter().map(Into::into).collect(), has_more))
+    }
+
+    async fn update_collection(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        update: CollectionUpdate,
+    ) -> StoreResult<CollectionRecord> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "UPDATE collections SET \
+             name = CASE WHEN $3 THEN $4 ELSE name END, \
+             metadata = COALESCE($5, metadata), \
+             expires_after_days = CASE WHEN $6 THEN $7 ELSE expires_after_days END, \
+             last_active_at = $8 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING {COLLECTION_COLUMNS}"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(id.to_string())
+        .bind::<diesel::sql_types::Bool, _>(update.name.is_some())
+        .bind::<Nullable<Text>, _>(update.name.flatten())
+        .bind::<Nullable<Jsonb>, _>(update.metadata.map(Value::Object))
+        .bind::<diesel::sql_types::Bool, _>(update.expires_after_days.is_some())
+        .bind::<Nullable<Integer>, _>(update.expires_after_days.flatten().map(|d| d as i32))
+        .bind::<BigInt, _>(now_unix())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("collection", id))
     }
 
     async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {

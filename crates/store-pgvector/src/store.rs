@@ -444,6 +444,22 @@ impl VectorStore for PgVectorStore {
             .map_or(0, |c: Count| c.n.max(0) as u64))
     }
 
+    async fn usage_bytes(&self, spec: &CollectionSpec) -> StoreResult<u64> {
+        let t = table(spec)?;
+        self.require(spec).await?;
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<Count> = diesel::sql_query(format!(
+            "SELECT coalesce(sum(octet_length(text)), 0)::int8 AS n FROM {t}"
+        ))
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map_or(0, |c: Count| c.n.max(0) as u64))
+    }
+
     async fn list(
         &self,
         spec: &CollectionSpec,

@@ -1,6 +1,7 @@
 //! The HTTP skins over the service layer. Each module exports `configure`.
 
 pub mod health;
+pub mod openai;
 pub mod platform;
 pub mod raw;
 
@@ -56,5 +57,6 @@ fn api_key(req: &HttpRequest) -> Option<String> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(platform::configure)
+        .configure(openai::configure)
         .configure(raw::configure);
 }

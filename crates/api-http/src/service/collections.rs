@@ -5,8 +5,9 @@ use std::sync::Arc;
 use embeddings::{EmbedError, Embedder, EmbedderRegistry};
 use serde_json::{Map, Value};
 use store_core::{
-    Catalog, Chunk, CollectionRecord, Filter, Hit, HybridOptions, NewCollection, SearchMode,
-    SearchRequest, StoreError, StoreRegistry, StoredChunk, Tenant, VectorStore, now_unix,
+    Catalog, Chunk, CollectionRecord, CollectionUpdate, Filter, Hit, HybridOptions, NewCollection,
+    PageRequest, SearchMode, SearchRequest, StoreError, StoreRegistry, StoredChunk, Tenant,
+    VectorStore, now_unix,
 };
 
 use crate::error::ApiError;
@@ -24,6 +25,8 @@ pub struct VectorService {
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateCollectionInput {
+    /// The per-tenant name; empty means the collection's id (vector stores have no name of
+    /// their own).
     pub collection: String,
     pub name: Option<String>,
     /// The embedding model; `None` for a raw collection of caller-supplied vectors.
@@ -134,12 +137,19 @@ impl VectorService {
                 ));
             }
         };
+        // Time-ordered ids: cursor pages are id ranges.
+        let id = format!("vs_{}", uuid::Uuid::now_v7().simple());
+        let collection = if input.collection.is_empty() {
+            id.clone()
+        } else {
+            input.collection
+        };
         let record = self
             .catalog
             .create_collection(NewCollection {
-                id: format!("vs_{}", uuid::Uuid::new_v4().simple()),
+                id,
                 tenant_id: tenant.id.clone(),
-                collection: input.collection,
+                collection,
                 name: input.name,
                 backend: store.name().to_string(),
                 model: input.model,
@@ -198,6 +208,76 @@ impl VectorService {
             Err(ApiError::Store(StoreError::NotFound { .. })) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The tenant's collection by id.
+    pub async fn collection_by_id(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<CollectionRecord, ApiError> {
+        let record = self.catalog.get_collection(&tenant.id, id).await?;
+        self.touch(&record).await;
+        Ok(record)
+    }
+
+    pub async fn page_collections(
+        &self,
+        tenant: &Tenant,
+        page: PageRequest,
+    ) -> Result<(Vec<CollectionRecord>, bool), ApiError> {
+        Ok(self.catalog.page_collections(&tenant.id, page).await?)
+    }
+
+    pub async fn update_collection(
+        &self,
+        tenant: &Tenant,
+        record: &CollectionRecord,
+        update: CollectionUpdate,
+    ) -> Result<CollectionRecord, ApiError> {
+        Ok(self
+            .catalog
+            .update_collection(&tenant.id, &record.id, update)
+            .await?)
+    }
+
+    /// Bytes of text stored in the collection.
+    pub async fn usage_bytes(&self, record: &CollectionRecord) -> Result<u64, ApiError> {
+        Ok(self.store(record)?.usage_bytes(&record.spec()).await?)
+    }
+
+    /// Whether the collection went unused for longer than its `expires_after`.
+    pub fn is_expired(record: &CollectionRecord) -> bool {
+        record
+            .expires_after_days
+            .is_some_and(|days| now_unix() > record.last_active_at + i64::from(days) * 86_400)
+    }
+
+    /// Runs one search per query and merges the hits by chunk, keeping each chunk's best score.
+    pub async fn search_many(
+        &self,
+        record: &CollectionRecord,
+        queries: Vec<String>,
+        template: SearchInput,
+    ) -> Result<Vec<Hit>, ApiError> {
+        let k = template.k;
+        let mut merged: Vec<Hit> = Vec::new();
+        for text in queries {
+            let input = SearchInput {
+                text: Some(text),
+                ..template.clone()
+            };
+            for hit in self.search(record, input).await? {
+                match merged.iter_mut().find(|h| h.chunk.id == hit.chunk.id) {
+                    Some(existing) if existing.score < hit.score => *existing = hit,
+                    Some(_) => {}
+                    None => merged.push(hit),
+                }
+            }
+        }
+        merged.sort_by(|a, b| b.score.total_cmp(&a.score));
+        merged.truncate(k);
+        Ok(merged)
     }
 
     pub async fn list_collections(
@@ -426,12 +506,11 @@ impl VectorService {
     }
 
     fn check_expiry(&self, record: &CollectionRecord) -> Result<(), ApiError> {
-        if let Some(days) = record.expires_after_days
-            && now_unix() > record.last_active_at + i64::from(days) * 86_400
-        {
+        if Self::is_expired(record) {
             return Err(ApiError::invalid_body(format!(
-                "collection '{}' expired after {days} days without use",
-                record.collection
+                "collection '{}' expired after {} days without use",
+                record.collection,
+                record.expires_after_days.unwrap_or_default()
             )));
         }
         Ok(())

@@ -1,0 +1,201 @@
+//! The OpenAI Vector Stores API under `/v1/vector_stores`: a vector store is a collection.
+
+use actix_web::{HttpResponse, web};
+use models::openai::{
+    CreateVectorStore, Deleted, FileCounts, ListPage, ListQuery, Order, SearchHit,
+    SearchResultsPage, SearchVectorStore, UpdateVectorStore, VectorStore, VectorStoreStatus,
+};
+use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
+use models::raw::SearchMode;
+use store_core::{CollectionRecord, CollectionUpdate, PageOrder, PageRequest};
+
+use crate::error::ApiError;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::routes::Caller;
+use crate::service::{CreateCollectionInput, SearchInput, SearchKind, VectorService};
+use crate::startup::AppState;
+
+type State = web::Data<AppState>;
+
+async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
+    let usage_bytes = state.service.usage_bytes(&r).await?;
+    let status = if VectorService::is_expired(&r) {
+        VectorStoreStatus::Expired
+    } else {
+        VectorStoreStatus::Completed
+    };
+    Ok(VectorStore {
+        object: "vector_store".into(),
+        created_at: r.created_at,
+        name: r.name.unwrap_or_default(),
+        usage_bytes,
+        file_counts: FileCounts::default(),
+        status,
+        last_active_at: Some(r.last_active_at),
+        metadata: Some(r.metadata),
+        expires_after: r.expires_after_days.map(|days| ExpiresAfter {
+            anchor: ExpiryAnchor::LastActiveAt,
+            days,
+        }),
+        expires_at: r
+            .expires_after_days
+            .map(|days| r.last_active_at + i64::from(days) * 86_400),
+        id: r.id,
+    })
+}
+
+async fn create(
+    state: State,
+    caller: Caller,
+    ValidJson(body): ValidJson<CreateVectorStore>,
+) -> Result<HttpResponse, ApiError> {
+    let model = body
+        .embedding_model
+        .unwrap_or_else(|| state.service.default_model().to_string());
+    let input = CreateCollectionInput {
+        collection: String::new(),
+        name: body.name,
+        model: Some(model),
+        dimension: None,
+        metadata: body.metadata.unwrap_or_default(),
+        expires_after_days: body.expires_after.map(|e| e.days),
+        backend: body.storage_backend,
+    };
+    let record = state
+        .service
+        .create_collection(&caller.0, input, "embedding_model")
+        .await?;
+    Ok(HttpResponse::Ok().json(view(&state, record).await?))
+}
+
+async fn list(
+    state: State,
+    caller: Caller,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest {
+        limit: q.limit.unwrap_or(20) as usize,
+        order: match q.order.unwrap_or_default() {
+            Order::Asc => PageOrder::Asc,
+            Order::Desc => PageOrder::Desc,
+        },
+        after: q.after,
+        before: q.before,
+    };
+    let (records, has_more) = state.service.page_collections(&caller.0, page).await?;
+    let mut data = Vec::with_capacity(records.len());
+    for r in records {
+        data.push(view(&state, r).await?);
+    }
+    Ok(HttpResponse::Ok().json(ListPage {
+        object: "list".into(),
+        first_id: data.first().map(|v| v.id.clone()),
+        last_id: data.last().map(|v| v.id.clone()),
+        has_more,
+        data,
+    }))
+}
+
+async fn retrieve(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.service.collection_by_id(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(view(&state, record).await?))
+}
+
+async fn update(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+    ValidJson(body): ValidJson<UpdateVectorStore>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.service.collection_by_id(&caller.0, &id).await?;
+    let update = CollectionUpdate {
+        name: body.name,
+        // `null` metadata clears it.
+        metadata: body.metadata.map(Option::unwrap_or_default),
+        expires_after_days: body.expires_after.map(|e| e.map(|e| e.days)),
+    };
+    let record = state
+        .service
+        .update_collection(&caller.0, &record, update)
+        .await?;
+    Ok(HttpResponse::Ok().json(view(&state, record).await?))
+}
+
+async fn delete(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.service.collection_by_id(&caller.0, &id).await?;
+    state.service.delete_collection(&caller.0, &record).await?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        id: record.id,
+        object: "vector_store.deleted".into(),
+        deleted: true,
+    }))
+}
+
+async fn search(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+    ValidJson(body): ValidJson<SearchVectorStore>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.service.collection_by_id(&caller.0, &id).await?;
+    let queries = body.query.texts();
+    let template = SearchInput {
+        kind: match body.search_mode.unwrap_or_default() {
+            SearchMode::Vector => SearchKind::Vector,
+            SearchMode::Keyword => SearchKind::Keyword,
+            SearchMode::Hybrid => SearchKind::Hybrid,
+        },
+        text: None,
+        vector: None,
+        filter: body.filters,
+        k: body.max_num_results as usize,
+        score_threshold: body.ranking_options.and_then(|r| r.score_threshold),
+        weights: None,
+    };
+    let hits = state
+        .service
+        .search_many(&record, queries.clone(), template)
+        .await?;
+    Ok(HttpResponse::Ok().json(SearchResultsPage {
+        object: "vector_store.search_results.page".into(),
+        search_query: queries,
+        data: hits
+            .into_iter()
+            .map(|h| SearchHit {
+                filename: h.chunk.filename.unwrap_or_else(|| h.chunk.file_id.clone()),
+                file_id: h.chunk.file_id,
+                score: h.score,
+                attributes: h.chunk.attributes,
+                content: vec![ContentPart::text(h.chunk.text)],
+            })
+            .collect(),
+        has_more: false,
+        next_page: None,
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1/vector_stores")
+            .service(
+                web::resource("")
+                    .route(web::get().to(list))
+                    .route(web::post().to(create)),
+            )
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(retrieve))
+                    .route(web::post().to(update))
+                    .route(web::delete().to(delete)),
+            )
+            .service(web::resource("/{id}/search").route(web::post().to(search))),
+    );
+}

@@ -1,0 +1,286 @@
+//! The OpenAI Vector Stores API objects, field for field as the official SDKs type them
+//! (`openai.types.vector_store*`), plus the documented extension fields.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use validator::{Validate, ValidationError};
+
+use crate::filter::Filter;
+use crate::platform::{ContentPart, ExpiresAfter};
+use crate::raw::SearchMode;
+use crate::validation;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCounts {
+    pub in_progress: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorStoreStatus {
+    Expired,
+    InProgress,
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorStore {
+    pub id: String,
+    pub object: String,
+    pub created_at: i64,
+    pub name: String,
+    pub usage_bytes: u64,
+    pub file_counts: FileCounts,
+    pub status: VectorStoreStatus,
+    pub last_active_at: Option<i64>,
+    pub metadata: Option<Map<String, Value>>,
+    pub expires_after: Option<ExpiresAfter>,
+    pub expires_at: Option<i64>,
+}
+
+/// `POST /v1/vector_stores`. `storage_backend` and `embedding_model` are extensions (the SDK's
+/// `extra_body`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVectorStore {
+    #[validate(length(max = 256))]
+    pub name: Option<String>,
+    #[validate(length(max = 512))]
+    pub description: Option<String>,
+    #[validate(custom(function = "validation::string_metadata"))]
+    pub metadata: Option<Map<String, Value>>,
+    #[validate(nested)]
+    pub expires_after: Option<ExpiresAfter>,
+    #[validate(length(max = 0, message = "attaching files arrives with the files API"))]
+    pub file_ids: Option<Vec<String>>,
+    pub chunking_strategy: Option<Value>,
+    pub storage_backend: Option<String>,
+    pub embedding_model: Option<String>,
+}
+
+/// A field that may be absent (leave as is), `null` (clear) or a value (set).
+pub type Patch<T> = Option<Option<T>>;
+
+fn patch<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Patch<T>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `POST /v1/vector_stores/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVectorStore {
+    #[serde(default, deserialize_with = "patch")]
+    #[validate(custom(function = "patch_name"))]
+    pub name: Patch<String>,
+    #[serde(default, deserialize_with = "patch")]
+    #[validate(custom(function = "patch_metadata"))]
+    pub metadata: Patch<Map<String, Value>>,
+    #[serde(default, deserialize_with = "patch")]
+    #[validate(custom(function = "patch_expiry"))]
+    pub expires_after: Patch<ExpiresAfter>,
+}
+
+fn patch_name(v: &Patch<String>) -> Result<(), ValidationError> {
+    match v {
+        Some(Some(name)) if name.chars().count() > 256 => {
+            Err(ValidationError::new("length")
+                .with_message("must be at most 256 characters".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn patch_metadata(v: &Patch<Map<String, Value>>) -> Result<(), ValidationError> {
+    v.as_ref()
+        .and_then(Option::as_ref)
+        .map_or(Ok(()), validation::string_metadata)
+}
+
+fn patch_expiry(v: &Patch<ExpiresAfter>) -> Result<(), ValidationError> {
+    match v {
+        Some(Some(e)) if !(1..=365).contains(&e.days) => {
+            Err(ValidationError::new("range").with_message("days must be between 1 and 365".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// Cursor-list query: `limit` 1..=100 (20), `order` (desc), `after`, `before`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[validate(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    pub order: Option<Order>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListPage<T> {
+    pub object: String,
+    pub data: Vec<T>,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub id: String,
+    pub object: String,
+    pub deleted: bool,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Query {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Query {
+    pub fn texts(&self) -> Vec<String> {
+        match self {
+            Query::One(s) => vec![s.clone()],
+            Query::Many(v) => v.clone(),
+        }
+    }
+}
+
+fn query_rules(q: &Query) -> Result<(), ValidationError> {
+    let texts = q.texts();
+    if texts.is_empty() || texts.len() > 10 {
+        return Err(ValidationError::new("length").with_message("must hold 1 to 10 queries".into()));
+    }
+    texts.iter().try_for_each(|t| validation::not_blank(t))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ranker {
+    #[serde(rename = "none")]
+    None,
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "default-2024-11-15")]
+    Default20241115,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRankingOptions {
+    pub ranker: Option<Ranker>,
+    #[validate(range(min = 0.0, max = 1.0))]
+    pub score_threshold: Option<f32>,
+}
+
+fn default_max_results() -> u32 {
+    10
+}
+
+/// `POST /v1/vector_stores/{id}/search`. `search_mode` is an extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SearchVectorStore {
+    #[validate(custom(function = "query_rules"))]
+    pub query: Query,
+    pub filters: Option<Filter>,
+    #[serde(default = "default_max_results")]
+    #[validate(range(min = 1, max = 50))]
+    pub max_num_results: u32,
+    #[validate(nested)]
+    pub ranking_options: Option<SearchRankingOptions>,
+    pub rewrite_query: Option<bool>,
+    pub search_mode: Option<SearchMode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub file_id: String,
+    pub filename: String,
+    pub score: f32,
+    pub attributes: Map<String, Value>,
+    pub content: Vec<ContentPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResultsPage {
+    pub object: String,
+    pub search_query: Vec<String>,
+    pub data: Vec<SearchHit>,
+    pub has_more: bool,
+    pub next_page: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::first_error;
+    use serde_json::json;
+
+    #[test]
+    fn update_tells_absent_from_null() {
+        let u: UpdateVectorStore = serde_json::from_value(json!({"name": null})).unwrap();
+        assert_eq!(u.name, Some(None));
+        assert_eq!(u.metadata, None);
+        let u: UpdateVectorStore = serde_json::from_value(json!({"metadata": {"a": "b"}})).unwrap();
+        assert!(matches!(u.metadata, Some(Some(_))));
+    }
+
+    #[test]
+    fn vector_store_metadata_takes_strings_only() {
+        let c: CreateVectorStore = serde_json::from_value(json!({"metadata": {"n": 1}})).unwrap();
+        assert_eq!(first_error(&c.validate().unwrap_err()).0, "metadata");
+        let u: UpdateVectorStore = serde_json::from_value(json!({"metadata": {"n": 1}})).unwrap();
+        assert_eq!(first_error(&u.validate().unwrap_err()).0, "metadata");
+    }
+
+    #[test]
+    fn queries_are_one_or_many_and_never_blank() {
+        let s: SearchVectorStore = serde_json::from_value(json!({"query": ["a", "b"]})).unwrap();
+        assert_eq!(s.query.texts(), ["a", "b"]);
+        assert_eq!(s.max_num_results, 10);
+        for bad in [
+            json!({"query": []}),
+            json!({"query": " "}),
+            json!({"query": ["a", ""]}),
+        ] {
+            let s: SearchVectorStore = serde_json::from_value(bad).unwrap();
+            assert_eq!(first_error(&s.validate().unwrap_err()).0, "query");
+        }
+        assert!(serde_json::from_value::<SearchVectorStore>(json!({"query": 3})).is_err());
+    }
+
+    #[test]
+    fn rankers_are_the_three_documented_ones() {
+        for r in ["none", "auto", "default-2024-11-15"] {
+            let o: SearchRankingOptions = serde_json::from_value(json!({"ranker": r})).unwrap();
+            assert!(o.ranker.is_some());
+        }
+        assert!(serde_json::from_value::<SearchRankingOptions>(json!({"ranker": "best"})).is_err());
+    }
+
+    #[test]
+    fn list_limits_are_one_to_a_hundred() {
+        let q = ListQuery {
+            limit: Some(101),
+            order: None,
+            after: None,
+            before: None,
+        };
+        assert_eq!(first_error(&q.validate().unwrap_err()).0, "limit");
+    }
+}
