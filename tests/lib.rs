@@ -44,6 +44,9 @@ pub fn test_settings() -> Settings {
     );
     s.database.url = Some(SecretString::from(url));
     s.database.pool_size = 4;
+    s.files.dir = std::env::temp_dir()
+        .join("vector-store-tests")
+        .join("files");
     s.embeddings.models_dir = std::env::var_os("VECTOR_STORE_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("models"));

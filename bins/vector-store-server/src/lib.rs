@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api_http::service::{AuthService, VectorService};
+use api_http::service::{AuthService, BlobStore, FileService, VectorService};
 use api_http::{AppState, Application};
 use embeddings::EmbedderRegistry;
 use secrecy::ExposeSecret;
@@ -96,8 +96,15 @@ pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> 
 
 /// The application state; `embedders` may be shared (tests load the model once).
 pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::Result<AppState> {
-    let (catalog, pool) = catalog(settings).await?;
-    let catalog: Arc<dyn Catalog> = catalog;
+    let (pg_catalog, pool) = catalog(settings).await?;
+    let catalog: Arc<dyn Catalog> = pg_catalog.clone();
+    let blobs = BlobStore::new(&settings.files.dir).with_context(|| {
+        format!(
+            "could not create the files directory {}",
+            settings.files.dir.display()
+        )
+    })?;
+    let files = FileService::new(pg_catalog, blobs, settings.files.max_upload_bytes);
     let stores = stores(settings, &pool).await?;
     let auth = AuthService::new(
         catalog.clone(),
@@ -115,6 +122,7 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
     Ok(AppState {
         service: VectorService::new(catalog, stores, embedders, hybrid),
         auth: Arc::new(auth),
+        files,
     })
 }
 

@@ -20,6 +20,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub storage: StorageSettings,
     pub search: SearchSettings,
+    pub files: FileSettings,
     pub embeddings: EmbeddingSettings,
     pub log: LogSettings,
 }
@@ -62,6 +63,12 @@ pub struct StorageSettings {
     /// Options of the pgvector back-end, read by that back-end.
     #[serde(default)]
     pub pgvector: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileSettings {
+    pub dir: PathBuf,
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

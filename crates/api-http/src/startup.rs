@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::{BodyLimit, path_config, payload_config, query_config};
 use crate::routes;
-use crate::service::{AuthMode, AuthService, VectorService};
+use crate::service::{AuthMode, AuthService, FileService, VectorService};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
@@ -39,6 +39,7 @@ fn default_shutdown() -> u64 {
 pub struct AppState {
     pub service: VectorService,
     pub auth: Arc<AuthService>,
+    pub files: FileService,
 }
 
 pub struct Application {

@@ -225,6 +225,41 @@ pub struct SearchResultsPage {
     pub next_page: Option<String>,
 }
 
+/// The purposes `POST /v1/files` accepts.
+pub const FILE_PURPOSES: [&str; 6] = [
+    "assistants",
+    "batch",
+    "fine-tune",
+    "vision",
+    "user_data",
+    "evals",
+];
+
+/// `openai.types.FileObject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileObject {
+    pub id: String,
+    pub object: String,
+    pub bytes: u64,
+    pub created_at: i64,
+    pub filename: String,
+    pub purpose: String,
+    pub status: String,
+    pub expires_at: Option<i64>,
+    pub status_details: Option<String>,
+}
+
+/// `GET /v1/files` query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct FileListQuery {
+    pub purpose: Option<String>,
+    #[validate(range(min = 1, max = 10000))]
+    pub limit: Option<u32>,
+    pub order: Option<Order>,
+    pub after: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod files;
 pub mod filter;
 pub mod registry;
 pub mod store;
@@ -26,6 +27,7 @@ pub use catalog::{
     PageRequest, Tenant,
 };
 pub use error::{ErrorKind, StoreError, StoreResult};
+pub use files::{FileCatalog, FilePage, FileRecord};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use registry::StoreRegistry;
 pub use store::{
@@ -34,6 +36,8 @@ pub use store::{
 
 #[cfg(any(test, feature = "mocks"))]
 pub use catalog::MockCatalog;
+#[cfg(any(test, feature = "mocks"))]
+pub use files::MockFileCatalog;
 #[cfg(any(test, feature = "mocks"))]
 pub use store::MockVectorStore;
 

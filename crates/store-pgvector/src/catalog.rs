@@ -15,7 +15,7 @@ use crate::{Db, Pool};
 
 #[derive(Debug, Clone)]
 pub struct PgCatalog {
-    db: Db,
+    pub(crate) db: Db,
 }
 
 impl PgCatalog {

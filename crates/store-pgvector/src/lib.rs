@@ -10,6 +10,7 @@
 
 mod catalog;
 mod error;
+mod files;
 mod filter;
 mod store;
 

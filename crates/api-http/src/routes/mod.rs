@@ -1,5 +1,6 @@
 //! The HTTP skins over the service layer. Each module exports `configure`.
 
+pub mod files;
 pub mod health;
 pub mod openai;
 pub mod platform;
@@ -58,5 +59,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(platform::configure)
         .configure(openai::configure)
+        .configure(files::configure)
         .configure(raw::configure);
 }

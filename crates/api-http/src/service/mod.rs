@@ -3,8 +3,10 @@
 
 mod auth;
 mod collections;
+mod files;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
 pub use collections::{
     CreateCollectionInput, DocumentInput, SearchInput, SearchKind, VectorService,
 };
+pub use files::{BlobStore, FileService, UploadMeta};

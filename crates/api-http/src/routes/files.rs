@@ -1,0 +1,174 @@
+//! The OpenAI Files API under `/v1/files`: multipart uploads streamed to disk.
+
+use actix_multipart::Multipart;
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures::StreamExt;
+use models::openai::{Deleted, FileListQuery, FileObject, ListPage, Order};
+use store_core::{FilePage, FileRecord, PageOrder};
+
+use crate::error::ApiError;
+use crate::extract::ValidQuery;
+use crate::routes::Caller;
+use crate::service::{FileService, UploadMeta};
+use crate::startup::AppState;
+
+type State = web::Data<AppState>;
+
+pub fn file_object(f: FileRecord) -> FileObject {
+    FileObject {
+        id: f.id,
+        object: "file".into(),
+        bytes: f.bytes,
+        created_at: f.created_at,
+        filename: f.filename,
+        purpose: f.purpose,
+        status: "processed".into(),
+        expires_at: f.expires_at,
+        status_details: None,
+    }
+}
+
+const MAX_FIELD: usize = 4096;
+
+async fn upload(
+    state: State,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let is_multipart = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::invalid_body(
+            "expected Content-Type: multipart/form-data with 'file' and 'purpose' parts",
+        ));
+    }
+    let mut form = Multipart::new(req.headers(), payload);
+    let id = FileService::new_id();
+    let mut meta = UploadMeta::default();
+    let mut bytes = None;
+    while let Some(field) = form.next().await {
+        let mut field =
+            field.map_err(|e| ApiError::invalid_body(format!("malformed multipart body: {e}")))?;
+        let (name, filename) = match field.content_disposition() {
+            Some(cd) => (
+                cd.get_name().unwrap_or_default().to_string(),
+                cd.get_filename().map(str::to_string),
+            ),
+            None => (String::new(), None),
+        };
+        if name == "file" {
+            if bytes.is_some() {
+                return Err(ApiError::invalid("file", "send one 'file' part"));
+            }
+            meta.filename = filename;
+            bytes = Some(state.files.receive(&id, &mut field).await?);
+            continue;
+        }
+        let mut value = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::invalid_body(format!("malformed multipart body: {e}")))?;
+            value.extend_from_slice(&chunk);
+            if value.len() > MAX_FIELD {
+                return Err(ApiError::invalid(name, "this form field is too long"));
+            }
+        }
+        let value = String::from_utf8(value)
+            .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
+        match name.as_str() {
+            "purpose" => meta.purpose = Some(value),
+            "expires_after[anchor]" => meta.expires_anchor = Some(value),
+            "expires_after[seconds]" => meta.expires_seconds = Some(value),
+            _ => {}
+        }
+    }
+    let record = state.files.register(&caller.0, id, bytes, meta).await?;
+    Ok(HttpResponse::Ok().json(file_object(record)))
+}
+
+async fn list(
+    state: State,
+    caller: Caller,
+    ValidQuery(q): ValidQuery<FileListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = FilePage {
+        purpose: q.purpose,
+        limit: q.limit.unwrap_or(10_000) as usize,
+        order: match q.order.unwrap_or_default() {
+            Order::Asc => PageOrder::Asc,
+            Order::Desc => PageOrder::Desc,
+        },
+        after: q.after,
+    };
+    let (files, has_more) = state.files.page(&caller.0, page).await?;
+    let data: Vec<FileObject> = files.into_iter().map(file_object).collect();
+    Ok(HttpResponse::Ok().json(ListPage {
+        object: "list".into(),
+        first_id: data.first().map(|f| f.id.clone()),
+        last_id: data.last().map(|f| f.id.clone()),
+        has_more,
+        data,
+    }))
+}
+
+async fn retrieve(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(file_object(state.files.get(&caller.0, &id).await?)))
+}
+
+async fn delete(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.files.delete(&caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        id: id.into_inner(),
+        object: "file".into(),
+        deleted: true,
+    }))
+}
+
+async fn content(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.files.get(&caller.0, &id).await?;
+    let file = state.files.blobs().open(&record.id).await?;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        record.filename.replace(['"', '\\', '\r', '\n'], "_")
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((CONTENT_DISPOSITION, disposition))
+        .no_chunking(record.bytes)
+        .streaming(stream))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1/files")
+            .service(
+                web::resource("")
+                    .route(web::get().to(list))
+                    .route(web::post().to(upload)),
+            )
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(retrieve))
+                    .route(web::delete().to(delete)),
+            )
+            .service(web::resource("/{id}/content").route(web::get().to(content))),
+    );
+}

@@ -1,0 +1,137 @@
+//! [`FileCatalog`] in PostgreSQL.
+
+use async_trait::async_trait;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::RunQueryDsl;
+use store_core::{FileCatalog, FilePage, FileRecord, PageOrder, StoreError, StoreResult};
+
+use crate::PgCatalog;
+use crate::error;
+
+#[derive(QueryableByName)]
+struct FileRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    filename: String,
+    #[diesel(sql_type = BigInt)]
+    bytes: i64,
+    #[diesel(sql_type = Text)]
+    purpose: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    expires_at: Option<i64>,
+}
+
+impl From<FileRow> for FileRecord {
+    fn from(r: FileRow) -> Self {
+        FileRecord {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            filename: r.filename,
+            bytes: r.bytes.max(0) as u64,
+            purpose: r.purpose,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, filename, bytes, purpose, created_at, expires_at";
+
+#[async_trait]
+impl FileCatalog for PgCatalog {
+    async fn insert_file(&self, f: FileRecord) -> StoreResult<FileRecord> {
+        let mut conn = self.db.conn().await?;
+        diesel::sql_query(format!(
+            "INSERT INTO files ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind::<Text, _>(f.id.clone())
+        .bind::<Text, _>(f.tenant_id.clone())
+        .bind::<Text, _>(f.filename.clone())
+        .bind::<BigInt, _>(f.bytes as i64)
+        .bind::<Text, _>(f.purpose.clone())
+        .bind::<BigInt, _>(f.created_at)
+        .bind::<Nullable<BigInt>, _>(f.expires_at)
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(f)
+    }
+
+    async fn get_file(&self, tenant_id: &str, id: &str) -> StoreResult<FileRecord> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<FileRow> = diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM files WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("file", id))
+    }
+
+    async fn page_files(
+        &self,
+        tenant_id: &str,
+        page: FilePage,
+    ) -> StoreResult<(Vec<FileRecord>, bool)> {
+        let (direction, asc) = match page.order {
+            PageOrder::Asc => ("ASC", true),
+            PageOrder::Desc => ("DESC", false),
+        };
+        let limit = page.limit.clamp(1, 10_000);
+        let mut conn = self.db.conn().await?;
+        let mut rows: Vec<FileRow> = diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM files WHERE tenant_id = $1 AND ($2::text IS NULL OR purpose = $2) \
+             AND ($3::text IS NULL OR (CASE WHEN $4 THEN id > $3 ELSE id < $3 END)) \
+             ORDER BY id {direction} LIMIT $5"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Nullable<Text>, _>(page.purpose)
+        .bind::<Nullable<Text>, _>(page.after)
+        .bind::<diesel::sql_types::Bool, _>(asc)
+        .bind::<BigInt, _>(limit as i64 + 1)
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok((rows.into_iter().map(Into::into).collect(), has_more))
+    }
+
+    async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::sql_query("DELETE FROM files WHERE tenant_id = $1 AND id = $2")
+            .bind::<Text, _>(tenant_id.to_string())
+            .bind::<Text, _>(id.to_string())
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        if n == 0 {
+            return Err(StoreError::not_found("file", id));
+        }
+        Ok(())
+    }
+
+    async fn expired_files(&self, now: i64, limit: usize) -> StoreResult<Vec<FileRecord>> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<FileRow> = diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM files WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+        ))
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(limit as i64)
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
