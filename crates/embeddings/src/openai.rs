@@ -49,6 +49,28 @@ struct EmbeddingItem {
     embedding: Vec<f32>,
 }
 
+enum Attempt {
+    Done(EmbeddingResponse),
+    Retry(Failure),
+    Fatal(EmbedError),
+}
+
+struct Failure {
+    message: String,
+    retry_after: Option<Duration>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Failure {
+    fn from_error(what: &str, e: reqwest::Error) -> Self {
+        Self {
+            message: format!("{what}: {e}"),
+            retry_after: None,
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
 fn cl100k() -> Option<&'static tiktoken_rs::CoreBPE> {
     static BPE: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
     BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
@@ -88,49 +110,89 @@ impl OpenAiEmbedder {
         });
         let mut attempt = 0u32;
         loop {
-            let mut req = self.client.post(&self.url).json(&body);
-            if let Some(key) = &self.options.api_key {
-                req = req.bearer_auth(key.expose_secret());
-            }
-            let (retry, wait, failure) = match req.send().await {
-                Ok(res) if res.status().is_success() => {
-                    let parsed: EmbeddingResponse = res.json().await.map_err(|e| {
-                        EmbedError::internal("the embedding provider sent an unreadable answer", e)
-                    })?;
-                    return self.order(parsed, texts.len());
-                }
-                Ok(res) => {
-                    let status = res.status();
-                    let retry_after = res
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<f64>().ok())
-                        .filter(|s| s.is_finite() && *s >= 0.0)
-                        .map(Duration::from_secs_f64);
-                    let text = res.text().await.unwrap_or_default();
-                    let message = provider_message(&text).unwrap_or_else(|| status.to_string());
-                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                        (true, retry_after, format!("{status}: {message}"))
-                    } else {
-                        return Err(EmbedError::InvalidInput(format!(
-                            "the embedding provider refused the request ({status}): {message}"
-                        )));
-                    }
-                }
-                Err(e) => (true, None, format!("request failed: {e}")),
+            let failure = match self.try_once(&body).await {
+                Attempt::Done(parsed) => return self.order(parsed, texts.len()),
+                Attempt::Fatal(e) => return Err(e),
+                Attempt::Retry(failure) => failure,
             };
-            if !retry || attempt >= self.options.max_retries {
+            if attempt >= self.options.max_retries {
                 return Err(EmbedError::Unavailable {
-                    message: format!("{} after {} tries: {failure}", self.url, attempt + 1),
-                    source: None,
+                    message: format!(
+                        "{} after {} tries: {}",
+                        self.url,
+                        attempt + 1,
+                        failure.message
+                    ),
+                    source: failure.source,
                 });
             }
             let backoff = Duration::from_millis(200u64.saturating_mul(1 << attempt.min(10)));
-            let wait = wait.unwrap_or(backoff).min(self.options.max_backoff);
-            tracing::warn!(url = %self.url, attempt, wait_ms = wait.as_millis() as u64, %failure, "retrying the embedding request");
+            let wait = failure
+                .retry_after
+                .unwrap_or(backoff)
+                .min(self.options.max_backoff);
+            tracing::warn!(
+                url = %self.url,
+                attempt = attempt + 1,
+                wait_ms = wait.as_millis() as u64,
+                failure = %failure.message,
+                "retrying the embedding request"
+            );
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// One request: the answer's body on success, or whether the failure is worth another try.
+    async fn try_once(&self, body: &serde_json::Value) -> Attempt {
+        let mut req = self.client.post(&self.url).json(body);
+        if let Some(key) = &self.options.api_key {
+            req = req.bearer_auth(key.expose_secret());
+        }
+        let res = match req.send().await {
+            Ok(res) => res,
+            Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
+                return Attempt::Retry(Failure::from_error("request failed", e));
+            }
+            Err(e) => {
+                return Attempt::Fatal(EmbedError::internal(
+                    "could not send the embedding request",
+                    e,
+                ));
+            }
+        };
+        let status = res.status();
+        if status.is_success() {
+            return match res.bytes().await {
+                Ok(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(parsed) => Attempt::Done(parsed),
+                    Err(e) => Attempt::Fatal(EmbedError::internal(
+                        "the embedding provider sent an unreadable answer",
+                        e,
+                    )),
+                },
+                Err(e) => Attempt::Retry(Failure::from_error("reading the answer failed", e)),
+            };
+        }
+        let retry_after = res
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(86_400.0)));
+        let text = res.text().await.unwrap_or_default();
+        let message = provider_message(&text).unwrap_or_else(|| status.to_string());
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Attempt::Retry(Failure {
+                message: format!("{status}: {message}"),
+                retry_after,
+                source: None,
+            })
+        } else {
+            Attempt::Fatal(EmbedError::InvalidInput(format!(
+                "the embedding provider refused the request ({status}): {message}"
+            )))
         }
     }
 

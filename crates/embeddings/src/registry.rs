@@ -69,11 +69,18 @@ pub struct EmbedderRegistry {
 }
 
 impl EmbedderRegistry {
-    /// Builds every configured model (local ones are loaded here, off the async threads).
+    /// Builds every configured model (local ones are loaded here, off the async threads) and
+    /// checks that each local model makes vectors of its configured dimension.
     pub async fn from_config(
         models: &BTreeMap<String, ModelConfig>,
         default_model: &str,
     ) -> Result<Self, EmbedError> {
+        if !models.contains_key(default_model) {
+            return Err(EmbedError::UnknownModel {
+                name: default_model.to_string(),
+                known: models.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
         let mut built: Vec<Arc<dyn Embedder>> = Vec::new();
         for (name, config) in models {
             let embedder: Arc<dyn Embedder> = match &config.provider {
@@ -124,11 +131,17 @@ impl EmbedderRegistry {
         Self::new(built, default_model)
     }
 
+    /// A registry of ready embedders, each under its own [`Embedder::model`] name.
     pub fn new(embedders: Vec<Arc<dyn Embedder>>, default_model: &str) -> Result<Self, EmbedError> {
-        let models: BTreeMap<String, Arc<dyn Embedder>> = embedders
-            .into_iter()
-            .map(|e| (e.model().to_string(), e))
-            .collect();
+        let mut models: BTreeMap<String, Arc<dyn Embedder>> = BTreeMap::new();
+        for embedder in embedders {
+            let name = embedder.model().to_string();
+            if models.insert(name.clone(), embedder).is_some() {
+                return Err(EmbedError::InvalidInput(format!(
+                    "embedding model '{name}' is registered twice"
+                )));
+            }
+        }
         if !models.contains_key(default_model) {
             return Err(unknown(default_model, &models));
         }
@@ -138,6 +151,7 @@ impl EmbedderRegistry {
         })
     }
 
+    /// The embedder registered as `name`; [`EmbedError::UnknownModel`] lists the registered names.
     pub fn get(&self, name: &str) -> Result<Arc<dyn Embedder>, EmbedError> {
         self.models
             .get(name)
@@ -145,10 +159,12 @@ impl EmbedderRegistry {
             .ok_or_else(|| unknown(name, &self.models))
     }
 
+    /// The name of the model used when a request names none.
     pub fn default_model(&self) -> &str {
         &self.default
     }
 
+    /// The registered names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.models.keys().cloned().collect()
     }
@@ -165,6 +181,7 @@ fn unknown(name: &str, models: &BTreeMap<String, Arc<dyn Embedder>>) -> EmbedErr
 mod tests {
     use super::*;
     use crate::MockEmbedder;
+    use secrecy::ExposeSecret;
 
     fn mock(name: &str) -> Arc<dyn Embedder> {
         let mut m = MockEmbedder::new();
@@ -207,6 +224,49 @@ mod tests {
     }
 
     #[test]
+    fn explicit_provider_settings_override_the_defaults() {
+        let local: ModelConfig = serde_json::from_value(serde_json::json!({
+            "provider": "local", "path": "models/all-minilm-l6-v2", "batch_size": 4,
+            "dimension": 384, "max_input_tokens": 256
+        }))
+        .unwrap();
+        match local.provider {
+            ProviderConfig::Local { path, batch_size } => {
+                assert_eq!(path, PathBuf::from("models/all-minilm-l6-v2"));
+                assert_eq!(batch_size, 4);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let remote: ModelConfig = serde_json::from_value(serde_json::json!({
+            "provider": "openai", "base_url": "https://api.example/v1", "api_key": "sk-x",
+            "remote_model": "text-embedding-3-small", "batch_size": 8, "timeout_secs": 5,
+            "max_retries": 0, "dimension": 1536, "max_input_tokens": 8191
+        }))
+        .unwrap();
+        assert_eq!((remote.dimension, remote.max_input_tokens), (1536, 8191));
+        match remote.provider {
+            ProviderConfig::Openai {
+                base_url,
+                api_key,
+                remote_model,
+                batch_size,
+                timeout_secs,
+                max_retries,
+            } => {
+                assert_eq!(base_url, "https://api.example/v1");
+                assert_eq!(api_key.as_ref().map(|k| k.expose_secret()), Some("sk-x"));
+                assert_eq!(remote_model.as_deref(), Some("text-embedding-3-small"));
+                assert_eq!((batch_size, timeout_secs, max_retries), (8, 5, 0));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let missing_path = serde_json::from_value::<ModelConfig>(serde_json::json!({
+            "provider": "local", "dimension": 384, "max_input_tokens": 256
+        }));
+        assert!(missing_path.is_err());
+    }
+
+    #[test]
     fn an_unknown_model_lists_the_configured_ones() {
         let reg = EmbedderRegistry::new(vec![mock("a"), mock("b")], "a").unwrap();
         let err = reg.get("c").unwrap_err().to_string();
@@ -217,7 +277,51 @@ mod tests {
 
     #[test]
     fn the_default_model_must_be_configured() {
-        assert!(EmbedderRegistry::new(vec![mock("a")], "b").is_err());
+        let err = EmbedderRegistry::new(vec![mock("a")], "b").unwrap_err();
+        assert!(
+            matches!(&err, EmbedError::UnknownModel { name, known } if name == "b" && known == "a"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_name_registered_twice_is_rejected() {
+        let err = EmbedderRegistry::new(vec![mock("a"), mock("a")], "a").unwrap_err();
+        assert!(err.to_string().contains("'a' is registered twice"), "{err}");
+    }
+
+    #[test]
+    fn the_api_key_does_not_show_in_debug_output() {
+        let config: ModelConfig = serde_json::from_value(serde_json::json!({
+            "provider": "openai", "base_url": "http://localhost:1/v1", "api_key": "sk-very-secret",
+            "dimension": 3, "max_input_tokens": 10
+        }))
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_unconfigured_default_fails_before_any_model_is_loaded() {
+        let mut models = BTreeMap::new();
+        models.insert(
+            "m".to_string(),
+            ModelConfig {
+                dimension: 384,
+                max_input_tokens: 256,
+                provider: ProviderConfig::Local {
+                    path: "/no/such/dir".into(),
+                    batch_size: 8,
+                },
+            },
+        );
+        let err = EmbedderRegistry::from_config(&models, "other")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, EmbedError::UnknownModel { name, known } if name == "other" && known == "m"),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

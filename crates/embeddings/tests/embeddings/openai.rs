@@ -1,8 +1,12 @@
 //! The OpenAI-compatible client against a wiremock server.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use embeddings::{EmbedError, Embedder, OpenAiEmbedder, OpenAiOptions};
+use embeddings::{
+    EmbedError, Embedder, EmbedderRegistry, ModelConfig, OpenAiEmbedder, OpenAiOptions,
+    ProviderConfig,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -37,6 +41,15 @@ impl Respond for Echo {
             .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": [i as f32, t.as_str().unwrap().len() as f32, 0.0]}))
             .collect();
         ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": data}))
+    }
+}
+
+/// [`Echo`], answering only after two seconds.
+struct Delayed;
+
+impl Respond for Delayed {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        Echo.respond(req).set_delay(Duration::from_secs(2))
     }
 }
 
@@ -87,6 +100,49 @@ async fn a_429_with_retry_after_is_retried() {
         .await;
     let e = OpenAiEmbedder::new(options(&server)).unwrap();
     assert_eq!(e.embed(&texts(&["x"])).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_wait_follows_retry_after_in_seconds() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(Echo)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut opts = options(&server);
+    opts.max_backoff = Duration::from_secs(10);
+    let e = OpenAiEmbedder::new(opts).unwrap();
+    let started = Instant::now();
+    e.embed(&texts(&["x"])).await.unwrap();
+    // Without the header the first backoff would be 200 ms.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(950), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_capped() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "3600"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(Echo)
+        .mount(&server)
+        .await;
+    let e = OpenAiEmbedder::new(options(&server)).unwrap();
+    let started = Instant::now();
+    e.embed(&texts(&["x"])).await.unwrap();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
 }
 
 #[tokio::test]
@@ -179,4 +235,95 @@ async fn over_long_input_is_rejected_before_any_request() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn without_a_key_no_authorization_header_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Echo)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut opts = options(&server);
+    opts.api_key = None;
+    OpenAiEmbedder::new(opts)
+        .unwrap()
+        .embed(&texts(&["x"]))
+        .await
+        .unwrap();
+    let received = server.received_requests().await.unwrap();
+    assert!(received[0].headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn the_registry_sends_the_registered_name_unless_a_remote_model_is_set() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(body_partial_json(json!({"model": "my-embedder"})))
+        .respond_with(Echo)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(body_partial_json(json!({"model": "upstream-name"})))
+        .respond_with(Echo)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let remote = |remote_model: Option<&str>| ModelConfig {
+        dimension: 3,
+        max_input_tokens: 100,
+        provider: ProviderConfig::Openai {
+            base_url: format!("{}/v1/", server.uri()),
+            api_key: None,
+            remote_model: remote_model.map(str::to_string),
+            batch_size: 64,
+            timeout_secs: 5,
+            max_retries: 0,
+        },
+    };
+    let models = BTreeMap::from([
+        ("my-embedder".to_string(), remote(None)),
+        ("renamed".to_string(), remote(Some("upstream-name"))),
+    ]);
+    let registry = EmbedderRegistry::from_config(&models, "my-embedder")
+        .await
+        .unwrap();
+    assert_eq!(registry.names(), ["my-embedder", "renamed"]);
+    for name in registry.names() {
+        let v = registry
+            .get(&name)
+            .unwrap()
+            .embed(&texts(&["x"]))
+            .await
+            .unwrap();
+        assert_eq!(v.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Delayed)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(Echo)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut opts = options(&server);
+    opts.timeout = Duration::from_millis(300);
+    let out = OpenAiEmbedder::new(opts)
+        .unwrap()
+        .embed(&texts(&["x"]))
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1);
 }
