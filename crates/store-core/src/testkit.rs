@@ -1,12 +1,18 @@
-//! The back-end conformance suite. Every back-end crate runs it against its real server:
+//! The back-end conformance suite. Every back-end crate runs it against its real server, from
+//! one of its integration-test binaries (which need `tokio` as a dev-dependency):
 //!
 //! ```ignore
+//! // an async fn ...
 //! async fn store() -> std::sync::Arc<dyn store_core::VectorStore> { /* connect */ }
 //! store_core::conformance_suite!(store);
+//! // ... or an async closure
+//! store_core::conformance_suite!(async || -> Arc<dyn VectorStore> { /* connect */ });
 //! ```
 //!
-//! Each case is its own `#[tokio::test]`, works in its own uniquely named collection, and drops
-//! it at the end. Filters are checked against [`crate::filter::matches`], the reference semantics.
+//! The factory is called once per case, on that case's runtime. Each case is its own
+//! `#[tokio::test]` named after the function in [`cases`], works in its own uniquely named
+//! collection (`t_<uuid>`, 8-d vectors) and drops it at the end. Filters are checked against
+//! [`crate::filter::matches`], the reference semantics.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,11 +23,20 @@ use crate::filter::{Filter, matches};
 use crate::store::{Chunk, CollectionSpec, HybridOptions, SearchMode, SearchRequest, VectorStore};
 use crate::{ErrorKind, Hit};
 
-/// Generates one `#[tokio::test]` per conformance case, each calling `$factory().await` for a
-/// fresh `Arc<dyn VectorStore>`.
+/// Generates one `#[tokio::test]` per conformance case, each calling `($factory)().await` for a
+/// fresh `Arc<dyn VectorStore>`; `$factory` is the path of an async fn or an async closure.
 #[macro_export]
 macro_rules! conformance_suite {
-    ($factory:path) => {
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store: ::std::sync::Arc<dyn $crate::VectorStore> = ($factory)().await;
+                $crate::testkit::cases::$case(store).await;
+            }
+        )*
+    };
+    ($factory:expr $(,)?) => {
         $crate::conformance_suite!(@cases $factory;
             create_and_drop_are_idempotent,
             an_empty_collection_counts_lists_and_finds_nothing,
@@ -30,6 +45,7 @@ macro_rules! conformance_suite {
             wrong_dimensions_are_rejected,
             a_missing_collection_is_not_found,
             vector_search_ranks_the_exact_vector_first,
+            every_mode_returns_at_most_k_hits,
             every_filter_operator_matches_the_reference,
             a_selective_filter_still_returns_k_hits,
             keyword_search_finds_the_words,
@@ -40,15 +56,6 @@ macro_rules! conformance_suite {
             list_pages_with_limit_and_offset,
             unicode_round_trips_and_is_found_by_keyword,
         );
-    };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                let store = $factory().await;
-                $crate::testkit::cases::$case(store).await;
-            }
-        )*
     };
 }
 
@@ -419,6 +426,42 @@ pub mod cases {
         store.drop_collection(&spec).await.unwrap();
     }
 
+    pub async fn every_mode_returns_at_most_k_hits(store: Arc<dyn VectorStore>) {
+        let spec = fresh(store.as_ref()).await;
+        let chunks: Vec<Chunk> = (0..12)
+            .map(|i| {
+                chunk(
+                    &format!("k{i:02}"),
+                    "common words here",
+                    vector(i),
+                    json!({}),
+                )
+            })
+            .collect();
+        store.upsert(&spec, chunks).await.unwrap();
+        let modes = [
+            SearchMode::Vector(vector(3)),
+            SearchMode::Keyword("common words".into()),
+            SearchMode::Hybrid {
+                vector: vector(3),
+                text: "common words".into(),
+            },
+        ];
+        for mode in modes {
+            for (k, expected) in [(1, 1), (5, 5), (12, 12), (50, 12)] {
+                let hits = store
+                    .search(&spec, &request(mode.clone(), k))
+                    .await
+                    .unwrap();
+                assert_eq!(hits.len(), expected, "k = {k}, {mode:?}");
+                assert_scores(&hits);
+                let unique: BTreeSet<String> = ids(&hits).into_iter().collect();
+                assert_eq!(unique.len(), hits.len(), "no chunk twice: {mode:?}");
+            }
+        }
+        store.drop_collection(&spec).await.unwrap();
+    }
+
     pub async fn every_filter_operator_matches_the_reference(store: Arc<dyn VectorStore>) {
         let spec = fresh(store.as_ref()).await;
         let data = filter_data();
@@ -495,6 +538,12 @@ pub mod cases {
                         vector(3),
                         json!({}),
                     ),
+                    chunk(
+                        "uni",
+                        "The university agreed to publish the universe survey",
+                        vector(4),
+                        json!({}),
+                    ),
                 ],
             )
             .await
@@ -514,6 +563,14 @@ pub mod cases {
             .unwrap();
         assert_eq!(hits.len(), 3);
         assert_eq!(hits[0].chunk.id, "both");
+        // Words whose stems a stemmer would change again are still found.
+        for word in ["university", "agreed", "universe", "University AGREED"] {
+            let hits = store
+                .search(&spec, &request(SearchMode::Keyword(word.into()), 10))
+                .await
+                .unwrap();
+            assert_eq!(ids(&hits), ["uni"], "{word}");
+        }
         let none = store
             .search(&spec, &request(SearchMode::Keyword("zebra".into()), 10))
             .await

@@ -142,6 +142,12 @@ impl From<CollectionRow> for CollectionRecord {
     }
 }
 
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 const KEY_COLUMNS: &str =
     "k.id, k.tenant_id, t.name AS tenant_name, k.prefix, k.created_at, k.revoked_at";
 const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, dimension, metadata, expires_after_days, created_at, last_active_at";
@@ -219,9 +225,13 @@ impl Catalog for PgCatalog {
     }
 
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord> {
+        // An id names one key; a prefix must name exactly one active key, or nothing is revoked.
         let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
-            "WITH r AS (UPDATE api_keys SET revoked_at = $2 WHERE revoked_at IS NULL AND (id = $1 OR prefix = $1) RETURNING *) \
+            "WITH m AS (SELECT id FROM api_keys WHERE revoked_at IS NULL AND (id = $1 OR prefix = $1) \
+             ORDER BY (id = $1) DESC FOR UPDATE), \
+             pick AS (SELECT CASE WHEN bool_or(id = $1) THEN $1 WHEN count(*) = 1 THEN min(id) END AS id FROM m), \
+             r AS (UPDATE api_keys SET revoked_at = $2 WHERE id = (SELECT id FROM pick) RETURNING *) \
              SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id = k.tenant_id"
         ))
         .bind::<Text, _>(id_or_prefix.to_string())
@@ -229,10 +239,25 @@ impl Catalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("active API key", id_or_prefix))
+        if let Some(row) = rows.into_iter().next() {
+            return Ok(row.into());
+        }
+        let active: Vec<Counted> = diesel::sql_query(
+            "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL AND prefix = $1",
+        )
+        .bind::<Text, _>(id_or_prefix.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        match active.into_iter().next().map_or(0, |c| c.n) {
+            0 => Err(StoreError::not_found("active API key", id_or_prefix)),
+            n => Err(StoreError::invalid_param(
+                "key",
+                format!(
+                    "the prefix '{id_or_prefix}' matches {n} active keys; revoke one by its id"
+                ),
+            )),
+        }
     }
 
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {

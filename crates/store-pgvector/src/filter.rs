@@ -173,6 +173,78 @@ mod tests {
     }
 
     #[test]
+    fn a_number_range_compares_numeric_elements_of_scalars_and_lists() {
+        let out = compile_filter(&f(json!({"type": "gt", "key": "year", "value": 2020})), 2);
+        assert_eq!(
+            out.sql,
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(attributes -> $2::text) = 'array' \
+             THEN attributes -> $2::text ELSE jsonb_build_array(attributes -> $2::text) END) e \
+             WHERE jsonb_typeof(e) = 'number' AND (e #>> '{}')::float8 > $3::float8)"
+        );
+        assert_eq!(
+            out.binds,
+            vec![Bind::Text("year".into()), Bind::Float(2020.0)]
+        );
+    }
+
+    #[test]
+    fn every_range_operator_has_its_symbol() {
+        for (op, sym) in [("gt", ">"), ("gte", ">="), ("lt", "<"), ("lte", "<=")] {
+            let out = compile_filter(&f(json!({"type": op, "key": "k", "value": "m"})), 1);
+            assert!(
+                out.sql.ends_with(&format!(
+                    "jsonb_typeof(e) = 'string' AND (e #>> '{{}}') COLLATE \"C\" {sym} $2::text COLLATE \"C\")"
+                )),
+                "{op}: {}",
+                out.sql
+            );
+            assert_eq!(
+                out.binds,
+                vec![Bind::Text("k".into()), Bind::Text("m".into())]
+            );
+        }
+    }
+
+    #[test]
+    fn in_and_nin_are_any_eq_and_its_negation() {
+        let out = compile_filter(&f(json!({"type": "in", "key": "n", "value": [1, "a"]})), 1);
+        assert_eq!(
+            out.sql,
+            "((attributes @> $1::jsonb OR attributes @> $2::jsonb) OR (attributes @> $3::jsonb OR attributes @> $4::jsonb))"
+        );
+        assert_eq!(
+            out.binds,
+            vec![
+                Bind::Jsonb(json!({"n": 1.0})),
+                Bind::Jsonb(json!({"n": [1.0]})),
+                Bind::Jsonb(json!({"n": "a"})),
+                Bind::Jsonb(json!({"n": ["a"]})),
+            ]
+        );
+        let out = compile_filter(&f(json!({"type": "nin", "key": "n", "value": ["x"]})), 1);
+        assert_eq!(
+            out.sql,
+            "NOT ((attributes @> $1::jsonb OR attributes @> $2::jsonb))"
+        );
+    }
+
+    #[test]
+    fn ne_and_booleans_bind_json_values() {
+        let out = compile_filter(&f(json!({"type": "ne", "key": "draft", "value": false})), 1);
+        assert_eq!(
+            out.sql,
+            "NOT (attributes @> $1::jsonb OR attributes @> $2::jsonb)"
+        );
+        assert_eq!(
+            out.binds,
+            vec![
+                Bind::Jsonb(json!({"draft": false})),
+                Bind::Jsonb(json!({"draft": [false]}))
+            ]
+        );
+    }
+
+    #[test]
     fn hostile_keys_and_values_never_reach_the_sql_text() {
         let evil = "x'); DROP TABLE tenants; --";
         let out = compile_filter(

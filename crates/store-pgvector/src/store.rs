@@ -14,8 +14,8 @@ use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use store_core::{
-    Chunk, CollectionSpec, Hit, SearchMode, SearchRequest, StoreError, StoreResult, StoredChunk,
-    VectorStore,
+    Chunk, CollectionSpec, ErrorKind, Hit, SearchMode, SearchRequest, StoreError, StoreResult,
+    StoredChunk, VectorStore,
 };
 
 use crate::error;
@@ -26,12 +26,17 @@ use crate::{Db, Pool};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PgVectorOptions {
-    /// HNSW search breadth; a query for k results uses at least 2 × k.
+    /// HNSW search breadth (`hnsw.ef_search`); a query for k results uses at least 2 × k.
     pub ef_search: usize,
+    /// HNSW graph degree of new collections (`m`).
     pub hnsw_m: usize,
+    /// HNSW build breadth of new collections (`ef_construction`).
     pub hnsw_ef_construction: usize,
-    /// PostgreSQL text-search configuration of keyword search.
+    /// PostgreSQL text-search configuration of keyword search (of new collections' `tsv`).
     pub text_search_config: String,
+    /// How many tuples a filtered (iterative) HNSW scan visits at most
+    /// (`hnsw.max_scan_tuples`): the bound on the work a very selective filter can cause.
+    pub max_scan_tuples: usize,
     /// Rows per INSERT statement when upserting.
     pub upsert_batch: usize,
 }
@@ -43,6 +48,7 @@ impl Default for PgVectorOptions {
             hnsw_m: 16,
             hnsw_ef_construction: 64,
             text_search_config: "english".into(),
+            max_scan_tuples: 20_000,
             upsert_batch: 500,
         }
     }
@@ -50,6 +56,9 @@ impl Default for PgVectorOptions {
 
 static IDENT: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[a-z][a-z0-9_]{0,62}$").expect("static regex"));
+
+/// The largest dimension an HNSW index on `vector` takes.
+const MAX_DIMENSION: usize = 2000;
 
 #[derive(Debug, Clone)]
 pub struct PgVectorStore {
@@ -81,11 +90,54 @@ fn table(spec: &CollectionSpec) -> StoreResult<String> {
     }
 }
 
-fn check_dimension(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
+/// The vector has the collection's dimension and only finite components.
+fn check_vector(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
     if v.len() != spec.dimension {
         return Err(StoreError::dimension_mismatch(spec.dimension, v.len()));
     }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(StoreError::invalid_param(
+            "vector",
+            format!("vector component {i} is not a finite number"),
+        ));
+    }
     Ok(())
+}
+
+/// PostgreSQL cannot store the NUL character in `text` or `jsonb`: such input is refused
+/// before anything is written, rather than failing inside the database.
+fn check_no_nul(param: &str, s: &str) -> StoreResult<()> {
+    if s.contains('\0') {
+        return Err(StoreError::invalid_param(
+            param,
+            format!("{param} contains a NUL character (U+0000), which cannot be stored"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_json_no_nul(param: &str, v: &Value) -> StoreResult<()> {
+    match v {
+        Value::String(s) => check_no_nul(param, s),
+        Value::Array(items) => items.iter().try_for_each(|i| check_json_no_nul(param, i)),
+        Value::Object(m) => m.iter().try_for_each(|(k, v)| {
+            check_no_nul(param, k)?;
+            check_json_no_nul(param, v)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
+}
+
+fn check_chunk(spec: &CollectionSpec, c: &Chunk) -> StoreResult<()> {
+    check_vector(spec, &c.vector)?;
+    check_no_nul("id", &c.id)?;
+    check_no_nul("file_id", &c.file_id)?;
+    check_no_nul("filename", c.filename.as_deref().unwrap_or_default())?;
+    check_no_nul("text", &c.text)?;
+    c.attributes.iter().try_for_each(|(k, v)| {
+        check_no_nul("attributes", k)?;
+        check_json_no_nul("attributes", v)
+    })
 }
 
 #[derive(QueryableByName)]
@@ -156,15 +208,140 @@ fn bind_all<'a>(
     q
 }
 
+/// The condition and binds of an optional filter, placeholders from `$first`.
+fn condition(filter: Option<&store_core::Filter>, first: usize) -> (String, Vec<Bind>) {
+    match filter {
+        Some(f) => {
+            let c = compile_filter(f, first);
+            (c.sql, c.binds)
+        }
+        None => ("TRUE".into(), Vec::new()),
+    }
+}
+
+/// The SQL of a vector search: the nearest `$2` rows to `$1` that pass the filter, through the
+/// HNSW index. An iterative scan in relaxed order may hand rows back slightly out of order, so
+/// they are materialised and sorted again (pgvector 0.8).
+fn vector_sql(t: &str, cond: &str) -> String {
+    format!(
+        "WITH r AS MATERIALIZED (SELECT {COLUMNS}, embedding <=> $1 AS distance FROM {t} \
+         WHERE {cond} ORDER BY embedding <=> $1 LIMIT $2) \
+         SELECT {COLUMNS}, (1 - distance / 2)::float8 AS score FROM r ORDER BY distance, id"
+    )
+}
+
+/// The SQL of a keyword search with `$1` the text-search configuration, `$2` the query text and
+/// `$3` the limit: any of the query's words may match (OR), ranked by cover density normalised
+/// to rank / (rank + 1). The lexemes `plainto_tsquery` made are joined with `|` and cast back,
+/// not parsed again, so they are not stemmed twice.
+fn keyword_sql(t: &str, cond: &str) -> String {
+    format!(
+        "WITH q AS (SELECT replace(plainto_tsquery($1::regconfig, $2)::text, ' & ', ' | ')::tsquery AS query) \
+         SELECT {COLUMNS}, ts_rank_cd(tsv, q.query, 32)::float8 AS score FROM {t}, q \
+         WHERE tsv @@ q.query AND {cond} ORDER BY score DESC, id LIMIT $3"
+    )
+}
+
+/// The session settings of one vector search: iterative scans so that a selective filter still
+/// fills k, a search breadth of at least 2 × k, and a bound on the tuples visited. Numbers only.
+fn search_settings(options: &PgVectorOptions, k: usize) -> String {
+    let ef = options.ef_search.max(2 * k).clamp(1, 1000);
+    let max_scan = options.max_scan_tuples.clamp(1, i32::MAX as usize);
+    format!(
+        "SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {ef}; \
+         SET LOCAL hnsw.max_scan_tuples = {max_scan}"
+    )
+}
+
+/// Chunks with one row per id (the last one given wins), in the order given.
+fn last_per_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in chunks.iter().enumerate() {
+        last.insert(c.id.as_str(), i);
+    }
+    if last.len() == chunks.len() {
+        return chunks;
+    }
+    let mut keep = vec![false; chunks.len()];
+    for i in last.into_values() {
+        keep[i] = true;
+    }
+    chunks
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect()
+}
+
+/// One multi-row upsert's columns, moved out of the chunks.
+struct Columns {
+    ids: Vec<String>,
+    file_ids: Vec<String>,
+    filenames: Vec<Option<String>>,
+    indexes: Vec<i32>,
+    texts: Vec<String>,
+    vectors: Vec<Vector>,
+    attributes: Vec<Value>,
+}
+
+impl Columns {
+    fn new(rows: impl ExactSizeIterator<Item = Chunk>) -> Self {
+        let n = rows.len();
+        let mut c = Columns {
+            ids: Vec::with_capacity(n),
+            file_ids: Vec::with_capacity(n),
+            filenames: Vec::with_capacity(n),
+            indexes: Vec::with_capacity(n),
+            texts: Vec::with_capacity(n),
+            vectors: Vec::with_capacity(n),
+            attributes: Vec::with_capacity(n),
+        };
+        for r in rows {
+            c.ids.push(r.id);
+            c.file_ids.push(r.file_id);
+            c.filenames.push(r.filename);
+            c.indexes
+                .push(i32::try_from(r.chunk_index).unwrap_or(i32::MAX));
+            c.texts.push(r.text);
+            c.vectors.push(Vector::from(r.vector));
+            c.attributes.push(Value::Object(r.attributes));
+        }
+        c
+    }
+}
+
+fn to_hits(rows: Vec<ScoredRow>, threshold: Option<f32>, k: usize) -> Vec<Hit> {
+    rows.into_iter()
+        .map(|r| Hit {
+            score: score(r.score),
+            chunk: r.chunk.into(),
+        })
+        .filter(|h| threshold.is_none_or(|t| h.score >= t))
+        .take(k)
+        .collect()
+}
+
+/// A score in 0..=1 (a zero query vector has no cosine: NaN counts as 0).
+fn score(s: f64) -> f32 {
+    if s.is_nan() {
+        0.0
+    } else {
+        (s as f32).clamp(0.0, 1.0)
+    }
+}
+
 impl PgVectorStore {
-    /// The condition and binds of an optional filter, placeholders from `$first`.
-    fn condition(filter: Option<&store_core::Filter>, first: usize) -> (String, Vec<Bind>) {
-        match filter {
-            Some(f) => {
-                let c = compile_filter(f, first);
-                (c.sql, c.binds)
-            }
-            None => ("TRUE".into(), Vec::new()),
+    /// Maps a failed query on a collection's table: NotFound when the table is missing (checked
+    /// after the fact, so the happy path costs no extra round trip and no error text is parsed),
+    /// the usual mapping otherwise.
+    async fn failed(&self, spec: &CollectionSpec, e: diesel::result::Error) -> StoreError {
+        let mapped = error::db(e);
+        match mapped.kind() {
+            ErrorKind::Internal | ErrorKind::NotFound => match self.table_dimension(spec).await {
+                Ok(None) => StoreError::not_found("collection", spec.name.clone()),
+                _ => mapped,
+            },
+            _ => mapped,
         }
     }
 
@@ -176,30 +353,23 @@ impl PgVectorStore {
         k: usize,
     ) -> StoreResult<Vec<ScoredRow>> {
         let t = table(spec)?;
-        let (cond, binds) = Self::condition(filter, 3);
-        // relaxed_order iterative scans may return rows slightly out of order: re-sort.
-        let sql = format!(
-            "WITH r AS MATERIALIZED (SELECT {COLUMNS}, embedding <=> $1 AS distance FROM {t} WHERE {cond} ORDER BY embedding <=> $1 LIMIT $2) \
-             SELECT {COLUMNS}, (1 - distance / 2)::float8 AS score FROM r ORDER BY distance, id"
-        );
-        let q = diesel::sql_query(sql)
+        let (cond, binds) = condition(filter, 3);
+        let q = diesel::sql_query(vector_sql(&t, &cond))
             .into_boxed::<Pg>()
             .bind::<pgvector::sql_types::Vector, _>(Vector::from(vector.to_vec()))
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
+        let settings = search_settings(&self.options, k);
         let mut conn = self.db.conn().await?;
-        let ef = self.options.ef_search.max(2 * k).min(1000);
-        if ef > self.options.ef_search {
-            // The session default is too narrow for this k: widen it for this query only.
-            let set = format!("SET LOCAL hnsw.ef_search = {ef}");
-            conn.transaction(async |c| {
-                diesel::sql_query(set).execute(c).await?;
+        let result = conn
+            .transaction(async |c| {
+                diesel_async::SimpleAsyncConnection::batch_execute(c, &settings).await?;
                 q.load::<ScoredRow>(c).await
             })
-            .await
-            .map_err(error::db)
-        } else {
-            q.load::<ScoredRow>(&mut conn).await.map_err(error::db)
+            .await;
+        match result {
+            Ok(rows) => Ok(rows),
+            Err(e) => Err(self.failed(spec, e).await),
         }
     }
 
@@ -211,23 +381,21 @@ impl PgVectorStore {
         k: usize,
     ) -> StoreResult<Vec<ScoredRow>> {
         let t = table(spec)?;
-        let (cond, binds) = Self::condition(filter, 4);
-        // OR of the query's terms, ranked by cover density, normalised to rank / (rank + 1).
-        let sql = format!(
-            "WITH q AS (SELECT to_tsquery($1::regconfig, replace(plainto_tsquery($1::regconfig, $2)::text, ' & ', ' | ')) AS query) \
-             SELECT {COLUMNS}, ts_rank_cd(tsv, q.query, 32)::float8 AS score FROM {t}, q \
-             WHERE tsv @@ q.query AND {cond} ORDER BY score DESC, id LIMIT $3"
-        );
-        let q = diesel::sql_query(sql)
+        let (cond, binds) = condition(filter, 4);
+        let q = diesel::sql_query(keyword_sql(&t, &cond))
             .into_boxed::<Pg>()
             .bind::<Text, _>(self.options.text_search_config.clone())
             .bind::<Text, _>(text.to_string())
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
         let mut conn = self.db.conn().await?;
-        q.load::<ScoredRow>(&mut conn).await.map_err(error::db)
+        match q.load::<ScoredRow>(&mut conn).await {
+            Ok(rows) => Ok(rows),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
     }
 
+    /// The dimension of the collection's table, or `None` when there is no such table.
     async fn table_dimension(&self, spec: &CollectionSpec) -> StoreResult<Option<usize>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<Dim> = diesel::sql_query(
@@ -242,24 +410,63 @@ impl PgVectorStore {
         Ok(rows.into_iter().next().map(|d: Dim| d.dim.max(0) as usize))
     }
 
-    /// NotFound unless the collection's table exists.
-    async fn require(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        match self.table_dimension(spec).await? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::not_found("collection", spec.name.clone())),
+    /// Runs a statement on the collection's table; returns the rows it affected.
+    async fn execute(&self, spec: &CollectionSpec, sql: String) -> StoreResult<u64> {
+        let mut conn = self.db.conn().await?;
+        match diesel::sql_query(sql).execute(&mut conn).await {
+            Ok(n) => Ok(n as u64),
+            Err(e) => Err(self.failed(spec, e).await),
         }
     }
-}
 
-fn to_hits(rows: Vec<ScoredRow>, threshold: Option<f32>, k: usize) -> Vec<Hit> {
-    rows.into_iter()
-        .map(|r| Hit {
-            score: (r.score as f32).clamp(0.0, 1.0),
-            chunk: r.chunk.into(),
+    /// The one number a `SELECT ... AS n` on the collection's table gives.
+    async fn number(&self, spec: &CollectionSpec, sql: String) -> StoreResult<u64> {
+        let mut conn = self.db.conn().await?;
+        match diesel::sql_query(sql).load::<Count>(&mut conn).await {
+            Ok(rows) => Ok(rows.into_iter().next().map_or(0, |c| c.n.max(0) as u64)),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
+    }
+
+    /// Creates the table and its indexes in one transaction.
+    async fn create_table(&self, spec: &CollectionSpec) -> StoreResult<()> {
+        let t = table(spec)?;
+        let cfg = &self.options.text_search_config;
+        if !IDENT.is_match(cfg) {
+            return Err(StoreError::invalid_param(
+                "text_search_config",
+                format!("'{cfg}' is not a text-search configuration name"),
+            ));
+        }
+        // Index names are left to PostgreSQL, which keeps them unique within the schema
+        // however long the collection's name is.
+        let statements = [
+            format!(
+                "CREATE TABLE {t} (id text PRIMARY KEY, file_id text NOT NULL, filename text, \
+                 chunk_index integer NOT NULL, text text NOT NULL, embedding vector({dim}) NOT NULL, \
+                 attributes jsonb NOT NULL DEFAULT '{{}}', \
+                 tsv tsvector GENERATED ALWAYS AS (to_tsvector('{cfg}'::regconfig, text)) STORED)",
+                dim = spec.dimension
+            ),
+            format!(
+                "CREATE INDEX ON {t} USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {})",
+                self.options.hnsw_m.clamp(2, 100),
+                self.options.hnsw_ef_construction.clamp(4, 1000)
+            ),
+            format!("CREATE INDEX ON {t} USING gin (tsv)"),
+            format!("CREATE INDEX ON {t} USING gin (attributes jsonb_path_ops)"),
+            format!("CREATE INDEX ON {t} (file_id, chunk_index)"),
+        ];
+        let mut conn = self.db.conn().await?;
+        conn.transaction(async |c| {
+            for s in statements {
+                diesel::sql_query(s).execute(c).await?;
+            }
+            Ok::<_, diesel::result::Error>(())
         })
-        .filter(|h| threshold.is_none_or(|t| h.score >= t))
-        .take(k)
-        .collect()
+        .await
+        .map_err(error::db)
+    }
 }
 
 #[async_trait]
@@ -278,59 +485,34 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        let t = table(spec)?;
-        if spec.dimension == 0 || spec.dimension > 2000 {
+        table(spec)?;
+        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
             return Err(StoreError::invalid_param(
                 "dimension",
-                "dimension must be between 1 and 2000",
+                format!("dimension must be between 1 and {MAX_DIMENSION}"),
             ));
         }
-        if let Some(existing) = self.table_dimension(spec).await? {
-            return if existing == spec.dimension {
+        let same_or_conflict = |existing: usize| {
+            if existing == spec.dimension {
                 Ok(())
             } else {
                 Err(StoreError::conflict(format!(
                     "collection {} exists with dimension {existing}",
                     spec.name
                 )))
-            };
-        }
-        let cfg = &self.options.text_search_config;
-        if !IDENT.is_match(cfg) {
-            return Err(StoreError::invalid_param(
-                "text_search_config",
-                format!("'{cfg}' is not a text-search configuration name"),
-            ));
-        }
-        let name = &spec.name;
-        let statements = [
-            format!(
-                "CREATE TABLE IF NOT EXISTS {t} (id text PRIMARY KEY, file_id text NOT NULL, filename text, \
-                 chunk_index integer NOT NULL, text text NOT NULL, embedding vector({dim}) NOT NULL, \
-                 attributes jsonb NOT NULL DEFAULT '{{}}', \
-                 tsv tsvector GENERATED ALWAYS AS (to_tsvector('{cfg}'::regconfig, text)) STORED)",
-                dim = spec.dimension
-            ),
-            format!(
-                "CREATE INDEX IF NOT EXISTS \"{name}_hnsw\" ON {t} USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {})",
-                self.options.hnsw_m.clamp(2, 100),
-                self.options.hnsw_ef_construction.clamp(4, 1000)
-            ),
-            format!("CREATE INDEX IF NOT EXISTS \"{name}_tsv\" ON {t} USING gin (tsv)"),
-            format!(
-                "CREATE INDEX IF NOT EXISTS \"{name}_attrs\" ON {t} USING gin (attributes jsonb_path_ops)"
-            ),
-            format!("CREATE INDEX IF NOT EXISTS \"{name}_file\" ON {t} (file_id, chunk_index)"),
-        ];
-        let mut conn = self.db.conn().await?;
-        conn.transaction(async |c| {
-            for s in statements {
-                diesel::sql_query(s).execute(c).await?;
             }
-            Ok::<_, diesel::result::Error>(())
-        })
-        .await
-        .map_err(error::db)
+        };
+        if let Some(existing) = self.table_dimension(spec).await? {
+            return same_or_conflict(existing);
+        }
+        match self.create_table(spec).await {
+            Ok(()) => Ok(()),
+            // Created concurrently by another caller: fine when the dimensions agree.
+            Err(e) => match self.table_dimension(spec).await {
+                Ok(Some(existing)) => same_or_conflict(existing),
+                _ => Err(e),
+            },
+        }
     }
 
     async fn drop_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
@@ -346,20 +528,23 @@ impl VectorStore for PgVectorStore {
     async fn upsert(&self, spec: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64> {
         let t = table(spec)?;
         for c in &chunks {
-            check_dimension(spec, &c.vector)?;
+            check_chunk(spec, c)?;
         }
         if chunks.is_empty() {
             return Ok(0);
         }
-        self.require(spec).await?;
-        // One row per id: the last one given wins.
-        let mut last: HashMap<&str, usize> = HashMap::new();
-        for (i, c) in chunks.iter().enumerate() {
-            last.insert(c.id.as_str(), i);
+        let rows = last_per_id(chunks);
+        let total = rows.len() as u64;
+        let batch = self.options.upsert_batch.max(1);
+        let mut rows = rows.into_iter();
+        let mut batches = Vec::with_capacity((total as usize).div_ceil(batch));
+        loop {
+            let part: Vec<Chunk> = rows.by_ref().take(batch).collect();
+            if part.is_empty() {
+                break;
+            }
+            batches.push(Columns::new(part.into_iter()));
         }
-        let mut keep: Vec<usize> = last.into_values().collect();
-        keep.sort_unstable();
-        let total = keep.len() as u64;
         let sql = format!(
             "INSERT INTO {t} (id, file_id, filename, chunk_index, text, embedding, attributes) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::vector[], $7::jsonb[]) \
@@ -367,97 +552,61 @@ impl VectorStore for PgVectorStore {
              chunk_index = EXCLUDED.chunk_index, text = EXCLUDED.text, embedding = EXCLUDED.embedding, \
              attributes = EXCLUDED.attributes"
         );
-        let mut chunks: Vec<Option<Chunk>> = chunks.into_iter().map(Some).collect();
-        let rows: Vec<Chunk> = keep.into_iter().filter_map(|i| chunks[i].take()).collect();
-        let batch = self.options.upsert_batch.max(1);
         let mut conn = self.db.conn().await?;
-        conn.transaction(async |c| {
-            for part in rows.chunks(batch) {
-                diesel::sql_query(sql.as_str())
-                    .bind::<Array<Text>, _>(part.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-                    .bind::<Array<Text>, _>(
-                        part.iter().map(|r| r.file_id.clone()).collect::<Vec<_>>(),
-                    )
-                    .bind::<Array<Nullable<Text>>, _>(
-                        part.iter().map(|r| r.filename.clone()).collect::<Vec<_>>(),
-                    )
-                    .bind::<Array<Integer>, _>(
-                        part.iter()
-                            .map(|r| r.chunk_index as i32)
-                            .collect::<Vec<_>>(),
-                    )
-                    .bind::<Array<Text>, _>(part.iter().map(|r| r.text.clone()).collect::<Vec<_>>())
-                    .bind::<Array<pgvector::sql_types::Vector>, _>(
-                        part.iter()
-                            .map(|r| Vector::from(r.vector.clone()))
-                            .collect::<Vec<_>>(),
-                    )
-                    .bind::<Array<Jsonb>, _>(
-                        part.iter()
-                            .map(|r| Value::Object(r.attributes.clone()))
-                            .collect::<Vec<_>>(),
-                    )
-                    .execute(c)
-                    .await?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        })
-        .await
-        .map_err(error::db)?;
-        Ok(total)
+        let result = conn
+            .transaction(async |c| {
+                for b in &batches {
+                    diesel::sql_query(sql.as_str())
+                        .bind::<Array<Text>, _>(&b.ids)
+                        .bind::<Array<Text>, _>(&b.file_ids)
+                        .bind::<Array<Nullable<Text>>, _>(&b.filenames)
+                        .bind::<Array<Integer>, _>(&b.indexes)
+                        .bind::<Array<Text>, _>(&b.texts)
+                        .bind::<Array<pgvector::sql_types::Vector>, _>(&b.vectors)
+                        .bind::<Array<Jsonb>, _>(&b.attributes)
+                        .execute(c)
+                        .await?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(total),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
     }
 
     async fn delete_files(&self, spec: &CollectionSpec, file_ids: &[String]) -> StoreResult<u64> {
         let t = table(spec)?;
-        self.require(spec).await?;
         let mut conn = self.db.conn().await?;
-        let n = diesel::sql_query(format!("DELETE FROM {t} WHERE file_id = ANY($1)"))
-            .bind::<Array<Text>, _>(file_ids.to_vec())
+        match diesel::sql_query(format!("DELETE FROM {t} WHERE file_id = ANY($1)"))
+            .bind::<Array<Text>, _>(file_ids)
             .execute(&mut conn)
             .await
-            .map_err(error::db)?;
-        Ok(n as u64)
+        {
+            Ok(n) => Ok(n as u64),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
     }
 
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {
         let t = table(spec)?;
-        self.require(spec).await?;
-        let mut conn = self.db.conn().await?;
-        let n = diesel::sql_query(format!("DELETE FROM {t}"))
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
-        Ok(n as u64)
+        self.execute(spec, format!("DELETE FROM {t}")).await
     }
 
     async fn count(&self, spec: &CollectionSpec) -> StoreResult<u64> {
         let t = table(spec)?;
-        self.require(spec).await?;
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<Count> = diesel::sql_query(format!("SELECT count(*) AS n FROM {t}"))
-            .load(&mut conn)
+        self.number(spec, format!("SELECT count(*) AS n FROM {t}"))
             .await
-            .map_err(error::db)?;
-        Ok(rows
-            .into_iter()
-            .next()
-            .map_or(0, |c: Count| c.n.max(0) as u64))
     }
 
     async fn usage_bytes(&self, spec: &CollectionSpec) -> StoreResult<u64> {
         let t = table(spec)?;
-        self.require(spec).await?;
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<Count> = diesel::sql_query(format!(
-            "SELECT coalesce(sum(octet_length(text)), 0)::int8 AS n FROM {t}"
-        ))
-        .load(&mut conn)
+        self.number(
+            spec,
+            format!("SELECT coalesce(sum(octet_length(text)), 0)::int8 AS n FROM {t}"),
+        )
         .await
-        .map_err(error::db)?;
-        Ok(rows
-            .into_iter()
-            .next()
-            .map_or(0, |c: Count| c.n.max(0) as u64))
     }
 
     async fn list(
@@ -467,17 +616,18 @@ impl VectorStore for PgVectorStore {
         offset: usize,
     ) -> StoreResult<Vec<StoredChunk>> {
         let t = table(spec)?;
-        self.require(spec).await?;
         let mut conn = self.db.conn().await?;
-        let rows: Vec<ChunkRow> = diesel::sql_query(format!(
+        let rows = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM {t} ORDER BY file_id, chunk_index, id LIMIT $1 OFFSET $2"
         ))
-        .bind::<BigInt, _>(limit as i64)
-        .bind::<BigInt, _>(offset as i64)
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind::<BigInt, _>(i64::try_from(offset).unwrap_or(i64::MAX))
+        .load::<ChunkRow>(&mut conn)
+        .await;
+        match rows {
+            Ok(rows) => Ok(rows.into_iter().map(Into::into).collect()),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
     }
 
     async fn file_chunks(
@@ -486,43 +636,52 @@ impl VectorStore for PgVectorStore {
         file_id: &str,
     ) -> StoreResult<Vec<StoredChunk>> {
         let t = table(spec)?;
-        self.require(spec).await?;
         let mut conn = self.db.conn().await?;
-        let rows: Vec<ChunkRow> = diesel::sql_query(format!(
+        let rows = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM {t} WHERE file_id = $1 ORDER BY chunk_index, id"
         ))
-        .bind::<Text, _>(file_id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .bind::<Text, _>(file_id)
+        .load::<ChunkRow>(&mut conn)
+        .await;
+        match rows {
+            Ok(rows) => Ok(rows.into_iter().map(Into::into).collect()),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
     }
 
     async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
-        let k = req.k.clamp(1, 1000);
+        table(spec)?;
+        if let SearchMode::Vector(v) | SearchMode::Hybrid { vector: v, .. } = &req.mode {
+            check_vector(spec, v)?;
+        }
+        if let SearchMode::Keyword(text) | SearchMode::Hybrid { text, .. } = &req.mode {
+            check_no_nul("query", text)?;
+        }
+        if let Some(f) = &req.filter {
+            check_json_no_nul("filters", &f.to_json())?;
+        }
+        let k = req.k.min(1000);
         let filter = req.filter.as_ref();
         let threshold = req.score_threshold;
+        if k == 0 {
+            // Nothing to return, but a missing collection is still NotFound.
+            return match self.table_dimension(spec).await? {
+                Some(_) => Ok(Vec::new()),
+                None => Err(StoreError::not_found("collection", spec.name.clone())),
+            };
+        }
         match &req.mode {
-            SearchMode::Vector(v) => {
-                check_dimension(spec, v)?;
-                self.require(spec).await?;
-                Ok(to_hits(
-                    self.vector_search(spec, v, filter, k).await?,
-                    threshold,
-                    k,
-                ))
-            }
-            SearchMode::Keyword(text) => {
-                self.require(spec).await?;
-                Ok(to_hits(
-                    self.keyword_search(spec, text, filter, k).await?,
-                    threshold,
-                    k,
-                ))
-            }
+            SearchMode::Vector(v) => Ok(to_hits(
+                self.vector_search(spec, v, filter, k).await?,
+                threshold,
+                k,
+            )),
+            SearchMode::Keyword(text) => Ok(to_hits(
+                self.keyword_search(spec, text, filter, k).await?,
+                threshold,
+                k,
+            )),
             SearchMode::Hybrid { vector, text } => {
-                check_dimension(spec, vector)?;
-                self.require(spec).await?;
                 let depth = (2 * k).max(20);
                 let (by_vector, by_keyword) = futures::try_join!(
                     self.vector_search(spec, vector, filter, depth),
@@ -549,5 +708,152 @@ impl VectorStore for PgVectorStore {
                     .collect())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_options_deserialize_from_nothing_and_from_a_partial_object() {
+        let d: PgVectorOptions = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(d.ef_search, 100);
+        assert_eq!(d.hnsw_m, 16);
+        assert_eq!(d.hnsw_ef_construction, 64);
+        assert_eq!(d.text_search_config, "english");
+        assert_eq!(d.max_scan_tuples, 20_000);
+        let p: PgVectorOptions = serde_json::from_value(
+            serde_json::json!({"ef_search": 40, "text_search_config": "simple"}),
+        )
+        .unwrap();
+        assert_eq!((p.ef_search, p.text_search_config.as_str()), (40, "simple"));
+        assert!(serde_json::from_value::<PgVectorOptions>(serde_json::json!({"ef": 1})).is_err());
+    }
+
+    #[test]
+    fn only_plain_lowercase_identifiers_become_table_names() {
+        let spec = |name: &str| CollectionSpec {
+            name: name.into(),
+            dimension: 3,
+        };
+        assert_eq!(table(&spec("vs_abc123")).unwrap(), "vectors.\"vs_abc123\"");
+        for bad in [
+            "",
+            "1abc",
+            "Abc",
+            "a-b",
+            "a\"b",
+            "a b",
+            &"a".repeat(64),
+            "ünï",
+        ] {
+            assert!(table(&spec(bad)).is_err(), "{bad:?}");
+        }
+        assert!(table(&spec(&"a".repeat(63))).is_ok());
+    }
+
+    #[test]
+    fn vectors_must_have_the_dimension_and_finite_components() {
+        let spec = CollectionSpec {
+            name: "c".into(),
+            dimension: 2,
+        };
+        assert!(check_vector(&spec, &[0.1, 0.2]).is_ok());
+        assert_eq!(
+            check_vector(&spec, &[0.1]).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            check_vector(&spec, &[0.1, f32::NAN]).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert!(check_vector(&spec, &[f32::INFINITY, 0.0]).is_err());
+    }
+
+    #[test]
+    fn the_search_breadth_is_at_least_twice_k_and_bounded() {
+        let o = PgVectorOptions::default();
+        assert!(search_settings(&o, 10).contains("hnsw.ef_search = 100;"));
+        assert!(search_settings(&o, 80).contains("hnsw.ef_search = 160;"));
+        assert!(search_settings(&o, 900).contains("hnsw.ef_search = 1000;"));
+        assert!(search_settings(&o, 1).contains("hnsw.iterative_scan = relaxed_order"));
+        assert!(search_settings(&o, 1).contains("hnsw.max_scan_tuples = 20000"));
+    }
+
+    #[test]
+    fn the_last_chunk_given_for_an_id_wins_and_order_is_kept() {
+        let c = |id: &str, text: &str| Chunk {
+            id: id.into(),
+            file_id: "f".into(),
+            filename: None,
+            chunk_index: 0,
+            text: text.into(),
+            vector: vec![1.0],
+            attributes: Map::new(),
+        };
+        let kept = last_per_id(vec![c("a", "1"), c("b", "2"), c("a", "3"), c("c", "4")]);
+        let got: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|c| (c.id.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(got, [("b", "2"), ("a", "3"), ("c", "4")]);
+    }
+
+    #[test]
+    fn nul_characters_anywhere_in_a_chunk_are_refused() {
+        let spec = CollectionSpec {
+            name: "c".into(),
+            dimension: 1,
+        };
+        let ok = Chunk {
+            id: "a".into(),
+            file_id: "f".into(),
+            filename: Some("f.txt".into()),
+            chunk_index: 0,
+            text: "text".into(),
+            vector: vec![1.0],
+            attributes: serde_json::json!({"k": ["v", {"n": "w"}]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        };
+        assert!(check_chunk(&spec, &ok).is_ok());
+        let mut bad = ok.clone();
+        bad.text = "a\0b".into();
+        assert_eq!(
+            check_chunk(&spec, &bad).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        let mut bad = ok.clone();
+        bad.filename = Some("\0".into());
+        assert!(check_chunk(&spec, &bad).is_err());
+        let mut bad = ok.clone();
+        bad.attributes
+            .insert("k".into(), serde_json::json!([{"n": "\u{0}"}]));
+        assert!(check_chunk(&spec, &bad).is_err());
+        let mut bad = ok;
+        bad.attributes.insert("\0".into(), Value::Null);
+        assert!(check_chunk(&spec, &bad).is_err());
+    }
+
+    #[test]
+    fn scores_are_clamped_and_nan_is_zero() {
+        assert_eq!(score(f64::NAN), 0.0);
+        assert_eq!(score(1.000_001), 1.0);
+        assert_eq!(score(-0.1), 0.0);
+        assert_eq!(score(0.25), 0.25);
+    }
+
+    #[test]
+    fn search_sql_holds_only_placeholders_and_the_checked_table_name() {
+        let sql = vector_sql("vectors.\"t\"", "TRUE");
+        assert!(sql.contains("ORDER BY embedding <=> $1 LIMIT $2"), "{sql}");
+        assert!(sql.starts_with("WITH r AS MATERIALIZED"), "{sql}");
+        assert!(sql.ends_with("ORDER BY distance, id"), "{sql}");
+        let sql = keyword_sql("vectors.\"t\"", "TRUE");
+        assert!(sql.contains("plainto_tsquery($1::regconfig, $2)"), "{sql}");
+        assert!(sql.contains("ts_rank_cd(tsv, q.query, 32)"), "{sql}");
+        assert!(sql.ends_with("LIMIT $3"), "{sql}");
     }
 }

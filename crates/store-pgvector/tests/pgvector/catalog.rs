@@ -1,7 +1,7 @@
 //! The catalog: tenants, hashed keys, collections, all scoped by tenant.
 
 use serde_json::{Map, json};
-use store_core::{Catalog, ErrorKind, NewCollection};
+use store_core::{Catalog, CollectionUpdate, ErrorKind, NewCollection, PageOrder, PageRequest};
 use store_pgvector::PgCatalog;
 
 use crate::pool;
@@ -168,4 +168,146 @@ async fn collections_are_scoped_by_tenant() {
         ErrorKind::NotFound
     );
     assert_eq!(catalog.list_collections(&b.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn keys_are_revoked_by_an_unambiguous_prefix_only() {
+    let catalog = PgCatalog::new(pool().await);
+    let tenant = unique("prefix");
+    let shared = format!("vsk_{}", uuid::Uuid::new_v4().simple());
+    let hash = |n: u8| format!("{}{n:02}", uuid::Uuid::new_v4().simple());
+    let (h1, h2) = (hash(1), hash(2));
+    let one = catalog.insert_api_key(&tenant, &h1, &shared).await.unwrap();
+    let two = catalog.insert_api_key(&tenant, &h2, &shared).await.unwrap();
+
+    let err = catalog.revoke_api_key(&shared).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("2 active keys"), "{err}");
+    assert!(catalog.tenant_for_key_hash(&h1).await.unwrap().is_some());
+    assert!(catalog.tenant_for_key_hash(&h2).await.unwrap().is_some());
+
+    // By id, then the prefix names one active key.
+    assert_eq!(catalog.revoke_api_key(&one.id).await.unwrap().id, one.id);
+    let by_prefix = catalog.revoke_api_key(&shared).await.unwrap();
+    assert_eq!(by_prefix.id, two.id);
+    assert!(by_prefix.revoked_at.is_some());
+    assert!(catalog.tenant_for_key_hash(&h2).await.unwrap().is_none());
+    assert_eq!(
+        catalog.revoke_api_key(&shared).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        catalog
+            .revoke_api_key("vsk_nothing_like_it")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[tokio::test]
+async fn touch_and_update_move_last_active_at_and_stay_in_the_tenant() {
+    let catalog = PgCatalog::new(pool().await);
+    let a = catalog.ensure_tenant(&unique("touch_a")).await.unwrap();
+    let b = catalog.ensure_tenant(&unique("touch_b")).await.unwrap();
+    let created = catalog
+        .create_collection(new_collection(&a.id, "touched"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    catalog.touch_collection(&a.id, &created.id).await.unwrap();
+    let touched = catalog.get_collection(&a.id, &created.id).await.unwrap();
+    assert!(touched.last_active_at > created.last_active_at);
+    assert_eq!(touched.created_at, created.created_at);
+
+    // Another tenant's touch changes nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    catalog.touch_collection(&b.id, &created.id).await.unwrap();
+    assert_eq!(
+        catalog
+            .get_collection(&a.id, &created.id)
+            .await
+            .unwrap()
+            .last_active_at,
+        touched.last_active_at
+    );
+
+    let updated = catalog
+        .update_collection(
+            &a.id,
+            &created.id,
+            CollectionUpdate {
+                name: Some(None),
+                metadata: Some(json!({"v": 2}).as_object().cloned().unwrap()),
+                expires_after_days: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name, None);
+    assert_eq!(
+        updated.metadata,
+        json!({"v": 2}).as_object().cloned().unwrap()
+    );
+    assert_eq!(
+        updated.expires_after_days,
+        Some(7),
+        "None leaves it as it is"
+    );
+    assert!(updated.last_active_at > touched.last_active_at);
+    let err = catalog
+        .update_collection(&b.id, &created.id, CollectionUpdate::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn collections_page_by_id_both_ways() {
+    let catalog = PgCatalog::new(pool().await);
+    let t = catalog.ensure_tenant(&unique("pages")).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut new = new_collection(&t.id, &format!("c{i}"));
+        new.id = format!("vs_{}", uuid::Uuid::now_v7().simple());
+        ids.push(catalog.create_collection(new).await.unwrap().id);
+    }
+    let page = |order, after: Option<&String>, before: Option<&String>| PageRequest {
+        limit: 2,
+        order,
+        after: after.cloned(),
+        before: before.cloned(),
+    };
+    let ids_of = |(rows, more): (Vec<store_core::CollectionRecord>, bool)| {
+        (rows.into_iter().map(|r| r.id).collect::<Vec<_>>(), more)
+    };
+    let first = ids_of(
+        catalog
+            .page_collections(&t.id, page(PageOrder::Asc, None, None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(first, (ids[0..2].to_vec(), true));
+    let last = ids_of(
+        catalog
+            .page_collections(&t.id, page(PageOrder::Asc, Some(&ids[3]), None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(last, (vec![ids[4].clone()], false));
+    let desc = ids_of(
+        catalog
+            .page_collections(&t.id, page(PageOrder::Desc, Some(&ids[4]), None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(desc, (vec![ids[3].clone(), ids[2].clone()], true));
+    let before = ids_of(
+        catalog
+            .page_collections(&t.id, page(PageOrder::Asc, None, Some(&ids[1])))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before, (vec![ids[0].clone()], false));
 }

@@ -1,0 +1,151 @@
+//! Failures map to the right [`store_core::ErrorKind`].
+
+use serde_json::json;
+use store_core::testkit::{DIM, chunk, fresh, vector};
+use store_core::{CollectionSpec, ErrorKind, VectorStore};
+use store_pgvector::{PgVectorOptions, PgVectorStore};
+
+use crate::{pool, store};
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // Nothing listens on port 1 of the loopback address.
+    let Err(err) = store_pgvector::connect(
+        "postgres://nobody@127.0.0.1:1/nothing",
+        1,
+        &PgVectorOptions::default(),
+    )
+    .await
+    else {
+        panic!("connected to a closed port");
+    };
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    let err = store_pgvector::migrate("postgres://nobody@127.0.0.1:1/nothing")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_collection_is_not_found_by_its_name() {
+    let store = store().await;
+    let spec = CollectionSpec {
+        name: "t_never_created_here".into(),
+        dimension: DIM,
+    };
+    for err in [
+        store.count(&spec).await.unwrap_err(),
+        store.usage_bytes(&spec).await.unwrap_err(),
+        store.file_chunks(&spec, "f").await.unwrap_err(),
+        store.delete_files(&spec, &["f".into()]).await.unwrap_err(),
+        store
+            .search(
+                &spec,
+                &store_core::testkit::request(store_core::SearchMode::Keyword("x".into()), 0),
+            )
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains("t_never_created_here"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_different_dimension_for_an_existing_collection_is_a_conflict() {
+    let store = store().await;
+    let spec = fresh(store.as_ref()).await;
+    let err = store
+        .create_collection(&CollectionSpec {
+            name: spec.name.clone(),
+            dimension: DIM + 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    store.drop_collection(&spec).await.unwrap();
+}
+
+#[tokio::test]
+async fn names_that_are_not_plain_identifiers_and_bad_dimensions_are_invalid() {
+    let store = store().await;
+    for (name, dimension) in [
+        ("Robert'); DROP TABLE tenants; --", DIM),
+        ("UPPER", DIM),
+        ("ok_name", 0),
+        ("ok_name", 2001),
+    ] {
+        let spec = CollectionSpec {
+            name: name.into(),
+            dimension,
+        };
+        let err = store.create_collection(&spec).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn non_finite_vectors_are_invalid_and_nothing_is_written() {
+    let store = store().await;
+    let spec = fresh(store.as_ref()).await;
+    let mut v = vector(1);
+    v[2] = f32::NAN;
+    let err = store
+        .upsert(
+            &spec,
+            vec![
+                chunk("ok", "x", vector(2), json!({})),
+                chunk("nan", "x", v, json!({})),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(store.count(&spec).await.unwrap(), 0);
+    store.drop_collection(&spec).await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_collection_all_succeed() {
+    let pool = pool().await;
+    let a = PgVectorStore::new(pool.clone(), PgVectorOptions::default());
+    let b = PgVectorStore::new(pool, PgVectorOptions::default());
+    let spec = CollectionSpec {
+        name: format!("t_{}", uuid::Uuid::new_v4().simple()),
+        dimension: DIM,
+    };
+    let (x, y) = tokio::join!(a.create_collection(&spec), b.create_collection(&spec));
+    x.unwrap();
+    y.unwrap();
+    a.drop_collection(&spec).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_large_upsert_spans_several_batches_in_one_transaction() {
+    let pool = pool().await;
+    let store = PgVectorStore::new(
+        pool,
+        PgVectorOptions {
+            upsert_batch: 7,
+            ..PgVectorOptions::default()
+        },
+    );
+    let spec = fresh(&store).await;
+    let chunks = (0..100u64)
+        .map(|i| chunk(&format!("b{i:03}"), "batched", vector(i), json!({"i": i})))
+        .collect();
+    assert_eq!(store.upsert(&spec, chunks).await.unwrap(), 100);
+    assert_eq!(store.count(&spec).await.unwrap(), 100);
+    let rows = store.list(&spec, 1000, 0).await.unwrap();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[42].attributes["i"], json!(42));
+    // A NUL character, which PostgreSQL cannot store, in a later batch: nothing is written.
+    let mut chunks: Vec<_> = (0..20u64)
+        .map(|i| chunk(&format!("n{i:03}"), "new", vector(i), json!({})))
+        .collect();
+    chunks[15].text = "nul \u{0} byte".into();
+    let err = store.upsert(&spec, chunks).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(store.count(&spec).await.unwrap(), 100, "all or nothing");
+    store.drop_collection(&spec).await.unwrap();
+}
