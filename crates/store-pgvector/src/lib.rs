@@ -56,8 +56,10 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// counts as unavailable.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A pool of connections. Every new connection gets the session settings searches rely on
-/// (`hnsw.iterative_scan`, `hnsw.ef_search`), so that a search is one round trip.
+/// A pool of at most `pool_size` connections, tried once so that a bad URL or a server that is
+/// down fails here ([`store_core::ErrorKind::Unavailable`]). New connections get the search
+/// settings of `options` as session defaults; each vector search also sets its own for its k
+/// (`SET LOCAL` in its transaction), so a store built with other options still searches right.
 pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
     let setup = format!(
         "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {}",
