@@ -84,6 +84,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         .create_key(&format!("b_{run}"))
         .await
         .expect("key b");
+    vector_store_server::spawn_background(&settings, &state);
     let app = api_http::Application::build(&settings.server, state).expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();

@@ -3,6 +3,7 @@
 mod bad_requests;
 mod files;
 mod health;
+mod ingestion;
 mod platform;
 mod raw;
 mod tenancy;

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api_http::service::{AuthService, BlobStore, FileService, VectorService};
+use api_http::service::{
+    AuthService, BlobStore, FileService, IngestService, Ingestor, VectorService,
+};
 use api_http::{AppState, Application};
 use embeddings::EmbedderRegistry;
 use secrecy::ExposeSecret;
@@ -104,7 +106,7 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
             settings.files.dir.display()
         )
     })?;
-    let files = FileService::new(pg_catalog, blobs, settings.files.max_upload_bytes);
+    let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes);
     let stores = stores(settings, &pool).await?;
     let auth = AuthService::new(
         catalog.clone(),
@@ -119,11 +121,36 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
         keyword_weight: settings.search.hybrid_keyword_weight,
         rrf_k: settings.search.rrf_k,
     };
+    let service = VectorService::new(catalog, stores, embedders, hybrid);
+    let ingest = IngestService::new(service.clone(), files.clone(), pg_catalog);
     Ok(AppState {
-        service: VectorService::new(catalog, stores, embedders, hybrid),
+        service,
         auth: Arc::new(auth),
         files,
+        ingest,
     })
+}
+
+/// Starts the background work: ingestion workers and the expiry sweeper. They stop with the
+/// runtime.
+pub fn spawn_background(settings: &Settings, state: &AppState) {
+    for _ in 0..settings.ingest.workers {
+        let worker = Ingestor::new(
+            state.ingest.clone(),
+            settings.ingest.lease_secs,
+            settings.ingest.max_attempts,
+        );
+        tokio::spawn(worker.run(Duration::from_millis(200)));
+    }
+    let files = state.files.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = files.sweep_expired().await {
+                tracing::warn!(error = %e, "the file expiry sweep failed");
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
 }
 
 /// Builds the application from settings: database, back-ends, models, listener.
@@ -137,6 +164,7 @@ pub async fn build(
         None => self::embedders(settings).await?,
     };
     let state = state(settings, embedders).await?;
+    spawn_background(settings, &state);
     Application::build(&settings.server, state).with_context(|| {
         format!(
             "could not listen on {}:{}",

@@ -21,6 +21,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub search: SearchSettings,
     pub files: FileSettings,
+    pub ingest: IngestSettings,
     pub embeddings: EmbeddingSettings,
     pub log: LogSettings,
 }
@@ -63,6 +64,13 @@ pub struct StorageSettings {
     /// Options of the pgvector back-end, read by that back-end.
     #[serde(default)]
     pub pgvector: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    pub workers: usize,
+    pub lease_secs: i64,
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::{BodyLimit, path_config, payload_config, query_config};
 use crate::routes;
-use crate::service::{AuthMode, AuthService, FileService, VectorService};
+use crate::service::{AuthMode, AuthService, FileService, IngestService, VectorService};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
@@ -40,6 +40,7 @@ pub struct AppState {
     pub service: VectorService,
     pub auth: Arc<AuthService>,
     pub files: FileService,
+    pub ingest: IngestService,
 }
 
 pub struct Application {

@@ -55,7 +55,7 @@ pub struct CreateVectorStore {
     pub metadata: Option<Map<String, Value>>,
     #[validate(nested)]
     pub expires_after: Option<ExpiresAfter>,
-    #[validate(length(max = 0, message = "attaching files arrives with the files API"))]
+    #[validate(length(max = 2000))]
     pub file_ids: Option<Vec<String>>,
     pub chunking_strategy: Option<Value>,
     pub storage_backend: Option<String>,
@@ -258,6 +258,114 @@ pub struct FileListQuery {
     pub limit: Option<u32>,
     pub order: Option<Order>,
     pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileLastError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaticChunking {
+    pub max_chunk_size_tokens: u32,
+    pub chunk_overlap_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkingStrategy {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "static")]
+    pub static_: StaticChunking,
+}
+
+/// `openai.types.vector_stores.VectorStoreFile`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorStoreFile {
+    pub id: String,
+    pub object: String,
+    pub created_at: i64,
+    pub vector_store_id: String,
+    pub usage_bytes: u64,
+    pub status: String,
+    pub last_error: Option<FileLastError>,
+    pub attributes: Option<Map<String, Value>>,
+    pub chunking_strategy: Option<ChunkingStrategy>,
+}
+
+/// `POST /v1/vector_stores/{id}/files`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AttachFile {
+    #[validate(custom(function = "validation::not_blank"))]
+    pub file_id: String,
+    #[validate(custom(function = "validation::metadata"))]
+    pub attributes: Option<Map<String, Value>>,
+    pub chunking_strategy: Option<Value>,
+}
+
+/// `POST /v1/vector_stores/{id}/files/{file_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAttachedFile {
+    #[validate(custom(function = "validation::metadata"))]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// `GET /v1/vector_stores/{id}/files` query (also a batch's files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AttachedListQuery {
+    #[validate(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    pub order: Option<Order>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct BatchFile {
+    #[validate(custom(function = "validation::not_blank"))]
+    pub file_id: String,
+    #[validate(custom(function = "validation::metadata"))]
+    pub attributes: Option<Map<String, Value>>,
+    pub chunking_strategy: Option<Value>,
+}
+
+/// `POST /v1/vector_stores/{id}/file_batches`: `file_ids` or `files`, 1 to 2000.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBatch {
+    #[validate(length(min = 1, max = 2000))]
+    pub file_ids: Option<Vec<String>>,
+    #[validate(length(min = 1, max = 2000), nested)]
+    pub files: Option<Vec<BatchFile>>,
+    #[validate(custom(function = "validation::metadata"))]
+    pub attributes: Option<Map<String, Value>>,
+    pub chunking_strategy: Option<Value>,
+}
+
+/// `openai.types.vector_stores.VectorStoreFileBatch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileBatch {
+    pub id: String,
+    pub object: String,
+    pub created_at: i64,
+    pub vector_store_id: String,
+    pub status: String,
+    pub file_counts: FileCounts,
+}
+
+/// `GET /v1/vector_stores/{id}/files/{file_id}/content`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileContentPage {
+    pub object: String,
+    pub data: Vec<ContentPart>,
+    pub has_more: bool,
+    pub next_page: Option<String>,
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod error;
 pub mod files;
 pub mod filter;
+pub mod ingest;
 pub mod registry;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -29,6 +30,10 @@ pub use catalog::{
 pub use error::{ErrorKind, StoreError, StoreResult};
 pub use files::{FileCatalog, FilePage, FileRecord};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
+pub use ingest::{
+    AttachedFile, AttachedPage, Batch, FileStatus, IngestCatalog, JobOutcome, LastError,
+    StatusCounts,
+};
 pub use registry::StoreRegistry;
 pub use store::{
     Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoredChunk, VectorStore,
@@ -38,6 +43,8 @@ pub use store::{
 pub use catalog::MockCatalog;
 #[cfg(any(test, feature = "mocks"))]
 pub use files::MockFileCatalog;
+#[cfg(any(test, feature = "mocks"))]
+pub use ingest::MockIngestCatalog;
 #[cfg(any(test, feature = "mocks"))]
 pub use store::MockVectorStore;
 

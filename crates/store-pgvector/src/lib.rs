@@ -12,6 +12,7 @@ mod catalog;
 mod error;
 mod files;
 mod filter;
+mod ingest;
 mod store;
 
 pub use catalog::PgCatalog;

@@ -5,6 +5,7 @@ pub mod health;
 pub mod openai;
 pub mod platform;
 pub mod raw;
+pub mod vector_store_files;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,5 +61,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(platform::configure)
         .configure(openai::configure)
         .configure(files::configure)
+        .configure(vector_store_files::configure)
         .configure(raw::configure);
 }

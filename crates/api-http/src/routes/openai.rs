@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 use models::openai::{
-    CreateVectorStore, Deleted, FileCounts, ListPage, ListQuery, Order, SearchHit,
-    SearchResultsPage, SearchVectorStore, UpdateVectorStore, VectorStore, VectorStoreStatus,
+    CreateVectorStore, Deleted, ListPage, ListQuery, Order, SearchHit, SearchResultsPage,
+    SearchVectorStore, UpdateVectorStore, VectorStore, VectorStoreStatus,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
 use models::raw::SearchMode;
@@ -12,15 +12,20 @@ use store_core::{CollectionRecord, CollectionUpdate, PageOrder, PageRequest};
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::Caller;
-use crate::service::{CreateCollectionInput, SearchInput, SearchKind, VectorService};
+use crate::service::{
+    AttachRequest, CreateCollectionInput, SearchInput, SearchKind, VectorService,
+};
 use crate::startup::AppState;
 
 type State = web::Data<AppState>;
 
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
     let usage_bytes = state.service.usage_bytes(&r).await?;
+    let counts = state.ingest.counts(&r, None).await?;
     let status = if VectorService::is_expired(&r) {
         VectorStoreStatus::Expired
+    } else if counts.in_progress > 0 {
+        VectorStoreStatus::InProgress
     } else {
         VectorStoreStatus::Completed
     };
@@ -29,7 +34,7 @@ async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiE
         created_at: r.created_at,
         name: r.name.unwrap_or_default(),
         usage_bytes,
-        file_counts: FileCounts::default(),
+        file_counts: crate::routes::vector_store_files::counts_view(counts),
         status,
         last_active_at: Some(r.last_active_at),
         metadata: Some(r.metadata),
@@ -65,6 +70,28 @@ async fn create(
         .service
         .create_collection(&caller.0, input, "embedding_model")
         .await?;
+    let file_ids = body.file_ids.unwrap_or_default();
+    let mut files = Vec::with_capacity(file_ids.len());
+    for (i, file_id) in file_ids.iter().enumerate() {
+        let request = AttachRequest {
+            file_id: file_id.clone(),
+            attributes: Default::default(),
+            chunking_strategy: body.chunking_strategy.clone(),
+            param: format!("file_ids[{i}]"),
+        };
+        let prepared = state.ingest.prepare(&caller.0, &record, request).await;
+        match prepared {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                // Nothing half-made stays behind.
+                state.service.delete_collection(&caller.0, &record).await?;
+                return Err(e);
+            }
+        }
+    }
+    for f in files {
+        state.ingest.attach(f).await?;
+    }
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
 
@@ -183,19 +210,17 @@ async fn search(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Full paths, no scope: the vector-store file routes share this prefix.
     cfg.service(
-        web::scope("/v1/vector_stores")
-            .service(
-                web::resource("")
-                    .route(web::get().to(list))
-                    .route(web::post().to(create)),
-            )
-            .service(
-                web::resource("/{id}")
-                    .route(web::get().to(retrieve))
-                    .route(web::post().to(update))
-                    .route(web::delete().to(delete)),
-            )
-            .service(web::resource("/{id}/search").route(web::post().to(search))),
-    );
+        web::resource("/v1/vector_stores")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/v1/vector_stores/{id}")
+            .route(web::get().to(retrieve))
+            .route(web::post().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(web::resource("/v1/vector_stores/{id}/search").route(web::post().to(search)));
 }

@@ -241,6 +241,28 @@ impl VectorService {
             .await?)
     }
 
+    /// The longest input the collection's model takes, in its tokens.
+    pub fn model_max_tokens(&self, record: &CollectionRecord) -> Option<usize> {
+        let model = record.model.as_deref()?;
+        self.embedders.get(model).ok().map(|e| e.max_input_tokens())
+    }
+
+    /// Every chunk of one file, in order.
+    pub async fn file_chunks(
+        &self,
+        record: &CollectionRecord,
+        file_id: &str,
+    ) -> Result<Vec<StoredChunk>, ApiError> {
+        Ok(self
+            .store(record)?
+            .file_chunks(&record.spec(), file_id)
+            .await?)
+    }
+
+    pub fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.catalog
+    }
+
     /// Bytes of text stored in the collection.
     pub async fn usage_bytes(&self, record: &CollectionRecord) -> Result<u64, ApiError> {
         Ok(self.store(record)?.usage_bytes(&record.spec()).await?)

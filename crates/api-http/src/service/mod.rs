@@ -4,9 +4,12 @@
 mod auth;
 mod collections;
 mod files;
+mod ingest;
+pub mod text;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
 pub use collections::{
     CreateCollectionInput, DocumentInput, SearchInput, SearchKind, VectorService,
 };
 pub use files::{BlobStore, FileService, UploadMeta};
+pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};

@@ -1,0 +1,332 @@
+//! Files attached to vector stores, their content, and file batches, under
+//! `/v1/vector_stores/{id}/files` and `/v1/vector_stores/{id}/file_batches`.
+
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use models::openai::{
+    AttachFile, AttachedListQuery, ChunkingStrategy, CreateBatch, Deleted, FileBatch,
+    FileContentPage, FileCounts, FileLastError, ListPage, Order, StaticChunking,
+    UpdateAttachedFile, VectorStoreFile,
+};
+use models::platform::ContentPart;
+use store_core::{AttachedFile, AttachedPage, Batch, FileStatus, PageOrder};
+
+use crate::error::ApiError;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::routes::Caller;
+use crate::service::AttachRequest;
+use crate::startup::AppState;
+
+type State = web::Data<AppState>;
+
+/// How long the SDK's polling helpers wait between polls.
+const POLL_AFTER_MS: &str = "500";
+
+fn ok_polled(in_progress: bool) -> HttpResponseBuilder {
+    let mut res = HttpResponse::Ok();
+    if in_progress {
+        res.insert_header(("openai-poll-after-ms", POLL_AFTER_MS));
+    }
+    res
+}
+
+pub fn file_view(f: AttachedFile) -> VectorStoreFile {
+    VectorStoreFile {
+        id: f.file_id,
+        object: "vector_store.file".into(),
+        created_at: f.created_at,
+        vector_store_id: f.vector_store_id,
+        usage_bytes: f.usage_bytes,
+        status: f.status.as_str().into(),
+        last_error: f.last_error.map(|e| FileLastError {
+            code: e.code,
+            message: e.message,
+        }),
+        attributes: Some(f.attributes),
+        chunking_strategy: Some(ChunkingStrategy {
+            kind: "static".into(),
+            static_: StaticChunking {
+                max_chunk_size_tokens: f.max_chunk_tokens,
+                chunk_overlap_tokens: f.overlap_tokens,
+            },
+        }),
+    }
+}
+
+pub fn counts_view(c: store_core::StatusCounts) -> FileCounts {
+    FileCounts {
+        in_progress: c.in_progress,
+        completed: c.completed,
+        failed: c.failed,
+        cancelled: c.cancelled,
+        total: c.total(),
+    }
+}
+
+async fn batch_view(
+    state: &AppState,
+    store: &store_core::CollectionRecord,
+    b: Batch,
+) -> Result<FileBatch, ApiError> {
+    let c = state.ingest.counts(store, Some(b.id.clone())).await?;
+    let status = if b.cancelled {
+        "cancelled"
+    } else if c.in_progress > 0 {
+        "in_progress"
+    } else if c.total() > 0 && c.failed == c.total() {
+        "failed"
+    } else {
+        "completed"
+    };
+    Ok(FileBatch {
+        id: b.id,
+        object: "vector_store.files_batch".into(),
+        created_at: b.created_at,
+        vector_store_id: b.vector_store_id,
+        status: status.into(),
+        file_counts: counts_view(c),
+    })
+}
+
+async fn attach(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+    ValidJson(body): ValidJson<AttachFile>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let request = AttachRequest {
+        file_id: body.file_id,
+        attributes: body.attributes.unwrap_or_default(),
+        chunking_strategy: body.chunking_strategy,
+        param: "file_id".into(),
+    };
+    let file = state.ingest.prepare(&caller.0, &store, request).await?;
+    let attached = state.ingest.attach(file).await?;
+    Ok(ok_polled(true).json(file_view(attached)))
+}
+
+fn page_request(q: AttachedListQuery, batch_id: Option<String>) -> Result<AttachedPage, ApiError> {
+    let status = match q.filter.as_deref() {
+        None => None,
+        Some(f) => Some(FileStatus::parse(f).ok_or_else(|| {
+            ApiError::invalid(
+                "filter",
+                "filter must be in_progress, completed, failed or cancelled",
+            )
+        })?),
+    };
+    Ok(AttachedPage {
+        status,
+        batch_id,
+        limit: q.limit.unwrap_or(20) as usize,
+        order: match q.order.unwrap_or_default() {
+            Order::Asc => PageOrder::Asc,
+            Order::Desc => PageOrder::Desc,
+        },
+        after: q.after,
+        before: q.before,
+    })
+}
+
+fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFile> {
+    let data: Vec<VectorStoreFile> = files.into_iter().map(file_view).collect();
+    ListPage {
+        object: "list".into(),
+        first_id: data.first().map(|f| f.id.clone()),
+        last_id: data.last().map(|f| f.id.clone()),
+        has_more,
+        data,
+    }
+}
+
+async fn list(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+    ValidQuery(q): ValidQuery<AttachedListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (files, has_more) = state
+        .ingest
+        .page(&caller.0, &store, page_request(q, None)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(page_view(files, has_more)))
+}
+
+async fn retrieve(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let f = state.ingest.attached(&caller.0, &store, &file_id).await?;
+    Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
+}
+
+async fn update(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    ValidJson(body): ValidJson<UpdateAttachedFile>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let f = state
+        .ingest
+        .set_attributes(
+            &caller.0,
+            &store,
+            &file_id,
+            body.attributes.unwrap_or_default(),
+        )
+        .await?;
+    Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
+}
+
+async fn detach(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    state.ingest.detach(&caller.0, &store, &file_id).await?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        id: file_id,
+        object: "vector_store.file.deleted".into(),
+        deleted: true,
+    }))
+}
+
+async fn content(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let text = state.ingest.content(&caller.0, &store, &file_id).await?;
+    Ok(HttpResponse::Ok().json(FileContentPage {
+        object: "vector_store.file_content.page".into(),
+        data: vec![ContentPart::text(text)],
+        has_more: false,
+        next_page: None,
+    }))
+}
+
+async fn create_batch(
+    state: State,
+    caller: Caller,
+    id: web::Path<String>,
+    ValidJson(body): ValidJson<CreateBatch>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let shared_attrs = body.attributes.unwrap_or_default();
+    let requests: Vec<AttachRequest> = match (body.file_ids, body.files) {
+        (Some(ids), None) => ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, file_id)| AttachRequest {
+                file_id,
+                attributes: shared_attrs.clone(),
+                chunking_strategy: body.chunking_strategy.clone(),
+                param: format!("file_ids[{i}]"),
+            })
+            .collect(),
+        (None, Some(files)) => files
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| AttachRequest {
+                file_id: f.file_id,
+                attributes: f.attributes.unwrap_or_else(|| shared_attrs.clone()),
+                chunking_strategy: f
+                    .chunking_strategy
+                    .or_else(|| body.chunking_strategy.clone()),
+                param: format!("files[{i}].file_id"),
+            })
+            .collect(),
+        _ => {
+            return Err(ApiError::invalid(
+                "file_ids",
+                "send either file_ids or files, not both and not neither",
+            ));
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut files = Vec::with_capacity(requests.len());
+    for request in requests {
+        if !seen.insert(request.file_id.clone()) {
+            let message = format!("file '{}' appears more than once", request.file_id);
+            return Err(ApiError::invalid(request.param, message));
+        }
+        files.push(state.ingest.prepare(&caller.0, &store, request).await?);
+    }
+    let batch = state.ingest.create_batch(&caller.0, &store, files).await?;
+    Ok(ok_polled(true).json(batch_view(&state, &store, batch).await?))
+}
+
+async fn get_batch(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, batch_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
+    let view = batch_view(&state, &store, batch).await?;
+    Ok(ok_polled(view.status == "in_progress").json(view))
+}
+
+async fn cancel_batch(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, batch_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let batch = state
+        .ingest
+        .cancel_batch(&caller.0, &store, &batch_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(batch_view(&state, &store, batch).await?))
+}
+
+async fn batch_files(
+    state: State,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    ValidQuery(q): ValidQuery<AttachedListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, batch_id) = path.into_inner();
+    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
+    let (files, has_more) = state
+        .ingest
+        .page(&caller.0, &store, page_request(q, Some(batch.id))?)
+        .await?;
+    Ok(HttpResponse::Ok().json(page_view(files, has_more)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    const BASE: &str = "/v1/vector_stores/{id}";
+    let at = |p: &str| format!("{BASE}{p}");
+    cfg.service(
+        web::resource(at("/files"))
+            .route(web::get().to(list))
+            .route(web::post().to(attach)),
+    )
+    .service(
+        web::resource(at("/files/{file_id}"))
+            .route(web::get().to(retrieve))
+            .route(web::post().to(update))
+            .route(web::delete().to(detach)),
+    )
+    .service(web::resource(at("/files/{file_id}/content")).route(web::get().to(content)))
+    .service(web::resource(at("/file_batches")).route(web::post().to(create_batch)))
+    .service(web::resource(at("/file_batches/{batch_id}")).route(web::get().to(get_batch)))
+    .service(
+        web::resource(at("/file_batches/{batch_id}/cancel")).route(web::post().to(cancel_batch)),
+    )
+    .service(web::resource(at("/file_batches/{batch_id}/files")).route(web::get().to(batch_files)));
+}

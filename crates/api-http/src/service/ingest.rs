@@ -1,0 +1,465 @@
+//! Files attached to vector stores: attaching queues a durable job; [`Ingestor`] workers claim
+//! jobs, extract text, chunk it, embed and store the chunks under deterministic ids
+//! (`{file_id}:{index}`), and end the job `completed` or `failed` with `last_error`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use store_core::{
+    AttachedFile, AttachedPage, Batch, CollectionRecord, FileStatus, IngestCatalog, JobOutcome,
+    LastError, StatusCounts, StoreError, Tenant, now_unix,
+};
+
+use crate::error::{ApiError, Class};
+use crate::service::text::{self, ExtractError};
+use crate::service::{DocumentInput, FileService, VectorService};
+
+/// `auto` chunking: 800 tokens with 400 of overlap, narrowed to what the model takes.
+pub const AUTO_MAX_TOKENS: u32 = 800;
+pub const AUTO_OVERLAP_TOKENS: u32 = 400;
+
+/// Chunk sizes (cl100k tokens) for a model that takes `model_max` of its own tokens: a
+/// quarter is kept as headroom, since its tokenizer may split finer than cl100k.
+pub fn auto_chunking(model_max: Option<usize>) -> (u32, u32) {
+    let fit = model_max.map_or(AUTO_MAX_TOKENS, |m| {
+        ((m * 3 / 4) as u32).clamp(16, AUTO_MAX_TOKENS)
+    });
+    (
+        fit,
+        if fit == AUTO_MAX_TOKENS {
+            AUTO_OVERLAP_TOKENS
+        } else {
+            fit / 2
+        },
+    )
+}
+
+/// Validates an OpenAI `chunking_strategy` into (max tokens, overlap tokens).
+pub fn chunking(
+    strategy: Option<&Value>,
+    model_max: Option<usize>,
+    param: &str,
+) -> Result<(u32, u32), ApiError> {
+    let bad = |m: &str| ApiError::invalid(param, m.to_string());
+    let Some(v) = strategy else {
+        return Ok(auto_chunking(model_max));
+    };
+    match v.get("type").and_then(Value::as_str) {
+        Some("auto") => Ok(auto_chunking(model_max)),
+        Some("static") => {
+            let s = v
+                .get("static")
+                .ok_or_else(|| bad("a static chunking_strategy needs 'static'"))?;
+            let max = s
+                .get("max_chunk_size_tokens")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("static.max_chunk_size_tokens must be a whole number"))?;
+            let overlap = s
+                .get("chunk_overlap_tokens")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("static.chunk_overlap_tokens must be a whole number"))?;
+            if !(100..=4096).contains(&max) {
+                return Err(bad(
+                    "static.max_chunk_size_tokens must be between 100 and 4096",
+                ));
+            }
+            if overlap > max / 2 {
+                return Err(bad(
+                    "static.chunk_overlap_tokens must not exceed half of max_chunk_size_tokens",
+                ));
+            }
+            if let Some(m) = model_max {
+                let (fit, _) = auto_chunking(Some(m));
+                if max as u32 > fit {
+                    return Err(bad(&format!(
+                        "static.max_chunk_size_tokens {max} is more than this store's embedding model takes (at most {fit})"
+                    )));
+                }
+            }
+            Ok((max as u32, overlap as u32))
+        }
+        _ => Err(bad("chunking_strategy.type must be 'auto' or 'static'")),
+    }
+}
+
+/// One file to attach, as a request names it; `param` names it in errors.
+#[derive(Debug, Clone)]
+pub struct AttachRequest {
+    pub file_id: String,
+    pub attributes: Map<String, Value>,
+    pub chunking_strategy: Option<Value>,
+    pub param: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestService {
+    pub vectors: VectorService,
+    pub files: FileService,
+    pub catalog: Arc<dyn IngestCatalog>,
+}
+
+impl IngestService {
+    pub fn new(
+        vectors: VectorService,
+        files: FileService,
+        catalog: Arc<dyn IngestCatalog>,
+    ) -> Self {
+        Self {
+            vectors,
+            files,
+            catalog,
+        }
+    }
+
+    /// Builds the attachment of one file (checking the file is the tenant's).
+    pub async fn prepare(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        req: AttachRequest,
+    ) -> Result<AttachedFile, ApiError> {
+        let file = self
+            .files
+            .get(tenant, &req.file_id)
+            .await
+            .map_err(|e| match e {
+                ApiError::Store(StoreError::NotFound { .. }) => ApiError::invalid(
+                    req.param.clone(),
+                    format!("no file with id '{}'", req.file_id),
+                ),
+                other => other,
+            })?;
+        let (max, overlap) = chunking(
+            req.chunking_strategy.as_ref(),
+            self.vectors.model_max_tokens(store),
+            "chunking_strategy",
+        )?;
+        Ok(AttachedFile {
+            vector_store_id: store.id.clone(),
+            file_id: file.id,
+            tenant_id: tenant.id.clone(),
+            batch_id: None,
+            status: FileStatus::InProgress,
+            last_error: None,
+            attributes: req.attributes,
+            max_chunk_tokens: max,
+            overlap_tokens: overlap,
+            usage_bytes: 0,
+            created_at: now_unix(),
+            attempts: 0,
+        })
+    }
+
+    pub async fn attach(&self, file: AttachedFile) -> Result<AttachedFile, ApiError> {
+        Ok(self.catalog.attach(file).await?)
+    }
+
+    pub async fn attached(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        file_id: &str,
+    ) -> Result<AttachedFile, ApiError> {
+        Ok(self
+            .catalog
+            .attached(&tenant.id, &store.id, file_id)
+            .await?)
+    }
+
+    pub async fn page(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        page: AttachedPage,
+    ) -> Result<(Vec<AttachedFile>, bool), ApiError> {
+        Ok(self
+            .catalog
+            .page_attached(&tenant.id, &store.id, page)
+            .await?)
+    }
+
+    /// New attributes apply to the file's chunks too: the file is ingested again.
+    pub async fn set_attributes(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        file_id: &str,
+        attributes: Map<String, Value>,
+    ) -> Result<AttachedFile, ApiError> {
+        let current = self
+            .catalog
+            .attached(&tenant.id, &store.id, file_id)
+            .await?;
+        let updated = self
+            .catalog
+            .set_attributes(&tenant.id, &store.id, file_id, attributes)
+            .await?;
+        if current.status == FileStatus::Completed || current.status == FileStatus::InProgress {
+            return Ok(self
+                .catalog
+                .attach(AttachedFile {
+                    status: FileStatus::InProgress,
+                    ..updated
+                })
+                .await?);
+        }
+        Ok(updated)
+    }
+
+    /// Removes the file from the store, and its chunks; the file itself stays.
+    pub async fn detach(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        file_id: &str,
+    ) -> Result<(), ApiError> {
+        self.catalog.detach(&tenant.id, &store.id, file_id).await?;
+        self.vectors
+            .delete_files(store, &[file_id.to_string()])
+            .await?;
+        Ok(())
+    }
+
+    /// The text of an attached file, as parsed for ingestion.
+    pub async fn content(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        file_id: &str,
+    ) -> Result<String, ApiError> {
+        self.catalog
+            .attached(&tenant.id, &store.id, file_id)
+            .await?;
+        let file = self.files.get(tenant, file_id).await?;
+        let bytes = self.files.blobs().read(&file.id).await?;
+        let name = file.filename.clone();
+        tokio::task::spawn_blocking(move || text::extract(&name, &bytes))
+            .await
+            .map_err(|_| ApiError::invalid("file_id", "the file could not be parsed"))?
+            .map_err(|e| ApiError::invalid("file_id", e.to_string()))
+    }
+
+    pub async fn counts(
+        &self,
+        store: &CollectionRecord,
+        batch_id: Option<String>,
+    ) -> Result<StatusCounts, ApiError> {
+        Ok(self.catalog.counts(&store.id, batch_id).await?)
+    }
+
+    pub async fn create_batch(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        files: Vec<AttachedFile>,
+    ) -> Result<Batch, ApiError> {
+        let batch = Batch {
+            id: format!("vsfb_{}", uuid::Uuid::now_v7().simple()),
+            vector_store_id: store.id.clone(),
+            tenant_id: tenant.id.clone(),
+            created_at: now_unix(),
+            cancelled: false,
+        };
+        let files = files
+            .into_iter()
+            .map(|f| AttachedFile {
+                batch_id: Some(batch.id.clone()),
+                ..f
+            })
+            .collect();
+        Ok(self.catalog.create_batch(batch, files).await?)
+    }
+
+    pub async fn batch(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        batch_id: &str,
+    ) -> Result<Batch, ApiError> {
+        Ok(self.catalog.batch(&tenant.id, &store.id, batch_id).await?)
+    }
+
+    pub async fn cancel_batch(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        batch_id: &str,
+    ) -> Result<Batch, ApiError> {
+        Ok(self
+            .catalog
+            .cancel_batch(&tenant.id, &store.id, batch_id)
+            .await?)
+    }
+}
+
+/// Claims and runs ingestion jobs.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    service: IngestService,
+    lease_secs: i64,
+    max_attempts: u32,
+}
+
+impl Ingestor {
+    pub fn new(service: IngestService, lease_secs: i64, max_attempts: u32) -> Self {
+        Self {
+            service,
+            lease_secs,
+            max_attempts,
+        }
+    }
+
+    /// Runs until the task is dropped, sleeping `idle` when there is nothing to do.
+    pub async fn run(self, idle: Duration) {
+        loop {
+            match self.run_once().await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(idle).await,
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "ingestion could not claim a job");
+                    tokio::time::sleep(idle * 5).await;
+                }
+            }
+        }
+    }
+
+    /// Claims one job and runs it; false when there was none.
+    pub async fn run_once(&self) -> Result<bool, ApiError> {
+        let Some(job) = self.service.catalog.claim(self.lease_secs).await? else {
+            return Ok(false);
+        };
+        let outcome = match self.process(&job).await {
+            Ok(bytes) => JobOutcome::Completed { usage_bytes: bytes },
+            Err(outcome) => outcome,
+        };
+        tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, outcome = ?outcome, "ingestion job ended");
+        let catalog = &self.service.catalog;
+        let kept = catalog
+            .finish(&job.vector_store_id, &job.file_id, job.attempts, outcome)
+            .await?;
+        if !kept {
+            // Cancelled or detached while it ran: drop what it wrote. (Claimed again by another
+            // worker after the lease ran out: that worker's result stands.)
+            let now = catalog.status(&job.vector_store_id, &job.file_id).await?;
+            if matches!(now, None | Some(FileStatus::Cancelled))
+                && let Ok(store) = self
+                    .service
+                    .vectors
+                    .catalog()
+                    .get_collection(&job.tenant_id, &job.vector_store_id)
+                    .await
+            {
+                let _ = self
+                    .service
+                    .vectors
+                    .delete_files(&store, std::slice::from_ref(&job.file_id))
+                    .await;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn process(&self, job: &AttachedFile) -> Result<u64, JobOutcome> {
+        let failed = |code: &str, message: String| {
+            JobOutcome::Failed(LastError {
+                code: code.into(),
+                message,
+            })
+        };
+        let tenant = Tenant {
+            id: job.tenant_id.clone(),
+            name: String::new(),
+        };
+        let store = self
+            .service
+            .vectors
+            .catalog()
+            .get_collection(&job.tenant_id, &job.vector_store_id)
+            .await
+            .map_err(|e| self.on_error(job, e.into()))?;
+        let file = self
+            .service
+            .files
+            .get(&tenant, &job.file_id)
+            .await
+            .map_err(|e| match e {
+                ApiError::Store(StoreError::NotFound { .. }) => {
+                    failed("invalid_file", "the file was deleted".into())
+                }
+                other => self.on_error(job, other),
+            })?;
+        let bytes = self
+            .service
+            .files
+            .blobs()
+            .read(&file.id)
+            .await
+            .map_err(|e| self.on_error(job, e))?;
+        let name = file.filename.clone();
+        let text = match tokio::task::spawn_blocking(move || text::extract(&name, &bytes)).await {
+            Ok(Ok(text)) => text,
+            Ok(Err(ExtractError::Unsupported(m))) => return Err(failed("unsupported_file", m)),
+            Ok(Err(ExtractError::Invalid(m))) => return Err(failed("invalid_file", m)),
+            Err(_) => {
+                return Err(failed(
+                    "invalid_file",
+                    format!("'{}' could not be parsed", file.filename),
+                ));
+            }
+        };
+        let pieces = text::chunk(
+            &text,
+            job.max_chunk_tokens as usize,
+            job.overlap_tokens as usize,
+        );
+        let usage: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+        let docs: Vec<DocumentInput> = pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, piece)| DocumentInput {
+                id: format!("{}:{i}", file.id),
+                file_id: file.id.clone(),
+                filename: Some(file.filename.clone()),
+                chunk_index: i as u32,
+                text: piece,
+                vector: None,
+                attributes: job.attributes.clone(),
+            })
+            .collect();
+        // Replace whatever an earlier try or attachment left.
+        self.service
+            .vectors
+            .delete_files(&store, std::slice::from_ref(&file.id))
+            .await
+            .map_err(|e| self.on_error(job, e))?;
+        for part in docs.chunks(64) {
+            self.service
+                .vectors
+                .upsert(&store, part.to_vec(), "chunks", "text")
+                .await
+                .map_err(|e| match e.class() {
+                    Class::InvalidRequest => failed("invalid_file", e.to_string()),
+                    _ => self.on_error(job, e),
+                })?;
+        }
+        Ok(usage)
+    }
+
+    /// A fault on the server's side (not the file's) is tried again until the attempts run
+    /// out, then fails the file with `server_error`.
+    fn on_error(&self, job: &AttachedFile, e: ApiError) -> JobOutcome {
+        tracing::warn!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, error = %crate::error::error_chain(&e), "ingestion step failed");
+        if job.attempts < self.max_attempts {
+            JobOutcome::Retry
+        } else {
+            JobOutcome::Failed(LastError {
+                code: "server_error".into(),
+                message: format!(
+                    "the file could not be processed after {} tries",
+                    job.attempts
+                ),
+            })
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Text extraction and chunking for ingestion.
+//!
+//! Formats by file extension: plain text, Markdown, CSV/TSV, JSON, source code and other text
+//! formats as UTF-8; HTML as its text only; PDF through a pure-Rust extractor. Anything else is
+//! `unsupported_file`; unreadable content is `invalid_file`. Chunks are windows of OpenAI's
+//! `cl100k_base` tokens.
+
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+const TEXT_EXTENSIONS: &[&str] = &[
+    "txt", "text", "md", "markdown", "rst", "csv", "tsv", "json", "jsonl", "ndjson", "xml", "yaml",
+    "yml", "toml", "ini", "cfg", "log", "tex", "rs", "py", "js", "mjs", "ts", "tsx", "jsx", "java",
+    "kt", "scala", "c", "h", "cc", "cpp", "hpp", "cs", "go", "rb", "php", "swift", "sh", "bash",
+    "sql", "css", "scss", "lua", "pl", "r", "m", "dart", "vue", "svelte",
+];
+
+fn extension(filename: &str) -> Option<String> {
+    let (_, ext) = filename.rsplit_once('.')?;
+    Some(ext.to_ascii_lowercase())
+}
+
+/// The text of a file. Blocking (PDF parsing can be slow): call from a blocking thread.
+pub fn extract(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
+    let ext = extension(filename).ok_or_else(|| {
+        ExtractError::Unsupported(format!(
+            "'{filename}' has no extension to tell its format by"
+        ))
+    })?;
+    let text = match ext.as_str() {
+        "pdf" => pdf_extract::extract_text_from_mem(bytes).map_err(|e| {
+            ExtractError::Invalid(format!("'{filename}' is not a readable PDF: {e}"))
+        })?,
+        "html" | "htm" | "xhtml" => {
+            let html = utf8(filename, bytes)?;
+            html2text::from_read(html.as_bytes(), usize::MAX / 4).map_err(|e| {
+                ExtractError::Invalid(format!("'{filename}' is not readable HTML: {e}"))
+            })?
+        }
+        e if TEXT_EXTENSIONS.contains(&e) => {
+            let text = utf8(filename, bytes)?;
+            if e == "json" {
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
+                    ExtractError::Invalid(format!("'{filename}' is not valid JSON: {err}"))
+                })?;
+            }
+            text
+        }
+        other => {
+            return Err(ExtractError::Unsupported(format!(
+                "files of type '.{other}' are not supported"
+            )));
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(ExtractError::Invalid(format!(
+            "no text could be extracted from '{filename}'"
+        )));
+    }
+    Ok(text)
+}
+
+fn utf8(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ExtractError::Invalid(format!("'{filename}' is not valid UTF-8 text")))?;
+    if text.contains('\0') {
+        return Err(ExtractError::Invalid(format!(
+            "'{filename}' holds binary data"
+        )));
+    }
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
+}
+
+fn cl100k() -> &'static tiktoken_rs::CoreBPE {
+    static BPE: OnceLock<tiktoken_rs::CoreBPE> = OnceLock::new();
+    BPE.get_or_init(|| {
+        tiktoken_rs::cl100k_base().expect("the cl100k_base encoding ships with tiktoken-rs")
+    })
+}
+
+/// Windows of at most `max_tokens` tokens, each starting `max_tokens - overlap` after the last.
+pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<String> {
+    let bpe = cl100k();
+    let tokens = bpe.encode_ordinary(text);
+    let max = max_tokens.max(1);
+    let step = max.saturating_sub(overlap).max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < tokens.len() {
+        let end = (start + max).min(tokens.len());
+        let bytes = bpe.decode_bytes(&tokens[start..end]).unwrap_or_default();
+        let piece = String::from_utf8_lossy(&bytes).trim().to_string();
+        if !piece.is_empty() {
+            out.push(piece);
+        }
+        if end == tokens.len() {
+            break;
+        }
+        start += step;
+    }
+    out
+}
+
+/// Tokens of `text` in `cl100k_base`.
+pub fn count_tokens(text: &str) -> usize {
+    cl100k().encode_ordinary(text).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_formats_are_read_as_utf8() {
+        assert_eq!(
+            extract("a.md", "# Title\nbody".as_bytes()).unwrap(),
+            "# Title\nbody"
+        );
+        assert_eq!(extract("A.CSV", b"a,b\n1,2").unwrap(), "a,b\n1,2");
+        assert_eq!(
+            extract("x.rs", "fn main() {}".as_bytes()).unwrap(),
+            "fn main() {}"
+        );
+        assert_eq!(extract("bom.txt", "\u{feff}hi".as_bytes()).unwrap(), "hi");
+    }
+
+    #[test]
+    fn html_keeps_only_the_text() {
+        let t = extract("p.html", b"<html><head><style>p{color:red}</style></head><body><h1>Hello</h1><p>World &amp; more</p></body></html>").unwrap();
+        assert!(t.contains("Hello") && t.contains("World & more"), "{t}");
+        assert!(!t.contains("<p>") && !t.contains("color:red"), "{t}");
+    }
+
+    #[test]
+    fn bad_and_unknown_content_is_named() {
+        assert!(matches!(
+            extract("a.png", b"\x89PNG"),
+            Err(ExtractError::Unsupported(_))
+        ));
+        assert!(matches!(
+            extract("noext", b"text"),
+            Err(ExtractError::Unsupported(_))
+        ));
+        assert!(matches!(
+            extract("a.txt", b"\xff\xfe\x00"),
+            Err(ExtractError::Invalid(_))
+        ));
+        assert!(matches!(
+            extract("a.json", b"{not json"),
+            Err(ExtractError::Invalid(_))
+        ));
+        assert!(matches!(
+            extract("a.pdf", b"%PDF-1.4 garbage"),
+            Err(ExtractError::Invalid(_))
+        ));
+        assert!(matches!(
+            extract("a.txt", b"   \n"),
+            Err(ExtractError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn chunks_are_overlapping_token_windows() {
+        let text = (0..300)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let total = count_tokens(&text);
+        let chunks = chunk(&text, 100, 50);
+        assert!(chunks.iter().all(|c| count_tokens(c) <= 101));
+        assert_eq!(chunks.len(), (total - 100).div_ceil(50) + 1);
+        assert!(chunks[0].starts_with("w0 ") && chunks.last().unwrap().ends_with("w299"));
+        assert!(chunks[1].contains(&chunks[0][chunks[0].len() / 2 + 5..chunks[0].len() / 2 + 15]));
+        assert_eq!(chunk("short text", 100, 50), vec!["short text"]);
+        assert!(chunk("", 100, 50).is_empty());
+    }
+
+    #[test]
+    fn unicode_survives_chunking() {
+        let text = "東京タワー ".repeat(200);
+        let joined: String = chunk(&text, 50, 0).concat();
+        assert!(joined.contains("東京タワー"));
+    }
+}

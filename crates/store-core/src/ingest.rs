@@ -1,0 +1,190 @@
+//! Files attached to vector stores, and the durable ingestion queue behind them.
+//!
+//! An attached file is a job until it ends `completed`, `failed` or `cancelled`. Workers claim
+//! jobs with a lease (`FOR UPDATE SKIP LOCKED` or equivalent); a worker that dies leaves its
+//! lease to run out, and the job is claimed again. Chunk ids are deterministic, so a retried job
+//! overwrites what an earlier try wrote.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::catalog::PageOrder;
+use crate::error::StoreResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::InProgress => "in_progress",
+            FileStatus::Completed => "completed",
+            FileStatus::Failed => "failed",
+            FileStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FileStatus> {
+        Some(match s {
+            "in_progress" => FileStatus::InProgress,
+            "completed" => FileStatus::Completed,
+            "failed" => FileStatus::Failed,
+            "cancelled" => FileStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a file failed: `server_error`, `unsupported_file` or `invalid_file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachedFile {
+    pub vector_store_id: String,
+    pub file_id: String,
+    pub tenant_id: String,
+    pub batch_id: Option<String>,
+    pub status: FileStatus,
+    pub last_error: Option<LastError>,
+    pub attributes: Map<String, Value>,
+    pub max_chunk_tokens: u32,
+    pub overlap_tokens: u32,
+    pub usage_bytes: u64,
+    pub created_at: i64,
+    /// How many times a worker has claimed it.
+    pub attempts: u32,
+}
+
+/// Counts of a vector store's (or a batch's) files by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub in_progress: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub usage_bytes: u64,
+}
+
+impl StatusCounts {
+    pub fn total(&self) -> u64 {
+        self.in_progress + self.completed + self.failed + self.cancelled
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedPage {
+    pub status: Option<FileStatus>,
+    pub batch_id: Option<String>,
+    pub limit: usize,
+    pub order: PageOrder,
+    pub after: Option<String>,
+    pub before: Option<String>,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Completed {
+        usage_bytes: u64,
+    },
+    Failed(LastError),
+    /// A passing fault: release the claim so the job is tried again later.
+    Retry,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: String,
+    pub vector_store_id: String,
+    pub tenant_id: String,
+    pub created_at: i64,
+    pub cancelled: bool,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
+    /// Attaches (or re-attaches, restarting ingestion) a file; the job is queued.
+    async fn attach(&self, file: AttachedFile) -> StoreResult<AttachedFile>;
+
+    async fn attached(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        file_id: &str,
+    ) -> StoreResult<AttachedFile>;
+
+    async fn page_attached(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        page: AttachedPage,
+    ) -> StoreResult<(Vec<AttachedFile>, bool)>;
+
+    async fn set_attributes(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        file_id: &str,
+        attributes: Map<String, Value>,
+    ) -> StoreResult<AttachedFile>;
+
+    async fn detach(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        file_id: &str,
+    ) -> StoreResult<()>;
+
+    /// Counts by status for a vector store, or for one batch of it.
+    async fn counts(
+        &self,
+        vector_store_id: &str,
+        batch_id: Option<String>,
+    ) -> StoreResult<StatusCounts>;
+
+    /// Claims the oldest queued job whose lease is free, for `lease_secs`.
+    async fn claim(&self, lease_secs: i64) -> StoreResult<Option<AttachedFile>>;
+
+    /// Ends or releases the claim numbered `attempt` (the job's `attempts` when claimed);
+    /// false when the job was cancelled, detached or claimed again meanwhile.
+    async fn finish(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+        attempt: u32,
+        outcome: JobOutcome,
+    ) -> StoreResult<bool>;
+
+    /// The job's status now, or `None` when the file is no longer attached.
+    async fn status(&self, vector_store_id: &str, file_id: &str)
+    -> StoreResult<Option<FileStatus>>;
+
+    async fn create_batch(&self, batch: Batch, files: Vec<AttachedFile>) -> StoreResult<Batch>;
+
+    async fn batch(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        batch_id: &str,
+    ) -> StoreResult<Batch>;
+
+    /// Marks the batch cancelled and its queued files `cancelled`.
+    async fn cancel_batch(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        batch_id: &str,
+    ) -> StoreResult<Batch>;
+}

@@ -1,0 +1,2 @@
+DROP TABLE vector_store_files;
+DROP TABLE file_batches;

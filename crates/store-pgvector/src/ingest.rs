@@ -1,0 +1,431 @@
+//! [`IngestCatalog`] in PostgreSQL: attached files double as the job queue, claimed with
+//! `FOR UPDATE SKIP LOCKED` and a lease.
+
+use async_trait::async_trait;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::{Map, Value};
+use store_core::{
+    AttachedFile, AttachedPage, Batch, FileStatus, IngestCatalog, JobOutcome, LastError, PageOrder,
+    StatusCounts, StoreError, StoreResult, now_unix,
+};
+
+use crate::PgCatalog;
+use crate::error;
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    vector_store_id: String,
+    #[diesel(sql_type = Text)]
+    file_id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    batch_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = Jsonb)]
+    attributes: Value,
+    #[diesel(sql_type = Integer)]
+    max_chunk_tokens: i32,
+    #[diesel(sql_type = Integer)]
+    overlap_tokens: i32,
+    #[diesel(sql_type = BigInt)]
+    usage_bytes: i64,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+impl From<Row> for AttachedFile {
+    fn from(r: Row) -> Self {
+        AttachedFile {
+            vector_store_id: r.vector_store_id,
+            file_id: r.file_id,
+            tenant_id: r.tenant_id,
+            batch_id: r.batch_id,
+            status: FileStatus::parse(&r.status).unwrap_or(FileStatus::Failed),
+            last_error: r.last_error_code.map(|code| LastError {
+                code,
+                message: r.last_error.unwrap_or_default(),
+            }),
+            attributes: match r.attributes {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+            max_chunk_tokens: r.max_chunk_tokens.max(0) as u32,
+            overlap_tokens: r.overlap_tokens.max(0) as u32,
+            usage_bytes: r.usage_bytes.max(0) as u64,
+            created_at: r.created_at,
+            attempts: r.attempts.max(0) as u32,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct BatchRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    vector_store_id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = Bool)]
+    cancelled: bool,
+}
+
+impl From<BatchRow> for Batch {
+    fn from(r: BatchRow) -> Self {
+        Batch {
+            id: r.id,
+            vector_store_id: r.vector_store_id,
+            tenant_id: r.tenant_id,
+            created_at: r.created_at,
+            cancelled: r.cancelled,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = BigInt)]
+    bytes: i64,
+}
+
+const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts";
+const BATCH_COLUMNS: &str = "id, vector_store_id, tenant_id, created_at, cancelled";
+
+const UPSERT: &str = "INSERT INTO vector_store_files (vector_store_id, file_id, tenant_id, batch_id, status, attributes, max_chunk_tokens, overlap_tokens, created_at) \
+     VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $8) \
+     ON CONFLICT (vector_store_id, file_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, status = 'in_progress', \
+     last_error_code = NULL, last_error = NULL, attributes = EXCLUDED.attributes, max_chunk_tokens = EXCLUDED.max_chunk_tokens, \
+     overlap_tokens = EXCLUDED.overlap_tokens, usage_bytes = 0, attempts = 0, claimed_until = NULL, seq = nextval('vector_store_files_seq_seq') \
+     RETURNING ";
+
+fn upsert_query(
+    f: &AttachedFile,
+) -> diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+{
+    diesel::sql_query(format!("{UPSERT}{COLUMNS}"))
+        .into_boxed()
+        .bind::<Text, _>(f.vector_store_id.clone())
+        .bind::<Text, _>(f.file_id.clone())
+        .bind::<Text, _>(f.tenant_id.clone())
+        .bind::<Nullable<Text>, _>(f.batch_id.clone())
+        .bind::<Jsonb, _>(Value::Object(f.attributes.clone()))
+        .bind::<Integer, _>(f.max_chunk_tokens as i32)
+        .bind::<Integer, _>(f.overlap_tokens as i32)
+        .bind::<BigInt, _>(f.created_at)
+}
+
+fn one<T, R: Into<T>>(rows: Vec<R>, what: &'static str, id: &str) -> StoreResult<T> {
+    rows.into_iter()
+        .next()
+        .map(Into::into)
+        .ok_or_else(|| StoreError::not_found(what, id))
+}
+
+#[async_trait]
+impl IngestCatalog for PgCatalog {
+    async fn attach(&self, file: AttachedFile) -> StoreResult<AttachedFile> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<Row> = upsert_query(&file)
+            .load(&mut conn)
+            .await
+            .map_err(error::db)?;
+        one(rows, "vector store file", &file.file_id)
+    }
+
+    async fn attached(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        file_id: &str,
+    ) -> StoreResult<AttachedFile> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 AND file_id = $3"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        one(rows, "vector store file", file_id)
+    }
+
+    async fn page_attached(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        page: AttachedPage,
+    ) -> StoreResult<(Vec<AttachedFile>, bool)> {
+        let (direction, asc) = match page.order {
+            PageOrder::Asc => ("ASC", true),
+            PageOrder::Desc => ("DESC", false),
+        };
+        let limit = page.limit.clamp(1, 1000);
+        let mut conn = self.db.conn().await?;
+        let mut rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 \
+             AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR batch_id = $4) \
+             AND ($5::text IS NULL OR (CASE WHEN $7 THEN file_id > $5 ELSE file_id < $5 END)) \
+             AND ($6::text IS NULL OR (CASE WHEN $7 THEN file_id < $6 ELSE file_id > $6 END)) \
+             ORDER BY file_id {direction} LIMIT $8"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Nullable<Text>, _>(page.status.map(|s| s.as_str().to_string()))
+        .bind::<Nullable<Text>, _>(page.batch_id)
+        .bind::<Nullable<Text>, _>(page.after)
+        .bind::<Nullable<Text>, _>(page.before)
+        .bind::<Bool, _>(asc)
+        .bind::<BigInt, _>(limit as i64 + 1)
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok((rows.into_iter().map(Into::into).collect(), has_more))
+    }
+
+    async fn set_attributes(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        file_id: &str,
+        attributes: Map<String, Value>,
+    ) -> StoreResult<AttachedFile> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "UPDATE vector_store_files SET attributes = $4 WHERE tenant_id = $1 AND vector_store_id = $2 AND file_id = $3 RETURNING {COLUMNS}"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string())
+        .bind::<Jsonb, _>(Value::Object(attributes))
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        one(rows, "vector store file", file_id)
+    }
+
+    async fn detach(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        file_id: &str,
+    ) -> StoreResult<()> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::sql_query("DELETE FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 AND file_id = $3")
+            .bind::<Text, _>(tenant_id.to_string())
+            .bind::<Text, _>(vector_store_id.to_string())
+            .bind::<Text, _>(file_id.to_string())
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        if n == 0 {
+            return Err(StoreError::not_found("vector store file", file_id));
+        }
+        Ok(())
+    }
+
+    async fn counts(
+        &self,
+        vector_store_id: &str,
+        batch_id: Option<String>,
+    ) -> StoreResult<StatusCounts> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<CountRow> = diesel::sql_query(
+            "SELECT status, count(*)::int8 AS n, coalesce(sum(usage_bytes), 0)::int8 AS bytes FROM vector_store_files \
+             WHERE vector_store_id = $1 AND ($2::text IS NULL OR batch_id = $2) GROUP BY status",
+        )
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Nullable<Text>, _>(batch_id)
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        let mut c = StatusCounts::default();
+        for r in rows {
+            let n = r.n.max(0) as u64;
+            c.usage_bytes += r.bytes.max(0) as u64;
+            match FileStatus::parse(&r.status) {
+                Some(FileStatus::InProgress) => c.in_progress += n,
+                Some(FileStatus::Completed) => c.completed += n,
+                Some(FileStatus::Failed) | None => c.failed += n,
+                Some(FileStatus::Cancelled) => c.cancelled += n,
+            }
+        }
+        Ok(c)
+    }
+
+    async fn claim(&self, lease_secs: i64) -> StoreResult<Option<AttachedFile>> {
+        let mut conn = self.db.conn().await?;
+        let now = now_unix();
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "UPDATE vector_store_files v SET claimed_until = $2, attempts = v.attempts + 1 \
+             FROM (SELECT vector_store_id, file_id FROM vector_store_files \
+                   WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) \
+                   ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) j \
+             WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
+             RETURNING {}",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("v.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(now + lease_secs.max(1))
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().next().map(Into::into))
+    }
+
+    async fn finish(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+        attempt: u32,
+        outcome: JobOutcome,
+    ) -> StoreResult<bool> {
+        let mut conn = self.db.conn().await?;
+        let base = diesel::sql_query(
+            "UPDATE vector_store_files SET \
+               status = $3, usage_bytes = $4, last_error_code = $5, last_error = $6, \
+               claimed_until = CASE WHEN $3 = 'in_progress' THEN $7 ELSE NULL END \
+             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND attempts = $8",
+        )
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string());
+        let (status, bytes, code, message) = match outcome {
+            JobOutcome::Completed { usage_bytes } => {
+                (FileStatus::Completed, usage_bytes as i64, None, None)
+            }
+            JobOutcome::Failed(e) => (FileStatus::Failed, 0, Some(e.code), Some(e.message)),
+            JobOutcome::Retry => (FileStatus::InProgress, 0, None, None),
+        };
+        let n = base
+            .bind::<Text, _>(status.as_str().to_string())
+            .bind::<BigInt, _>(bytes)
+            .bind::<Nullable<Text>, _>(code)
+            .bind::<Nullable<Text>, _>(message)
+            // A released job waits a little before it is claimed again.
+            .bind::<BigInt, _>(now_unix() + 2)
+            .bind::<Integer, _>(attempt as i32)
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        Ok(n == 1)
+    }
+
+    async fn status(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+    ) -> StoreResult<Option<FileStatus>> {
+        #[derive(QueryableByName)]
+        struct StatusRow {
+            #[diesel(sql_type = Text)]
+            status: String,
+        }
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<StatusRow> = diesel::sql_query(
+            "SELECT status FROM vector_store_files WHERE vector_store_id = $1 AND file_id = $2",
+        )
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| FileStatus::parse(&r.status)))
+    }
+
+    async fn create_batch(&self, batch: Batch, files: Vec<AttachedFile>) -> StoreResult<Batch> {
+        let mut conn = self.db.conn().await?;
+        let b = batch.clone();
+        conn.transaction(async |c| {
+            diesel::sql_query(format!(
+                "INSERT INTO file_batches ({BATCH_COLUMNS}) VALUES ($1, $2, $3, $4, false)"
+            ))
+            .bind::<Text, _>(b.id.clone())
+            .bind::<Text, _>(b.vector_store_id.clone())
+            .bind::<Text, _>(b.tenant_id.clone())
+            .bind::<BigInt, _>(b.created_at)
+            .execute(c)
+            .await?;
+            for f in &files {
+                upsert_query(f).execute(c).await?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .await
+        .map_err(error::db)?;
+        Ok(batch)
+    }
+
+    async fn batch(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        batch_id: &str,
+    ) -> StoreResult<Batch> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<BatchRow> = diesel::sql_query(format!(
+            "SELECT {BATCH_COLUMNS} FROM file_batches WHERE tenant_id = $1 AND vector_store_id = $2 AND id = $3"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(batch_id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        one(rows, "file batch", batch_id)
+    }
+
+    async fn cancel_batch(
+        &self,
+        tenant_id: &str,
+        vector_store_id: &str,
+        batch_id: &str,
+    ) -> StoreResult<Batch> {
+        let batch = self.batch(tenant_id, vector_store_id, batch_id).await?;
+        let mut conn = self.db.conn().await?;
+        let id = batch.id.clone();
+        conn.transaction(async |c| {
+            diesel::sql_query("UPDATE file_batches SET cancelled = true WHERE id = $1")
+                .bind::<Text, _>(id.clone())
+                .execute(c)
+                .await?;
+            diesel::sql_query("UPDATE vector_store_files SET status = 'cancelled', claimed_until = NULL WHERE batch_id = $1 AND status = 'in_progress'")
+                .bind::<Text, _>(id.clone())
+                .execute(c)
+                .await?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .await
+        .map_err(error::db)?;
+        Ok(Batch {
+            cancelled: true,
+            ..batch
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! The ingestion pipeline survives a crash: a batch cut off mid-way finishes after a restart,
+//! with no duplicate chunks, and a failing file does not hold up the others.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use e2e_tests::{TestApp, spawn_app_with, test_settings};
+use serde_json::{Value, json};
+
+async fn upload(app: &TestApp, key: &str, name: &str, data: Vec<u8>) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "assistants")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(data).file_name(name.to_string()),
+        );
+    let r = app
+        .send(
+            app.client
+                .post(app.url("/v1/files"))
+                .bearer_auth(key)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn paragraph(i: usize) -> String {
+    (0..30)
+        .map(|w| format!("file{i} word{w} talks about topic number {}.", w % 7))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn a_batch_cut_off_by_a_crash_finishes_after_a_restart_without_duplicates() {
+    let mut settings = test_settings();
+    settings.ingest.workers = 1;
+    settings.ingest.lease_secs = 1;
+    // Every test app's workers share the database's queue, so they share the blob store too,
+    // as all workers of one deployment do.
+
+    // The first server runs on a runtime of its own, which the test tears down mid-batch.
+    let (tx, rx) = std::sync::mpsc::channel::<(String, String, String, Vec<String>)>();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let first_settings = settings.clone();
+    let crashed = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let app = spawn_app_with(first_settings).await;
+            let r = app
+                .call("POST", "/v1/vector_stores", Some(json!({"name": "crash"})))
+                .await;
+            let store = r.body["id"].as_str().unwrap().to_string();
+            let mut ids = Vec::new();
+            for i in 0..8 {
+                ids.push(
+                    upload(
+                        &app,
+                        &app.key_a,
+                        &format!("doc{i}.txt"),
+                        paragraph(i).into_bytes(),
+                    )
+                    .await,
+                );
+            }
+            ids.push(
+                upload(
+                    &app,
+                    &app.key_a,
+                    "picture.png",
+                    b"\x89PNG not text".to_vec(),
+                )
+                .await,
+            );
+            let r = app
+                .call(
+                    "POST",
+                    &format!("/v1/vector_stores/{store}/file_batches"),
+                    Some(json!({"file_ids": ids})),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            // Let it get part of the way.
+            loop {
+                let b = app
+                    .call("GET", &format!("/v1/vector_stores/{store}"), None)
+                    .await;
+                if b.body["file_counts"]["completed"].as_u64().unwrap() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tx.send((store, app.key_a.clone(), app.address.clone(), ids))
+                .unwrap();
+            stop_rx.recv().ok();
+            std::mem::forget(app);
+        });
+        // Dropping the runtime kills the worker wherever it is, like a crash.
+        rt.shutdown_background();
+    });
+    let (store, key, _, ids) = rx.recv().unwrap();
+    stop_tx.send(()).unwrap();
+    crashed.join().unwrap();
+
+    let app = spawn_app_with(settings.clone()).await;
+    let mut status = Value::Null;
+    // A bound, not a timing: the suite runs in parallel on two shared cores.
+    for _ in 0..3000 {
+        let r = app
+            .call_as(&key, "GET", &format!("/v1/vector_stores/{store}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        status = r.body.clone();
+        if status["file_counts"]["in_progress"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["file_counts"]["completed"], 8, "{status}");
+    assert_eq!(
+        status["file_counts"]["failed"], 1,
+        "the PNG fails and holds nothing up: {status}"
+    );
+
+    // Every chunk exactly once: ids are unique and follow {file}:{0..n} with no gaps.
+    let r = app
+        .call_as(
+            &key,
+            "GET",
+            &format!("/v2/collections/{store}/documents?limit=1000"),
+            None,
+        )
+        .await;
+    let rows = r.body["data"].as_array().unwrap();
+    assert_eq!(r.body["total"].as_u64().unwrap() as usize, rows.len());
+    let unique: HashSet<&str> = rows.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), rows.len());
+    for file in &ids[..8] {
+        let n = rows
+            .iter()
+            .filter(|d| d["file_id"] == file.as_str())
+            .count();
+        assert!(n >= 1, "{file} has chunks");
+        for i in 0..n {
+            assert!(
+                unique.contains(format!("{file}:{i}").as_str()),
+                "{file}:{i} is missing"
+            );
+        }
+    }
+}
