@@ -10,6 +10,29 @@ WHALE = "The blue whale is the largest animal known to have ever lived. It eats 
 CHESS = "In chess, castling moves the king two squares toward a rook.\n"
 
 
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF in the standard Helvetica font, with correct xref offsets."""
+    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    pdf = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objects):
+        offsets.append(len(pdf))
+        pdf += f"{i + 1} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(pdf)
+    pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for o in offsets:
+        pdf += f"{o:010} 00000 n \n".encode()
+    pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return pdf
+
+
 def upload(client, name: str, data: bytes):
     return client.files.create(file=(name, data), purpose="assistants")
 
@@ -67,13 +90,15 @@ def test_batches_upload_and_poll_many_formats(client, store):
         ("b.json", b'{"topic": "tax", "text": "Income tax returns are due in April."}'),
         ("c.csv", b"city,landmark\nParis,Eiffel Tower\n"),
         ("d.py", b"def castle(king, rook):\n    return 'castling'\n"),
+        ("e.pdf", tiny_pdf("Photosynthesis turns sunlight into sugar in plant leaves")),
     ]
     batch = client.vector_stores.file_batches.upload_and_poll(vector_store_id=store.id, files=[(n, io.BytesIO(d)) for n, d in files])
-    assert batch.file_counts.completed == 4, batch
+    assert batch.file_counts.completed == 5, batch
     page = client.vector_stores.search(store.id, query="lava eruption")
     assert page.data[0].filename == "a.html"
     assert "<h1>" not in page.data[0].content[0].text
     assert client.vector_stores.search(store.id, query="Eiffel Tower").data[0].filename == "c.csv"
+    assert client.vector_stores.search(store.id, query="how do plants use light").data[0].filename == "e.pdf"
 
 
 def test_detaching_removes_chunks_but_keeps_the_file(client, store):
