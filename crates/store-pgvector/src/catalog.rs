@@ -409,7 +409,9 @@ impl Catalog for PgCatalog {
     async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(
-            "UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2",
+            // An expired collection stays expired: using it does not revive it.
+            "UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2 \
+             AND (expires_after_days IS NULL OR last_active_at + expires_after_days * 86400 >= $3)",
         )
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(id.to_string())

@@ -311,3 +311,46 @@ async fn collections_page_by_id_both_ways() {
     );
     assert_eq!(before, (vec![ids[0].clone()], false));
 }
+
+#[tokio::test]
+async fn touching_an_expired_collection_does_not_revive_it() {
+    use diesel_async::RunQueryDsl;
+    let pool = pool().await;
+    let catalog = PgCatalog::new(pool.clone());
+    let a = catalog.ensure_tenant(&unique("expired")).await.unwrap();
+    let created = catalog
+        .create_collection(new_collection(&a.id, "old"))
+        .await
+        .unwrap();
+    // Unused for eight days, with a seven-day expiry.
+    let mut conn = pool.get().await.unwrap();
+    diesel::sql_query(
+        "UPDATE collections SET last_active_at = last_active_at - 8 * 86400 WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(created.id.clone())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let expired = catalog.get_collection(&a.id, &created.id).await.unwrap();
+    catalog.touch_collection(&a.id, &created.id).await.unwrap();
+    let after = catalog.get_collection(&a.id, &created.id).await.unwrap();
+    assert_eq!(
+        after.last_active_at, expired.last_active_at,
+        "still expired"
+    );
+
+    // Without an expiry, a touch moves last_active_at as usual.
+    let mut fresh = new_collection(&a.id, "fresh");
+    fresh.expires_after_days = None;
+    let fresh = catalog.create_collection(fresh).await.unwrap();
+    diesel::sql_query(
+        "UPDATE collections SET last_active_at = last_active_at - 8 * 86400 WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(fresh.id.clone())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    catalog.touch_collection(&a.id, &fresh.id).await.unwrap();
+    let after = catalog.get_collection(&a.id, &fresh.id).await.unwrap();
+    assert!(after.last_active_at >= fresh.created_at);
+}
