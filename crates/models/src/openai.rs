@@ -137,6 +137,19 @@ pub struct ListPage<T> {
     pub has_more: bool,
 }
 
+impl<T> ListPage<T> {
+    /// A page of `data`, its first and last ids taken with `id`.
+    pub fn new(data: Vec<T>, has_more: bool, id: impl Fn(&T) -> &str) -> Self {
+        Self {
+            object: "list".into(),
+            first_id: data.first().map(|x| id(x).to_string()),
+            last_id: data.last().map(|x| id(x).to_string()),
+            has_more,
+            data,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deleted {
     pub id: String,

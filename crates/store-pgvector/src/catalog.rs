@@ -341,7 +341,7 @@ impl Catalog for PgCatalog {
         };
         let limit = page.limit.clamp(1, 1000);
         let mut conn = self.db.conn().await?;
-        let mut rows: Vec<CollectionRow> = diesel::sql_query(format!(
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 \
              AND ($2::text IS NULL OR (CASE WHEN $4 THEN id > $2 ELSE id < $2 END)) \
              AND ($3::text IS NULL OR (CASE WHEN $4 THEN id < $3 ELSE id > $3 END)) \
@@ -355,9 +355,7 @@ impl Catalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        Ok((rows.into_iter().map(Into::into).collect(), has_more))
+        Ok(crate::split_page(rows, limit))
     }
 
     async fn update_collection(

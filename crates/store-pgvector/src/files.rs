@@ -90,7 +90,7 @@ impl FileCatalog for PgCatalog {
         };
         let limit = page.limit.clamp(1, 10_000);
         let mut conn = self.db.conn().await?;
-        let mut rows: Vec<FileRow> = diesel::sql_query(format!(
+        let rows: Vec<FileRow> = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM files WHERE tenant_id = $1 AND ($2::text IS NULL OR purpose = $2) \
              AND ($3::text IS NULL OR (CASE WHEN $4 THEN id > $3 ELSE id < $3 END)) \
              ORDER BY id {direction} LIMIT $5"
@@ -103,9 +103,7 @@ impl FileCatalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        Ok((rows.into_iter().map(Into::into).collect(), has_more))
+        Ok(crate::split_page(rows, limit))
     }
 
     async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<()> {

@@ -180,7 +180,7 @@ impl IngestCatalog for PgCatalog {
         };
         let limit = page.limit.clamp(1, 1000);
         let mut conn = self.db.conn().await?;
-        let mut rows: Vec<Row> = diesel::sql_query(format!(
+        let rows: Vec<Row> = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 \
              AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR batch_id = $4) \
              AND ($5::text IS NULL OR (CASE WHEN $7 THEN file_id > $5 ELSE file_id < $5 END)) \
@@ -198,9 +198,7 @@ impl IngestCatalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        Ok((rows.into_iter().map(Into::into).collect(), has_more))
+        Ok(crate::split_page(rows, limit))
     }
 
     async fn set_attributes(

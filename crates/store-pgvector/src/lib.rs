@@ -53,6 +53,13 @@ impl Db {
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Paging queries fetch `limit + 1` rows: the extra one only says that more follow.
+fn split_page<R, T: From<R>>(mut rows: Vec<R>, limit: usize) -> (Vec<T>, bool) {
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows.into_iter().map(T::from).collect(), has_more)
+}
+
 /// How long a request waits for a connection, or for a new one to be made, before the database
 /// counts as unavailable.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);

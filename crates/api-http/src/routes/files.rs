@@ -107,13 +107,7 @@ async fn list(
     };
     let (files, has_more) = state.files.page(&caller.0, page).await?;
     let data: Vec<FileObject> = files.into_iter().map(file_object).collect();
-    Ok(HttpResponse::Ok().json(ListPage {
-        object: "list".into(),
-        first_id: data.first().map(|f| f.id.clone()),
-        last_id: data.last().map(|f| f.id.clone()),
-        has_more,
-        data,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
 
 async fn retrieve(

@@ -114,13 +114,7 @@ async fn list(
     for r in records {
         data.push(view(&state, r).await?);
     }
-    Ok(HttpResponse::Ok().json(ListPage {
-        object: "list".into(),
-        first_id: data.first().map(|v| v.id.clone()),
-        last_id: data.last().map(|v| v.id.clone()),
-        has_more,
-        data,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
 
 async fn retrieve(

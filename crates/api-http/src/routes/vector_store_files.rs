@@ -130,13 +130,7 @@ fn page_request(q: AttachedListQuery, batch_id: Option<String>) -> Result<Attach
 
 fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFile> {
     let data: Vec<VectorStoreFile> = files.into_iter().map(file_view).collect();
-    ListPage {
-        object: "list".into(),
-        first_id: data.first().map(|f| f.id.clone()),
-        last_id: data.last().map(|f| f.id.clone()),
-        has_more,
-        data,
-    }
+    ListPage::new(data, has_more, |f| &f.id)
 }
 
 async fn list(
