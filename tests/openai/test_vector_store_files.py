@@ -140,3 +140,11 @@ def test_attach_errors(client, other_client, store):
     with pytest.raises(openai.BadRequestError) as e:
         client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[f.id, f.id])
     assert e.value.body["param"] == "file_ids[1]"
+
+
+def test_text_that_splits_into_many_word_pieces_still_ingests(client, store):
+    # Shell commands, JSON and URLs make far more word pieces per cl100k token than prose.
+    line = "curl -s localhost:8080/v1/api/search -H 'content-type: application/json' -d '{\"collection\": \"recipes\", \"query\": \"tomato\"}' https://example.org/a/b?c=d&e=f\n"
+    vsf = client.vector_stores.files.upload_and_poll(vector_store_id=store.id, file=("commands.sh", io.BytesIO((line * 40).encode())))
+    assert vsf.status == "completed", vsf.last_error
+    assert client.vector_stores.search(store.id, query="curl search request").data

@@ -19,11 +19,11 @@ use crate::service::{DocumentInput, FileService, VectorService};
 pub const AUTO_MAX_TOKENS: u32 = 800;
 pub const AUTO_OVERLAP_TOKENS: u32 = 400;
 
-/// Chunk sizes (cl100k tokens) for a model that takes `model_max` of its own tokens: a
-/// quarter is kept as headroom, since its tokenizer may split finer than cl100k.
+/// Chunk sizes (cl100k tokens) for a model that takes `model_max` of its own tokens: half is
+/// kept as headroom, since its tokenizer may split finer than cl100k (code and URLs do).
 pub fn auto_chunking(model_max: Option<usize>) -> (u32, u32) {
     let fit = model_max.map_or(AUTO_MAX_TOKENS, |m| {
-        ((m * 3 / 4) as u32).clamp(16, AUTO_MAX_TOKENS)
+        ((m / 2) as u32).clamp(16, AUTO_MAX_TOKENS)
     });
     (
         fit,
@@ -293,6 +293,12 @@ impl IngestService {
     }
 }
 
+/// The embedder refused a chunk as longer than the model takes (the service names the chunk's
+/// text as the failing field only then).
+fn is_too_long(e: &ApiError) -> bool {
+    matches!(e, ApiError::Invalid { param: Some(p), .. } if p.starts_with("chunks[") && p.ends_with("].text"))
+}
+
 /// Claims and runs ingestion jobs.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -408,11 +414,34 @@ impl Ingestor {
                 ));
             }
         };
-        let pieces = text::chunk(
-            &text,
-            job.max_chunk_tokens as usize,
-            job.overlap_tokens as usize,
-        );
+        // If the model still finds a chunk too long for it, chunk the file smaller and retry.
+        let (mut max, mut overlap) = (job.max_chunk_tokens as usize, job.overlap_tokens as usize);
+        loop {
+            match self
+                .store_chunks(&store, &file, job, text::chunk(&text, max, overlap))
+                .await
+            {
+                Err(e) if is_too_long(&e) && max > 32 => {
+                    (max, overlap) = (max * 3 / 4, overlap * 3 / 4);
+                    tracing::info!(file = %file.id, max, "a chunk was too long for the model; chunking smaller");
+                }
+                Err(e) if e.class() == Class::InvalidRequest => {
+                    return Err(failed("invalid_file", e.to_string()));
+                }
+                Err(e) => return Err(self.on_error(job, e)),
+                Ok(usage) => return Ok(usage),
+            }
+        }
+    }
+
+    /// Replaces the file's chunks with `pieces`; returns the bytes of text stored.
+    async fn store_chunks(
+        &self,
+        store: &CollectionRecord,
+        file: &store_core::FileRecord,
+        job: &AttachedFile,
+        pieces: Vec<String>,
+    ) -> Result<u64, ApiError> {
         let usage: u64 = pieces.iter().map(|p| p.len() as u64).sum();
         let docs: Vec<DocumentInput> = pieces
             .into_iter()
@@ -430,18 +459,13 @@ impl Ingestor {
         // Replace whatever an earlier try or attachment left.
         self.service
             .vectors
-            .delete_files(&store, std::slice::from_ref(&file.id))
-            .await
-            .map_err(|e| self.on_error(job, e))?;
+            .delete_files(store, std::slice::from_ref(&file.id))
+            .await?;
         for part in docs.chunks(64) {
             self.service
                 .vectors
-                .upsert(&store, part.to_vec(), "chunks", "text")
-                .await
-                .map_err(|e| match e.class() {
-                    Class::InvalidRequest => failed("invalid_file", e.to_string()),
-                    _ => self.on_error(job, e),
-                })?;
+                .upsert(store, part.to_vec(), "chunks", "text")
+                .await?;
         }
         Ok(usage)
     }
