@@ -57,6 +57,12 @@ impl CollectionRecord {
             dimension: self.dimension,
         }
     }
+
+    /// When it expires: `expires_after_days` after `last_active_at`, if it has an expiry.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_after_days
+            .map(|days| self.last_active_at + i64::from(days) * 86_400)
+    }
 }
 
 /// What the service hands the catalog to create a collection; the catalog fills in timestamps.

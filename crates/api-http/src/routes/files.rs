@@ -4,12 +4,12 @@ use actix_multipart::Multipart;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
-use models::openai::{Deleted, FileListQuery, FileObject, ListPage, Order};
-use store_core::{FilePage, FileRecord, PageOrder};
+use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
+use store_core::{FilePage, FileRecord};
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
-use crate::routes::Caller;
+use crate::routes::{Caller, page_order};
 use crate::service::{FileService, UploadMeta};
 use crate::startup::AppState;
 
@@ -99,10 +99,7 @@ async fn list(
     let page = FilePage {
         purpose: q.purpose,
         limit: q.limit.unwrap_or(10_000) as usize,
-        order: match q.order.unwrap_or_default() {
-            Order::Asc => PageOrder::Asc,
-            Order::Desc => PageOrder::Desc,
-        },
+        order: page_order(q.order),
         after: q.after,
     };
     let (files, has_more) = state.files.page(&caller.0, page).await?;

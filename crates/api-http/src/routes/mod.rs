@@ -56,6 +56,14 @@ fn api_key(req: &HttpRequest) -> Option<String> {
         .then(|| key.trim().to_string())
 }
 
+/// The order of a cursor list; OpenAI's default is newest first.
+fn page_order(order: Option<models::openai::Order>) -> store_core::PageOrder {
+    match order.unwrap_or_default() {
+        models::openai::Order::Asc => store_core::PageOrder::Asc,
+        models::openai::Order::Desc => store_core::PageOrder::Desc,
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(platform::configure)

@@ -2,24 +2,22 @@
 
 use actix_web::{HttpResponse, web};
 use models::openai::{
-    CreateVectorStore, Deleted, ListPage, ListQuery, Order, SearchHit, SearchResultsPage,
+    CreateVectorStore, Deleted, ListPage, ListQuery, SearchHit, SearchResultsPage,
     SearchVectorStore, UpdateVectorStore, VectorStore, VectorStoreStatus,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
-use models::raw::SearchMode;
-use store_core::{CollectionRecord, CollectionUpdate, PageOrder, PageRequest};
+use store_core::{CollectionRecord, CollectionUpdate, PageRequest};
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::routes::Caller;
-use crate::service::{
-    AttachRequest, CreateCollectionInput, SearchInput, SearchKind, VectorService,
-};
+use crate::routes::{Caller, page_order};
+use crate::service::{AttachRequest, CreateCollectionInput, SearchInput, VectorService};
 use crate::startup::AppState;
 
 type State = web::Data<AppState>;
 
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
+    let expires_at = r.expires_at();
     let usage_bytes = state.service.usage_bytes(&r).await?;
     let counts = state.ingest.counts(&r, None).await?;
     let status = if VectorService::is_expired(&r) {
@@ -42,9 +40,7 @@ async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiE
             anchor: ExpiryAnchor::LastActiveAt,
             days,
         }),
-        expires_at: r
-            .expires_after_days
-            .map(|days| r.last_active_at + i64::from(days) * 86_400),
+        expires_at,
         id: r.id,
     })
 }
@@ -102,10 +98,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = PageRequest {
         limit: q.limit.unwrap_or(20) as usize,
-        order: match q.order.unwrap_or_default() {
-            Order::Asc => PageOrder::Asc,
-            Order::Desc => PageOrder::Desc,
-        },
+        order: page_order(q.order),
         after: q.after,
         before: q.before,
     };
@@ -169,11 +162,7 @@ async fn search(
     let record = state.service.collection_by_id(&caller.0, &id).await?;
     let queries = body.query.texts();
     let template = SearchInput {
-        kind: match body.search_mode.unwrap_or_default() {
-            SearchMode::Vector => SearchKind::Vector,
-            SearchMode::Keyword => SearchKind::Keyword,
-            SearchMode::Hybrid => SearchKind::Hybrid,
-        },
+        kind: body.search_mode.unwrap_or_default().into(),
         text: None,
         vector: None,
         filter: body.filters,

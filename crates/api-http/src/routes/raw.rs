@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use models::raw::{
     CreateRawCollection, DeleteDocuments, DeleteDocumentsResponse, PageQuery, RawCollection,
     RawCollectionList, RawDocumentPage, RawDocumentRow, RawHit, RawSearch, RawSearchResponse,
-    SearchMode, UpsertDocuments, UpsertResponse,
+    UpsertDocuments, UpsertResponse,
 };
 use store_core::CollectionRecord;
 
@@ -163,11 +163,7 @@ async fn search(
     ValidJson(body): ValidJson<RawSearch>,
 ) -> Result<HttpResponse, ApiError> {
     let record = state.service.collection(&caller.0, &name, None).await?;
-    let kind = match body.mode {
-        SearchMode::Vector => SearchKind::Vector,
-        SearchMode::Keyword => SearchKind::Keyword,
-        SearchMode::Hybrid => SearchKind::Hybrid,
-    };
+    let kind = SearchKind::from(body.mode);
     let hits = state
         .service
         .search(

@@ -4,15 +4,15 @@
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use models::openai::{
     AttachFile, AttachedListQuery, ChunkingStrategy, CreateBatch, Deleted, FileBatch,
-    FileContentPage, FileCounts, FileLastError, ListPage, Order, StaticChunking,
-    UpdateAttachedFile, VectorStoreFile,
+    FileContentPage, FileCounts, FileLastError, ListPage, StaticChunking, UpdateAttachedFile,
+    VectorStoreFile,
 };
 use models::platform::ContentPart;
-use store_core::{AttachedFile, AttachedPage, Batch, FileStatus, PageOrder};
+use store_core::{AttachedFile, AttachedPage, Batch, FileStatus};
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::routes::Caller;
+use crate::routes::{Caller, page_order};
 use crate::service::AttachRequest;
 use crate::startup::AppState;
 
@@ -119,10 +119,7 @@ fn page_request(q: AttachedListQuery, batch_id: Option<String>) -> Result<Attach
         status,
         batch_id,
         limit: q.limit.unwrap_or(20) as usize,
-        order: match q.order.unwrap_or_default() {
-            Order::Asc => PageOrder::Asc,
-            Order::Desc => PageOrder::Desc,
-        },
+        order: page_order(q.order),
         after: q.after,
         before: q.before,
     })

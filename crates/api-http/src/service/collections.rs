@@ -58,6 +58,16 @@ pub enum SearchKind {
     Hybrid,
 }
 
+impl From<models::raw::SearchMode> for SearchKind {
+    fn from(mode: models::raw::SearchMode) -> Self {
+        match mode {
+            models::raw::SearchMode::Vector => SearchKind::Vector,
+            models::raw::SearchMode::Keyword => SearchKind::Keyword,
+            models::raw::SearchMode::Hybrid => SearchKind::Hybrid,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SearchInput {
     pub kind: SearchKind,
@@ -270,9 +280,7 @@ impl VectorService {
 
     /// Whether the collection went unused for longer than its `expires_after`.
     pub fn is_expired(record: &CollectionRecord) -> bool {
-        record
-            .expires_after_days
-            .is_some_and(|days| now_unix() > record.last_active_at + i64::from(days) * 86_400)
+        record.expires_at().is_some_and(|at| now_unix() > at)
     }
 
     /// Runs one search per query and merges the hits by chunk, keeping each chunk's best score.
