@@ -44,21 +44,29 @@ pub struct VectorStore {
 
 /// `POST /v1/vector_stores`. `storage_backend` and `embedding_model` are extensions (the SDK's
 /// `extra_body`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVectorStore {
     #[validate(length(max = 256))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[validate(length(max = 512))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[validate(custom(function = "validation::string_metadata"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
     #[validate(nested)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_after: Option<ExpiresAfter>,
     #[validate(length(max = 2000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_model: Option<String>,
 }
 
@@ -70,16 +78,28 @@ fn patch<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Patch<T
 }
 
 /// `POST /v1/vector_stores/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVectorStore {
-    #[serde(default, deserialize_with = "patch")]
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[validate(custom(function = "patch_name"))]
     pub name: Patch<String>,
-    #[serde(default, deserialize_with = "patch")]
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[validate(custom(function = "patch_metadata"))]
     pub metadata: Patch<Map<String, Value>>,
-    #[serde(default, deserialize_with = "patch")]
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[validate(custom(function = "patch_expiry"))]
     pub expires_after: Patch<ExpiresAfter>,
 }
@@ -118,7 +138,7 @@ pub enum Order {
 }
 
 /// Cursor-list query: `limit` 1..=100 (20), `order` (desc), `after`, `before`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[validate(range(min = 1, max = 100))]
@@ -165,6 +185,30 @@ pub enum Query {
     Many(Vec<String>),
 }
 
+impl From<&str> for Query {
+    fn from(q: &str) -> Self {
+        Query::One(q.to_string())
+    }
+}
+
+impl From<String> for Query {
+    fn from(q: String) -> Self {
+        Query::One(q)
+    }
+}
+
+impl From<Vec<String>> for Query {
+    fn from(q: Vec<String>) -> Self {
+        Query::Many(q)
+    }
+}
+
+impl From<Vec<&str>> for Query {
+    fn from(q: Vec<&str>) -> Self {
+        Query::Many(q.into_iter().map(str::to_string).collect())
+    }
+}
+
 impl Query {
     pub fn texts(&self) -> Vec<String> {
         match self {
@@ -192,11 +236,13 @@ pub enum Ranker {
     Default20241115,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRankingOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ranker: Option<Ranker>,
     #[validate(range(min = 0.0, max = 1.0))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub score_threshold: Option<f32>,
 }
 
@@ -210,14 +256,32 @@ fn default_max_results() -> u32 {
 pub struct SearchVectorStore {
     #[validate(custom(function = "query_rules"))]
     pub query: Query,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filters: Option<Filter>,
     #[serde(default = "default_max_results")]
     #[validate(range(min = 1, max = 50))]
     pub max_num_results: u32,
     #[validate(nested)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<SearchRankingOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_query: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search_mode: Option<SearchMode>,
+}
+
+impl SearchVectorStore {
+    /// A search for `query` with every option at its default.
+    pub fn new(query: impl Into<Query>) -> Self {
+        Self {
+            query: query.into(),
+            filters: None,
+            max_num_results: default_max_results(),
+            ranking_options: None,
+            rewrite_query: None,
+            search_mode: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,7 +327,7 @@ pub struct FileObject {
 }
 
 /// `GET /v1/files` query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct FileListQuery {
     pub purpose: Option<String>,
@@ -314,20 +378,34 @@ pub struct AttachFile {
     #[validate(custom(function = "validation::not_blank"))]
     pub file_id: String,
     #[validate(custom(function = "validation::metadata"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<Value>,
 }
 
+impl AttachFile {
+    /// Attaches `file_id` with no attributes and the default chunking.
+    pub fn new(file_id: impl Into<String>) -> Self {
+        Self {
+            file_id: file_id.into(),
+            attributes: None,
+            chunking_strategy: None,
+        }
+    }
+}
+
 /// `POST /v1/vector_stores/{id}/files/{file_id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAttachedFile {
     #[validate(custom(function = "validation::metadata"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
 }
 
 /// `GET /v1/vector_stores/{id}/files` query (also a batch's files).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AttachedListQuery {
     #[validate(range(min = 1, max = 100))]
@@ -344,21 +422,48 @@ pub struct BatchFile {
     #[validate(custom(function = "validation::not_blank"))]
     pub file_id: String,
     #[validate(custom(function = "validation::metadata"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<Value>,
 }
 
+impl BatchFile {
+    /// `file_id` with no attributes of its own and the batch's chunking.
+    pub fn new(file_id: impl Into<String>) -> Self {
+        Self {
+            file_id: file_id.into(),
+            attributes: None,
+            chunking_strategy: None,
+        }
+    }
+}
+
 /// `POST /v1/vector_stores/{id}/file_batches`: `file_ids` or `files`, 1 to 2000.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBatch {
     #[validate(length(min = 1, max = 2000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
     #[validate(length(min = 1, max = 2000), nested)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<BatchFile>>,
     #[validate(custom(function = "validation::metadata"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<Value>,
+}
+
+impl CreateBatch {
+    /// A batch of `file_ids`, sharing no attributes and the default chunking.
+    pub fn from_file_ids<S: Into<String>>(file_ids: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            file_ids: Some(file_ids.into_iter().map(Into::into).collect()),
+            ..Self::default()
+        }
+    }
 }
 
 /// `openai.types.vector_stores.VectorStoreFileBatch`.
@@ -427,6 +532,40 @@ mod tests {
             assert!(o.ranker.is_some());
         }
         assert!(serde_json::from_value::<SearchRankingOptions>(json!({"ranker": "best"})).is_err());
+    }
+
+    #[test]
+    fn requests_serialize_only_the_fields_that_are_set() {
+        let c = CreateVectorStore {
+            name: Some("n".into()),
+            ..Default::default()
+        };
+        assert_eq!(serde_json::to_value(&c).unwrap(), json!({"name": "n"}));
+        let s = SearchVectorStore::new(vec!["a", "b"]);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            json!({"query": ["a", "b"], "max_num_results": 10})
+        );
+        assert_eq!(
+            serde_json::to_value(AttachFile::new("file-1")).unwrap(),
+            json!({"file_id": "file-1"})
+        );
+        assert_eq!(
+            serde_json::to_value(CreateBatch::from_file_ids(["f1", "f2"])).unwrap(),
+            json!({"file_ids": ["f1", "f2"]})
+        );
+    }
+
+    #[test]
+    fn an_update_round_trips_absent_null_and_set_fields() {
+        let u = UpdateVectorStore {
+            name: Some(None),
+            metadata: Some(Some(Map::from_iter([("a".into(), json!("b"))]))),
+            expires_after: None,
+        };
+        let v = serde_json::to_value(&u).unwrap();
+        assert_eq!(v, json!({"name": null, "metadata": {"a": "b"}}));
+        assert_eq!(serde_json::from_value::<UpdateVectorStore>(v).unwrap(), u);
     }
 
     #[test]
