@@ -1,0 +1,749 @@
+//! [`ElasticStore`]: the [`VectorStore`] contract over the Elasticsearch REST API.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use elasticsearch::Elasticsearch;
+use elasticsearch::http::Method;
+use elasticsearch::http::headers::HeaderMap;
+use elasticsearch::http::request::{JsonBody, NdBody};
+use serde_json::{Value, json};
+use store_core::{
+    Chunk, CollectionSpec, Hit, SearchMode, SearchRequest, StoreError, StoreResult, StoredChunk,
+    VectorStore,
+};
+
+use crate::error::ElasticError;
+use crate::mapping::{self, MAX_DIMENSION};
+use crate::options::ElasticOptions;
+use crate::query;
+
+/// Elasticsearch's default `index.max_result_window`: `from + size` beyond it needs
+/// `search_after`.
+const MAX_WINDOW: usize = 10_000;
+
+/// Page size when walking an index with `search_after`.
+const SCAN_PAGE: usize = 1_000;
+
+/// Elasticsearch's limit on a document id, in bytes.
+const MAX_ID_BYTES: usize = 512;
+
+/// The Elasticsearch back-end.
+#[derive(Clone)]
+pub struct ElasticStore {
+    client: Elasticsearch,
+    options: ElasticOptions,
+}
+
+impl fmt::Debug for ElasticStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ElasticStore")
+            .field("url", &self.options.url)
+            .field("index_prefix", &self.options.index_prefix)
+            .finish()
+    }
+}
+
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Empty,
+    Json(&'a Value),
+    Lines(&'a [Value]),
+}
+
+/// A 2xx answer's body (`Null` when it had none).
+type Reply = Value;
+
+impl ElasticStore {
+    pub const NAME: &'static str = "elasticsearch";
+
+    /// The back-end for `options`. Nothing is sent yet.
+    pub fn new(options: ElasticOptions) -> StoreResult<Self> {
+        let client = options.client()?;
+        Ok(Self { client, options })
+    }
+
+    pub fn options(&self) -> &ElasticOptions {
+        &self.options
+    }
+
+    fn index(&self, spec: &CollectionSpec) -> StoreResult<String> {
+        let ok = !spec.name.is_empty()
+            && spec.name.len() <= 200
+            && spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            return Err(StoreError::invalid_param(
+                "collection_name",
+                "a collection name for Elasticsearch is 1 to 200 lowercase ASCII letters, digits or '_'",
+            ));
+        }
+        Ok(mapping::index_name(&self.options, spec))
+    }
+
+    /// Sends one request, retrying passing failures with back-off; an error status is an error.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+        payload: Payload<'_>,
+    ) -> Result<Reply, ElasticError> {
+        let mut attempt = 0u32;
+        loop {
+            match self.send_once(method, path, params, payload).await {
+                Err(e) if e.is_transient() && attempt < self.options.retries => {
+                    tracing::debug!(error = %e, attempt, path, "retrying an Elasticsearch request");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+        payload: Payload<'_>,
+    ) -> Result<Reply, ElasticError> {
+        let headers = HeaderMap::new();
+        let query = Some(params);
+        let response = match payload {
+            Payload::Empty => {
+                self.client
+                    .send::<&[u8], _>(method, path, headers, query, None, None)
+                    .await?
+            }
+            Payload::Json(body) => {
+                self.client
+                    .send(
+                        method,
+                        path,
+                        headers,
+                        query,
+                        Some(JsonBody::new(body)),
+                        None,
+                    )
+                    .await?
+            }
+            Payload::Lines(lines) => {
+                let body = NdBody::new(lines.iter().map(JsonBody::new).collect());
+                self.client
+                    .send(method, path, headers, query, Some(body), None)
+                    .await?
+            }
+        };
+        let status = response.status_code().as_u16();
+        let bytes = response.bytes().await?;
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| ElasticError::Decode(e.to_string()))?
+        };
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(ElasticError::response(status, &body))
+        }
+    }
+
+    /// `send` for a request about one collection, with its errors as store errors.
+    async fn call(
+        &self,
+        spec: &CollectionSpec,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+        payload: Payload<'_>,
+    ) -> StoreResult<Reply> {
+        self.send(method, path, params, payload)
+            .await
+            .map_err(|e| e.into_store(&spec.name))
+    }
+
+    /// The dimension the collection's index has, or `None` when there is no such index.
+    async fn existing_dimension(&self, spec: &CollectionSpec) -> StoreResult<Option<usize>> {
+        let index = self.index(spec)?;
+        match self
+            .send(
+                Method::Get,
+                &format!("/{index}/_mapping"),
+                &[],
+                Payload::Empty,
+            )
+            .await
+        {
+            Ok(reply) => mapping::mapped_dimension(&reply).map(Some).ok_or_else(|| {
+                StoreError::conflict(format!(
+                    "index {index} exists but was not made by this service (it has no vector field)"
+                ))
+            }),
+            Err(ElasticError::Response { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e.into_store(&spec.name)),
+        }
+    }
+
+    async fn require(&self, spec: &CollectionSpec) -> StoreResult<()> {
+        match self.existing_dimension(spec).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::not_found("collection", spec.name.clone())),
+        }
+    }
+
+    async fn search_raw(&self, spec: &CollectionSpec, body: &Value) -> StoreResult<Reply> {
+        let index = self.index(spec)?;
+        self.call(
+            spec,
+            Method::Post,
+            &format!("/{index}/_search"),
+            &[],
+            Payload::Json(body),
+        )
+        .await
+    }
+
+    /// Scored chunks of one search, best first.
+    async fn scored(
+        &self,
+        spec: &CollectionSpec,
+        body: &Value,
+        to_score: fn(f64) -> f32,
+    ) -> StoreResult<Vec<Hit>> {
+        let reply = self.search_raw(spec, body).await?;
+        hits(&reply)?
+            .iter()
+            .map(|h| {
+                let score = h.get("_score").and_then(Value::as_f64).unwrap_or(0.0);
+                Ok(Hit {
+                    chunk: chunk_of(h)?,
+                    score: to_score(score),
+                })
+            })
+            .collect()
+    }
+
+    async fn vector_hits(
+        &self,
+        spec: &CollectionSpec,
+        vector: &[f32],
+        req: &SearchRequest,
+        k: usize,
+    ) -> StoreResult<Vec<Hit>> {
+        let candidates = query::num_candidates(k, self.options.num_candidates);
+        let body = query::knn_body(vector, k, candidates, req.filter.as_ref());
+        self.scored(spec, &body, query::vector_score).await
+    }
+
+    async fn keyword_hits(
+        &self,
+        spec: &CollectionSpec,
+        text: &str,
+        req: &SearchRequest,
+        k: usize,
+    ) -> StoreResult<Vec<Hit>> {
+        let body = query::match_body(text, k, req.filter.as_ref());
+        self.scored(spec, &body, query::keyword_score).await
+    }
+
+    /// Chunks matching `query` in list order: `skip` of them passed over, at most `take` kept.
+    /// Within Elasticsearch's result window this is one `from`/`size` request; beyond it the
+    /// index is walked with `search_after`.
+    async fn scan(
+        &self,
+        spec: &CollectionSpec,
+        query: Value,
+        skip: usize,
+        take: usize,
+    ) -> StoreResult<Vec<StoredChunk>> {
+        if take == 0 {
+            self.require(spec).await?;
+            return Ok(Vec::new());
+        }
+        if skip.saturating_add(take) <= MAX_WINDOW {
+            let body = json!({
+                "query": query, "from": skip, "size": take,
+                "sort": query::list_sort(), "_source": mapping::SOURCE_FIELDS,
+            });
+            let reply = self.search_raw(spec, &body).await?;
+            return hits(&reply)?.iter().map(chunk_of).collect();
+        }
+        let mut out = Vec::new();
+        let mut skipped = 0usize;
+        let mut after: Option<Value> = None;
+        loop {
+            let skipping = skipped < skip;
+            let size = if skipping {
+                (skip - skipped).min(MAX_WINDOW)
+            } else {
+                (take - out.len()).min(SCAN_PAGE)
+            };
+            let mut body = json!({
+                "query": query, "size": size, "sort": query::list_sort(),
+                "_source": if skipping { json!(false) } else { json!(mapping::SOURCE_FIELDS) },
+            });
+            if let Some(a) = &after {
+                body["search_after"] = a.clone();
+            }
+            let reply = self.search_raw(spec, &body).await?;
+            let page = hits(&reply)?;
+            let Some(last) = page.last() else {
+                return Ok(out);
+            };
+            after = last.get("sort").cloned();
+            if skipping {
+                skipped += page.len();
+            } else {
+                for h in page {
+                    out.push(chunk_of(h)?);
+                }
+                if out.len() >= take {
+                    return Ok(out);
+                }
+            }
+            if page.len() < size {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Writes one batch; items refused for passing reasons are sent again, the others fail the
+    /// call with the first refusal.
+    async fn bulk(&self, spec: &CollectionSpec, index: &str, batch: &[Chunk]) -> StoreResult<()> {
+        let mut pending: Vec<&Chunk> = batch.iter().collect();
+        let mut attempt = 0u32;
+        loop {
+            let owned: Vec<Chunk> = pending.iter().map(|c| (*c).clone()).collect();
+            let lines = query::bulk_lines(&owned);
+            let reply = self
+                .call(
+                    spec,
+                    Method::Post,
+                    &format!("/{index}/_bulk"),
+                    &[("refresh", "wait_for")],
+                    Payload::Lines(&lines),
+                )
+                .await?;
+            if reply.get("errors").and_then(Value::as_bool) != Some(true) {
+                return Ok(());
+            }
+            let items = reply
+                .get("items")
+                .and_then(Value::as_array)
+                .ok_or_else(|| decode("a _bulk answer without items"))?;
+            let mut retry = Vec::new();
+            for (chunk, item) in pending.iter().zip(items) {
+                let result = item
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .ok_or_else(|| decode("a _bulk item without a result"))?;
+                let status = result.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
+                if (200..300).contains(&status) {
+                    continue;
+                }
+                let error = ElasticError::response(status, result);
+                if error.is_transient() && attempt < self.options.retries {
+                    retry.push(*chunk);
+                    continue;
+                }
+                tracing::warn!(collection = %spec.name, chunk = %chunk.id, error = %error,
+                    "Elasticsearch refused a chunk");
+                return Err(match error.into_store(&spec.name) {
+                    StoreError::InvalidInput { message, .. } => StoreError::invalid_param(
+                        "chunks",
+                        format!("chunk '{}' was refused: {message}", chunk.id),
+                    ),
+                    other => other,
+                });
+            }
+            if retry.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+            pending = retry;
+        }
+    }
+
+    /// `_delete_by_query`, repeated while documents changed under it; returns how many went.
+    async fn delete_where(&self, spec: &CollectionSpec, query: Value) -> StoreResult<u64> {
+        let index = self.index(spec)?;
+        let body = json!({ "query": query });
+        let mut deleted = 0;
+        for attempt in 0..=self.options.retries {
+            let reply = self
+                .call(
+                    spec,
+                    Method::Post,
+                    &format!("/{index}/_delete_by_query"),
+                    &[("refresh", "true"), ("conflicts", "proceed")],
+                    Payload::Json(&body),
+                )
+                .await?;
+            deleted += reply.get("deleted").and_then(Value::as_u64).unwrap_or(0);
+            let conflicts = reply
+                .get("version_conflicts")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if conflicts == 0 {
+                return Ok(deleted);
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        Err(StoreError::conflict(format!(
+            "chunks of collection {} kept changing while they were being deleted; try again",
+            spec.name
+        )))
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64 << attempt.min(6))
+}
+
+fn decode(what: &str) -> StoreError {
+    StoreError::internal(
+        "an Elasticsearch answer could not be read",
+        ElasticError::Decode(what.into()),
+    )
+}
+
+fn hits(reply: &Value) -> StoreResult<&Vec<Value>> {
+    reply
+        .pointer("/hits/hits")
+        .and_then(Value::as_array)
+        .ok_or_else(|| decode("a search answer without hits"))
+}
+
+fn chunk_of(hit: &Value) -> StoreResult<StoredChunk> {
+    hit.get("_source")
+        .and_then(mapping::stored_chunk)
+        .ok_or_else(|| decode("a hit that is not a chunk written by this service"))
+}
+
+fn check_vector(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
+    if v.len() != spec.dimension {
+        return Err(StoreError::dimension_mismatch(spec.dimension, v.len()));
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(StoreError::invalid_param(
+            "vector",
+            format!("vector component {i} is not a finite number"),
+        ));
+    }
+    if v.iter().all(|x| *x == 0.0) {
+        return Err(StoreError::invalid_param(
+            "vector",
+            "a zero vector has no direction, so it has no cosine similarity",
+        ));
+    }
+    Ok(())
+}
+
+/// The last of each id wins, as if the chunks were written one after another.
+fn last_of_each_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
+    let mut position: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Chunk> = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        match position.get(&c.id) {
+            Some(&i) => out[i] = c,
+            None => {
+                position.insert(c.id.clone(), out.len());
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn threshold_and_k(hits: Vec<Hit>, threshold: Option<f32>, k: usize) -> Vec<Hit> {
+    hits.into_iter()
+        .filter(|h| threshold.is_none_or(|t| h.score >= t))
+        .take(k)
+        .collect()
+}
+
+#[async_trait]
+impl VectorStore for ElasticStore {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.send(Method::Get, "/", &[], Payload::Empty)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.into_store("") {
+                StoreError::NotFound { .. } => StoreError::unavailable(
+                    "the Elasticsearch cluster is unavailable",
+                    ElasticError::Decode("GET / answered 404".into()),
+                ),
+                other => other,
+            })
+    }
+
+    async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
+        let index = self.index(spec)?;
+        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
+            return Err(StoreError::invalid_param(
+                "dimension",
+                format!("dimension must be between 1 and {MAX_DIMENSION}"),
+            ));
+        }
+        let same_or_conflict = |existing: usize| {
+            if existing == spec.dimension {
+                Ok(())
+            } else {
+                Err(StoreError::conflict(format!(
+                    "collection {} exists with dimension {existing}",
+                    spec.name
+                )))
+            }
+        };
+        if let Some(existing) = self.existing_dimension(spec).await? {
+            return same_or_conflict(existing);
+        }
+        let body = mapping::index_body(&self.options, spec);
+        match self
+            .send(Method::Put, &format!("/{index}"), &[], Payload::Json(&body))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Made meanwhile by another caller (or by a retried request): fine when it agrees.
+            Err(ElasticError::Response {
+                status: 400, kind, ..
+            }) if kind == "resource_already_exists_exception" => {
+                match self.existing_dimension(spec).await? {
+                    Some(existing) => same_or_conflict(existing),
+                    None => Err(StoreError::conflict(format!(
+                        "collection {} was dropped while it was being created",
+                        spec.name
+                    ))),
+                }
+            }
+            Err(e) => Err(e.into_store(&spec.name)),
+        }
+    }
+
+    async fn drop_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
+        let index = self.index(spec)?;
+        match self
+            .send(Method::Delete, &format!("/{index}"), &[], Payload::Empty)
+            .await
+        {
+            Ok(_) | Err(ElasticError::Response { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e.into_store(&spec.name)),
+        }
+    }
+
+    async fn upsert(&self, spec: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64> {
+        let index = self.index(spec)?;
+        for c in &chunks {
+            check_vector(spec, &c.vector)?;
+            if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
+                return Err(StoreError::invalid_param(
+                    "id",
+                    format!("a chunk id is 1 to {MAX_ID_BYTES} bytes"),
+                ));
+            }
+        }
+        // `_bulk` would create a missing index on the fly, with a mapping of its own guessing.
+        self.require(spec).await?;
+        let chunks = last_of_each_id(chunks);
+        let total = chunks.len() as u64;
+        for batch in chunks.chunks(self.options.bulk_batch_size) {
+            self.bulk(spec, &index, batch).await?;
+        }
+        Ok(total)
+    }
+
+    async fn delete_files(&self, spec: &CollectionSpec, file_ids: &[String]) -> StoreResult<u64> {
+        if file_ids.is_empty() {
+            self.require(spec).await?;
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        // `terms` takes at most 65 536 values by default.
+        for ids in file_ids.chunks(10_000) {
+            deleted += self
+                .delete_where(spec, json!({ "terms": { "file_id": ids } }))
+                .await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {
+        self.delete_where(spec, json!({ "match_all": {} })).await
+    }
+
+    async fn count(&self, spec: &CollectionSpec) -> StoreResult<u64> {
+        let index = self.index(spec)?;
+        let reply = self
+            .call(
+                spec,
+                Method::Get,
+                &format!("/{index}/_count"),
+                &[],
+                Payload::Empty,
+            )
+            .await?;
+        reply
+            .get("count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| decode("a _count answer without a count"))
+    }
+
+    async fn usage_bytes(&self, spec: &CollectionSpec) -> StoreResult<u64> {
+        let body = json!({
+            "size": 0,
+            "track_total_hits": false,
+            "aggs": { "bytes": { "sum": { "field": "text_bytes" } } }
+        });
+        let reply = self.search_raw(spec, &body).await?;
+        let bytes = reply
+            .pointer("/aggregations/bytes/value")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| decode("a sum aggregation without a value"))?;
+        Ok(bytes.max(0.0).round() as u64)
+    }
+
+    async fn list(
+        &self,
+        spec: &CollectionSpec,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<Vec<StoredChunk>> {
+        self.scan(spec, json!({ "match_all": {} }), offset, limit)
+            .await
+    }
+
+    async fn file_chunks(
+        &self,
+        spec: &CollectionSpec,
+        file_id: &str,
+    ) -> StoreResult<Vec<StoredChunk>> {
+        self.scan(
+            spec,
+            json!({ "term": { "file_id": file_id } }),
+            0,
+            usize::MAX,
+        )
+        .await
+    }
+
+    async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
+        self.index(spec)?;
+        if let SearchMode::Vector(v) | SearchMode::Hybrid { vector: v, .. } = &req.mode {
+            check_vector(spec, v)?;
+        }
+        let k = req.k.min(1000);
+        if k == 0 {
+            self.require(spec).await?;
+            return Ok(Vec::new());
+        }
+        let threshold = req.score_threshold;
+        match &req.mode {
+            SearchMode::Vector(v) => Ok(threshold_and_k(
+                self.vector_hits(spec, v, req, k).await?,
+                threshold,
+                k,
+            )),
+            SearchMode::Keyword(text) => Ok(threshold_and_k(
+                self.keyword_hits(spec, text, req, k).await?,
+                threshold,
+                k,
+            )),
+            SearchMode::Hybrid { vector, text } => {
+                let depth = (2 * k).max(20);
+                let (by_vector, by_keyword) = futures::try_join!(
+                    self.vector_hits(spec, vector, req, depth),
+                    self.keyword_hits(spec, text, req, depth)
+                )?;
+                let v_ids: Vec<String> = by_vector.iter().map(|h| h.chunk.id.clone()).collect();
+                let k_ids: Vec<String> = by_keyword.iter().map(|h| h.chunk.id.clone()).collect();
+                let mut chunks: HashMap<String, StoredChunk> = HashMap::new();
+                for h in by_vector.into_iter().chain(by_keyword) {
+                    chunks.entry(h.chunk.id.clone()).or_insert(h.chunk);
+                }
+                Ok(req
+                    .hybrid
+                    .fuse(&v_ids, &k_ids)
+                    .into_iter()
+                    .filter(|(_, score)| threshold.is_none_or(|t| *score >= t))
+                    .take(k)
+                    .filter_map(|(id, score)| chunks.remove(&id).map(|chunk| Hit { chunk, score }))
+                    .collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(id: &str, text: &str) -> Chunk {
+        Chunk {
+            id: id.into(),
+            file_id: "f".into(),
+            filename: None,
+            chunk_index: 0,
+            text: text.into(),
+            vector: vec![1.0],
+            attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn of_repeated_ids_the_last_is_written_in_the_first_place() {
+        let out = last_of_each_id(vec![chunk("b", "old"), chunk("a", "x"), chunk("b", "new")]);
+        let got: Vec<(&str, &str)> = out
+            .iter()
+            .map(|c| (c.id.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(got, [("b", "new"), ("a", "x")]);
+    }
+
+    #[test]
+    fn vectors_must_have_the_dimension_finite_components_and_a_direction() {
+        let spec = CollectionSpec {
+            name: "c".into(),
+            dimension: 2,
+        };
+        assert!(check_vector(&spec, &[1.0, 0.0]).is_ok());
+        for bad in [vec![1.0], vec![f32::NAN, 1.0], vec![0.0, 0.0]] {
+            assert!(check_vector(&spec, &bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_plain_lowercase_names_become_indices() {
+        let store = ElasticStore::new(ElasticOptions {
+            url: "http://127.0.0.1:1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let spec = |name: &str| CollectionSpec {
+            name: name.into(),
+            dimension: 3,
+        };
+        assert_eq!(store.index(&spec("vs_a1")).unwrap(), "vectorstore_vs_a1");
+        for bad in ["", "Abc", "a-b", "a/b", "..", "a b", "ü"] {
+            assert!(store.index(&spec(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn back_off_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(2), Duration::from_millis(400));
+        assert_eq!(backoff(40), backoff(6));
+    }
+}
