@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test against real servers: fetches the model, starts the project-local PostgreSQL
-# (and the Elasticsearch-API server) unless URLs are given, runs the suite, stops what it started.
+# and the Elasticsearch-API server unless URLs are given (DATABASE_URL, ELASTICSEARCH_URL), runs
+# the Rust suite, then the end-to-end suites once more with Elasticsearch as the default back-end,
+# and stops what it started.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,17 +19,31 @@ if [[ -z "${DATABASE_URL:-}" && -z "${VECTOR_STORE__DATABASE__URL:-}" ]]; then
     "$root/scripts/services.sh" up pg
     started+=(pg)
 fi
+if [[ -z "${ELASTICSEARCH_URL:-}" ]]; then
+    "$root/scripts/services.sh" up es
+    started+=(es)
+fi
 eval "$("$root/scripts/services.sh" env)"
 export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
+export ELASTICSEARCH_URL
 
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --all-features --profile ci "$@"
+    run_rust() { cargo nextest run --workspace --all-features --profile ci "$@"; }
 else
-    cargo test --workspace --all-features "$@"
+    run_rust() { cargo test --workspace --all-features "$@"; }
 fi
+
+echo "== Rust: every crate; end-to-end tests on pgvector"
+run_rust "$@"
+echo "== Rust: end-to-end tests on Elasticsearch"
+E2E_STORAGE_BACKEND=elasticsearch run_rust -p e2e-tests "$@"
 
 # The OpenAI conformance suite: the official Python client against the real server binary.
 [[ -x "$root/.venv/bin/python" ]] || python3 -m venv "$root/.venv"
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openai/requirements.txt"
 cargo build -p vector-store-server
-VS_SERVER_BIN="$root/target/debug/vector-store-server" "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"
+for backend in pgvector elasticsearch; do
+    echo "== OpenAI client suite on $backend"
+    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$root/target/debug/vector-store-server" \
+        "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"
+done

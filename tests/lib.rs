@@ -1,5 +1,9 @@
 //! Helpers of the end-to-end tests: [`spawn_app`] starts the real application on port 0 against
 //! the PostgreSQL named by `DATABASE_URL` and the built-in model, with two fresh tenants.
+//!
+//! When `ELASTICSEARCH_URL` is set, the Elasticsearch back-end is registered too, and
+//! `E2E_STORAGE_BACKEND=elasticsearch` makes it the default, so that the same tests run once per
+//! back-end (`make test` does both).
 
 use std::path::PathBuf;
 
@@ -28,6 +32,27 @@ impl Drop for TestApp {
     }
 }
 
+/// The back-end new collections go to in this run (`E2E_STORAGE_BACKEND`, else pgvector).
+pub fn backend() -> String {
+    std::env::var("E2E_STORAGE_BACKEND").unwrap_or_else(|_| "pgvector".into())
+}
+
+/// A back-end other than [`backend`].
+pub fn other_backend() -> &'static str {
+    if backend() == "pgvector" {
+        "elasticsearch"
+    } else {
+        "pgvector"
+    }
+}
+
+/// The Elasticsearch-API server of this run, when there is one.
+pub fn elasticsearch_url() -> Option<String> {
+    std::env::var("ELASTICSEARCH_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -44,6 +69,19 @@ pub fn test_settings() -> Settings {
     );
     s.database.url = Some(SecretString::from(url));
     s.database.pool_size = 4;
+    if let Some(url) = elasticsearch_url() {
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        s.elasticsearch = serde_json::json!({
+            "url": url,
+            "username": var("ELASTICSEARCH_USERNAME"),
+            "password": var("ELASTICSEARCH_PASSWORD"),
+            "api_key": var("ELASTICSEARCH_API_KEY"),
+            "insecure": matches!(var("ELASTICSEARCH_INSECURE").as_str(), "1" | "true"),
+            "index_prefix": "vse2e_",
+            "replicas": 0,
+        });
+    }
+    s.storage.default_backend = backend();
     s.files.dir = std::env::temp_dir()
         .join("vector-store-tests")
         .join("files");

@@ -219,7 +219,7 @@ fn cases() -> Vec<Case> {
             "other back-end named",
             "POST",
             search,
-            json!({"collection": "docs", "query": "x", "storage_backend": "elasticsearch"}),
+            json!({"collection": "docs", "query": "x", "storage_backend": e2e_tests::other_backend()}),
             400,
             Some("storage_backend"),
         ),

@@ -1,9 +1,11 @@
 //! End-to-end tests of the HTTP API against the real database and the real local model.
 
 mod bad_requests;
+mod elastic;
 mod files;
 mod health;
 mod ingestion;
 mod platform;
+mod rate_limit;
 mod raw;
 mod tenancy;

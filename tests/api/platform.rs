@@ -208,7 +208,7 @@ async fn the_whole_collection_lifecycle() {
     assert_eq!(data.len(), 1);
     assert_eq!(data[0]["collection"], "life");
     assert_eq!(data[0]["model_name"], "all-minilm-l6-v2");
-    assert_eq!(data[0]["storage_backend"], "pgvector");
+    assert_eq!(data[0]["storage_backend"], e2e_tests::backend());
     assert_eq!(data[0]["dimension"], 384);
     assert_eq!(data[0]["metadata"], json!({"team": "search"}));
     assert!(data[0]["id"].as_str().unwrap().starts_with("vs_"));

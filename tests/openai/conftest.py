@@ -1,5 +1,9 @@
 """Starts the real server binary (keys mode, port chosen here) against DATABASE_URL, creates one
-API key for each of two tenants, and hands out official OpenAI clients pointed at it."""
+API key for each of two tenants, and hands out official OpenAI clients pointed at it.
+
+With ELASTICSEARCH_URL set, the Elasticsearch back-end is configured as well, and
+VS_STORAGE_BACKEND=elasticsearch makes it the default back-end of new vector stores: `make test`
+runs the suite once per back-end."""
 
 import os
 import socket
@@ -43,6 +47,16 @@ def server():
         "VECTOR_STORE__EMBEDDINGS__MODELS_DIR": os.environ.get("VECTOR_STORE_MODELS_DIR", os.path.join(ROOT, "models")),
         "VECTOR_STORE__LOG__LEVEL": "warn",
     })
+    if os.environ.get("ELASTICSEARCH_URL"):
+        env.update({
+            "VECTOR_STORE__ELASTICSEARCH__URL": os.environ["ELASTICSEARCH_URL"],
+            "VECTOR_STORE__ELASTICSEARCH__INDEX_PREFIX": "vspy_",
+            "VECTOR_STORE__ELASTICSEARCH__REPLICAS": "0",
+        })
+        for name in ("USERNAME", "PASSWORD", "API_KEY", "INSECURE"):
+            if os.environ.get(f"ELASTICSEARCH_{name}"):
+                env[f"VECTOR_STORE__ELASTICSEARCH__{name}"] = os.environ[f"ELASTICSEARCH_{name}"]
+    env["VECTOR_STORE__STORAGE__DEFAULT_BACKEND"] = os.environ.get("VS_STORAGE_BACKEND", "pgvector")
     run = uuid.uuid4().hex[:8]
     keys = []
     for tenant in (f"py_a_{run}", f"py_b_{run}"):

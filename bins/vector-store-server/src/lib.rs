@@ -2,7 +2,8 @@
 //! catalog, registers the storage back-ends compiled in and the embedding models, and runs the
 //! HTTP application.
 //!
-//! Features: `pgvector` (default) registers the PostgreSQL + pgvector back-end. The catalog
+//! Features: `pgvector` (default) registers the PostgreSQL + pgvector back-end; `elastic`
+//! (default) registers the Elasticsearch back-end when `elasticsearch.url` is set. The catalog
 //! always lives in PostgreSQL.
 
 pub mod settings;
@@ -29,6 +30,8 @@ pub fn compiled_backends() -> Vec<&'static str> {
     let mut names = Vec::new();
     #[cfg(feature = "pgvector")]
     names.push(store_pgvector::PgVectorStore::NAME);
+    #[cfg(feature = "elastic")]
+    names.push(store_elastic::ElasticStore::NAME);
     names
 }
 
@@ -78,6 +81,10 @@ pub async fn stores(
             pgvector_options(settings)?,
         )));
     }
+    #[cfg(feature = "elastic")]
+    if let Some(store) = elastic_store(settings).await? {
+        stores.push(Arc::new(store));
+    }
     StoreRegistry::new(stores, &settings.storage.default_backend).with_context(|| {
         format!(
             "storage.default_backend '{}' is not available; this binary has: {}",
@@ -85,6 +92,27 @@ pub async fn stores(
             compiled_backends().join(", ")
         )
     })
+}
+
+/// The Elasticsearch back-end when a cluster is configured. A cluster that does not answer yet
+/// is not fatal: `/ready` reports it and requests recover when it answers.
+#[cfg(feature = "elastic")]
+async fn elastic_store(settings: &Settings) -> anyhow::Result<Option<store_elastic::ElasticStore>> {
+    let options: store_elastic::ElasticOptions = if settings.elasticsearch.is_null() {
+        Default::default()
+    } else {
+        serde_json::from_value(settings.elasticsearch.clone())
+            .context("invalid elasticsearch options")?
+    };
+    if !options.is_configured() {
+        return Ok(None);
+    }
+    let store = store_elastic::ElasticStore::new(options)
+        .map_err(|e| anyhow::anyhow!("invalid elasticsearch options: {e}"))?;
+    if let Err(e) = store.ping().await {
+        tracing::warn!(error = %e, "the Elasticsearch cluster does not answer yet");
+    }
+    Ok(Some(store))
 }
 
 pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> {

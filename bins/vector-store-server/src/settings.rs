@@ -19,6 +19,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub database: DatabaseSettings,
     pub storage: StorageSettings,
+    /// The Elasticsearch back-end's options, read by `store_elastic::ElasticOptions`.
+    pub elasticsearch: serde_json::Value,
     pub search: SearchSettings,
     pub files: FileSettings,
     pub ingest: IngestSettings,
