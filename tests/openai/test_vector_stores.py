@@ -1,5 +1,7 @@
 """The Vector Stores API through the official OpenAI client, in strict response validation."""
 
+import os
+
 import openai
 import pytest
 
@@ -15,6 +17,22 @@ DOCS = [
 def load(raw, store_id: str) -> None:
     status, body = raw.call("POST", f"/v2/collections/{store_id}/documents", {"documents": DOCS})
     assert status == 200, body
+
+
+def test_new_stores_go_to_the_back_end_under_test_and_the_extension_picks_another(client, raw):
+    expected = os.environ.get("VS_STORAGE_BACKEND", "pgvector")
+    default = client.vector_stores.create(name="placement")
+    status, body = raw.call("GET", "/v1/api/collection")
+    assert status == 200, body
+    placed = {c["id"]: c["storage_backend"] for c in body["data"]}
+    assert placed[default.id] == expected
+    if os.environ.get("ELASTICSEARCH_URL"):
+        other = "pgvector" if expected == "elasticsearch" else "elasticsearch"
+        chosen = client.vector_stores.create(name="placed", extra_body={"storage_backend": other})
+        status, body = raw.call("GET", "/v1/api/collection")
+        assert {c["id"]: c["storage_backend"] for c in body["data"]}[chosen.id] == other
+        client.vector_stores.delete(chosen.id)
+    client.vector_stores.delete(default.id)
 
 
 def test_create_retrieve_update_delete(client):
