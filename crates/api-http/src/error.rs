@@ -8,6 +8,8 @@ use embeddings::EmbedError;
 use models::{ErrorBody, ErrorEnvelope};
 use store_core::{ErrorKind, StoreError};
 
+use crate::service::RateLimited;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
@@ -27,6 +29,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
 }
 
 impl ApiError {
@@ -66,6 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => Class::NotFound,
             ApiError::MethodNotAllowed(_) => Class::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => Class::PayloadTooLarge,
+            ApiError::RateLimited(_) => Class::RateLimited,
         }
     }
 
@@ -106,6 +111,7 @@ pub enum Class {
     MethodNotAllowed,
     Conflict,
     PayloadTooLarge,
+    RateLimited,
     Unavailable,
     Internal,
 }
@@ -118,7 +124,7 @@ pub struct Row {
 }
 
 /// The API's whole error vocabulary: class → (HTTP status, envelope `type`, envelope `code`).
-pub const ERROR_TABLE: [Row; 8] = [
+pub const ERROR_TABLE: [Row; 9] = [
     Row {
         class: Class::InvalidRequest,
         status: StatusCode::BAD_REQUEST,
@@ -154,6 +160,12 @@ pub const ERROR_TABLE: [Row; 8] = [
         status: StatusCode::PAYLOAD_TOO_LARGE,
         kind: "invalid_request_error",
         code: Some("payload_too_large"),
+    },
+    Row {
+        class: Class::RateLimited,
+        status: StatusCode::TOO_MANY_REQUESTS,
+        kind: "requests",
+        code: Some("rate_limit_exceeded"),
     },
     Row {
         class: Class::Unavailable,
@@ -195,9 +207,20 @@ impl ResponseError for ApiError {
         if class == Class::Unavailable {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
+        if let ApiError::RateLimited(limited) = self {
+            res.insert_header((header::RETRY_AFTER, limited.retry_after_secs()))
+                .insert_header(("retry-after-ms", limited.retry_after_ms()))
+                .insert_header((LIMIT_HEADER, limited.limit))
+                .insert_header((REMAINING_HEADER, 0));
+        }
         res.json(self.envelope())
     }
 }
+
+/// The size of the caller's request bucket, sent with every response to an authenticated request.
+pub const LIMIT_HEADER: &str = "x-ratelimit-limit-requests";
+/// How many more requests the caller may make right now.
+pub const REMAINING_HEADER: &str = "x-ratelimit-remaining-requests";
 
 /// The error and all its sources, for the log.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
@@ -224,6 +247,7 @@ mod tests {
             Class::MethodNotAllowed,
             Class::Conflict,
             Class::PayloadTooLarge,
+            Class::RateLimited,
             Class::Unavailable,
             Class::Internal,
         ] {
@@ -287,5 +311,26 @@ mod tests {
         let res = ApiError::from(StoreError::conflict("dup")).error_response();
         assert_eq!(res.status(), StatusCode::CONFLICT);
         assert_eq!(res.headers().get("x-should-retry").unwrap(), "false");
+    }
+
+    #[test]
+    fn a_rate_limited_request_is_429_with_when_to_retry() {
+        let e = ApiError::from(RateLimited {
+            per_second: 2,
+            limit: 5,
+            retry_after: std::time::Duration::from_millis(1500),
+        });
+        let env = e.envelope();
+        assert!(env.error.message.starts_with("Rate limit reached"));
+        assert_eq!(env.error.kind, "requests");
+        assert_eq!(env.error.code.as_deref(), Some("rate_limit_exceeded"));
+        assert_eq!(env.error.param, None);
+        let res = e.error_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        let h = res.headers();
+        assert_eq!(h.get("retry-after").unwrap(), "2");
+        assert_eq!(h.get("retry-after-ms").unwrap(), "1500");
+        assert_eq!(h.get(LIMIT_HEADER).unwrap(), "5");
+        assert_eq!(h.get(REMAINING_HEADER).unwrap(), "0");
     }
 }

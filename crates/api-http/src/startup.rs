@@ -1,5 +1,6 @@
 //! Building and running the HTTP server: [`Application::build`] binds (port 0 allowed), exposes
-//! the port, and runs until stopped (graceful shutdown on SIGINT/SIGTERM).
+//! the port, and runs until stopped (graceful shutdown on SIGINT/SIGTERM). Every response gets
+//! `x-request-id`, and the rate-limit headers when the request passed a tenant's limit.
 
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
@@ -7,15 +8,17 @@ use std::time::Instant;
 
 use actix_web::dev::{Server, ServerHandle, Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpServer, ResponseError, web};
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, LIMIT_HEADER, REMAINING_HEADER};
 use crate::extract::{BodyLimit, path_config, payload_config, query_config};
 use crate::routes;
-use crate::service::{AuthMode, AuthService, FileService, IngestService, VectorService};
+use crate::service::{
+    AuthMode, AuthService, FileService, IngestService, RateLimitStatus, RateLimits, VectorService,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
@@ -28,10 +31,25 @@ pub struct HttpSettings {
     pub workers: usize,
     #[serde(default = "default_shutdown")]
     pub shutdown_timeout_secs: u64,
+    /// Requests a second each tenant may make on average; 0 turns rate limiting off.
+    #[serde(default = "default_rate_limit_per_second")]
+    pub rate_limit_per_second: u32,
+    /// Requests each tenant may make at once (its bucket's size); 0 means
+    /// `rate_limit_per_second`.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
 }
 
 fn default_shutdown() -> u64 {
     30
+}
+
+fn default_rate_limit_per_second() -> u32 {
+    50
+}
+
+fn default_rate_limit_burst() -> u32 {
+    100
 }
 
 /// What every handler can reach.
@@ -70,9 +88,24 @@ impl Application {
         let port = listener.local_addr()?.port();
         let limit = settings.body_limit_bytes;
         let data = web::Data::new(state);
+        // One set of buckets for every worker thread.
+        let limits = web::Data::new(RateLimits::new(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+        ));
+        if limits.is_enabled() {
+            tracing::info!(
+                per_second = limits.per_second(),
+                burst = limits.burst(),
+                "rate limit per tenant"
+            );
+        } else {
+            tracing::info!("rate limiting is off");
+        }
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(limits.clone())
                 .app_data(BodyLimit(limit))
                 .app_data(payload_config(limit))
                 .app_data(path_config())
@@ -91,6 +124,10 @@ impl Application {
                         if let Ok(v) = HeaderValue::from_str(&id) {
                             res.headers_mut()
                                 .insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        let status = res.request().extensions().get::<RateLimitStatus>().copied();
+                        if let Some(status) = status {
+                            rate_limit_headers(res.headers_mut(), status);
                         }
                         tracing::info!(
                             request_id = %id,
@@ -124,6 +161,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Where the caller stands against its rate limit, on every response to a request that passed it.
+fn rate_limit_headers(headers: &mut HeaderMap, status: RateLimitStatus) {
+    headers.insert(
+        HeaderName::from_static(LIMIT_HEADER),
+        HeaderValue::from(status.limit),
+    );
+    headers.insert(
+        HeaderName::from_static(REMAINING_HEADER),
+        HeaderValue::from(status.remaining),
+    );
 }
 
 async fn unknown_route(req: HttpRequest) -> actix_web::HttpResponse {

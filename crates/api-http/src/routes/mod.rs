@@ -12,14 +12,19 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use store_core::Tenant;
 
 use crate::error::ApiError;
+use crate::service::RateLimits;
 use crate::startup::AppState;
 
-/// The authenticated caller. The key arrives as `Authorization: Bearer <key>` or
-/// `x-base-api-key: <key>`.
+/// The authenticated caller, within its tenant's rate limit. The key arrives as
+/// `Authorization: Bearer <key>` or `x-base-api-key: <key>`.
+///
+/// Authentication comes first, so a request with a bad key is 401 and never reaches the limiter;
+/// then one request is taken from the tenant's bucket ([`RateLimits`]), and a request over the
+/// limit is 429. Routes without a `Caller` (`/health`, `/ready`) are never limited.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Tenant);
 
@@ -29,14 +34,23 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let limits = req.app_data::<web::Data<RateLimits>>().cloned();
         let key = api_key(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::Store(store_core::StoreError::internal_msg(
                     "application state missing",
                 ))
             })?;
-            state.auth.authenticate(key.as_deref()).await.map(Caller)
+            let tenant = state.auth.authenticate(key.as_deref()).await?;
+            if let Some(limits) = limits
+                && let Some(status) = limits.check(&tenant)?
+            {
+                // Read back by the middleware in `startup.rs`, which sends it as headers.
+                req.extensions_mut().insert(status);
+            }
+            Ok(Caller(tenant))
         })
     }
 }

@@ -1,10 +1,11 @@
 //! The service layer: everything the three HTTP skins (platform `/v1/api`, raw `/v2`, and the
-//! OpenAI surface) share. No actix types in here.
+//! OpenAI surface) share, API-key auth and the per-tenant rate limits. No actix types in here.
 
 mod auth;
 mod collections;
 mod files;
 mod ingest;
+mod rate_limit;
 pub mod text;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
@@ -13,3 +14,4 @@ pub use collections::{
 };
 pub use files::{BlobStore, FileService, UploadMeta};
 pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};
+pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
