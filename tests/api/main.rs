@@ -2,6 +2,7 @@
 
 mod bad_requests;
 mod elastic;
+mod expiry;
 mod files;
 mod health;
 mod ingestion;

@@ -159,8 +159,9 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
     })
 }
 
-/// Starts the background work: ingestion workers and the expiry sweeper. They stop with the
-/// runtime.
+/// Starts the background work: ingestion workers and the expiry sweeper (expired files are
+/// deleted, expired collections' chunks freed, every `ingest.expiry_sweep_secs`). They stop with
+/// the runtime.
 pub fn spawn_background(settings: &Settings, state: &AppState) {
     for _ in 0..settings.ingest.workers {
         let worker = Ingestor::new(
@@ -171,12 +172,19 @@ pub fn spawn_background(settings: &Settings, state: &AppState) {
         tokio::spawn(worker.run(Duration::from_millis(200)));
     }
     let files = state.files.clone();
+    let service = state.service.clone();
+    let every = Duration::from_secs(settings.ingest.expiry_sweep_secs.max(1));
     tokio::spawn(async move {
         loop {
             if let Err(e) = files.sweep_expired().await {
                 tracing::warn!(error = %e, "the file expiry sweep failed");
             }
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            match service.sweep_expired(100).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(collections = n, "freed the chunks of expired collections"),
+                Err(e) => tracing::warn!(error = %e, "the collection expiry sweep failed"),
+            }
+            tokio::time::sleep(every).await;
         }
     });
 }

@@ -73,6 +73,8 @@ pub struct IngestSettings {
     pub workers: usize,
     pub lease_secs: i64,
     pub max_attempts: u32,
+    /// Seconds between sweeps for expired files and vector stores.
+    pub expiry_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

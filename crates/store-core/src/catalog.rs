@@ -162,4 +162,15 @@ pub trait Catalog: Send + Sync + Debug + 'static {
 
     /// Sets `last_active_at` to now.
     async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
+
+    /// Collections of every tenant that expired at or before `now` and whose chunks have not been
+    /// freed yet, longest expired first, at most `limit`.
+    async fn expired_collections(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<CollectionRecord>>;
+
+    /// Records that an expired collection's chunks were freed at `at`.
+    async fn mark_chunks_freed(&self, id: &str, at: i64) -> StoreResult<()>;
 }

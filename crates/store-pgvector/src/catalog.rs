@@ -419,4 +419,35 @@ impl Catalog for PgCatalog {
         .map_err(error::db)?;
         Ok(())
     }
+
+    async fn expired_collections(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<CollectionRecord>> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections \
+             WHERE expires_after_days IS NOT NULL AND chunks_freed_at IS NULL \
+             AND last_active_at + expires_after_days::bigint * 86400 <= $1 \
+             ORDER BY last_active_at + expires_after_days::bigint * 86400, id LIMIT $2"
+        ))
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn mark_chunks_freed(&self, id: &str, at: i64) -> StoreResult<()> {
+        let mut conn = self.db.conn().await?;
+        diesel::sql_query("UPDATE collections SET chunks_freed_at = $2 WHERE id = $1")
+            .bind::<Text, _>(id.to_string())
+            .bind::<BigInt, _>(at)
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        Ok(())
+    }
 }

@@ -112,6 +112,28 @@ impl VectorService {
         Ok(())
     }
 
+    /// Frees the chunks of collections whose expiry has passed (at most `limit` of them) and
+    /// returns how many were freed. The records stay, reporting `expired`; a collection whose
+    /// back-end fails now is tried again by the next sweep.
+    pub async fn sweep_expired(&self, limit: usize) -> Result<usize, ApiError> {
+        let expired = self.catalog.expired_collections(now_unix(), limit).await?;
+        let mut freed = 0;
+        for record in &expired {
+            let store = self.store(record)?;
+            match store.delete_all(&record.spec()).await {
+                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(collection = %record.id, error = %e,
+                        "could not free the chunks of an expired collection");
+                    continue;
+                }
+            }
+            self.catalog.mark_chunks_freed(&record.id, now_unix()).await?;
+            freed += 1;
+        }
+        Ok(freed)
+    }
+
     pub async fn create_collection(
         &self,
         tenant: &Tenant,
@@ -862,5 +884,37 @@ mod tests {
         };
         let err = svc.search(&r, input).await.unwrap_err();
         assert!(err.to_string().contains("expired"));
+    }
+
+    fn expired(id: &str) -> CollectionRecord {
+        let mut r = record(Some("m"));
+        r.id = id.into();
+        r.expires_after_days = Some(1);
+        r.last_active_at = now_unix() - 2 * 86_400;
+        r
+    }
+
+    #[tokio::test]
+    async fn the_sweep_frees_expired_collections_and_marks_only_those_it_freed() {
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_expired_collections()
+            .returning(|_, _| Ok(vec![expired("vs_gone"), expired("vs_fails"), expired("vs_ok")]));
+        catalog
+            .expect_mark_chunks_freed()
+            .withf(|id, _| id == "vs_gone" || id == "vs_ok")
+            .times(2)
+            .returning(|_, _| Ok(()));
+        let mut s = store();
+        s.expect_delete_all().returning(|spec| match spec.name.as_str() {
+            "vs_gone" => Err(StoreError::not_found("collection", "vs_gone")),
+            "vs_fails" => Err(StoreError::Unavailable {
+                message: "down".into(),
+                source: None,
+            }),
+            _ => Ok(7),
+        });
+        let svc = service(catalog, s, embedder());
+        assert_eq!(svc.sweep_expired(100).await.unwrap(), 2);
     }
 }

@@ -354,3 +354,55 @@ async fn touching_an_expired_collection_does_not_revive_it() {
     let after = catalog.get_collection(&a.id, &fresh.id).await.unwrap();
     assert!(after.last_active_at >= fresh.created_at);
 }
+
+#[tokio::test]
+async fn expired_collections_are_listed_for_the_sweep_until_their_chunks_are_freed() {
+    use diesel_async::RunQueryDsl;
+    let pool = pool().await;
+    let catalog = PgCatalog::new(pool.clone());
+    let a = catalog.ensure_tenant(&unique("sweep")).await.unwrap();
+    let old = catalog
+        .create_collection(new_collection(&a.id, "old"))
+        .await
+        .unwrap();
+    let young = catalog
+        .create_collection(new_collection(&a.id, "young"))
+        .await
+        .unwrap();
+    let mut forever = new_collection(&a.id, "forever");
+    forever.expires_after_days = None;
+    let forever = catalog.create_collection(forever).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    // Eight days unused: past the seven-day expiry of `old`; `forever` has none.
+    for id in [&old.id, &forever.id] {
+        diesel::sql_query(
+            "UPDATE collections SET last_active_at = last_active_at - 8 * 86400 WHERE id = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(id.clone())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let due = |records: Vec<store_core::CollectionRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| [&old.id, &young.id, &forever.id].contains(&id))
+            .collect()
+    };
+    let now = store_core::now_unix();
+    assert_eq!(
+        due(catalog.expired_collections(now, 10_000).await.unwrap()),
+        [old.id.clone()]
+    );
+    catalog.mark_chunks_freed(&old.id, now).await.unwrap();
+    assert!(due(catalog.expired_collections(now, 10_000).await.unwrap()).is_empty());
+    // The young one is due once its own expiry has passed.
+    assert_eq!(
+        due(catalog
+            .expired_collections(now + 8 * 86_400, 10_000)
+            .await
+            .unwrap()),
+        [young.id.clone()]
+    );
+}
