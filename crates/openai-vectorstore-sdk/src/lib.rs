@@ -1,1 +1,131 @@
-//! A Rust client mirroring `client.vector_stores.*` of the OpenAI SDKs (not implemented yet: the OpenAI API issue fills this crate).
+//! A Rust client for the OpenAI Vector Stores and Files APIs, shaped like the official SDKs'
+//! `client.vector_stores.*` and `client.files.*`, over the wire types of the `models` crate.
+//!
+//! It owns the HTTP side of talking to this service (or to OpenAI): the base URL and bearer
+//! key, the default headers (`OpenAI-Beta: assistants=v2`), timeouts, the error envelope
+//! ([`Error::Api`] carries status, message, type, param and code), cursor pages
+//! ([`CursorPage`]: `next_page` and an auto-paging [`futures::Stream`]), multipart uploads from
+//! bytes or a path, and the polling helpers (`create_and_poll`, `upload_and_poll`, `poll`)
+//! that follow the `openai-poll-after-ms` response header.
+//!
+//! | SDK | here |
+//! |---|---|
+//! | `client.vector_stores.create/retrieve/update/list/delete/search` | [`Client::vector_stores`] |
+//! | `client.vector_stores.files.*` | [`VectorStores::files`] |
+//! | `client.vector_stores.file_batches.*` | [`VectorStores::file_batches`] |
+//! | `client.files.*` | [`Client::files`] |
+//!
+//! Request parameters are the `models::openai` types (`CreateVectorStore`, `ListQuery`,
+//! `SearchVectorStore`, ...), re-exported as [`types`]. Requests are not retried.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use openai_vectorstore_sdk::types::{CreateVectorStore, ListQuery, SearchVectorStore};
+//! use openai_vectorstore_sdk::{Client, FileInput, UploadOptions};
+//!
+//! # async fn run() -> Result<(), openai_vectorstore_sdk::Error> {
+//! let client = Client::new("http://localhost:8080/v1", "vsk_...")?;
+//! let vs = client
+//!     .vector_stores()
+//!     .create(CreateVectorStore { name: Some("handbook".into()), ..Default::default() })
+//!     .await?;
+//! let file = client
+//!     .vector_stores()
+//!     .files(&vs.id)
+//!     .upload_and_poll(FileInput::path("handbook.md"), UploadOptions::default(), None)
+//!     .await?;
+//! assert_eq!(file.status, "completed");
+//! let hits = client
+//!     .vector_stores()
+//!     .search(&vs.id, SearchVectorStore::new("holiday policy"))
+//!     .await?;
+//! println!("{}", hits.data[0].content[0].text);
+//! let all: Vec<_> = client
+//!     .vector_stores()
+//!     .list(ListQuery::default())
+//!     .await?
+//!     .into_stream()
+//!     .try_collect()
+//!     .await?;
+//! println!("{} stores", all.len());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! No cargo features.
+
+mod client;
+mod error;
+mod file_batches;
+mod files;
+mod pagination;
+mod vector_store_files;
+mod vector_stores;
+
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT,
+    POLL_AFTER_HEADER,
+};
+pub use error::{Error, Result};
+pub use file_batches::{BatchUploadOptions, FileBatches};
+pub use files::{CreateFile, FileExpiresAfter, FileInput, Files};
+pub use pagination::CursorPage;
+pub use vector_store_files::{UploadOptions, VectorStoreFiles};
+pub use vector_stores::VectorStores;
+
+/// The request and response types, from `models`.
+pub mod types {
+    pub use models::filter::{Comparison, Filter, FilterValue, Op, Scalar};
+    pub use models::openai::*;
+    pub use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
+    pub use models::raw::SearchMode;
+    pub use models::{ErrorBody, ErrorEnvelope};
+}
+
+#[cfg(test)]
+mod testing {
+    //! A wiremock server with a client pointed at its `/v1`, and response bodies.
+
+    use serde_json::{Value, json};
+
+    pub(crate) async fn server() -> (wiremock::MockServer, crate::Client) {
+        let mock = wiremock::MockServer::start().await;
+        let client = crate::Client::new(format!("{}/v1", mock.uri()), "sk-test").unwrap();
+        (mock, client)
+    }
+
+    pub(crate) fn vector_store(id: &str) -> Value {
+        json!({
+            "id": id, "object": "vector_store", "created_at": 1_700_000_000, "name": "n",
+            "usage_bytes": 0,
+            "file_counts": {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0},
+            "status": "completed", "last_active_at": 1_700_000_000, "metadata": {},
+            "expires_after": null, "expires_at": null
+        })
+    }
+
+    pub(crate) fn file_object(id: &str) -> Value {
+        json!({
+            "id": id, "object": "file", "bytes": 5, "created_at": 1_700_000_000,
+            "filename": "a.txt", "purpose": "assistants", "status": "processed",
+            "expires_at": null, "status_details": null
+        })
+    }
+
+    pub(crate) fn attached(id: &str, status: &str) -> Value {
+        json!({
+            "id": id, "object": "vector_store.file", "created_at": 1_700_000_000,
+            "vector_store_id": "vs_1", "usage_bytes": 0, "status": status, "last_error": null,
+            "attributes": {},
+            "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 128, "chunk_overlap_tokens": 64}}
+        })
+    }
+
+    pub(crate) fn batch(id: &str, status: &str) -> Value {
+        json!({
+            "id": id, "object": "vector_store.files_batch", "created_at": 1_700_000_000,
+            "vector_store_id": "vs_1", "status": status,
+            "file_counts": {"in_progress": 0, "completed": 2, "failed": 0, "cancelled": 0, "total": 2}
+        })
+    }
+}

@@ -1,0 +1,370 @@
+//! `client.vector_stores.file_batches`: many files attached to one vector store at once, and the
+//! helpers that upload them and wait for the batch.
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use models::openai::{AttachedListQuery, CreateBatch, FileBatch, VectorStoreFile};
+use reqwest::Method;
+use serde_json::{Map, Value};
+
+use crate::client::{Client, Polled, non_empty};
+use crate::error::{Error, Result};
+use crate::files::{CreateFile, FileInput};
+use crate::pagination::{CursorPage, PageRequest};
+use crate::vector_store_files::IN_PROGRESS;
+
+/// How [`FileBatches::upload_and_poll`] uploads and attaches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchUploadOptions {
+    /// Files already uploaded, attached along with the new ones.
+    pub file_ids: Vec<String>,
+    pub attributes: Option<Map<String, Value>>,
+    pub chunking_strategy: Option<Value>,
+    /// How many uploads run at once (5).
+    pub max_concurrency: usize,
+}
+
+impl Default for BatchUploadOptions {
+    fn default() -> Self {
+        Self {
+            file_ids: Vec::new(),
+            attributes: None,
+            chunking_strategy: None,
+            max_concurrency: 5,
+        }
+    }
+}
+
+/// The file batches of one vector store.
+#[derive(Debug, Clone)]
+pub struct FileBatches<'c> {
+    client: &'c Client,
+    vector_store_id: String,
+}
+
+impl<'c> FileBatches<'c> {
+    pub(crate) fn new(client: &'c Client, vector_store_id: String) -> Self {
+        Self {
+            client,
+            vector_store_id,
+        }
+    }
+
+    pub fn vector_store_id(&self) -> &str {
+        &self.vector_store_id
+    }
+
+    fn store(&self) -> Result<&str> {
+        non_empty("vector_store_id", &self.vector_store_id)
+    }
+
+    async fn create_polled(&self, params: CreateBatch) -> Result<Polled<FileBatch>> {
+        let req = self
+            .client
+            .request(
+                Method::POST,
+                &["vector_stores", self.store()?, "file_batches"],
+            )
+            .json(&params);
+        self.client.send_polled(req).await
+    }
+
+    async fn retrieve_polled(&self, batch_id: &str) -> Result<Polled<FileBatch>> {
+        let id = non_empty("batch_id", batch_id)?;
+        let req = self.client.request(
+            Method::GET,
+            &["vector_stores", self.store()?, "file_batches", id],
+        );
+        self.client.send_polled(req).await
+    }
+
+    /// `POST /vector_stores/{id}/file_batches`: `file_ids` or `files`, 1 to 2000.
+    pub async fn create(&self, params: CreateBatch) -> Result<FileBatch> {
+        Ok(self.create_polled(params).await?.value)
+    }
+
+    /// `GET /vector_stores/{id}/file_batches/{batch_id}`.
+    pub async fn retrieve(&self, batch_id: &str) -> Result<FileBatch> {
+        Ok(self.retrieve_polled(batch_id).await?.value)
+    }
+
+    /// `POST /vector_stores/{id}/file_batches/{batch_id}/cancel`: the batch's files not yet
+    /// finished become `cancelled`.
+    pub async fn cancel(&self, batch_id: &str) -> Result<FileBatch> {
+        let id = non_empty("batch_id", batch_id)?;
+        let req = self.client.request(
+            Method::POST,
+            &["vector_stores", self.store()?, "file_batches", id, "cancel"],
+        );
+        self.client.send(req).await
+    }
+
+    /// `GET /vector_stores/{id}/file_batches/{batch_id}/files`: one page of the batch's files.
+    pub async fn list_files(
+        &self,
+        batch_id: &str,
+        params: AttachedListQuery,
+    ) -> Result<CursorPage<VectorStoreFile>> {
+        let id = non_empty("batch_id", batch_id)?;
+        let url = self
+            .client
+            .url(&["vector_stores", self.store()?, "file_batches", id, "files"]);
+        PageRequest::new(self.client, url, &params)?.fetch().await
+    }
+
+    /// Retrieves the batch until it is no longer `in_progress`, waiting `poll_interval` between
+    /// polls, or else what `openai-poll-after-ms` says.
+    pub async fn poll(&self, batch_id: &str, poll_interval: Option<Duration>) -> Result<FileBatch> {
+        self.client
+            .poll(
+                batch_id,
+                poll_interval,
+                None,
+                || self.retrieve_polled(batch_id),
+                |b: &FileBatch| b.status == IN_PROGRESS,
+            )
+            .await
+    }
+
+    /// Creates a batch and waits until all its files are done.
+    pub async fn create_and_poll(
+        &self,
+        params: CreateBatch,
+        poll_interval: Option<Duration>,
+    ) -> Result<FileBatch> {
+        let created = self.create_polled(params).await?;
+        let batch_id = created.value.id.clone();
+        self.client
+            .poll(
+                &batch_id,
+                poll_interval,
+                Some(created),
+                || self.retrieve_polled(&batch_id),
+                |b: &FileBatch| b.status == IN_PROGRESS,
+            )
+            .await
+    }
+
+    /// Uploads `files` (purpose `assistants`, `max_concurrency` at a time), creates a batch of
+    /// them and of `options.file_ids`, and waits until it is done. The first failed upload
+    /// stops it before any batch is created.
+    pub async fn upload_and_poll(
+        &self,
+        files: Vec<FileInput>,
+        options: BatchUploadOptions,
+        poll_interval: Option<Duration>,
+    ) -> Result<FileBatch> {
+        self.store()?;
+        if files.is_empty() && options.file_ids.is_empty() {
+            return Err(Error::InvalidArgument(
+                "no files to upload and no file_ids given".into(),
+            ));
+        }
+        let uploads = self.client.files();
+        let uploaded: Vec<String> = futures::stream::iter(files)
+            .map(|file| uploads.create(CreateFile::new(file, "assistants")))
+            .buffered(options.max_concurrency.max(1))
+            .map_ok(|f| f.id)
+            .try_collect()
+            .await?;
+        let mut file_ids = options.file_ids;
+        file_ids.extend(uploaded);
+        let params = CreateBatch {
+            file_ids: Some(file_ids),
+            files: None,
+            attributes: options.attributes,
+            chunking_strategy: options.chunking_strategy,
+        };
+        self.create_and_poll(params, poll_interval).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::POLL_AFTER_HEADER;
+    use crate::testing::{attached, batch, file_object, server};
+    use models::openai::BatchFile;
+    use serde_json::json;
+    use std::time::Instant;
+    use wiremock::matchers::{body_json, method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+
+    #[tokio::test]
+    async fn create_and_poll_waits_for_the_batch_as_the_header_says() {
+        let (mock, client) = server().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/vector_stores/vs_1/file_batches"))
+            .and(body_json(json!({
+                "files": [{"file_id": "f1", "attributes": {"k": "v"}}, {"file_id": "f2"}]
+            })))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(batch("vsfb_1", "in_progress"))
+                    .insert_header(POLL_AFTER_HEADER, "150"),
+            )
+            .expect(1)
+            .mount(&mock)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(batch("vsfb_1", "in_progress"))
+                    .insert_header(POLL_AFTER_HEADER, "150"),
+            )
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&mock)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "completed")))
+            .expect(1)
+            .mount(&mock)
+            .await;
+        let started = Instant::now();
+        let params = CreateBatch {
+            files: Some(vec![
+                BatchFile {
+                    attributes: Some(Map::from_iter([("k".into(), json!("v"))])),
+                    ..BatchFile::new("f1")
+                },
+                BatchFile::new("f2"),
+            ]),
+            ..CreateBatch::default()
+        };
+        let b = client
+            .vector_stores()
+            .file_batches("vs_1")
+            .create_and_poll(params, None)
+            .await
+            .unwrap();
+        assert_eq!(b.status, "completed");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(1500),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn upload_and_poll_uploads_every_file_then_batches_them_with_the_given_ids() {
+        let (mock, client) = server().await;
+        for (i, name) in ["a.txt", "b.txt", "c.txt"].iter().enumerate() {
+            Mock::given(method("POST"))
+                .and(path("/v1/files"))
+                .and(wiremock::matchers::body_string_contains(format!(
+                    "filename=\"{name}\""
+                )))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(file_object(&format!("file-{i}"))),
+                )
+                .expect(1)
+                .mount(&mock)
+                .await;
+        }
+        Mock::given(method("POST"))
+            .and(path("/v1/vector_stores/vs_1/file_batches"))
+            .and(body_json(json!({
+                "file_ids": ["file-old", "file-0", "file-1", "file-2"],
+                "attributes": {"source": "upload"}
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "completed")))
+            .expect(1)
+            .mount(&mock)
+            .await;
+        let files = ["a.txt", "b.txt", "c.txt"]
+            .map(|n| FileInput::bytes(n, format!("text of {n}")))
+            .to_vec();
+        let b = client
+            .vector_stores()
+            .file_batches("vs_1")
+            .upload_and_poll(
+                files,
+                BatchUploadOptions {
+                    file_ids: vec!["file-old".into()],
+                    attributes: Some(Map::from_iter([("source".into(), json!("upload"))])),
+                    max_concurrency: 2,
+                    ..BatchUploadOptions::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(b.id, "vsfb_1");
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_creates_no_batch() {
+        let (mock, client) = server().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/files"))
+            .respond_with(ResponseTemplate::new(413).set_body_json(json!({
+                "error": {"message": "too large", "type": "invalid_request_error", "param": "file", "code": null}
+            })))
+            .mount(&mock)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/vector_stores/vs_1/file_batches"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "completed")))
+            .expect(0)
+            .mount(&mock)
+            .await;
+        let e = client
+            .vector_stores()
+            .file_batches("vs_1")
+            .upload_and_poll(
+                vec![FileInput::bytes("big.txt", "x")],
+                BatchUploadOptions::default(),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(413));
+        let e = client
+            .vector_stores()
+            .file_batches("vs_1")
+            .upload_and_poll(vec![], BatchUploadOptions::default(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn cancel_and_list_files_use_their_routes() {
+        let (mock, client) = server().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1/cancel"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "cancelled")))
+            .expect(1)
+            .mount(&mock)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1/files"))
+            .and(query_param("filter", "cancelled"))
+            .and(query_param("order", "asc"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list", "data": [attached("f1", "cancelled")],
+                "first_id": "f1", "last_id": "f1", "has_more": false
+            })))
+            .expect(1)
+            .mount(&mock)
+            .await;
+        let batches = client.vector_stores().file_batches("vs_1");
+        assert_eq!(batches.cancel("vsfb_1").await.unwrap().status, "cancelled");
+        let page = batches
+            .list_files(
+                "vsfb_1",
+                AttachedListQuery {
+                    order: Some(models::openai::Order::Asc),
+                    filter: Some("cancelled".into()),
+                    ..AttachedListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.data[0].id, "f1");
+    }
+}
