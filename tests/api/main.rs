@@ -9,4 +9,5 @@ mod ingestion;
 mod platform;
 mod rate_limit;
 mod raw;
+mod sdk;
 mod tenancy;
