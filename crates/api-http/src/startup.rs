@@ -234,4 +234,27 @@ mod tests {
         assert!(check_auth_mode(AuthMode::Open, "0.0.0.0").is_err());
         assert!(check_auth_mode(AuthMode::Keys, "0.0.0.0").is_ok());
     }
+
+    #[test]
+    fn rate_limits_default_to_fifty_a_second_in_bursts_of_a_hundred() {
+        let s: HttpSettings = serde_json::from_value(serde_json::json!({
+            "host": "127.0.0.1", "port": 0, "body_limit_bytes": 1024
+        }))
+        .unwrap();
+        assert_eq!((s.rate_limit_per_second, s.rate_limit_burst), (50, 100));
+    }
+
+    #[test]
+    fn a_passed_request_reports_its_limit_and_what_remains() {
+        let mut headers = HeaderMap::new();
+        rate_limit_headers(
+            &mut headers,
+            RateLimitStatus {
+                limit: 100,
+                remaining: 42,
+            },
+        );
+        assert_eq!(headers.get(LIMIT_HEADER).unwrap(), "100");
+        assert_eq!(headers.get(REMAINING_HEADER).unwrap(), "42");
+    }
 }
