@@ -151,3 +151,79 @@ async fn a_batch_cut_off_by_a_crash_finishes_after_a_restart_without_duplicates(
         }
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct Attempts {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    attempts: i32,
+}
+
+#[tokio::test]
+async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
+    use diesel_async::RunQueryDsl;
+    let mut settings = test_settings();
+    // A one-second lease (two at most, whole seconds) and a second idle worker, ready to take
+    // the job if the claim lapsed.
+    settings.ingest.workers = 2;
+    settings.ingest.lease_secs = 1;
+    let app = spawn_app_with(settings).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/vector_stores",
+            Some(json!({"name": "long job"})),
+        )
+        .await;
+    let store = r.body["id"].as_str().unwrap().to_string();
+    let text: String = (0..12).map(paragraph).collect::<Vec<_>>().join("\n\n");
+    let file = upload(&app, &app.key_a, "long.txt", text.into_bytes()).await;
+    let started = std::time::Instant::now();
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/files"),
+            Some(
+                json!({"file_id": file, "chunking_strategy": {"type": "static",
+                "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut status = Value::Null;
+    for _ in 0..3000 {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/vector_stores/{store}/files/{file}"),
+                None,
+            )
+            .await;
+        status = r.body["status"].clone();
+        if status != "in_progress" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "completed");
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the job must outlast its lease for this test to mean anything"
+    );
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let pool = store_pgvector::connect(&url, 1, &Default::default())
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let row: Attempts = diesel::sql_query(
+        "SELECT attempts FROM vector_store_files WHERE vector_store_id = $1 AND file_id = $2",
+    )
+    .bind::<diesel::sql_types::Text, _>(&store)
+    .bind::<diesel::sql_types::Text, _>(&file)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        row.attempts, 1,
+        "claimed once: the running worker renewed its lease"
+    );
+}

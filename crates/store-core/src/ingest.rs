@@ -157,6 +157,17 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
     /// Claims the oldest queued job whose lease is free, for `lease_secs`.
     async fn claim(&self, lease_secs: i64) -> StoreResult<Option<AttachedFile>>;
 
+    /// Extends the claim numbered `attempt` to `lease_secs` from now, so that a job that runs
+    /// longer than one lease is not claimed twice; false when the claim is no longer held
+    /// (cancelled, detached, finished or claimed again).
+    async fn renew(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+        attempt: u32,
+        lease_secs: i64,
+    ) -> StoreResult<bool>;
+
     /// Ends or releases the claim numbered `attempt` (the job's `attempts` when claimed);
     /// false when the job was cancelled, detached or claimed again meanwhile.
     async fn finish(

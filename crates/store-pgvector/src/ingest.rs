@@ -105,6 +105,12 @@ struct CountRow {
     bytes: i64,
 }
 
+/// The end of a lease taken at `now`. Times are whole seconds, so one more second keeps a lease
+/// from ending up to a second early.
+fn lease_end(now: i64, lease_secs: i64) -> i64 {
+    now + lease_secs.max(1) + 1
+}
+
 const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts";
 const BATCH_COLUMNS: &str = "id, vector_store_id, tenant_id, created_at, cancelled";
 
@@ -288,11 +294,33 @@ impl IngestCatalog for PgCatalog {
                 .join(", ")
         ))
         .bind::<BigInt, _>(now)
-        .bind::<BigInt, _>(now + lease_secs.max(1))
+        .bind::<BigInt, _>(lease_end(now, lease_secs))
         .load(&mut conn)
         .await
         .map_err(error::db)?;
         Ok(rows.into_iter().next().map(Into::into))
+    }
+
+    async fn renew(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+        attempt: u32,
+        lease_secs: i64,
+    ) -> StoreResult<bool> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::sql_query(
+            "UPDATE vector_store_files SET claimed_until = $3 \
+             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND attempts = $4",
+        )
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string())
+        .bind::<BigInt, _>(lease_end(now_unix(), lease_secs))
+        .bind::<Integer, _>(i32::try_from(attempt).unwrap_or(i32::MAX))
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(n == 1)
     }
 
     async fn finish(

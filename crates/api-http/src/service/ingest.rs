@@ -335,7 +335,12 @@ impl Ingestor {
         let Some(job) = self.service.catalog.claim(self.lease_secs).await? else {
             return Ok(false);
         };
-        let outcome = match self.process(&job).await {
+        // The claim is renewed while the job runs, however long it takes.
+        let result = tokio::select! {
+            result = self.process(&job) => result,
+            never = self.keep_claim(&job) => match never {},
+        };
+        let outcome = match result {
             Ok(bytes) => JobOutcome::Completed { usage_bytes: bytes },
             Err(outcome) => outcome,
         };
@@ -364,6 +369,33 @@ impl Ingestor {
             }
         }
         Ok(true)
+    }
+
+    /// Renews the job's claim every third of a lease until dropped. Once the claim is lost
+    /// (cancelled, detached, or claimed again after a stall) it stops renewing; `finish` then
+    /// keeps the other outcome.
+    async fn keep_claim(&self, job: &AttachedFile) -> std::convert::Infallible {
+        let every = Duration::from_millis((self.lease_secs.max(1) as u64) * 1000 / 3);
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .service
+                .catalog
+                .renew(
+                    &job.vector_store_id,
+                    &job.file_id,
+                    job.attempts,
+                    self.lease_secs,
+                )
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => std::future::pending::<()>().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %job.file_id, "could not renew an ingestion claim")
+                }
+            }
+        }
     }
 
     async fn process(&self, job: &AttachedFile) -> Result<u64, JobOutcome> {
