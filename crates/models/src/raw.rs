@@ -72,10 +72,9 @@ pub struct UpsertDocuments {
 }
 
 fn unique_ids(docs: &[RawDocument]) -> Result<(), ValidationError> {
-    let mut seen = std::collections::HashSet::new();
-    match docs.iter().find(|d| !seen.insert(d.id.as_str())) {
-        Some(d) => Err(ValidationError::new("duplicate_id")
-            .with_message(format!("id '{}' appears more than once", d.id).into())),
+    match crate::validation::first_duplicate(docs.iter().map(|d| d.id.as_str())) {
+        Some(i) => Err(ValidationError::new("duplicate_id")
+            .with_message(format!("id '{}' appears more than once", docs[i].id).into())),
         None => Ok(()),
     }
 }

@@ -21,6 +21,12 @@ fn error(code: &'static str, message: impl Into<Cow<'static, str>>) -> Validatio
     ValidationError::new(code).with_message(message.into())
 }
 
+/// The position of the first id that an earlier one already had.
+pub fn first_duplicate<'a, I: IntoIterator<Item = &'a str>>(ids: I) -> Option<usize> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter().position(|id| !seen.insert(id))
+}
+
 pub fn collection_name(name: &str) -> Result<(), ValidationError> {
     if COLLECTION_NAME.is_match(name) {
         Ok(())
@@ -224,5 +230,12 @@ mod tests {
         assert!(metadata(&obj(json!({"": 1}))).is_err());
         assert!(string_metadata(&obj(json!({"k": 1}))).is_err());
         assert!(string_metadata(&obj(json!({"k": "1"}))).is_ok());
+    }
+
+    #[test]
+    fn the_first_repeated_id_is_found_by_position() {
+        assert_eq!(first_duplicate(["a", "b", "a", "b"]), Some(2));
+        assert_eq!(first_duplicate(["a", "b"]), None);
+        assert_eq!(first_duplicate(std::iter::empty()), None);
     }
 }

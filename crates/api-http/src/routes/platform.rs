@@ -160,10 +160,10 @@ async fn index(
         })
         .collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-    if let Some(dup) = first_duplicate(&ids) {
+    if let Some(i) = models::validation::first_duplicate(ids.iter().map(String::as_str)) {
         return Err(ApiError::invalid(
             "documents",
-            format!("id '{dup}' appears more than once"),
+            format!("id '{}' appears more than once", ids[i]),
         ));
     }
     let indexed = state
@@ -176,13 +176,6 @@ async fn index(
         indexed,
         ids,
     }))
-}
-
-fn first_duplicate(ids: &[String]) -> Option<&str> {
-    let mut seen = std::collections::HashSet::new();
-    ids.iter()
-        .find(|id| !seen.insert(id.as_str()))
-        .map(String::as_str)
 }
 
 async fn search(

@@ -244,13 +244,14 @@ async fn create_batch(
             ));
         }
     };
-    let mut seen = std::collections::HashSet::new();
+    if let Some(i) =
+        models::validation::first_duplicate(requests.iter().map(|r| r.file_id.as_str()))
+    {
+        let message = format!("file '{}' appears more than once", requests[i].file_id);
+        return Err(ApiError::invalid(requests[i].param.clone(), message));
+    }
     let mut files = Vec::with_capacity(requests.len());
     for request in requests {
-        if !seen.insert(request.file_id.clone()) {
-            let message = format!("file '{}' appears more than once", request.file_id);
-            return Err(ApiError::invalid(request.param, message));
-        }
         files.push(state.ingest.prepare(&caller.0, &store, request).await?);
     }
     let batch = state.ingest.create_batch(&caller.0, &store, files).await?;
