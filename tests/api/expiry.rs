@@ -31,7 +31,9 @@ async fn the_sweep_frees_the_chunks_of_an_expired_store_and_keeps_it_expired() {
             .call(
                 "POST",
                 "/v1/vector_stores",
-                Some(json!({"name": name, "expires_after": {"anchor": "last_active_at", "days": 1}})),
+                Some(
+                    json!({"name": name, "expires_after": {"anchor": "last_active_at", "days": 1}}),
+                ),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -51,9 +53,17 @@ async fn the_sweep_frees_the_chunks_of_an_expired_store_and_keeps_it_expired() {
     }
     let store = |id: String| {
         let app = &app;
-        async move { app.call("GET", &format!("/v1/vector_stores/{id}"), None).await }
+        async move {
+            app.call("GET", &format!("/v1/vector_stores/{id}"), None)
+                .await
+        }
     };
-    assert!(store(ids[0].clone()).await.body["usage_bytes"].as_u64().unwrap() > 0);
+    assert!(
+        store(ids[0].clone()).await.body["usage_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 
     age(&ids[0], 2).await;
     let mut freed = None;

@@ -128,7 +128,9 @@ impl VectorService {
                     continue;
                 }
             }
-            self.catalog.mark_chunks_freed(&record.id, now_unix()).await?;
+            self.catalog
+                .mark_chunks_freed(&record.id, now_unix())
+                .await?;
             freed += 1;
         }
         Ok(freed)
@@ -897,23 +899,28 @@ mod tests {
     #[tokio::test]
     async fn the_sweep_frees_expired_collections_and_marks_only_those_it_freed() {
         let mut catalog = MockCatalog::new();
-        catalog
-            .expect_expired_collections()
-            .returning(|_, _| Ok(vec![expired("vs_gone"), expired("vs_fails"), expired("vs_ok")]));
+        catalog.expect_expired_collections().returning(|_, _| {
+            Ok(vec![
+                expired("vs_gone"),
+                expired("vs_fails"),
+                expired("vs_ok"),
+            ])
+        });
         catalog
             .expect_mark_chunks_freed()
             .withf(|id, _| id == "vs_gone" || id == "vs_ok")
             .times(2)
             .returning(|_, _| Ok(()));
         let mut s = store();
-        s.expect_delete_all().returning(|spec| match spec.name.as_str() {
-            "vs_gone" => Err(StoreError::not_found("collection", "vs_gone")),
-            "vs_fails" => Err(StoreError::Unavailable {
-                message: "down".into(),
-                source: None,
-            }),
-            _ => Ok(7),
-        });
+        s.expect_delete_all()
+            .returning(|spec| match spec.name.as_str() {
+                "vs_gone" => Err(StoreError::not_found("collection", "vs_gone")),
+                "vs_fails" => Err(StoreError::Unavailable {
+                    message: "down".into(),
+                    source: None,
+                }),
+                _ => Ok(7),
+            });
         let svc = service(catalog, s, embedder());
         assert_eq!(svc.sweep_expired(100).await.unwrap(), 2);
     }
