@@ -393,7 +393,7 @@ async fn expired_collections_are_listed_for_the_sweep_until_their_chunks_are_fre
     let now = store_core::now_unix();
     assert_eq!(
         due(catalog.expired_collections(now, 10_000).await.unwrap()),
-        [old.id.clone()]
+        [old.id.as_str()]
     );
     catalog.mark_chunks_freed(&old.id, now).await.unwrap();
     assert!(due(catalog.expired_collections(now, 10_000).await.unwrap()).is_empty());
@@ -403,6 +403,6 @@ async fn expired_collections_are_listed_for_the_sweep_until_their_chunks_are_fre
             .expired_collections(now + 8 * 86_400, 10_000)
             .await
             .unwrap()),
-        [young.id.clone()]
+        [young.id.as_str()]
     );
 }
