@@ -1,6 +1,7 @@
 //! The OpenAI Vector Stores API under `/v1/vector_stores`: a vector store is a collection.
 
 use actix_web::{HttpResponse, web};
+use futures::{StreamExt, TryStreamExt};
 use models::openai::{
     CreateVectorStore, Deleted, ListPage, ListQuery, SearchHit, SearchResultsPage,
     SearchVectorStore, UpdateVectorStore, VectorStore, VectorStoreStatus,
@@ -16,10 +17,13 @@ use crate::startup::AppState;
 
 type State = web::Data<AppState>;
 
+/// Stores of a list page whose usage and counts are read at the same time.
+const LIST_CONCURRENCY: usize = 8;
+
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
     let expires_at = r.expires_at();
-    let usage_bytes = state.service.usage_bytes(&r).await?;
-    let counts = state.ingest.counts(&r, None).await?;
+    let (usage_bytes, counts) =
+        futures::try_join!(state.service.usage_bytes(&r), state.ingest.counts(&r, None))?;
     let status = if VectorService::is_expired(&r) {
         VectorStoreStatus::Expired
     } else if counts.in_progress > 0 {
@@ -103,10 +107,12 @@ async fn list(
         before: q.before,
     };
     let (records, has_more) = state.service.page_collections(&caller.0, page).await?;
-    let mut data = Vec::with_capacity(records.len());
-    for r in records {
-        data.push(view(&state, r).await?);
-    }
+    // Each store's usage and file counts are separate queries: a page runs a few at a time.
+    let data: Vec<VectorStore> = futures::stream::iter(records)
+        .map(|r| view(&state, r))
+        .buffered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
     Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
 
