@@ -1,9 +1,10 @@
 # make run   — start the service on its embedded defaults (local PostgreSQL + pgvector, built-in model)
 # make test  — every test, against real servers started (and stopped) here
+# make bench — the benchmarks (docs/benchmarks.md); make bench-quick a reduced run of a few minutes
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test model services-up services-down fmt lint build
+.PHONY: run test model services-up services-down fmt lint build bench bench-quick
 
 model:
 	scripts/fetch-model.sh
@@ -32,3 +33,10 @@ fmt:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+# Results in target/bench (summary.json, summary.md, SVG charts); see docs/benchmarks.md.
+bench:
+	scripts/bench.sh
+
+bench-quick:
+	scripts/bench.sh --quick

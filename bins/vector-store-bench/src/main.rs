@@ -1,0 +1,789 @@
+//! `vector-store-bench`: drives a running vector-store service over HTTP with many concurrent
+//! clients and measures each figure beside its baseline in the same run — indexing through `/v2`
+//! against binary COPY, `/v2` vector search against the same SQL sent straight to PostgreSQL,
+//! HNSW recall against exact neighbours, retrieval quality on WordNet on every back-end, the
+//! OpenAI search route with text queries against the model's own throughput, memory and disk.
+//!
+//! Writes `summary.json`, `summary.md` and SVG charts to `--out`; `scripts/bench.sh` starts
+//! what it needs and runs it (`make bench`, `make bench-quick`).
+
+mod charts;
+mod client;
+mod data;
+mod load;
+mod sql;
+mod vectors;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Parser;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use client::Api;
+use load::Latencies;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks a running vector-store service against raw PostgreSQL")]
+struct Args {
+    /// Base URL of the running service.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The PostgreSQL the service uses (for the baselines and table sizes).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Also measure the Elasticsearch back-end (the service must have it configured).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    elastic: bool,
+    /// PID of the service process, for its memory (VmRSS / VmHWM).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Chunks in the speed collection: WordNet passages first, then synthetic clustered vectors.
+    #[arg(long, default_value_t = 100_000)]
+    scale: usize,
+    /// WordNet queries (quoted examples) used for recall, quality and search load.
+    #[arg(long, default_value_t = 1000)]
+    queries: usize,
+    /// Seconds each load level is measured (after a warm-up of a fifth of it).
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Concurrency levels of the vector-search load.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    concurrency: Vec<usize>,
+    /// Concurrency levels of the end-to-end (text query) load.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    e2e_concurrency: Vec<usize>,
+    /// Concurrent upserts (and COPY connections).
+    #[arg(long, default_value_t = 4)]
+    index_concurrency: usize,
+    /// Documents per upsert.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Connections of the raw SQL baseline (the service's database.pool_size).
+    #[arg(long, default_value_t = 16)]
+    pool_size: usize,
+    /// The service's storage.pgvector.ef_search.
+    #[arg(long, default_value_t = 100)]
+    ef_search: usize,
+    /// hnsw.ef_search values of the recall sweep.
+    #[arg(long, value_delimiter = ',', default_value = "10,20,40,80,100,200,400")]
+    ef_sweep: Vec<usize>,
+    /// The unpacked wordnet-base package's database directory.
+    #[arg(long, default_value = ".local/bench/wordnet/usr/share/wordnet")]
+    wordnet_dir: PathBuf,
+    /// Where embeddings are cached.
+    #[arg(long, default_value = ".local/bench")]
+    cache_dir: PathBuf,
+    /// Where the built-in model lives.
+    #[arg(long, default_value = "models")]
+    models_dir: PathBuf,
+    /// Where the results go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Keep the collections and the COPY table afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+const DIM: usize = 384;
+const PG_COLLECTION: &str = "bench_pgvector";
+const ES_COLLECTION: &str = "bench_elasticsearch";
+
+fn bar(len: u64, msg: &str) -> ProgressBar {
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template("{msg:<38} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    b.set_message(msg.to_string());
+    b
+}
+
+fn step(msg: &str) {
+    eprintln!("bench: {msg}");
+}
+
+/// VmRSS and VmHWM of a process, in MiB.
+fn memory(pid: Option<u32>) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    json!({
+        "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "cpu_model": cpu,
+        "memory_gib": (mem_gib * 10.0).round() / 10.0,
+    })
+}
+
+/// Runs `f` over `0..n` with `concurrency` in flight, results in order.
+async fn ordered<F, Fut, T>(n: usize, concurrency: usize, pb: &ProgressBar, f: F) -> Result<Vec<T>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let out: Vec<Result<T>> = futures::stream::iter(0..n)
+        .map(|i| {
+            let fut = f(i);
+            async move {
+                let r = fut.await;
+                pb.inc(1);
+                r
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    pb.finish_and_clear();
+    out.into_iter().collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.out)?;
+    let api = Api::new(&args.url)?;
+    api.wait_ready(Duration::from_secs(60)).await?;
+    let idle = memory(args.server_pid);
+
+    // --- data -------------------------------------------------------------------------------
+    step("reading WordNet");
+    let corpus = data::load(&args.wordnet_dir, args.seed)?;
+    let (passages, queries) = corpus.subset(args.scale, args.queries);
+    step(&format!(
+        "{} synsets, {} examples, {} queries usable; using {} passages, {} queries, scale {}",
+        corpus.passages.len(),
+        corpus.examples,
+        corpus.queries.len(),
+        passages.len(),
+        queries.len(),
+        args.scale
+    ));
+    let cache_path = args.cache_dir.join("minilm-vectors.bin");
+    let mut cache = vectors::VectorCache::open(&cache_path, DIM)?;
+    step(&format!(
+        "{} cached vectors in {}",
+        cache.len(),
+        cache_path.display()
+    ));
+    let models_dir = args.models_dir.clone();
+    let load_model = move || vectors::load_model(&models_dir, 32);
+    let passage_texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+    let mut vecs = cache.get_or_embed(
+        &passage_texts,
+        &load_model,
+        &bar(0, "embedding passages (cached once)"),
+    )?;
+    let query_texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let query_vecs = cache.get_or_embed(&query_texts, &load_model, &bar(0, "embedding queries"))?;
+    let mut ids: Vec<String> = passages.iter().map(|p| p.id.clone()).collect();
+    let mut texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
+    if args.scale > passages.len() {
+        let extra = args.scale - passages.len();
+        step(&format!("{extra} synthetic clustered vectors"));
+        vecs.extend(vectors::synthetic(extra, DIM, 1000, 0.6, args.seed));
+        for i in 0..extra {
+            ids.push(format!("s{i}"));
+            texts.push(format!("synthetic chunk {i}"));
+        }
+    }
+    let n = ids.len();
+    let relevant: Vec<&str> = queries
+        .iter()
+        .map(|q| passages[q.passage].id.as_str())
+        .collect();
+
+    // The model's own throughput, while the service is idle.
+    step("measuring the model's throughput");
+    let model = load_model()?;
+    let sample: Vec<String> = query_texts
+        .iter()
+        .take(512)
+        .map(|s| s.to_string())
+        .collect();
+    let model_batch32 = vectors::model_throughput(&model, &sample, 32)?;
+    let model_batch1 = vectors::model_throughput(&model, &sample[..sample.len().min(64)], 1)?;
+    drop(model);
+
+    // --- 1. indexing ------------------------------------------------------------------------
+    api.delete_collection(PG_COLLECTION).await?;
+    let pg_id = api
+        .create_collection(PG_COLLECTION, "pgvector", DIM)
+        .await?;
+    let pg_table = format!("vectors.\"{pg_id}\"");
+    let rows: Vec<(&str, &str, &[f32])> = (0..n)
+        .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
+        .collect();
+    let bodies: Vec<Bytes> = rows.chunks(args.batch).map(client::upsert_body).collect();
+    step(&format!(
+        "indexing {n} chunks through /v2 ({} upserts of {}, {} at a time)",
+        bodies.len(),
+        args.batch,
+        args.index_concurrency
+    ));
+    let pb = bar(n as u64, "upsert /v2 (pgvector)");
+    let t0 = Instant::now();
+    let sizes: Vec<usize> = rows.chunks(args.batch).map(<[_]>::len).collect();
+    ordered(
+        bodies.len(),
+        args.index_concurrency,
+        &ProgressBar::hidden(),
+        |i| {
+            let api = &api;
+            let body = bodies[i].clone();
+            let pb = &pb;
+            let size = sizes[i];
+            async move {
+                api.upsert(PG_COLLECTION, body).await?;
+                pb.inc(size as u64);
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    let http_index_secs = t0.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    drop(bodies);
+    let http_rate = n as f64 / http_index_secs;
+    step(&format!("/v2 upsert: {http_rate:.0} chunks/s"));
+
+    step("COPY baseline");
+    let copy_table = sql::create_copy_table(&args.database_url, DIM).await?;
+    let copy_time = sql::copy_rows(
+        &args.database_url,
+        &copy_table,
+        &rows,
+        args.index_concurrency,
+        &bar(n as u64, "binary COPY"),
+    )
+    .await?;
+    let copy_rate = n as f64 / copy_time.as_secs_f64();
+    step(&format!("COPY: {copy_rate:.0} chunks/s"));
+    let service_bytes = sql::table_bytes(&args.database_url, &pg_table).await?;
+    let copy_bytes = sql::table_bytes(&args.database_url, &copy_table).await?;
+    if !args.keep {
+        sql::drop_copy_table(&args.database_url, &copy_table).await?;
+    }
+    drop(rows);
+
+    // --- 3. recall against exact neighbours --------------------------------------------------
+    step("exact neighbours (brute force)");
+    let exact_idx = vectors::exact_neighbours(&vecs, &query_vecs, 50);
+    let exact: Vec<Vec<String>> = exact_idx
+        .iter()
+        .map(|r| r.iter().map(|&i| ids[i].clone()).collect())
+        .collect();
+    let q = queries.len();
+    let vector_bodies: Arc<Vec<Bytes>> = Arc::new(
+        query_vecs
+            .iter()
+            .map(|v| client::search_body("vector", Some(v), None, 10))
+            .collect(),
+    );
+    let vec_k10 = ordered(q, 4, &bar(q as u64, "/v2 vector search, k 10"), |i| {
+        api.search(PG_COLLECTION, vector_bodies[i].clone())
+    })
+    .await?;
+    let vec_k50 = ordered(q, 4, &bar(q as u64, "/v2 vector search, k 50"), |i| {
+        api.search(
+            PG_COLLECTION,
+            client::search_body("vector", Some(&query_vecs[i]), None, 50),
+        )
+    })
+    .await?;
+    let recall10 = load::recall_vs_exact(&vec_k10, &exact, 10);
+    let recall10_k50 = load::recall_vs_exact(&vec_k50, &exact, 10);
+    let recall50_k50 = load::recall_vs_exact(&vec_k50, &exact, 50);
+    step(&format!(
+        "recall@10 {recall10:.4}; at k 50: recall@10 {recall10_k50:.4}, recall@50 {recall50_k50:.4}"
+    ));
+
+    let pg_vectors: Arc<Vec<pgvector::Vector>> = Arc::new(
+        query_vecs
+            .iter()
+            .map(|v| pgvector::Vector::from(v.clone()))
+            .collect(),
+    );
+    let mut sweep = Vec::new();
+    for &ef in &args.ef_sweep {
+        let s = sql::Searcher::new(&args.database_url, &pg_table, ef).await?;
+        let t = Instant::now();
+        let mut res = Vec::with_capacity(q);
+        for v in pg_vectors.iter() {
+            res.push(s.search(v, 10).await?);
+        }
+        let qps = q as f64 / t.elapsed().as_secs_f64();
+        let r = load::recall_vs_exact(&res, &exact, 10);
+        step(&format!(
+            "ef_search {ef}: recall@10 {r:.4}, {qps:.0} q/s (SQL, 1 client)"
+        ));
+        sweep.push(json!({"ef_search": ef, "recall_at_10": r, "sql_qps_1_client": qps}));
+    }
+
+    // --- 2. search load: HTTP against SQL ----------------------------------------------------
+    let warmup = Duration::from_secs(args.duration_secs).div_f64(5.0);
+    let duration = Duration::from_secs(args.duration_secs);
+    let mut http_levels: Vec<Latencies> = Vec::new();
+    let mut sql_levels: Vec<Latencies> = Vec::new();
+    let pool = {
+        let mut v = Vec::new();
+        for _ in 0..args.pool_size.max(1) {
+            v.push(
+                sql::Searcher::new(&args.database_url, &pg_table, args.ef_search.max(20)).await?,
+            );
+        }
+        Arc::new(tokio::sync::Mutex::new(v))
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.pool_size.max(1)));
+    for &c in &args.concurrency {
+        let api2 = api.clone();
+        let bodies = vector_bodies.clone();
+        let pb = bar(0, &format!("/v2 search, {c} clients"));
+        let l = load::closed_loop(
+            c,
+            q,
+            warmup,
+            duration,
+            &pb,
+            Arc::new(move |i: usize| {
+                let api = api2.clone();
+                let body = bodies[i].clone();
+                async move { api.search(PG_COLLECTION, body).await.map(|_| ()) }
+            }),
+        )
+        .await;
+        pb.finish_and_clear();
+        step(&format!(
+            "HTTP c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            l.qps, l.p50_ms, l.p95_ms, l.p99_ms
+        ));
+        http_levels.push(l);
+
+        let pool = pool.clone();
+        let permits = permits.clone();
+        let vs = pg_vectors.clone();
+        let pb = bar(0, &format!("raw SQL search, {c} clients"));
+        let l = load::closed_loop(
+            c,
+            q,
+            warmup,
+            duration,
+            &pb,
+            Arc::new(move |i: usize| {
+                let pool = pool.clone();
+                let permits = permits.clone();
+                let vs = vs.clone();
+                async move {
+                    let _permit = permits.acquire().await?;
+                    let s = pool.lock().await.pop().context("pool empty")?;
+                    let r = s.search(&vs[i], 10).await;
+                    pool.lock().await.push(s);
+                    r.map(|_| ())
+                }
+            }),
+        )
+        .await;
+        pb.finish_and_clear();
+        step(&format!(
+            "SQL  c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            l.qps, l.p50_ms, l.p95_ms, l.p99_ms
+        ));
+        sql_levels.push(l);
+    }
+    drop(pool);
+
+    // --- 4. retrieval quality ----------------------------------------------------------------
+    let mut quality = serde_json::Map::new();
+    let quality_of = |name: &'static str, idx: Option<&str>| {
+        let api = &api;
+        let query_vecs = &query_vecs;
+        let queries = &queries;
+        let relevant = &relevant;
+        let collection = idx.unwrap_or(name).to_string();
+        async move {
+            let mut modes = serde_json::Map::new();
+            for mode in ["vector", "keyword", "hybrid"] {
+                let res = ordered(q, 4, &bar(q as u64, &format!("{name}: {mode}")), |i| {
+                    let body = match mode {
+                        "vector" => client::search_body(mode, Some(&query_vecs[i]), None, 10),
+                        "keyword" => client::search_body(mode, None, Some(&queries[i].text), 10),
+                        _ => client::search_body(
+                            mode,
+                            Some(&query_vecs[i]),
+                            Some(&queries[i].text),
+                            10,
+                        ),
+                    };
+                    api.search(&collection, body)
+                })
+                .await?;
+                let (mrr, recall) = load::mrr_recall(&res, relevant, 10);
+                step(&format!(
+                    "{name} {mode}: MRR@10 {mrr:.4}, recall@10 {recall:.4}"
+                ));
+                modes.insert(
+                    mode.into(),
+                    json!({"mrr_at_10": mrr, "recall_at_10": recall}),
+                );
+            }
+            Ok::<_, anyhow::Error>(Value::Object(modes))
+        }
+    };
+    quality.insert(
+        "pgvector".into(),
+        quality_of("pgvector", Some(PG_COLLECTION)).await?,
+    );
+
+    let mut es_index = Value::Null;
+    if args.elastic {
+        api.delete_collection(ES_COLLECTION).await?;
+        match api
+            .create_collection(ES_COLLECTION, "elasticsearch", DIM)
+            .await
+        {
+            Ok(_) => {
+                let np = passages.len();
+                let rows: Vec<(&str, &str, &[f32])> = (0..np)
+                    .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
+                    .collect();
+                let bodies: Vec<Bytes> = rows.chunks(args.batch).map(client::upsert_body).collect();
+                let pb = bar(np as u64, "upsert /v2 (elasticsearch)");
+                let t0 = Instant::now();
+                ordered(
+                    bodies.len(),
+                    args.index_concurrency,
+                    &ProgressBar::hidden(),
+                    |i| {
+                        let api = &api;
+                        let body = bodies[i].clone();
+                        let pb = &pb;
+                        let size = rows.chunks(args.batch).nth(i).map_or(0, <[_]>::len);
+                        async move {
+                            api.upsert(ES_COLLECTION, body).await?;
+                            pb.inc(size as u64);
+                            Ok(())
+                        }
+                    },
+                )
+                .await?;
+                pb.finish_and_clear();
+                let rate = np as f64 / t0.elapsed().as_secs_f64();
+                step(&format!("/v2 upsert on elasticsearch: {rate:.0} chunks/s"));
+                es_index = json!({"chunks": np, "chunks_per_s": rate});
+                quality.insert(
+                    "elasticsearch".into(),
+                    quality_of("elasticsearch", Some(ES_COLLECTION)).await?,
+                );
+            }
+            Err(e) => step(&format!("elasticsearch skipped: {e:#}")),
+        }
+    }
+
+    // --- 5. end to end with text queries -----------------------------------------------------
+    let text_bodies: Arc<Vec<Bytes>> = Arc::new(
+        queries
+            .iter()
+            .map(|x| {
+                serde_json::to_vec(&json!({"query": x.text, "max_num_results": 10}))
+                    .expect("json")
+                    .into()
+            })
+            .collect(),
+    );
+    let mut e2e_levels = Vec::new();
+    for &c in &args.e2e_concurrency {
+        let api2 = api.clone();
+        let bodies = text_bodies.clone();
+        let id = pg_id.clone();
+        let pb = bar(0, &format!("/v1/vector_stores search, {c} clients"));
+        let l = load::closed_loop(
+            c,
+            q,
+            warmup,
+            duration,
+            &pb,
+            Arc::new(move |i: usize| {
+                let api = api2.clone();
+                let body = bodies[i].clone();
+                let id = id.clone();
+                async move { api.openai_search(&id, body).await.map(|_| ()) }
+            }),
+        )
+        .await;
+        pb.finish_and_clear();
+        step(&format!(
+            "end to end c={c}: {:.1} q/s, p50 {:.1} ms, p99 {:.1} ms",
+            l.qps, l.p50_ms, l.p99_ms
+        ));
+        e2e_levels.push(l);
+    }
+
+    // --- 6. memory, charts, summary ----------------------------------------------------------
+    let end_mem = memory(args.server_pid);
+    charts::latency_vs_concurrency(
+        &args.out.join("latency_vs_concurrency.svg"),
+        &http_levels,
+        &sql_levels,
+    )?;
+    charts::qps_vs_concurrency(
+        &args.out.join("qps_vs_concurrency.svg"),
+        &http_levels,
+        &sql_levels,
+    )?;
+    let sweep_points: Vec<(usize, f64)> = sweep
+        .iter()
+        .map(|s| {
+            (
+                s["ef_search"].as_u64().unwrap_or(0) as usize,
+                s["recall_at_10"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    charts::recall_vs_ef(&args.out.join("recall_vs_ef_search.svg"), &sweep_points)?;
+
+    let top = http_levels.len().saturating_sub(1);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let per_million = |bytes: i64| bytes as f64 / n as f64 * 1e6 / (1024.0 * 1024.0);
+    let mrr = |m: &str| {
+        quality["pgvector"][m]["mrr_at_10"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    let summary = json!({
+        "scale": n,
+        "passages": passages.len(),
+        "queries": q,
+        "machine": machine(),
+        "index_rate_ratio_vs_sql": ratio(http_rate, copy_rate),
+        "search_qps_ratio_vs_sql": ratio(http_levels[top].qps, sql_levels[top].qps),
+        "search_concurrency_of_ratio": http_levels[top].concurrency,
+        "search_p50_ms": http_levels[top].p50_ms,
+        "search_p99_ms": http_levels[top].p99_ms,
+        "recall_at_10": recall10,
+        "mrr_at_10": {"vector": mrr("vector"), "keyword": mrr("keyword"), "hybrid": mrr("hybrid")},
+        "idle_rss_mb": idle.map(|m| m.0),
+        "peak_rss_mb": end_mem.map(|m| m.1),
+        "final_rss_mb": end_mem.map(|m| m.0),
+        "indexing": {
+            "http_chunks_per_s": http_rate,
+            "copy_chunks_per_s": copy_rate,
+            "concurrency": args.index_concurrency,
+            "batch": args.batch,
+            "elasticsearch": es_index,
+        },
+        "search": {
+            "http": http_levels,
+            "sql": sql_levels,
+            "qps_ratio_by_concurrency": http_levels.iter().zip(&sql_levels)
+                .map(|(h, s)| json!({"concurrency": h.concurrency, "ratio": ratio(h.qps, s.qps)}))
+                .collect::<Vec<_>>(),
+            "pool_size": args.pool_size,
+        },
+        "recall": {
+            "k10_recall_at_10": recall10,
+            "k50_recall_at_10": recall10_k50,
+            "k50_recall_at_50": recall50_k50,
+            "ef_search_sweep": sweep,
+        },
+        "quality": quality,
+        "end_to_end": {
+            "openai_search": e2e_levels,
+            "model_sentences_per_s_batch_32": model_batch32,
+            "model_sentences_per_s_batch_1": model_batch1,
+        },
+        "database": {
+            "service_table_bytes": service_bytes,
+            "copy_table_bytes": copy_bytes,
+            "service_mib_per_million_chunks": per_million(service_bytes),
+            "copy_mib_per_million_chunks": per_million(copy_bytes),
+        },
+        "elapsed_s": started.elapsed().as_secs_f64(),
+    });
+    std::fs::write(
+        args.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    let md = markdown(&summary);
+    std::fs::write(args.out.join("summary.md"), &md)?;
+    println!("{md}");
+
+    if !args.keep {
+        api.delete_collection(PG_COLLECTION).await?;
+        if args.elastic {
+            api.delete_collection(ES_COLLECTION).await?;
+        }
+    }
+    Ok(())
+}
+
+fn f(v: &Value, digits: usize) -> String {
+    v.as_f64()
+        .map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// The summary as markdown tables.
+fn markdown(s: &Value) -> String {
+    let mut o = String::new();
+    let m = &s["machine"];
+    o.push_str(&format!(
+        "Scale {} chunks ({} WordNet passages), {} queries; {} CPUs ({}), {} GiB.\n\n",
+        s["scale"],
+        s["passages"],
+        s["queries"],
+        m["cpus"],
+        m["cpu_model"].as_str().unwrap_or(""),
+        m["memory_gib"]
+    ));
+    let ix = &s["indexing"];
+    o.push_str("| indexing | chunks/s |\n|---|---:|\n");
+    o.push_str(&format!(
+        "| /v2 upsert, precomputed vectors | {} |\n",
+        f(&ix["http_chunks_per_s"], 0)
+    ));
+    o.push_str(&format!(
+        "| binary COPY, same table and indexes | {} |\n",
+        f(&ix["copy_chunks_per_s"], 0)
+    ));
+    o.push_str(&format!(
+        "| **ratio** | **{}** |\n",
+        f(&s["index_rate_ratio_vs_sql"], 2)
+    ));
+    if !ix["elasticsearch"].is_null() {
+        o.push_str(&format!(
+            "| /v2 upsert on elasticsearch ({} passages) | {} |\n",
+            ix["elasticsearch"]["chunks"],
+            f(&ix["elasticsearch"]["chunks_per_s"], 0)
+        ));
+    }
+    o.push_str("\n| vector search, k 10 | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
+    for (name, key) in [("/v2 HTTP", "http"), ("raw SQL", "sql")] {
+        for l in s["search"][key].as_array().into_iter().flatten() {
+            o.push_str(&format!(
+                "| {name} | {} | {} | {} | {} | {} |\n",
+                l["concurrency"],
+                f(&l["qps"], 0),
+                f(&l["p50_ms"], 2),
+                f(&l["p95_ms"], 2),
+                f(&l["p99_ms"], 2)
+            ));
+        }
+    }
+    for r in s["search"]["qps_ratio_by_concurrency"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        o.push_str(&format!(
+            "| **QPS ratio HTTP / SQL** | {} | **{}** | | | |\n",
+            r["concurrency"],
+            f(&r["ratio"], 2)
+        ));
+    }
+    let rc = &s["recall"];
+    o.push_str("\n| ANN quality (vs exact neighbours) | value |\n|---|---:|\n");
+    o.push_str(&format!(
+        "| recall@10, k 10 (defaults) | {} |\n",
+        f(&rc["k10_recall_at_10"], 4)
+    ));
+    o.push_str(&format!(
+        "| recall@10, k 50 | {} |\n",
+        f(&rc["k50_recall_at_10"], 4)
+    ));
+    o.push_str(&format!(
+        "| recall@50, k 50 | {} |\n",
+        f(&rc["k50_recall_at_50"], 4)
+    ));
+    for p in rc["ef_search_sweep"].as_array().into_iter().flatten() {
+        o.push_str(&format!(
+            "| recall@10 at hnsw.ef_search {} (SQL; {} q/s, 1 client) | {} |\n",
+            p["ef_search"],
+            f(&p["sql_qps_1_client"], 0),
+            f(&p["recall_at_10"], 4)
+        ));
+    }
+    o.push_str("\n| WordNet retrieval | mode | MRR@10 | recall@10 |\n|---|---|---:|---:|\n");
+    if let Some(q) = s["quality"].as_object() {
+        for (backend, modes) in q {
+            for mode in ["vector", "keyword", "hybrid"] {
+                o.push_str(&format!(
+                    "| {backend} | {mode} | {} | {} |\n",
+                    f(&modes[mode]["mrr_at_10"], 4),
+                    f(&modes[mode]["recall_at_10"], 4)
+                ));
+            }
+        }
+    }
+    let e = &s["end_to_end"];
+    o.push_str("\n| end to end, text queries | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
+    for l in e["openai_search"].as_array().into_iter().flatten() {
+        o.push_str(&format!(
+            "| POST /v1/vector_stores/{{id}}/search | {} | {} | {} | {} | {} |\n",
+            l["concurrency"],
+            f(&l["qps"], 1),
+            f(&l["p50_ms"], 1),
+            f(&l["p95_ms"], 1),
+            f(&l["p99_ms"], 1)
+        ));
+    }
+    o.push_str(&format!(
+        "| model alone, batches of 32 (sentences/s) | 1 | {} | | | |\n| model alone, one sentence at a time | 1 | {} | | | |\n",
+        f(&e["model_sentences_per_s_batch_32"], 1), f(&e["model_sentences_per_s_batch_1"], 1)
+    ));
+    let d = &s["database"];
+    o.push_str("\n| memory and disk | value |\n|---|---:|\n");
+    o.push_str(&format!(
+        "| service RSS idle (MiB) | {} |\n",
+        f(&s["idle_rss_mb"], 0)
+    ));
+    o.push_str(&format!(
+        "| service RSS peak, VmHWM (MiB) | {} |\n",
+        f(&s["peak_rss_mb"], 0)
+    ));
+    o.push_str(&format!(
+        "| service RSS at the end (MiB) | {} |\n",
+        f(&s["final_rss_mb"], 0)
+    ));
+    o.push_str(&format!(
+        "| service table, MiB per million chunks | {} |\n",
+        f(&d["service_mib_per_million_chunks"], 0)
+    ));
+    o.push_str(&format!(
+        "| COPY table, MiB per million chunks | {} |\n",
+        f(&d["copy_mib_per_million_chunks"], 0)
+    ));
+    o.push_str(&format!("\nElapsed: {} s.\n", f(&s["elapsed_s"], 0)));
+    o
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmarks the service: builds the server and vector-store-bench in release mode, starts
+# PostgreSQL + pgvector and the Elasticsearch-API server unless they already run (or URLs are
+# given), starts `vector-store-server serve` on a free port, runs the benchmark against it, and
+# stops what it started. Results: target/bench/summary.json, summary.md and the SVG charts.
+#
+#   scripts/bench.sh            100k chunks, 1000 WordNet queries (make bench)
+#   scripts/bench.sh --quick    5k chunks, 300 queries, short load levels (make bench-quick)
+#   scripts/bench.sh -- ARGS    extra arguments for vector-store-bench (see --help)
+#
+# WordNet comes from the Debian package wordnet-base (apt-get download + dpkg -x, no install)
+# into .local/bench/wordnet; embeddings are cached in .local/bench/minilm-vectors.bin.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bench_args=(--scale 100000 --queries 1000 --duration-secs 10)
+if [[ "${1:-}" == --quick ]]; then
+    bench_args=(--scale 5000 --queries 300 --duration-secs 4)
+    shift
+fi
+[[ "${1:-}" != -- ]] || shift
+bench_args+=("$@")
+
+log() { echo "bench: $*" >&2; }
+
+# --- data -------------------------------------------------------------------------------------
+cache="$root/.local/bench"
+wordnet="$cache/wordnet/usr/share/wordnet"
+if [[ ! -f "$wordnet/data.noun" ]]; then
+    log "fetching the Debian package wordnet-base"
+    mkdir -p "$cache/deb"
+    (cd "$cache/deb" && rm -f wordnet-base_*.deb && apt-get download wordnet-base >/dev/null)
+    dpkg -x "$cache"/deb/wordnet-base_*.deb "$cache/wordnet"
+fi
+"$root/scripts/fetch-model.sh"
+
+# --- build ------------------------------------------------------------------------------------
+cargo build --release -p vector-store-server -p vector-store-bench
+
+# --- servers ----------------------------------------------------------------------------------
+started=()
+server_pid=""
+cleanup() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    for s in "${started[@]}"; do "$root/scripts/services.sh" down "$s" || true; done
+}
+trap cleanup EXIT
+
+status="$("$root/scripts/services.sh" status)"
+if [[ -z "${DATABASE_URL:-}${VECTOR_STORE__DATABASE__URL:-}" ]] && ! grep -q '^pg: running' <<<"$status"; then
+    "$root/scripts/services.sh" up pg
+    started+=(pg)
+fi
+if [[ -z "${ELASTICSEARCH_URL:-}" ]] && ! grep -q '^es: running' <<<"$status"; then
+    "$root/scripts/services.sh" up es
+    started+=(es)
+fi
+eval "$("$root/scripts/services.sh" env)"
+export DATABASE_URL="${VECTOR_STORE__DATABASE__URL:-$DATABASE_URL}"
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$root/target/bench"
+log "starting the service on 127.0.0.1:$port (log: target/bench/server.log)"
+VECTOR_STORE__AUTH__MODE=open \
+    VECTOR_STORE__SERVER__HOST=127.0.0.1 \
+    VECTOR_STORE__SERVER__PORT="$port" \
+    VECTOR_STORE__SERVER__RATE_LIMIT_PER_SECOND=0 \
+    VECTOR_STORE__DATABASE__URL="$DATABASE_URL" \
+    VECTOR_STORE__ELASTICSEARCH__URL="$ELASTICSEARCH_URL" \
+    VECTOR_STORE__FILES__DIR="$root/target/bench/files" \
+    VECTOR_STORE__LOG__LEVEL=warn \
+    "$root/target/release/vector-store-server" serve >"$root/target/bench/server.log" 2>&1 &
+server_pid=$!
+
+"$root/target/release/vector-store-bench" --url "http://127.0.0.1:$port" \
+    --database-url "$DATABASE_URL" --server-pid "$server_pid" "${bench_args[@]}"
