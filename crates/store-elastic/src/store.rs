@@ -331,38 +331,25 @@ impl ElasticStore {
                     Payload::Lines(&lines),
                 )
                 .await?;
-            if reply.get("errors").and_then(Value::as_bool) != Some(true) {
-                return Ok(());
-            }
-            let items = reply
-                .get("items")
-                .and_then(Value::as_array)
-                .ok_or_else(|| decode("a _bulk answer without items"))?;
-            let mut retry = Vec::new();
-            for (chunk, item) in pending.iter().zip(items) {
-                let result = item
-                    .as_object()
-                    .and_then(|o| o.values().next())
-                    .ok_or_else(|| decode("a _bulk item without a result"))?;
-                let status = result.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
-                if (200..300).contains(&status) {
-                    continue;
-                }
-                let error = ElasticError::response(status, result);
-                if error.is_transient() && attempt < self.options.retries {
-                    retry.push(*chunk);
-                    continue;
-                }
-                tracing::warn!(collection = %spec.name, chunk = %chunk.id, error = %error,
-                    "Elasticsearch refused a chunk");
-                return Err(match error.into_store(&spec.name) {
-                    StoreError::InvalidInput { message, .. } => StoreError::invalid_param(
-                        "chunks",
-                        format!("chunk '{}' was refused: {message}", chunk.id),
-                    ),
-                    other => other,
-                });
-            }
+            let retry: Vec<&Chunk> =
+                match bulk_outcome(&reply, pending.len(), attempt < self.options.retries)? {
+                    BulkOutcome::Written => return Ok(()),
+                    BulkOutcome::Retry(positions) => {
+                        positions.into_iter().map(|i| pending[i]).collect()
+                    }
+                    BulkOutcome::Refused { position, error } => {
+                        let chunk = pending[position];
+                        tracing::warn!(collection = %spec.name, chunk = %chunk.id, error = %error,
+                        "Elasticsearch refused a chunk");
+                        return Err(match error.into_store(&spec.name) {
+                            StoreError::InvalidInput { message, .. } => StoreError::invalid_param(
+                                "chunks",
+                                format!("chunk '{}' was refused: {message}", chunk.id),
+                            ),
+                            other => other,
+                        });
+                    }
+                };
             if retry.is_empty() {
                 return Ok(());
             }
@@ -402,6 +389,55 @@ impl ElasticStore {
             spec.name
         )))
     }
+}
+
+/// What a `_bulk` answer says of a batch.
+#[derive(Debug)]
+enum BulkOutcome {
+    /// Every item was written.
+    Written,
+    /// These items (positions in the batch) were refused for passing reasons: send them again.
+    Retry(Vec<usize>),
+    /// The item at `position` was refused for good (or no tries are left).
+    Refused {
+        position: usize,
+        error: ElasticError,
+    },
+}
+
+/// Reads a `_bulk` answer for a batch of `sent` items; every item must be accounted for.
+fn bulk_outcome(reply: &Value, sent: usize, can_retry: bool) -> StoreResult<BulkOutcome> {
+    let items = reply
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| decode("a _bulk answer without items"))?;
+    if items.len() != sent {
+        return Err(decode(
+            "a _bulk answer with another number of items than were sent",
+        ));
+    }
+    let mut retry = Vec::new();
+    for (position, item) in items.iter().enumerate() {
+        let result = item
+            .as_object()
+            .and_then(|o| o.values().next())
+            .ok_or_else(|| decode("a _bulk item without a result"))?;
+        let status = result.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
+        if (200..300).contains(&status) {
+            continue;
+        }
+        let error = ElasticError::response(status, result);
+        if error.is_transient() && can_retry {
+            retry.push(position);
+        } else {
+            return Ok(BulkOutcome::Refused { position, error });
+        }
+    }
+    Ok(if retry.is_empty() {
+        BulkOutcome::Written
+    } else {
+        BulkOutcome::Retry(retry)
+    })
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -738,6 +774,72 @@ mod tests {
         for bad in ["", "Abc", "a-b", "a/b", "..", "a b", "ü"] {
             assert!(store.index(&spec(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    fn bulk_reply(statuses: &[(u16, &str)]) -> Value {
+        let items: Vec<Value> = statuses
+            .iter()
+            .map(|(status, kind)| {
+                let mut result = json!({"_id": "x", "status": status});
+                if *status >= 300 {
+                    result["error"] = json!({"type": kind, "reason": "because"});
+                }
+                json!({"index": result})
+            })
+            .collect();
+        json!({"errors": statuses.iter().any(|(s, _)| *s >= 300), "items": items})
+    }
+
+    #[test]
+    fn a_bulk_answer_sends_back_only_the_items_refused_for_passing_reasons() {
+        let reply = bulk_reply(&[
+            (201, ""),
+            (429, "es_rejected_execution_exception"),
+            (200, ""),
+            (503, "unavailable_shards_exception"),
+        ]);
+        match bulk_outcome(&reply, 4, true).unwrap() {
+            BulkOutcome::Retry(positions) => assert_eq!(positions, [1, 3]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            bulk_outcome(&bulk_reply(&[(201, ""), (200, "")]), 2, true).unwrap(),
+            BulkOutcome::Written
+        ));
+    }
+
+    #[test]
+    fn a_bulk_item_refused_for_good_or_out_of_tries_is_reported_with_its_position() {
+        let reply = bulk_reply(&[
+            (429, "es_rejected_execution_exception"),
+            (400, "document_parsing_exception"),
+        ]);
+        match bulk_outcome(&reply, 2, true).unwrap() {
+            BulkOutcome::Refused { position, error } => {
+                assert_eq!(position, 1);
+                assert_eq!(
+                    error.into_store("c").kind(),
+                    store_core::ErrorKind::InvalidInput
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match bulk_outcome(&bulk_reply(&[(201, ""), (429, "x")]), 2, false).unwrap() {
+            BulkOutcome::Refused { position, error } => {
+                assert_eq!(position, 1);
+                assert_eq!(
+                    error.into_store("c").kind(),
+                    store_core::ErrorKind::Unavailable
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bulk_answer_that_does_not_account_for_every_item_is_an_error() {
+        assert!(bulk_outcome(&bulk_reply(&[(201, "")]), 2, true).is_err());
+        assert!(bulk_outcome(&json!({"errors": false}), 1, true).is_err());
     }
 
     #[test]

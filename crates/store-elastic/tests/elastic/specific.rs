@@ -167,3 +167,42 @@ async fn listing_beyond_the_result_window_walks_the_index() {
     assert_eq!(store.file_chunks(&spec, "w00007").await.unwrap().len(), 1);
     store.drop_collection(&spec).await.unwrap();
 }
+
+#[tokio::test]
+async fn numbers_filter_by_value_whatever_their_json_spelling() {
+    // Real Elasticsearch compares a `term` on a `double` field by value; the Elasticsearch-API
+    // server of `make test` compares the JSON spelling (5 ≠ 5.0). Equality is sent as a `range`
+    // with equal bounds, exact on both, and this test holds either way.
+    let store = elastic();
+    let spec = fresh(&store).await;
+    store
+        .upsert(
+            &spec,
+            vec![
+                chunk("int", "same words", vector(1), json!({"n": 5})),
+                chunk("float", "same words", vector(2), json!({"n": 5.0})),
+                chunk("other", "same words", vector(3), json!({"n": 5.5})),
+            ],
+        )
+        .await
+        .unwrap();
+    for value in [json!(5), json!(5.0)] {
+        for filter in [
+            json!({"type": "eq", "key": "n", "value": value}),
+            json!({"type": "in", "key": "n", "value": [value, 99]}),
+        ] {
+            let mut req = request(SearchMode::Keyword("words".into()), 10);
+            req.filter = Some(store_core::Filter::from_json(&filter).unwrap());
+            let mut ids: Vec<String> = store
+                .search(&spec, &req)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.chunk.id)
+                .collect();
+            ids.sort();
+            assert_eq!(ids, ["float", "int"], "{filter}");
+        }
+    }
+    store.drop_collection(&spec).await.unwrap();
+}
