@@ -21,6 +21,11 @@ pub const POLL_AFTER_HEADER: &str = "openai-poll-after-ms";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long polling helpers wait when neither the caller nor the response names an interval.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(1000);
+/// Tries after the first for a request that failed for a passing reason (as the official SDKs).
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The first wait between tries without a `retry-after`; it doubles up to [`MAX_RETRY_DELAY`].
+const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
 
 /// A client of one service. Cheap to clone: clones share the connection pool.
 #[derive(Debug, Clone)]
@@ -33,6 +38,7 @@ struct Inner {
     http: reqwest::Client,
     base_url: Url,
     poll_timeout: Option<Duration>,
+    max_retries: u32,
 }
 
 /// A value read from a response, with the response's `openai-poll-after-ms`.
@@ -86,15 +92,39 @@ impl Client {
         self.inner.http.get(url)
     }
 
-    /// Sends `req`; a non-2xx answer becomes [`Error::Api`].
-    pub(crate) async fn send_raw(&self, req: RequestBuilder) -> Result<Response> {
-        let res = req.send().await?;
-        let status = res.status();
-        if status.is_success() {
-            return Ok(res);
+    /// Sends `req`; a non-2xx answer becomes [`Error::Api`]. As the official SDKs do, a request
+    /// that failed for a passing reason (no connection, a timeout, 408, 409, 429, 5xx, or the
+    /// server's `x-should-retry: true`) is sent again up to `max_retries` times, waiting what
+    /// `retry-after-ms` / `retry-after` ask, else 0.5 s doubling to 8 s. `x-should-retry: false`
+    /// stops it. A body streamed from a file cannot be sent twice, so such a request is tried
+    /// once.
+    pub(crate) async fn send_raw(&self, mut req: RequestBuilder) -> Result<Response> {
+        let mut attempt = 0u32;
+        loop {
+            let again = if attempt < self.inner.max_retries {
+                req.try_clone()
+            } else {
+                None
+            };
+            let wait = match req.send().await {
+                Ok(res) if res.status().is_success() => return Ok(res),
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    if again.is_none() || !should_retry(status, res.headers()) {
+                        let body = res.bytes().await?;
+                        return Err(Error::from_response(status, &body));
+                    }
+                    retry_delay(Some(res.headers()), attempt)
+                }
+                Err(e) if again.is_some() && (e.is_connect() || e.is_timeout()) => {
+                    retry_delay(None, attempt)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            tokio::time::sleep(wait).await;
+            req = again.expect("checked above");
+            attempt += 1;
         }
-        let body = res.bytes().await?;
-        Err(Error::from_response(status.as_u16(), &body))
     }
 
     /// Sends `req` and decodes the JSON answer.
@@ -180,6 +210,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Option<Duration>,
     poll_timeout: Option<Duration>,
+    max_retries: u32,
     headers: Vec<(String, String)>,
 }
 
@@ -191,6 +222,7 @@ impl Default for ClientBuilder {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: None,
             poll_timeout: None,
+            max_retries: DEFAULT_MAX_RETRIES,
             headers: vec![("OpenAI-Beta".into(), "assistants=v2".into())],
         }
     }
@@ -226,6 +258,13 @@ impl ClientBuilder {
     /// up with [`Error::PollTimeout`]. Unset, they wait as long as it takes.
     pub fn poll_timeout(mut self, timeout: Duration) -> Self {
         self.poll_timeout = Some(timeout);
+        self
+    }
+
+    /// Tries after the first for requests that fail for passing reasons
+    /// ([`DEFAULT_MAX_RETRIES`]); 0 never retries.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
         self
     }
 
@@ -286,8 +325,39 @@ impl ClientBuilder {
                 http: http.build()?,
                 base_url,
                 poll_timeout: self.poll_timeout,
+                max_retries: self.max_retries,
             }),
         })
+    }
+}
+
+/// Whether an error answer is worth sending again: the server's word when it gives one.
+fn should_retry(status: u16, headers: &HeaderMap) -> bool {
+    match headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
+        Some("true") => true,
+        Some("false") => false,
+        _ => matches!(status, 408 | 409 | 429) || status >= 500,
+    }
+}
+
+/// How long to wait before try `attempt + 1`: `retry-after-ms`, else `retry-after` (seconds),
+/// when they ask for at most a minute; else exponential back-off.
+fn retry_delay(headers: Option<&HeaderMap>, attempt: u32) -> Duration {
+    let header = |name: &str| {
+        headers
+            .and_then(|h| h.get(name))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    let asked = header("retry-after-ms")
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .or_else(|| header("retry-after").map(Duration::from_secs_f64));
+    match asked {
+        Some(d) if d <= Duration::from_secs(60) => d,
+        _ => INITIAL_RETRY_DELAY
+            .saturating_mul(1 << attempt.min(8))
+            .min(MAX_RETRY_DELAY),
     }
 }
 
@@ -428,5 +498,82 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    }
+
+    fn retrying_client(mock: &wiremock::MockServer, retries: u32) -> Client {
+        Client::builder()
+            .base_url(format!("{}/v1", mock.uri()))
+            .api_key("k")
+            .max_retries(retries)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_request_is_sent_again_after_the_wait_it_was_told() {
+        let mock = wiremock::MockServer::start().await;
+        let limited = serde_json::json!({"error": {"message": "slow down", "type": "requests",
+            "param": null, "code": "rate_limit_exceeded"}});
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_1"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after-ms", "20")
+                    .set_body_json(limited.clone()),
+            )
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&mock)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("vs_1")))
+            .expect(1)
+            .mount(&mock)
+            .await;
+        let vs = retrying_client(&mock, 2)
+            .vector_stores()
+            .retrieve("vs_1")
+            .await
+            .unwrap();
+        assert_eq!(vs.id, "vs_1");
+    }
+
+    #[tokio::test]
+    async fn retries_stop_at_max_retries_and_at_x_should_retry_false() {
+        let mock = wiremock::MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_1"))
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+            .expect(3)
+            .mount(&mock)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/vector_stores/vs_2"))
+            .respond_with(ResponseTemplate::new(409).insert_header("x-should-retry", "false"))
+            .expect(1)
+            .mount(&mock)
+            .await;
+        let client = retrying_client(&mock, 2);
+        let e = client.vector_stores().retrieve("vs_1").await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 503, .. }), "{e:?}");
+        let e = client.vector_stores().retrieve("vs_2").await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 409, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn the_wait_follows_the_server_within_a_minute_else_backs_off() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_delay(Some(&h), 0), Duration::from_secs(2));
+        h.insert("retry-after-ms", HeaderValue::from_static("150"));
+        assert_eq!(retry_delay(Some(&h), 0), Duration::from_millis(150));
+        let mut far = HeaderMap::new();
+        far.insert("retry-after", HeaderValue::from_static("3600"));
+        assert_eq!(retry_delay(Some(&far), 1), Duration::from_secs(1));
+        assert_eq!(retry_delay(None, 0), Duration::from_millis(500));
+        assert_eq!(retry_delay(None, 10), Duration::from_secs(8));
+        assert!(should_retry(429, &HeaderMap::new()) && should_retry(502, &HeaderMap::new()));
+        assert!(!should_retry(400, &HeaderMap::new()) && !should_retry(404, &HeaderMap::new()));
     }
 }

@@ -90,7 +90,13 @@ mod testing {
 
     pub(crate) async fn server() -> (wiremock::MockServer, crate::Client) {
         let mock = wiremock::MockServer::start().await;
-        let client = crate::Client::new(format!("{}/v1", mock.uri()), "sk-test").unwrap();
+        // Without retries: each test counts the requests it expects.
+        let client = crate::Client::builder()
+            .base_url(format!("{}/v1", mock.uri()))
+            .api_key("sk-test")
+            .max_retries(0)
+            .build()
+            .unwrap();
         (mock, client)
     }
 
