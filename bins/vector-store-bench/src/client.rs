@@ -22,7 +22,6 @@ struct Hits {
 
 #[derive(Deserialize)]
 struct Hit {
-    #[serde(alias = "file_id")]
     id: String,
 }
 
