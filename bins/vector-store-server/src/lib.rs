@@ -76,7 +76,8 @@ pub async fn stores(
     let mut stores: Vec<Arc<dyn VectorStore>> = Vec::new();
     #[cfg(feature = "pgvector")]
     {
-        stores.push(Arc::new(store_pgvector::PgVectorStore::new(
+        // The catalog's pool was made by `connect` with these options.
+        stores.push(Arc::new(store_pgvector::PgVectorStore::on_connected_pool(
             pool.clone(),
             pgvector_options(settings)?,
         )));

@@ -66,13 +66,10 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of at most `pool_size` connections, tried once so that a bad URL or a server that is
 /// down fails here ([`store_core::ErrorKind::Unavailable`]). New connections get the search
-/// settings of `options` as session defaults; each vector search also sets its own for its k
-/// (`SET LOCAL` in its transaction), so a store built with other options still searches right.
+/// settings of `options` as session defaults, which [`PgVectorStore::on_connected_pool`] relies
+/// on; a store made with [`PgVectorStore::new`] sets its own per search instead.
 pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
-    let setup = format!(
-        "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {}",
-        options.ef_search.clamp(1, 1000)
-    );
+    let setup = store::SearchSettings::session(options).sql(false);
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     config.custom_setup = Box::new(move |url| {
         let setup = setup.clone();

@@ -64,15 +64,64 @@ const MAX_DIMENSION: usize = 2000;
 pub struct PgVectorStore {
     db: Db,
     options: PgVectorOptions,
+    /// The search settings every connection of the pool starts with, when known: a vector
+    /// search they already serve runs as one statement, without a transaction of its own.
+    session: Option<SearchSettings>,
+}
+
+/// The HNSW settings a vector search runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SearchSettings {
+    ef_search: usize,
+    max_scan_tuples: usize,
+}
+
+impl SearchSettings {
+    /// What a search for `k` results needs: `ef_search`, at least 2 × k.
+    pub(crate) fn for_k(options: &PgVectorOptions, k: usize) -> Self {
+        Self {
+            ef_search: options.ef_search.max(2 * k).clamp(1, 1000),
+            max_scan_tuples: options.max_scan_tuples.clamp(1, i32::MAX as usize),
+        }
+    }
+
+    /// The session defaults `connect` gives every connection.
+    pub(crate) fn session(options: &PgVectorOptions) -> Self {
+        Self::for_k(options, 0)
+    }
+
+    /// Statements that apply these settings, `SET LOCAL` (in a transaction) or session-wide.
+    pub(crate) fn sql(&self, local: bool) -> String {
+        let scope = if local { "SET LOCAL" } else { "SET" };
+        format!(
+            "{scope} hnsw.iterative_scan = relaxed_order; {scope} hnsw.ef_search = {}; \
+             {scope} hnsw.max_scan_tuples = {}",
+            self.ef_search, self.max_scan_tuples
+        )
+    }
 }
 
 impl PgVectorStore {
     pub const NAME: &'static str = "pgvector";
 
+    /// A store over any pool: each vector search sets its HNSW settings in a transaction of its
+    /// own.
     pub fn new(pool: Pool, options: PgVectorOptions) -> Self {
         Self {
             db: Db(pool),
             options,
+            session: None,
+        }
+    }
+
+    /// A store over a pool made by [`crate::connect`] with these same `options`: its
+    /// connections already have the search settings of every k up to `ef_search / 2`, so those
+    /// searches are one statement (larger k still set their own in a transaction).
+    pub fn on_connected_pool(pool: Pool, options: PgVectorOptions) -> Self {
+        let session = Some(SearchSettings::session(&options));
+        Self {
+            session,
+            ..Self::new(pool, options)
         }
     }
 }
@@ -244,14 +293,6 @@ fn keyword_sql(t: &str, cond: &str) -> String {
 
 /// The session settings of one vector search: iterative scans so that a selective filter still
 /// fills k, a search breadth of at least 2 × k, and a bound on the tuples visited. Numbers only.
-fn search_settings(options: &PgVectorOptions, k: usize) -> String {
-    let ef = options.ef_search.max(2 * k).clamp(1, 1000);
-    let max_scan = options.max_scan_tuples.clamp(1, i32::MAX as usize);
-    format!(
-        "SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = {ef}; \
-         SET LOCAL hnsw.max_scan_tuples = {max_scan}"
-    )
-}
 
 /// Chunks with one row per id (the last one given wins), in the order given.
 fn last_per_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
@@ -359,14 +400,18 @@ impl PgVectorStore {
             .bind::<pgvector::sql_types::Vector, _>(Vector::from(vector.to_vec()))
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
-        let settings = search_settings(&self.options, k);
+        let settings = SearchSettings::for_k(&self.options, k);
         let mut conn = self.db.conn().await?;
-        let result = conn
-            .transaction(async |c| {
-                diesel_async::SimpleAsyncConnection::batch_execute(c, &settings).await?;
+        let result = if self.session == Some(settings) {
+            q.load::<ScoredRow>(&mut conn).await
+        } else {
+            let sql = settings.sql(true);
+            conn.transaction(async |c| {
+                diesel_async::SimpleAsyncConnection::batch_execute(c, &sql).await?;
                 q.load::<ScoredRow>(c).await
             })
-            .await;
+            .await
+        };
         match result {
             Ok(rows) => Ok(rows),
             Err(e) => Err(self.failed(spec, e).await),
@@ -774,11 +819,17 @@ mod tests {
     #[test]
     fn the_search_breadth_is_at_least_twice_k_and_bounded() {
         let o = PgVectorOptions::default();
-        assert!(search_settings(&o, 10).contains("hnsw.ef_search = 100;"));
-        assert!(search_settings(&o, 80).contains("hnsw.ef_search = 160;"));
-        assert!(search_settings(&o, 900).contains("hnsw.ef_search = 1000;"));
-        assert!(search_settings(&o, 1).contains("hnsw.iterative_scan = relaxed_order"));
-        assert!(search_settings(&o, 1).contains("hnsw.max_scan_tuples = 20000"));
+        let sql = |k| SearchSettings::for_k(&o, k).sql(true);
+        assert!(sql(10).contains("SET LOCAL hnsw.ef_search = 100;"));
+        assert!(sql(80).contains("hnsw.ef_search = 160;"));
+        assert!(sql(900).contains("hnsw.ef_search = 1000;"));
+        assert!(sql(1).contains("hnsw.iterative_scan = relaxed_order"));
+        assert!(sql(1).contains("hnsw.max_scan_tuples = 20000"));
+        let session = SearchSettings::session(&o);
+        assert!(session.sql(false).starts_with("SET hnsw.iterative_scan"));
+        // The session serves every k up to ef_search / 2, and no larger one.
+        assert_eq!(SearchSettings::for_k(&o, 50), session);
+        assert_ne!(SearchSettings::for_k(&o, 51), session);
     }
 
     #[test]

@@ -149,3 +149,23 @@ async fn a_large_upsert_spans_several_batches_in_one_transaction() {
     assert_eq!(store.count(&spec).await.unwrap(), 100, "all or nothing");
     store.drop_collection(&spec).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_store_over_a_pool_with_other_session_settings_sets_its_own_per_search() {
+    // Connections that start with a narrow search (ef_search 10, few tuples scanned) ...
+    let pool = store_pgvector::connect(
+        &crate::database_url(),
+        2,
+        &PgVectorOptions {
+            ef_search: 10,
+            max_scan_tuples: 10,
+            ..PgVectorOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // ... still fill k under a selective filter for a store made with `new` and the defaults.
+    let store: std::sync::Arc<dyn store_core::VectorStore> =
+        std::sync::Arc::new(PgVectorStore::new(pool, PgVectorOptions::default()));
+    store_core::testkit::cases::a_selective_filter_still_returns_k_hits(store).await;
+}

@@ -32,7 +32,10 @@ pub async fn pool() -> Pool {
 }
 
 pub async fn store() -> Arc<dyn VectorStore> {
-    Arc::new(PgVectorStore::new(pool().await, PgVectorOptions::default()))
+    Arc::new(PgVectorStore::on_connected_pool(
+        pool().await,
+        PgVectorOptions::default(),
+    ))
 }
 
 store_core::conformance_suite!(async || -> Arc<dyn VectorStore> { store().await });
