@@ -69,7 +69,8 @@ pub struct PgVectorStore {
     session: Option<SearchSettings>,
 }
 
-/// The HNSW settings a vector search runs with.
+/// The HNSW settings a vector search runs with: iterative scans so that a selective filter still
+/// fills k, a search breadth of at least 2 × k, and a bound on the tuples visited. Numbers only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SearchSettings {
     ef_search: usize,
@@ -290,9 +291,6 @@ fn keyword_sql(t: &str, cond: &str) -> String {
          WHERE tsv @@ q.query AND {cond} ORDER BY score DESC, id LIMIT $3"
     )
 }
-
-/// The session settings of one vector search: iterative scans so that a selective filter still
-/// fills k, a search breadth of at least 2 × k, and a bound on the tuples visited. Numbers only.
 
 /// Chunks with one row per id (the last one given wins), in the order given.
 fn last_per_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
