@@ -11,6 +11,7 @@ use store_core::{
 };
 
 use crate::error::ApiError;
+use crate::service::records::RecordCache;
 
 /// `last_active_at` is written at most this often per collection, so that reads stay reads.
 const TOUCH_INTERVAL_SECS: i64 = 60;
@@ -21,6 +22,7 @@ pub struct VectorService {
     stores: StoreRegistry,
     embedders: EmbedderRegistry,
     hybrid: HybridOptions,
+    records: Arc<RecordCache>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -92,6 +94,7 @@ impl VectorService {
             stores,
             embedders,
             hybrid,
+            records: Arc::default(),
         }
     }
 
@@ -211,10 +214,17 @@ impl VectorService {
         if let Some(b) = backend {
             self.stores.get(b)?;
         }
-        let record = self
-            .catalog
-            .get_collection_by_name(&tenant.id, name)
-            .await?;
+        let record = match self.records.by_name(&tenant.id, name) {
+            Some(r) => r,
+            None => {
+                let r = self
+                    .catalog
+                    .get_collection_by_name(&tenant.id, name)
+                    .await?;
+                self.records.put(&r);
+                r
+            }
+        };
         if let Some(b) = backend
             && b != record.backend
         {
@@ -250,7 +260,14 @@ impl VectorService {
         tenant: &Tenant,
         id: &str,
     ) -> Result<CollectionRecord, ApiError> {
-        let record = self.catalog.get_collection(&tenant.id, id).await?;
+        let record = match self.records.by_id(&tenant.id, id) {
+            Some(r) => r,
+            None => {
+                let r = self.catalog.get_collection(&tenant.id, id).await?;
+                self.records.put(&r);
+                r
+            }
+        };
         self.touch(&record).await;
         Ok(record)
     }
@@ -269,10 +286,13 @@ impl VectorService {
         record: &CollectionRecord,
         update: CollectionUpdate,
     ) -> Result<CollectionRecord, ApiError> {
-        Ok(self
+        self.records.forget(record);
+        let updated = self
             .catalog
             .update_collection(&tenant.id, &record.id, update)
-            .await?)
+            .await?;
+        self.records.forget(&updated);
+        Ok(updated)
     }
 
     /// The longest input the collection's model takes, in its tokens.
@@ -346,10 +366,12 @@ impl VectorService {
         tenant: &Tenant,
         record: &CollectionRecord,
     ) -> Result<(), ApiError> {
+        self.records.forget(record);
         self.store(record)?.drop_collection(&record.spec()).await?;
         self.catalog
             .delete_collection(&tenant.id, &record.id)
             .await?;
+        self.records.forget(record);
         Ok(())
     }
 
@@ -571,13 +593,18 @@ impl VectorService {
     }
 
     async fn touch(&self, record: &CollectionRecord) {
-        if now_unix() - record.last_active_at >= TOUCH_INTERVAL_SECS
-            && let Err(e) = self
+        if now_unix() - record.last_active_at >= TOUCH_INTERVAL_SECS {
+            match self
                 .catalog
                 .touch_collection(&record.tenant_id, &record.id)
                 .await
-        {
-            tracing::warn!(collection = %record.id, error = %e, "could not update last_active_at");
+            {
+                // The catalog decides (an expired collection is not revived): read it again.
+                Ok(()) => self.records.forget(record),
+                Err(e) => {
+                    tracing::warn!(collection = %record.id, error = %e, "could not update last_active_at")
+                }
+            }
         }
     }
 }

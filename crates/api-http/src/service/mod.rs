@@ -6,6 +6,7 @@ mod collections;
 mod files;
 mod ingest;
 mod rate_limit;
+mod records;
 pub mod text;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
@@ -15,3 +16,4 @@ pub use collections::{
 pub use files::{BlobStore, FileService, UploadMeta};
 pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
+pub use records::RECORD_TTL;
