@@ -28,13 +28,13 @@ export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
 export ELASTICSEARCH_URL
 
 if cargo nextest --version >/dev/null 2>&1; then
-    run_rust() { cargo nextest run --workspace --all-features --profile ci "$@"; }
+    run_rust() { cargo nextest run --all-features --profile ci "$@"; }
 else
-    run_rust() { cargo test --workspace --all-features "$@"; }
+    run_rust() { cargo test --all-features "$@"; }
 fi
 
 echo "== Rust: every crate; end-to-end tests on pgvector"
-run_rust "$@"
+run_rust --workspace "$@"
 echo "== Rust: end-to-end tests on Elasticsearch"
 E2E_STORAGE_BACKEND=elasticsearch run_rust -p e2e-tests "$@"
 
