@@ -71,6 +71,11 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
     let setup = store::SearchSettings::session(options).sql(false);
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // A connection taken from the pool is not pinged first (the default sends `SELECT 1` each
+    // time, a second statement for every query): one whose socket the server or the network
+    // closed is known as closed and replaced without a query; a query that fails on a
+    // connection closes it, so the next request gets a new one.
+    config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
         let setup = setup.clone();
         async move {
