@@ -37,6 +37,7 @@ pub use ingest::{
 pub use registry::StoreRegistry;
 pub use store::{
     Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoredChunk, VectorStore,
+    threshold_and_k,
 };
 
 #[cfg(any(test, feature = "mocks"))]

@@ -1,5 +1,6 @@
 //! The back-end trait and the values that cross it.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
@@ -101,6 +102,40 @@ impl HybridOptions {
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
         scores
     }
+
+    /// Fuses the hits of a vector and a keyword search (each best first) into hybrid hits: fused
+    /// scores, none below `threshold`, at most `k`.
+    pub fn fuse_hits(
+        &self,
+        by_vector: Vec<Hit>,
+        by_keyword: Vec<Hit>,
+        threshold: Option<f32>,
+        k: usize,
+    ) -> Vec<Hit> {
+        let v_ids: Vec<String> = by_vector.iter().map(|h| h.chunk.id.clone()).collect();
+        let k_ids: Vec<String> = by_keyword.iter().map(|h| h.chunk.id.clone()).collect();
+        let mut chunks: HashMap<String, StoredChunk> = HashMap::new();
+        for h in by_vector.into_iter().chain(by_keyword) {
+            chunks.entry(h.chunk.id.clone()).or_insert(h.chunk);
+        }
+        let fused = self
+            .fuse(&v_ids, &k_ids)
+            .into_iter()
+            .filter_map(|(id, score)| chunks.remove(&id).map(|chunk| Hit { chunk, score }));
+        threshold_and_k(fused, threshold, k)
+    }
+}
+
+/// The hits scoring at least `threshold`, at most `k`, in the order given.
+pub fn threshold_and_k(
+    hits: impl IntoIterator<Item = Hit>,
+    threshold: Option<f32>,
+    k: usize,
+) -> Vec<Hit> {
+    hits.into_iter()
+        .filter(|h| threshold.is_none_or(|t| h.score >= t))
+        .take(k)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +233,34 @@ mod tests {
         assert!((fused[0].1 - 1.0).abs() < 1e-6);
         assert!(fused.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
         assert_eq!(fused.len(), 3);
+    }
+
+    fn hit(id: &str, score: f32) -> Hit {
+        Hit {
+            chunk: StoredChunk {
+                id: id.into(),
+                file_id: id.into(),
+                filename: None,
+                chunk_index: 0,
+                text: id.into(),
+                attributes: Map::new(),
+            },
+            score,
+        }
+    }
+
+    #[test]
+    fn fused_hits_keep_each_chunk_once_above_the_threshold_and_at_most_k() {
+        let opts = HybridOptions::default();
+        let v = vec![hit("a", 0.9), hit("b", 0.8)];
+        let kw = vec![hit("a", 0.5), hit("c", 0.4)];
+        let all = opts.fuse_hits(v.clone(), kw.clone(), None, 10);
+        let ids: Vec<&str> = all.iter().map(|h| h.chunk.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert!((all[0].score - 1.0).abs() < 1e-6);
+        assert_eq!(opts.fuse_hits(v.clone(), kw.clone(), None, 1).len(), 1);
+        let kept = opts.fuse_hits(v, kw, Some(0.9), 10);
+        assert_eq!(kept.len(), 1, "only the chunk first in both lists scores 1");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Value, json};
 use store_core::{
     Chunk, CollectionSpec, Hit, SearchMode, SearchRequest, StoreError, StoreResult, StoredChunk,
-    VectorStore,
+    VectorStore, threshold_and_k,
 };
 
 use crate::error::ElasticError;
@@ -499,13 +499,6 @@ fn last_of_each_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
     out
 }
 
-fn threshold_and_k(hits: Vec<Hit>, threshold: Option<f32>, k: usize) -> Vec<Hit> {
-    hits.into_iter()
-        .filter(|h| threshold.is_none_or(|t| h.score >= t))
-        .take(k)
-        .collect()
-}
-
 #[async_trait]
 impl VectorStore for ElasticStore {
     fn name(&self) -> &'static str {
@@ -702,20 +695,7 @@ impl VectorStore for ElasticStore {
                     self.vector_hits(spec, vector, req, depth),
                     self.keyword_hits(spec, text, req, depth)
                 )?;
-                let v_ids: Vec<String> = by_vector.iter().map(|h| h.chunk.id.clone()).collect();
-                let k_ids: Vec<String> = by_keyword.iter().map(|h| h.chunk.id.clone()).collect();
-                let mut chunks: HashMap<String, StoredChunk> = HashMap::new();
-                for h in by_vector.into_iter().chain(by_keyword) {
-                    chunks.entry(h.chunk.id.clone()).or_insert(h.chunk);
-                }
-                Ok(req
-                    .hybrid
-                    .fuse(&v_ids, &k_ids)
-                    .into_iter()
-                    .filter(|(_, score)| threshold.is_none_or(|t| *score >= t))
-                    .take(k)
-                    .filter_map(|(id, score)| chunks.remove(&id).map(|chunk| Hit { chunk, score }))
-                    .collect())
+                Ok(req.hybrid.fuse_hits(by_vector, by_keyword, threshold, k))
             }
         }
     }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use store_core::{
     Chunk, CollectionSpec, ErrorKind, Hit, SearchMode, SearchRequest, StoreError, StoreResult,
-    StoredChunk, VectorStore,
+    StoredChunk, VectorStore, threshold_and_k,
 };
 
 use crate::error;
@@ -349,14 +349,12 @@ impl Columns {
     }
 }
 
-fn to_hits(rows: Vec<ScoredRow>, threshold: Option<f32>, k: usize) -> Vec<Hit> {
+fn to_hits(rows: Vec<ScoredRow>) -> Vec<Hit> {
     rows.into_iter()
         .map(|r| Hit {
             score: score(r.score),
             chunk: r.chunk.into(),
         })
-        .filter(|h| threshold.is_none_or(|t| h.score >= t))
-        .take(k)
         .collect()
 }
 
@@ -714,13 +712,13 @@ impl VectorStore for PgVectorStore {
             };
         }
         match &req.mode {
-            SearchMode::Vector(v) => Ok(to_hits(
-                self.vector_search(spec, v, filter, k).await?,
+            SearchMode::Vector(v) => Ok(threshold_and_k(
+                to_hits(self.vector_search(spec, v, filter, k).await?),
                 threshold,
                 k,
             )),
-            SearchMode::Keyword(text) => Ok(to_hits(
-                self.keyword_search(spec, text, filter, k).await?,
+            SearchMode::Keyword(text) => Ok(threshold_and_k(
+                to_hits(self.keyword_search(spec, text, filter, k).await?),
                 threshold,
                 k,
             )),
@@ -730,25 +728,9 @@ impl VectorStore for PgVectorStore {
                     self.vector_search(spec, vector, filter, depth),
                     self.keyword_search(spec, text, filter, depth)
                 )?;
-                let v_ids: Vec<String> = by_vector.iter().map(|r| r.chunk.id.clone()).collect();
-                let k_ids: Vec<String> = by_keyword.iter().map(|r| r.chunk.id.clone()).collect();
-                let mut rows: HashMap<String, ChunkRow> = HashMap::new();
-                for r in by_vector.into_iter().chain(by_keyword) {
-                    rows.entry(r.chunk.id.clone()).or_insert(r.chunk);
-                }
                 Ok(req
                     .hybrid
-                    .fuse(&v_ids, &k_ids)
-                    .into_iter()
-                    .filter(|(_, score)| threshold.is_none_or(|t| *score >= t))
-                    .take(k)
-                    .filter_map(|(id, score)| {
-                        rows.remove(&id).map(|row| Hit {
-                            chunk: row.into(),
-                            score,
-                        })
-                    })
-                    .collect())
+                    .fuse_hits(to_hits(by_vector), to_hits(by_keyword), threshold, k))
             }
         }
     }
