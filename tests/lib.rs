@@ -161,6 +161,19 @@ impl TestApp {
         }
     }
 
+    /// Polls `/ready` for up to five seconds; its last status.
+    pub async fn wait_until_ready(&self) -> u16 {
+        let mut status = 0;
+        for _ in 0..50 {
+            status = self.send(self.client.get(self.url("/ready"))).await.status;
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        status
+    }
+
     /// A JSON request as tenant A.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         self.call_as(&self.key_a, method, path, body).await
@@ -236,6 +249,22 @@ impl Proxy {
             }
         });
         Proxy { port, up, conns }
+    }
+
+    /// A proxy in front of the server `url` names (`default_port` when it names none), and the
+    /// same URL pointing at the proxy.
+    pub async fn in_front_of(url: &str, default_port: u16) -> (Proxy, String) {
+        let url = reqwest::Url::parse(url).expect("a server URL");
+        let target = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port_or_known_default().unwrap_or(default_port)
+        );
+        let proxy = Proxy::start(target).await;
+        let mut via_proxy = url;
+        via_proxy.set_host(Some("127.0.0.1")).expect("host");
+        via_proxy.set_port(Some(proxy.port)).expect("port");
+        (proxy, via_proxy.to_string())
     }
 
     /// Drops every open connection and refuses new ones.

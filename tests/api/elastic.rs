@@ -118,18 +118,9 @@ async fn collections_on_both_back_ends_live_side_by_side() {
 
 #[tokio::test]
 async fn while_the_cluster_is_unreachable_ready_and_its_collections_are_503_and_then_recover() {
-    let url = reqwest::Url::parse(&es_url()).unwrap();
-    let target = format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port_or_known_default().unwrap_or(9200)
-    );
-    let proxy = Proxy::start(target).await;
-    let mut via_proxy = url.clone();
-    via_proxy.set_host(Some("127.0.0.1")).unwrap();
-    via_proxy.set_port(Some(proxy.port)).unwrap();
+    let (proxy, via_proxy) = Proxy::in_front_of(&es_url(), 9200).await;
     let mut settings = test_settings();
-    settings.elasticsearch["url"] = json!(via_proxy.to_string());
+    settings.elasticsearch["url"] = json!(via_proxy);
     settings.elasticsearch["retries"] = json!(1);
     settings.elasticsearch["timeout_secs"] = json!(5);
     let app = spawn_app_with(settings).await;
@@ -163,15 +154,11 @@ async fn while_the_cluster_is_unreachable_ready_and_its_collections_are_503_and_
     assert_envelope(&r, 503);
 
     proxy.restore();
-    let mut ready = 0;
-    for _ in 0..50 {
-        ready = app.send(app.client.get(app.url("/ready"))).await.status;
-        if ready == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(ready, 200, "the service recovers by itself");
+    assert_eq!(
+        app.wait_until_ready().await,
+        200,
+        "the service recovers by itself"
+    );
     let r = app
         .call("GET", "/v1/api/collection/data?collection=es_c", None)
         .await;

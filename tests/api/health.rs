@@ -26,18 +26,10 @@ async fn every_response_carries_a_request_id() {
 
 #[tokio::test]
 async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_recover() {
-    let url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    let target = format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port().unwrap_or(5432)
-    );
-    let proxy = Proxy::start(target).await;
-    let mut via_proxy = url.clone();
-    via_proxy.set_host(Some("127.0.0.1")).unwrap();
-    via_proxy.set_port(Some(proxy.port)).unwrap();
+    let (proxy, via_proxy) =
+        Proxy::in_front_of(&std::env::var("DATABASE_URL").unwrap(), 5432).await;
     let mut settings = test_settings();
-    settings.database.url = Some(SecretString::from(via_proxy.to_string()));
+    settings.database.url = Some(SecretString::from(via_proxy));
     let app = spawn_app_with(settings).await;
     let r = app
         .call(
@@ -61,15 +53,11 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
     assert_envelope(&r, 503);
 
     proxy.restore();
-    let mut ready = 0;
-    for _ in 0..50 {
-        ready = app.send(app.client.get(app.url("/ready"))).await.status;
-        if ready == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(ready, 200, "the service recovers by itself");
+    assert_eq!(
+        app.wait_until_ready().await,
+        200,
+        "the service recovers by itself"
+    );
     let r = app
         .call("GET", "/v1/api/collection/data?collection=c", None)
         .await;
