@@ -116,15 +116,7 @@ impl<'c> FileBatches<'c> {
     /// Retrieves the batch until it is no longer `in_progress`, waiting `poll_interval` between
     /// polls, or else what `openai-poll-after-ms` says.
     pub async fn poll(&self, batch_id: &str, poll_interval: Option<Duration>) -> Result<FileBatch> {
-        self.client
-            .poll(
-                batch_id,
-                poll_interval,
-                None,
-                || self.retrieve_polled(batch_id),
-                |b: &FileBatch| b.status == IN_PROGRESS,
-            )
-            .await
+        self.poll_from(batch_id, poll_interval, None).await
     }
 
     /// Creates a batch and waits until all its files are done.
@@ -135,12 +127,23 @@ impl<'c> FileBatches<'c> {
     ) -> Result<FileBatch> {
         let created = self.create_polled(params).await?;
         let batch_id = created.value.id.clone();
+        self.poll_from(&batch_id, poll_interval, Some(created))
+            .await
+    }
+
+    /// Polls until the object leaves `in_progress`, starting from `first` when given.
+    async fn poll_from(
+        &self,
+        batch_id: &str,
+        poll_interval: Option<Duration>,
+        first: Option<Polled<FileBatch>>,
+    ) -> Result<FileBatch> {
         self.client
             .poll(
-                &batch_id,
+                batch_id,
                 poll_interval,
-                Some(created),
-                || self.retrieve_polled(&batch_id),
+                first,
+                || self.retrieve_polled(batch_id),
                 |b: &FileBatch| b.status == IN_PROGRESS,
             )
             .await

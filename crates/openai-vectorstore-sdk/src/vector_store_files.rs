@@ -121,15 +121,7 @@ impl<'c> VectorStoreFiles<'c> {
         file_id: &str,
         poll_interval: Option<Duration>,
     ) -> Result<VectorStoreFile> {
-        self.client
-            .poll(
-                file_id,
-                poll_interval,
-                None,
-                || self.retrieve_polled(file_id),
-                |f: &VectorStoreFile| f.status == IN_PROGRESS,
-            )
-            .await
+        self.poll_from(file_id, poll_interval, None).await
     }
 
     /// Attaches a file and waits until it is ingested (or failed).
@@ -140,12 +132,22 @@ impl<'c> VectorStoreFiles<'c> {
     ) -> Result<VectorStoreFile> {
         let created = self.create_polled(params).await?;
         let file_id = created.value.id.clone();
+        self.poll_from(&file_id, poll_interval, Some(created)).await
+    }
+
+    /// Polls until the object leaves `in_progress`, starting from `first` when given.
+    async fn poll_from(
+        &self,
+        file_id: &str,
+        poll_interval: Option<Duration>,
+        first: Option<Polled<VectorStoreFile>>,
+    ) -> Result<VectorStoreFile> {
         self.client
             .poll(
-                &file_id,
+                file_id,
                 poll_interval,
-                Some(created),
-                || self.retrieve_polled(&file_id),
+                first,
+                || self.retrieve_polled(file_id),
                 |f: &VectorStoreFile| f.status == IN_PROGRESS,
             )
             .await
