@@ -18,6 +18,25 @@ pub struct CollectionSpec {
     pub dimension: usize,
 }
 
+impl CollectionSpec {
+    /// A vector for this collection has its dimension and only finite components.
+    pub fn check_vector(&self, v: &[f32]) -> StoreResult<()> {
+        if v.len() != self.dimension {
+            return Err(crate::StoreError::dimension_mismatch(
+                self.dimension,
+                v.len(),
+            ));
+        }
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(crate::StoreError::invalid_param(
+                "vector",
+                format!("vector component {i} is not a finite number"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One unit of stored text with its vector. `id` is unique within a collection and upserts are
 /// idempotent by it. `file_id` groups the chunks of one document or file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

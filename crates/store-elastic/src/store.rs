@@ -464,16 +464,9 @@ fn chunk_of(hit: &Value) -> StoreResult<StoredChunk> {
         .ok_or_else(|| decode("a hit that is not a chunk written by this service"))
 }
 
+/// The collection's check, and a direction: cosine similarity needs one.
 fn check_vector(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
-    if v.len() != spec.dimension {
-        return Err(StoreError::dimension_mismatch(spec.dimension, v.len()));
-    }
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(StoreError::invalid_param(
-            "vector",
-            format!("vector component {i} is not a finite number"),
-        ));
-    }
+    spec.check_vector(v)?;
     if v.iter().all(|x| *x == 0.0) {
         return Err(StoreError::invalid_param(
             "vector",

@@ -140,20 +140,6 @@ fn table(spec: &CollectionSpec) -> StoreResult<String> {
     }
 }
 
-/// The vector has the collection's dimension and only finite components.
-fn check_vector(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
-    if v.len() != spec.dimension {
-        return Err(StoreError::dimension_mismatch(spec.dimension, v.len()));
-    }
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(StoreError::invalid_param(
-            "vector",
-            format!("vector component {i} is not a finite number"),
-        ));
-    }
-    Ok(())
-}
-
 /// PostgreSQL cannot store the NUL character in `text` or `jsonb`: such input is refused
 /// before anything is written, rather than failing inside the database.
 fn check_no_nul(param: &str, s: &str) -> StoreResult<()> {
@@ -179,7 +165,7 @@ fn check_json_no_nul(param: &str, v: &Value) -> StoreResult<()> {
 }
 
 fn check_chunk(spec: &CollectionSpec, c: &Chunk) -> StoreResult<()> {
-    check_vector(spec, &c.vector)?;
+    spec.check_vector(&c.vector)?;
     check_no_nul("id", &c.id)?;
     check_no_nul("file_id", &c.file_id)?;
     check_no_nul("filename", c.filename.as_deref().unwrap_or_default())?;
@@ -693,7 +679,7 @@ impl VectorStore for PgVectorStore {
     async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
         table(spec)?;
         if let SearchMode::Vector(v) | SearchMode::Hybrid { vector: v, .. } = &req.mode {
-            check_vector(spec, v)?;
+            spec.check_vector(v)?;
         }
         if let SearchMode::Keyword(text) | SearchMode::Hybrid { text, .. } = &req.mode {
             check_no_nul("query", text)?;
@@ -784,16 +770,16 @@ mod tests {
             name: "c".into(),
             dimension: 2,
         };
-        assert!(check_vector(&spec, &[0.1, 0.2]).is_ok());
+        assert!(spec.check_vector(&[0.1, 0.2]).is_ok());
         assert_eq!(
-            check_vector(&spec, &[0.1]).unwrap_err().kind(),
+            spec.check_vector(&[0.1]).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
         assert_eq!(
-            check_vector(&spec, &[0.1, f32::NAN]).unwrap_err().kind(),
+            spec.check_vector(&[0.1, f32::NAN]).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
-        assert!(check_vector(&spec, &[f32::INFINITY, 0.0]).is_err());
+        assert!(spec.check_vector(&[f32::INFINITY, 0.0]).is_err());
     }
 
     #[test]
