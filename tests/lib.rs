@@ -69,6 +69,10 @@ pub fn test_settings() -> Settings {
     );
     s.database.url = Some(SecretString::from(url));
     s.database.pool_size = 4;
+    // All test apps' workers share the database's queue, and a test process that ends drops
+    // the jobs its workers hold (other tests' jobs, as often as not): they are taken again after
+    // a short lease rather than the default minute.
+    s.ingest.lease_secs = 5;
     if let Some(url) = elasticsearch_url() {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
         s.elasticsearch = serde_json::json!({
@@ -93,6 +97,30 @@ pub fn test_settings() -> Settings {
         init_subscriber(get_subscriber("info", s.log.format, std::io::stdout));
     }
     s
+}
+
+/// A fresh database of its own (`e2e_<name>`, dropped and made again), for a test whose
+/// ingestion jobs must be seen by its own workers only: every other test app's workers share
+/// `DATABASE_URL`'s queue, and some of them are cut off or torn down on purpose.
+pub async fn own_database(name: &str) -> String {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let mut conn = AsyncPgConnection::establish(&url)
+        .await
+        .expect("connect to DATABASE_URL");
+    let db = format!("e2e_{name}");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        diesel::sql_query(&sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let mut own = reqwest::Url::parse(&url).expect("DATABASE_URL is a URL");
+    own.set_path(&db);
+    own.to_string()
 }
 
 pub async fn spawn_app() -> TestApp {

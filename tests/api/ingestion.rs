@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use e2e_tests::{TestApp, spawn_app_with, test_settings};
+use e2e_tests::{TestApp, own_database, spawn_app_with, test_settings};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 async fn upload(app: &TestApp, key: &str, name: &str, data: Vec<u8>) -> String {
@@ -38,8 +39,9 @@ async fn a_batch_cut_off_by_a_crash_finishes_after_a_restart_without_duplicates(
     let mut settings = test_settings();
     settings.ingest.workers = 1;
     settings.ingest.lease_secs = 1;
-    // Every test app's workers share the database's queue, so they share the blob store too,
-    // as all workers of one deployment do.
+    // The crashed server abandons the jobs it holds: only this test's jobs, in a database of
+    // its own.
+    settings.database.url = Some(SecretString::from(own_database("crash").await));
 
     // The first server runs on a runtime of its own, which the test tears down mid-batch.
     let (tx, rx) = std::sync::mpsc::channel::<(String, String, String, Vec<String>)>();
@@ -166,6 +168,10 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
     // the job if the claim lapsed.
     settings.ingest.workers = 2;
     settings.ingest.lease_secs = 1;
+    // No other app's worker can take (and then abandon or fail) the job: the attempts counted
+    // are this app's.
+    let url = own_database("lease").await;
+    settings.database.url = Some(SecretString::from(url.clone()));
     let app = spawn_app_with(settings).await;
     let r = app
         .call(
@@ -209,7 +215,6 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
         started.elapsed() > Duration::from_secs(3),
         "the job must outlast its lease for this test to mean anything"
     );
-    let url = std::env::var("DATABASE_URL").unwrap();
     let pool = store_pgvector::connect(&url, 1, &Default::default())
         .await
         .unwrap();
