@@ -49,6 +49,7 @@ macro_rules! conformance_suite {
             every_filter_operator_matches_the_reference,
             a_selective_filter_still_returns_k_hits,
             keyword_search_finds_the_words,
+            keyword_ranking_weighs_rare_words_and_repetition,
             hybrid_search_fuses_both_rankings,
             the_score_threshold_applies_in_every_mode,
             delete_files_removes_exactly_those_files,
@@ -576,6 +577,60 @@ pub mod cases {
             .await
             .unwrap();
         assert!(none.is_empty());
+        store.drop_collection(&spec).await.unwrap();
+    }
+
+    /// Keyword ranking is BM25-like on every back-end: a word found in few documents weighs
+    /// more than one found in many, and a word said more often counts for more.
+    pub async fn keyword_ranking_weighs_rare_words_and_repetition(store: Arc<dyn VectorStore>) {
+        let spec = fresh(store.as_ref()).await;
+        let mut chunks: Vec<Chunk> = (0..8)
+            .map(|i| {
+                chunk(
+                    &format!("common{i}"),
+                    &format!("garden tools and garden chairs, listing {i}"),
+                    vector(10 + i),
+                    json!({}),
+                )
+            })
+            .collect();
+        chunks.push(chunk(
+            "rare",
+            "an heirloom sundial for the lawn",
+            vector(1),
+            json!({}),
+        ));
+        chunks.push(chunk(
+            "once",
+            "a sundial of bronze with a plain face",
+            vector(2),
+            json!({}),
+        ));
+        chunks.push(chunk(
+            "twice",
+            "a sundial of slate, a sundial face",
+            vector(3),
+            json!({}),
+        ));
+        store.upsert(&spec, chunks).await.unwrap();
+        // "garden" is said twice in eight documents; "heirloom" once, in one.
+        let hits = store
+            .search(
+                &spec,
+                &request(SearchMode::Keyword("garden heirloom".into()), 10),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 9);
+        assert_eq!(hits[0].chunk.id, "rare", "{:?}", ids(&hits));
+        assert_scores(&hits);
+        // Same length, one saying "sundial" twice.
+        let hits = store
+            .search(&spec, &request(SearchMode::Keyword("sundial".into()), 10))
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 3);
+        assert_eq!(hits[0].chunk.id, "twice", "{:?}", ids(&hits));
         store.drop_collection(&spec).await.unwrap();
     }
 

@@ -266,15 +266,47 @@ fn vector_sql(t: &str, cond: &str) -> String {
     )
 }
 
+/// BM25's term-frequency saturation and length normalisation (Lucene's defaults).
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
+
 /// The SQL of a keyword search with `$1` the text-search configuration, `$2` the query text and
-/// `$3` the limit: any of the query's words may match (OR), ranked by cover density normalised
-/// to rank / (rank + 1). The lexemes `plainto_tsquery` made are joined with `|` and cast back,
-/// not parsed again, so they are not stemmed twice.
+/// `$3` the limit: any of the query's words may match (OR), ranked by BM25 and normalised to
+/// score / (score + 1).
+///
+/// - Each query lexeme's document frequency is counted through the GIN index, and the number
+///   of documents is the planner's estimate (`reltuples`), counted when there is none yet:
+///   idf = ln(1 + (N − df + 0.5) / (df + 0.5)).
+/// - A document's term frequencies are its lexemes' position counts; its length is its number
+///   of distinct lexemes, against the average over the matching documents.
+/// - Lexemes are quoted (quotes and backslashes doubled) into one-lexeme queries, never parsed
+///   as query syntax; the OR query is `plainto_tsquery`'s lexemes joined with `|`.
 fn keyword_sql(t: &str, cond: &str) -> String {
+    let (k1, b) = (BM25_K1, BM25_B);
     format!(
-        "WITH q AS (SELECT replace(plainto_tsquery($1::regconfig, $2)::text, ' & ', ' | ')::tsquery AS query) \
-         SELECT {COLUMNS}, ts_rank_cd(tsv, q.query, 32)::float8 AS score FROM {t}, q \
-         WHERE tsv @@ q.query AND {cond} ORDER BY score DESC, id LIMIT $3"
+        r#"WITH terms AS MATERIALIZED (
+  SELECT DISTINCT lexeme AS term,
+         ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS tq
+  FROM unnest(to_tsvector($1::regconfig, $2))),
+n AS MATERIALIZED (
+  SELECT CASE WHEN c.reltuples > 0 THEN c.reltuples::float8 ELSE (SELECT count(*) FROM {t})::float8 END AS docs
+  FROM pg_class c WHERE c.oid = '{t}'::regclass),
+df AS MATERIALIZED (SELECT term, (SELECT count(*) FROM {t} WHERE tsv @@ terms.tq)::float8 AS df FROM terms),
+idf AS MATERIALIZED (
+  SELECT df.term, ln(1 + (greatest(n.docs, df.df) - df.df + 0.5) / (df.df + 0.5)) AS idf
+  FROM df, n WHERE df.df > 0),
+q AS (SELECT replace(plainto_tsquery($1::regconfig, $2)::text, ' & ', ' | ')::tsquery AS query),
+cand AS (
+  SELECT id, tsv, avg(length(tsv)) OVER () AS avgdl FROM {t}, q WHERE tsv @@ q.query AND {cond}),
+top AS (
+  SELECT c.id, (SELECT sum(i.idf * u.tf * {k1_1} / (u.tf + {k1} * ({one_b} + {b} * length(c.tsv) / c.avgdl)))
+                FROM (SELECT lexeme, greatest(cardinality(positions), 1) AS tf FROM unnest(c.tsv)) u
+                JOIN idf i ON i.term = u.lexeme) AS bm25
+  FROM cand c ORDER BY bm25 DESC, c.id LIMIT $3)
+SELECT {COLUMNS}, (top.bm25 / (top.bm25 + 1))::float8 AS score
+FROM {t} JOIN top USING (id) ORDER BY top.bm25 DESC, id"#,
+        k1_1 = k1 + 1.0,
+        one_b = 1.0 - b,
     )
 }
 
@@ -870,7 +902,8 @@ mod tests {
         assert!(sql.ends_with("ORDER BY distance, id"), "{sql}");
         let sql = keyword_sql("vectors.\"t\"", "TRUE");
         assert!(sql.contains("plainto_tsquery($1::regconfig, $2)"), "{sql}");
-        assert!(sql.contains("ts_rank_cd(tsv, q.query, 32)"), "{sql}");
-        assert!(sql.ends_with("LIMIT $3"), "{sql}");
+        assert!(sql.contains("to_tsvector($1::regconfig, $2)"), "{sql}");
+        assert!(sql.contains("LIMIT $3"), "{sql}");
+        assert!(sql.contains("'vectors.\"t\"'::regclass"), "{sql}");
     }
 }
