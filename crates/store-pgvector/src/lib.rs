@@ -13,6 +13,7 @@ mod error;
 mod files;
 mod filter;
 mod ingest;
+mod prepared;
 mod store;
 
 pub use catalog::PgCatalog;
@@ -21,6 +22,7 @@ pub use store::{PgVectorOptions, PgVectorStore};
 
 use std::time::Duration;
 
+use deadpool::managed::{Hook, HookError};
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -64,6 +66,10 @@ fn split_page<R, T: From<R>>(mut rows: Vec<R>, limit: usize) -> (Vec<T>, bool) {
 /// counts as unavailable.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connection is closed, and replaced by a new one, after this many uses: it keeps the search
+/// statements of every table it served prepared, and this bounds how many.
+pub const MAX_CONNECTION_USES: usize = 10_000;
+
 /// A pool of at most `pool_size` connections, tried once so that a bad URL or a server that is
 /// down fails here ([`store_core::ErrorKind::Unavailable`]). New connections get the search
 /// settings of `options` as session defaults, which [`PgVectorStore::on_connected_pool`] relies
@@ -95,6 +101,13 @@ pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> 
         .wait_timeout(Some(POOL_TIMEOUT))
         .create_timeout(Some(POOL_TIMEOUT))
         .recycle_timeout(Some(POOL_TIMEOUT))
+        .pre_recycle(Hook::sync_fn(|_, metrics| {
+            if metrics.recycle_count >= MAX_CONNECTION_USES {
+                Err(HookError::message("the connection has served its uses"))
+            } else {
+                Ok(())
+            }
+        }))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::internal("could not build the connection pool", e))?;

@@ -9,7 +9,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::query_builder::SqlQuery;
 use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -20,6 +20,7 @@ use store_core::{
 
 use crate::error;
 use crate::filter::{Bind, compile_filter};
+use crate::prepared::Prepared;
 use crate::{Db, Pool};
 
 /// Options of the back-end (`storage.pgvector` in the settings).
@@ -244,6 +245,21 @@ fn bind_all<'a>(
     q
 }
 
+/// Loads search rows, through a statement kept prepared on the connection when `prepared`:
+/// searches without a filter, whose text depends on the table alone. Filtered ones vary with the
+/// filter's shape and are prepared each time.
+async fn load(
+    q: BoxedSqlQuery<'_, Pg, SqlQuery>,
+    prepared: bool,
+    conn: &mut AsyncPgConnection,
+) -> diesel::QueryResult<Vec<ScoredRow>> {
+    if prepared {
+        Prepared(q).load(conn).await
+    } else {
+        q.load(conn).await
+    }
+}
+
 /// The condition and binds of an optional filter, placeholders from `$first`.
 fn condition(filter: Option<&store_core::Filter>, first: usize) -> (String, Vec<Bind>) {
     match filter {
@@ -415,14 +431,15 @@ impl PgVectorStore {
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
         let settings = SearchSettings::for_k(&self.options, k);
+        let prepared = filter.is_none();
         let mut conn = self.db.conn().await?;
         let result = if self.session == Some(settings) {
-            q.load::<ScoredRow>(&mut conn).await
+            load(q, prepared, &mut conn).await
         } else {
             let sql = settings.sql(true);
             conn.transaction(async |c| {
                 diesel_async::SimpleAsyncConnection::batch_execute(c, &sql).await?;
-                q.load::<ScoredRow>(c).await
+                load(q, prepared, c).await
             })
             .await
         };
@@ -448,7 +465,7 @@ impl PgVectorStore {
             .bind::<BigInt, _>(k as i64);
         let q = bind_all(q, binds);
         let mut conn = self.db.conn().await?;
-        match q.load::<ScoredRow>(&mut conn).await {
+        match load(q, filter.is_none(), &mut conn).await {
             Ok(rows) => Ok(rows),
             Err(e) => Err(self.failed(spec, e).await),
         }

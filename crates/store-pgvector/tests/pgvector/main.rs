@@ -5,6 +5,7 @@
 mod catalog;
 mod errors;
 mod injection;
+mod prepared;
 
 use std::sync::Arc;
 
