@@ -205,7 +205,7 @@ mod tests {
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_json(batch("vsfb_1", "in_progress"))
-                    .insert_header(POLL_AFTER_HEADER, "150"),
+                    .insert_header(POLL_AFTER_HEADER, "100"),
             )
             .expect(1)
             .mount(&mock)
@@ -215,7 +215,7 @@ mod tests {
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_json(batch("vsfb_1", "in_progress"))
-                    .insert_header(POLL_AFTER_HEADER, "150"),
+                    .insert_header(POLL_AFTER_HEADER, "100"),
             )
             .up_to_n_times(1)
             .expect(1)
@@ -247,7 +247,8 @@ mod tests {
         assert_eq!(b.status, "completed");
         let waited = started.elapsed();
         assert!(
-            waited >= Duration::from_millis(300) && waited < Duration::from_millis(1500),
+            // Two waits of 100 ms, not the default second each.
+            waited >= Duration::from_millis(200) && waited < Duration::from_millis(1900),
             "{waited:?}"
         );
     }

@@ -221,7 +221,7 @@ mod tests {
         let at = "/v1/vector_stores/vs_1/files/file-1";
         Mock::given(method("GET"))
             .and(path(at))
-            .respond_with(in_progress(attached("file-1", "in_progress"), 300))
+            .respond_with(in_progress(attached("file-1", "in_progress"), 100))
             .up_to_n_times(2)
             .mount(&mock)
             .await;
@@ -240,8 +240,8 @@ mod tests {
         let waited = started.elapsed();
         assert_eq!(f.status, "completed");
         assert_eq!(retrieves(&mock).await, 3);
-        // Two waits of 300 ms each, not the default second each.
-        assert!(waited >= Duration::from_millis(600), "{waited:?}");
+        // Two waits of 100 ms each, not the default second each.
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
         assert!(waited < Duration::from_millis(1900), "{waited:?}");
     }
 
@@ -279,7 +279,7 @@ mod tests {
             .and(body_json(
                 json!({"file_id": "file-1", "attributes": {"lang": "en"}}),
             ))
-            .respond_with(in_progress(attached("file-1", "in_progress"), 200))
+            .respond_with(in_progress(attached("file-1", "in_progress"), 100))
             .expect(1)
             .mount(&mock)
             .await;
@@ -305,7 +305,8 @@ mod tests {
         assert_eq!(f.status, "completed");
         let waited = started.elapsed();
         assert!(
-            waited >= Duration::from_millis(200) && waited < Duration::from_millis(900),
+            // One wait of 100 ms, not the default second.
+            waited >= Duration::from_millis(100) && waited < Duration::from_millis(950),
             "{waited:?}"
         );
     }
