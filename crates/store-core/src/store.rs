@@ -35,6 +35,31 @@ impl CollectionSpec {
         }
         Ok(())
     }
+
+    /// The dimension is one a back-end taking at most `max` can index.
+    pub fn check_dimension(&self, max: usize) -> StoreResult<()> {
+        if (1..=max).contains(&self.dimension) {
+            Ok(())
+        } else {
+            Err(crate::StoreError::invalid_param(
+                "dimension",
+                format!("dimension must be between 1 and {max}"),
+            ))
+        }
+    }
+
+    /// Creating a collection that already exists with `existing` dimensions: fine when they
+    /// agree, a conflict otherwise.
+    pub fn same_dimension_as(&self, existing: usize) -> StoreResult<()> {
+        if existing == self.dimension {
+            Ok(())
+        } else {
+            Err(crate::StoreError::conflict(format!(
+                "collection {} exists with dimension {existing}",
+                self.name
+            )))
+        }
+    }
 }
 
 /// One unit of stored text with its vector. `id` is unique within a collection and upserts are

@@ -513,24 +513,9 @@ impl VectorStore for ElasticStore {
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
         let index = self.index(spec)?;
-        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
-            return Err(StoreError::invalid_param(
-                "dimension",
-                format!("dimension must be between 1 and {MAX_DIMENSION}"),
-            ));
-        }
-        let same_or_conflict = |existing: usize| {
-            if existing == spec.dimension {
-                Ok(())
-            } else {
-                Err(StoreError::conflict(format!(
-                    "collection {} exists with dimension {existing}",
-                    spec.name
-                )))
-            }
-        };
+        spec.check_dimension(MAX_DIMENSION)?;
         if let Some(existing) = self.existing_dimension(spec).await? {
-            return same_or_conflict(existing);
+            return spec.same_dimension_as(existing);
         }
         let body = mapping::index_body(&self.options, spec);
         match self
@@ -543,7 +528,7 @@ impl VectorStore for ElasticStore {
                 status: 400, kind, ..
             }) if kind == "resource_already_exists_exception" => {
                 match self.existing_dimension(spec).await? {
-                    Some(existing) => same_or_conflict(existing),
+                    Some(existing) => spec.same_dimension_as(existing),
                     None => Err(StoreError::conflict(format!(
                         "collection {} was dropped while it was being created",
                         spec.name

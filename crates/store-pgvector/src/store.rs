@@ -562,30 +562,15 @@ impl VectorStore for PgVectorStore {
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
         table(spec)?;
-        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
-            return Err(StoreError::invalid_param(
-                "dimension",
-                format!("dimension must be between 1 and {MAX_DIMENSION}"),
-            ));
-        }
-        let same_or_conflict = |existing: usize| {
-            if existing == spec.dimension {
-                Ok(())
-            } else {
-                Err(StoreError::conflict(format!(
-                    "collection {} exists with dimension {existing}",
-                    spec.name
-                )))
-            }
-        };
+        spec.check_dimension(MAX_DIMENSION)?;
         if let Some(existing) = self.table_dimension(spec).await? {
-            return same_or_conflict(existing);
+            return spec.same_dimension_as(existing);
         }
         match self.create_table(spec).await {
             Ok(()) => Ok(()),
             // Created concurrently by another caller: fine when the dimensions agree.
             Err(e) => match self.table_dimension(spec).await {
-                Ok(Some(existing)) => same_or_conflict(existing),
+                Ok(Some(existing)) => spec.same_dimension_as(existing),
                 _ => Err(e),
             },
         }
