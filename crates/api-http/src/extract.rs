@@ -64,8 +64,14 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
             "the request body is empty; expected a JSON object",
         ));
     }
+    // The plain parse is the fast path (a search carries hundreds of floats, an upsert hundreds
+    // of thousands); only a document that fails is parsed again to name the failing field.
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        validate(&value)?;
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if matches!(
@@ -76,6 +82,8 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
         }
         at_path(path, strip_position(&inner.to_string()))
     })?;
+    de.end()
+        .map_err(|e| ApiError::invalid_body(format!("the request body is not valid JSON: {e}")))?;
     validate(&value)?;
     Ok(value)
 }
@@ -186,6 +194,13 @@ mod tests {
         let e = parse_json::<SearchRequest>(b"{\"collection\": ").unwrap_err();
         assert!(e.to_string().contains("not valid JSON"), "{e}");
         assert_eq!(param_of(e), None);
+    }
+
+    #[test]
+    fn anything_after_the_document_is_a_body_error() {
+        let e = parse_json::<SearchRequest>(br#"{"collection":"c","query":"q"} {"#).unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        assert!(parse_json::<SearchRequest>(b"{\"collection\":\"c\",\"query\":\"q\"}\n ").is_ok());
     }
 
     #[test]
