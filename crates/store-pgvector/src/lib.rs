@@ -22,7 +22,7 @@ pub use store::{PgVectorOptions, PgVectorStore};
 
 use std::time::Duration;
 
-use deadpool::managed::{Hook, HookError};
+use deadpool::managed::{Hook, HookError, QueueMode};
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -101,6 +101,10 @@ pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> 
         .wait_timeout(Some(POOL_TIMEOUT))
         .create_timeout(Some(POOL_TIMEOUT))
         .recycle_timeout(Some(POOL_TIMEOUT))
+        // The most recently returned connection is handed out first: under light load the same
+        // few server processes do all the work, with their caches warm, instead of every
+        // connection in turn.
+        .queue_mode(QueueMode::Lifo)
         .pre_recycle(Hook::sync_fn(|_, metrics| {
             if metrics.recycle_count >= MAX_CONNECTION_USES {
                 Err(HookError::message("the connection has served its uses"))
