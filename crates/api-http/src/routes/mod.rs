@@ -78,11 +78,16 @@ fn page_order(order: Option<models::openai::Order>) -> store_core::PageOrder {
     }
 }
 
+/// Every group of routes sits in a scope with a fixed prefix, so that a request is matched
+/// against the patterns of its own group only (each `{param}` pattern is a regex run).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(platform::configure)
-        .configure(openai::configure)
+        .service(
+            web::scope("/v1/vector_stores")
+                .configure(openai::configure)
+                .configure(vector_store_files::configure),
+        )
         .configure(files::configure)
-        .configure(vector_store_files::configure)
         .configure(raw::configure);
 }

@@ -198,18 +198,18 @@ async fn search(
     }))
 }
 
+/// Routes under the `/v1/vector_stores` scope, which [`super::vector_store_files`] shares.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // Full paths, no scope: the vector-store file routes share this prefix.
     cfg.service(
-        web::resource("/v1/vector_stores")
+        web::resource("")
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )
     .service(
-        web::resource("/v1/vector_stores/{id}")
+        web::resource("/{id}")
             .route(web::get().to(retrieve))
             .route(web::post().to(update))
             .route(web::delete().to(delete)),
     )
-    .service(web::resource("/v1/vector_stores/{id}/search").route(web::post().to(search)));
+    .service(web::resource("/{id}/search").route(web::post().to(search)));
 }

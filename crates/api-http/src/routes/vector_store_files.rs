@@ -300,8 +300,9 @@ async fn batch_files(
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
 }
 
+/// Routes under the `/v1/vector_stores` scope, which [`super::openai`] shares.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    const BASE: &str = "/v1/vector_stores/{id}";
+    const BASE: &str = "/{id}";
     let at = |p: &str| format!("{BASE}{p}");
     cfg.service(
         web::resource(at("/files"))
