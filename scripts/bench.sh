@@ -16,7 +16,7 @@ cd "$root"
 
 bench_args=(--scale 100000 --queries 1000 --duration-secs 10)
 if [[ "${1:-}" == --quick ]]; then
-    bench_args=(--scale 5000 --queries 300 --duration-secs 4)
+    bench_args=(--scale 5000 --queries 300 --duration-secs 2)
     shift
 fi
 [[ "${1:-}" != -- ]] || shift

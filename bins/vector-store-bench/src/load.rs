@@ -115,6 +115,32 @@ pub fn summarize(
     }
 }
 
+/// The median of `xs` (the mean of the middle two when even); NaN when empty.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+/// One level measured in several rounds: each figure is its median over the rounds; requests
+/// and errors are summed.
+pub fn median_of(rounds: &[Latencies]) -> Latencies {
+    let m = |f: fn(&Latencies) -> f64| median(rounds.iter().map(f).collect());
+    Latencies {
+        concurrency: rounds.first().map_or(0, |l| l.concurrency),
+        requests: rounds.iter().map(|l| l.requests).sum(),
+        errors: rounds.iter().map(|l| l.errors).sum(),
+        qps: m(|l| l.qps),
+        p50_ms: m(|l| l.p50_ms),
+        p95_ms: m(|l| l.p95_ms),
+        p99_ms: m(|l| l.p99_ms),
+        mean_ms: m(|l| l.mean_ms),
+    }
+}
+
 /// MRR@k and recall@k of ranked id lists, each against one relevant id.
 pub fn mrr_recall(results: &[Vec<String>], relevant: &[&str], k: usize) -> (f64, f64) {
     let mut mrr = 0.0;
@@ -152,6 +178,26 @@ mod tests {
         assert!((l.qps - 10.0).abs() < 1e-9);
         assert!((l.p50_ms - 51.0).abs() < 1e-6, "{}", l.p50_ms);
         assert!((l.p99_ms - 99.0).abs() < 1e-6, "{}", l.p99_ms);
+    }
+
+    #[test]
+    fn rounds_reduce_to_their_medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+        let round = |qps: f64, p99: f64| Latencies {
+            concurrency: 4,
+            requests: 10,
+            errors: 1,
+            qps,
+            p50_ms: 1.0,
+            p95_ms: 2.0,
+            p99_ms: p99,
+            mean_ms: 1.0,
+        };
+        let m = median_of(&[round(100.0, 9.0), round(300.0, 3.0), round(200.0, 5.0)]);
+        assert_eq!((m.concurrency, m.requests, m.errors), (4, 30, 3));
+        assert_eq!((m.qps, m.p99_ms), (200.0, 5.0));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod charts;
 mod client;
 mod data;
 mod load;
+mod quality;
 mod sql;
 mod vectors;
 
@@ -52,6 +53,9 @@ struct Args {
     /// Seconds each load level is measured (after a warm-up of a fifth of it).
     #[arg(long, default_value_t = 10)]
     duration_secs: u64,
+    /// Rounds of each search load level (HTTP then SQL each round); figures are medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Concurrency levels of the vector-search load.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     concurrency: Vec<usize>,
@@ -98,7 +102,6 @@ struct Args {
 
 const DIM: usize = 384;
 const PG_COLLECTION: &str = "bench_pgvector";
-const ES_COLLECTION: &str = "bench_elasticsearch";
 
 fn bar(len: u64, msg: &str) -> ProgressBar {
     let b = ProgressBar::new(len);
@@ -251,37 +254,19 @@ async fn main() -> Result<()> {
     let rows: Vec<(&str, &str, &[f32])> = (0..n)
         .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
         .collect();
-    let bodies: Vec<Bytes> = rows.chunks(args.batch).map(client::upsert_body).collect();
     step(&format!(
-        "indexing {n} chunks through /v2 ({} upserts of {}, {} at a time)",
-        bodies.len(),
-        args.batch,
-        args.index_concurrency
+        "indexing {n} chunks through /v2 (upserts of {}, {} at a time)",
+        args.batch, args.index_concurrency
     ));
-    let pb = bar(n as u64, "upsert /v2 (pgvector)");
-    let t0 = Instant::now();
-    let sizes: Vec<usize> = rows.chunks(args.batch).map(<[_]>::len).collect();
-    ordered(
-        bodies.len(),
+    let http_rate = quality::index(
+        &api,
+        PG_COLLECTION,
+        &rows,
+        args.batch,
         args.index_concurrency,
-        &ProgressBar::hidden(),
-        |i| {
-            let api = &api;
-            let body = bodies[i].clone();
-            let pb = &pb;
-            let size = sizes[i];
-            async move {
-                api.upsert(PG_COLLECTION, body).await?;
-                pb.inc(size as u64);
-                Ok(())
-            }
-        },
+        "upsert /v2 (pgvector)",
     )
     .await?;
-    let http_index_secs = t0.elapsed().as_secs_f64();
-    pb.finish_and_clear();
-    drop(bodies);
-    let http_rate = n as f64 / http_index_secs;
     step(&format!("/v2 upsert: {http_rate:.0} chunks/s"));
 
     step("COPY baseline");
@@ -372,153 +357,144 @@ async fn main() -> Result<()> {
         Arc::new(tokio::sync::Mutex::new(v))
     };
     let permits = Arc::new(tokio::sync::Semaphore::new(args.pool_size.max(1)));
+    // Each level is measured in `rounds` rounds, HTTP then SQL, so that both see the same
+    // drifts of a shared machine; the figures are the medians over the rounds.
+    let mut round_ratios = Vec::new();
     for &c in &args.concurrency {
-        let api2 = api.clone();
-        let bodies = vector_bodies.clone();
-        let pb = bar(0, &format!("/v2 search, {c} clients"));
-        let l = load::closed_loop(
-            c,
-            q,
-            warmup,
-            duration,
-            &pb,
-            Arc::new(move |i: usize| {
-                let api = api2.clone();
-                let body = bodies[i].clone();
-                async move { api.search(PG_COLLECTION, body).await.map(|_| ()) }
-            }),
-        )
-        .await;
-        pb.finish_and_clear();
-        step(&format!(
-            "HTTP c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-            l.qps, l.p50_ms, l.p95_ms, l.p99_ms
-        ));
-        http_levels.push(l);
+        let mut http_rounds = Vec::new();
+        let mut sql_rounds = Vec::new();
+        for round in 1..=args.rounds.max(1) {
+            let api2 = api.clone();
+            let bodies = vector_bodies.clone();
+            let pb = bar(0, &format!("/v2 search, {c} clients, round {round}"));
+            let l = load::closed_loop(
+                c,
+                q,
+                warmup,
+                duration,
+                &pb,
+                Arc::new(move |i: usize| {
+                    let api = api2.clone();
+                    let body = bodies[i].clone();
+                    async move { api.search(PG_COLLECTION, body).await.map(|_| ()) }
+                }),
+            )
+            .await;
+            pb.finish_and_clear();
+            http_rounds.push(l);
 
-        let pool = pool.clone();
-        let permits = permits.clone();
-        let vs = pg_vectors.clone();
-        let pb = bar(0, &format!("raw SQL search, {c} clients"));
-        let l = load::closed_loop(
-            c,
-            q,
-            warmup,
-            duration,
-            &pb,
-            Arc::new(move |i: usize| {
-                let pool = pool.clone();
-                let permits = permits.clone();
-                let vs = vs.clone();
-                async move {
-                    let _permit = permits.acquire().await?;
-                    let s = pool.lock().await.pop().context("pool empty")?;
-                    let r = s.search(&vs[i], 10).await;
-                    pool.lock().await.push(s);
-                    r.map(|_| ())
-                }
-            }),
-        )
-        .await;
-        pb.finish_and_clear();
-        step(&format!(
-            "SQL  c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-            l.qps, l.p50_ms, l.p95_ms, l.p99_ms
-        ));
-        sql_levels.push(l);
+            let pool = pool.clone();
+            let permits = permits.clone();
+            let vs = pg_vectors.clone();
+            let pb = bar(0, &format!("raw SQL search, {c} clients, round {round}"));
+            let l = load::closed_loop(
+                c,
+                q,
+                warmup,
+                duration,
+                &pb,
+                Arc::new(move |i: usize| {
+                    let pool = pool.clone();
+                    let permits = permits.clone();
+                    let vs = vs.clone();
+                    async move {
+                        let _permit = permits.acquire().await?;
+                        let s = pool.lock().await.pop().context("pool empty")?;
+                        let r = s.search(&vs[i], 10).await;
+                        pool.lock().await.push(s);
+                        r.map(|_| ())
+                    }
+                }),
+            )
+            .await;
+            pb.finish_and_clear();
+            sql_rounds.push(l);
+        }
+        let ratios: Vec<f64> = http_rounds
+            .iter()
+            .zip(&sql_rounds)
+            .map(|(h, s)| h.qps / s.qps)
+            .collect();
+        let (h, s) = (load::median_of(&http_rounds), load::median_of(&sql_rounds));
+        for (name, l) in [("HTTP", &h), ("SQL ", &s)] {
+            step(&format!(
+                "{name} c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms (medians of {} rounds)",
+                l.qps,
+                l.p50_ms,
+                l.p95_ms,
+                l.p99_ms,
+                ratios.len()
+            ));
+        }
+        step(&format!("ratio by round: {ratios:.2?}"));
+        round_ratios.push(json!({"concurrency": c, "ratios": ratios}));
+        http_levels.push(h);
+        sql_levels.push(s);
     }
     drop(pool);
 
     // --- 4. retrieval quality ----------------------------------------------------------------
+    // pgvector on the whole collection; then every back-end on the same smaller set (the
+    // Elasticsearch-API server of the tests scans every vector), with the queries about it.
     let mut quality = serde_json::Map::new();
-    // `sel`: the queries asked (indices into `queries`).
-    let quality_of = |name: &'static str, idx: Option<&str>, sel: Vec<usize>| {
-        let api = &api;
-        let query_vecs = &query_vecs;
-        let queries = &queries;
-        let relevant: Vec<&str> = sel.iter().map(|&i| relevant[i]).collect();
-        let collection = idx.unwrap_or(name).to_string();
-        async move {
-            let mut modes = serde_json::Map::new();
-            let n = sel.len();
-            for mode in ["vector", "keyword", "hybrid"] {
-                let res = ordered(n, 4, &bar(n as u64, &format!("{name}: {mode}")), |j| {
-                    let i = sel[j];
-                    let body = match mode {
-                        "vector" => client::search_body(mode, Some(&query_vecs[i]), None, 10),
-                        "keyword" => client::search_body(mode, None, Some(&queries[i].text), 10),
-                        _ => client::search_body(
-                            mode,
-                            Some(&query_vecs[i]),
-                            Some(&queries[i].text),
-                            10,
-                        ),
-                    };
-                    api.search(&collection, body)
-                })
-                .await?;
-                let (mrr, recall) = load::mrr_recall(&res, &relevant, 10);
-                step(&format!(
-                    "{name} {mode}: MRR@10 {mrr:.4}, recall@10 {recall:.4} ({n} queries)"
-                ));
-                modes.insert(
-                    mode.into(),
-                    json!({"mrr_at_10": mrr, "recall_at_10": recall, "queries": n}),
-                );
-            }
-            Ok::<_, anyhow::Error>(Value::Object(modes))
-        }
+    let full_set = quality::QuerySet {
+        texts: query_texts.clone(),
+        vectors: query_vecs.clone(),
+        relevant: relevant.clone(),
     };
     quality.insert(
         "pgvector".into(),
-        quality_of("pgvector", Some(PG_COLLECTION), (0..q).collect()).await?,
+        quality::measure(&api, "pgvector", PG_COLLECTION, &full_set).await?,
     );
-
+    let np = passages.len().min(args.es_scale);
+    let (_, small_queries) = corpus.subset(np, args.queries);
+    let small_texts: Vec<&str> = small_queries.iter().map(|q| q.text.as_str()).collect();
+    let small_set = quality::QuerySet {
+        vectors: cache.get_or_embed(&small_texts, &load_model, &bar(0, "embedding queries"))?,
+        relevant: small_queries
+            .iter()
+            .map(|q| passages[q.passage].id.as_str())
+            .collect(),
+        texts: small_texts,
+    };
+    let small_rows: Vec<quality::Row> = (0..np)
+        .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
+        .collect();
+    let mut same_set = serde_json::Map::new();
     let mut es_index = Value::Null;
-    if args.elastic {
-        api.delete_collection(ES_COLLECTION).await?;
-        match api
-            .create_collection(ES_COLLECTION, "elasticsearch", DIM)
-            .await
-        {
-            Ok(_) => {
-                // The Elasticsearch-API server of the tests scans every vector: it gets the
-                // first `es_scale` passages and the queries about them.
-                let np = passages.len().min(args.es_scale);
-                let rows: Vec<(&str, &str, &[f32])> = (0..np)
-                    .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
-                    .collect();
-                let bodies: Vec<Bytes> = rows.chunks(args.batch).map(client::upsert_body).collect();
-                let pb = bar(np as u64, "upsert /v2 (elasticsearch)");
-                let t0 = Instant::now();
-                ordered(
-                    bodies.len(),
-                    args.index_concurrency,
-                    &ProgressBar::hidden(),
-                    |i| {
-                        let api = &api;
-                        let body = bodies[i].clone();
-                        let pb = &pb;
-                        let size = rows.chunks(args.batch).nth(i).map_or(0, <[_]>::len);
-                        async move {
-                            api.upsert(ES_COLLECTION, body).await?;
-                            pb.inc(size as u64);
-                            Ok(())
-                        }
-                    },
-                )
-                .await?;
-                pb.finish_and_clear();
-                let rate = np as f64 / t0.elapsed().as_secs_f64();
-                step(&format!("/v2 upsert on elasticsearch: {rate:.0} chunks/s"));
-                es_index = json!({"chunks": np, "chunks_per_s": rate});
-                let sel: Vec<usize> = (0..q).filter(|&i| queries[i].passage < np).collect();
-                quality.insert(
-                    "elasticsearch".into(),
-                    quality_of("elasticsearch", Some(ES_COLLECTION), sel).await?,
-                );
-            }
-            Err(e) => step(&format!("elasticsearch skipped: {e:#}")),
+    let backends: &[&str] = if args.elastic {
+        &["pgvector", "elasticsearch"]
+    } else {
+        &["pgvector"]
+    };
+    for &backend in backends {
+        let collection = format!("bench_quality_{backend}");
+        api.delete_collection(&collection).await?;
+        if let Err(e) = api.create_collection(&collection, backend, DIM).await {
+            step(&format!("{backend} skipped: {e:#}"));
+            continue;
+        }
+        let rate = quality::index(
+            &api,
+            &collection,
+            &small_rows,
+            args.batch,
+            args.index_concurrency,
+            &format!("upsert /v2 ({backend}, {np} passages)"),
+        )
+        .await?;
+        step(&format!(
+            "/v2 upsert on {backend}: {rate:.0} chunks/s ({np} passages)"
+        ));
+        if backend == "elasticsearch" {
+            es_index = json!({"chunks": np, "chunks_per_s": rate});
+        }
+        same_set.insert(
+            backend.into(),
+            quality::measure(&api, &format!("{backend}, {np}"), &collection, &small_set).await?,
+        );
+        if !args.keep {
+            api.delete_collection(&collection).await?;
         }
     }
 
@@ -620,6 +596,8 @@ async fn main() -> Result<()> {
             "qps_ratio_by_concurrency": http_levels.iter().zip(&sql_levels)
                 .map(|(h, s)| json!({"concurrency": h.concurrency, "ratio": ratio(h.qps, s.qps)}))
                 .collect::<Vec<_>>(),
+            "rounds": args.rounds.max(1),
+            "qps_ratio_by_round": round_ratios,
             "pool_size": args.pool_size,
         },
         "recall": {
@@ -629,6 +607,11 @@ async fn main() -> Result<()> {
             "ef_search_sweep": sweep,
         },
         "quality": quality,
+        "quality_same_set": {
+            "passages": np,
+            "queries": small_set.texts.len(),
+            "backends": same_set,
+        },
         "end_to_end": {
             "openai_search": e2e_levels,
             "model_sentences_per_s_batch_32": model_batch32,
@@ -652,9 +635,6 @@ async fn main() -> Result<()> {
 
     if !args.keep {
         api.delete_collection(PG_COLLECTION).await?;
-        if args.elastic {
-            api.delete_collection(ES_COLLECTION).await?;
-        }
     }
     Ok(())
 }
@@ -698,7 +678,10 @@ fn markdown(s: &Value) -> String {
             f(&ix["elasticsearch"]["chunks_per_s"], 0)
         ));
     }
-    o.push_str("\n| vector search, k 10 | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
+    o.push_str(&format!(
+        "\n| vector search, k 10 (medians of {} rounds) | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n",
+        s["search"]["rounds"]
+    ));
     for (name, key) in [("/v2 HTTP", "http"), ("raw SQL", "sql")] {
         for l in s["search"][key].as_array().into_iter().flatten() {
             o.push_str(&format!(
@@ -744,12 +727,18 @@ fn markdown(s: &Value) -> String {
             f(&p["recall_at_10"], 4)
         ));
     }
-    o.push_str("\n| WordNet retrieval | mode | MRR@10 | recall@10 |\n|---|---|---:|---:|\n");
-    if let Some(q) = s["quality"].as_object() {
-        for (backend, modes) in q {
+    o.push_str("\n| WordNet retrieval | passages | queries | mode | MRR@10 | recall@10 |\n|---|---:|---:|---|---:|---:|\n");
+    let same = &s["quality_same_set"];
+    let sets = [
+        (&s["quality"], &s["passages"]),
+        (&same["backends"], &same["passages"]),
+    ];
+    for (set, passages) in sets {
+        for (backend, modes) in set.as_object().into_iter().flatten() {
             for mode in ["vector", "keyword", "hybrid"] {
                 o.push_str(&format!(
-                    "| {backend} | {mode} | {} | {} |\n",
+                    "| {backend} | {passages} | {} | {mode} | {} | {} |\n",
+                    modes[mode]["queries"],
                     f(&modes[mode]["mrr_at_10"], 4),
                     f(&modes[mode]["recall_at_10"], 4)
                 ));
