@@ -63,6 +63,17 @@ impl Api {
         }
     }
 
+    /// `GET /health`: the round trip of an endpoint that does no work.
+    pub async fn health(&self) -> Result<()> {
+        let r = self
+            .http
+            .get(format!("{}/health", self.base))
+            .send()
+            .await?;
+        r.error_for_status()?.bytes().await?;
+        Ok(())
+    }
+
     /// POSTs a JSON body, retrying while the service answers 429; the answer's body on success.
     async fn post(&self, path: &str, body: Bytes) -> Result<Bytes> {
         let url = format!("{}{path}", self.base);

@@ -432,6 +432,26 @@ async fn main() -> Result<()> {
         sql_levels.push(s);
     }
     drop(pool);
+    // The floor under every HTTP figure: the round trip of `/health` from the same client.
+    let api2 = api.clone();
+    let pb = bar(0, "GET /health, 1 client");
+    let http_floor = load::closed_loop(
+        1,
+        1,
+        warmup,
+        duration,
+        &pb,
+        Arc::new(move |_| {
+            let api = api2.clone();
+            async move { api.health().await }
+        }),
+    )
+    .await;
+    pb.finish_and_clear();
+    step(&format!(
+        "GET /health c=1: p50 {:.3} ms, p99 {:.3} ms",
+        http_floor.p50_ms, http_floor.p99_ms
+    ));
 
     // --- 4. retrieval quality ----------------------------------------------------------------
     // pgvector on the whole collection; then every back-end on the same smaller set (the
@@ -597,6 +617,7 @@ async fn main() -> Result<()> {
                 .map(|(h, s)| json!({"concurrency": h.concurrency, "ratio": ratio(h.qps, s.qps)}))
                 .collect::<Vec<_>>(),
             "rounds": args.rounds.max(1),
+            "http_health_round_trip": http_floor,
             "qps_ratio_by_round": round_ratios,
             "pool_size": args.pool_size,
         },
@@ -705,6 +726,14 @@ fn markdown(s: &Value) -> String {
             f(&r["ratio"], 2)
         ));
     }
+    let floor = &s["search"]["http_health_round_trip"];
+    o.push_str(&format!(
+        "| `GET /health` (the HTTP round trip alone) | 1 | {} | {} | {} | {} |\n",
+        f(&floor["qps"], 0),
+        f(&floor["p50_ms"], 2),
+        f(&floor["p95_ms"], 2),
+        f(&floor["p99_ms"], 2)
+    ));
     let rc = &s["recall"];
     o.push_str("\n| ANN quality (vs exact neighbours) | value |\n|---|---:|\n");
     o.push_str(&format!(
