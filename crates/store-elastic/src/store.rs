@@ -11,8 +11,8 @@ use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Value, json};
 use store_core::{
-    Chunk, CollectionSpec, Hit, SearchMode, SearchRequest, StoreError, StoreResult, StoredChunk,
-    VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoreError, StoreResult,
+    StoredChunk, VectorStore, threshold_and_k,
 };
 
 use crate::error::ElasticError;
@@ -668,7 +668,7 @@ impl VectorStore for ElasticStore {
                 k,
             )),
             SearchMode::Hybrid { vector, text } => {
-                let depth = (2 * k).max(20);
+                let depth = HybridOptions::depth(k);
                 let (by_vector, by_keyword) = futures::try_join!(
                     self.vector_hits(spec, vector, req, depth),
                     self.keyword_hits(spec, text, req, depth)

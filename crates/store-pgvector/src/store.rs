@@ -14,8 +14,8 @@ use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use store_core::{
-    Chunk, CollectionSpec, ErrorKind, Hit, SearchMode, SearchRequest, StoreError, StoreResult,
-    StoredChunk, VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, ErrorKind, Hit, HybridOptions, SearchMode, SearchRequest, StoreError,
+    StoreResult, StoredChunk, VectorStore, threshold_and_k,
 };
 
 use crate::error;
@@ -743,7 +743,7 @@ impl VectorStore for PgVectorStore {
                 k,
             )),
             SearchMode::Hybrid { vector, text } => {
-                let depth = (2 * k).max(20);
+                let depth = HybridOptions::depth(k);
                 let (by_vector, by_keyword) = futures::try_join!(
                     self.vector_search(spec, vector, filter, depth),
                     self.keyword_search(spec, text, filter, depth)
