@@ -5,7 +5,8 @@
 # stops what it started. Results: target/bench/summary.json, summary.md and the SVG charts.
 #
 #   scripts/bench.sh            100k chunks, 1000 WordNet queries (make bench)
-#   scripts/bench.sh --quick    5k chunks, 300 queries, short load levels (make bench-quick)
+#   scripts/bench.sh --quick    5k chunks, 300 queries, short load levels, 2k passages on every
+#                               back-end for quality (make bench-quick)
 #   scripts/bench.sh -- ARGS    extra arguments for vector-store-bench (see --help)
 #
 # WordNet comes from the Debian package wordnet-base (apt-get download + dpkg -x, no install)
@@ -16,7 +17,7 @@ cd "$root"
 
 bench_args=(--scale 100000 --queries 1000 --duration-secs 10)
 if [[ "${1:-}" == --quick ]]; then
-    bench_args=(--scale 5000 --queries 300 --duration-secs 2)
+    bench_args=(--scale 5000 --queries 300 --duration-secs 2 --es-scale 2000)
     shift
 fi
 [[ "${1:-}" != -- ]] || shift
