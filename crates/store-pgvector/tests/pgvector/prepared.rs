@@ -78,3 +78,38 @@ async fn unfiltered_searches_reuse_one_prepared_statement_per_table_and_mode() {
     assert_eq!(store.search(&spec, &by_keyword).await.unwrap().len(), 2);
     store.drop_collection(&spec).await.unwrap();
 }
+
+#[derive(QueryableByName)]
+struct Backend {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+#[tokio::test]
+async fn a_connection_is_replaced_after_its_uses() {
+    let pool = store_pgvector::connect(&database_url(), 1, &PgVectorOptions::default())
+        .await
+        .unwrap();
+    let pid = |pool: store_pgvector::Pool| async move {
+        let mut conn = pool.get().await.unwrap();
+        let b: Backend = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        b.pid
+    };
+    let first = pid(pool.clone()).await;
+    assert_eq!(
+        pid(pool.clone()).await,
+        first,
+        "the one connection is reused"
+    );
+    for _ in 0..store_pgvector::MAX_CONNECTION_USES {
+        drop(pool.get().await.unwrap());
+    }
+    assert_ne!(
+        pid(pool.clone()).await,
+        first,
+        "a new connection after its uses"
+    );
+}
