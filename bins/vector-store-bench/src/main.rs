@@ -177,6 +177,29 @@ where
     out.into_iter().collect()
 }
 
+/// The timing of every load level: a warm-up that is not counted, then the measured time.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    warmup: Duration,
+    duration: Duration,
+}
+
+impl Timing {
+    /// One closed-loop level: `f` over `0..items` from `clients` clients, under a progress bar
+    /// named `label` that is cleared afterwards.
+    async fn level<F, Fut>(self, label: &str, clients: usize, items: usize, f: F) -> Latencies
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        let pb = bar(0, label);
+        let l =
+            load::closed_loop(clients, items, self.warmup, self.duration, &pb, Arc::new(f)).await;
+        pb.finish_and_clear();
+        l
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -343,8 +366,10 @@ async fn main() -> Result<()> {
     }
 
     // --- 2. search load: HTTP against SQL ----------------------------------------------------
-    let warmup = Duration::from_secs(args.duration_secs).div_f64(5.0);
-    let duration = Duration::from_secs(args.duration_secs);
+    let timing = Timing {
+        warmup: Duration::from_secs(args.duration_secs).div_f64(5.0),
+        duration: Duration::from_secs(args.duration_secs),
+    };
     let mut http_levels: Vec<Latencies> = Vec::new();
     let mut sql_levels: Vec<Latencies> = Vec::new();
     let pool = {
@@ -366,34 +391,22 @@ async fn main() -> Result<()> {
         for round in 1..=args.rounds.max(1) {
             let api2 = api.clone();
             let bodies = vector_bodies.clone();
-            let pb = bar(0, &format!("/v2 search, {c} clients, round {round}"));
-            let l = load::closed_loop(
-                c,
-                q,
-                warmup,
-                duration,
-                &pb,
-                Arc::new(move |i: usize| {
+            let label = format!("/v2 search, {c} clients, round {round}");
+            let l = timing
+                .level(&label, c, q, move |i: usize| {
                     let api = api2.clone();
                     let body = bodies[i].clone();
                     async move { api.search(PG_COLLECTION, body).await.map(|_| ()) }
-                }),
-            )
-            .await;
-            pb.finish_and_clear();
+                })
+                .await;
             http_rounds.push(l);
 
             let pool = pool.clone();
             let permits = permits.clone();
             let vs = pg_vectors.clone();
-            let pb = bar(0, &format!("raw SQL search, {c} clients, round {round}"));
-            let l = load::closed_loop(
-                c,
-                q,
-                warmup,
-                duration,
-                &pb,
-                Arc::new(move |i: usize| {
+            let label = format!("raw SQL search, {c} clients, round {round}");
+            let l = timing
+                .level(&label, c, q, move |i: usize| {
                     let pool = pool.clone();
                     let permits = permits.clone();
                     let vs = vs.clone();
@@ -404,10 +417,8 @@ async fn main() -> Result<()> {
                         pool.lock().await.push(s);
                         r.map(|_| ())
                     }
-                }),
-            )
-            .await;
-            pb.finish_and_clear();
+                })
+                .await;
             sql_rounds.push(l);
         }
         let ratios: Vec<f64> = http_rounds
@@ -434,20 +445,12 @@ async fn main() -> Result<()> {
     drop(pool);
     // The floor under every HTTP figure: the round trip of `/health` from the same client.
     let api2 = api.clone();
-    let pb = bar(0, "GET /health, 1 client");
-    let http_floor = load::closed_loop(
-        1,
-        1,
-        warmup,
-        duration,
-        &pb,
-        Arc::new(move |_| {
+    let http_floor = timing
+        .level("GET /health, 1 client", 1, 1, move |_| {
             let api = api2.clone();
             async move { api.health().await }
-        }),
-    )
-    .await;
-    pb.finish_and_clear();
+        })
+        .await;
     step(&format!(
         "GET /health c=1: p50 {:.3} ms, p99 {:.3} ms",
         http_floor.p50_ms, http_floor.p99_ms
@@ -534,22 +537,15 @@ async fn main() -> Result<()> {
         let api2 = api.clone();
         let bodies = text_bodies.clone();
         let id = pg_id.clone();
-        let pb = bar(0, &format!("/v1/vector_stores search, {c} clients"));
-        let l = load::closed_loop(
-            c,
-            q,
-            warmup,
-            duration,
-            &pb,
-            Arc::new(move |i: usize| {
+        let label = format!("/v1/vector_stores search, {c} clients");
+        let l = timing
+            .level(&label, c, q, move |i: usize| {
                 let api = api2.clone();
                 let body = bodies[i].clone();
                 let id = id.clone();
                 async move { api.openai_search(&id, body).await.map(|_| ()) }
-            }),
-        )
-        .await;
-        pb.finish_and_clear();
+            })
+            .await;
         step(&format!(
             "end to end c={c}: {:.1} q/s, p50 {:.1} ms, p99 {:.1} ms",
             l.qps, l.p50_ms, l.p99_ms
