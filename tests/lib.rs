@@ -53,6 +53,22 @@ pub fn elasticsearch_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// This package's build of the server binary (`e2e-server`), beside the test executable as
+/// cargo lays them out (`target/<profile>/deps/api-…` and `target/<profile>/e2e-server`).
+pub fn server_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("E2E_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe.parent().expect("deps/");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("the profile's directory")
+    } else {
+        dir
+    };
+    dir.join(format!("e2e-server{}", std::env::consts::EXE_SUFFIX))
+}
+
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -73,6 +89,7 @@ pub fn test_settings() -> Settings {
     // the jobs its workers hold (other tests' jobs, as often as not): they are taken again after
     // a short lease rather than the default minute.
     s.ingest.lease_secs = 5;
+    s.ingest.extract.program = Some(server_bin());
     if let Some(url) = elasticsearch_url() {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
         s.elasticsearch = serde_json::json!({
@@ -200,6 +217,41 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         status
+    }
+
+    /// Uploads `data` as the file `name` for `key`'s tenant; the file's id.
+    pub async fn upload(&self, key: &str, name: &str, data: Vec<u8>) -> String {
+        let form = reqwest::multipart::Form::new()
+            .text("purpose", "assistants")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(data).file_name(name.to_string()),
+            );
+        let r = self
+            .send(
+                self.client
+                    .post(self.url("/v1/files"))
+                    .bearer_auth(key)
+                    .multipart(form),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls tenant A's attached file until it is no longer `in_progress` (a bound of about
+    /// five minutes, not a timing: the suite shares two cores); the file object.
+    pub async fn wait_for_file(&self, store: &str, file: &str) -> Value {
+        let path = format!("/v1/vector_stores/{store}/files/{file}");
+        for _ in 0..3000 {
+            let r = self.call("GET", &path, None).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            if r.body["status"] != "in_progress" {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{path} stayed in_progress");
     }
 
     /// A JSON request as tenant A.

@@ -4,28 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use e2e_tests::{TestApp, own_database, spawn_app_with, test_settings};
+use e2e_tests::{own_database, spawn_app_with, test_settings};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-
-async fn upload(app: &TestApp, key: &str, name: &str, data: Vec<u8>) -> String {
-    let form = reqwest::multipart::Form::new()
-        .text("purpose", "assistants")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(data).file_name(name.to_string()),
-        );
-    let r = app
-        .send(
-            app.client
-                .post(app.url("/v1/files"))
-                .bearer_auth(key)
-                .multipart(form),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["id"].as_str().unwrap().to_string()
-}
 
 fn paragraph(i: usize) -> String {
     (0..30)
@@ -58,8 +39,7 @@ async fn a_batch_cut_off_by_a_crash_finishes_after_a_restart_without_duplicates(
             let mut ids = Vec::new();
             for i in 0..8 {
                 ids.push(
-                    upload(
-                        &app,
+                    app.upload(
                         &app.key_a,
                         &format!("doc{i}.txt"),
                         paragraph(i).into_bytes(),
@@ -68,13 +48,8 @@ async fn a_batch_cut_off_by_a_crash_finishes_after_a_restart_without_duplicates(
                 );
             }
             ids.push(
-                upload(
-                    &app,
-                    &app.key_a,
-                    "picture.png",
-                    b"\x89PNG not text".to_vec(),
-                )
-                .await,
+                app.upload(&app.key_a, "picture.png", b"\x89PNG not text".to_vec())
+                    .await,
             );
             let r = app
                 .call(
@@ -182,7 +157,7 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
         .await;
     let store = r.body["id"].as_str().unwrap().to_string();
     let text: String = (0..12).map(paragraph).collect::<Vec<_>>().join("\n\n");
-    let file = upload(&app, &app.key_a, "long.txt", text.into_bytes()).await;
+    let file = app.upload(&app.key_a, "long.txt", text.into_bytes()).await;
     let started = std::time::Instant::now();
     let r = app
         .call(

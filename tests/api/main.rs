@@ -5,6 +5,7 @@ mod elastic;
 mod expiry;
 mod files;
 mod health;
+mod hostile;
 mod ingestion;
 mod platform;
 mod rate_limit;

@@ -190,8 +190,8 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
     let content = files.content(&whales.id).await.unwrap();
     assert_eq!(content.data[0].text.trim(), WHALES);
 
-    // New attributes re-ingest the file; poll waits for it.
-    files
+    // New attributes are set in place: the file stays completed.
+    let updated = files
         .update(
             &holidays.id,
             UpdateAttachedFile {
@@ -200,7 +200,6 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
         )
         .await
         .unwrap();
-    let updated = files.poll(&holidays.id, None).await.unwrap();
     assert_eq!(updated.status, "completed");
     assert_eq!(updated.attributes, attrs(json!({"topic": "policy"})));
 

@@ -59,8 +59,10 @@ def test_attributes_filter_search_and_can_be_updated(client, store):
     hits = client.vector_stores.search(store.id, query="anything", filters={"type": "eq", "key": "kind", "value": "game"})
     assert [h.file_id for h in hits.data] == [b.id]
     assert hits.data[0].attributes == {"kind": "game", "rank": 2}
-    client.vector_stores.files.update(vector_store_id=store.id, file_id=b.id, attributes={"kind": "animal"})
-    client.vector_stores.files.poll(vector_store_id=store.id, file_id=b.id)
+    # Updated in place, as OpenAI does: the file stays completed and its chunks match at once.
+    updated = client.vector_stores.files.update(vector_store_id=store.id, file_id=b.id, attributes={"kind": "animal"})
+    assert updated.status == "completed"
+    assert updated.attributes == {"kind": "animal"}
     hits = client.vector_stores.search(store.id, query="anything", filters={"type": "eq", "key": "kind", "value": "animal"})
     assert sorted(h.file_id for h in hits.data) == sorted([a.id, b.id])
     listed = client.vector_stores.files.list(vector_store_id=store.id, filter="completed")

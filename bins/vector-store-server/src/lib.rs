@@ -6,6 +6,7 @@
 //! (default) registers the Elasticsearch back-end when `elasticsearch.url` is set. The catalog
 //! always lives in PostgreSQL.
 
+pub mod cli;
 pub mod settings;
 pub mod telemetry;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use api_http::service::sandbox::Sandbox;
 use api_http::service::{
     AuthService, BlobStore, FileService, IngestService, Ingestor, VectorService,
 };
@@ -125,6 +127,9 @@ pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> 
     .context("could not load the embedding models")
 }
 
+/// An upload's temporary not written for this long, and not recorded, is removed at start-up.
+const TEMPORARY_IDLE_SECS: u64 = 15 * 60;
+
 /// The application state; `embedders` may be shared (tests load the model once).
 pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::Result<AppState> {
     let (pg_catalog, pool) = catalog(settings).await?;
@@ -136,6 +141,31 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
         )
     })?;
     let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes);
+    // What a crash left between an upload's record and its rename.
+    match files
+        .sweep_temporaries(Duration::from_secs(TEMPORARY_IDLE_SECS))
+        .await
+    {
+        Ok((0, 0)) => {}
+        Ok((moved, removed)) => {
+            tracing::info!(
+                moved,
+                removed,
+                "mended the temporaries of interrupted uploads"
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not sweep the temporaries of interrupted uploads")
+        }
+    }
+    let extract = &settings.ingest.extract;
+    let sandbox = match &extract.program {
+        Some(program) if !program.as_os_str().is_empty() => {
+            Sandbox::with_program(program.clone(), extract.limits)
+        }
+        _ => Sandbox::this_binary(extract.limits)
+            .context("could not find this executable for the text-extraction sandbox")?,
+    };
     let stores = stores(settings, &pool).await?;
     let auth = AuthService::new(
         catalog.clone(),
@@ -151,7 +181,7 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
         rrf_k: settings.search.rrf_k,
     };
     let service = VectorService::new(catalog, stores, embedders, hybrid);
-    let ingest = IngestService::new(service.clone(), files.clone(), pg_catalog);
+    let ingest = IngestService::new(service.clone(), files.clone(), pg_catalog, sandbox);
     Ok(AppState {
         service,
         auth: Arc::new(auth),

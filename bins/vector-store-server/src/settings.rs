@@ -75,6 +75,17 @@ pub struct IngestSettings {
     pub max_attempts: u32,
     /// Seconds between sweeps for expired files and vector stores.
     pub expiry_sweep_secs: u64,
+    pub extract: ExtractSettings,
+}
+
+/// The text-extraction sandbox: the child process that runs third-party parsers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExtractSettings {
+    /// The program started as `PROGRAM extract …`; empty means this binary.
+    #[serde(default)]
+    pub program: Option<PathBuf>,
+    #[serde(flatten)]
+    pub limits: api_http::service::sandbox::SandboxLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]

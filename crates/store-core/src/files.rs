@@ -46,4 +46,7 @@ pub trait FileCatalog: Send + Sync + std::fmt::Debug + 'static {
 
     /// Files whose `expires_at` has passed, across tenants, at most `limit`.
     async fn expired_files(&self, now: i64, limit: usize) -> StoreResult<Vec<FileRecord>>;
+
+    /// Whether a file with this id is recorded, for any tenant.
+    async fn file_exists(&self, id: &str) -> StoreResult<bool>;
 }

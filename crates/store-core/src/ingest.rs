@@ -2,8 +2,14 @@
 //!
 //! An attached file is a job until it ends `completed`, `failed` or `cancelled`. Workers claim
 //! jobs with a lease (`FOR UPDATE SKIP LOCKED` or equivalent); a worker that dies leaves its
-//! lease to run out, and the job is claimed again. Chunk ids are deterministic, so a retried job
-//! overwrites what an earlier try wrote.
+//! lease to run out, and the job is claimed again, at most `max_attempts` times in all. Every
+//! claim has a token of its own: renewing, finishing and writing chunks ([`IngestCatalog::fenced`])
+//! are accepted only from the current one, so a worker whose claim was taken over (the file was
+//! re-attached, or its lease ran out) can no longer change the file's chunks or status. Chunk
+//! ids are deterministic, so a retried job overwrites what an earlier try wrote.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -103,6 +109,26 @@ pub enum JobOutcome {
     Retry,
 }
 
+/// A job as one worker holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub job: AttachedFile,
+    /// This claim's own token.
+    pub token: String,
+}
+
+/// Writes of a job's chunks, run by [`IngestCatalog::fenced`] while the claim is held; the
+/// number it yields is passed back.
+pub type FencedWork = Pin<Box<dyn Future<Output = StoreResult<u64>> + Send + 'static>>;
+
+/// What [`IngestCatalog::claim`] says of a job whose tries are used up.
+pub fn attempts_used_up(max_attempts: u32) -> LastError {
+    LastError {
+        code: "server_error".into(),
+        message: format!("the file could not be processed after {max_attempts} tries"),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub id: String,
@@ -154,29 +180,43 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
         batch_id: Option<String>,
     ) -> StoreResult<StatusCounts>;
 
-    /// Claims the oldest queued job whose lease is free, for `lease_secs`.
-    async fn claim(&self, lease_secs: i64) -> StoreResult<Option<AttachedFile>>;
+    /// Claims the oldest queued job whose lease is free, for `lease_secs`, with a new token.
+    /// A free job that has been claimed `max_attempts` times already is not run again: it
+    /// ends `failed` with [`attempts_used_up`] (a job that crashes its worker cannot crash
+    /// every server that takes it).
+    async fn claim(&self, lease_secs: i64, max_attempts: u32) -> StoreResult<Option<Claim>>;
 
-    /// Extends the claim numbered `attempt` to `lease_secs` from now, so that a job that runs
-    /// longer than one lease is not claimed twice; false when the claim is no longer held
-    /// (cancelled, detached, finished or claimed again).
+    /// Extends the claim `token` to `lease_secs` from now, so that a job that runs longer than
+    /// one lease is not claimed twice; false when the claim is no longer held (cancelled,
+    /// detached, finished, re-attached or claimed again).
     async fn renew(
         &self,
         vector_store_id: &str,
         file_id: &str,
-        attempt: u32,
+        token: &str,
         lease_secs: i64,
     ) -> StoreResult<bool>;
 
-    /// Ends or releases the claim numbered `attempt` (the job's `attempts` when claimed);
-    /// false when the job was cancelled, detached or claimed again meanwhile.
+    /// Ends or releases the claim `token`; false when the job was cancelled, detached,
+    /// re-attached or claimed again meanwhile (nothing is changed then).
     async fn finish(
         &self,
         vector_store_id: &str,
         file_id: &str,
-        attempt: u32,
+        token: &str,
         outcome: JobOutcome,
     ) -> StoreResult<bool>;
+
+    /// Runs `work` (writes of the job's chunks) only while the claim `token` is current, and
+    /// keeps it current until `work` is done: a re-attach, detach or cancel waits for it. `None`,
+    /// without running `work`, when the claim is no longer held.
+    async fn fenced(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+        token: &str,
+        work: FencedWork,
+    ) -> StoreResult<Option<u64>>;
 
     /// The job's status now, or `None` when the file is no longer attached.
     async fn status(&self, vector_store_id: &str, file_id: &str)

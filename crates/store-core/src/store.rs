@@ -237,6 +237,15 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
         file_ids: &[String],
     ) -> StoreResult<u64>;
 
+    /// Replaces the attributes of every chunk of one file, in place (filters see the new
+    /// ones at once); returns how many chunks were changed.
+    async fn set_file_attributes(
+        &self,
+        collection: &CollectionSpec,
+        file_id: &str,
+        attributes: Map<String, Value>,
+    ) -> StoreResult<u64>;
+
     /// Deletes every chunk, keeping the collection; returns how many went.
     async fn delete_all(&self, collection: &CollectionSpec) -> StoreResult<u64>;
 

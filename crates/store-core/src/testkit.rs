@@ -53,6 +53,7 @@ macro_rules! conformance_suite {
             hybrid_search_fuses_both_rankings,
             the_score_threshold_applies_in_every_mode,
             delete_files_removes_exactly_those_files,
+            file_attributes_change_in_place_for_that_file_only,
             delete_all_empties_but_keeps_the_collection,
             list_pages_with_limit_and_offset,
             unicode_round_trips_and_is_found_by_keyword,
@@ -750,6 +751,71 @@ pub mod cases {
             .await
             .unwrap();
         assert!(hits.iter().all(|h| h.chunk.file_id == "b"));
+        store.drop_collection(&spec).await.unwrap();
+    }
+
+    pub async fn file_attributes_change_in_place_for_that_file_only(store: Arc<dyn VectorStore>) {
+        let spec = fresh(store.as_ref()).await;
+        let mut chunks = Vec::new();
+        for f in ["a", "b"] {
+            for i in 0..3u32 {
+                let mut c = chunk(
+                    &format!("{f}{i}"),
+                    "text about tides",
+                    vector(u64::from(i)),
+                    json!({"team": "old", "n": 1}),
+                );
+                c.file_id = f.into();
+                c.chunk_index = i;
+                chunks.push(c);
+            }
+        }
+        store.upsert(&spec, chunks).await.unwrap();
+        let new = json!({"team": "new", "year": 2026, "tags": ["x", "y"]});
+        let n = store
+            .set_file_attributes(&spec, "a", new.as_object().cloned().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+        for c in store.list(&spec, 100, 0).await.unwrap() {
+            let want = if c.file_id == "a" {
+                new.clone()
+            } else {
+                json!({"team": "old", "n": 1})
+            };
+            assert_eq!(Value::Object(c.attributes), want, "{}", c.id);
+        }
+        // Filters see the new attributes, and no longer the old ones.
+        let search = |filter: Value| {
+            let store = store.clone();
+            let spec = spec.clone();
+            async move {
+                let mut req = request(SearchMode::Vector(vector(0)), 10);
+                req.filter = Some(Filter::from_json(&filter).unwrap());
+                let mut found: Vec<String> = ids(&store.search(&spec, &req).await.unwrap());
+                found.sort();
+                found
+            }
+        };
+        assert_eq!(
+            search(json!({"type": "eq", "key": "year", "value": 2026})).await,
+            ["a0", "a1", "a2"]
+        );
+        assert_eq!(
+            search(json!({"type": "eq", "key": "tags", "value": "y"})).await,
+            ["a0", "a1", "a2"]
+        );
+        assert_eq!(
+            search(json!({"type": "eq", "key": "team", "value": "old"})).await,
+            ["b0", "b1", "b2"]
+        );
+        assert_eq!(
+            store
+                .set_file_attributes(&spec, "nobody", Map::new())
+                .await
+                .unwrap(),
+            0
+        );
         store.drop_collection(&spec).await.unwrap();
     }
 

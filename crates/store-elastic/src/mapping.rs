@@ -129,10 +129,10 @@ pub fn mapped_dimension(mapping_response: &Value) -> Option<usize> {
         .map(|d| d as usize)
 }
 
-/// The document of a chunk.
-pub fn document(chunk: &Chunk) -> Value {
+/// The typed copy of `attributes` that filters read, `{"s": …, "n": …, "b": …}`.
+pub fn typed_attributes(attributes: &Map<String, Value>) -> Value {
     let mut typed = [Map::new(), Map::new(), Map::new()];
-    for (key, value) in &chunk.attributes {
+    for (key, value) in attributes {
         let elements: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),
             v => vec![v],
@@ -158,6 +158,11 @@ pub fn document(chunk: &Chunk) -> Value {
         }
     }
     let [s, n, b] = typed;
+    json!({ "s": s, "n": n, "b": b })
+}
+
+/// The document of a chunk.
+pub fn document(chunk: &Chunk) -> Value {
     json!({
         "chunk_id": chunk.id,
         "file_id": chunk.file_id,
@@ -167,7 +172,7 @@ pub fn document(chunk: &Chunk) -> Value {
         "text_bytes": chunk.text.len(),
         "embedding": chunk.vector,
         "attributes": chunk.attributes,
-        "attr": { "s": s, "n": n, "b": b }
+        "attr": typed_attributes(&chunk.attributes)
     })
 }
 

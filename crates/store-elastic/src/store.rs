@@ -9,7 +9,7 @@ use elasticsearch::Elasticsearch;
 use elasticsearch::http::Method;
 use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::{JsonBody, NdBody};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use store_core::{
     Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoreError, StoreResult,
     StoredChunk, VectorStore, threshold_and_k,
@@ -361,31 +361,51 @@ impl ElasticStore {
 
     /// `_delete_by_query`, repeated while documents changed under it; returns how many went.
     async fn delete_where(&self, spec: &CollectionSpec, query: Value) -> StoreResult<u64> {
-        let index = self.index(spec)?;
         let body = json!({ "query": query });
-        let mut deleted = 0;
+        self.by_query(
+            spec,
+            "_delete_by_query",
+            &body,
+            "deleted",
+            "they were being deleted",
+        )
+        .await
+    }
+
+    /// Runs a `_delete_by_query` / `_update_by_query` again while it meets version conflicts;
+    /// the sum of its `counted` field.
+    async fn by_query(
+        &self,
+        spec: &CollectionSpec,
+        endpoint: &str,
+        body: &Value,
+        counted: &str,
+        doing: &str,
+    ) -> StoreResult<u64> {
+        let index = self.index(spec)?;
+        let mut total = 0;
         for attempt in 0..=self.options.retries {
             let reply = self
                 .call(
                     spec,
                     Method::Post,
-                    &format!("/{index}/_delete_by_query"),
+                    &format!("/{index}/{endpoint}"),
                     &[("refresh", "true"), ("conflicts", "proceed")],
-                    Payload::Json(&body),
+                    Payload::Json(body),
                 )
                 .await?;
-            deleted += reply.get("deleted").and_then(Value::as_u64).unwrap_or(0);
+            total += reply.get(counted).and_then(Value::as_u64).unwrap_or(0);
             let conflicts = reply
                 .get("version_conflicts")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             if conflicts == 0 {
-                return Ok(deleted);
+                return Ok(total);
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(StoreError::conflict(format!(
-            "chunks of collection {} kept changing while they were being deleted; try again",
+            "chunks of collection {} kept changing while {doing}; try again",
             spec.name
         )))
     }
@@ -584,6 +604,30 @@ impl VectorStore for ElasticStore {
                 .await?;
         }
         Ok(deleted)
+    }
+
+    async fn set_file_attributes(
+        &self,
+        spec: &CollectionSpec,
+        file_id: &str,
+        attributes: Map<String, Value>,
+    ) -> StoreResult<u64> {
+        let body = json!({
+            "query": { "term": { "file_id": file_id } },
+            "script": {
+                "lang": "painless",
+                "source": "ctx._source.attributes = params.attributes; ctx._source.attr = params.attr",
+                "params": { "attr": mapping::typed_attributes(&attributes), "attributes": attributes },
+            }
+        });
+        self.by_query(
+            spec,
+            "_update_by_query",
+            &body,
+            "updated",
+            "their attributes were being set",
+        )
+        .await
     }
 
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {

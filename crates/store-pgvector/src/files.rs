@@ -132,4 +132,20 @@ impl FileCatalog for PgCatalog {
         .map_err(error::db)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
+
+    async fn file_exists(&self, id: &str) -> StoreResult<bool> {
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+        }
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<Exists> =
+            diesel::sql_query("SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) AS exists")
+                .bind::<Text, _>(id.to_string())
+                .load(&mut conn)
+                .await
+                .map_err(error::db)?;
+        Ok(rows.into_iter().next().is_some_and(|r| r.exists))
+    }
 }

@@ -7,8 +7,8 @@ use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
-    AttachedFile, AttachedPage, Batch, FileStatus, IngestCatalog, JobOutcome, LastError, PageOrder,
-    StatusCounts, StoreError, StoreResult, now_unix,
+    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, IngestCatalog, JobOutcome,
+    LastError, PageOrder, StatusCounts, StoreError, StoreResult, attempts_used_up, now_unix,
 };
 
 use crate::PgCatalog;
@@ -118,7 +118,7 @@ const UPSERT: &str = "INSERT INTO vector_store_files (vector_store_id, file_id, 
      VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $8) \
      ON CONFLICT (vector_store_id, file_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, status = 'in_progress', \
      last_error_code = NULL, last_error = NULL, attributes = EXCLUDED.attributes, max_chunk_tokens = EXCLUDED.max_chunk_tokens, \
-     overlap_tokens = EXCLUDED.overlap_tokens, usage_bytes = 0, attempts = 0, claimed_until = NULL, seq = nextval('vector_store_files_seq_seq') \
+     overlap_tokens = EXCLUDED.overlap_tokens, usage_bytes = 0, attempts = 0, claimed_until = NULL, claim_token = NULL, seq = nextval('vector_store_files_seq_seq') \
      RETURNING ";
 
 fn upsert_query(
@@ -142,6 +142,34 @@ fn one<T, R: Into<T>>(rows: Vec<R>, what: &'static str, id: &str) -> StoreResult
         .next()
         .map(Into::into)
         .ok_or_else(|| StoreError::not_found(what, id))
+}
+
+impl PgCatalog {
+    /// Whether the claim `token` is current, read without taking a lock.
+    async fn holds(
+        &self,
+        conn: &mut crate::Conn,
+        vector_store_id: &str,
+        file_id: &str,
+        token: &str,
+    ) -> StoreResult<bool> {
+        #[derive(QueryableByName)]
+        struct Held {
+            #[diesel(sql_type = Bool)]
+            held: bool,
+        }
+        let rows: Vec<Held> = diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM vector_store_files WHERE vector_store_id = $1 AND file_id = $2 \
+             AND status = 'in_progress' AND claim_token = $3) AS held",
+        )
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string())
+        .bind::<Text, _>(token.to_string())
+        .load(conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().next().is_some_and(|r| r.held))
+    }
 }
 
 #[async_trait]
@@ -277,16 +305,32 @@ impl IngestCatalog for PgCatalog {
         Ok(c)
     }
 
-    async fn claim(&self, lease_secs: i64) -> StoreResult<Option<AttachedFile>> {
+    async fn claim(&self, lease_secs: i64, max_attempts: u32) -> StoreResult<Option<Claim>> {
+        #[derive(QueryableByName)]
+        struct ClaimRow {
+            #[diesel(embed)]
+            file: Row,
+            #[diesel(sql_type = Text)]
+            claim_token: String,
+        }
         let mut conn = self.db.conn().await?;
         let now = now_unix();
-        let rows: Vec<Row> = diesel::sql_query(format!(
-            "UPDATE vector_store_files v SET claimed_until = $2, attempts = v.attempts + 1 \
+        let max = i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX);
+        let spent = attempts_used_up(max_attempts.max(1));
+        // Both parts see the same snapshot: a free job whose tries are used up ends `failed`,
+        // and the oldest other free job is claimed.
+        let rows: Vec<ClaimRow> = diesel::sql_query(format!(
+            "WITH spent AS ( \
+               UPDATE vector_store_files SET status = 'failed', last_error_code = $4, last_error = $5, \
+                 claimed_until = NULL, claim_token = NULL \
+               WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts >= $3) \
+             UPDATE vector_store_files v SET claimed_until = $2, attempts = v.attempts + 1, \
+               claim_token = gen_random_uuid()::text \
              FROM (SELECT vector_store_id, file_id FROM vector_store_files \
-                   WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) \
+                   WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts < $3 \
                    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) j \
              WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
-             RETURNING {}",
+             RETURNING {}, v.claim_token",
             COLUMNS
                 .split(", ")
                 .map(|c| format!("v.{c}"))
@@ -295,47 +339,61 @@ impl IngestCatalog for PgCatalog {
         ))
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(lease_end(now, lease_secs))
+        .bind::<Integer, _>(max)
+        .bind::<Text, _>(spent.code)
+        .bind::<Text, _>(spent.message)
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        Ok(rows.into_iter().next().map(Into::into))
+        Ok(rows.into_iter().next().map(|r| Claim {
+            job: r.file.into(),
+            token: r.claim_token,
+        }))
     }
 
     async fn renew(
         &self,
         vector_store_id: &str,
         file_id: &str,
-        attempt: u32,
+        token: &str,
         lease_secs: i64,
     ) -> StoreResult<bool> {
         let mut conn = self.db.conn().await?;
+        // A row locked by this claim's own fenced write is skipped rather than waited for (the
+        // write may need a pooled connection itself), and checked without a lock instead.
         let n = diesel::sql_query(
-            "UPDATE vector_store_files SET claimed_until = $3 \
-             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND attempts = $4",
+            "UPDATE vector_store_files v SET claimed_until = $3 \
+             FROM (SELECT vector_store_id, file_id FROM vector_store_files \
+                   WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $4 \
+                   FOR NO KEY UPDATE SKIP LOCKED) j \
+             WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
         )
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string())
         .bind::<BigInt, _>(lease_end(now_unix(), lease_secs))
-        .bind::<Integer, _>(i32::try_from(attempt).unwrap_or(i32::MAX))
+        .bind::<Text, _>(token.to_string())
         .execute(&mut conn)
         .await
         .map_err(error::db)?;
-        Ok(n == 1)
+        if n == 1 {
+            return Ok(true);
+        }
+        self.holds(&mut conn, vector_store_id, file_id, token).await
     }
 
     async fn finish(
         &self,
         vector_store_id: &str,
         file_id: &str,
-        attempt: u32,
+        token: &str,
         outcome: JobOutcome,
     ) -> StoreResult<bool> {
         let mut conn = self.db.conn().await?;
         let base = diesel::sql_query(
             "UPDATE vector_store_files SET \
                status = $3, usage_bytes = $4, last_error_code = $5, last_error = $6, \
-               claimed_until = CASE WHEN $3 = 'in_progress' THEN $7 ELSE NULL END \
-             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND attempts = $8",
+               claimed_until = CASE WHEN $3 = 'in_progress' THEN $7 ELSE NULL END, claim_token = NULL \
+             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $8",
         )
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string());
@@ -353,11 +411,64 @@ impl IngestCatalog for PgCatalog {
             .bind::<Nullable<Text>, _>(message)
             // A released job waits a little before it is claimed again.
             .bind::<BigInt, _>(now_unix() + 2)
-            .bind::<Integer, _>(attempt as i32)
+            .bind::<Text, _>(token.to_string())
             .execute(&mut conn)
             .await
             .map_err(error::db)?;
         Ok(n == 1)
+    }
+
+    async fn fenced(
+        &self,
+        vector_store_id: &str,
+        file_id: &str,
+        token: &str,
+        work: FencedWork,
+    ) -> StoreResult<Option<u64>> {
+        let mut conn = self.db.conn().await?;
+        let (vs, file, token) = (
+            vector_store_id.to_string(),
+            file_id.to_string(),
+            token.to_string(),
+        );
+        /// The transaction ends on a database error or on one of the work's own.
+        enum Fault {
+            Db(diesel::result::Error),
+            Work(StoreError),
+        }
+        impl From<diesel::result::Error> for Fault {
+            fn from(e: diesel::result::Error) -> Self {
+                Fault::Db(e)
+            }
+        }
+        conn.transaction(async |c| {
+            // The share lock makes every change of the row (re-attach, detach, cancel, another
+            // claim) wait until the work is done; the work runs only if the token is current.
+            #[derive(QueryableByName)]
+            struct One {
+                #[diesel(sql_type = Integer)]
+                #[allow(dead_code)]
+                one: i32,
+            }
+            let held: Vec<One> = diesel::sql_query(
+                "SELECT 1 AS one FROM vector_store_files \
+                 WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $3 FOR SHARE",
+            )
+            .bind::<Text, _>(vs.clone())
+            .bind::<Text, _>(file.clone())
+            .bind::<Text, _>(token.clone())
+            .load(c)
+            .await?;
+            if held.is_empty() {
+                return Ok(None);
+            }
+            work.await.map(Some).map_err(Fault::Work)
+        })
+        .await
+        .map_err(|e| match e {
+            Fault::Db(e) => error::db(e),
+            Fault::Work(e) => e,
+        })
     }
 
     async fn status(
@@ -441,7 +552,7 @@ impl IngestCatalog for PgCatalog {
                 .bind::<Text, _>(id.clone())
                 .execute(c)
                 .await?;
-            diesel::sql_query("UPDATE vector_store_files SET status = 'cancelled', claimed_until = NULL WHERE batch_id = $1 AND status = 'in_progress'")
+            diesel::sql_query("UPDATE vector_store_files SET status = 'cancelled', claimed_until = NULL, claim_token = NULL WHERE batch_id = $1 AND status = 'in_progress'")
                 .bind::<Text, _>(id.clone())
                 .execute(c)
                 .await?;

@@ -650,6 +650,29 @@ impl VectorStore for PgVectorStore {
         }
     }
 
+    async fn set_file_attributes(
+        &self,
+        spec: &CollectionSpec,
+        file_id: &str,
+        attributes: Map<String, Value>,
+    ) -> StoreResult<u64> {
+        let t = table(spec)?;
+        attributes.iter().try_for_each(|(k, v)| {
+            check_no_nul("attributes", k)?;
+            check_json_no_nul("attributes", v)
+        })?;
+        let mut conn = self.db.conn().await?;
+        match diesel::sql_query(format!("UPDATE {t} SET attributes = $1 WHERE file_id = $2"))
+            .bind::<diesel::sql_types::Jsonb, _>(Value::Object(attributes))
+            .bind::<Text, _>(file_id)
+            .execute(&mut conn)
+            .await
+        {
+            Ok(n) => Ok(n as u64),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
+    }
+
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {
         let t = table(spec)?;
         self.execute(spec, format!("DELETE FROM {t}")).await

@@ -50,7 +50,9 @@ async fn upload(
     let mut form = Multipart::new(req.headers(), payload);
     let id = FileService::new_id();
     let mut meta = UploadMeta::default();
-    let mut bytes = None;
+    // Dropped on any early return (a refused form, a broken body, a client that went away):
+    // the temporary goes with it.
+    let mut received = None;
     while let Some(field) = form.next().await {
         let mut field =
             field.map_err(|e| ApiError::invalid_body(format!("malformed multipart body: {e}")))?;
@@ -62,11 +64,11 @@ async fn upload(
             None => (String::new(), None),
         };
         if name == "file" {
-            if bytes.is_some() {
+            if received.is_some() {
                 return Err(ApiError::invalid("file", "send one 'file' part"));
             }
             meta.filename = filename;
-            bytes = Some(state.files.receive(&id, &mut field).await?);
+            received = Some(state.files.receive(&id, &mut field).await?);
             continue;
         }
         let mut value = Vec::new();
@@ -87,7 +89,7 @@ async fn upload(
             _ => {}
         }
     }
-    let record = state.files.register(&caller.0, id, bytes, meta).await?;
+    let record = state.files.register(&caller.0, id, received, meta).await?;
     Ok(HttpResponse::Ok().json(file_object(record)))
 }
 

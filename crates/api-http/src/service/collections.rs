@@ -384,8 +384,22 @@ impl VectorService {
         param: &str,
         text_field: &str,
     ) -> Result<u64, ApiError> {
+        let chunks = self
+            .embed_documents(record, docs, param, text_field)
+            .await?;
+        Ok(self.store(record)?.upsert(&record.spec(), chunks).await?)
+    }
+
+    /// The chunks of `docs`, each with its vector: the given one, checked, or its text
+    /// embedded with the collection's model. Nothing is stored.
+    pub async fn embed_documents(
+        &self,
+        record: &CollectionRecord,
+        docs: Vec<DocumentInput>,
+        param: &str,
+        text_field: &str,
+    ) -> Result<Vec<Chunk>, ApiError> {
         self.check_expiry(record)?;
-        let store = self.store(record)?;
         for (i, d) in docs.iter().enumerate() {
             if let Some(v) = &d.vector {
                 check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
@@ -432,7 +446,12 @@ impl VectorService {
                 attributes: d.attributes,
             });
         }
-        Ok(store.upsert(&record.spec(), chunks).await?)
+        Ok(chunks)
+    }
+
+    /// The back-end that holds `record`'s chunks, for writes the caller sequences itself.
+    pub fn backend_of(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ApiError> {
+        self.store(record)
     }
 
     pub async fn delete_files(

@@ -1,7 +1,12 @@
-//! Uploaded files: bytes in a [`BlobStore`] on disk (written, synced and renamed before the
-//! upload is acknowledged), records in the [`FileCatalog`].
+//! Uploaded files: bytes in a [`BlobStore`] on disk, records in the [`FileCatalog`].
+//!
+//! An upload streams into a temporary file ([`TempBlob`]), synced; the catalog row is committed;
+//! only then is the temporary renamed to its final name. A refused, broken or abandoned upload
+//! leaves nothing (the temporary is removed when its guard is dropped), and a crash between the
+//! row and the rename is mended at start-up by [`FileService::sweep_temporaries`]. Each file's
+//! extracted text is kept beside its bytes, computed once at ingestion.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
@@ -21,6 +26,18 @@ fn io_error(what: &str, e: std::io::Error) -> ApiError {
     ApiError::Store(StoreError::internal(what.to_string(), e))
 }
 
+/// Makes renames in `dir` durable.
+async fn sync_dir(dir: &std::path::Path) {
+    if let Ok(dir) = tokio::fs::File::open(dir).await {
+        let _ = dir.sync_all().await;
+    }
+}
+
+/// Temporaries are `.{id}.part`.
+const TEMP_SUFFIX: &str = ".part";
+/// A file's extracted text is `{id}.text`.
+const TEXT_SUFFIX: &str = ".text";
+
 impl BlobStore {
     pub fn new(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
         let dir = dir.into();
@@ -32,40 +49,121 @@ impl BlobStore {
         self.dir.join(id)
     }
 
-    /// Streams `body` into the blob `id`; durable when it returns. More than `max` bytes is
-    /// 413, and nothing is kept.
-    pub async fn write<S, B, E>(&self, id: &str, body: S, max: u64) -> Result<u64, ApiError>
-    where
-        S: Stream<Item = Result<B, E>> + Unpin,
-        B: AsRef<[u8]>,
-        E: std::fmt::Display,
-    {
-        let tmp = self.dir.join(format!(".{id}.part"));
-        let result = Self::write_to(&tmp, body, max).await;
-        match result {
-            Ok(n) => {
-                tokio::fs::rename(&tmp, self.path(id))
-                    .await
-                    .map_err(|e| io_error("could not store the file", e))?;
-                if let Ok(dir) = tokio::fs::File::open(&self.dir).await {
-                    let _ = dir.sync_all().await;
-                }
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
+    fn temp_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!(".{name}{TEMP_SUFFIX}"))
+    }
+
+    fn text_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}{TEXT_SUFFIX}"))
+    }
+
+    /// A temporary for the blob `id`, removed when dropped unless committed.
+    pub fn temp(&self, id: &str) -> TempBlob {
+        TempBlob {
+            path: self.temp_path(id),
+            target: self.path(id),
+            dir: self.dir.clone(),
+            done: false,
+        }
+    }
+
+    pub async fn open(&self, id: &str) -> Result<tokio::fs::File, ApiError> {
+        tokio::fs::File::open(self.path(id))
+            .await
+            .map_err(|e| io_error("the file's bytes are missing", e))
+    }
+
+    pub async fn read(&self, id: &str) -> Result<Vec<u8>, ApiError> {
+        tokio::fs::read(self.path(id))
+            .await
+            .map_err(|e| io_error("the file's bytes are missing", e))
+    }
+
+    /// The file's extracted text, when it has been extracted.
+    pub async fn read_text(&self, id: &str) -> Result<Option<String>, ApiError> {
+        match tokio::fs::read(self.text_path(id)).await {
+            Ok(bytes) => Ok(String::from_utf8(bytes).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("could not read the file's text", e)),
+        }
+    }
+
+    /// Keeps the file's extracted text (durably, replacing any earlier one).
+    pub async fn write_text(&self, id: &str, text: &str) -> Result<(), ApiError> {
+        let mut temp = TempBlob {
+            path: self.temp_path(&format!("{id}{TEXT_SUFFIX}")),
+            target: self.text_path(id),
+            dir: self.dir.clone(),
+            done: false,
+        };
+        temp.write(
+            futures::stream::iter([Ok::<_, std::io::Error>(text.as_bytes())]),
+            u64::MAX,
+        )
+        .await?;
+        temp.commit().await
+    }
+
+    /// Removes the file's bytes and its text.
+    pub async fn delete(&self, id: &str) {
+        for path in [self.path(id), self.text_path(id)] {
+            if let Err(e) = tokio::fs::remove_file(&path).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = id, error = %e, "could not remove a file's bytes");
             }
         }
     }
 
-    async fn write_to<S, B, E>(path: &Path, mut body: S, max: u64) -> Result<u64, ApiError>
+    /// The names of the temporaries on disk, with the time since each was written.
+    async fn temporaries(&self) -> Result<Vec<(String, std::time::Duration)>, ApiError> {
+        let mut ids = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.dir)
+            .await
+            .map_err(|e| io_error("could not list the files directory", e))?;
+        while let Some(entry) = dir
+            .next_entry()
+            .await
+            .map_err(|e| io_error("could not list the files directory", e))?
+        {
+            let name = entry.file_name();
+            if let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix('.'))
+                .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+            {
+                let age = entry
+                    .metadata()
+                    .await
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.elapsed().ok())
+                    .unwrap_or_default();
+                ids.push((id.to_string(), age));
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// A blob being received; removed on drop unless [`TempBlob::commit`]ted.
+#[derive(Debug)]
+pub struct TempBlob {
+    path: PathBuf,
+    target: PathBuf,
+    dir: PathBuf,
+    done: bool,
+}
+
+impl TempBlob {
+    /// Streams `body` in and syncs it; more than `max` bytes is 413.
+    pub async fn write<S, B, E>(&mut self, mut body: S, max: u64) -> Result<u64, ApiError>
     where
         S: Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
         E: std::fmt::Display,
     {
-        let mut file = tokio::fs::File::create(path)
+        let mut file = tokio::fs::File::create(&self.path)
             .await
             .map_err(|e| io_error("could not create the file", e))?;
         let mut n: u64 = 0;
@@ -89,23 +187,33 @@ impl BlobStore {
         Ok(n)
     }
 
-    pub async fn open(&self, id: &str) -> Result<tokio::fs::File, ApiError> {
-        tokio::fs::File::open(self.path(id))
-            .await
-            .map_err(|e| io_error("the file's bytes are missing", e))
+    /// Renames the temporary to its final name, durably. (Done already by a start-up sweep of
+    /// another instance sharing the directory counts as done.)
+    pub async fn commit(mut self) -> Result<(), ApiError> {
+        match tokio::fs::rename(&self.path, &self.target).await {
+            Ok(()) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && tokio::fs::try_exists(&self.target).await.unwrap_or(false) => {}
+            Err(e) => return Err(io_error("could not store the file", e)),
+        }
+        self.done = true;
+        sync_dir(&self.dir).await;
+        Ok(())
     }
+}
 
-    pub async fn read(&self, id: &str) -> Result<Vec<u8>, ApiError> {
-        tokio::fs::read(self.path(id))
-            .await
-            .map_err(|e| io_error("the file's bytes are missing", e))
+impl TempBlob {
+    /// Leaves the temporary where it is.
+    fn keep(mut self) {
+        self.done = true;
     }
+}
 
-    pub async fn delete(&self, id: &str) {
-        if let Err(e) = tokio::fs::remove_file(self.path(id)).await
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(file = id, error = %e, "could not remove a file's bytes");
+impl Drop for TempBlob {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
@@ -143,29 +251,68 @@ impl FileService {
         format!("file-{}", uuid::Uuid::now_v7().simple())
     }
 
-    /// Streams the bytes to disk under `id`, returning their size.
-    pub async fn receive<S, B, E>(&self, id: &str, body: S) -> Result<u64, ApiError>
+    /// Streams the bytes of a new file into a temporary, returning it and the size.
+    pub async fn receive<S, B, E>(&self, id: &str, body: S) -> Result<(TempBlob, u64), ApiError>
     where
         S: Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
         E: std::fmt::Display,
     {
-        self.blobs.write(id, body, self.max_upload).await
+        let mut temp = self.blobs.temp(id);
+        let n = temp.write(body, self.max_upload).await?;
+        Ok((temp, n))
     }
 
-    /// Records a received file; on any validation failure the bytes are removed.
+    /// Records a received file, then moves its bytes into place. On any failure the bytes are
+    /// removed and no record stays.
     pub async fn register(
         &self,
         tenant: &Tenant,
         id: String,
-        bytes: Option<u64>,
+        received: Option<(TempBlob, u64)>,
         meta: UploadMeta,
     ) -> Result<FileRecord, ApiError> {
-        let result = self.validate_and_insert(tenant, &id, bytes, meta).await;
-        if result.is_err() && bytes.is_some() {
-            self.blobs.delete(&id).await;
+        let (temp, bytes) = match received {
+            Some((temp, bytes)) => (Some(temp), Some(bytes)),
+            None => (None, None),
+        };
+        let record = self.validate_and_insert(tenant, &id, bytes, meta).await?;
+        let temp = temp.expect("validation requires the bytes");
+        if let Err(e) = temp.commit().await {
+            if let Err(undo) = self.catalog.delete_file(&tenant.id, &id).await {
+                tracing::error!(file = %id, error = %undo, "could not remove the record of a file whose bytes were not stored");
+            }
+            return Err(e);
         }
-        result
+        Ok(record)
+    }
+
+    /// Mends what a crash left in the files directory: a temporary whose record was committed
+    /// is moved into place (its bytes were synced before the record); any other not written for
+    /// `idle` is removed (younger ones may be uploads of another instance sharing the
+    /// directory). Returns how many were moved and removed.
+    pub async fn sweep_temporaries(
+        &self,
+        idle: std::time::Duration,
+    ) -> Result<(usize, usize), ApiError> {
+        let (mut moved, mut removed) = (0, 0);
+        for (name, age) in self.blobs.temporaries().await? {
+            let temp = self.blobs.temp(&name);
+            // `{id}.text` temporaries are written again by the next ingestion.
+            if !name.ends_with(TEXT_SUFFIX) && self.catalog.file_exists(&name).await? {
+                temp.commit().await?;
+                moved += 1;
+            } else if age >= idle {
+                drop(temp);
+                removed += 1;
+            } else {
+                temp.keep();
+            }
+        }
+        if moved + removed > 0 {
+            sync_dir(&self.blobs.dir).await;
+        }
+        Ok((moved, removed))
     }
 
     async fn validate_and_insert(

@@ -1,18 +1,21 @@
 //! Files attached to vector stores: attaching queues a durable job; [`Ingestor`] workers claim
-//! jobs, extract text, chunk it, embed and store the chunks under deterministic ids
-//! (`{file_id}:{index}`), and end the job `completed` or `failed` with `last_error`.
+//! jobs, extract text (once per file, in the [`Sandbox`] for third-party parsers), chunk it,
+//! embed and store the chunks under deterministic ids (`{file_id}:{index}`), and end the job
+//! `completed` or `failed` with `last_error`. Chunk writes run fenced by the claim's token, so a
+//! worker whose claim was taken over cannot change the file's chunks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use store_core::{
-    AttachedFile, AttachedPage, Batch, CollectionRecord, FileStatus, IngestCatalog, JobOutcome,
-    LastError, StatusCounts, StoreError, Tenant, now_unix,
+    AttachedFile, AttachedPage, Batch, Chunk, Claim, CollectionRecord, FencedWork, FileRecord,
+    FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, StoreError, Tenant, now_unix,
 };
 
 use crate::error::{ApiError, Class};
-use crate::service::text::{self, ExtractError};
+use crate::service::sandbox::{Failure, Sandbox};
+use crate::service::text;
 use crate::service::{DocumentInput, FileService, VectorService};
 
 /// `auto` chunking: 800 tokens with 400 of overlap, narrowed to what the model takes.
@@ -97,6 +100,7 @@ pub struct IngestService {
     pub vectors: VectorService,
     pub files: FileService,
     pub catalog: Arc<dyn IngestCatalog>,
+    sandbox: Arc<Sandbox>,
 }
 
 impl IngestService {
@@ -104,12 +108,27 @@ impl IngestService {
         vectors: VectorService,
         files: FileService,
         catalog: Arc<dyn IngestCatalog>,
+        sandbox: Sandbox,
     ) -> Self {
         Self {
             vectors,
             files,
             catalog,
+            sandbox: Arc::new(sandbox),
         }
+    }
+
+    /// The text of `file`: kept from an earlier extraction, or extracted now and kept.
+    pub async fn text_of(&self, file: &FileRecord) -> Result<String, Failure> {
+        let server = |e: ApiError| Failure::Server(crate::error::error_chain(&e));
+        let blobs = self.files.blobs();
+        if let Some(text) = blobs.read_text(&file.id).await.map_err(server)? {
+            return Ok(text);
+        }
+        let bytes = blobs.read(&file.id).await.map_err(server)?;
+        let text = self.sandbox.extract(&file.filename, bytes).await?;
+        blobs.write_text(&file.id, &text).await.map_err(server)?;
+        Ok(text)
     }
 
     /// Builds the attachment of one file (checking the file is the tenant's).
@@ -179,7 +198,9 @@ impl IngestService {
             .await?)
     }
 
-    /// New attributes apply to the file's chunks too: the file is ingested again.
+    /// New attributes apply to the file's chunks too. A completed file's chunks are updated in
+    /// place and it stays `completed`; a file still being ingested starts again with them (the
+    /// running worker's claim ends, and its writes with it).
     pub async fn set_attributes(
         &self,
         tenant: &Tenant,
@@ -191,20 +212,29 @@ impl IngestService {
             .catalog
             .attached(&tenant.id, &store.id, file_id)
             .await?;
-        let updated = self
-            .catalog
-            .set_attributes(&tenant.id, &store.id, file_id, attributes)
-            .await?;
-        if current.status == FileStatus::Completed || current.status == FileStatus::InProgress {
-            return Ok(self
+        match current.status {
+            FileStatus::Completed => {
+                self.vectors
+                    .backend_of(store)?
+                    .set_file_attributes(&store.spec(), file_id, attributes.clone())
+                    .await?;
+                Ok(self
+                    .catalog
+                    .set_attributes(&tenant.id, &store.id, file_id, attributes)
+                    .await?)
+            }
+            FileStatus::InProgress => Ok(self
                 .catalog
                 .attach(AttachedFile {
-                    status: FileStatus::InProgress,
-                    ..updated
+                    attributes,
+                    ..current
                 })
-                .await?);
+                .await?),
+            FileStatus::Failed | FileStatus::Cancelled => Ok(self
+                .catalog
+                .set_attributes(&tenant.id, &store.id, file_id, attributes)
+                .await?),
         }
-        Ok(updated)
     }
 
     /// Removes the file from the store, and its chunks; the file itself stays.
@@ -221,23 +251,35 @@ impl IngestService {
         Ok(())
     }
 
-    /// The text of an attached file, as parsed for ingestion.
+    /// The text of an attached file, as extracted for ingestion (never parsed again here).
     pub async fn content(
         &self,
         tenant: &Tenant,
         store: &CollectionRecord,
         file_id: &str,
     ) -> Result<String, ApiError> {
-        self.catalog
+        let attached = self
+            .catalog
             .attached(&tenant.id, &store.id, file_id)
             .await?;
         let file = self.files.get(tenant, file_id).await?;
-        let bytes = self.files.blobs().read(&file.id).await?;
-        let name = file.filename.clone();
-        tokio::task::spawn_blocking(move || text::extract(&name, &bytes))
-            .await
-            .map_err(|_| ApiError::invalid("file_id", "the file could not be parsed"))?
-            .map_err(|e| ApiError::invalid("file_id", e.to_string()))
+        if let Some(text) = self.files.blobs().read_text(&file.id).await? {
+            return Ok(text);
+        }
+        match attached.status {
+            // Ingested before texts were kept: extracted (in the sandbox) this once.
+            FileStatus::Completed => self.text_of(&file).await.map_err(|e| match e {
+                Failure::Server(m) => ApiError::Store(StoreError::internal_msg(m)),
+                Failure::Invalid(m) | Failure::Unsupported(m) => ApiError::invalid("file_id", m),
+            }),
+            status => Err(ApiError::invalid(
+                "file_id",
+                format!(
+                    "the content of file '{file_id}' is available once it has been processed; it is {}",
+                    status.as_str()
+                ),
+            )),
+        }
     }
 
     pub async fn counts(
@@ -332,50 +374,81 @@ impl Ingestor {
 
     /// Claims one job and runs it; false when there was none.
     pub async fn run_once(&self) -> Result<bool, ApiError> {
-        let Some(job) = self.service.catalog.claim(self.lease_secs).await? else {
+        let catalog = &self.service.catalog;
+        let Some(claim) = catalog.claim(self.lease_secs, self.max_attempts).await? else {
             return Ok(false);
         };
+        let job = &claim.job;
+        tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, "ingestion job claimed");
         // The claim is renewed while the job runs, however long it takes.
         let result = tokio::select! {
-            result = self.process(&job) => result,
-            never = self.keep_claim(&job) => match never {},
+            result = self.process(&claim) => result,
+            never = self.keep_claim(&claim) => match never {},
         };
         let outcome = match result {
             Ok(bytes) => JobOutcome::Completed { usage_bytes: bytes },
-            Err(outcome) => outcome,
-        };
-        tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, outcome = ?outcome, "ingestion job ended");
-        let catalog = &self.service.catalog;
-        let kept = catalog
-            .finish(&job.vector_store_id, &job.file_id, job.attempts, outcome)
-            .await?;
-        if !kept {
-            // Cancelled or detached while it ran: drop what it wrote. (Claimed again by another
-            // worker after the lease ran out: that worker's result stands.)
-            let now = catalog.status(&job.vector_store_id, &job.file_id).await?;
-            if matches!(now, None | Some(FileStatus::Cancelled))
-                && let Ok(store) = self
-                    .service
-                    .vectors
-                    .catalog()
-                    .get_collection(&job.tenant_id, &job.vector_store_id)
-                    .await
-            {
-                let _ = self
-                    .service
-                    .vectors
-                    .delete_files(&store, std::slice::from_ref(&job.file_id))
-                    .await;
+            Err(Ended::Outcome(outcome)) => outcome,
+            Err(Ended::ClaimLost) => {
+                tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, "ingestion claim taken over; its work is dropped");
+                self.clean_up_cancelled(job).await?;
+                return Ok(true);
             }
+        };
+        if let JobOutcome::Failed(_) = &outcome
+            && let Err(e) = self.remove_chunks(&claim).await
+        {
+            // A file that fails keeps none of the chunks it wrote; failing that, try again.
+            tracing::warn!(file = %job.file_id, error = %crate::error::error_chain(&e), "could not remove the chunks of a failed file");
+            catalog
+                .finish(
+                    &job.vector_store_id,
+                    &job.file_id,
+                    &claim.token,
+                    JobOutcome::Retry,
+                )
+                .await?;
+            return Ok(true);
+        }
+        tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, outcome = ?outcome, "ingestion job ended");
+        if !catalog
+            .finish(&job.vector_store_id, &job.file_id, &claim.token, outcome)
+            .await?
+        {
+            self.clean_up_cancelled(job).await?;
         }
         Ok(true)
     }
 
-    /// Renews the job's claim every third of a lease until dropped. Once the claim is lost
-    /// (cancelled, detached, or claimed again after a stall) it stops renewing; `finish` then
-    /// keeps the other outcome.
-    async fn keep_claim(&self, job: &AttachedFile) -> std::convert::Infallible {
+    /// A job cancelled while it ran keeps no chunks. (A detached one's were removed by the
+    /// detach; a re-attached or re-claimed one's belong to the new claim.)
+    async fn clean_up_cancelled(&self, job: &AttachedFile) -> Result<(), ApiError> {
+        let now = self
+            .service
+            .catalog
+            .status(&job.vector_store_id, &job.file_id)
+            .await?;
+        if now == Some(FileStatus::Cancelled)
+            && let Ok(store) = self
+                .service
+                .vectors
+                .catalog()
+                .get_collection(&job.tenant_id, &job.vector_store_id)
+                .await
+        {
+            self.service
+                .vectors
+                .delete_files(&store, std::slice::from_ref(&job.file_id))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Renews the claim every third of a lease until dropped. Once the claim is lost
+    /// (cancelled, detached, re-attached, or claimed again after a stall) it stops renewing;
+    /// the fenced writes and `finish` then refuse this worker.
+    async fn keep_claim(&self, claim: &Claim) -> std::convert::Infallible {
         let every = Duration::from_millis((self.lease_secs.max(1) as u64) * 1000 / 3);
+        let job = &claim.job;
         loop {
             tokio::time::sleep(every).await;
             match self
@@ -384,12 +457,14 @@ impl Ingestor {
                 .renew(
                     &job.vector_store_id,
                     &job.file_id,
-                    job.attempts,
+                    &claim.token,
                     self.lease_secs,
                 )
                 .await
             {
-                Ok(true) => {}
+                Ok(true) => {
+                    tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, "ingestion claim renewed")
+                }
                 Ok(false) => std::future::pending::<()>().await,
                 Err(e) => {
                     tracing::warn!(error = %e, file = %job.file_id, "could not renew an ingestion claim")
@@ -398,12 +473,13 @@ impl Ingestor {
         }
     }
 
-    async fn process(&self, job: &AttachedFile) -> Result<u64, JobOutcome> {
+    async fn process(&self, claim: &Claim) -> Result<u64, Ended> {
+        let job = &claim.job;
         let failed = |code: &str, message: String| {
-            JobOutcome::Failed(LastError {
+            Ended::Outcome(JobOutcome::Failed(LastError {
                 code: code.into(),
                 message,
-            })
+            }))
         };
         let tenant = Tenant {
             id: job.tenant_id.clone(),
@@ -427,53 +503,82 @@ impl Ingestor {
                 }
                 other => self.on_error(job, other),
             })?;
-        let bytes = self
-            .service
-            .files
-            .blobs()
-            .read(&file.id)
-            .await
-            .map_err(|e| self.on_error(job, e))?;
-        let name = file.filename.clone();
-        let text = match tokio::task::spawn_blocking(move || text::extract(&name, &bytes)).await {
-            Ok(Ok(text)) => text,
-            Ok(Err(ExtractError::Unsupported(m))) => return Err(failed("unsupported_file", m)),
-            Ok(Err(ExtractError::Invalid(m))) => return Err(failed("invalid_file", m)),
-            Err(_) => {
-                return Err(failed(
-                    "invalid_file",
-                    format!("'{}' could not be parsed", file.filename),
-                ));
+        let text = match self.service.text_of(&file).await {
+            Ok(text) => text,
+            Err(Failure::Unsupported(m)) => return Err(failed("unsupported_file", m)),
+            Err(Failure::Invalid(m)) => return Err(failed("invalid_file", m)),
+            Err(Failure::Server(m)) => {
+                return Err(self.on_error(job, ApiError::Store(StoreError::internal_msg(m))));
             }
         };
         // If the model still finds a chunk too long for it, chunk the file smaller and retry.
         let (mut max, mut overlap) = (job.max_chunk_tokens as usize, job.overlap_tokens as usize);
         loop {
             match self
-                .store_chunks(&store, &file, job, text::chunk(&text, max, overlap))
+                .store_chunks(&store, &file, claim, text::chunk(&text, max, overlap))
                 .await
             {
-                Err(e) if is_too_long(&e) && max > 32 => {
+                Err(Step::ClaimLost) => return Err(Ended::ClaimLost),
+                Err(Step::Failed(e)) if is_too_long(&e) && max > 32 => {
                     (max, overlap) = (max * 3 / 4, overlap * 3 / 4);
                     tracing::info!(file = %file.id, max, "a chunk was too long for the model; chunking smaller");
                 }
-                Err(e) if e.class() == Class::InvalidRequest => {
+                Err(Step::Failed(e)) if e.class() == Class::InvalidRequest => {
                     return Err(failed("invalid_file", e.to_string()));
                 }
-                Err(e) => return Err(self.on_error(job, e)),
+                Err(Step::Failed(e)) => return Err(self.on_error(job, e)),
                 Ok(usage) => return Ok(usage),
             }
         }
     }
 
-    /// Replaces the file's chunks with `pieces`; returns the bytes of text stored.
+    /// Runs `work` under the claim; `ClaimLost` when it is no longer held.
+    async fn fenced(&self, claim: &Claim, work: FencedWork) -> Result<u64, Step> {
+        let job = &claim.job;
+        match self
+            .service
+            .catalog
+            .fenced(&job.vector_store_id, &job.file_id, &claim.token, work)
+            .await
+        {
+            Ok(Some(n)) => Ok(n),
+            Ok(None) => Err(Step::ClaimLost),
+            Err(e) => Err(Step::Failed(e.into())),
+        }
+    }
+
+    /// Removes the file's chunks, under the claim.
+    async fn remove_chunks(&self, claim: &Claim) -> Result<(), ApiError> {
+        let job = &claim.job;
+        let store = self
+            .service
+            .vectors
+            .catalog()
+            .get_collection(&job.tenant_id, &job.vector_store_id)
+            .await?;
+        let backend = self.service.vectors.backend_of(&store)?;
+        let (spec, file_id) = (store.spec(), job.file_id.clone());
+        match self
+            .fenced(
+                claim,
+                Box::pin(async move { backend.delete_files(&spec, &[file_id]).await }),
+            )
+            .await
+        {
+            Err(Step::Failed(e)) => Err(e),
+            Ok(_) | Err(Step::ClaimLost) => Ok(()),
+        }
+    }
+
+    /// Replaces the file's chunks with `pieces`; returns the bytes of text stored. Each batch
+    /// is embedded first, then written under the claim.
     async fn store_chunks(
         &self,
         store: &CollectionRecord,
-        file: &store_core::FileRecord,
-        job: &AttachedFile,
+        file: &FileRecord,
+        claim: &Claim,
         pieces: Vec<String>,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, Step> {
         let usage: u64 = pieces.iter().map(|p| p.len() as u64).sum();
         let docs: Vec<DocumentInput> = pieces
             .into_iter()
@@ -485,37 +590,62 @@ impl Ingestor {
                 chunk_index: i as u32,
                 text: piece,
                 vector: None,
-                attributes: job.attributes.clone(),
+                attributes: claim.job.attributes.clone(),
             })
             .collect();
-        // Replace whatever an earlier try or attachment left.
-        self.service
+        let backend = self
+            .service
             .vectors
-            .delete_files(store, std::slice::from_ref(&file.id))
-            .await?;
+            .backend_of(store)
+            .map_err(Step::Failed)?;
+        // Replace whatever an earlier try or attachment left.
+        let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
+        self.fenced(
+            claim,
+            Box::pin(async move { b.delete_files(&spec, &[file_id]).await }),
+        )
+        .await?;
         for part in docs.chunks(64) {
-            self.service
+            let chunks: Vec<Chunk> = self
+                .service
                 .vectors
-                .upsert(store, part.to_vec(), "chunks", "text")
-                .await?;
+                .embed_documents(store, part.to_vec(), "chunks", "text")
+                .await
+                .map_err(Step::Failed)?;
+            let (b, spec) = (backend.clone(), store.spec());
+            self.fenced(
+                claim,
+                Box::pin(async move { b.upsert(&spec, chunks).await }),
+            )
+            .await?;
         }
         Ok(usage)
     }
 
     /// A fault on the server's side (not the file's) is tried again until the attempts run
     /// out, then fails the file with `server_error`.
-    fn on_error(&self, job: &AttachedFile, e: ApiError) -> JobOutcome {
+    fn on_error(&self, job: &AttachedFile, e: ApiError) -> Ended {
         tracing::warn!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, error = %crate::error::error_chain(&e), "ingestion step failed");
-        if job.attempts < self.max_attempts {
+        Ended::Outcome(if job.attempts < self.max_attempts {
             JobOutcome::Retry
         } else {
-            JobOutcome::Failed(LastError {
-                code: "server_error".into(),
-                message: format!(
-                    "the file could not be processed after {} tries",
-                    job.attempts
-                ),
-            })
-        }
+            JobOutcome::Failed(store_core::attempts_used_up(job.attempts))
+        })
     }
+}
+
+/// How a job that did not complete ended.
+#[derive(Debug)]
+enum Ended {
+    Outcome(JobOutcome),
+    /// The claim was taken over (re-attached, detached, cancelled, or claimed again).
+    ClaimLost,
+}
+
+/// Why a step of a job stopped.
+#[derive(Debug)]
+enum Step {
+    /// It failed; the caller decides what that means for the file.
+    Failed(ApiError),
+    ClaimLost,
 }

@@ -7,13 +7,14 @@ mod files;
 mod ingest;
 mod rate_limit;
 mod records;
+pub mod sandbox;
 pub mod text;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
 pub use collections::{
     CreateCollectionInput, DocumentInput, SearchInput, SearchKind, VectorService,
 };
-pub use files::{BlobStore, FileService, UploadMeta};
+pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
 pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
 pub use records::RECORD_TTL;

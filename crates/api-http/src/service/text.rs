@@ -27,6 +27,15 @@ fn extension(filename: &str) -> Option<String> {
     Some(ext.to_ascii_lowercase())
 }
 
+/// Whether `filename`'s format is read by a third-party parser (PDF, HTML), which runs in the
+/// extraction sandbox; the text formats are checked here, in process.
+pub fn needs_parser(filename: &str) -> bool {
+    matches!(
+        extension(filename).as_deref(),
+        Some("pdf" | "html" | "htm" | "xhtml")
+    )
+}
+
 /// The text of a file. Blocking (PDF parsing can be slow): call from a blocking thread.
 pub fn extract(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
     let ext = extension(filename).ok_or_else(|| {
@@ -113,41 +122,11 @@ pub fn count_tokens(text: &str) -> usize {
     cl100k().encode_ordinary(text).len()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_formats_are_read_as_utf8() {
-        assert_eq!(
-            extract("a.md", "# Title\nbody".as_bytes()).unwrap(),
-            "# Title\nbody"
-        );
-        assert_eq!(extract("A.CSV", b"a,b\n1,2").unwrap(), "a,b\n1,2");
-        assert_eq!(
-            extract("x.rs", "fn main() {}".as_bytes()).unwrap(),
-            "fn main() {}"
-        );
-        assert_eq!(extract("bom.txt", "\u{feff}hi".as_bytes()).unwrap(), "hi");
-    }
-
-    #[test]
-    fn html_keeps_only_the_text() {
-        let t = extract("p.html", b"<html><head><style>p{color:red}</style></head><body><h1>Hello</h1><p>World &amp; more</p></body></html>").unwrap();
-        assert!(t.contains("Hello") && t.contains("World & more"), "{t}");
-        assert!(!t.contains("<p>") && !t.contains("color:red"), "{t}");
-    }
-
-    /// A one-page PDF with the standard Helvetica font, xref offsets computed.
-    pub(crate) fn tiny_pdf(text: &str) -> Vec<u8> {
-        let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
-        let objects = [
-            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
-            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-        ];
+/// Files made to hurt a parser, for tests.
+#[doc(hidden)]
+pub mod fixtures {
+    /// A PDF of the given objects (numbered from 1, the first the catalog), xref offsets computed.
+    pub fn pdf(objects: &[String]) -> Vec<u8> {
         let mut pdf = b"%PDF-1.4\n".to_vec();
         let mut offsets = Vec::new();
         for (i, body) in objects.iter().enumerate() {
@@ -169,6 +148,88 @@ mod tests {
             .as_bytes(),
         );
         pdf
+    }
+
+    fn stream(dict: &str, content: &str) -> String {
+        format!(
+            "<< {dict} /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        )
+    }
+
+    /// A one-page PDF with the standard Helvetica font showing `text`.
+    pub fn tiny_pdf(text: &str) -> Vec<u8> {
+        pdf(&[
+            "<< /Type /Catalog /Pages 2 0 R >>".into(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".into(),
+            stream("", &format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET")),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into(),
+        ])
+    }
+
+    /// A page that draws a Form XObject that draws itself: a parser that follows `Do` without
+    /// a depth limit recurses until its stack runs out.
+    pub fn self_drawing_pdf() -> Vec<u8> {
+        pdf(&[
+            "<< /Type /Catalog /Pages 2 0 R >>".into(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /XObject << /X1 5 0 R >> >> >>".into(),
+            stream("", "/X1 Do"),
+            stream(
+                "/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /X1 5 0 R >> >>",
+                "/X1 Do",
+            ),
+        ])
+    }
+
+    /// `depth` nested elements around one word.
+    pub fn nested_html(depth: usize) -> Vec<u8> {
+        let mut html = String::with_capacity(depth * 11 + 64);
+        html.push_str("<html><body>");
+        for _ in 0..depth {
+            html.push_str("<div>");
+        }
+        html.push_str("deep");
+        for _ in 0..depth {
+            html.push_str("</div>");
+        }
+        html.push_str("</body></html>");
+        html.into_bytes()
+    }
+
+    /// `depth` nested JSON arrays.
+    pub fn nested_json(depth: usize) -> Vec<u8> {
+        let mut json = "[".repeat(depth);
+        json.push_str(&"]".repeat(depth));
+        json.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::tiny_pdf;
+    use super::*;
+
+    #[test]
+    fn text_formats_are_read_as_utf8() {
+        assert_eq!(
+            extract("a.md", "# Title\nbody".as_bytes()).unwrap(),
+            "# Title\nbody"
+        );
+        assert_eq!(extract("A.CSV", b"a,b\n1,2").unwrap(), "a,b\n1,2");
+        assert_eq!(
+            extract("x.rs", "fn main() {}".as_bytes()).unwrap(),
+            "fn main() {}"
+        );
+        assert_eq!(extract("bom.txt", "\u{feff}hi".as_bytes()).unwrap(), "hi");
+    }
+
+    #[test]
+    fn html_keeps_only_the_text() {
+        let t = extract("p.html", b"<html><head><style>p{color:red}</style></head><body><h1>Hello</h1><p>World &amp; more</p></body></html>").unwrap();
+        assert!(t.contains("Hello") && t.contains("World & more"), "{t}");
+        assert!(!t.contains("<p>") && !t.contains("color:red"), "{t}");
     }
 
     #[test]

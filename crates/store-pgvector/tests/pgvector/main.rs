@@ -6,6 +6,7 @@ mod catalog;
 mod errors;
 mod injection;
 mod prepared;
+mod queue;
 
 use std::sync::Arc;
 

@@ -1,0 +1,191 @@
+//! The ingestion queue: claims with tokens of their own, fenced chunk writes, and jobs whose
+//! tries are used up. It runs on a database of its own, since `claim` takes the oldest job of
+//! the whole queue.
+
+use serde_json::{Map, json};
+use store_core::{
+    AttachedFile, Catalog, FileStatus, IngestCatalog, JobOutcome, NewCollection, now_unix,
+};
+use store_pgvector::{PgCatalog, PgVectorOptions};
+
+use crate::database_url;
+
+/// A database of the test's own, `pgvector_queue_{name}`, made afresh (tests may run in
+/// processes of their own, side by side).
+async fn catalog(name: &str) -> PgCatalog {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let url = database_url();
+    let db = format!("pgvector_queue_{name}");
+    let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        diesel::sql_query(&sql)
+            .execute(&mut conn)
+            .await
+            .expect(&sql);
+    }
+    let (server, _) = url
+        .rsplit_once('/')
+        .expect("DATABASE_URL ends in a database name");
+    let own = format!("{server}/{db}");
+    store_pgvector::migrate(&own).await.expect("migrations");
+    PgCatalog::new(
+        store_pgvector::connect(&own, 4, &PgVectorOptions::default())
+            .await
+            .expect("connect"),
+    )
+}
+
+async fn attached(catalog: &PgCatalog, name: &str) -> AttachedFile {
+    let tenant = catalog.ensure_tenant(name).await.unwrap();
+    let store = catalog
+        .create_collection(NewCollection {
+            id: format!("vs_{name}"),
+            tenant_id: tenant.id.clone(),
+            collection: name.into(),
+            name: None,
+            backend: "pgvector".into(),
+            model: None,
+            dimension: 3,
+            metadata: Map::new(),
+            expires_after_days: None,
+        })
+        .await
+        .unwrap();
+    catalog
+        .attach(AttachedFile {
+            vector_store_id: store.id,
+            file_id: format!("file-{name}"),
+            tenant_id: tenant.id,
+            batch_id: None,
+            status: FileStatus::InProgress,
+            last_error: None,
+            attributes: json!({"v": 1}).as_object().cloned().unwrap(),
+            max_chunk_tokens: 100,
+            overlap_tokens: 10,
+            usage_bytes: 0,
+            created_at: now_unix(),
+            attempts: 0,
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_reattached_file_refuses_the_old_claims_renewals_writes_and_finish() {
+    let catalog = catalog("reattach").await;
+    let file = attached(&catalog, "reattach").await;
+    let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
+    let old = catalog.claim(60, 5).await.unwrap().expect("a job");
+    assert_eq!(old.job.file_id, id);
+
+    // Re-attached while the first worker runs: the first claim is over.
+    catalog.attach(file.clone()).await.unwrap();
+    assert!(!catalog.renew(&vs, &id, &old.token, 60).await.unwrap());
+    let wrote = catalog
+        .fenced(&vs, &id, &old.token, Box::pin(async { Ok(1) }))
+        .await
+        .unwrap();
+    assert_eq!(wrote, None, "the old claim may not write chunks");
+
+    // The new claim has the same attempt number (attempts were reset) but its own token.
+    let new = catalog.claim(60, 5).await.unwrap().expect("claimed again");
+    assert_eq!(new.job.attempts, old.job.attempts);
+    assert_ne!(new.token, old.token);
+    assert!(
+        !catalog
+            .finish(
+                &vs,
+                &id,
+                &old.token,
+                JobOutcome::Completed { usage_bytes: 1 }
+            )
+            .await
+            .unwrap(),
+        "the old claim may not finish the job"
+    );
+    assert!(catalog.renew(&vs, &id, &new.token, 60).await.unwrap());
+    assert_eq!(
+        catalog
+            .fenced(&vs, &id, &new.token, Box::pin(async { Ok(7) }))
+            .await
+            .unwrap(),
+        Some(7)
+    );
+    assert!(
+        catalog
+            .finish(
+                &vs,
+                &id,
+                &new.token,
+                JobOutcome::Completed { usage_bytes: 9 }
+            )
+            .await
+            .unwrap()
+    );
+    let done = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
+    assert_eq!(done.status, FileStatus::Completed);
+    assert_eq!(done.usage_bytes, 9);
+}
+
+#[tokio::test]
+async fn a_reattach_waits_for_a_fenced_write_in_flight() {
+    let catalog = std::sync::Arc::new(catalog("inflight").await);
+    let file = attached(&catalog, "inflight").await;
+    let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
+    let claim = catalog.claim(60, 5).await.unwrap().expect("a job");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let writer = {
+        let (catalog, vs, id, token) = (catalog.clone(), vs.clone(), id.clone(), claim.token);
+        tokio::spawn(async move {
+            catalog
+                .fenced(
+                    &vs,
+                    &id,
+                    &token,
+                    Box::pin(async move {
+                        started_tx.send(()).unwrap();
+                        release_rx.await.unwrap();
+                        Ok(1)
+                    }),
+                )
+                .await
+        })
+    };
+    started_rx.await.unwrap();
+    let reattach = {
+        let (catalog, file) = (catalog.clone(), file.clone());
+        tokio::spawn(async move { catalog.attach(file).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !reattach.is_finished(),
+        "the re-attach waits for the write in flight"
+    );
+    release_tx.send(()).unwrap();
+    assert_eq!(writer.await.unwrap().unwrap(), Some(1));
+    reattach.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_job_whose_tries_are_used_up_fails_instead_of_running_again() {
+    let catalog = catalog("spent").await;
+    let file = attached(&catalog, "spent").await;
+    let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
+    // Two workers each die holding it (their leases of 0 s run out at once).
+    for attempt in 1..=2 {
+        let c = catalog.claim(0, 2).await.unwrap().expect("claimed");
+        assert_eq!(c.job.attempts, attempt);
+        // A lease ends a second after its length, rounded to whole seconds.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    }
+    assert!(catalog.claim(0, 2).await.unwrap().is_none());
+    let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
+    assert_eq!(f.status, FileStatus::Failed);
+    let e = f.last_error.expect("last_error");
+    assert_eq!(e.code, "server_error");
+    assert!(e.message.contains("2 tries"), "{}", e.message);
+}

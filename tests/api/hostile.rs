@@ -1,0 +1,160 @@
+//! Files made to hurt the parsers: each fails (or completes) on its own, and the server goes
+//! on serving. Third-party parsers run in the extraction sandbox (this package's `e2e-server
+//! extract`), so a stack overflow, a hang or an exhausted parser ends that child only.
+
+use api_http::service::text::fixtures;
+use e2e_tests::{TestApp, assert_envelope, spawn_app_with, test_settings};
+use serde_json::{Value, json};
+
+async fn store(app: &TestApp) -> String {
+    let r = app
+        .call(
+            "POST",
+            "/v1/vector_stores",
+            Some(json!({"name": "hostile"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn attach(app: &TestApp, store: &str, file: &str) {
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/files"),
+            Some(json!({"file_id": file})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// A file that parses normally completes after all the hostile ones, on the same server.
+async fn still_serving(app: &TestApp, store: &str) {
+    assert_eq!(
+        app.send(app.client.get(app.url("/health"))).await.status,
+        200
+    );
+    let ok = app
+        .upload(
+            &app.key_a,
+            "fine.pdf",
+            fixtures::tiny_pdf("A calm page about lighthouses"),
+        )
+        .await;
+    attach(app, store, &ok).await;
+    assert_eq!(app.wait_for_file(store, &ok).await["status"], "completed");
+}
+
+#[tokio::test]
+async fn hostile_files_fail_alone_and_the_server_keeps_serving() {
+    let mut settings = test_settings();
+    // The deeply nested HTML keeps html2text busy for a minute: cut it off sooner.
+    settings.ingest.extract.limits.timeout_secs = 5;
+    let app = spawn_app_with(settings).await;
+    let store = store(&app).await;
+    let mut truncated = fixtures::tiny_pdf("cut off");
+    truncated.truncate(truncated.len() / 2);
+    let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
+    zip.extend_from_slice(&[0u8; 200]);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        // Recurses through its own Form XObject until the stack overflows.
+        ("self.pdf", fixtures::self_drawing_pdf(), "invalid_file"),
+        ("deep.html", fixtures::nested_html(200_000), "invalid_file"),
+        ("deep.json", fixtures::nested_json(100_000), "invalid_file"),
+        ("truncated.pdf", truncated, "invalid_file"),
+        ("archive.pdf", zip, "invalid_file"),
+        ("empty.txt", Vec::new(), "invalid_file"),
+        ("latin1.txt", b"caf\xe9 cr\xe8me".to_vec(), "invalid_file"),
+    ];
+    let mut ids = Vec::new();
+    for (name, data, _) in &cases {
+        let id = app.upload(&app.key_a, name, data.clone()).await;
+        attach(&app, &store, &id).await;
+        ids.push(id);
+    }
+    for ((name, _, code), id) in cases.iter().zip(&ids) {
+        let f = app.wait_for_file(&store, id).await;
+        assert_eq!(f["status"], "failed", "{name}: {f}");
+        assert_eq!(f["last_error"]["code"], *code, "{name}: {f}");
+        assert!(
+            f["last_error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name}: {f}"
+        );
+        // Its content is refused, never parsed in the request.
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/vector_stores/{store}/files/{id}/content"),
+                None,
+            )
+            .await;
+        assert_envelope(&r, 400);
+    }
+    let crashed = &app.wait_for_file(&store, &ids[0]).await["last_error"]["message"];
+    assert!(
+        crashed.as_str().unwrap().contains("crashed"),
+        "the stack overflow is named: {crashed}"
+    );
+    still_serving(&app, &store).await;
+    // The failed files keep no chunks.
+    let r = app
+        .call(
+            "GET",
+            &format!("/v2/collections/{store}/documents?limit=100"),
+            None,
+        )
+        .await;
+    let files: Vec<&Value> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["file_id"])
+        .collect();
+    assert!(
+        ids.iter()
+            .all(|id| !files.contains(&&Value::from(id.as_str()))),
+        "{files:?}"
+    );
+}
+
+#[tokio::test]
+async fn content_is_the_text_kept_at_ingestion_and_never_parsed_again() {
+    let settings = test_settings();
+    let dir = settings.files.dir.clone();
+    let app = spawn_app_with(settings).await;
+    let store = store(&app).await;
+    let id = app
+        .upload(
+            &app.key_a,
+            "kept.pdf",
+            fixtures::tiny_pdf("Text about glaciers"),
+        )
+        .await;
+    attach(&app, &store, &id).await;
+    assert_eq!(app.wait_for_file(&store, &id).await["status"], "completed");
+    // The bytes on disk now hold the PDF that crashes its parser: a request that parsed them
+    // again would fail (or, in process, take the server down).
+    std::fs::write(dir.join(&id), fixtures::self_drawing_pdf()).unwrap();
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/vector_stores/{store}/files/{id}/content"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["data"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Text about glaciers")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.send(app.client.get(app.url("/health"))).await.status,
+        200
+    );
+}
