@@ -22,7 +22,7 @@ async fn collections_on_both_back_ends_live_side_by_side() {
                 Some(json!({"collection": name, "model_name": "all-minilm-l6-v2", "storage_backend": backend})),
             )
             .await;
-        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["storage_backend"], backend);
         let r = app
             .call(

@@ -102,3 +102,52 @@ async fn the_sweep_frees_the_chunks_of_an_expired_store_and_keeps_it_expired() {
     assert_eq!(r.body["status"], "completed");
     assert!(r.body["usage_bytes"].as_u64().unwrap() > 0);
 }
+
+#[tokio::test]
+async fn an_update_of_an_expired_store_changes_its_name_and_leaves_it_expired() {
+    let app = spawn_app_with(test_settings()).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/vector_stores",
+            Some(json!({"name": "old", "expires_after": {"anchor": "last_active_at", "days": 1}})),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/vector_stores/{id}");
+    age(&id, 2).await;
+    let mut before = json!(null);
+    for _ in 0..100 {
+        before = app.call("GET", &path, None).await.body;
+        if before["status"] == "expired" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(before["status"], "expired", "{before}");
+
+    let r = app
+        .call(
+            "POST",
+            &path,
+            Some(json!({"name": "renamed", "metadata": {"k": "v"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "renamed");
+    assert_eq!(r.body["metadata"], json!({"k": "v"}));
+    assert_eq!(r.body["status"], "expired", "an update does not revive it");
+    assert_eq!(r.body["last_active_at"], before["last_active_at"]);
+    assert_eq!(r.body["expires_at"], before["expires_at"]);
+
+    let r = app
+        .call(
+            "POST",
+            &path,
+            Some(json!({"expires_after": {"anchor": "last_active_at", "days": 365}})),
+        )
+        .await;
+    let e = assert_envelope(&r, 400);
+    assert_eq!(e["param"], "expires_after");
+    assert_eq!(app.call("GET", &path, None).await.body["status"], "expired");
+}

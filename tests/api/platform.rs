@@ -25,7 +25,7 @@ pub async fn seed(app: &TestApp, collection: &str) {
     let r = app
         .call("POST", "/v1/api/collection", Some(json!({"collection": collection, "model_name": "all-minilm-l6-v2", "name": "Test docs", "metadata": {"team": "search"}})))
         .await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = app
         .call(
             "POST",

@@ -163,11 +163,12 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     /// Sets `last_active_at` to now.
     async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
 
-    /// Collections of every tenant that expired at or before `now` and whose chunks have not been
-    /// freed yet, longest expired first, at most `limit`.
+    /// Collections of every tenant on one of `backends` that expired at or before `now` and
+    /// whose chunks have not been freed yet, longest expired first, at most `limit`.
     async fn expired_collections(
         &self,
         now: i64,
+        backends: Vec<String>,
         limit: usize,
     ) -> StoreResult<Vec<CollectionRecord>>;
 

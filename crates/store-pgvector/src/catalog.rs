@@ -150,6 +150,10 @@ struct Counted {
 
 const KEY_COLUMNS: &str =
     "k.id, k.tenant_id, t.name AS tenant_name, k.prefix, k.created_at, k.revoked_at";
+/// Whether a collection's expiry has passed at `$8` (the time of the statement), or its chunks
+/// were freed.
+const EXPIRED: &str = "(chunks_freed_at IS NOT NULL OR (expires_after_days IS NOT NULL AND last_active_at + expires_after_days::bigint * 86400 < $8))";
+
 const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, dimension, metadata, expires_after_days, created_at, last_active_at";
 
 fn new_id(prefix: &str) -> String {
@@ -366,11 +370,13 @@ impl Catalog for PgCatalog {
     ) -> StoreResult<CollectionRecord> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+            // An expired collection stays expired: its name and metadata change, its expiry
+            // and last use do not.
             "UPDATE collections SET \
              name = CASE WHEN $3 THEN $4 ELSE name END, \
              metadata = COALESCE($5, metadata), \
-             expires_after_days = CASE WHEN $6 THEN $7 ELSE expires_after_days END, \
-             last_active_at = $8 \
+             expires_after_days = CASE WHEN $6 AND NOT {EXPIRED} THEN $7 ELSE expires_after_days END, \
+             last_active_at = CASE WHEN {EXPIRED} THEN last_active_at ELSE $8 END \
              WHERE tenant_id = $1 AND id = $2 RETURNING {COLLECTION_COLUMNS}"
         ))
         .bind::<Text, _>(tenant_id.to_string())
@@ -423,17 +429,19 @@ impl Catalog for PgCatalog {
     async fn expired_collections(
         &self,
         now: i64,
+        backends: Vec<String>,
         limit: usize,
     ) -> StoreResult<Vec<CollectionRecord>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections \
              WHERE expires_after_days IS NOT NULL AND chunks_freed_at IS NULL \
-             AND last_active_at + expires_after_days::bigint * 86400 <= $1 \
+             AND last_active_at + expires_after_days::bigint * 86400 <= $1 AND backend = ANY($3) \
              ORDER BY last_active_at + expires_after_days::bigint * 86400, id LIMIT $2"
         ))
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind::<diesel::sql_types::Array<Text>, _>(backends)
         .load(&mut conn)
         .await
         .map_err(error::db)?;

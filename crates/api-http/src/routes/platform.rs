@@ -61,7 +61,8 @@ async fn create(
         .service
         .create_collection(&caller.0, input, "model_name")
         .await?;
-    Ok(HttpResponse::Created().json(info(record)))
+    // 200, as the platform API and OpenAI's create answer (the raw /v2 API keeps 201).
+    Ok(HttpResponse::Ok().json(info(record)))
 }
 
 async fn delete_collection(

@@ -119,7 +119,12 @@ impl VectorService {
     /// returns how many were freed. The records stay, reporting `expired`; a collection whose
     /// back-end fails now is tried again by the next sweep.
     pub async fn sweep_expired(&self, limit: usize) -> Result<usize, ApiError> {
-        let expired = self.catalog.expired_collections(now_unix(), limit).await?;
+        // Collections on a back-end this server lacks are another server's to sweep.
+        let backends = self.stores.names().into_iter().map(String::from).collect();
+        let expired = self
+            .catalog
+            .expired_collections(now_unix(), backends, limit)
+            .await?;
         let mut freed = 0;
         for record in &expired {
             let store = self.store(record)?;
@@ -286,6 +291,16 @@ impl VectorService {
         record: &CollectionRecord,
         update: CollectionUpdate,
     ) -> Result<CollectionRecord, ApiError> {
+        // As on OpenAI, an expired store stays expired.
+        if update.expires_after_days.is_some() && Self::is_expired(record) {
+            return Err(ApiError::invalid(
+                "expires_after",
+                format!(
+                    "vector store '{}' has expired; its expiry can no longer be changed",
+                    record.id
+                ),
+            ));
+        }
         self.records.forget(record);
         let updated = self
             .catalog
@@ -945,7 +960,7 @@ mod tests {
     #[tokio::test]
     async fn the_sweep_frees_expired_collections_and_marks_only_those_it_freed() {
         let mut catalog = MockCatalog::new();
-        catalog.expect_expired_collections().returning(|_, _| {
+        catalog.expect_expired_collections().returning(|_, _, _| {
             Ok(vec![
                 expired("vs_gone"),
                 expired("vs_fails"),

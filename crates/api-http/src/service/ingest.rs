@@ -577,7 +577,7 @@ impl Ingestor {
         store: &CollectionRecord,
         file: &FileRecord,
         claim: &Claim,
-        pieces: Vec<String>,
+        pieces: Vec<&str>,
     ) -> Result<u64, Step> {
         let usage: u64 = pieces.iter().map(|p| p.len() as u64).sum();
         let docs: Vec<DocumentInput> = pieces
@@ -588,7 +588,7 @@ impl Ingestor {
                 file_id: file.id.clone(),
                 filename: Some(file.filename.clone()),
                 chunk_index: i as u32,
-                text: piece,
+                text: piece.to_string(),
                 vector: None,
                 attributes: claim.job.attributes.clone(),
             })

@@ -94,18 +94,37 @@ fn cl100k() -> &'static tiktoken_rs::CoreBPE {
     })
 }
 
-/// Windows of at most `max_tokens` tokens, each starting `max_tokens - overlap` after the last.
-pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<String> {
+/// Windows of at most `max_tokens` tokens, each starting `max_tokens - overlap` after the last,
+/// as slices of `text` (trimmed of surrounding white space). A token may end inside a
+/// character (byte-level tokens split CJK and emoji): a window's edges move forward to the next
+/// character boundary, so no character is cut and consecutive windows still meet or overlap.
+pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<&str> {
     let bpe = cl100k();
     let tokens = bpe.encode_ordinary(text);
+    // Byte offset of each token's start in `text` (the tokens' bytes are the text's bytes).
+    let mut offsets = Vec::with_capacity(tokens.len() + 1);
+    let mut at = 0usize;
+    for t in &tokens {
+        offsets.push(at);
+        at += bpe
+            .decode_bytes(std::slice::from_ref(t))
+            .map_or(0, |b| b.len());
+    }
+    offsets.push(text.len());
+    let boundary = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
     let max = max_tokens.max(1);
     let step = max.saturating_sub(overlap).max(1);
     let mut out = Vec::new();
     let mut start = 0;
     while start < tokens.len() {
         let end = (start + max).min(tokens.len());
-        let bytes = bpe.decode_bytes(&tokens[start..end]).unwrap_or_default();
-        let piece = String::from_utf8_lossy(&bytes).trim().to_string();
+        let piece = text[boundary(offsets[start])..boundary(offsets[end])].trim();
         if !piece.is_empty() {
             out.push(piece);
         }
@@ -287,5 +306,25 @@ mod tests {
         let text = "東京タワー ".repeat(200);
         let joined: String = chunk(&text, 50, 0).concat();
         assert!(joined.contains("東京タワー"));
+    }
+
+    #[test]
+    fn characters_split_across_token_windows_are_kept_whole() {
+        // Emoji and rare CJK are several byte-level tokens each: small windows end inside them.
+        let text = "🦀🦀🦀 鱻鱻鱻 🇯🇵🇯🇵 ".repeat(40);
+        for (max, overlap) in [(3, 0), (4, 1), (7, 3), (16, 0)] {
+            let chunks = chunk(&text, max, overlap);
+            assert!(!chunks.is_empty());
+            for c in &chunks {
+                assert!(!c.contains('\u{fffd}'), "{c:?}");
+                assert!(text.contains(c));
+            }
+            // Without overlap the windows tile the text: nothing is lost at their edges.
+            if overlap == 0 {
+                let joined: String = chunks.concat();
+                let squeezed: String = text.split_whitespace().collect();
+                assert_eq!(joined.split_whitespace().collect::<String>(), squeezed);
+            }
+        }
     }
 }
