@@ -7,6 +7,7 @@ mod files;
 mod health;
 mod hostile;
 mod ingestion;
+mod limits;
 mod platform;
 mod rate_limit;
 mod raw;

@@ -180,7 +180,8 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
         keyword_weight: settings.search.hybrid_keyword_weight,
         rrf_k: settings.search.rrf_k,
     };
-    let service = VectorService::new(catalog, stores, embedders, hybrid);
+    let service =
+        VectorService::new(catalog, stores, embedders, hybrid).with_limits(settings.limits);
     let ingest = IngestService::new(service.clone(), files.clone(), pg_catalog, sandbox);
     Ok(AppState {
         service,

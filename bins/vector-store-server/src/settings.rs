@@ -25,6 +25,7 @@ pub struct Settings {
     pub files: FileSettings,
     pub ingest: IngestSettings,
     pub embeddings: EmbeddingSettings,
+    pub limits: api_http::service::Limits,
     pub log: LogSettings,
 }
 
@@ -191,6 +192,13 @@ impl Settings {
             || self.search.hybrid_keyword_weight < 0.0
         {
             bail!("search: rrf_k must be positive and the hybrid weights non-negative");
+        }
+        let max_text = store_core::limits::MAX_TEXT_BYTES;
+        if self.limits.max_text_bytes == 0 || self.limits.max_text_bytes > max_text {
+            bail!("limits.max_text_bytes must be between 1 and {max_text}");
+        }
+        if self.limits.max_query_bytes == 0 || self.limits.max_response_bytes == 0 {
+            bail!("limits.max_query_bytes and limits.max_response_bytes must be positive");
         }
         api_http::check_auth_mode(self.auth.mode, &self.server.host).map_err(anyhow::Error::msg)
     }

@@ -18,6 +18,17 @@ pub const MAX_COMPARISONS: usize = 128;
 pub const MAX_LIST: usize = 256;
 /// The longest attribute key.
 pub const MAX_KEY_LEN: usize = 64;
+/// How many values one filter may compare against in all (every back-end binds each one).
+pub const MAX_VALUES: usize = 1024;
+/// The longest string value, in characters.
+pub const MAX_STRING_VALUE_LEN: usize = 512;
+
+/// What a filter has used of its bounds so far.
+#[derive(Default)]
+struct Budget {
+    comparisons: usize,
+    values: usize,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
@@ -100,8 +111,7 @@ pub enum FilterValue {
 impl Filter {
     /// Parses and validates a filter from JSON.
     pub fn from_json(v: &Value) -> Result<Filter, String> {
-        let mut comparisons = 0;
-        parse(v, "filters", 0, &mut comparisons)
+        parse(v, "filters", 0, &mut Budget::default())
     }
 
     pub fn to_json(&self) -> Value {
@@ -124,7 +134,7 @@ impl Filter {
     }
 }
 
-fn parse(v: &Value, at: &str, depth: usize, comparisons: &mut usize) -> Result<Filter, String> {
+fn parse(v: &Value, at: &str, depth: usize, budget: &mut Budget) -> Result<Filter, String> {
     if depth > MAX_DEPTH {
         return Err(format!("{at}: filters nest deeper than {MAX_DEPTH} levels"));
     }
@@ -150,7 +160,7 @@ fn parse(v: &Value, at: &str, depth: usize, comparisons: &mut usize) -> Result<F
             let parsed = list
                 .iter()
                 .enumerate()
-                .map(|(i, f)| parse(f, &format!("{at}.filters[{i}]"), depth + 1, comparisons))
+                .map(|(i, f)| parse(f, &format!("{at}.filters[{i}]"), depth + 1, budget))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(if ty == "and" {
                 Filter::And(parsed)
@@ -165,8 +175,8 @@ fn parse(v: &Value, at: &str, depth: usize, comparisons: &mut usize) -> Result<F
                 )
             })?;
             only_fields(obj, &["type", "key", "value"], at)?;
-            *comparisons += 1;
-            if *comparisons > MAX_COMPARISONS {
+            budget.comparisons += 1;
+            if budget.comparisons > MAX_COMPARISONS {
                 return Err(format!(
                     "{at}: a filter may hold at most {MAX_COMPARISONS} comparisons"
                 ));
@@ -183,6 +193,31 @@ fn parse(v: &Value, at: &str, depth: usize, comparisons: &mut usize) -> Result<F
                 .get("value")
                 .ok_or_else(|| format!("{at}: missing 'value'"))?;
             let value = parse_value(op, raw, &format!("{at}.value"))?;
+            let scalars: Vec<&Scalar> = match &value {
+                FilterValue::Scalar(s) => vec![s],
+                FilterValue::List(l) => l.iter().collect(),
+            };
+            budget.values += scalars.len();
+            if budget.values > MAX_VALUES {
+                return Err(format!(
+                    "{at}: a filter may compare against at most {MAX_VALUES} values in all"
+                ));
+            }
+            if scalars
+                .iter()
+                .any(|s| matches!(s, Scalar::String(v) if v.chars().count() > MAX_STRING_VALUE_LEN))
+            {
+                return Err(format!(
+                    "{at}.value: strings are at most {MAX_STRING_VALUE_LEN} characters"
+                ));
+            }
+            if key.contains('\0')
+                || scalars
+                    .iter()
+                    .any(|s| matches!(s, Scalar::String(v) if v.contains('\0')))
+            {
+                return Err(format!("{at}: keys and values may not hold NUL (U+0000)"));
+            }
             Ok(Filter::Comparison(Comparison {
                 key: key.to_string(),
                 op,
@@ -318,6 +353,23 @@ mod tests {
             e.contains("unknown filter type 'like'") && e.contains("nin"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_filter_binds_at_most_max_values_in_all() {
+        let list = |n: usize| (0..n).map(|i| json!(format!("v{i}"))).collect::<Vec<_>>();
+        let many = |lists: usize| {
+            json!({"type": "or", "filters": (0..lists)
+                .map(|i| json!({"type": "in", "key": format!("k{i}"), "value": list(MAX_LIST)}))
+                .collect::<Vec<_>>()})
+        };
+        assert!(Filter::from_json(&many(MAX_VALUES / MAX_LIST)).is_ok());
+        // 128 lists of 256 values: within every per-comparison bound, over the total.
+        let e = parse_err(many(MAX_COMPARISONS));
+        assert!(e.contains(&format!("at most {MAX_VALUES} values")), "{e}");
+        let long = "x".repeat(MAX_STRING_VALUE_LEN + 1);
+        let e = parse_err(json!({"type": "eq", "key": "k", "value": long}));
+        assert!(e.contains("characters"), "{e}");
     }
 
     #[test]

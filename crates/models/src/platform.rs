@@ -81,9 +81,9 @@ pub struct Document {
     pub content: String,
     #[validate(custom(function = "validation::metadata"))]
     pub metadata: Option<Map<String, Value>>,
-    #[validate(length(max = 64))]
+    #[validate(length(max = 64), custom(function = "validation::short_items"))]
     pub links: Option<Vec<String>>,
-    #[validate(length(max = 64))]
+    #[validate(length(max = 64), custom(function = "validation::short_items"))]
     pub topics: Option<Vec<String>>,
     #[validate(length(max = 512))]
     pub author: Option<String>,

@@ -57,6 +57,20 @@ pub fn id(s: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// List items (`links`, `topics`): each at most [`METADATA_MAX_VALUE_LEN`] characters.
+pub fn short_items(items: &[String]) -> Result<(), ValidationError> {
+    match items
+        .iter()
+        .position(|i| i.chars().count() > METADATA_MAX_VALUE_LEN)
+    {
+        Some(at) => Err(error(
+            "item_length",
+            format!("item {at} is longer than {METADATA_MAX_VALUE_LEN} characters"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Metadata and attributes: at most 16 keys, keys of 1 to 64 characters, values strings of at
 /// most 512 characters, numbers or booleans.
 pub fn metadata(map: &Map<String, Value>) -> Result<(), ValidationError> {

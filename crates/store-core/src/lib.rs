@@ -18,6 +18,7 @@ pub mod error;
 pub mod files;
 pub mod filter;
 pub mod ingest;
+pub mod limits;
 pub mod registry;
 pub mod store;
 #[cfg(feature = "testkit")]

@@ -574,6 +574,7 @@ impl VectorStore for ElasticStore {
         let index = self.index(spec)?;
         for c in &chunks {
             check_vector(spec, &c.vector)?;
+            c.check_limits()?;
             if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
                 return Err(StoreError::invalid_param(
                     "id",

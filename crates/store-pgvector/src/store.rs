@@ -167,14 +167,7 @@ fn check_json_no_nul(param: &str, v: &Value) -> StoreResult<()> {
 
 fn check_chunk(spec: &CollectionSpec, c: &Chunk) -> StoreResult<()> {
     spec.check_vector(&c.vector)?;
-    check_no_nul("id", &c.id)?;
-    check_no_nul("file_id", &c.file_id)?;
-    check_no_nul("filename", c.filename.as_deref().unwrap_or_default())?;
-    check_no_nul("text", &c.text)?;
-    c.attributes.iter().try_for_each(|(k, v)| {
-        check_no_nul("attributes", k)?;
-        check_json_no_nul("attributes", v)
-    })
+    Ok(c.check_limits()?)
 }
 
 #[derive(QueryableByName)]
@@ -657,10 +650,7 @@ impl VectorStore for PgVectorStore {
         attributes: Map<String, Value>,
     ) -> StoreResult<u64> {
         let t = table(spec)?;
-        attributes.iter().try_for_each(|(k, v)| {
-            check_no_nul("attributes", k)?;
-            check_json_no_nul("attributes", v)
-        })?;
+        store_core::limits::attributes(&attributes)?;
         let mut conn = self.db.conn().await?;
         match diesel::sql_query(format!("UPDATE {t} SET attributes = $1 WHERE file_id = $2"))
             .bind::<diesel::sql_types::Jsonb, _>(Value::Object(attributes))

@@ -12,6 +12,7 @@ use store_core::{
 
 use crate::error::ApiError;
 use crate::service::records::RecordCache;
+use store_core::limits::ChunkField;
 
 /// `last_active_at` is written at most this often per collection, so that reads stay reads.
 const TOUCH_INTERVAL_SECS: i64 = 60;
@@ -23,6 +24,45 @@ pub struct VectorService {
     embedders: EmbedderRegistry,
     hybrid: HybridOptions,
     records: Arc<RecordCache>,
+    limits: Limits,
+}
+
+/// What one request may make the service store or send, the same on every surface and
+/// back-end (the stored-chunk limits themselves are in [`store_core::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct Limits {
+    /// The longest document (or chunk) text, in bytes; at most
+    /// [`store_core::limits::MAX_TEXT_BYTES`].
+    pub max_text_bytes: usize,
+    /// The longest search query, in bytes.
+    pub max_query_bytes: usize,
+    /// The most text one search or list answer carries, in bytes: past it, the lowest-ranked
+    /// hits (or the page's last documents) are left out.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: store_core::limits::DEFAULT_TEXT_BYTES,
+            max_query_bytes: 4096,
+            max_response_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// The longest prefix of `items` whose texts fit in `budget` bytes (at least one item).
+fn fit<T>(mut items: Vec<T>, budget: usize, text: impl Fn(&T) -> usize) -> Vec<T> {
+    let mut used = 0;
+    let keep = items
+        .iter()
+        .position(|item| {
+            used += text(item);
+            used > budget
+        })
+        .map_or(items.len(), |over| over.max(1));
+    items.truncate(keep);
+    items
 }
 
 #[derive(Debug, Clone, Default)]
@@ -95,7 +135,38 @@ impl VectorService {
             embedders,
             hybrid,
             records: Arc::default(),
+            limits: Limits::default(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// A search query within the limits; `param` names it.
+    fn check_query(&self, text: &str, param: &str) -> Result<(), ApiError> {
+        if text.len() > self.limits.max_query_bytes {
+            return Err(ApiError::invalid(
+                param,
+                format!(
+                    "the query is {} bytes long; queries are at most {} bytes",
+                    text.len(),
+                    self.limits.max_query_bytes
+                ),
+            ));
+        }
+        if text.contains('\0') {
+            return Err(ApiError::invalid(
+                param,
+                "the query contains a NUL character (U+0000)",
+            ));
+        }
+        Ok(())
     }
 
     pub fn default_model(&self) -> &str {
@@ -350,6 +421,9 @@ impl VectorService {
         template: SearchInput,
     ) -> Result<Vec<Hit>, ApiError> {
         let k = template.k;
+        for text in &queries {
+            self.check_query(text, "query")?;
+        }
         let mut merged: Vec<Hit> = Vec::new();
         for text in queries {
             let input = SearchInput {
@@ -416,6 +490,22 @@ impl VectorService {
     ) -> Result<Vec<Chunk>, ApiError> {
         self.check_expiry(record)?;
         for (i, d) in docs.iter().enumerate() {
+            store_core::limits::document(
+                &d.id,
+                &d.file_id,
+                d.filename.as_deref(),
+                &d.text,
+                &d.attributes,
+                self.limits.max_text_bytes,
+            )
+            .map_err(|e| {
+                let field = match e.field {
+                    ChunkField::Text => text_field,
+                    ChunkField::Attributes => attributes_field(text_field),
+                    other => other.as_str(),
+                };
+                ApiError::invalid(format!("{param}[{i}].{field}"), format!("{param}[{i}].{e}"))
+            })?;
             if let Some(v) = &d.vector {
                 check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
             }
@@ -495,6 +585,7 @@ impl VectorService {
         let spec = record.spec();
         let rows = store.list(&spec, limit, offset).await?;
         let total = store.count(&spec).await?;
+        let rows = fit(rows, self.limits.max_response_bytes, |c| c.text.len());
         Ok((rows, total))
     }
 
@@ -509,6 +600,9 @@ impl VectorService {
             check_vector(v, record.dimension, "vector")?;
         }
         let text = input.text.filter(|t| !t.trim().is_empty());
+        if let Some(t) = &text {
+            self.check_query(t, "text")?;
+        }
         let mode = match input.kind {
             SearchKind::Vector => SearchMode::Vector(
                 self.query_vector(record, input.vector, text.as_deref())
@@ -541,7 +635,10 @@ impl VectorService {
             score_threshold: input.score_threshold,
             hybrid,
         };
-        Ok(store.search(&record.spec(), &request).await?)
+        let hits = store.search(&record.spec(), &request).await?;
+        Ok(fit(hits, self.limits.max_response_bytes, |h| {
+            h.chunk.text.len()
+        }))
     }
 
     async fn query_vector(
@@ -640,6 +737,16 @@ impl VectorService {
                 }
             }
         }
+    }
+}
+
+/// What a surface calls a document's attributes: the platform's documents (whose text is
+/// `content`) have `metadata`.
+fn attributes_field(text_field: &str) -> &'static str {
+    if text_field == "content" {
+        "metadata"
+    } else {
+        "attributes"
     }
 }
 

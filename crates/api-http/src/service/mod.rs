@@ -12,7 +12,7 @@ pub mod text;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
 pub use collections::{
-    CreateCollectionInput, DocumentInput, SearchInput, SearchKind, VectorService,
+    CreateCollectionInput, DocumentInput, Limits, SearchInput, SearchKind, VectorService,
 };
 pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
 pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};

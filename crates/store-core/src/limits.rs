@@ -1,0 +1,224 @@
+//! One set of limits on what is stored, the same on every back-end, checked before any back-end
+//! is called (and again by each back-end, so that nothing it cannot hold reaches it).
+//!
+//! - ids (of chunks and files) are at most [`MAX_ID_BYTES`] bytes of UTF-8: Elasticsearch's
+//!   `_id` limit, so an id of 200 emoji is refused on every back-end alike;
+//! - a chunk's text is at most the configured number of bytes, never more than
+//!   [`MAX_TEXT_BYTES`] (PostgreSQL's `tsvector` of a text must stay under 1 MB);
+//! - no text, id, filename, attribute key or string holds NUL (U+0000), which PostgreSQL cannot
+//!   store;
+//! - attribute string values are at most [`MAX_ATTRIBUTE_STRING_CHARS`] characters: the longest
+//!   keyword Elasticsearch indexes (`ignore_above`), so a filter finds them on every back-end.
+
+use serde_json::{Map, Value};
+
+use crate::store::Chunk;
+
+/// The longest id, in bytes of UTF-8.
+pub const MAX_ID_BYTES: usize = 512;
+/// The most text one chunk may hold, whatever is configured.
+pub const MAX_TEXT_BYTES: usize = 524_288;
+/// The default limit on one chunk's (or document's) text.
+pub const DEFAULT_TEXT_BYTES: usize = 262_144;
+/// The longest attribute string value, in characters.
+pub const MAX_ATTRIBUTE_STRING_CHARS: usize = 8191;
+
+/// The part of a chunk that broke a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkField {
+    Id,
+    FileId,
+    Filename,
+    Text,
+    Attributes,
+}
+
+impl ChunkField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChunkField::Id => "id",
+            ChunkField::FileId => "file_id",
+            ChunkField::Filename => "filename",
+            ChunkField::Text => "text",
+            ChunkField::Attributes => "attributes",
+        }
+    }
+}
+
+/// Which limit a chunk broke, and how.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field_name} {message}", field_name = field.as_str())]
+pub struct LimitExceeded {
+    pub field: ChunkField,
+    pub message: String,
+}
+
+fn exceeded(field: ChunkField, message: impl Into<String>) -> LimitExceeded {
+    LimitExceeded {
+        field,
+        message: message.into(),
+    }
+}
+
+fn no_nul(field: ChunkField, s: &str) -> Result<(), LimitExceeded> {
+    if s.contains('\0') {
+        return Err(exceeded(
+            field,
+            "contains a NUL character (U+0000), which cannot be stored",
+        ));
+    }
+    Ok(())
+}
+
+fn id(field: ChunkField, s: &str) -> Result<(), LimitExceeded> {
+    no_nul(field, s)?;
+    if s.len() > MAX_ID_BYTES {
+        return Err(exceeded(
+            field,
+            format!(
+                "is {} bytes long; ids are at most {MAX_ID_BYTES} bytes of UTF-8",
+                s.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn attribute_value(v: &Value) -> Result<(), LimitExceeded> {
+    match v {
+        Value::String(s) => {
+            no_nul(ChunkField::Attributes, s)?;
+            if s.chars().count() > MAX_ATTRIBUTE_STRING_CHARS {
+                return Err(exceeded(
+                    ChunkField::Attributes,
+                    format!("strings are at most {MAX_ATTRIBUTE_STRING_CHARS} characters"),
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(attribute_value),
+        Value::Object(m) => attributes(m),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
+}
+
+/// The limits on a chunk's attributes.
+pub fn attributes(map: &Map<String, Value>) -> Result<(), LimitExceeded> {
+    map.iter().try_for_each(|(k, v)| {
+        no_nul(ChunkField::Attributes, k)?;
+        attribute_value(v)
+    })
+}
+
+/// The limits on one document before it is embedded: its text at most `max_text_bytes`
+/// (capped at [`MAX_TEXT_BYTES`]).
+pub fn document(
+    doc_id: &str,
+    file_id: &str,
+    filename: Option<&str>,
+    text: &str,
+    attrs: &Map<String, Value>,
+    max_text_bytes: usize,
+) -> Result<(), LimitExceeded> {
+    id(ChunkField::Id, doc_id)?;
+    id(ChunkField::FileId, file_id)?;
+    if let Some(f) = filename {
+        no_nul(ChunkField::Filename, f)?;
+    }
+    no_nul(ChunkField::Text, text)?;
+    let max = max_text_bytes.min(MAX_TEXT_BYTES);
+    if text.len() > max {
+        return Err(exceeded(
+            ChunkField::Text,
+            format!(
+                "is {} bytes long; a document's text is at most {max} bytes",
+                text.len()
+            ),
+        ));
+    }
+    attributes(attrs)
+}
+
+impl From<LimitExceeded> for crate::StoreError {
+    fn from(e: LimitExceeded) -> Self {
+        crate::StoreError::invalid_param(e.field.as_str(), e.to_string())
+    }
+}
+
+impl Chunk {
+    /// The limits every back-end holds it to.
+    pub fn check_limits(&self) -> Result<(), LimitExceeded> {
+        document(
+            &self.id,
+            &self.file_id,
+            self.filename.as_deref(),
+            &self.text,
+            &self.attributes,
+            MAX_TEXT_BYTES,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(id_: &str, text: &str, attrs: Value) -> Result<(), LimitExceeded> {
+        document(
+            id_,
+            "f",
+            None,
+            text,
+            attrs.as_object().unwrap(),
+            DEFAULT_TEXT_BYTES,
+        )
+    }
+
+    #[test]
+    fn ids_are_bounded_in_bytes_not_characters() {
+        assert!(check(&"é".repeat(256), "t", json!({})).is_ok());
+        let e = check(&"😀".repeat(200), "t", json!({})).unwrap_err();
+        assert_eq!(e.field, ChunkField::Id);
+        assert!(e.message.contains("800 bytes"), "{e}");
+    }
+
+    #[test]
+    fn nul_is_refused_everywhere() {
+        assert_eq!(
+            check("a\0b", "t", json!({})).unwrap_err().field,
+            ChunkField::Id
+        );
+        assert_eq!(
+            check("a", "t\0", json!({})).unwrap_err().field,
+            ChunkField::Text
+        );
+        assert_eq!(
+            check("a", "t", json!({"k\u{0}": 1})).unwrap_err().field,
+            ChunkField::Attributes
+        );
+        assert_eq!(
+            check("a", "t", json!({"k": ["x", "y\u{0}"]}))
+                .unwrap_err()
+                .field,
+            ChunkField::Attributes
+        );
+    }
+
+    #[test]
+    fn text_over_the_limit_is_refused_and_the_cap_holds() {
+        assert!(check("a", &"x".repeat(DEFAULT_TEXT_BYTES), json!({})).is_ok());
+        let e = check("a", &"x".repeat(DEFAULT_TEXT_BYTES + 1), json!({})).unwrap_err();
+        assert_eq!(e.field, ChunkField::Text);
+        let big = "x".repeat(MAX_TEXT_BYTES + 1);
+        assert!(document("a", "f", None, &big, &Map::new(), usize::MAX).is_err());
+    }
+
+    #[test]
+    fn attribute_strings_are_bounded_like_a_keyword() {
+        let ok = "é".repeat(MAX_ATTRIBUTE_STRING_CHARS);
+        assert!(check("a", "t", json!({ "k": ok })).is_ok());
+        let long = "e".repeat(MAX_ATTRIBUTE_STRING_CHARS + 1);
+        assert!(check("a", "t", json!({ "k": long })).is_err());
+    }
+}

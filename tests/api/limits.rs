@@ -1,0 +1,193 @@
+//! One set of limits on every surface and back-end (this suite runs once per back-end): each
+//! refusal is a 400 envelope naming the field, and nothing of a refused request is stored.
+
+use e2e_tests::{TestApp, assert_envelope, spawn_app, spawn_app_with, test_settings};
+use serde_json::{Value, json};
+
+async fn raw_collection(app: &TestApp, name: &str) {
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections",
+            Some(json!({"collection": name, "dimension": 3})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+async fn count(app: &TestApp, name: &str) -> u64 {
+    let r = app
+        .call(
+            "GET",
+            &format!("/v2/collections/{name}/documents?limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["total"].as_u64().unwrap()
+}
+
+fn doc(id: &str, text: &str, attributes: Value) -> Value {
+    json!({"id": id, "text": text, "vector": [1.0, 0.5, 0.25], "attributes": attributes})
+}
+
+#[tokio::test]
+async fn documents_over_a_limit_are_refused_alike_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    raw_collection(&app, "lim").await;
+    let path = "/v2/collections/lim/documents";
+    let cases = [
+        (
+            doc("ok", &"x".repeat(262_145), json!({})),
+            "documents[1].text",
+        ),
+        (doc("ok", "a\u{0}b", json!({})), "documents[1].text"),
+        (
+            doc(&"😀".repeat(200), "emoji id", json!({})),
+            "documents[1].id",
+        ),
+        (
+            doc("ok", "t", json!({"k": "v".repeat(8192)})),
+            "documents[1].attributes",
+        ),
+        (
+            doc("ok", "t", json!({"k": "a\u{0}"})),
+            "documents[1].attributes",
+        ),
+    ];
+    for (bad, param) in cases {
+        // A valid document first: the whole request is refused, and it is not stored either.
+        let body = json!({"documents": [doc("first", "fine", json!({})), bad]});
+        let r = app.call("POST", path, Some(body)).await;
+        let e = assert_envelope(&r, 400);
+        assert_eq!(e["param"], param, "{e:?}");
+        assert_eq!(count(&app, "lim").await, 0, "{param}");
+    }
+    // At the limit is fine, on every back-end (PostgreSQL indexes it for keyword search).
+    let text = "word ".repeat(262_144 / 5);
+    let r = app
+        .call(
+            "POST",
+            path,
+            Some(json!({"documents": [doc("big", &text, json!({}))]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(count(&app, "lim").await, 1);
+}
+
+#[tokio::test]
+async fn platform_documents_and_queries_are_held_to_the_same_limits() {
+    let app = spawn_app().await;
+    let index = |docs: Value| json!({"collection": "plim", "documents": docs});
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/index",
+            Some(index(json!([{"content": "x".repeat(262_145)}]))),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "documents[0].content");
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/index",
+            Some(index(
+                json!([{"content": "ok", "topics": ["t".repeat(513)]}]),
+            )),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "documents[0].topics");
+
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/index",
+            Some(index(
+                json!([{"content": "Tides rise and fall twice a day."}]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let long = "tide ".repeat(1000);
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/search",
+            Some(json!({"collection": "plim", "query": long})),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "query");
+
+    // The OpenAI surface: the same bound on each query.
+    let r = app
+        .call("POST", "/v1/vector_stores", Some(json!({"name": "olim"})))
+        .await;
+    let vs = r.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{vs}/search"),
+            Some(json!({"query": ["short", long]})),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "query");
+    // A filter that would bind more values than any back-end takes.
+    let filters = json!({"type": "or", "filters": (0..128)
+        .map(|i| json!({"type": "in", "key": format!("k{i}"), "value": (0..256).map(|v| v.to_string()).collect::<Vec<_>>()}))
+        .collect::<Vec<_>>()});
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{vs}/search"),
+            Some(json!({"query": "tides", "filters": filters})),
+        )
+        .await;
+    let e = assert_envelope(&r, 400);
+    assert!(e["param"].as_str().unwrap().starts_with("filters"), "{e:?}");
+}
+
+#[tokio::test]
+async fn an_answer_carries_at_most_max_response_bytes_of_text() {
+    let mut settings = test_settings();
+    settings.limits.max_response_bytes = 10_000;
+    let app = spawn_app_with(settings).await;
+    raw_collection(&app, "resp").await;
+    let docs: Vec<Value> = (0..5)
+        .map(|i| {
+            doc(
+                &format!("d{i}"),
+                &format!("{i} {}", "y".repeat(4000)),
+                json!({}),
+            )
+        })
+        .collect();
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections/resp/documents",
+            Some(json!({"documents": docs})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .call("GET", "/v2/collections/resp/documents?limit=100", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["total"], 5);
+    assert_eq!(
+        r.body["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        r.body["data"]
+    );
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections/resp/search",
+            Some(json!({"vector": [1.0, 0.5, 0.25], "k": 5})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+}
