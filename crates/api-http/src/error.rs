@@ -8,7 +8,7 @@ use embeddings::EmbedError;
 use models::{ErrorBody, ErrorEnvelope};
 use store_core::{ErrorKind, StoreError};
 
-use crate::service::RateLimited;
+use crate::service::{RateLimited, TooManyInFlight};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,6 +31,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error(transparent)]
     RateLimited(#[from] RateLimited),
+    #[error(transparent)]
+    TooManyInFlight(#[from] TooManyInFlight),
 }
 
 impl ApiError {
@@ -70,7 +72,7 @@ impl ApiError {
             ApiError::NotFound(_) => Class::NotFound,
             ApiError::MethodNotAllowed(_) => Class::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => Class::PayloadTooLarge,
-            ApiError::RateLimited(_) => Class::RateLimited,
+            ApiError::RateLimited(_) | ApiError::TooManyInFlight(_) => Class::RateLimited,
         }
     }
 
@@ -205,6 +207,9 @@ impl ResponseError for ApiError {
             res.insert_header(("x-should-retry", "false"));
         }
         if class == Class::Unavailable {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let ApiError::TooManyInFlight(_) = self {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         if let ApiError::RateLimited(limited) = self {

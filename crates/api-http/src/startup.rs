@@ -17,7 +17,8 @@ use crate::error::{ApiError, LIMIT_HEADER, REMAINING_HEADER};
 use crate::extract::{BodyLimit, path_config, payload_config, query_config};
 use crate::routes;
 use crate::service::{
-    AuthMode, AuthService, FileService, IngestService, RateLimitStatus, RateLimits, VectorService,
+    AuthMode, AuthService, FileService, InFlight, IngestService, RateLimitStatus, RateLimits,
+    VectorService,
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,7 +39,18 @@ pub struct HttpSettings {
     /// `rate_limit_per_second`.
     #[serde(default = "default_rate_limit_burst")]
     pub rate_limit_burst: u32,
+    /// Requests of one tenant in progress at once; one over it waits up to 10 s for a turn,
+    /// then gets 429. Keep it below `database.pool_size`; 0 turns the bound off.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight_per_tenant: usize,
 }
+
+fn default_max_in_flight() -> usize {
+    8
+}
+
+/// How long a request over its tenant's bound on requests in flight waits for a turn.
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn default_shutdown() -> u64 {
     30
@@ -93,6 +105,10 @@ impl Application {
             settings.rate_limit_per_second,
             settings.rate_limit_burst,
         ));
+        let in_flight = web::Data::new(InFlight::new(
+            settings.max_in_flight_per_tenant,
+            IN_FLIGHT_WAIT,
+        ));
         if limits.is_enabled() {
             tracing::info!(
                 per_second = limits.per_second(),
@@ -106,6 +122,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(limits.clone())
+                .app_data(in_flight.clone())
                 .app_data(BodyLimit(limit))
                 .app_data(payload_config(limit))
                 .app_data(path_config())

@@ -12,6 +12,12 @@ pub fn db(e: Error) -> StoreError {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
             StoreError::unavailable("the database connection was lost", e)
         }
+        Error::DatabaseError(_, info) if info.message().contains("statement timeout") => {
+            StoreError::unavailable(
+                "the database took longer than its statement timeout to answer",
+                e,
+            )
+        }
         Error::DatabaseError(_, info) if is_connection_failure(info.message()) => {
             StoreError::unavailable("the database connection was lost", e)
         }
@@ -44,4 +50,18 @@ fn is_connection_failure(message: &str) -> bool {
 /// No connection could be had.
 pub fn pool(e: diesel_async::pooled_connection::deadpool::PoolError) -> StoreError {
     StoreError::unavailable("no database connection could be had", e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_timeout_is_unavailable_not_a_server_error() {
+        let e = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("canceling statement due to statement timeout".to_string()),
+        );
+        assert_eq!(db(e).kind(), store_core::ErrorKind::Unavailable);
+    }
 }

@@ -75,7 +75,11 @@ pub const MAX_CONNECTION_USES: usize = 10_000;
 /// settings of `options` as session defaults, which [`PgVectorStore::on_connected_pool`] relies
 /// on; a store made with [`PgVectorStore::new`] sets its own per search instead.
 pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
-    let setup = store::SearchSettings::session(options).sql(false);
+    let setup = format!(
+        "{}; SET statement_timeout = {}",
+        store::SearchSettings::session(options).sql(false),
+        options.statement_timeout_ms
+    );
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     // A connection taken from the pool is not pinged first (the default sends `SELECT 1` each
     // time, a second statement for every query): one whose socket the server or the network

@@ -40,6 +40,9 @@ pub struct PgVectorOptions {
     pub max_scan_tuples: usize,
     /// Rows per INSERT statement when upserting.
     pub upsert_batch: usize,
+    /// The longest any one statement may run (`statement_timeout`), so that no request can hold
+    /// a pooled connection for long; 0 turns it off.
+    pub statement_timeout_ms: u64,
 }
 
 impl Default for PgVectorOptions {
@@ -51,6 +54,7 @@ impl Default for PgVectorOptions {
             text_search_config: "english".into(),
             max_scan_tuples: 20_000,
             upsert_batch: 500,
+            statement_timeout_ms: 30_000,
         }
     }
 }

@@ -9,14 +9,16 @@ pub mod vector_store_files;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use store_core::Tenant;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
-use crate::service::RateLimits;
+use crate::service::{InFlight, RateLimits};
 use crate::startup::AppState;
 
 /// The authenticated caller, within its tenant's rate limit. The key arrives as
@@ -24,9 +26,14 @@ use crate::startup::AppState;
 ///
 /// Authentication comes first, so a request with a bad key is 401 and never reaches the limiter;
 /// then one request is taken from the tenant's bucket ([`RateLimits`]), and a request over the
-/// limit is 429. Routes without a `Caller` (`/health`, `/ready`) are never limited.
+/// limit is 429. Last, the request takes one of its tenant's turns in flight ([`InFlight`]),
+/// held until the handler is done. Routes without a `Caller` (`/health`, `/ready`) are never
+/// limited.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Tenant);
+pub struct Caller(
+    pub Tenant,
+    #[allow(dead_code)] Option<Arc<OwnedSemaphorePermit>>,
+);
 
 impl FromRequest for Caller {
     type Error = ApiError;
@@ -35,6 +42,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let limits = req.app_data::<web::Data<RateLimits>>().cloned();
+        let in_flight = req.app_data::<web::Data<InFlight>>().cloned();
         let key = api_key(req);
         let req = req.clone();
         Box::pin(async move {
@@ -50,7 +58,11 @@ impl FromRequest for Caller {
                 // Read back by the middleware in `startup.rs`, which sends it as headers.
                 req.extensions_mut().insert(status);
             }
-            Ok(Caller(tenant))
+            let turn = match in_flight {
+                Some(gate) => gate.enter(&tenant).await?.map(Arc::new),
+                None => None,
+            };
+            Ok(Caller(tenant, turn))
         })
     }
 }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use store_core::{ApiKeyRecord, Catalog, Tenant};
 
 use crate::error::ApiError;
+use crate::service::RateLimited;
 
 pub const KEY_PREFIX: &str = "vsk_";
 
@@ -46,13 +47,38 @@ pub fn key_prefix(key: &str) -> String {
     key.chars().take(KEY_PREFIX.len() + 6).collect()
 }
 
-#[derive(Debug)]
+/// How long an unknown key is remembered as unknown (a new key is never tried before it is
+/// made, so this only spares the database repeated bad keys).
+const MISS_TTL: Duration = Duration::from_secs(5);
+/// Database look-ups of keys not in the cache, a second, for all callers together (and the
+/// burst): what anonymous callers spraying made-up keys can make the service do.
+const LOOKUPS_PER_SECOND: u32 = 100;
+const LOOKUP_BURST: u32 = 200;
+
+type Lookups = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::MonotonicClock,
+>;
+
 pub struct AuthService {
     catalog: Arc<dyn Catalog>,
     mode: AuthMode,
     default_tenant: Tenant,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Tenant, Instant)>>,
+    /// Resolved keys (and, for [`MISS_TTL`], unknown ones) by hash.
+    cache: Mutex<HashMap<String, (Option<Tenant>, Instant)>>,
+    lookups: Lookups,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("mode", &self.mode)
+            .field("default_tenant", &self.default_tenant)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthService {
@@ -70,6 +96,13 @@ impl AuthService {
             default_tenant,
             ttl: cache_ttl,
             cache: Mutex::new(HashMap::new()),
+            lookups: governor::RateLimiter::direct_with_clock(
+                governor::Quota::per_second(
+                    std::num::NonZeroU32::new(LOOKUPS_PER_SECOND).expect("non-zero"),
+                )
+                .allow_burst(std::num::NonZeroU32::new(LOOKUP_BURST).expect("non-zero")),
+                governor::clock::MonotonicClock,
+            ),
         })
     }
 
@@ -98,25 +131,38 @@ impl AuthService {
 
     async fn lookup(&self, key: &str) -> Result<Option<Tenant>, ApiError> {
         let hash = hash_api_key(key);
-        if let Some(tenant) = self.cached(&hash) {
-            return Ok(Some(tenant));
+        if let Some(found) = self.cached(&hash) {
+            return Ok(found);
+        }
+        if let Err(not_until) = self.lookups.check() {
+            use governor::clock::Clock;
+            return Err(RateLimited {
+                per_second: LOOKUPS_PER_SECOND,
+                limit: LOOKUP_BURST,
+                retry_after: not_until.wait_time_from(governor::clock::MonotonicClock.now()),
+            }
+            .into());
         }
         let tenant = self.catalog.tenant_for_key_hash(&hash).await?;
-        if let Some(t) = &tenant
-            && let Ok(mut cache) = self.cache.lock()
-        {
+        if let Ok(mut cache) = self.cache.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
             }
-            cache.insert(hash, (t.clone(), Instant::now()));
+            cache.insert(hash, (tenant.clone(), Instant::now()));
         }
         Ok(tenant)
     }
 
-    fn cached(&self, hash: &str) -> Option<Tenant> {
+    /// The cached answer for a key hash: `Some(None)` for a key known to be unknown.
+    fn cached(&self, hash: &str) -> Option<Option<Tenant>> {
         let cache = self.cache.lock().ok()?;
         let (tenant, at) = cache.get(hash)?;
-        (at.elapsed() < self.ttl).then(|| tenant.clone())
+        let ttl = if tenant.is_some() {
+            self.ttl
+        } else {
+            self.ttl.min(MISS_TTL)
+        };
+        (at.elapsed() < ttl).then(|| tenant.clone())
     }
 
     /// Creates a key for a tenant (created if missing); the key itself is returned once and
@@ -172,6 +218,46 @@ mod tests {
         AuthService::new(Arc::new(catalog), mode, "default", Duration::from_secs(30))
             .await
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_are_remembered_and_their_lookups_bounded() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_ensure_tenant()
+            .returning(|name| Ok(tenant(name)));
+        let counted = calls.clone();
+        catalog.expect_tenant_for_key_hash().returning(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        });
+        let svc = AuthService::new(
+            Arc::new(catalog),
+            AuthMode::Keys,
+            "default",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        for _ in 0..50 {
+            assert!(matches!(
+                svc.authenticate(Some("vsk_same_bad_key")).await,
+                Err(ApiError::Unauthorized(_))
+            ));
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Made-up keys, each new: the database sees at most the burst, the rest wait.
+        let mut limited = 0;
+        for i in 0..(LOOKUP_BURST as usize + 100) {
+            match svc.authenticate(Some(&format!("vsk_made_up_{i}"))).await {
+                Err(ApiError::RateLimited(_)) => limited += 1,
+                Err(ApiError::Unauthorized(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(limited >= 90, "{limited}");
+        assert!(calls.load(std::sync::atomic::Ordering::SeqCst) <= LOOKUP_BURST as usize + 12);
     }
 
     #[test]

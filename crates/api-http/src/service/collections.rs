@@ -25,7 +25,12 @@ pub struct VectorService {
     hybrid: HybridOptions,
     records: Arc<RecordCache>,
     limits: Limits,
+    /// When every back-end last answered a readiness ping.
+    ready_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long a successful readiness check is remembered.
+pub const READY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What one request may make the service store or send, the same on every surface and
 /// back-end (the stored-chunk limits themselves are in [`store_core::limits`]).
@@ -136,6 +141,7 @@ impl VectorService {
             hybrid,
             records: Arc::default(),
             limits: Limits::default(),
+            ready_at: Arc::default(),
         }
     }
 
@@ -178,10 +184,25 @@ impl VectorService {
     }
 
     /// Succeeds when the catalog and every back-end answer.
+    /// Whether the catalog and every back-end answer. A success is remembered for
+    /// [`READY_TTL`], so that `/ready` polled by many callers costs the back-ends one ping each
+    /// in that time.
     pub async fn ready(&self) -> Result<(), ApiError> {
+        if self
+            .ready_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at.elapsed() < READY_TTL)
+        {
+            return Ok(());
+        }
         self.catalog.ping().await?;
         for store in self.stores.all() {
             store.ping().await?;
+        }
+        if let Ok(mut at) = self.ready_at.lock() {
+            *at = Some(std::time::Instant::now());
         }
         Ok(())
     }

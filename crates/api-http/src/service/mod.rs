@@ -4,6 +4,7 @@
 mod auth;
 mod collections;
 mod files;
+mod in_flight;
 mod ingest;
 mod rate_limit;
 mod records;
@@ -15,6 +16,7 @@ pub use collections::{
     CreateCollectionInput, DocumentInput, Limits, SearchInput, SearchKind, VectorService,
 };
 pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
+pub use in_flight::{InFlight, TooManyInFlight};
 pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
 pub use records::RECORD_TTL;

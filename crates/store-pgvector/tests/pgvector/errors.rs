@@ -169,3 +169,24 @@ async fn a_store_over_a_pool_with_other_session_settings_sets_its_own_per_search
         std::sync::Arc::new(PgVectorStore::new(pool, PgVectorOptions::default()));
     store_core::testkit::cases::a_selective_filter_still_returns_k_hits(store).await;
 }
+
+#[tokio::test]
+async fn a_statement_over_the_timeout_is_cancelled_by_the_server() {
+    use diesel_async::RunQueryDsl;
+    crate::pool().await; // migrated
+    let options = PgVectorOptions {
+        statement_timeout_ms: 200,
+        ..PgVectorOptions::default()
+    };
+    let pool = store_pgvector::connect(&crate::database_url(), 1, &options)
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let started = std::time::Instant::now();
+    let err = diesel::sql_query("SELECT pg_sleep(5)")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}
