@@ -90,8 +90,10 @@ impl BlobStore {
 
     /// Keeps the file's extracted text (durably, replacing any earlier one).
     pub async fn write_text(&self, id: &str, text: &str) -> Result<(), ApiError> {
+        // A temporary of its own: the same file may be ingested into two stores at once.
+        let unique = uuid::Uuid::new_v4().simple();
         let mut temp = TempBlob {
-            path: self.temp_path(&format!("{id}{TEXT_SUFFIX}")),
+            path: self.temp_path(&format!("{id}{TEXT_SUFFIX}.{unique}")),
             target: self.text_path(id),
             dir: self.dir.clone(),
             done: false,
@@ -298,8 +300,8 @@ impl FileService {
         let (mut moved, mut removed) = (0, 0);
         for (name, age) in self.blobs.temporaries().await? {
             let temp = self.blobs.temp(&name);
-            // `{id}.text` temporaries are written again by the next ingestion.
-            if !name.ends_with(TEXT_SUFFIX) && self.catalog.file_exists(&name).await? {
+            // Text temporaries (`{id}.text.{n}`) are written again by the next ingestion.
+            if !name.contains(TEXT_SUFFIX) && self.catalog.file_exists(&name).await? {
                 temp.commit().await?;
                 moved += 1;
             } else if age >= idle {
