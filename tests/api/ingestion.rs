@@ -207,3 +207,69 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
         "claimed once: the running worker renewed its lease"
     );
 }
+
+#[tokio::test]
+async fn chunks_longer_than_the_model_reads_are_stored_whole_and_found() {
+    let app = spawn_app_with(test_settings()).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/vector_stores",
+            Some(json!({"name": "long chunks"})),
+        )
+        .await;
+    let store = r.body["id"].as_str().unwrap().to_string();
+    // About 960 tokens: four chunks of 400 with 100 of overlap, each longer than the 256 word
+    // pieces the built-in model reads.
+    let text = (0..60)
+        .map(|i| format!("Sentence {i} tells of lighthouses, keepers and the long nights at sea."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let file = app
+        .upload(&app.key_a, "keepers.txt", text.into_bytes())
+        .await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/files"),
+            Some(
+                json!({"file_id": file, "chunking_strategy": {"type": "static",
+                "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 100}}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = app.wait_for_file(&store, &file).await;
+    assert_eq!(f["status"], "completed", "{f}");
+    assert_eq!(
+        f["chunking_strategy"]["static"]["max_chunk_size_tokens"],
+        400
+    );
+    let r = app
+        .call(
+            "GET",
+            &format!("/v2/collections/{store}/documents?limit=100"),
+            None,
+        )
+        .await;
+    let chunks = r.body["data"].as_array().unwrap();
+    assert_eq!(chunks.len(), 4, "{}", r.body);
+    assert!(
+        chunks[0]["text"].as_str().unwrap().len() > 1500,
+        "stored whole"
+    );
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/search"),
+            Some(json!({"query": "lighthouse keepers at night"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["file_id"], file.as_str());
+    assert!(
+        r.body["data"][0]["score"].as_f64().unwrap() > 0.6,
+        "{}",
+        r.body
+    );
+}

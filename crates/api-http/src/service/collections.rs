@@ -575,6 +575,11 @@ impl VectorService {
         Ok(chunks)
     }
 
+    /// The embedding model of `record`, for callers that embed on their own terms.
+    pub fn embedder_of(&self, record: &CollectionRecord) -> Result<Arc<dyn Embedder>, ApiError> {
+        self.collection_embedder(record, "vector")
+    }
+
     /// The back-end that holds `record`'s chunks, for writes the caller sequences itself.
     pub fn backend_of(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ApiError> {
         self.store(record)

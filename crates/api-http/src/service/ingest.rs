@@ -13,6 +13,8 @@ use store_core::{
     FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, StoreError, Tenant, now_unix,
 };
 
+use embeddings::{EmbedError, Embedder};
+
 use crate::error::{ApiError, Class};
 use crate::service::sandbox::{Failure, Sandbox};
 use crate::service::text;
@@ -38,7 +40,9 @@ pub fn auto_chunking(model_max: Option<usize>) -> (u32, u32) {
     )
 }
 
-/// Validates an OpenAI `chunking_strategy` into (max tokens, overlap tokens).
+/// Validates an OpenAI `chunking_strategy` into (max tokens, overlap tokens). Every size OpenAI
+/// takes is taken; a chunk longer than the model reads is embedded in windows
+/// ([`embed_windows`]).
 pub fn chunking(
     strategy: Option<&Value>,
     model_max: Option<usize>,
@@ -71,14 +75,6 @@ pub fn chunking(
                 return Err(bad(
                     "static.chunk_overlap_tokens must not exceed half of max_chunk_size_tokens",
                 ));
-            }
-            if let Some(m) = model_max {
-                let (fit, _) = auto_chunking(Some(m));
-                if max as u32 > fit {
-                    return Err(bad(&format!(
-                        "static.max_chunk_size_tokens {max} is more than this store's embedding model takes (at most {fit})"
-                    )));
-                }
             }
             Ok((max as u32, overlap as u32))
         }
@@ -335,10 +331,64 @@ impl IngestService {
     }
 }
 
-/// The embedder refused a chunk as longer than the model takes (the service names the chunk's
-/// text as the failing field only then).
-fn is_too_long(e: &ApiError) -> bool {
-    matches!(e, ApiError::Invalid { param: Some(p), .. } if p.starts_with("chunks[") && p.ends_with("].text"))
+/// The fewest cl100k tokens a window of [`embed_windows`] shrinks to.
+const MIN_WINDOW_TOKENS: usize = 8;
+
+/// One vector per text, for texts of any length: a text the model reads whole is embedded as
+/// it is; a longer one is cut into consecutive windows the model reads (of the `auto` chunk
+/// size, on character boundaries, nothing left out), and its vector is the mean of the
+/// windows' vectors weighted by their lengths, normalised. A window the model still finds too
+/// long (text that splits into many word pieces) makes every window of that batch smaller.
+pub async fn embed_windows(
+    embedder: &dyn Embedder,
+    texts: &[&str],
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let (window, _) = auto_chunking(Some(embedder.max_input_tokens()));
+    let mut window = window as usize;
+    loop {
+        // (text index, window text) for every window of every text; a text read whole is one.
+        let mut pieces: Vec<(usize, &str)> = Vec::new();
+        let mut whole = vec![false; texts.len()];
+        for (i, t) in texts.iter().enumerate() {
+            if text::count_tokens(t) <= window {
+                whole[i] = true;
+                pieces.push((i, t));
+            } else {
+                pieces.extend(text::chunk(t, window, 0).into_iter().map(|w| (i, w)));
+            }
+        }
+        let inputs: Vec<String> = pieces.iter().map(|(_, w)| (*w).to_string()).collect();
+        match embedder.embed(&inputs).await {
+            Ok(vectors) => {
+                let mut out = vec![vec![0f32; embedder.dimension()]; texts.len()];
+                for ((i, w), v) in pieces.iter().zip(vectors) {
+                    if whole[*i] {
+                        // The model's own vector.
+                        out[*i] = v;
+                    } else {
+                        let weight = w.len() as f32;
+                        out[*i]
+                            .iter_mut()
+                            .zip(v)
+                            .for_each(|(s, x)| *s += weight * x);
+                    }
+                }
+                for (v, _) in out.iter_mut().zip(&whole).filter(|(_, w)| !**w) {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+                return Ok(out);
+            }
+            Err(EmbedError::InputTooLong { .. }) if window > MIN_WINDOW_TOKENS => {
+                window = (window * 3 / 4).max(MIN_WINDOW_TOKENS);
+                tracing::debug!(
+                    window,
+                    "a window was too long for the model; embedding in smaller windows"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Claims and runs ingestion jobs.
@@ -511,24 +561,18 @@ impl Ingestor {
                 return Err(self.on_error(job, ApiError::Store(StoreError::internal_msg(m))));
             }
         };
-        // If the model still finds a chunk too long for it, chunk the file smaller and retry.
-        let (mut max, mut overlap) = (job.max_chunk_tokens as usize, job.overlap_tokens as usize);
-        loop {
-            match self
-                .store_chunks(&store, &file, claim, text::chunk(&text, max, overlap))
-                .await
-            {
-                Err(Step::ClaimLost) => return Err(Ended::ClaimLost),
-                Err(Step::Failed(e)) if is_too_long(&e) && max > 32 => {
-                    (max, overlap) = (max * 3 / 4, overlap * 3 / 4);
-                    tracing::info!(file = %file.id, max, "a chunk was too long for the model; chunking smaller");
-                }
-                Err(Step::Failed(e)) if e.class() == Class::InvalidRequest => {
-                    return Err(failed("invalid_file", e.to_string()));
-                }
-                Err(Step::Failed(e)) => return Err(self.on_error(job, e)),
-                Ok(usage) => return Ok(usage),
+        let pieces = text::chunk(
+            &text,
+            job.max_chunk_tokens as usize,
+            job.overlap_tokens as usize,
+        );
+        match self.store_chunks(&store, &file, claim, pieces).await {
+            Ok(usage) => Ok(usage),
+            Err(Step::ClaimLost) => Err(Ended::ClaimLost),
+            Err(Step::Failed(e)) if e.class() == Class::InvalidRequest => {
+                Err(failed("invalid_file", e.to_string()))
             }
+            Err(Step::Failed(e)) => Err(self.on_error(job, e)),
         }
     }
 
@@ -605,11 +649,29 @@ impl Ingestor {
             Box::pin(async move { b.delete_files(&spec, &[file_id]).await }),
         )
         .await?;
+        let embedder = self
+            .service
+            .vectors
+            .embedder_of(store)
+            .map_err(Step::Failed)?;
         for part in docs.chunks(64) {
+            let texts: Vec<&str> = part.iter().map(|d| d.text.as_str()).collect();
+            let vectors = embed_windows(embedder.as_ref(), &texts)
+                .await
+                .map_err(|e| Step::Failed(e.into()))?;
+            let part: Vec<DocumentInput> = part
+                .iter()
+                .cloned()
+                .zip(vectors)
+                .map(|(d, v)| DocumentInput {
+                    vector: Some(v),
+                    ..d
+                })
+                .collect();
             let chunks: Vec<Chunk> = self
                 .service
                 .vectors
-                .embed_documents(store, part.to_vec(), "chunks", "text")
+                .embed_documents(store, part, "chunks", "text")
                 .await
                 .map_err(Step::Failed)?;
             let (b, spec) = (backend.clone(), store.spec());
@@ -648,4 +710,91 @@ enum Step {
     /// It failed; the caller decides what that means for the file.
     Failed(ApiError),
     ClaimLost,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embeddings::MockEmbedder;
+
+    /// A model of 2-d vectors that reads at most `max` of its tokens (a word each here) and
+    /// embeds a text as (its words, 1), so a mean over windows can be checked.
+    fn words_model(max: usize) -> MockEmbedder {
+        let mut e = MockEmbedder::new();
+        e.expect_model().return_const("words".to_string());
+        e.expect_dimension().return_const(2usize);
+        e.expect_max_input_tokens().return_const(256usize);
+        e.expect_embed().returning(move |texts: &[String]| {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(index, t)| {
+                    let words = t.split_whitespace().count();
+                    if words > max {
+                        return Err(EmbedError::InputTooLong {
+                            index,
+                            tokens: words,
+                            max,
+                        });
+                    }
+                    Ok(vec![words as f32, 1.0])
+                })
+                .collect()
+        });
+        e
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[tokio::test]
+    async fn a_text_the_model_reads_whole_is_embedded_as_it_is() {
+        let model = words_model(1000);
+        let v = embed_windows(&model, &["three short words"]).await.unwrap();
+        assert_eq!(v, vec![vec![3.0, 1.0]]);
+    }
+
+    #[tokio::test]
+    async fn a_longer_text_is_the_normalised_mean_of_its_windows() {
+        let model = words_model(1000);
+        // About 400 cl100k tokens: more than the 128 of one window for a 256-token model.
+        let long = "word ".repeat(400);
+        let v = embed_windows(&model, &[long.trim(), "tiny"]).await.unwrap();
+        let windows = text::chunk(long.trim(), 128, 0);
+        assert!(windows.len() >= 3, "{}", windows.len());
+        let mut mean = [0f32; 2];
+        for w in &windows {
+            let weight = w.len() as f32;
+            mean[0] += weight * w.split_whitespace().count() as f32;
+            mean[1] += weight;
+        }
+        let want = unit(&[mean[0], mean[1]]);
+        assert!((v[0][0] - want[0]).abs() < 1e-5 && (v[0][1] - want[1]).abs() < 1e-5);
+        assert_eq!(v[1], vec![1.0, 1.0]);
+        let norm: f32 = v[0].iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[tokio::test]
+    async fn windows_shrink_until_the_model_reads_them() {
+        // The model reads 40 words: windows of 128 tokens are too long for it.
+        let model = words_model(40);
+        let long = "word ".repeat(300);
+        let v = embed_windows(&model, &[long.trim()]).await.unwrap();
+        assert_eq!(v.len(), 1);
+        assert!(v[0].iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
+    fn every_static_size_openai_takes_is_taken_whatever_the_model() {
+        let strategy = serde_json::json!({"type": "static", "static": {"max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048}});
+        assert_eq!(
+            chunking(Some(&strategy), Some(256), "chunking_strategy").unwrap(),
+            (4096, 2048)
+        );
+        let small = serde_json::json!({"type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}});
+        assert!(chunking(Some(&small), Some(256), "chunking_strategy").is_err());
+    }
 }
