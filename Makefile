@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test model services-up services-down fmt lint build bench bench-quick
+.PHONY: run test test-chaos model services-up services-down fmt lint build bench bench-quick
 
 model:
 	scripts/fetch-model.sh
@@ -26,6 +26,10 @@ run: model
 
 test:
 	scripts/test.sh
+
+# The database restarted under load, and a minute of mixed load (make test runs it too).
+test-chaos:
+	scripts/test-chaos.sh
 
 fmt:
 	$(CARGO) fmt --all

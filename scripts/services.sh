@@ -25,7 +25,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 local_dir="$root/.local"
-pg_dir="$local_dir/pg"
+# VECTOR_STORE_PG_DIR puts a second cluster elsewhere (the chaos tests restart one of their own).
+pg_dir="${VECTOR_STORE_PG_DIR:-$local_dir/pg}"
 es_dir="$local_dir/es"
 pg_port="${VECTOR_STORE_PG_PORT:-55432}"
 es_port="${VECTOR_STORE_ES_PORT:-59200}"

@@ -37,6 +37,7 @@ echo "== Rust: every crate; end-to-end tests on pgvector"
 run_rust --workspace "$@"
 echo "== Rust: end-to-end tests on Elasticsearch"
 E2E_STORAGE_BACKEND=elasticsearch run_rust -p e2e-tests "$@"
+"$root/scripts/test-chaos.sh"
 
 # The OpenAI conformance suite: the official Python client against the real server binary.
 [[ -x "$root/.venv/bin/python" ]] || python3 -m venv "$root/.venv"

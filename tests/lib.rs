@@ -22,6 +22,10 @@ pub struct TestApp {
     /// The key of tenant A, and of tenant B.
     pub key_a: String,
     pub key_b: String,
+    /// The keys of four tenants, A and B first.
+    pub keys: Vec<String>,
+    /// Stopped with the app: its workers hand back the jobs they hold.
+    _background: vector_store_server::Background,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -157,17 +161,17 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         .await
         .expect("application state");
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let (_, key_a) = state
-        .auth
-        .create_key(&format!("a_{run}"))
-        .await
-        .expect("key a");
-    let (_, key_b) = state
-        .auth
-        .create_key(&format!("b_{run}"))
-        .await
-        .expect("key b");
-    vector_store_server::spawn_background(&settings, &state);
+    let mut keys = Vec::new();
+    for tenant in ["a", "b", "c", "d"] {
+        let (_, key) = state
+            .auth
+            .create_key(&format!("{tenant}_{run}"))
+            .await
+            .expect("a tenant's key");
+        keys.push(key);
+    }
+    let (key_a, key_b) = (keys[0].clone(), keys[1].clone());
+    let background = vector_store_server::spawn_background(&settings, &state);
     let app = api_http::Application::build(&settings.server, state).expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
@@ -177,7 +181,9 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         client: reqwest::Client::new(),
         key_a,
         key_b,
+        keys,
         handle,
+        _background: background,
     }
 }
 
@@ -358,4 +364,68 @@ impl Proxy {
     pub fn restore(&self) {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// This package's server binary running as a process of its own (`serve`), on the back-end of
+/// this pass of the suite, in open auth mode, without rate limits, with one ingestion worker and
+/// a lease of 2 s; killed when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts it on `db`, `files` and `port` with `env` on top, and waits until it is ready.
+    pub async fn start(
+        db: &str,
+        files: &std::path::Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        let models = std::env::var_os("VECTOR_STORE_MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("models"));
+        let child = tokio::process::Command::new(server_bin())
+            .arg("serve")
+            .env("VECTOR_STORE__DATABASE__URL", db)
+            .env("VECTOR_STORE__SERVER__PORT", port.to_string())
+            .env("VECTOR_STORE__SERVER__RATE_LIMIT_PER_SECOND", "0")
+            .env("VECTOR_STORE__FILES__DIR", files)
+            .env("VECTOR_STORE__EMBEDDINGS__MODELS_DIR", models)
+            .env("VECTOR_STORE__INGEST__WORKERS", "1")
+            .env("VECTOR_STORE__INGEST__LEASE_SECS", "2")
+            .env("VECTOR_STORE__LOG__LEVEL", "warn")
+            .env("VECTOR_STORE__STORAGE__DEFAULT_BACKEND", backend())
+            .env(
+                "VECTOR_STORE__ELASTICSEARCH__URL",
+                elasticsearch_url().unwrap_or_default(),
+            )
+            .env("VECTOR_STORE__ELASTICSEARCH__INDEX_PREFIX", "vsproc_")
+            .env("VECTOR_STORE__ELASTICSEARCH__REPLICAS", "0")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the server binary");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = client.get(format!("{base}/ready")).send().await
+                && r.status() == 200
+            {
+                return ServerProcess { child, base };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server binary did not become ready");
+    }
+}
+
+/// A port free on the loopback address now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
 }

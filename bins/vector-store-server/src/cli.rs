@@ -94,9 +94,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Extract { .. } => unreachable!("handled before the settings are read"),
         Command::Serve => {
-            let app = crate::build(&settings, None).await?;
+            let (app, background) = crate::build(&settings, None).await?;
             tracing::info!(host = %settings.server.host, port = app.port(), auth = ?settings.auth.mode, "listening");
             app.run_until_stopped().await?;
+            // In-flight jobs are handed back, so that another server takes them at once.
+            background
+                .stop(Duration::from_secs(settings.server.shutdown_timeout_secs))
+                .await;
             tracing::info!("stopped");
         }
         Command::Migrate => {

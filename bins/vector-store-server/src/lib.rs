@@ -23,6 +23,7 @@ use embeddings::EmbedderRegistry;
 use secrecy::ExposeSecret;
 use store_core::{Catalog, HybridOptions, StoreRegistry, VectorStore};
 use store_pgvector::PgCatalog;
+use tokio_util::sync::CancellationToken;
 
 use crate::settings::Settings;
 
@@ -191,23 +192,62 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
     })
 }
 
+/// The background work of a running server: ingestion workers and the expiry sweeper.
+#[derive(Debug)]
+pub struct Background {
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// A token that stops the work when cancelled (dropping the `Background` does too).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops the work: workers claim nothing more and hand back the jobs they hold. Waits for
+    /// them at most `grace`; what is still running then is dropped, and its job taken again
+    /// after its lease.
+    pub async fn stop(mut self, grace: Duration) {
+        self.shutdown.cancel();
+        let tasks = std::mem::take(&mut self.tasks);
+        if tokio::time::timeout(grace, futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work did not stop within the grace period");
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 /// Starts the background work: ingestion workers and the expiry sweeper (expired files are
-/// deleted, expired collections' chunks freed, every `ingest.expiry_sweep_secs`). They stop with
-/// the runtime.
-pub fn spawn_background(settings: &Settings, state: &AppState) {
+/// deleted, expired collections' chunks freed, every `ingest.expiry_sweep_secs`). It runs until
+/// the returned [`Background`] is stopped or dropped.
+pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
     for _ in 0..settings.ingest.workers {
         let worker = Ingestor::new(
             state.ingest.clone(),
             settings.ingest.lease_secs,
             settings.ingest.max_attempts,
         );
-        tokio::spawn(worker.run(Duration::from_millis(200)));
+        tasks.push(tokio::spawn(
+            worker.run(Duration::from_millis(200), shutdown.clone()),
+        ));
     }
     let files = state.files.clone();
     let service = state.service.clone();
     let every = Duration::from_secs(settings.ingest.expiry_sweep_secs.max(1));
-    tokio::spawn(async move {
-        loop {
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        while !stop.is_cancelled() {
             if let Err(e) = files.sweep_expired().await {
                 tracing::warn!(error = %e, "the file expiry sweep failed");
             }
@@ -216,27 +256,32 @@ pub fn spawn_background(settings: &Settings, state: &AppState) {
                 Ok(n) => tracing::info!(collections = n, "freed the chunks of expired collections"),
                 Err(e) => tracing::warn!(error = %e, "the collection expiry sweep failed"),
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stop.cancelled() => {}
+            }
         }
-    });
+    }));
+    Background { shutdown, tasks }
 }
 
 /// Builds the application from settings: database, back-ends, models, listener.
 pub async fn build(
     settings: &Settings,
     embedders: Option<EmbedderRegistry>,
-) -> anyhow::Result<Application> {
+) -> anyhow::Result<(Application, Background)> {
     settings.database.url()?;
     let embedders = match embedders {
         Some(e) => e,
         None => self::embedders(settings).await?,
     };
     let state = state(settings, embedders).await?;
-    spawn_background(settings, &state);
-    Application::build(&settings.server, state).with_context(|| {
+    let background = spawn_background(settings, &state);
+    let app = Application::build(&settings.server, state).with_context(|| {
         format!(
             "could not listen on {}:{}",
             settings.server.host, settings.server.port
         )
-    })
+    })?;
+    Ok((app, background))
 }

@@ -14,6 +14,7 @@ use store_core::{
 };
 
 use embeddings::{EmbedError, Embedder};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{ApiError, Class};
 use crate::service::sandbox::{Failure, Sandbox};
@@ -408,22 +409,33 @@ impl Ingestor {
         }
     }
 
-    /// Runs until the task is dropped, sleeping `idle` when there is nothing to do.
-    pub async fn run(self, idle: Duration) {
-        loop {
-            match self.run_once().await {
-                Ok(true) => {}
-                Ok(false) => tokio::time::sleep(idle).await,
+    /// Runs until `shutdown` is cancelled, sleeping `idle` when there is nothing to do. Once
+    /// cancelled it claims nothing more, hands back the job it holds (another worker or server
+    /// takes it within seconds, not after its lease) and returns.
+    pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let pause = match self.run_once_until(&shutdown).await {
+                Ok(true) => continue,
+                Ok(false) => idle,
                 Err(e) => {
-                    tracing::warn!(error = %crate::error::error_chain(&e), "ingestion could not claim a job");
-                    tokio::time::sleep(idle * 5).await;
+                    tracing::warn!(error = %crate::error::error_chain(&e), "an ingestion step on the queue failed");
+                    idle * 5
                 }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.cancelled() => {}
             }
         }
+        tracing::debug!("ingestion worker stopped");
     }
 
     /// Claims one job and runs it; false when there was none.
     pub async fn run_once(&self) -> Result<bool, ApiError> {
+        self.run_once_until(&CancellationToken::new()).await
+    }
+
+    async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, ApiError> {
         let catalog = &self.service.catalog;
         let Some(claim) = catalog.claim(self.lease_secs, self.max_attempts).await? else {
             return Ok(false);
@@ -431,9 +443,28 @@ impl Ingestor {
         let job = &claim.job;
         tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, "ingestion job claimed");
         // The claim is renewed while the job runs, however long it takes.
+        let work = async {
+            tokio::select! {
+                result = self.process(&claim) => result,
+                never = self.keep_claim(&claim) => match never {},
+            }
+        };
+        tokio::pin!(work);
         let result = tokio::select! {
-            result = self.process(&claim) => result,
-            never = self.keep_claim(&claim) => match never {},
+            result = &mut work => result,
+            () = shutdown.cancelled() => {
+                // Hand the job back while its work goes on: a chunk write in flight finishes
+                // first (the hand-back waits for it), and none follows. Work that ends first
+                // ends the job as usual.
+                let hand_back = catalog.finish(&job.vector_store_id, &job.file_id, &claim.token, JobOutcome::Retry);
+                tokio::select! {
+                    handed = hand_back => {
+                        tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, handed_back = ?handed, "shutting down: ingestion job handed back");
+                        return handed.map(|_| true).map_err(Into::into);
+                    }
+                    result = &mut work => result,
+                }
+            }
         };
         let outcome = match result {
             Ok(bytes) => JobOutcome::Completed { usage_bytes: bytes },

@@ -1,0 +1,151 @@
+//! A real crash: the server binary runs as a process of its own, is killed with SIGKILL in the
+//! middle of a file batch, and is started again on the same database and files. Every file
+//! ends `completed`, with exactly the chunks a clean ingest makes, and no id twice.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use api_http::service::text;
+use e2e_tests::{ServerProcess, free_port, own_database};
+use serde_json::{Value, json};
+
+async fn get(client: &reqwest::Client, url: String) -> Value {
+    let r = client.get(url).send().await.expect("request");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+fn document(i: usize) -> String {
+    (0..120)
+        .map(|w| {
+            format!(
+                "Report {i} line {w}: the harbour crane moved {} containers.",
+                w * 7 % 13
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks() {
+    let db = own_database("sigkill").await;
+    let files = std::env::temp_dir().join(format!("vs-sigkill-{}", uuid::Uuid::new_v4()));
+    let port = free_port();
+    let mut server = ServerProcess::start(&db, &files, port, &[]).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+
+    let store: Value = client
+        .post(format!("{base}/v1/vector_stores"))
+        .json(&json!({"name": "crash"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let store = store["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    let mut texts = Vec::new();
+    for i in 0..8 {
+        let form = reqwest::multipart::Form::new()
+            .text("purpose", "assistants")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(document(i).into_bytes())
+                    .file_name(format!("report{i}.txt")),
+            );
+        let f: Value = client
+            .post(format!("{base}/v1/files"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(f["id"].as_str().unwrap().to_string());
+        texts.push(document(i));
+    }
+    let r = client
+        .post(format!("{base}/v1/vector_stores/{store}/file_batches"))
+        .json(&json!({"file_ids": ids}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Part of the way, then SIGKILL: no shutdown, no cleanup.
+    let mut done = 0;
+    for _ in 0..3000 {
+        let s = get(&client, format!("{base}/v1/vector_stores/{store}")).await;
+        done = s["file_counts"]["completed"].as_u64().unwrap();
+        if done >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.child.start_kill().unwrap();
+    assert!(
+        (1..8).contains(&done),
+        "killed in the middle of the batch: {done} done"
+    );
+    let status = server.child.wait().await.unwrap();
+    assert!(!status.success(), "killed, not stopped: {status}");
+    assert!(
+        client.get(format!("{base}/health")).send().await.is_err(),
+        "the killed server no longer answers"
+    );
+
+    let mut server = ServerProcess::start(&db, &files, port, &[]).await;
+    let mut counts = Value::Null;
+    for _ in 0..3000 {
+        let s = get(&client, format!("{base}/v1/vector_stores/{store}")).await;
+        counts = s["file_counts"].clone();
+        if counts["in_progress"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counts["completed"], 8, "{counts}");
+
+    let docs = get(
+        &client,
+        format!("{base}/v2/collections/{store}/documents?limit=1000"),
+    )
+    .await;
+    let rows = docs["data"].as_array().unwrap();
+    let unique: HashSet<&str> = rows.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), rows.len(), "no chunk id twice");
+    for (file, text) in ids.iter().zip(&texts) {
+        let f = get(
+            &client,
+            format!("{base}/v1/vector_stores/{store}/files/{file}"),
+        )
+        .await;
+        let s = &f["chunking_strategy"]["static"];
+        let clean = text::chunk(
+            text,
+            s["max_chunk_size_tokens"].as_u64().unwrap() as usize,
+            s["chunk_overlap_tokens"].as_u64().unwrap() as usize,
+        );
+        let stored: Vec<&Value> = rows
+            .iter()
+            .filter(|d| d["file_id"] == file.as_str())
+            .collect();
+        assert_eq!(
+            stored.len(),
+            clean.len(),
+            "{file}: as many chunks as a clean ingest"
+        );
+        for i in 0..clean.len() {
+            assert!(
+                unique.contains(format!("{file}:{i}").as_str()),
+                "{file}:{i}"
+            );
+        }
+    }
+    server.child.start_kill().ok();
+    server.child.wait().await.ok();
+    std::fs::remove_dir_all(files).ok();
+}
