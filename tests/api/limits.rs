@@ -191,3 +191,44 @@ async fn an_answer_carries_at_most_max_response_bytes_of_text() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_collection_uses_at_most_a_thousand_attribute_keys_on_every_back_end() {
+    let app = spawn_app().await;
+    raw_collection(&app, "keys").await;
+    let path = "/v2/collections/keys/documents";
+    let docs = |from: usize, n: usize| -> Vec<Value> {
+        (from..from + n)
+            .map(|d| {
+                let attrs: serde_json::Map<String, Value> =
+                    (0..16).map(|k| (format!("k{d}_{k}"), json!(k))).collect();
+                doc(&format!("d{d}"), "t", Value::Object(attrs))
+            })
+            .collect()
+    };
+    // 62 documents of 16 keys of their own: 992 keys.
+    let r = app
+        .call("POST", path, Some(json!({"documents": docs(0, 62)})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // One more document of 16 new keys would make 1,008.
+    let r = app
+        .call("POST", path, Some(json!({"documents": docs(62, 1)})))
+        .await;
+    let e = assert_envelope(&r, 400);
+    assert!(
+        e["message"].as_str().unwrap().contains("at most 1000"),
+        "{e:?}"
+    );
+    assert_eq!(
+        count(&app, "keys").await,
+        62,
+        "nothing of the refused write is stored"
+    );
+    // Keys the collection already uses are always fine.
+    let again = docs(0, 1);
+    let r = app
+        .call("POST", path, Some(json!({"documents": again})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

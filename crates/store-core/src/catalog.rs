@@ -174,4 +174,13 @@ pub trait Catalog: Send + Sync + Debug + 'static {
 
     /// Records that an expired collection's chunks were freed at `at`.
     async fn mark_chunks_freed(&self, id: &str, at: i64) -> StoreResult<()>;
+
+    /// Records that the collection's chunks use `keys` as attribute keys, unless that would make
+    /// more than `max` distinct keys: then nothing is recorded and the answer is InvalidInput.
+    async fn add_attribute_keys(
+        &self,
+        collection_id: &str,
+        keys: Vec<String>,
+        max: usize,
+    ) -> StoreResult<()>;
 }

@@ -8,7 +8,9 @@
 //! - no text, id, filename, attribute key or string holds NUL (U+0000), which PostgreSQL cannot
 //!   store;
 //! - attribute string values are at most [`MAX_ATTRIBUTE_STRING_CHARS`] characters: the longest
-//!   keyword Elasticsearch indexes (`ignore_above`), so a filter finds them on every back-end.
+//!   keyword Elasticsearch indexes (`ignore_above`), so a filter finds them on every back-end;
+//! - one collection's chunks use at most [`MAX_ATTRIBUTE_KEYS`] distinct attribute keys (the
+//!   catalog counts them before a write reaches the back-end).
 
 use serde_json::{Map, Value};
 
@@ -22,6 +24,10 @@ pub const MAX_TEXT_BYTES: usize = 524_288;
 pub const DEFAULT_TEXT_BYTES: usize = 262_144;
 /// The longest attribute string value, in characters.
 pub const MAX_ATTRIBUTE_STRING_CHARS: usize = 8191;
+/// The most distinct attribute keys one collection's chunks may use, on every back-end
+/// (Elasticsearch maps each key to up to three fields of the index, under its 10,000-field
+/// limit).
+pub const MAX_ATTRIBUTE_KEYS: usize = 1000;
 
 /// The part of a chunk that broke a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

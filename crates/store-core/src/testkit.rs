@@ -54,6 +54,7 @@ macro_rules! conformance_suite {
             the_score_threshold_applies_in_every_mode,
             delete_files_removes_exactly_those_files,
             file_attributes_change_in_place_for_that_file_only,
+            every_back_end_refuses_the_same_edges_and_writes_nothing,
             delete_all_empties_but_keeps_the_collection,
             list_pages_with_limit_and_offset,
             unicode_round_trips_and_is_found_by_keyword,
@@ -816,6 +817,74 @@ pub mod cases {
                 .unwrap(),
             0
         );
+        store.drop_collection(&spec).await.unwrap();
+    }
+
+    pub async fn every_back_end_refuses_the_same_edges_and_writes_nothing(
+        store: Arc<dyn VectorStore>,
+    ) {
+        use crate::limits::{MAX_ATTRIBUTE_STRING_CHARS, MAX_TEXT_BYTES};
+        let spec = fresh(store.as_ref()).await;
+        let ok = || chunk("ok", "fine", vector(1), json!({}));
+        let mut nul_text = ok();
+        nul_text.text = "a\u{0}b".into();
+        let mut nul_key = ok();
+        nul_key.attributes = json!({"k\u{0}": 1}).as_object().cloned().unwrap();
+        let mut emoji_id = ok();
+        emoji_id.id = "😀".repeat(200);
+        let mut long_text = ok();
+        long_text.text = "x".repeat(MAX_TEXT_BYTES + 1);
+        let mut long_value = ok();
+        long_value.attributes = json!({"k": "v".repeat(MAX_ATTRIBUTE_STRING_CHARS + 1)})
+            .as_object()
+            .cloned()
+            .unwrap();
+        for (what, bad) in [
+            ("NUL in text", nul_text),
+            ("NUL in an attribute key", nul_key),
+            ("an id of 800 bytes", emoji_id),
+            ("text over the cap", long_text),
+            ("an attribute string over the keyword limit", long_value),
+        ] {
+            let err = store.upsert(&spec, vec![ok(), bad]).await.expect_err(what);
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
+            assert_eq!(
+                store.count(&spec).await.unwrap(),
+                0,
+                "{what}: nothing written"
+            );
+        }
+        // At the edges, every back-end stores them.
+        let mut at_edges = ok();
+        at_edges.id = "é".repeat(256);
+        // Distinct five-letter words up to the cap: the largest full-text index a text can need.
+        let mut words = String::with_capacity(MAX_TEXT_BYTES);
+        let mut n: u64 = 7;
+        while words.len() + 6 + 4 <= MAX_TEXT_BYTES {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut x = n >> 20;
+            for _ in 0..5 {
+                words.push((b'a' + (x % 26) as u8) as char);
+                x /= 26;
+            }
+            words.push(' ');
+        }
+        at_edges.text = format!("{words}word");
+        at_edges.attributes = json!({"k": "v".repeat(MAX_ATTRIBUTE_STRING_CHARS)})
+            .as_object()
+            .cloned()
+            .unwrap();
+        store.upsert(&spec, vec![at_edges]).await.unwrap();
+        assert_eq!(store.count(&spec).await.unwrap(), 1);
+        let mut req = request(SearchMode::Keyword("word".into()), 5);
+        req.filter = Some(
+            Filter::from_json(&json!({"type": "eq", "key": "k", "value": "v".repeat(512)}))
+                .unwrap(),
+        );
+        // A filter string of 512 characters does not equal the 8191 stored: no hit, no error.
+        assert!(store.search(&spec, &req).await.unwrap().is_empty());
         store.drop_collection(&spec).await.unwrap();
     }
 

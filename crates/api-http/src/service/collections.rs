@@ -1,5 +1,6 @@
 //! Collections, documents and search over the catalog, the back-end registry and the embedders.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use embeddings::{EmbedError, Embedder, EmbedderRegistry};
@@ -27,6 +28,9 @@ pub struct VectorService {
     limits: Limits,
     /// When every back-end last answered a readiness ping.
     ready_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// Attribute keys known to be recorded for a collection, so that a write with no new key
+    /// costs no catalog query.
+    known_keys: Arc<std::sync::Mutex<HashMap<String, HashSet<String>>>>,
 }
 
 /// How long a successful readiness check is remembered.
@@ -142,6 +146,7 @@ impl VectorService {
             records: Arc::default(),
             limits: Limits::default(),
             ready_at: Arc::default(),
+            known_keys: Arc::default(),
         }
     }
 
@@ -531,6 +536,8 @@ impl VectorService {
                 check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
             }
         }
+        self.admit_attribute_keys(record, docs.iter().map(|d| &d.attributes))
+            .await?;
         let missing: Vec<usize> = (0..docs.len())
             .filter(|&i| docs[i].vector.is_none())
             .collect();
@@ -573,6 +580,41 @@ impl VectorService {
             });
         }
         Ok(chunks)
+    }
+
+    /// Records the attribute keys `attributes` use in `record`, refusing (400) a write that
+    /// would take the collection over [`store_core::limits::MAX_ATTRIBUTE_KEYS`].
+    pub async fn admit_attribute_keys<'a>(
+        &self,
+        record: &CollectionRecord,
+        attributes: impl IntoIterator<Item = &'a Map<String, Value>>,
+    ) -> Result<(), ApiError> {
+        let mut keys: HashSet<String> = attributes
+            .into_iter()
+            .flat_map(|a| a.keys().cloned())
+            .collect();
+        if let Ok(known) = self.known_keys.lock()
+            && let Some(known) = known.get(&record.id)
+        {
+            keys.retain(|k| !known.contains(k));
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.catalog
+            .add_attribute_keys(
+                &record.id,
+                keys.iter().cloned().collect(),
+                store_core::limits::MAX_ATTRIBUTE_KEYS,
+            )
+            .await?;
+        if let Ok(mut known) = self.known_keys.lock() {
+            if known.len() > 10_000 {
+                known.clear();
+            }
+            known.entry(record.id.clone()).or_default().extend(keys);
+        }
+        Ok(())
     }
 
     /// The embedding model of `record`, for callers that embed on their own terms.

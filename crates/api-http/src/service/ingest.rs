@@ -212,6 +212,9 @@ impl IngestService {
         match current.status {
             FileStatus::Completed => {
                 self.vectors
+                    .admit_attribute_keys(store, [&attributes])
+                    .await?;
+                self.vectors
                     .backend_of(store)?
                     .set_file_attributes(&store.spec(), file_id, attributes.clone())
                     .await?;
