@@ -17,7 +17,7 @@ cd "$root"
 
 bench_args=(--scale 100000 --queries 1000 --duration-secs 10)
 if [[ "${1:-}" == --quick ]]; then
-    bench_args=(--scale 5000 --queries 300 --duration-secs 2 --es-scale 2000)
+    bench_args=(--scale 5000 --queries 300 --duration-secs 2 --es-scale 2000 --chunking-documents 40)
     shift
 fi
 [[ "${1:-}" != -- ]] || shift
@@ -51,6 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+user_db="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
 status="$("$root/scripts/services.sh" status)"
 if [[ -z "${DATABASE_URL:-}${VECTOR_STORE__DATABASE__URL:-}" ]] && ! grep -q '^pg: running' <<<"$status"; then
     "$root/scripts/services.sh" up pg
@@ -62,6 +63,12 @@ if [[ -z "${ELASTICSEARCH_URL:-}" ]] && ! grep -q '^es: running' <<<"$status"; t
 fi
 eval "$("$root/scripts/services.sh" env)"
 export DATABASE_URL="${VECTOR_STORE__DATABASE__URL:-$DATABASE_URL}"
+# On the local cluster, a database of the benchmark's own: its service runs an ingestion worker
+# (for the chunk-size comparison), which must take no job of another service. A database the
+# user names is used as it is.
+if [[ -z "$user_db" ]]; then
+    DATABASE_URL="$("$root/scripts/services.sh" database vectorstore_bench)"
+fi
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$root/target/bench"
@@ -70,7 +77,7 @@ VECTOR_STORE__AUTH__MODE=open \
     VECTOR_STORE__SERVER__HOST=127.0.0.1 \
     VECTOR_STORE__SERVER__PORT="$port" \
     VECTOR_STORE__SERVER__RATE_LIMIT_PER_SECOND=0 \
-    VECTOR_STORE__INGEST__WORKERS=0 \
+    VECTOR_STORE__INGEST__WORKERS=1 \
     VECTOR_STORE__DATABASE__URL="$DATABASE_URL" \
     VECTOR_STORE__ELASTICSEARCH__URL="$ELASTICSEARCH_URL" \
     VECTOR_STORE__FILES__DIR="$root/target/bench/files" \

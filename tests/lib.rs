@@ -227,12 +227,7 @@ impl TestApp {
 
     /// Uploads `data` as the file `name` for `key`'s tenant; the file's id.
     pub async fn upload(&self, key: &str, name: &str, data: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new()
-            .text("purpose", "assistants")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(data).file_name(name.to_string()),
-            );
+        let form = upload_form(name, data);
         let r = self
             .send(
                 self.client
@@ -428,4 +423,66 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("address")
         .port()
+}
+
+/// The multipart form of an upload of `data` as the file `name` (purpose `assistants`).
+pub fn upload_form(name: &str, data: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("purpose", "assistants")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(data).file_name(name.to_string()),
+        )
+}
+
+/// JSON calls to a server in open auth mode (a [`ServerProcess`]); each must answer 2xx.
+#[derive(Clone)]
+pub struct Plain {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Plain {
+    pub fn new(base: &str) -> Plain {
+        Plain {
+            client: reqwest::Client::new(),
+            base: base.to_string(),
+        }
+    }
+
+    async fn json(res: reqwest::Response) -> Value {
+        let status = res.status();
+        let body: Value = res.json().await.expect("a JSON answer");
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let res = self.client.get(format!("{}{path}", self.base)).send().await;
+        Self::json(res.expect("request sent")).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await;
+        Self::json(res.expect("request sent")).await
+    }
+
+    /// Uploads `data` as the file `name`; its id.
+    pub async fn upload(&self, name: &str, data: Vec<u8>) -> String {
+        let res = self
+            .client
+            .post(format!("{}/v1/files", self.base))
+            .multipart(upload_form(name, data))
+            .send()
+            .await;
+        Self::json(res.expect("request sent")).await["id"]
+            .as_str()
+            .expect("a file id")
+            .to_string()
+    }
 }

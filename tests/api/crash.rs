@@ -6,14 +6,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use api_http::service::text;
-use e2e_tests::{ServerProcess, free_port, own_database};
+use e2e_tests::{Plain, ServerProcess, free_port, own_database};
 use serde_json::{Value, json};
-
-async fn get(client: &reqwest::Client, url: String) -> Value {
-    let r = client.get(url).send().await.expect("request");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
-}
 
 fn document(i: usize) -> String {
     (0..120)
@@ -33,52 +27,30 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
     let files = std::env::temp_dir().join(format!("vs-sigkill-{}", uuid::Uuid::new_v4()));
     let port = free_port();
     let mut server = ServerProcess::start(&db, &files, port, &[]).await;
-    let client = reqwest::Client::new();
+    let api = Plain::new(&server.base);
     let base = server.base.clone();
-
-    let store: Value = client
-        .post(format!("{base}/v1/vector_stores"))
-        .json(&json!({"name": "crash"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let store = api
+        .post("/v1/vector_stores", json!({"name": "crash"}))
+        .await;
     let store = store["id"].as_str().unwrap().to_string();
     let mut ids = Vec::new();
     let mut texts = Vec::new();
     for i in 0..8 {
-        let form = reqwest::multipart::Form::new()
-            .text("purpose", "assistants")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(document(i).into_bytes())
-                    .file_name(format!("report{i}.txt")),
-            );
-        let f: Value = client
-            .post(format!("{base}/v1/files"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(f["id"].as_str().unwrap().to_string());
+        ids.push(
+            api.upload(&format!("report{i}.txt"), document(i).into_bytes())
+                .await,
+        );
         texts.push(document(i));
     }
-    let r = client
-        .post(format!("{base}/v1/vector_stores/{store}/file_batches"))
-        .json(&json!({"file_ids": ids}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    api.post(
+        &format!("/v1/vector_stores/{store}/file_batches"),
+        json!({"file_ids": ids}),
+    )
+    .await;
     // Part of the way, then SIGKILL: no shutdown, no cleanup.
     let mut done = 0;
     for _ in 0..3000 {
-        let s = get(&client, format!("{base}/v1/vector_stores/{store}")).await;
+        let s = api.get(&format!("/v1/vector_stores/{store}")).await;
         done = s["file_counts"]["completed"].as_u64().unwrap();
         if done >= 1 {
             break;
@@ -93,14 +65,18 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
     let status = server.child.wait().await.unwrap();
     assert!(!status.success(), "killed, not stopped: {status}");
     assert!(
-        client.get(format!("{base}/health")).send().await.is_err(),
+        api.client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_err(),
         "the killed server no longer answers"
     );
 
     let mut server = ServerProcess::start(&db, &files, port, &[]).await;
     let mut counts = Value::Null;
     for _ in 0..3000 {
-        let s = get(&client, format!("{base}/v1/vector_stores/{store}")).await;
+        let s = api.get(&format!("/v1/vector_stores/{store}")).await;
         counts = s["file_counts"].clone();
         if counts["in_progress"] == 0 {
             break;
@@ -109,20 +85,16 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
     }
     assert_eq!(counts["completed"], 8, "{counts}");
 
-    let docs = get(
-        &client,
-        format!("{base}/v2/collections/{store}/documents?limit=1000"),
-    )
-    .await;
+    let docs = api
+        .get(&format!("/v2/collections/{store}/documents?limit=1000"))
+        .await;
     let rows = docs["data"].as_array().unwrap();
     let unique: HashSet<&str> = rows.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(unique.len(), rows.len(), "no chunk id twice");
     for (file, text) in ids.iter().zip(&texts) {
-        let f = get(
-            &client,
-            format!("{base}/v1/vector_stores/{store}/files/{file}"),
-        )
-        .await;
+        let f = api
+            .get(&format!("/v1/vector_stores/{store}/files/{file}"))
+            .await;
         let s = &f["chunking_strategy"]["static"];
         let clean = text::chunk(
             text,

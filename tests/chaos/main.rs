@@ -289,13 +289,10 @@ async fn sixty_four_clients_of_four_tenants_for_a_minute_get_no_5xx_and_lose_not
                         tally.lock().unwrap().record("delete", r.status, &r.body, started);
                     }
                     _ => {
-                        let form = reqwest::multipart::Form::new()
-                            .text("purpose", "assistants")
-                            .part(
-                                "file",
-                                reqwest::multipart::Part::bytes(format!("upload {c} {n}").into_bytes())
-                                    .file_name(format!("u{c}_{n}.txt")),
-                            );
+                        let form = e2e_tests::upload_form(
+                            &format!("u{c}_{n}.txt"),
+                            format!("upload {c} {n}").into_bytes(),
+                        );
                         let r = app
                             .send(
                                 app.client
@@ -368,7 +365,7 @@ fn quantiles(values: &mut [f64]) -> (f64, f64, f64) {
 #[tokio::test]
 #[ignore = "make test-chaos: hundreds of batches beside a server that stops, the CPU loaded"]
 async fn small_batches_complete_in_seconds_while_another_server_on_the_database_stops() {
-    use e2e_tests::{ServerProcess, free_port, own_database};
+    use e2e_tests::{Plain, ServerProcess, free_port, own_database};
     // Two servers on one database and files directory, each with its own worker; a process
     // keeps one core busy.
     let db = own_database("stall").await;
@@ -382,69 +379,39 @@ async fn small_batches_complete_in_seconds_while_another_server_on_the_database_
         .spawn()
         .expect("a CPU burner");
 
-    let client = reqwest::Client::new();
-    let base = served.base.clone();
+    let api = Plain::new(&served.base);
     let rounds: u64 = 240;
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut clients = Vec::new();
     for c in 0..4u64 {
-        let (client, base, done) = (client.clone(), base.clone(), done.clone());
+        let (api, done) = (api.clone(), done.clone());
         clients.push(tokio::spawn(async move {
             let mut took = Vec::new();
             for r in 0..rounds / 4 {
-                let store: Value = client
-                    .post(format!("{base}/v1/vector_stores"))
-                    .json(&json!({"name": format!("stall {c} {r}")}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let store = api
+                    .post(
+                        "/v1/vector_stores",
+                        json!({"name": format!("stall {c} {r}")}),
+                    )
+                    .await;
                 let store = store["id"].as_str().unwrap().to_string();
                 let mut ids = Vec::new();
                 for i in 0..(2 + (c + r) % 4) {
-                    let form = reqwest::multipart::Form::new()
-                        .text("purpose", "assistants")
-                        .part(
-                            "file",
-                            reqwest::multipart::Part::bytes(
-                                format!("round {r} file {i} of {c}.....").into_bytes(),
-                            )
-                            .file_name(format!("f{i}.txt")),
-                        );
-                    let f: Value = client
-                        .post(format!("{base}/v1/files"))
-                        .multipart(form)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    ids.push(f["id"].as_str().unwrap().to_string());
+                    let data = format!("round {r} file {i} of {c}.....").into_bytes();
+                    ids.push(api.upload(&format!("f{i}.txt"), data).await);
                 }
                 let started = Instant::now();
-                let r = client
-                    .post(format!("{base}/v1/vector_stores/{store}/file_batches"))
-                    .json(&json!({"file_ids": ids}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-                let batch: Value = r.json().await.unwrap();
+                let batch = api
+                    .post(
+                        &format!("/v1/vector_stores/{store}/file_batches"),
+                        json!({"file_ids": ids}),
+                    )
+                    .await;
                 let batch = batch["id"].as_str().unwrap().to_string();
                 loop {
-                    let b: Value = client
-                        .get(format!(
-                            "{base}/v1/vector_stores/{store}/file_batches/{batch}"
-                        ))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let b = api
+                        .get(&format!("/v1/vector_stores/{store}/file_batches/{batch}"))
+                        .await;
                     if b["status"] != "in_progress" {
                         assert_eq!(b["file_counts"]["completed"], ids.len(), "{b}");
                         break;

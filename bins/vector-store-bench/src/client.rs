@@ -165,6 +165,67 @@ impl Api {
     }
 }
 
+impl Api {
+    /// A GET whose answer must be 2xx; its JSON.
+    pub async fn get_json(&self, path: &str) -> Result<Value> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = r.status();
+        let v: Value = r.json().await?;
+        if !status.is_success() {
+            bail!("GET {path}: {status}: {v}");
+        }
+        Ok(v)
+    }
+
+    /// A JSON POST; its JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+        let bytes = self.post(path, serde_json::to_vec(body)?.into()).await?;
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// Uploads a text file through `POST /v1/files`; its id.
+    pub async fn upload(&self, filename: &str, text: &str) -> Result<String> {
+        let form = reqwest::multipart::Form::new()
+            .text("purpose", "assistants")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(text.as_bytes().to_vec())
+                    .file_name(filename.to_string()),
+            );
+        let r = self
+            .http
+            .post(format!("{}/v1/files", self.base))
+            .multipart(form)
+            .send()
+            .await?;
+        let status = r.status();
+        let v: Value = r.json().await?;
+        if !status.is_success() {
+            bail!("upload {filename}: {status}: {v}");
+        }
+        v["id"].as_str().map(str::to_string).context("no file id")
+    }
+
+    /// `DELETE path`; a missing object is fine.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let r = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await?;
+        if r.status().is_success() || r.status() == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            bail!("DELETE {path}: {}", r.status())
+        }
+    }
+}
+
 /// `/v2` search body: by vector, text or both.
 pub fn search_body(mode: &str, vector: Option<&[f32]>, text: Option<&str>, k: usize) -> Bytes {
     let mut b = json!({"mode": mode, "k": k});

@@ -8,6 +8,7 @@
 //! what it needs and runs it (`make bench`, `make bench-quick`).
 
 mod charts;
+mod chunking;
 mod client;
 mod data;
 mod load;
@@ -69,6 +70,12 @@ struct Args {
     /// scans every vector per query); its queries are those about these passages.
     #[arg(long, default_value_t = 10_000)]
     es_scale: usize,
+    /// Documents (of `passages_per_document` WordNet passages each) of the chunk-size quality
+    /// comparison through the file pipeline.
+    #[arg(long, default_value_t = 200)]
+    chunking_documents: usize,
+    #[arg(long, default_value_t = 25)]
+    passages_per_document: usize,
     /// Documents per upsert.
     #[arg(long, default_value_t = 500)]
     batch: usize,
@@ -521,6 +528,17 @@ async fn main() -> Result<()> {
         }
     }
 
+    // Chunk sizes through the file pipeline: the model's own, and longer ones embedded in
+    // windows.
+    let chunk_sizes = chunking::measure(
+        &api,
+        &corpus,
+        args.chunking_documents,
+        args.passages_per_document,
+        args.queries,
+    )
+    .await?;
+
     // --- 5. end to end with text queries -----------------------------------------------------
     let text_bodies: Arc<Vec<Bytes>> = Arc::new(
         queries
@@ -624,6 +642,7 @@ async fn main() -> Result<()> {
             "ef_search_sweep": sweep,
         },
         "quality": quality,
+        "quality_chunk_sizes": chunk_sizes,
         "quality_same_set": {
             "passages": np,
             "queries": small_set.texts.len(),
@@ -769,6 +788,21 @@ fn markdown(s: &Value) -> String {
                 ));
             }
         }
+    }
+    let c = &s["quality_chunk_sizes"];
+    o.push_str(&format!(
+        "\n| chunk size, {} documents of {} passages, {} queries (vector search, by document) | chunks | ingest s | MRR@10 | recall@10 |\n|---|---:|---:|---:|---:|\n",
+        c["documents"], c["passages_per_document"], c["queries"]
+    ));
+    for r in c["strategies"].as_array().into_iter().flatten() {
+        o.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r["strategy"].as_str().unwrap_or_default(),
+            r["chunks"],
+            f(&r["ingest_secs"], 1),
+            f(&r["mrr_at_10"], 4),
+            f(&r["recall_at_10"], 4)
+        ));
     }
     let e = &s["end_to_end"];
     o.push_str("\n| end to end, text queries | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");

@@ -613,6 +613,7 @@ impl VectorStore for ElasticStore {
         file_id: &str,
         attributes: Map<String, Value>,
     ) -> StoreResult<u64> {
+        store_core::limits::attributes(&attributes)?;
         let body = json!({
             "query": { "term": { "file_id": file_id } },
             "script": {

@@ -1,0 +1,134 @@
+//! Retrieval quality of chunk sizes through the OpenAI file pipeline: WordNet passages joined
+//! into documents of several hundred tokens, ingested once per chunking strategy (the built-in
+//! model's own `auto` size, and `static` sizes longer than the model reads, whose chunks are
+//! embedded as the mean of model-sized windows), then searched by the WordNet queries. A hit is
+//! the document that holds the query's passage; a document is counted once, at its best chunk.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+
+use crate::client::Api;
+use crate::data::Corpus;
+use crate::{bar, load, ordered, step};
+
+/// The strategies compared: a name and the `chunking_strategy` sent (`None`: `auto`).
+const STRATEGIES: [(&str, Option<(u32, u32)>); 3] = [
+    ("auto (128/64)", None),
+    ("static 400/100", Some((400, 100))),
+    ("static 800/200", Some((800, 200))),
+];
+
+pub async fn measure(
+    api: &Api,
+    corpus: &Corpus,
+    documents: usize,
+    per_document: usize,
+    queries: usize,
+) -> Result<Value> {
+    let (passages, qs) = corpus.subset(documents * per_document, queries);
+    let texts: Vec<String> = passages
+        .chunks(per_document)
+        .map(|group| {
+            group
+                .iter()
+                .map(|p| p.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        })
+        .collect();
+    let pb = bar(texts.len() as u64, "uploading documents");
+    let files = ordered(texts.len(), 4, &pb, |i| {
+        let text = &texts[i];
+        async move { api.upload(&format!("doc{i}.txt"), text).await }
+    })
+    .await?;
+    let relevant: Vec<&str> = qs
+        .iter()
+        .map(|q| files[q.passage / per_document].as_str())
+        .collect();
+    let bodies: Vec<bytes::Bytes> = qs
+        .iter()
+        .map(|q| {
+            serde_json::to_vec(&json!({"query": q.text, "max_num_results": 10}))
+                .expect("json")
+                .into()
+        })
+        .collect();
+    let mut results = Vec::new();
+    for (name, strategy) in STRATEGIES {
+        let store = api
+            .post_json(
+                "/v1/vector_stores",
+                &json!({"name": format!("bench chunking {name}")}),
+            )
+            .await?;
+        let store = store["id"].as_str().unwrap_or_default().to_string();
+        let mut body = json!({"file_ids": files});
+        if let Some((max, overlap)) = strategy {
+            body["chunking_strategy"] = json!({"type": "static", "static": {
+                "max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
+        }
+        let t0 = Instant::now();
+        let batch = api
+            .post_json(&format!("/v1/vector_stores/{store}/file_batches"), &body)
+            .await?;
+        let batch = batch["id"].as_str().unwrap_or_default().to_string();
+        loop {
+            let b = api
+                .get_json(&format!("/v1/vector_stores/{store}/file_batches/{batch}"))
+                .await?;
+            if b["status"] != "in_progress" {
+                if b["file_counts"]["completed"] != files.len() {
+                    bail!("{name}: the batch ended {b}");
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let ingest_secs = t0.elapsed().as_secs_f64();
+        let chunks = api
+            .get_json(&format!("/v2/collections/{store}/documents?limit=1"))
+            .await?["total"]
+            .as_u64()
+            .unwrap_or(0);
+        let pb = bar(bodies.len() as u64, &format!("searching, {name}"));
+        let found = ordered(bodies.len(), 4, &pb, |i| {
+            let (body, store) = (bodies[i].clone(), &store);
+            async move {
+                let mut files = api.openai_search(store, body).await?;
+                // A document counts once, at its best chunk.
+                let mut seen = std::collections::HashSet::new();
+                files.retain(|f| seen.insert(f.clone()));
+                Ok(files)
+            }
+        })
+        .await?;
+        let (mrr, recall) = load::mrr_recall(&found, &relevant, 10);
+        step(&format!(
+            "chunking {name}: {chunks} chunks of {} documents in {ingest_secs:.1} s; MRR@10 {mrr:.4}, recall@10 {recall:.4} ({} queries)",
+            files.len(),
+            found.len()
+        ));
+        results.push(json!({
+            "strategy": name,
+            "max_chunk_size_tokens": strategy.map(|s| s.0),
+            "chunk_overlap_tokens": strategy.map(|s| s.1),
+            "chunks": chunks,
+            "ingest_secs": ingest_secs,
+            "mrr_at_10": mrr,
+            "recall_at_10": recall,
+        }));
+        api.delete(&format!("/v1/vector_stores/{store}")).await?;
+    }
+    for f in &files {
+        api.delete(&format!("/v1/files/{f}")).await?;
+    }
+    Ok(json!({
+        "documents": files.len(),
+        "passages_per_document": per_document,
+        "queries": qs.len(),
+        "strategies": results,
+    }))
+}
