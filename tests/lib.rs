@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use embeddings::EmbedderRegistry;
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use vector_store_server::settings::Settings;
 
@@ -238,6 +238,24 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a vector store named `name` as tenant A; its id.
+    pub async fn vector_store(&self, name: &str) -> String {
+        let r = self
+            .call("POST", "/v1/vector_stores", Some(json!({ "name": name })))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Attaches a file to tenant A's vector store: `body` is the request (`file_id`, and
+    /// `attributes` or `chunking_strategy` when wanted); the file object.
+    pub async fn attach(&self, store: &str, body: Value) -> Value {
+        let path = format!("/v1/vector_stores/{store}/files");
+        let r = self.call("POST", &path, Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
     }
 
     /// Polls tenant A's attached file until it is no longer `in_progress` (a bound of about

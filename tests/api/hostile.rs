@@ -6,29 +6,6 @@ use api_http::service::text::fixtures;
 use e2e_tests::{TestApp, assert_envelope, spawn_app_with, test_settings};
 use serde_json::{Value, json};
 
-async fn store(app: &TestApp) -> String {
-    let r = app
-        .call(
-            "POST",
-            "/v1/vector_stores",
-            Some(json!({"name": "hostile"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
-async fn attach(app: &TestApp, store: &str, file: &str) {
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/vector_stores/{store}/files"),
-            Some(json!({"file_id": file})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
 /// A file that parses normally completes after all the hostile ones, on the same server.
 async fn still_serving(app: &TestApp, store: &str) {
     assert_eq!(
@@ -42,7 +19,7 @@ async fn still_serving(app: &TestApp, store: &str) {
             fixtures::tiny_pdf("A calm page about lighthouses"),
         )
         .await;
-    attach(app, store, &ok).await;
+    app.attach(store, json!({"file_id": ok})).await;
     assert_eq!(app.wait_for_file(store, &ok).await["status"], "completed");
 }
 
@@ -52,7 +29,7 @@ async fn hostile_files_fail_alone_and_the_server_keeps_serving() {
     // The deeply nested HTML keeps html2text busy for a minute: cut it off sooner.
     settings.ingest.extract.limits.timeout_secs = 5;
     let app = spawn_app_with(settings).await;
-    let store = store(&app).await;
+    let store = app.vector_store("hostile").await;
     let mut truncated = fixtures::tiny_pdf("cut off");
     truncated.truncate(truncated.len() / 2);
     let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
@@ -70,7 +47,7 @@ async fn hostile_files_fail_alone_and_the_server_keeps_serving() {
     let mut ids = Vec::new();
     for (name, data, _) in &cases {
         let id = app.upload(&app.key_a, name, data.clone()).await;
-        attach(&app, &store, &id).await;
+        app.attach(&store, json!({"file_id": id})).await;
         ids.push(id);
     }
     for ((name, _, code), id) in cases.iter().zip(&ids) {
@@ -125,7 +102,7 @@ async fn content_is_the_text_kept_at_ingestion_and_never_parsed_again() {
     let settings = test_settings();
     let dir = settings.files.dir.clone();
     let app = spawn_app_with(settings).await;
-    let store = store(&app).await;
+    let store = app.vector_store("hostile").await;
     let id = app
         .upload(
             &app.key_a,
@@ -133,7 +110,7 @@ async fn content_is_the_text_kept_at_ingestion_and_never_parsed_again() {
             fixtures::tiny_pdf("Text about glaciers"),
         )
         .await;
-    attach(&app, &store, &id).await;
+    app.attach(&store, json!({"file_id": id})).await;
     assert_eq!(app.wait_for_file(&store, &id).await["status"], "completed");
     // The bytes on disk now hold the PDF that crashes its parser: a request that parsed them
     // again would fail (or, in process, take the server down).

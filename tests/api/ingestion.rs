@@ -159,17 +159,12 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
     let text: String = (0..12).map(paragraph).collect::<Vec<_>>().join("\n\n");
     let file = app.upload(&app.key_a, "long.txt", text.into_bytes()).await;
     let started = std::time::Instant::now();
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/vector_stores/{store}/files"),
-            Some(
-                json!({"file_id": file, "chunking_strategy": {"type": "static",
+    app.attach(
+        &store,
+        json!({"file_id": file, "chunking_strategy": {"type": "static",
                 "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    )
+    .await;
     let mut status = Value::Null;
     for _ in 0..3000 {
         let r = app
@@ -211,14 +206,7 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
 #[tokio::test]
 async fn chunks_longer_than_the_model_reads_are_stored_whole_and_found() {
     let app = spawn_app_with(test_settings()).await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/vector_stores",
-            Some(json!({"name": "long chunks"})),
-        )
-        .await;
-    let store = r.body["id"].as_str().unwrap().to_string();
+    let store = app.vector_store("long chunks").await;
     // About 960 tokens: four chunks of 400 with 100 of overlap, each longer than the 256 word
     // pieces the built-in model reads.
     let text = (0..60)
@@ -228,17 +216,12 @@ async fn chunks_longer_than_the_model_reads_are_stored_whole_and_found() {
     let file = app
         .upload(&app.key_a, "keepers.txt", text.into_bytes())
         .await;
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/vector_stores/{store}/files"),
-            Some(
-                json!({"file_id": file, "chunking_strategy": {"type": "static",
+    app.attach(
+        &store,
+        json!({"file_id": file, "chunking_strategy": {"type": "static",
                 "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 100}}}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    )
+    .await;
     let f = app.wait_for_file(&store, &file).await;
     assert_eq!(f["status"], "completed", "{f}");
     assert_eq!(
