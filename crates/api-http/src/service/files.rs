@@ -59,9 +59,14 @@ impl BlobStore {
 
     /// A temporary for the blob `id`, removed when dropped unless committed.
     pub fn temp(&self, id: &str) -> TempBlob {
+        self.temporary(id, self.path(id))
+    }
+
+    /// The temporary `.{name}.part`, renamed to `target` when committed.
+    fn temporary(&self, name: &str, target: PathBuf) -> TempBlob {
         TempBlob {
-            path: self.temp_path(id),
-            target: self.path(id),
+            path: self.temp_path(name),
+            target,
             dir: self.dir.clone(),
             done: false,
         }
@@ -92,12 +97,7 @@ impl BlobStore {
     pub async fn write_text(&self, id: &str, text: &str) -> Result<(), ApiError> {
         // A temporary of its own: the same file may be ingested into two stores at once.
         let unique = uuid::Uuid::new_v4().simple();
-        let mut temp = TempBlob {
-            path: self.temp_path(&format!("{id}{TEXT_SUFFIX}.{unique}")),
-            target: self.text_path(id),
-            dir: self.dir.clone(),
-            done: false,
-        };
+        let mut temp = self.temporary(&format!("{id}{TEXT_SUFFIX}.{unique}"), self.text_path(id));
         temp.write(
             futures::stream::iter([Ok::<_, std::io::Error>(text.as_bytes())]),
             u64::MAX,
