@@ -506,7 +506,9 @@ impl VectorService {
     }
 
     /// The chunks of `docs`, each with its vector: the given one, checked, or its text
-    /// embedded with the collection's model. Nothing is stored.
+    /// embedded with the collection's model. Each document is held to the limits first, and
+    /// its attribute keys are admitted to the collection's count (the only thing recorded:
+    /// no chunk is stored).
     pub async fn embed_documents(
         &self,
         record: &CollectionRecord,
