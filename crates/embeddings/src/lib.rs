@@ -9,7 +9,9 @@
 //!
 //! Features: `mocks` (a mockall mock of [`Embedder`]).
 
+mod bert;
 pub mod error;
+mod kernels;
 pub mod local;
 pub mod openai;
 pub mod registry;

@@ -1,20 +1,18 @@
-//! The built-in model: a BERT sentence encoder (all-MiniLM-L6-v2) run on the CPU with candle.
+//! The built-in model: a BERT sentence encoder (all-MiniLM-L6-v2) run on the CPU.
 //!
-//! Matches sentence-transformers: no truncation at 128 tokens and no fixed padding (the packaged
-//! `tokenizer.json` has both built in and they are overridden here), padding to the longest text
-//! of a batch, mean pooling over the attention mask, L2 normalisation. Texts over
-//! `max_input_tokens` (counting `[CLS]` and `[SEP]`) are rejected, never silently truncated.
+//! Matches sentence-transformers: no truncation at 128 tokens and no padding (the packaged
+//! `tokenizer.json` has both built in and they are overridden here), mean pooling, L2
+//! normalisation. Texts over `max_input_tokens` (counting `[CLS]` and `[SEP]`) are rejected,
+//! never silently truncated.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer};
+use tokenizers::{Encoding, Tokenizer};
 
 use crate::Embedder;
+use crate::bert::{BertConfig, Encoder};
 use crate::error::EmbedError;
 
 #[derive(Clone)]
@@ -24,9 +22,8 @@ pub struct LocalBertEmbedder {
 
 struct Inner {
     name: String,
-    model: BertModel,
+    model: Encoder,
     tokenizer: Tokenizer,
-    device: Device,
     dimension: usize,
     max_tokens: usize,
     batch_size: usize,
@@ -60,7 +57,7 @@ impl LocalBertEmbedder {
         if !dir.is_dir() {
             return Err(load_error(dir, "the directory", "it does not exist"));
         }
-        let config: Config = std::fs::read_to_string(dir.join("config.json"))
+        let config: BertConfig = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|e| load_error(dir, "config.json", e))
             .and_then(|s| {
                 serde_json::from_str(&s).map_err(|e| load_error(dir, "config.json", e))
@@ -70,25 +67,20 @@ impl LocalBertEmbedder {
         tokenizer
             .with_truncation(None)
             .map_err(|e| load_error(dir, "tokenizer.json", e))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
+        tokenizer.with_padding(None);
         let weights = std::fs::read(dir.join("model.safetensors"))
             .map_err(|e| load_error(dir, "model.safetensors", e))?;
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|e| load_error(dir, "model.safetensors", e))?;
-        let dimension = config.hidden_size;
-        let model = BertModel::load(vb, &config).map_err(|e| load_error(dir, "the weights", e))?;
+        let model =
+            Encoder::load(&config, &weights).map_err(|e| load_error(dir, "the weights", e))?;
+        let dimension = model.hidden_size();
+        let max_tokens = max_tokens.min(model.max_positions());
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 model,
                 tokenizer,
-                device,
                 dimension,
-                max_tokens: max_tokens.min(config.max_position_embeddings),
+                max_tokens,
                 batch_size: batch_size.max(1),
             }),
         })
@@ -106,8 +98,8 @@ impl LocalBertEmbedder {
 
     /// Embeds synchronously (call from a blocking thread). Every text is tokenized and checked
     /// against the limit before the model runs on any of them; the first over-long text is the
-    /// one reported. Like sentence-transformers, texts are batched longest first, so a batch pads
-    /// little, and the vectors are returned in the order of `texts`.
+    /// one reported. Texts are batched longest first, so attention (the one step that pads)
+    /// pads little, and the vectors are returned in the order of `texts`.
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
@@ -144,15 +136,11 @@ impl LocalBertEmbedder {
 }
 
 fn real_tokens(encoding: &Encoding) -> usize {
-    encoding
-        .get_attention_mask()
-        .iter()
-        .filter(|m| **m == 1)
-        .count()
+    encoding.get_ids().len()
 }
 
 impl Inner {
-    /// Tokenizes one batch, `[CLS]`/`[SEP]` added, padded to its longest text, never truncated.
+    /// Tokenizes one batch, `[CLS]`/`[SEP]` added, never truncated nor padded.
     fn encode<'a>(
         &self,
         texts: impl Iterator<Item = &'a str>,
@@ -162,32 +150,12 @@ impl Inner {
             .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))
     }
 
-    /// Runs the model on one padded batch: mean pooling over the attention mask, then L2
-    /// normalisation.
+    /// Runs the model on one batch.
     fn forward(&self, encodings: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let ids: Vec<Tensor> = encodings
-                .iter()
-                .map(|e| Tensor::new(e.get_ids(), &self.device))
-                .collect::<candle_core::Result<_>>()?;
-            let masks: Vec<Tensor> = encodings
-                .iter()
-                .map(|e| Tensor::new(e.get_attention_mask(), &self.device))
-                .collect::<candle_core::Result<_>>()?;
-            let input_ids = Tensor::stack(&ids, 0)?;
-            let attention_mask = Tensor::stack(&masks, 0)?;
-            let token_type_ids = input_ids.zeros_like()?;
-            let hidden = self
-                .model
-                .forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
-            let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-            let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-            let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-            let mean = summed.broadcast_div(&counts)?;
-            let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-            mean.broadcast_div(&norms)?.to_vec2::<f32>()
-        };
-        run().map_err(|e| EmbedError::internal("the model failed", e))
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        self.model
+            .embed(&ids)
+            .map_err(|e| EmbedError::internal("the model failed", e))
     }
 }
 
