@@ -3,8 +3,8 @@
 //! - [`Embedder`]: turns texts into vectors of a fixed dimension, rejecting texts longer than the
 //!   model's maximum input tokens;
 //! - [`EmbedderRegistry`]: model name → embedder, built once from configuration ([`ModelConfig`]);
-//! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust with candle
-//!   (no Python, no network), and [`OpenAiEmbedder`], a client of any OpenAI-compatible
+//! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust (no Python,
+//!   no network; one thread per model runs it, batching concurrent requests), and [`OpenAiEmbedder`], a client of any OpenAI-compatible
 //!   `/embeddings` endpoint (OpenAI, vLLM, TEI, Ollama).
 //!
 //! Features: `mocks` (a mockall mock of [`Embedder`]).
@@ -12,6 +12,7 @@
 mod bert;
 pub mod error;
 mod kernels;
+mod lane;
 pub mod local;
 pub mod openai;
 pub mod registry;

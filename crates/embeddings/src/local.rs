@@ -14,6 +14,7 @@ use tokenizers::{Encoding, Tokenizer};
 use crate::Embedder;
 use crate::bert::{BertConfig, Encoder};
 use crate::error::EmbedError;
+use crate::lane::{Forward, Lane};
 
 #[derive(Clone)]
 pub struct LocalBertEmbedder {
@@ -22,7 +23,8 @@ pub struct LocalBertEmbedder {
 
 struct Inner {
     name: String,
-    model: Encoder,
+    model: Arc<Encoder>,
+    lane: Lane,
     tokenizer: Tokenizer,
     dimension: usize,
     max_tokens: usize,
@@ -70,13 +72,15 @@ impl LocalBertEmbedder {
         tokenizer.with_padding(None);
         let weights = std::fs::read(dir.join("model.safetensors"))
             .map_err(|e| load_error(dir, "model.safetensors", e))?;
-        let model =
-            Encoder::load(&config, &weights).map_err(|e| load_error(dir, "the weights", e))?;
+        let model = Arc::new(
+            Encoder::load(&config, &weights).map_err(|e| load_error(dir, "the weights", e))?,
+        );
         let dimension = model.hidden_size();
         let max_tokens = max_tokens.min(model.max_positions());
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.to_string(),
+                lane: Lane::start(name, model.clone(), batch_size),
                 model,
                 tokenizer,
                 dimension,
@@ -96,38 +100,18 @@ impl LocalBertEmbedder {
         Ok(real_tokens(&encoding))
     }
 
-    /// Embeds synchronously (call from a blocking thread). Every text is tokenized and checked
-    /// against the limit before the model runs on any of them; the first over-long text is the
-    /// one reported. Texts are batched longest first, so attention (the one step that pads)
-    /// pads little, and the vectors are returned in the order of `texts`.
+    /// Embeds on the calling thread (call from a blocking thread), apart from the model's
+    /// own lane: what a single-purpose process, such as a benchmark, uses. Every text is
+    /// tokenized and checked against the limit before the model runs on any of them; the first
+    /// over-long text is the one reported. The vectors are in the order of `texts`.
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
-        let mut batches = Vec::new();
-        let mut too_long: Option<(usize, usize)> = None;
-        for chunk in order.chunks(self.inner.batch_size) {
-            let encodings = self
-                .inner
-                .encode(chunk.iter().map(|&i| texts[i].as_str()))?;
-            for (&index, encoding) in chunk.iter().zip(&encodings) {
-                let tokens = real_tokens(encoding);
-                if tokens > self.inner.max_tokens && too_long.is_none_or(|(first, _)| index < first)
-                {
-                    too_long = Some((index, tokens));
-                }
-            }
-            batches.push((chunk, encodings));
-        }
-        if let Some((index, tokens)) = too_long {
-            return Err(EmbedError::InputTooLong {
-                index,
-                tokens,
-                max: self.inner.max_tokens,
-            });
-        }
+        let ids = self.inner.tokenize(texts)?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut out = vec![Vec::new(); texts.len()];
-        for (chunk, encodings) in batches {
-            for (&index, vector) in chunk.iter().zip(self.inner.forward(&encodings)?) {
+        for batch in order.chunks(self.inner.batch_size) {
+            let sequences: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+            for (&index, vector) in batch.iter().zip(self.inner.forward(&sequences)?) {
                 out[index] = vector;
             }
         }
@@ -135,28 +119,45 @@ impl LocalBertEmbedder {
     }
 }
 
-fn real_tokens(encoding: &Encoding) -> usize {
-    encoding.get_ids().len()
+impl Inner {
+    /// The token ids of every text, `[CLS]`/`[SEP]` added, never truncated nor padded; the
+    /// first text over the limit is an error.
+    fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, EmbedError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
+            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+        if let Some((index, e)) = encodings
+            .iter()
+            .enumerate()
+            .find(|(_, e)| real_tokens(e) > self.max_tokens)
+        {
+            return Err(EmbedError::InputTooLong {
+                index,
+                tokens: real_tokens(e),
+                max: self.max_tokens,
+            });
+        }
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
+    }
+
+    fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.model.forward(sequences)
+    }
 }
 
-impl Inner {
-    /// Tokenizes one batch, `[CLS]`/`[SEP]` added, never truncated nor padded.
-    fn encode<'a>(
-        &self,
-        texts: impl Iterator<Item = &'a str>,
-    ) -> Result<Vec<Encoding>, EmbedError> {
-        self.tokenizer
-            .encode_batch(texts.collect::<Vec<_>>(), true)
-            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))
-    }
-
-    /// Runs the model on one batch.
-    fn forward(&self, encodings: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
-        self.model
-            .embed(&ids)
+impl Forward for Encoder {
+    fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed(sequences)
             .map_err(|e| EmbedError::internal("the model failed", e))
     }
+}
+
+fn real_tokens(encoding: &Encoding) -> usize {
+    encoding.get_ids().len()
 }
 
 #[async_trait]
@@ -179,9 +180,10 @@ impl Embedder for LocalBertEmbedder {
         }
         let this = self.clone();
         let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
+        let ids = tokio::task::spawn_blocking(move || this.inner.tokenize(&texts))
             .await
-            .map_err(|e| EmbedError::internal("the embedding task stopped", e))?
+            .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
+        self.inner.lane.embed(ids).await
     }
 }
 

@@ -341,24 +341,25 @@ const MIN_WINDOW_TOKENS: usize = 8;
 /// One vector per text, for texts of any length: a text the model reads whole is embedded as
 /// it is; a longer one is cut into consecutive windows the model reads (of the `auto` chunk
 /// size, on character boundaries, nothing left out), and its vector is the mean of the
-/// windows' vectors weighted by their lengths, normalised. A window the model still finds too
-/// long (text that splits into many word pieces) makes every window of that batch smaller.
+/// windows' vectors weighted by their lengths, normalised. A text whose window the model still
+/// finds too long (text that splits into many word pieces) is cut smaller; the others are not
+/// cut again.
 pub async fn embed_windows(
     embedder: &dyn Embedder,
     texts: &[&str],
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let (window, _) = auto_chunking(Some(embedder.max_input_tokens()));
-    let mut window = window as usize;
+    let (auto, _) = auto_chunking(Some(embedder.max_input_tokens()));
+    let mut windows = vec![auto as usize; texts.len()];
     loop {
         // (text index, window text) for every window of every text; a text read whole is one.
         let mut pieces: Vec<(usize, &str)> = Vec::new();
         let mut whole = vec![false; texts.len()];
         for (i, t) in texts.iter().enumerate() {
-            if text::count_tokens(t) <= window {
+            if text::count_tokens(t) <= windows[i] {
                 whole[i] = true;
                 pieces.push((i, t));
             } else {
-                pieces.extend(text::chunk(t, window, 0).into_iter().map(|w| (i, w)));
+                pieces.extend(text::chunk(t, windows[i], 0).into_iter().map(|w| (i, w)));
             }
         }
         let inputs: Vec<String> = pieces.iter().map(|(_, w)| (*w).to_string()).collect();
@@ -383,11 +384,16 @@ pub async fn embed_windows(
                 }
                 return Ok(out);
             }
-            Err(EmbedError::InputTooLong { .. }) if window > MIN_WINDOW_TOKENS => {
-                window = (window * 3 / 4).max(MIN_WINDOW_TOKENS);
+            Err(EmbedError::InputTooLong { index, .. })
+                if pieces
+                    .get(index)
+                    .is_some_and(|(i, _)| windows[*i] > MIN_WINDOW_TOKENS) =>
+            {
+                let i = pieces[index].0;
+                windows[i] = (windows[i] * 3 / 4).max(MIN_WINDOW_TOKENS);
                 tracing::debug!(
-                    window,
-                    "a window was too long for the model; embedding in smaller windows"
+                    window = windows[i],
+                    "a window was too long for the model; embedding that text in smaller windows"
                 );
             }
             Err(e) => return Err(e),
@@ -819,6 +825,47 @@ mod tests {
         let v = embed_windows(&model, &[long.trim()]).await.unwrap();
         assert_eq!(v.len(), 1);
         assert!(v[0].iter().all(|x| x.is_finite()));
+    }
+
+    #[tokio::test]
+    async fn only_the_text_the_model_finds_too_long_is_cut_smaller() {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::<Vec<String>>::new()));
+        let mut model = words_model(40);
+        model.checkpoint();
+        model.expect_dimension().return_const(2usize);
+        model.expect_max_input_tokens().return_const(256usize);
+        let seen = calls.clone();
+        model.expect_embed().returning(move |texts: &[String]| {
+            seen.lock().unwrap().push(texts.to_vec());
+            match texts.iter().position(|t| t.split_whitespace().count() > 40) {
+                Some(index) => Err(EmbedError::InputTooLong {
+                    index,
+                    tokens: 41,
+                    max: 40,
+                }),
+                None => Ok(texts.iter().map(|_| vec![1.0, 1.0]).collect()),
+            }
+        });
+        // Many words a window (too long for this model), and long words, few a window.
+        let many = "word ".repeat(300);
+        let few = "xqzjvkw ".repeat(150);
+        let v = embed_windows(&model, &[many.trim(), few.trim()])
+            .await
+            .unwrap();
+        assert_eq!(v.len(), 2);
+        let calls = calls.lock().unwrap();
+        assert!(calls.len() > 1, "the first windows were too long");
+        let few_windows = text::chunk(few.trim(), 128, 0);
+        for call in calls.iter() {
+            assert!(
+                call.ends_with(
+                    &few_windows
+                        .iter()
+                        .map(|w| w.to_string())
+                        .collect::<Vec<_>>()
+                )
+            );
+        }
     }
 
     #[test]
