@@ -205,22 +205,39 @@ fn run_one_batch(model: &dyn Forward, batch_size: usize, q: &mut Queues) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{Condvar, Mutex};
     use std::time::Duration;
 
     use super::*;
 
-    /// Vector of a sequence: [its first id, its length]; records each batch's first ids; can be
-    /// held on a gate so requests pile up.
+    /// Vector of a sequence: [its first id, its length]; records each batch's first ids; waits
+    /// while its gate is closed, so requests pile up.
     #[derive(Default)]
     struct Fake {
         batches: Mutex<Vec<Vec<u32>>>,
-        gate: Mutex<()>,
+        closed: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl Fake {
+        fn close(&self) {
+            *self.closed.lock().unwrap() = true;
+        }
+
+        fn open(&self) {
+            *self.closed.lock().unwrap() = false;
+            self.opened.notify_all();
+        }
     }
 
     impl Forward for Fake {
         fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-            let _held = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+            drop(
+                self.opened
+                    .wait_while(closed, |closed| *closed)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
             if sequences.iter().any(|s| s[0] == 666) {
                 panic!("a crafted input");
             }
@@ -272,7 +289,7 @@ mod tests {
     async fn requests_that_arrive_while_the_model_runs_are_run_together_small_ones_first() {
         let fake = Arc::new(Fake::default());
         let lane = Arc::new(Lane::start("t", fake.clone(), 4));
-        let held = fake.gate.lock().unwrap();
+        fake.close();
         let mut tasks = Vec::new();
         // A large request (two batches) whose first batch starts, then three one-text searches.
         let large = {
@@ -287,7 +304,7 @@ mod tests {
             ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        drop(held);
+        fake.open();
         for (t, id) in tasks.into_iter().zip([100, 101, 102]) {
             assert_eq!(t.await.unwrap().unwrap(), vec![vec![id as f32, 1.0]]);
         }
@@ -318,7 +335,7 @@ mod tests {
     async fn a_request_whose_caller_has_gone_is_not_run() {
         let fake = Arc::new(Fake::default());
         let lane = Arc::new(Lane::start("t", fake.clone(), 2));
-        let held = fake.gate.lock().unwrap();
+        fake.close();
         let first = {
             let lane = lane.clone();
             tokio::spawn(async move { lane.embed(vec![seq(1, 1)]).await })
@@ -331,7 +348,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         gone.abort();
         let _ = gone.await;
-        drop(held);
+        fake.open();
         first.await.unwrap().unwrap();
         assert_eq!(lane.embed(vec![seq(5, 1)]).await.unwrap().len(), 1);
         assert_eq!(*fake.batches.lock().unwrap(), vec![vec![1], vec![5]]);
