@@ -22,7 +22,7 @@ build:
 # PostgreSQL with pgvector (left running: `make services-down` stops it).
 run: model
 	scripts/services.sh up pg
-	eval "$$(scripts/services.sh env)" && $(CARGO) run -p vector-store-server -- serve
+	eval "$$(scripts/services.sh env)" && $(CARGO) run --release -p vector-store-server -- serve
 
 test:
 	scripts/test.sh

@@ -6,18 +6,22 @@
 #
 #   scripts/bench.sh            100k chunks, 1000 WordNet queries (make bench)
 #   scripts/bench.sh --quick    5k chunks, 300 queries, short load levels, 2k passages on every
-#                               back-end for quality (make bench-quick)
+#                               back-end for quality, fewer files ingested (make bench-quick)
 #   scripts/bench.sh -- ARGS    extra arguments for vector-store-bench (see --help)
 #
-# WordNet comes from the Debian package wordnet-base (apt-get download + dpkg -x, no install)
-# into .local/bench/wordnet; embeddings are cached in .local/bench/minilm-vectors.bin.
+# WordNet comes from the Debian package wordnet-base and English prose (Python's documentation
+# sources) from python3.11-doc (apt-get download + dpkg -x, no install) into .local/bench;
+# embeddings are cached in .local/bench/minilm-vectors.bin. The service gets a second model,
+# bench_instant, an OpenAI-compatible embedder the benchmark serves itself and that answers at
+# once: with it, ingestion measures the pipeline without the model.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 bench_args=(--scale 100000 --queries 1000 --duration-secs 10)
 if [[ "${1:-}" == --quick ]]; then
-    bench_args=(--scale 5000 --queries 300 --duration-secs 2 --es-scale 2000 --chunking-documents 40)
+    bench_args=(--scale 5000 --queries 300 --duration-secs 2 --es-scale 2000 --chunking-documents 40
+        --ingest-small-files 300 --ingest-large-files whatsnew/3.2.rst.txt,reference/datamodel.rst.txt)
     shift
 fi
 [[ "${1:-}" != -- ]] || shift
@@ -33,6 +37,13 @@ if [[ ! -f "$wordnet/data.noun" ]]; then
     mkdir -p "$cache/deb"
     (cd "$cache/deb" && rm -f wordnet-base_*.deb && apt-get download wordnet-base >/dev/null)
     dpkg -x "$cache"/deb/wordnet-base_*.deb "$cache/wordnet"
+fi
+pydoc="$cache/pydoc/usr/share/doc/python3.11/html/_sources"
+if [[ ! -f "$pydoc/library/os.rst.txt" ]]; then
+    log "fetching the Debian package python3.11-doc"
+    mkdir -p "$cache/deb"
+    (cd "$cache/deb" && rm -f python3.11-doc_*.deb && apt-get download python3.11-doc >/dev/null)
+    dpkg -x "$cache"/deb/python3.11-doc_*.deb "$cache/pydoc"
 fi
 "$root/scripts/fetch-model.sh"
 
@@ -63,27 +74,33 @@ if [[ -z "${ELASTICSEARCH_URL:-}" ]] && ! grep -q '^es: running' <<<"$status"; t
 fi
 eval "$("$root/scripts/services.sh" env)"
 export DATABASE_URL="${VECTOR_STORE__DATABASE__URL:-$DATABASE_URL}"
-# On the local cluster, a database of the benchmark's own: its service runs an ingestion worker
-# (for the chunk-size comparison), which must take no job of another service. A database the
-# user names is used as it is.
+# On the local cluster, a database of the benchmark's own: its service runs ingestion workers
+# (for the chunk-size comparison and the ingestion figures), which must take no job of another
+# service. A database the user names is used as it is.
 if [[ -z "$user_db" ]]; then
     DATABASE_URL="$("$root/scripts/services.sh" database vectorstore_bench)"
 fi
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+instant_port="$(free_port)"
 mkdir -p "$root/target/bench"
 log "starting the service on 127.0.0.1:$port (log: target/bench/server.log)"
 VECTOR_STORE__AUTH__MODE=open \
     VECTOR_STORE__SERVER__HOST=127.0.0.1 \
     VECTOR_STORE__SERVER__PORT="$port" \
     VECTOR_STORE__SERVER__RATE_LIMIT_PER_SECOND=0 \
-    VECTOR_STORE__INGEST__WORKERS=1 \
     VECTOR_STORE__DATABASE__URL="$DATABASE_URL" \
     VECTOR_STORE__ELASTICSEARCH__URL="$ELASTICSEARCH_URL" \
     VECTOR_STORE__FILES__DIR="$root/target/bench/files" \
     VECTOR_STORE__LOG__LEVEL=warn \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__PROVIDER=openai \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__BASE_URL="http://127.0.0.1:$instant_port/v1" \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__DIMENSION=384 \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__MAX_INPUT_TOKENS=256 \
     "$root/target/release/vector-store-server" serve >"$root/target/bench/server.log" 2>&1 &
 server_pid=$!
 
 "$root/target/release/vector-store-bench" --url "http://127.0.0.1:$port" \
-    --database-url "$DATABASE_URL" --server-pid "$server_pid" "${bench_args[@]}"
+    --database-url "$DATABASE_URL" --server-pid "$server_pid" --instant-port "$instant_port" \
+    "${bench_args[@]}"

@@ -1,8 +1,10 @@
-//! Retrieval quality of chunk sizes through the OpenAI file pipeline: WordNet passages joined
-//! into documents of several hundred tokens, ingested once per chunking strategy (the built-in
-//! model's own `auto` size, and `static` sizes longer than the model reads, whose chunks are
-//! embedded as the mean of model-sized windows), then searched by the WordNet queries. A hit is
-//! the document that holds the query's passage; a document is counted once, at its best chunk.
+//! Retrieval quality against cost of chunk sizes and overlaps through the OpenAI file pipeline:
+//! WordNet passages joined into documents (of several hundred tokens, and long ones of several
+//! thousand), ingested once per chunking strategy (`auto`, `static` sizes the built-in model
+//! reads whole with several overlaps, and longer ones, whose chunks are embedded as the mean of
+//! model-sized windows), then searched by the WordNet queries. A hit is the document that holds
+//! the query's passage; a document is counted once, at its best chunk. The cost is the chunks
+//! made (each one embedded) and the seconds the ingestion took.
 
 use std::time::{Duration, Instant};
 
@@ -13,14 +15,49 @@ use crate::client::Api;
 use crate::data::Corpus;
 use crate::{bar, load, ordered, step};
 
-/// The strategies compared: a name and the `chunking_strategy` sent (`None`: `auto`).
-const STRATEGIES: [(&str, Option<(u32, u32)>); 3] = [
-    ("auto (128/64)", None),
-    ("static 400/100", Some((400, 100))),
-    ("static 800/200", Some((800, 200))),
+type Strategy = (&'static str, Option<(u32, u32)>, Option<&'static str>);
+
+/// The strategies compared: a name, the `chunking_strategy` sent (`None`: `auto`) and the
+/// store's model (`None`: the default, all-MiniLM-L6-v2).
+const STRATEGIES: [Strategy; 10] = [
+    ("auto", None, None),
+    ("static 128/64", Some((128, 64)), None),
+    ("static 128/32", Some((128, 32)), None),
+    ("static 128/16", Some((128, 16)), None),
+    ("static 128/0", Some((128, 0)), None),
+    ("static 256/32", Some((256, 32)), None),
+    ("static 400/100", Some((400, 100)), None),
+    ("static 800/200", Some((800, 200)), None),
+    ("potion-base-8m, auto", None, Some("potion-base-8m")),
+    (
+        "potion-base-8m, static 128/0",
+        Some((128, 0)),
+        Some("potion-base-8m"),
+    ),
 ];
 
+/// Both document sets: `documents` of `per_document` passages, and half as many long documents
+/// of four times as many passages.
 pub async fn measure(
+    api: &Api,
+    corpus: &Corpus,
+    documents: usize,
+    per_document: usize,
+    queries: usize,
+) -> Result<Value> {
+    let short = measure_set(api, corpus, documents, per_document, queries).await?;
+    let long = measure_set(
+        api,
+        corpus,
+        (documents / 2).max(2),
+        per_document * 4,
+        queries,
+    )
+    .await?;
+    Ok(json!({"sets": [short, long]}))
+}
+
+async fn measure_set(
     api: &Api,
     corpus: &Corpus,
     documents: usize,
@@ -57,13 +94,12 @@ pub async fn measure(
         })
         .collect();
     let mut results = Vec::new();
-    for (name, strategy) in STRATEGIES {
-        let store = api
-            .post_json(
-                "/v1/vector_stores",
-                &json!({"name": format!("bench chunking {name}")}),
-            )
-            .await?;
+    for (name, strategy, model) in STRATEGIES {
+        let mut body = json!({"name": format!("bench chunking {name}")});
+        if let Some(m) = model {
+            body["embedding_model"] = json!(m);
+        }
+        let store = api.post_json("/v1/vector_stores", &body).await?;
         let store = store["id"].as_str().unwrap_or_default().to_string();
         let mut body = json!({"file_ids": files});
         if let Some((max, overlap)) = strategy {
@@ -88,6 +124,11 @@ pub async fn measure(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let ingest_secs = t0.elapsed().as_secs_f64();
+        // What `auto` resolved to (OpenAI reports a file's chunking as `static`).
+        let resolved = api
+            .get_json(&format!("/v1/vector_stores/{store}/files/{}", files[0]))
+            .await?["chunking_strategy"]["static"]
+            .clone();
         let chunks = api
             .get_json(&format!("/v2/collections/{store}/documents?limit=1"))
             .await?["total"]
@@ -113,8 +154,10 @@ pub async fn measure(
         ));
         results.push(json!({
             "strategy": name,
+            "model": model.unwrap_or("all-minilm-l6-v2"),
             "max_chunk_size_tokens": strategy.map(|s| s.0),
             "chunk_overlap_tokens": strategy.map(|s| s.1),
+            "resolved": resolved,
             "chunks": chunks,
             "ingest_secs": ingest_secs,
             "mrr_at_10": mrr,

@@ -2,7 +2,9 @@
 //! clients and measures each figure beside its baseline in the same run — indexing through `/v2`
 //! against binary COPY, `/v2` vector search against the same SQL sent straight to PostgreSQL,
 //! HNSW recall against exact neighbours, retrieval quality on WordNet on every back-end, the
-//! OpenAI search route with text queries against the model's own throughput, memory and disk.
+//! OpenAI search route with text queries against the model's own throughput and the vector
+//! search alone, file ingestion against the model alone and the matrix-multiply rate, memory
+//! and disk.
 //!
 //! Writes `summary.json`, `summary.md` and SVG charts to `--out`; `scripts/bench.sh` starts
 //! what it needs and runs it (`make bench`, `make bench-quick`).
@@ -11,6 +13,8 @@ mod charts;
 mod chunking;
 mod client;
 mod data;
+mod ingestion;
+mod instant;
 mod load;
 mod quality;
 mod sql;
@@ -61,7 +65,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     concurrency: Vec<usize>,
     /// Concurrency levels of the end-to-end (text query) load.
-    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     e2e_concurrency: Vec<usize>,
     /// Concurrent upserts (and COPY connections).
     #[arg(long, default_value_t = 4)]
@@ -94,6 +98,34 @@ struct Args {
     /// Where embeddings are cached.
     #[arg(long, default_value = ".local/bench")]
     cache_dir: PathBuf,
+    /// Small files (one WordNet passage each) of the ingestion figures.
+    #[arg(long, default_value_t = 2000)]
+    ingest_small_files: usize,
+    /// Large files of the ingestion figures, under `--pydoc-dir`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "whatsnew/3.2.rst.txt,reference/datamodel.rst.txt,library/os.rst.txt,library/stdtypes.rst.txt"
+    )]
+    ingest_large_files: Vec<String>,
+    /// The file uploaded, attached and polled alone (under `--pydoc-dir`).
+    #[arg(long, default_value = "library/unittest.rst.txt")]
+    ingest_one_file: String,
+    /// The reStructuredText sources of Python's documentation (Debian's python3.11-doc).
+    #[arg(
+        long,
+        default_value = ".local/bench/pydoc/usr/share/doc/python3.11/html/_sources"
+    )]
+    pydoc_dir: PathBuf,
+    /// Serve an instant OpenAI-compatible embedder on this port; the service must have a model
+    /// `--instant-model` that calls it.
+    #[arg(long)]
+    instant_port: Option<u16>,
+    #[arg(long, default_value = "bench_instant")]
+    instant_model: String,
+    /// A static model of the service, ingested with too (empty: none).
+    #[arg(long, default_value = "potion-base-8m")]
+    static_model: Option<String>,
     /// Where the built-in model lives.
     #[arg(long, default_value = "models")]
     models_dir: PathBuf,
@@ -213,6 +245,9 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&args.out)?;
     let api = Api::new(&args.url)?;
+    if let Some(port) = args.instant_port {
+        instant::start(port).await?;
+    }
     api.wait_ready(Duration::from_secs(60)).await?;
     let idle = memory(args.server_pid);
 
@@ -539,6 +574,41 @@ async fn main() -> Result<()> {
     )
     .await?;
 
+    // Files through the OpenAI surface, against the model alone and the matrix multiply.
+    let sets = [
+        ingestion::small_files(&corpus, args.ingest_small_files),
+        ingestion::large_files(&args.pydoc_dir, &args.ingest_large_files)?,
+    ];
+    let one_file =
+        ingestion::large_files(&args.pydoc_dir, std::slice::from_ref(&args.ingest_one_file))?
+            .files
+            .remove(0);
+    let ingest = {
+        let model = load_model()?;
+        ingestion::measure(
+            &api,
+            &sets,
+            &one_file,
+            ingestion::Options {
+                model: &model,
+                batch: 32,
+                others: args
+                    .instant_port
+                    .map(|_| {
+                        (
+                            "instant embedder (the pipeline alone)",
+                            args.instant_model.as_str(),
+                        )
+                    })
+                    .into_iter()
+                    .chain(args.static_model.as_deref().map(|m| (m, m)))
+                    .collect(),
+                instant_model: args.instant_port.map(|_| args.instant_model.as_str()),
+            },
+        )
+        .await?
+    };
+
     // --- 5. end to end with text queries -----------------------------------------------------
     let text_bodies: Arc<Vec<Bytes>> = Arc::new(
         queries
@@ -610,6 +680,9 @@ async fn main() -> Result<()> {
         "index_rate_ratio_vs_sql": ratio(http_rate, copy_rate),
         "search_qps_ratio_vs_sql": ratio(http_levels[top].qps, sql_levels[top].qps),
         "search_concurrency_of_ratio": http_levels[top].concurrency,
+        "search_qps_ratio_vs_sql_by_concurrency": http_levels.iter().zip(&sql_levels)
+            .map(|(h, s)| (h.concurrency.to_string(), json!(ratio(h.qps, s.qps))))
+            .collect::<serde_json::Map<_, _>>(),
         "search_p50_ms": http_levels[top].p50_ms,
         "search_p99_ms": http_levels[top].p99_ms,
         "recall_at_10": recall10,
@@ -648,8 +721,10 @@ async fn main() -> Result<()> {
             "queries": small_set.texts.len(),
             "backends": same_set,
         },
+        "ingestion": ingest,
         "end_to_end": {
             "openai_search": e2e_levels,
+            "vector_search_http": http_levels,
             "model_sentences_per_s_batch_32": model_batch32,
             "model_sentences_per_s_batch_1": model_batch1,
         },
@@ -789,23 +864,84 @@ fn markdown(s: &Value) -> String {
             }
         }
     }
-    let c = &s["quality_chunk_sizes"];
-    o.push_str(&format!(
-        "\n| chunk size, {} documents of {} passages, {} queries (vector search, by document) | chunks | ingest s | MRR@10 | recall@10 |\n|---|---:|---:|---:|---:|\n",
-        c["documents"], c["passages_per_document"], c["queries"]
-    ));
-    for r in c["strategies"].as_array().into_iter().flatten() {
+    for c in s["quality_chunk_sizes"]["sets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         o.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            r["strategy"].as_str().unwrap_or_default(),
-            r["chunks"],
-            f(&r["ingest_secs"], 1),
-            f(&r["mrr_at_10"], 4),
-            f(&r["recall_at_10"], 4)
+            "\n| chunking, {} documents of {} passages, {} queries (vector search, by document) | chunks | ingest s | MRR@10 | recall@10 |\n|---|---:|---:|---:|---:|\n",
+            c["documents"], c["passages_per_document"], c["queries"]
+        ));
+        for r in c["strategies"].as_array().into_iter().flatten() {
+            let strategy = match r["strategy"].as_str().unwrap_or_default() {
+                "auto" => format!(
+                    "auto ({}/{})",
+                    r["resolved"]["max_chunk_size_tokens"], r["resolved"]["chunk_overlap_tokens"]
+                ),
+                other => other.to_string(),
+            };
+            o.push_str(&format!(
+                "| {strategy} | {} | {} | {} | {} |\n",
+                r["chunks"],
+                f(&r["ingest_secs"], 1),
+                f(&r["mrr_at_10"], 4),
+                f(&r["recall_at_10"], 4)
+            ));
+        }
+    }
+    let g = &s["ingestion"];
+    o.push_str(&format!(
+        "\n| ingestion through /v1 (one file batch) | files/s | chunks/s | KB/s | s |\n|---|---:|---:|---:|---:|\n| candle matmul at the model's shapes: {} GFLOPS | | | | |\n",
+        f(&g["matmul_gflops"], 1)
+    ));
+    for set in g["sets"].as_array().into_iter().flatten() {
+        let mut runs = vec![("built-in model".to_string(), &set["built_in"])];
+        for (label, r) in set["others"].as_object().into_iter().flatten() {
+            runs.push((label.clone(), r));
+        }
+        for (label, r) in runs {
+            o.push_str(&format!(
+                "| {}, {label} | {} | {} | {} | {} |\n",
+                set["set"].as_str().unwrap_or_default(),
+                f(&r["files_per_s"], 1),
+                f(&r["chunks_per_s"], 1),
+                f(&r["kb_per_s"], 1),
+                f(&r["secs"], 1)
+            ));
+        }
+        let m = &set["model_alone"];
+        o.push_str(&format!(
+            "| {}, model alone on the same {} chunks ({} GFLOPS, {} of matmul, {} word pieces a chunk) | | {} | | |\n| **ratio built-in / model alone** | | **{}** | | |\n",
+            set["set"].as_str().unwrap_or_default(),
+            m["chunks"],
+            f(&m["gflops"], 1),
+            f(&m["share_of_matmul"], 2),
+            f(&m["mean_word_pieces"], 0),
+            f(&m["chunks_per_s"], 1),
+            f(&set["ratio_to_model_alone"], 2)
         ));
     }
+    let one = &g["one_file"];
+    o.push_str(&format!(
+        "| upload, attach, poll one {} byte file (`{}`), built-in model | | | | {} |\n| the same, instant embedder | | | | {} |\n",
+        one["bytes"],
+        one["name"].as_str().unwrap_or_default(),
+        f(&one["built_in_secs"], 1),
+        f(&one["instant_secs"], 2)
+    ));
     let e = &s["end_to_end"];
     o.push_str("\n| end to end, text queries | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
+    for l in e["vector_search_http"].as_array().into_iter().flatten() {
+        o.push_str(&format!(
+            "| vector search alone (/v2, query vectors given) | {} | {} | {} | {} | {} |\n",
+            l["concurrency"],
+            f(&l["qps"], 1),
+            f(&l["p50_ms"], 1),
+            f(&l["p95_ms"], 1),
+            f(&l["p99_ms"], 1)
+        ));
+    }
     for l in e["openai_search"].as_array().into_iter().flatten() {
         o.push_str(&format!(
             "| POST /v1/vector_stores/{{id}}/search | {} | {} | {} | {} | {} |\n",

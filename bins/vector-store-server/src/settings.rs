@@ -114,7 +114,8 @@ impl EmbeddingSettings {
     pub fn resolved_models(&self) -> BTreeMap<String, ModelConfig> {
         let mut models = self.models.clone();
         for model in models.values_mut() {
-            if let ProviderConfig::Local { path, .. } = &mut model.provider
+            if let ProviderConfig::Local { path, .. } | ProviderConfig::Static { path } =
+                &mut model.provider
                 && path.is_relative()
             {
                 *path = self.models_dir.join(&*path);

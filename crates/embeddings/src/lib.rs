@@ -4,7 +4,8 @@
 //!   model's maximum input tokens;
 //! - [`EmbedderRegistry`]: model name → embedder, built once from configuration ([`ModelConfig`]);
 //! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust (no Python,
-//!   no network; one thread per model runs it, batching concurrent requests), and [`OpenAiEmbedder`], a client of any OpenAI-compatible
+//!   no network; one thread per model runs it, batching concurrent requests),
+//!   [`StaticEmbedder`], a static Model2Vec model (potion-base-8M) for speed,, and [`OpenAiEmbedder`], a client of any OpenAI-compatible
 //!   `/embeddings` endpoint (OpenAI, vLLM, TEI, Ollama).
 //!
 //! Features: `mocks` (a mockall mock of [`Embedder`]).
@@ -16,11 +17,13 @@ mod lane;
 pub mod local;
 pub mod openai;
 pub mod registry;
+pub mod static_model;
 
 pub use error::EmbedError;
 pub use local::LocalBertEmbedder;
 pub use openai::{OpenAiEmbedder, OpenAiOptions};
 pub use registry::{EmbedderRegistry, ModelConfig, ProviderConfig};
+pub use static_model::StaticEmbedder;
 
 use std::fmt::Debug;
 

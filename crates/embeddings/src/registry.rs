@@ -12,6 +12,7 @@ use crate::Embedder;
 use crate::error::EmbedError;
 use crate::local::LocalBertEmbedder;
 use crate::openai::{OpenAiEmbedder, OpenAiOptions};
+use crate::static_model::StaticEmbedder;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelConfig {
@@ -44,6 +45,9 @@ pub enum ProviderConfig {
         #[serde(default = "default_local_batch")]
         batch_size: usize,
     },
+    /// A static (Model2Vec) model in a directory (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`), e.g. potion-base-8M.
+    Static { path: PathBuf },
     /// An OpenAI-compatible `POST {base_url}/embeddings`.
     Openai {
         base_url: String,
@@ -97,13 +101,17 @@ impl EmbedderRegistry {
                     })
                     .await
                     .map_err(|e| EmbedError::internal("the model loader stopped", e))??;
-                    if model.dimension() != dim {
-                        return Err(EmbedError::InvalidInput(format!(
-                            "model '{}' is configured with dimension {dim}, but makes {}-dimensional vectors",
-                            model.model(),
-                            model.dimension()
-                        )));
-                    }
+                    check_dimension(&model, dim)?;
+                    Arc::new(model)
+                }
+                ProviderConfig::Static { path } => {
+                    let (name, path, max) = (name.clone(), path.clone(), config.max_input_tokens);
+                    let model = tokio::task::spawn_blocking(move || {
+                        StaticEmbedder::load(&name, &path, max)
+                    })
+                    .await
+                    .map_err(|e| EmbedError::internal("the model loader stopped", e))??;
+                    check_dimension(&model, config.dimension)?;
                     Arc::new(model)
                 }
                 ProviderConfig::Openai {
@@ -168,6 +176,17 @@ impl EmbedderRegistry {
     pub fn names(&self) -> Vec<String> {
         self.models.keys().cloned().collect()
     }
+}
+
+fn check_dimension(model: &dyn Embedder, configured: usize) -> Result<(), EmbedError> {
+    if model.dimension() == configured {
+        return Ok(());
+    }
+    Err(EmbedError::InvalidInput(format!(
+        "model '{}' is configured with dimension {configured}, but makes {}-dimensional vectors",
+        model.model(),
+        model.dimension()
+    )))
 }
 
 fn unknown(name: &str, models: &BTreeMap<String, Arc<dyn Embedder>>) -> EmbedError {
