@@ -270,7 +270,7 @@ impl Encoder {
     }
 
     fn layer(&self, layer: &Layer, x: &Tensor, batch: &Batch) -> candle_core::Result<Tensor> {
-        let qkv = x.matmul(&layer.qkv)?;
+        let qkv = dense(x, &layer.qkv)?;
         let heads = qkv.apply_op1_no_bwd(&SplitHeads {
             batch,
             bias: &layer.qkv_bias,
@@ -279,7 +279,7 @@ impl Encoder {
         let scores = q.matmul(&k.t()?)?;
         scores.inplace_op1(&MaskedSoftmax { batch })?;
         let context = scores.matmul(&v)?.apply_op1_no_bwd(&MergeHeads { batch })?;
-        let attended = context.matmul(&layer.attention_out)?;
+        let attended = dense(&context, &layer.attention_out)?;
         attended.inplace_op2(
             x,
             &AddNorm {
@@ -287,11 +287,11 @@ impl Encoder {
                 norm: &layer.attention_norm,
             },
         )?;
-        let up = attended.matmul(&layer.up)?;
+        let up = dense(&attended, &layer.up)?;
         up.inplace_op1(&BiasGelu {
             bias: &layer.up_bias,
         })?;
-        let out = up.matmul(&layer.down)?;
+        let out = dense(&up, &layer.down)?;
         out.inplace_op2(
             &attended,
             &AddNorm {
@@ -300,6 +300,21 @@ impl Encoder {
             },
         )?;
         Ok(out)
+    }
+}
+
+/// Batches of fewer tokens than this are multiplied the other way round.
+const FEW_TOKENS: usize = 48;
+
+/// `x · w` for packed tokens `x` (tokens × in) and weights `w` (in × out). The matrix multiply's
+/// kernels are tall (up to 64 rows on AVX-512), so a batch of a few tokens, such as one search
+/// query, would waste most of each: it is computed as `(wᵀ · xᵀ)ᵀ`, where the tokens are the
+/// short side.
+fn dense(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    if x.dim(0)? < FEW_TOKENS {
+        w.t()?.matmul(&x.t()?)?.t()?.contiguous()
+    } else {
+        x.matmul(w)
     }
 }
 
