@@ -157,8 +157,19 @@ fn run_one_batch(model: &dyn Forward, batch_size: usize, q: &mut Queues) {
                     .map(|&i| p.ids[i].as_slice())
             })
             .collect();
+        let expected = sequences.len();
         std::panic::catch_unwind(AssertUnwindSafe(|| model.forward(&sequences)))
             .unwrap_or_else(|_| Err(EmbedError::internal_msg("the model panicked")))
+            .and_then(|v| {
+                if v.len() == expected {
+                    Ok(v)
+                } else {
+                    Err(EmbedError::internal_msg(format!(
+                        "the model gave {} vectors for {expected} texts",
+                        v.len()
+                    )))
+                }
+            })
     };
     match result {
         Ok(vectors) => {
@@ -171,7 +182,7 @@ fn run_one_batch(model: &dyn Forward, batch_size: usize, q: &mut Queues) {
                 };
                 for k in p.next..p.next + n {
                     let index = p.order[k];
-                    p.out[index] = vectors.next().unwrap_or_default();
+                    p.out[index] = vectors.next().expect("one vector per text, checked above");
                 }
                 p.next += n;
                 if p.done()
@@ -243,6 +254,9 @@ mod tests {
             }
             if sequences.iter().any(|s| s[0] == 13) {
                 return Err(EmbedError::internal_msg("unlucky"));
+            }
+            if sequences.iter().any(|s| s[0] == 42) {
+                return Ok(Vec::new());
             }
             self.batches
                 .lock()
@@ -318,13 +332,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failure_or_a_panic_fails_that_batch_and_the_lane_goes_on() {
+    async fn a_failure_a_panic_or_a_short_answer_fails_that_batch_and_the_lane_goes_on() {
         let fake = Arc::new(Fake::default());
         let lane = Lane::start("t", fake.clone(), 8);
         let err = lane.embed(vec![seq(13, 2)]).await.unwrap_err();
         assert!(err.to_string().contains("unlucky"), "{err}");
         let err = lane.embed(vec![seq(666, 2)]).await.unwrap_err();
         assert!(err.to_string().contains("panicked"), "{err}");
+        let err = lane.embed(vec![seq(42, 2)]).await.unwrap_err();
+        assert!(err.to_string().contains("0 vectors for 1 texts"), "{err}");
         assert_eq!(
             lane.embed(vec![seq(7, 2)]).await.unwrap(),
             vec![vec![7.0, 2.0]]
