@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use candle_core::{Device, Tensor};
-use embeddings::{Embedder, LocalBertEmbedder};
+use embeddings::{Embedder, LocalBertEmbedder, StaticEmbedder};
 use serde_json::{Value, json};
 
 use crate::client::Api;
@@ -267,6 +267,17 @@ pub struct Options<'a> {
     pub others: Vec<(&'a str, &'a str)>,
     /// The model the one file is also sent with (the instant one: the pipeline alone).
     pub instant_model: Option<&'a str>,
+    /// The static model, measured alone on the same chunks too.
+    pub static_model: Option<&'a StaticEmbedder>,
+}
+
+/// Chunks per second of the static model alone on `texts` (one call, this process).
+fn static_alone(model: &StaticEmbedder, texts: &[String]) -> Result<f64> {
+    let t = Instant::now();
+    model
+        .embed_blocking(texts)
+        .map_err(|e| anyhow::anyhow!("embedding: {e}"))?;
+    Ok(texts.len() as f64 / t.elapsed().as_secs_f64())
 }
 
 pub async fn measure(
@@ -309,6 +320,14 @@ pub async fn measure(
             },
             "ratio_to_model_alone": built_in.chunks as f64 / built_in.secs / alone,
         });
+        if let Some(m) = o.static_model {
+            let rate = static_alone(m, &texts)?;
+            step(&format!(
+                "{}: static model alone {rate:.0} chunks/s",
+                set.name
+            ));
+            entry["static_model_alone_chunks_per_s"] = json!(rate);
+        }
         step(&format!(
             "{}: built-in {:.1} files/s, {:.1} chunks/s, {:.1} KB/s; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of matmul, {tokens:.0} word pieces a chunk); ratio {:.2}",
             set.name,

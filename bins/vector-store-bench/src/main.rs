@@ -585,6 +585,13 @@ async fn main() -> Result<()> {
             .remove(0);
     let ingest = {
         let model = load_model()?;
+        let static_model = match &args.static_model {
+            Some(name) => Some(
+                embeddings::StaticEmbedder::load(name, &args.models_dir.join(name), 512)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ),
+            None => None,
+        };
         ingestion::measure(
             &api,
             &sets,
@@ -604,6 +611,7 @@ async fn main() -> Result<()> {
                     .chain(args.static_model.as_deref().map(|m| (m, m)))
                     .collect(),
                 instant_model: args.instant_port.map(|_| args.instant_model.as_str()),
+                static_model: static_model.as_ref(),
             },
         )
         .await?
@@ -911,6 +919,12 @@ fn markdown(s: &Value) -> String {
             ));
         }
         let m = &set["model_alone"];
+        if let Some(rate) = set["static_model_alone_chunks_per_s"].as_f64() {
+            o.push_str(&format!(
+                "| {}, the static model alone on the same chunks | | {rate:.0} | | |\n",
+                set["set"].as_str().unwrap_or_default()
+            ));
+        }
         o.push_str(&format!(
             "| {}, model alone on the same {} chunks ({} GFLOPS, {} of matmul, {} word pieces a chunk) | | {} | | |\n| **ratio built-in / model alone** | | **{}** | | |\n",
             set["set"].as_str().unwrap_or_default(),
