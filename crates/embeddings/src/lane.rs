@@ -5,7 +5,8 @@
 //!
 //! No request waits for company: an idle lane runs what it has at once. A small request (at most
 //! one batch) goes before the rest of a large one, which is run a batch at a time, so a search
-//! waits for at most one batch of an ingestion. A request whose caller has gone is dropped.
+//! waits for at most one batch of an ingestion; a large request keeps a quarter of each batch, so
+//! searches cannot stall it. A request whose caller has gone is dropped.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -133,14 +134,23 @@ fn run(model: &dyn Forward, batch_size: usize, queue: &mpsc::Receiver<Request>) 
 fn run_one_batch(model: &dyn Forward, batch_size: usize, q: &mut Queues) {
     // (small?, position in its queue, how many texts from it)
     let mut taken: Vec<(bool, usize, usize)> = Vec::new();
+    // A large request always gets a quarter of the batch, so that a stream of searches cannot
+    // stall an ingestion.
+    let reserved = if q.large.is_empty() {
+        0
+    } else {
+        (batch_size / 4).max(1).min(batch_size - 1)
+    };
     let mut room = batch_size;
     for (small, queue) in [(true, &q.small), (false, &q.large)] {
+        let mut room_here = if small { room - reserved } else { room };
         for (pos, p) in queue.iter().enumerate() {
-            if room == 0 {
+            if room_here == 0 {
                 break;
             }
-            let n = (p.order.len() - p.next).min(room);
+            let n = (p.order.len() - p.next).min(room_here);
             taken.push((small, pos, n));
+            room_here -= n;
             room -= n;
         }
     }
@@ -328,6 +338,42 @@ mod tests {
             batches,
             vec![vec![20, 21, 22, 23], vec![100, 101, 102, 24], vec![25]],
             "the searches went together, before the rest of the large request"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_small_requests_leaves_a_large_one_a_quarter_of_each_batch() {
+        let fake = Arc::new(Fake::default());
+        let lane = Arc::new(Lane::start("t", fake.clone(), 4));
+        fake.close();
+        let first = {
+            let lane = lane.clone();
+            tokio::spawn(async move { lane.embed(vec![seq(1, 1)]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let large = {
+            let lane = lane.clone();
+            tokio::spawn(async move { lane.embed((20..26).map(|i| seq(i, 3)).collect()).await })
+        };
+        let mut small = Vec::new();
+        for id in 100..108 {
+            let lane = lane.clone();
+            small.push(tokio::spawn(
+                async move { lane.embed(vec![seq(id, 1)]).await },
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        fake.open();
+        first.await.unwrap().unwrap();
+        for t in small {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(large.await.unwrap().unwrap().len(), 6);
+        let batches = fake.batches.lock().unwrap().clone();
+        assert_eq!(
+            batches[1..3],
+            [vec![100, 101, 102, 20], vec![103, 104, 105, 21]],
+            "{batches:?}"
         );
     }
 
