@@ -6,14 +6,12 @@
 //! the query's passage; a document is counted once, at its best chunk. The cost is the chunks
 //! made (each one embedded) and the seconds the ingestion took.
 
-use std::time::{Duration, Instant};
-
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::client::Api;
 use crate::data::Corpus;
-use crate::{bar, load, ordered, step};
+use crate::{bar, ingestion, load, ordered, step};
 
 type Strategy = (&'static str, Option<(u32, u32)>, Option<&'static str>);
 
@@ -95,45 +93,14 @@ async fn measure_set(
         .collect();
     let mut results = Vec::new();
     for (name, strategy, model) in STRATEGIES {
-        let mut body = json!({"name": format!("bench chunking {name}")});
-        if let Some(m) = model {
-            body["embedding_model"] = json!(m);
-        }
-        let store = api.post_json("/v1/vector_stores", &body).await?;
-        let store = store["id"].as_str().unwrap_or_default().to_string();
-        let mut body = json!({"file_ids": files});
-        if let Some((max, overlap)) = strategy {
-            body["chunking_strategy"] = json!({"type": "static", "static": {
-                "max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
-        }
-        let t0 = Instant::now();
-        let batch = api
-            .post_json(&format!("/v1/vector_stores/{store}/file_batches"), &body)
-            .await?;
-        let batch = batch["id"].as_str().unwrap_or_default().to_string();
-        loop {
-            let b = api
-                .get_json(&format!("/v1/vector_stores/{store}/file_batches/{batch}"))
-                .await?;
-            if b["status"] != "in_progress" {
-                if b["file_counts"]["completed"] != files.len() {
-                    bail!("{name}: the batch ended {b}");
-                }
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let ingest_secs = t0.elapsed().as_secs_f64();
+        let run =
+            ingestion::ingest(api, &format!("chunking {name}"), &files, model, strategy).await?;
+        let (store, ingest_secs, chunks) = (run.store, run.secs, run.chunks);
         // What `auto` resolved to (OpenAI reports a file's chunking as `static`).
         let resolved = api
             .get_json(&format!("/v1/vector_stores/{store}/files/{}", files[0]))
             .await?["chunking_strategy"]["static"]
             .clone();
-        let chunks = api
-            .get_json(&format!("/v2/collections/{store}/documents?limit=1"))
-            .await?["total"]
-            .as_u64()
-            .unwrap_or(0);
         let pb = bar(bodies.len() as u64, &format!("searching, {name}"));
         let found = ordered(bodies.len(), 4, &pb, |i| {
             let (body, store) = (bodies[i].clone(), &store);

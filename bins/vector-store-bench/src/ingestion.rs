@@ -177,21 +177,31 @@ async fn chunk_texts(api: &Api, store: &str) -> Result<Vec<String>> {
     }
 }
 
-/// One ingestion of already uploaded files: a file batch, waited for.
-struct Run {
-    store: String,
-    secs: f64,
-    chunks: u64,
+/// One ingestion of already uploaded files: a file batch to a new store, waited for.
+pub struct Run {
+    pub store: String,
+    pub secs: f64,
+    pub chunks: u64,
 }
 
-async fn ingest(api: &Api, label: &str, file_ids: &[String], model: Option<&str>) -> Result<Run> {
-    let store = new_store(api, &format!("bench ingestion {label}"), model).await?;
+/// Attaches `file_ids` as one file batch to a new store named after `label` (with `model`, and
+/// `chunking` as `static` (max, overlap) tokens when given) and waits until every file completed.
+pub async fn ingest(
+    api: &Api,
+    label: &str,
+    file_ids: &[String],
+    model: Option<&str>,
+    chunking: Option<(u32, u32)>,
+) -> Result<Run> {
+    let store = new_store(api, &format!("bench {label}"), model).await?;
+    let mut body = json!({"file_ids": file_ids});
+    if let Some((max, overlap)) = chunking {
+        body["chunking_strategy"] = json!({"type": "static", "static": {
+            "max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
+    }
     let t0 = Instant::now();
     let batch = api
-        .post_json(
-            &format!("/v1/vector_stores/{store}/file_batches"),
-            &json!({"file_ids": file_ids}),
-        )
+        .post_json(&format!("/v1/vector_stores/{store}/file_batches"), &body)
         .await?;
     let batch = batch["id"].as_str().unwrap_or_default().to_string();
     let pb = bar(file_ids.len() as u64, &format!("ingesting, {label}"));
@@ -220,6 +230,16 @@ async fn ingest(api: &Api, label: &str, file_ids: &[String], model: Option<&str>
         secs,
         chunks,
     })
+}
+
+/// "F files/s, C chunks/s, K KB/s" of [`rates`].
+fn describe(rates: &Value) -> String {
+    format!(
+        "{:.1} files/s, {:.1} chunks/s, {:.1} KB/s",
+        rates["files_per_s"].as_f64().unwrap_or(f64::NAN),
+        rates["chunks_per_s"].as_f64().unwrap_or(f64::NAN),
+        rates["kb_per_s"].as_f64().unwrap_or(f64::NAN),
+    )
 }
 
 fn rates(run: &Run, files: usize, bytes: usize) -> Value {
@@ -302,7 +322,15 @@ pub async fn measure(
         })
         .await?;
         let upload_secs = t.elapsed().as_secs_f64();
-        let built_in = ingest(api, &format!("{}, built-in model", set.name), &ids, None).await?;
+        let built_in = ingest(
+            api,
+            &format!("ingestion {}, built-in model", set.name),
+            &ids,
+            None,
+            None,
+        )
+        .await?;
+        let built_in_rates = rates(&built_in, set.files.len(), bytes);
         let texts = chunk_texts(api, &built_in.store).await?;
         let (alone, gflops, tokens) = model_alone(o.model, &texts, o.batch)?;
         let mut entry = json!({
@@ -310,7 +338,7 @@ pub async fn measure(
             "files": set.files.len(),
             "bytes": bytes,
             "upload_secs": upload_secs,
-            "built_in": rates(&built_in, set.files.len(), bytes),
+            "built_in": built_in_rates,
             "model_alone": {
                 "chunks": texts.len(),
                 "chunks_per_s": alone,
@@ -329,11 +357,9 @@ pub async fn measure(
             entry["static_model_alone_chunks_per_s"] = json!(rate);
         }
         step(&format!(
-            "{}: built-in {:.1} files/s, {:.1} chunks/s, {:.1} KB/s; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of matmul, {tokens:.0} word pieces a chunk); ratio {:.2}",
+            "{}: built-in {}; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of matmul, {tokens:.0} word pieces a chunk); ratio {:.2}",
             set.name,
-            set.files.len() as f64 / built_in.secs,
-            built_in.chunks as f64 / built_in.secs,
-            bytes as f64 / 1000.0 / built_in.secs,
+            describe(&entry["built_in"]),
             100.0 * gflops / matmul,
             entry["ratio_to_model_alone"].as_f64().unwrap_or(f64::NAN),
         ));
@@ -341,15 +367,17 @@ pub async fn measure(
             .await?;
         let mut others = serde_json::Map::new();
         for &(label, model) in &o.others {
-            let run = ingest(api, &format!("{}, {label}", set.name), &ids, Some(model)).await?;
-            step(&format!(
-                "{}: {label} {:.1} files/s, {:.1} chunks/s, {:.1} KB/s",
-                set.name,
-                set.files.len() as f64 / run.secs,
-                run.chunks as f64 / run.secs,
-                bytes as f64 / 1000.0 / run.secs,
-            ));
-            others.insert(label.to_string(), rates(&run, set.files.len(), bytes));
+            let run = ingest(
+                api,
+                &format!("ingestion {}, {label}", set.name),
+                &ids,
+                Some(model),
+                None,
+            )
+            .await?;
+            let run_rates = rates(&run, set.files.len(), bytes);
+            step(&format!("{}: {label} {}", set.name, describe(&run_rates)));
+            others.insert(label.to_string(), run_rates);
             api.delete(&format!("/v1/vector_stores/{}", run.store))
                 .await?;
         }
