@@ -242,14 +242,11 @@ impl Encoder {
     fn embeddings(&self, sequences: &[&[u32]], batch: &Batch) -> Tensor {
         let h = self.hidden;
         let mut x = vec![0f32; batch.tokens * h];
-        let rows: Vec<(u32, usize)> = sequences
-            .iter()
-            .flat_map(|ids| ids.iter().enumerate().map(|(p, &id)| (id, p)))
-            .collect();
+        let rows = batch.rows();
         x.par_chunks_mut(h)
             .zip(rows.par_iter())
-            .for_each(|(row, &(id, p))| {
-                let word = &self.word[id as usize * h..][..h];
+            .for_each(|(row, &(s, p))| {
+                let word = &self.word[sequences[s][p] as usize * h..][..h];
                 let position = &self.position[p * h..][..h];
                 kernels::dispatch(
                     #[inline(always)]
@@ -348,6 +345,15 @@ impl Batch {
             heads,
             hidden,
         })
+    }
+
+    /// (sequence, position) of every packed row, in order.
+    fn rows(&self) -> Vec<(usize, usize)> {
+        self.spans
+            .iter()
+            .enumerate()
+            .flat_map(|(s, &(_, len))| (0..len).map(move |t| (s, t)))
+            .collect()
     }
 
     fn head_dim(&self) -> usize {
@@ -474,12 +480,7 @@ impl CustomOp1 for MergeHeads<'_> {
         let (h, d, l) = (b.hidden, b.head_dim(), b.longest);
         let context = f32_slice(storage, layout)?;
         let mut out = vec![0f32; b.tokens * h];
-        let rows: Vec<(usize, usize)> = b
-            .spans
-            .iter()
-            .enumerate()
-            .flat_map(|(s, &(_, len))| (0..len).map(move |t| (s, t)))
-            .collect();
+        let rows = b.rows();
         out.par_chunks_mut(h)
             .zip(rows.par_iter())
             .for_each(|(row, &(s, t))| {
