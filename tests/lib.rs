@@ -93,6 +93,10 @@ pub fn test_settings() -> Settings {
     // the jobs its workers hold (other tests' jobs, as often as not): they are taken again after
     // a short lease rather than the default minute.
     s.ingest.lease_secs = 5;
+    // For the same reason each worker takes one job at a time: a test process that ends then
+    // drops one job, not a claim's worth. Workers that claim many run in the tests that have a
+    // database of their own ([`own_database`]) and in the official-client suites.
+    s.ingest.jobs_per_claim = 1;
     s.ingest.extract.program = Some(server_bin());
     if let Some(url) = elasticsearch_url() {
         let var = |name: &str| std::env::var(name).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! A real crash: the server binary runs as a process of its own, is killed with SIGKILL in the
 //! middle of a file batch, and is started again on the same database and files. Every file
-//! ends `completed`, with exactly the chunks a clean ingest makes, and no id twice.
+//! ends `completed`, with exactly the chunks a clean ingest makes, and no id twice (small files
+//! claimed together are written together).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -26,7 +27,10 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
     let db = own_database("sigkill").await;
     let files = std::env::temp_dir().join(format!("vs-sigkill-{}", uuid::Uuid::new_v4()));
     let port = free_port();
-    let mut server = ServerProcess::start(&db, &files, port, &[]).await;
+    // One worker claiming two jobs at a time: the files end two by two, in groups written
+    // together, and the kill lands between or inside groups.
+    let env = [("VECTOR_STORE__INGEST__JOBS_PER_CLAIM", "2")];
+    let mut server = ServerProcess::start(&db, &files, port, &env).await;
     let api = Plain::new(&server.base);
     let base = server.base.clone();
     let store = api
@@ -73,7 +77,7 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
         "the killed server no longer answers"
     );
 
-    let mut server = ServerProcess::start(&db, &files, port, &[]).await;
+    let mut server = ServerProcess::start(&db, &files, port, &env).await;
     let mut counts = Value::Null;
     for _ in 0..3000 {
         let s = api.get(&format!("/v1/vector_stores/{store}")).await;

@@ -19,6 +19,7 @@ fn paragraph(i: usize) -> String {
 async fn a_batch_cut_off_by_a_crash_finishes_after_a_restart_without_duplicates() {
     let mut settings = test_settings();
     settings.ingest.workers = 1;
+    settings.ingest.jobs_per_claim = 1;
     settings.ingest.lease_secs = 1;
     // The crashed server abandons the jobs it holds: only this test's jobs, in a database of
     // its own.
@@ -156,7 +157,16 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
         )
         .await;
     let store = r.body["id"].as_str().unwrap().to_string();
-    let text: String = (0..12).map(paragraph).collect::<Vec<_>>().join("\n\n");
+    // The model is loaded first, so that the job's own work is what outlasts the lease.
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/search"),
+            Some(json!({"query": "warm up"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text: String = (0..30).map(paragraph).collect::<Vec<_>>().join("\n\n");
     let file = app.upload(&app.key_a, "long.txt", text.into_bytes()).await;
     let started = std::time::Instant::now();
     app.attach(
@@ -183,7 +193,8 @@ async fn a_job_longer_than_its_lease_keeps_its_claim_and_runs_once() {
     assert_eq!(status, "completed");
     assert!(
         started.elapsed() > Duration::from_secs(3),
-        "the job must outlast its lease for this test to mean anything"
+        "the job must outlast its lease for this test to mean anything: {:?}",
+        started.elapsed()
     );
     let pool = store_pgvector::connect(&url, 1, &Default::default())
         .await
@@ -255,4 +266,119 @@ async fn chunks_longer_than_the_model_reads_are_stored_whole_and_found() {
         "{}",
         r.body
     );
+}
+
+#[tokio::test]
+async fn files_claimed_together_end_with_their_own_chunks_and_attributes() {
+    // One worker that claims every job of the batch at once: the small files are embedded
+    // and written together, the large one (over 64 chunks) on its own, the picture fails.
+    let mut settings = test_settings();
+    settings.ingest.workers = 1;
+    settings.ingest.jobs_per_claim = 16;
+    settings.database.url = Some(SecretString::from(own_database("group").await));
+    let app = spawn_app_with(settings).await;
+    let store = app.vector_store("together").await;
+    let mut files = Vec::new();
+    for i in 0..10 {
+        let id = app
+            .upload(
+                &app.key_a,
+                &format!("note{i}.txt"),
+                paragraph(i).into_bytes(),
+            )
+            .await;
+        files.push(json!({"file_id": id, "attributes": {"n": i}}));
+    }
+    let large: String = (100..125).map(paragraph).collect::<Vec<_>>().join("\n\n");
+    let large = app
+        .upload(&app.key_a, "large.txt", large.into_bytes())
+        .await;
+    files.push(json!({"file_id": large, "attributes": {"n": 100}}));
+    let picture = app
+        .upload(&app.key_a, "picture.png", b"\x89PNG not text".to_vec())
+        .await;
+    files.push(json!({"file_id": picture}));
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/file_batches"),
+            Some(
+                json!({"files": files, "chunking_strategy": {"type": "static",
+                "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let batch = r.body["id"].as_str().unwrap().to_string();
+    let mut counts = Value::Null;
+    for _ in 0..3000 {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/vector_stores/{store}/file_batches/{batch}"),
+                None,
+            )
+            .await;
+        counts = r.body["file_counts"].clone();
+        if r.body["status"] != "in_progress" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counts["completed"], 11, "{counts}");
+    assert_eq!(counts["failed"], 1, "{counts}");
+
+    let r = app
+        .call(
+            "GET",
+            &format!("/v2/collections/{store}/documents?limit=1000"),
+            None,
+        )
+        .await;
+    let chunks = r.body["data"].as_array().unwrap();
+    let unique: HashSet<&str> = chunks.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), chunks.len(), "no chunk id twice");
+    let large_chunks = chunks
+        .iter()
+        .filter(|c| c["file_id"] == large.as_str())
+        .count();
+    assert!(large_chunks > 64, "{large_chunks} chunks of the large file");
+    for (i, f) in files.iter().take(11).enumerate() {
+        let id = f["file_id"].as_str().unwrap();
+        let n = if i == 10 { 100 } else { i };
+        let own: Vec<&Value> = chunks.iter().filter(|c| c["file_id"] == id).collect();
+        assert!(!own.is_empty(), "{id} has chunks");
+        for c in &own {
+            assert_eq!(c["attributes"]["n"], n, "{c}");
+            let text = c["text"].as_str().unwrap();
+            let own_words = if i == 10 {
+                "file1".to_string()
+            } else {
+                format!("file{n} ")
+            };
+            assert!(text.contains(&own_words), "{id}: {text}");
+        }
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/vector_stores/{store}/files/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        let bytes: usize = own.iter().map(|c| c["text"].as_str().unwrap().len()).sum();
+        assert_eq!(r.body["usage_bytes"], bytes, "{}", r.body);
+    }
+    assert!(!chunks.iter().any(|c| c["file_id"] == picture.as_str()));
+    // Each file is found by its own text.
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/search"),
+            Some(json!({"query": "file7 word3 talks about topic number 3",
+                        "filters": {"type": "eq", "key": "n", "value": 7}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["file_id"], files[7]["file_id"]);
 }

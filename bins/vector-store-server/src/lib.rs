@@ -237,7 +237,8 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
             state.ingest.clone(),
             settings.ingest.lease_secs,
             settings.ingest.max_attempts,
-        );
+        )
+        .with_jobs_per_claim(settings.ingest.jobs_per_claim);
         tasks.push(tokio::spawn(
             worker.run(Duration::from_millis(200), shutdown.clone()),
         ));

@@ -72,6 +72,8 @@ pub struct StorageSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestSettings {
     pub workers: usize,
+    /// Jobs each worker claims and runs at once.
+    pub jobs_per_claim: usize,
     pub lease_secs: i64,
     pub max_attempts: u32,
     /// Seconds between sweeps for expired files and vector stores.

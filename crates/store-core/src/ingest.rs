@@ -121,6 +121,10 @@ pub struct Claim {
 /// number it yields is passed back.
 pub type FencedWork = Pin<Box<dyn Future<Output = StoreResult<u64>> + Send + 'static>>;
 
+/// Writes of several jobs' chunks, made for the jobs whose claims
+/// [`IngestCatalog::fenced_group`] found held (their file ids).
+pub type GroupWork = Box<dyn FnOnce(Vec<String>) -> FencedWork + Send + 'static>;
+
 /// What [`IngestCatalog::claim`] says of a job whose tries are used up.
 pub fn attempts_used_up(max_attempts: u32) -> LastError {
     LastError {
@@ -180,11 +184,17 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
         batch_id: Option<String>,
     ) -> StoreResult<StatusCounts>;
 
-    /// Claims the oldest queued job whose lease is free, for `lease_secs`, with a new token.
+    /// Claims the oldest queued jobs whose lease is free, for `lease_secs`, with a new token.
     /// A free job that has been claimed `max_attempts` times already is not run again: it
     /// ends `failed` with [`attempts_used_up`] (a job that crashes its worker cannot crash
     /// every server that takes it).
-    async fn claim(&self, lease_secs: i64, max_attempts: u32) -> StoreResult<Option<Claim>>;
+    /// Up to `limit` jobs are claimed at once, oldest first.
+    async fn claim(
+        &self,
+        lease_secs: i64,
+        max_attempts: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<Claim>>;
 
     /// Extends the claim `token` to `lease_secs` from now, so that a job that runs longer than
     /// one lease is not claimed twice; false when the claim is no longer held (cancelled,
@@ -217,6 +227,27 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
         token: &str,
         work: FencedWork,
     ) -> StoreResult<Option<u64>>;
+
+    /// [`IngestCatalog::fenced`] for several jobs of one vector store at once: `jobs` are
+    /// (file id, claim token); `work` is given the file ids whose claims are held, and runs
+    /// (while they stay held) only when there is at least one. Returns those file ids. A job
+    /// whose row another transaction holds at that moment is left out, not waited for: the
+    /// caller goes on with it alone ([`IngestCatalog::fenced`] waits).
+    async fn fenced_group(
+        &self,
+        vector_store_id: &str,
+        jobs: Vec<(String, String)>,
+        work: GroupWork,
+    ) -> StoreResult<Vec<String>>;
+
+    /// Ends several claims of one vector store `completed` at once: `jobs` are (file id, claim
+    /// token, usage bytes). Returns the file ids ended; a claim no longer held is left as it is
+    /// (as [`IngestCatalog::finish`] does).
+    async fn finish_completed(
+        &self,
+        vector_store_id: &str,
+        jobs: Vec<(String, String, u64)>,
+    ) -> StoreResult<Vec<String>>;
 
     /// The job's status now, or `None` when the file is no longer attached.
     async fn status(&self, vector_store_id: &str, file_id: &str)

@@ -32,8 +32,8 @@ pub use error::{ErrorKind, StoreError, StoreResult};
 pub use files::{FileCatalog, FilePage, FileRecord};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use ingest::{
-    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, IngestCatalog, JobOutcome,
-    LastError, StatusCounts, attempts_used_up,
+    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
+    JobOutcome, LastError, StatusCounts, attempts_used_up,
 };
 pub use registry::StoreRegistry;
 pub use store::{

@@ -3,12 +3,13 @@
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
-    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, IngestCatalog, JobOutcome,
-    LastError, PageOrder, StatusCounts, StoreError, StoreResult, attempts_used_up, now_unix,
+    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
+    JobOutcome, LastError, PageOrder, StatusCounts, StoreError, StoreResult, attempts_used_up,
+    now_unix,
 };
 
 use crate::PgCatalog;
@@ -172,6 +173,12 @@ impl PgCatalog {
     }
 }
 
+#[derive(QueryableByName)]
+struct FileIdRow {
+    #[diesel(sql_type = Text)]
+    file_id: String,
+}
+
 #[async_trait]
 impl IngestCatalog for PgCatalog {
     async fn attach(&self, file: AttachedFile) -> StoreResult<AttachedFile> {
@@ -305,20 +312,27 @@ impl IngestCatalog for PgCatalog {
         Ok(c)
     }
 
-    async fn claim(&self, lease_secs: i64, max_attempts: u32) -> StoreResult<Option<Claim>> {
+    async fn claim(
+        &self,
+        lease_secs: i64,
+        max_attempts: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<Claim>> {
         #[derive(QueryableByName)]
         struct ClaimRow {
             #[diesel(embed)]
             file: Row,
             #[diesel(sql_type = Text)]
             claim_token: String,
+            #[diesel(sql_type = BigInt)]
+            seq: i64,
         }
         let mut conn = self.db.conn().await?;
         let now = now_unix();
         let max = i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX);
         let spent = attempts_used_up(max_attempts.max(1));
         // Both parts see the same snapshot: a free job whose tries are used up ends `failed`,
-        // and the oldest other free job is claimed.
+        // and the oldest other free jobs are claimed.
         let rows: Vec<ClaimRow> = diesel::sql_query(format!(
             "WITH spent AS ( \
                UPDATE vector_store_files SET status = 'failed', last_error_code = $4, last_error = $5, \
@@ -328,9 +342,9 @@ impl IngestCatalog for PgCatalog {
                claim_token = gen_random_uuid()::text \
              FROM (SELECT vector_store_id, file_id FROM vector_store_files \
                    WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts < $3 \
-                   ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) j \
+                   ORDER BY seq LIMIT $6 FOR UPDATE SKIP LOCKED) j \
              WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
-             RETURNING {}, v.claim_token",
+             RETURNING {}, v.claim_token, v.seq",
             COLUMNS
                 .split(", ")
                 .map(|c| format!("v.{c}"))
@@ -342,13 +356,19 @@ impl IngestCatalog for PgCatalog {
         .bind::<Integer, _>(max)
         .bind::<Text, _>(spent.code)
         .bind::<Text, _>(spent.message)
+        .bind::<BigInt, _>(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        Ok(rows.into_iter().next().map(|r| Claim {
-            job: r.file.into(),
-            token: r.claim_token,
-        }))
+        let mut rows = rows;
+        rows.sort_by_key(|r| r.seq);
+        Ok(rows
+            .into_iter()
+            .map(|r| Claim {
+                job: r.file.into(),
+                token: r.claim_token,
+            })
+            .collect())
     }
 
     async fn renew(
@@ -469,6 +489,85 @@ impl IngestCatalog for PgCatalog {
             Fault::Db(e) => error::db(e),
             Fault::Work(e) => e,
         })
+    }
+
+    async fn fenced_group(
+        &self,
+        vector_store_id: &str,
+        jobs: Vec<(String, String)>,
+        work: GroupWork,
+    ) -> StoreResult<Vec<String>> {
+        let mut conn = self.db.conn().await?;
+        let vs = vector_store_id.to_string();
+        let (files, tokens): (Vec<String>, Vec<String>) = jobs.into_iter().unzip();
+        enum Fault {
+            Db(diesel::result::Error),
+            Work(StoreError),
+        }
+        impl From<diesel::result::Error> for Fault {
+            fn from(e: diesel::result::Error) -> Self {
+                Fault::Db(e)
+            }
+        }
+        conn.transaction(async |c| {
+            // As in `fenced`: the share locks hold every claim found current until the work is
+            // done. A row another transaction has locked is left out rather than waited for
+            // (several rows waited for in turn could deadlock with a change of many rows).
+            let held: Vec<FileIdRow> = diesel::sql_query(
+                "SELECT file_id FROM vector_store_files \
+                 WHERE vector_store_id = $1 AND status = 'in_progress' \
+                   AND (file_id, claim_token) IN (SELECT * FROM unnest($2::text[], $3::text[])) \
+                 FOR SHARE SKIP LOCKED",
+            )
+            .bind::<Text, _>(vs)
+            .bind::<Array<Text>, _>(files)
+            .bind::<Array<Text>, _>(tokens)
+            .load(c)
+            .await?;
+            let held: Vec<String> = held.into_iter().map(|r| r.file_id).collect();
+            if held.is_empty() {
+                return Ok(held);
+            }
+            work(held.clone()).await.map_err(Fault::Work)?;
+            Ok(held)
+        })
+        .await
+        .map_err(|e| match e {
+            Fault::Db(e) => error::db(e),
+            Fault::Work(e) => e,
+        })
+    }
+
+    async fn finish_completed(
+        &self,
+        vector_store_id: &str,
+        jobs: Vec<(String, String, u64)>,
+    ) -> StoreResult<Vec<String>> {
+        let mut conn = self.db.conn().await?;
+        let mut files = Vec::with_capacity(jobs.len());
+        let mut tokens = Vec::with_capacity(jobs.len());
+        let mut bytes = Vec::with_capacity(jobs.len());
+        for (f, t, b) in jobs {
+            files.push(f);
+            tokens.push(t);
+            bytes.push(i64::try_from(b).unwrap_or(i64::MAX));
+        }
+        let done: Vec<FileIdRow> = diesel::sql_query(
+            "UPDATE vector_store_files v SET status = 'completed', usage_bytes = d.bytes, \
+               last_error_code = NULL, last_error = NULL, claimed_until = NULL, claim_token = NULL \
+             FROM unnest($2::text[], $3::text[], $4::int8[]) AS d(file_id, token, bytes) \
+             WHERE v.vector_store_id = $1 AND v.file_id = d.file_id AND v.status = 'in_progress' \
+               AND v.claim_token = d.token \
+             RETURNING v.file_id",
+        )
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Array<Text>, _>(files)
+        .bind::<Array<Text>, _>(tokens)
+        .bind::<Array<BigInt>, _>(bytes)
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(done.into_iter().map(|r| r.file_id).collect())
     }
 
     async fn status(

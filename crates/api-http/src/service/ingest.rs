@@ -401,26 +401,52 @@ pub async fn embed_windows(
     }
 }
 
+/// Files of at most this many chunks, claimed together for one vector store, are embedded
+/// together and written in one fenced write.
+const GROUP_CHUNKS: usize = 64;
+
+/// Texts per embedding request.
+const EMBED_BATCH: usize = 64;
+
 /// Claims and runs ingestion jobs.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
     service: IngestService,
     lease_secs: i64,
     max_attempts: u32,
+    jobs_per_claim: usize,
+}
+
+/// A claimed job whose text is chunked, ready to embed and store.
+struct Job<'a> {
+    claim: &'a Claim,
+    store: CollectionRecord,
+    file: FileRecord,
+    pieces: Vec<String>,
 }
 
 impl Ingestor {
+    /// A worker that claims one job at a time.
     pub fn new(service: IngestService, lease_secs: i64, max_attempts: u32) -> Self {
         Self {
             service,
             lease_secs,
             max_attempts,
+            jobs_per_claim: 1,
         }
     }
 
+    /// Claims up to `n` jobs at once and runs them together: small files of one vector store
+    /// are embedded in one request and written in one fenced write, each larger file on its
+    /// own (all of them concurrently).
+    pub fn with_jobs_per_claim(mut self, n: usize) -> Self {
+        self.jobs_per_claim = n.max(1);
+        self
+    }
+
     /// Runs until `shutdown` is cancelled, sleeping `idle` when there is nothing to do. Once
-    /// cancelled it claims nothing more, hands back the job it holds (another worker or server
-    /// takes it within seconds, not after its lease) and returns.
+    /// cancelled it claims nothing more, hands back the jobs it holds (another worker or server
+    /// takes them within seconds, not after their lease) and returns.
     pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             let pause = match self.run_once_until(&shutdown).await {
@@ -439,53 +465,264 @@ impl Ingestor {
         tracing::debug!("ingestion worker stopped");
     }
 
-    /// Claims one job and runs it; false when there was none.
+    /// Claims jobs and runs them; false when there was none.
     pub async fn run_once(&self) -> Result<bool, ApiError> {
         self.run_once_until(&CancellationToken::new()).await
     }
 
     async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, ApiError> {
         let catalog = &self.service.catalog;
-        let Some(claim) = catalog.claim(self.lease_secs, self.max_attempts).await? else {
+        let claims = catalog
+            .claim(self.lease_secs, self.max_attempts, self.jobs_per_claim)
+            .await?;
+        if claims.is_empty() {
             return Ok(false);
-        };
-        let job = &claim.job;
-        tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, "ingestion job claimed");
-        // The claim is renewed while the job runs, however long it takes.
+        }
+        for c in &claims {
+            tracing::debug!(vector_store = %c.job.vector_store_id, file = %c.job.file_id, attempt = c.job.attempts, "ingestion job claimed");
+        }
+        // The claims are renewed while the jobs run, however long they take.
         let work = async {
             tokio::select! {
-                result = self.process(&claim) => result,
-                never = self.keep_claim(&claim) => match never {},
+                result = self.run_claims(&claims) => result,
+                never = self.keep_claims(&claims) => match never {},
             }
         };
         tokio::pin!(work);
-        let result = tokio::select! {
-            result = &mut work => result,
+        tokio::select! {
+            result = &mut work => result.map(|()| true),
             () = shutdown.cancelled() => {
-                // Hand the job back while its work goes on: a chunk write in flight finishes
+                // Hand the jobs back while their work goes on: a chunk write in flight finishes
                 // first (the hand-back waits for it), and none follows. Work that ends first
-                // ends the job as usual.
-                let hand_back = catalog.finish(&job.vector_store_id, &job.file_id, &claim.token, JobOutcome::Retry);
+                // ends the jobs as usual.
+                let hand_back = futures::future::join_all(claims.iter().map(|c| {
+                    catalog.finish(&c.job.vector_store_id, &c.job.file_id, &c.token, JobOutcome::Retry)
+                }));
                 tokio::select! {
                     handed = hand_back => {
-                        tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, handed_back = ?handed, "shutting down: ingestion job handed back");
-                        return handed.map(|_| true).map_err(Into::into);
+                        tracing::info!(jobs = handed.len(), "shutting down: ingestion jobs handed back");
+                        handed.into_iter().find_map(Result::err).map_or(Ok(true), |e| Err(e.into()))
                     }
-                    result = &mut work => result,
+                    result = &mut work => result.map(|()| true),
                 }
             }
+        }
+    }
+
+    /// Runs the claimed jobs to their end; the first error of the queue's own, once all ended.
+    async fn run_claims(&self, claims: &[Claim]) -> Result<(), ApiError> {
+        let prepared = futures::future::join_all(claims.iter().map(|c| self.prepare(c))).await;
+        let mut groups: Vec<Vec<Job<'_>>> = Vec::new();
+        let mut alone = Vec::new();
+        let mut ended = Vec::new();
+        for (claim, job) in claims.iter().zip(prepared) {
+            match job {
+                Err(e) => ended.push((claim, e)),
+                Ok(job) if (1..=GROUP_CHUNKS).contains(&job.pieces.len()) => {
+                    match groups.iter_mut().find(|g| g[0].store.id == job.store.id) {
+                        Some(g) => g.push(job),
+                        None => groups.push(vec![job]),
+                    }
+                }
+                Ok(job) => alone.push(job),
+            }
+        }
+        let (single, groups): (Vec<_>, Vec<_>) = groups.into_iter().partition(|g| g.len() == 1);
+        alone.extend(single.into_iter().flatten());
+        let results = futures::future::join_all(
+            ended
+                .into_iter()
+                .map(|(claim, e)| {
+                    Box::pin(self.end(claim, Err(e))) as futures::future::BoxFuture<'_, _>
+                })
+                .chain(
+                    alone
+                        .into_iter()
+                        .map(|job| Box::pin(self.run_alone(job)) as _),
+                )
+                .chain(groups.into_iter().map(|g| Box::pin(self.run_group(g)) as _)),
+        )
+        .await;
+        results.into_iter().collect()
+    }
+
+    /// The job's vector store, file and chunks.
+    async fn prepare<'a>(&self, claim: &'a Claim) -> Result<Job<'a>, Ended> {
+        let job = &claim.job;
+        let tenant = Tenant {
+            id: job.tenant_id.clone(),
+            name: String::new(),
         };
+        let store = self
+            .service
+            .vectors
+            .catalog()
+            .get_collection(&job.tenant_id, &job.vector_store_id)
+            .await
+            .map_err(|e| self.on_error(job, e.into()))?;
+        let file = self
+            .service
+            .files
+            .get(&tenant, &job.file_id)
+            .await
+            .map_err(|e| match e {
+                ApiError::Store(StoreError::NotFound { .. }) => {
+                    failed("invalid_file", "the file was deleted".into())
+                }
+                other => self.on_error(job, other),
+            })?;
+        let text = match self.service.text_of(&file).await {
+            Ok(text) => text,
+            Err(Failure::Unsupported(m)) => return Err(failed("unsupported_file", m)),
+            Err(Failure::Invalid(m)) => return Err(failed("invalid_file", m)),
+            Err(Failure::Server(m)) => {
+                return Err(self.on_error(job, ApiError::Store(StoreError::internal_msg(m))));
+            }
+        };
+        let pieces = text::chunk(
+            &text,
+            job.max_chunk_tokens as usize,
+            job.overlap_tokens as usize,
+        )
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+        Ok(Job {
+            claim,
+            store,
+            file,
+            pieces,
+        })
+    }
+
+    /// Stores one job's chunks and ends it.
+    async fn run_alone(&self, job: Job<'_>) -> Result<(), ApiError> {
+        let claim = job.claim;
+        let result = self
+            .store_chunks(&job.store, &job.file, claim, job.pieces)
+            .await
+            .map_err(|step| self.ended(&claim.job, step));
+        self.end(claim, result).await
+    }
+
+    /// Stores the chunks of several small files of one vector store in one fenced write and
+    /// ends them together. A job whose claim the write did not find held, and every job when
+    /// the group fails, runs again alone (which tells apart a lost claim, a file at fault and
+    /// a passing fault).
+    async fn run_group(&self, jobs: Vec<Job<'_>>) -> Result<(), ApiError> {
+        let store_id = jobs[0].store.id.clone();
+        let written = match self.store_group(&jobs).await {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::debug!(vector_store = %store_id, jobs = jobs.len(), error = %crate::error::error_chain(&e), "a group of ingestion jobs failed; each runs alone");
+                Vec::new()
+            }
+        };
+        let (done, again): (Vec<_>, Vec<_>) =
+            jobs.into_iter().partition(|j| written.contains(&j.file.id));
+        if !done.is_empty() {
+            let finished = self
+                .service
+                .catalog
+                .finish_completed(
+                    &store_id,
+                    done.iter()
+                        .map(|j| (j.file.id.clone(), j.claim.token.clone(), usage(&j.pieces)))
+                        .collect(),
+                )
+                .await?;
+            for j in &done {
+                if finished.contains(&j.file.id) {
+                    tracing::info!(vector_store = %store_id, file = %j.file.id, outcome = ?JobOutcome::Completed { usage_bytes: usage(&j.pieces) }, "ingestion job ended");
+                } else {
+                    self.clean_up_cancelled(&j.claim.job).await?;
+                }
+            }
+        }
+        let results = futures::future::join_all(again.into_iter().map(|j| self.run_alone(j))).await;
+        results.into_iter().collect()
+    }
+
+    /// Embeds the jobs' chunks and writes those of the jobs whose claims are held; their file
+    /// ids.
+    async fn store_group(&self, jobs: &[Job<'_>]) -> Result<Vec<String>, ApiError> {
+        let store = &jobs[0].store;
+        let docs: Vec<DocumentInput> = jobs
+            .iter()
+            .flat_map(|j| documents(&j.file, j.claim, j.pieces.iter().cloned()))
+            .collect();
+        let chunks = self.embed_chunks(store, docs).await?;
+        let backend = self.service.vectors.backend_of(store)?;
+        let spec = store.spec();
+        let held = self
+            .service
+            .catalog
+            .fenced_group(
+                &store.id,
+                jobs.iter()
+                    .map(|j| (j.file.id.clone(), j.claim.token.clone()))
+                    .collect(),
+                Box::new(move |held: Vec<String>| {
+                    Box::pin(async move {
+                        let chunks: Vec<Chunk> = chunks
+                            .into_iter()
+                            .filter(|c| held.contains(&c.file_id))
+                            .collect();
+                        // Whatever an earlier try or attachment left goes first.
+                        backend.delete_files(&spec, &held).await?;
+                        backend.upsert(&spec, chunks).await
+                    })
+                }),
+            )
+            .await?;
+        Ok(held)
+    }
+
+    /// Embeds `docs` (in requests of [`EMBED_BATCH`]) into chunks of `store`.
+    async fn embed_chunks(
+        &self,
+        store: &CollectionRecord,
+        docs: Vec<DocumentInput>,
+    ) -> Result<Vec<Chunk>, ApiError> {
+        let embedder = self.service.vectors.embedder_of(store)?;
+        let mut chunks = Vec::with_capacity(docs.len());
+        for part in docs.chunks(EMBED_BATCH) {
+            let texts: Vec<&str> = part.iter().map(|d| d.text.as_str()).collect();
+            let vectors = embed_windows(embedder.as_ref(), &texts).await?;
+            let part: Vec<DocumentInput> = part
+                .iter()
+                .cloned()
+                .zip(vectors)
+                .map(|(d, v)| DocumentInput {
+                    vector: Some(v),
+                    ..d
+                })
+                .collect();
+            chunks.extend(
+                self.service
+                    .vectors
+                    .embed_documents(store, part, "chunks", "text")
+                    .await?,
+            );
+        }
+        Ok(chunks)
+    }
+
+    /// Ends a job with the result of its work: completed, failed (keeping none of its chunks)
+    /// or released to be tried again.
+    async fn end(&self, claim: &Claim, result: Result<u64, Ended>) -> Result<(), ApiError> {
+        let catalog = &self.service.catalog;
+        let job = &claim.job;
         let outcome = match result {
             Ok(bytes) => JobOutcome::Completed { usage_bytes: bytes },
             Err(Ended::Outcome(outcome)) => outcome,
             Err(Ended::ClaimLost) => {
                 tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, "ingestion claim taken over; its work is dropped");
-                self.clean_up_cancelled(job).await?;
-                return Ok(true);
+                return self.clean_up_cancelled(job).await;
             }
         };
         if let JobOutcome::Failed(_) = &outcome
-            && let Err(e) = self.remove_chunks(&claim).await
+            && let Err(e) = self.remove_chunks(claim).await
         {
             // A file that fails keeps none of the chunks it wrote; failing that, try again.
             tracing::warn!(file = %job.file_id, error = %crate::error::error_chain(&e), "could not remove the chunks of a failed file");
@@ -497,7 +734,7 @@ impl Ingestor {
                     JobOutcome::Retry,
                 )
                 .await?;
-            return Ok(true);
+            return Ok(());
         }
         tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, outcome = ?outcome, "ingestion job ended");
         if !catalog
@@ -506,7 +743,7 @@ impl Ingestor {
         {
             self.clean_up_cancelled(job).await?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// A job cancelled while it ran keeps no chunks. (A detached one's were removed by the
@@ -563,57 +800,10 @@ impl Ingestor {
         }
     }
 
-    async fn process(&self, claim: &Claim) -> Result<u64, Ended> {
-        let job = &claim.job;
-        let failed = |code: &str, message: String| {
-            Ended::Outcome(JobOutcome::Failed(LastError {
-                code: code.into(),
-                message,
-            }))
-        };
-        let tenant = Tenant {
-            id: job.tenant_id.clone(),
-            name: String::new(),
-        };
-        let store = self
-            .service
-            .vectors
-            .catalog()
-            .get_collection(&job.tenant_id, &job.vector_store_id)
-            .await
-            .map_err(|e| self.on_error(job, e.into()))?;
-        let file = self
-            .service
-            .files
-            .get(&tenant, &job.file_id)
-            .await
-            .map_err(|e| match e {
-                ApiError::Store(StoreError::NotFound { .. }) => {
-                    failed("invalid_file", "the file was deleted".into())
-                }
-                other => self.on_error(job, other),
-            })?;
-        let text = match self.service.text_of(&file).await {
-            Ok(text) => text,
-            Err(Failure::Unsupported(m)) => return Err(failed("unsupported_file", m)),
-            Err(Failure::Invalid(m)) => return Err(failed("invalid_file", m)),
-            Err(Failure::Server(m)) => {
-                return Err(self.on_error(job, ApiError::Store(StoreError::internal_msg(m))));
-            }
-        };
-        let pieces = text::chunk(
-            &text,
-            job.max_chunk_tokens as usize,
-            job.overlap_tokens as usize,
-        );
-        match self.store_chunks(&store, &file, claim, pieces).await {
-            Ok(usage) => Ok(usage),
-            Err(Step::ClaimLost) => Err(Ended::ClaimLost),
-            Err(Step::Failed(e)) if e.class() == Class::InvalidRequest => {
-                Err(failed("invalid_file", e.to_string()))
-            }
-            Err(Step::Failed(e)) => Err(self.on_error(job, e)),
-        }
+    /// Renews every claim of `claims` until dropped.
+    async fn keep_claims(&self, claims: &[Claim]) -> std::convert::Infallible {
+        futures::future::join_all(claims.iter().map(|c| self.keep_claim(c))).await;
+        std::future::pending().await
     }
 
     /// Runs `work` under the claim; `ClaimLost` when it is no longer held.
@@ -655,73 +845,62 @@ impl Ingestor {
     }
 
     /// Replaces the file's chunks with `pieces`; returns the bytes of text stored. Each batch
-    /// is embedded first, then written under the claim.
+    /// is embedded first, then written under the claim (the first write also removes whatever
+    /// an earlier try or attachment left).
     async fn store_chunks(
         &self,
         store: &CollectionRecord,
         file: &FileRecord,
         claim: &Claim,
-        pieces: Vec<&str>,
+        pieces: Vec<String>,
     ) -> Result<u64, Step> {
-        let usage: u64 = pieces.iter().map(|p| p.len() as u64).sum();
-        let docs: Vec<DocumentInput> = pieces
-            .into_iter()
-            .enumerate()
-            .map(|(i, piece)| DocumentInput {
-                id: format!("{}:{i}", file.id),
-                file_id: file.id.clone(),
-                filename: Some(file.filename.clone()),
-                chunk_index: i as u32,
-                text: piece.to_string(),
-                vector: None,
-                attributes: claim.job.attributes.clone(),
-            })
-            .collect();
+        let usage = usage(&pieces);
+        let docs = documents(file, claim, pieces.into_iter());
         let backend = self
             .service
             .vectors
             .backend_of(store)
             .map_err(Step::Failed)?;
-        // Replace whatever an earlier try or attachment left.
-        let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
-        self.fenced(
-            claim,
-            Box::pin(async move { b.delete_files(&spec, &[file_id]).await }),
-        )
-        .await?;
-        let embedder = self
-            .service
-            .vectors
-            .embedder_of(store)
-            .map_err(Step::Failed)?;
-        for part in docs.chunks(64) {
-            let texts: Vec<&str> = part.iter().map(|d| d.text.as_str()).collect();
-            let vectors = embed_windows(embedder.as_ref(), &texts)
-                .await
-                .map_err(|e| Step::Failed(e.into()))?;
-            let part: Vec<DocumentInput> = part
-                .iter()
-                .cloned()
-                .zip(vectors)
-                .map(|(d, v)| DocumentInput {
-                    vector: Some(v),
-                    ..d
-                })
-                .collect();
-            let chunks: Vec<Chunk> = self
-                .service
-                .vectors
-                .embed_documents(store, part, "chunks", "text")
-                .await
-                .map_err(Step::Failed)?;
-            let (b, spec) = (backend.clone(), store.spec());
+        let mut replaced = false;
+        if docs.is_empty() {
+            let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
             self.fenced(
                 claim,
-                Box::pin(async move { b.upsert(&spec, chunks).await }),
+                Box::pin(async move { b.delete_files(&spec, &[file_id]).await }),
+            )
+            .await?;
+            return Ok(usage);
+        }
+        for part in docs.chunks(EMBED_BATCH) {
+            let chunks = self
+                .embed_chunks(store, part.to_vec())
+                .await
+                .map_err(Step::Failed)?;
+            let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
+            let first = !std::mem::replace(&mut replaced, true);
+            self.fenced(
+                claim,
+                Box::pin(async move {
+                    if first {
+                        b.delete_files(&spec, &[file_id]).await?;
+                    }
+                    b.upsert(&spec, chunks).await
+                }),
             )
             .await?;
         }
         Ok(usage)
+    }
+
+    /// What a step that stopped means for the job.
+    fn ended(&self, job: &AttachedFile, step: Step) -> Ended {
+        match step {
+            Step::ClaimLost => Ended::ClaimLost,
+            Step::Failed(e) if e.class() == Class::InvalidRequest => {
+                failed("invalid_file", e.to_string())
+            }
+            Step::Failed(e) => self.on_error(job, e),
+        }
     }
 
     /// A fault on the server's side (not the file's) is tried again until the attempts run
@@ -734,6 +913,39 @@ impl Ingestor {
             JobOutcome::Failed(store_core::attempts_used_up(job.attempts))
         })
     }
+}
+
+/// The job ends `failed` with this error.
+fn failed(code: &str, message: String) -> Ended {
+    Ended::Outcome(JobOutcome::Failed(LastError {
+        code: code.into(),
+        message,
+    }))
+}
+
+/// The bytes of text a file's chunks hold.
+fn usage(pieces: &[String]) -> u64 {
+    pieces.iter().map(|p| p.len() as u64).sum()
+}
+
+/// The documents of a file's chunks, ids `{file_id}:{index}`.
+fn documents(
+    file: &FileRecord,
+    claim: &Claim,
+    pieces: impl Iterator<Item = String>,
+) -> Vec<DocumentInput> {
+    pieces
+        .enumerate()
+        .map(|(i, text)| DocumentInput {
+            id: format!("{}:{i}", file.id),
+            file_id: file.id.clone(),
+            filename: Some(file.filename.clone()),
+            chunk_index: i as u32,
+            text,
+            vector: None,
+            attributes: claim.job.attributes.clone(),
+        })
+        .collect()
 }
 
 /// How a job that did not complete ended.

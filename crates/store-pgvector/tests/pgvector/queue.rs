@@ -78,7 +78,7 @@ async fn a_reattached_file_refuses_the_old_claims_renewals_writes_and_finish() {
     let catalog = catalog("reattach").await;
     let file = attached(&catalog, "reattach").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
-    let old = catalog.claim(60, 5).await.unwrap().expect("a job");
+    let old = catalog.claim(60, 5, 1).await.unwrap().pop().expect("a job");
     assert_eq!(old.job.file_id, id);
 
     // Re-attached while the first worker runs: the first claim is over.
@@ -91,7 +91,12 @@ async fn a_reattached_file_refuses_the_old_claims_renewals_writes_and_finish() {
     assert_eq!(wrote, None, "the old claim may not write chunks");
 
     // The new claim has the same attempt number (attempts were reset) but its own token.
-    let new = catalog.claim(60, 5).await.unwrap().expect("claimed again");
+    let new = catalog
+        .claim(60, 5, 1)
+        .await
+        .unwrap()
+        .pop()
+        .expect("claimed again");
     assert_eq!(new.job.attempts, old.job.attempts);
     assert_ne!(new.token, old.token);
     assert!(
@@ -135,7 +140,7 @@ async fn a_reattach_waits_for_a_fenced_write_in_flight() {
     let catalog = std::sync::Arc::new(catalog("inflight").await);
     let file = attached(&catalog, "inflight").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
-    let claim = catalog.claim(60, 5).await.unwrap().expect("a job");
+    let claim = catalog.claim(60, 5, 1).await.unwrap().pop().expect("a job");
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let writer = {
@@ -177,15 +182,111 @@ async fn a_job_whose_tries_are_used_up_fails_instead_of_running_again() {
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
     // Two workers each die holding it (their leases of 0 s run out at once).
     for attempt in 1..=2 {
-        let c = catalog.claim(0, 2).await.unwrap().expect("claimed");
+        let c = catalog
+            .claim(0, 2, 1)
+            .await
+            .unwrap()
+            .pop()
+            .expect("claimed");
         assert_eq!(c.job.attempts, attempt);
         // A lease ends a second after its length, rounded to whole seconds.
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     }
-    assert!(catalog.claim(0, 2).await.unwrap().is_none());
+    assert!(catalog.claim(0, 2, 1).await.unwrap().is_empty());
     let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
     assert_eq!(f.status, FileStatus::Failed);
     let e = f.last_error.expect("last_error");
     assert_eq!(e.code, "server_error");
     assert!(e.message.contains("2 tries"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn jobs_claimed_together_are_written_and_ended_together_while_their_claims_hold() {
+    let catalog = catalog("group").await;
+    let first = attached(&catalog, "group").await;
+    let vs = first.vector_store_id.clone();
+    let mut files = vec![first.clone()];
+    for i in 1..4 {
+        files.push(
+            catalog
+                .attach(AttachedFile {
+                    file_id: format!("file-group-{i}"),
+                    ..first.clone()
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let claims = catalog.claim(60, 5, 3).await.unwrap();
+    let ids: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["file-group", "file-group-1", "file-group-2"],
+        "the oldest, in order"
+    );
+    let rest = catalog.claim(60, 5, 3).await.unwrap();
+    assert_eq!(rest.len(), 1, "the others are taken");
+
+    // The second file is re-attached meanwhile: its claim no longer holds.
+    catalog.attach(files[1].clone()).await.unwrap();
+    let jobs = || {
+        claims
+            .iter()
+            .map(|c| (c.job.file_id.clone(), c.token.clone()))
+            .collect::<Vec<_>>()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let held = catalog
+        .fenced_group(
+            &vs,
+            jobs(),
+            Box::new(move |held| {
+                Box::pin(async move {
+                    tx.send(held).unwrap();
+                    Ok(0)
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, ["file-group", "file-group-2"]);
+    assert_eq!(rx.await.unwrap(), held, "the work is given the held jobs");
+
+    let done = catalog
+        .finish_completed(
+            &vs,
+            claims
+                .iter()
+                .map(|c| (c.job.file_id.clone(), c.token.clone(), 5))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 2);
+    for (file, status) in [
+        ("file-group", FileStatus::Completed),
+        ("file-group-1", FileStatus::InProgress),
+        ("file-group-2", FileStatus::Completed),
+    ] {
+        let f = catalog.attached(&first.tenant_id, &vs, file).await.unwrap();
+        assert_eq!(f.status, status, "{file}");
+        assert_eq!(
+            f.usage_bytes,
+            if status == FileStatus::Completed {
+                5
+            } else {
+                0
+            }
+        );
+    }
+    // Ended claims hold nothing more: no work runs for them.
+    let none = catalog
+        .fenced_group(
+            &vs,
+            jobs(),
+            Box::new(|_| Box::pin(async { panic!("no claim holds") })),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }
