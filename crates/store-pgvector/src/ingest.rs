@@ -173,6 +173,27 @@ impl PgCatalog {
     }
 }
 
+/// Why a fenced transaction ended: a database error, or one of the work's own.
+enum Fault {
+    Db(diesel::result::Error),
+    Work(StoreError),
+}
+
+impl From<diesel::result::Error> for Fault {
+    fn from(e: diesel::result::Error) -> Self {
+        Fault::Db(e)
+    }
+}
+
+impl Fault {
+    fn into_store(self) -> StoreError {
+        match self {
+            Fault::Db(e) => error::db(e),
+            Fault::Work(e) => e,
+        }
+    }
+}
+
 #[derive(QueryableByName)]
 struct FileIdRow {
     #[diesel(sql_type = Text)]
@@ -451,16 +472,6 @@ impl IngestCatalog for PgCatalog {
             file_id.to_string(),
             token.to_string(),
         );
-        /// The transaction ends on a database error or on one of the work's own.
-        enum Fault {
-            Db(diesel::result::Error),
-            Work(StoreError),
-        }
-        impl From<diesel::result::Error> for Fault {
-            fn from(e: diesel::result::Error) -> Self {
-                Fault::Db(e)
-            }
-        }
         conn.transaction(async |c| {
             // The share lock makes every change of the row (re-attach, detach, cancel, another
             // claim) wait until the work is done; the work runs only if the token is current.
@@ -485,10 +496,7 @@ impl IngestCatalog for PgCatalog {
             work.await.map(Some).map_err(Fault::Work)
         })
         .await
-        .map_err(|e| match e {
-            Fault::Db(e) => error::db(e),
-            Fault::Work(e) => e,
-        })
+        .map_err(Fault::into_store)
     }
 
     async fn fenced_group(
@@ -500,15 +508,6 @@ impl IngestCatalog for PgCatalog {
         let mut conn = self.db.conn().await?;
         let vs = vector_store_id.to_string();
         let (files, tokens): (Vec<String>, Vec<String>) = jobs.into_iter().unzip();
-        enum Fault {
-            Db(diesel::result::Error),
-            Work(StoreError),
-        }
-        impl From<diesel::result::Error> for Fault {
-            fn from(e: diesel::result::Error) -> Self {
-                Fault::Db(e)
-            }
-        }
         conn.transaction(async |c| {
             // As in `fenced`: the share locks hold every claim found current until the work is
             // done. A row another transaction has locked is left out rather than waited for
@@ -532,10 +531,7 @@ impl IngestCatalog for PgCatalog {
             Ok(held)
         })
         .await
-        .map_err(|e| match e {
-            Fault::Db(e) => error::db(e),
-            Fault::Work(e) => e,
-        })
+        .map_err(Fault::into_store)
     }
 
     async fn finish_completed(
