@@ -408,6 +408,11 @@ const GROUP_CHUNKS: usize = 64;
 /// Texts per embedding request.
 const EMBED_BATCH: usize = 64;
 
+/// Files (and texts) of at most this many bytes among the jobs of one claim are embedded
+/// together; larger ones run one after another, each holding its text only while it runs, so
+/// that a worker holds one large text at a time however many jobs it claimed.
+const GROUP_FILE_BYTES: u64 = 256 * 1024;
+
 /// Claims and runs ingestion jobs.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -511,13 +516,54 @@ impl Ingestor {
 
     /// Runs the claimed jobs to their end; the first error of the queue's own, once all ended.
     async fn run_claims(&self, claims: &[Claim]) -> Result<(), ApiError> {
-        let prepared = futures::future::join_all(claims.iter().map(|c| self.prepare(c))).await;
+        let found = futures::future::join_all(claims.iter().map(|c| self.look_up(c))).await;
+        let mut small = Vec::new();
+        let mut large = Vec::new();
+        let mut ended = Vec::new();
+        for (claim, f) in claims.iter().zip(found) {
+            match f {
+                Ok((store, file)) if file.bytes <= GROUP_FILE_BYTES => {
+                    small.push((claim, store, file))
+                }
+                Ok(found) => large.push((claim, found)),
+                Err(e) => ended.push((claim, e)),
+            }
+        }
+        let small = self.run_small(small, ended);
+        let large = async {
+            let mut results = Vec::new();
+            for (claim, (store, file)) in large {
+                results.push(match self.read(claim, store, file).await {
+                    Ok(job) => self.run_alone(job).await,
+                    Err(e) => self.end(claim, Err(e)).await,
+                });
+            }
+            results.into_iter().collect::<Result<(), ApiError>>()
+        };
+        let (small, large) = futures::join!(small, large);
+        small.and(large)
+    }
+
+    /// Runs the small files of a claim: those of one vector store in one group, each that has
+    /// more than [`GROUP_CHUNKS`] chunks on its own, concurrently (one whose text is larger than
+    /// [`GROUP_FILE_BYTES`] at once, alone); and ends `ended`.
+    async fn run_small<'a>(
+        &self,
+        small: Vec<(&'a Claim, CollectionRecord, FileRecord)>,
+        ended: Vec<(&'a Claim, Ended)>,
+    ) -> Result<(), ApiError> {
         let mut groups: Vec<Vec<Job<'_>>> = Vec::new();
         let mut alone = Vec::new();
-        let mut ended = Vec::new();
-        for (claim, job) in claims.iter().zip(prepared) {
-            match job {
+        let mut ended = ended;
+        let mut results = Vec::new();
+        // Read one after another: a small file whose text is large (a compressed format) runs
+        // alone at once, before the next is read.
+        for (claim, store, file) in small {
+            match self.read(claim, store, file).await {
                 Err(e) => ended.push((claim, e)),
+                Ok(job) if usage(&job.pieces) > GROUP_FILE_BYTES => {
+                    results.push(self.run_alone(job).await)
+                }
                 Ok(job) if (1..=GROUP_CHUNKS).contains(&job.pieces.len()) => {
                     match groups.iter_mut().find(|g| g[0].store.id == job.store.id) {
                         Some(g) => g.push(job),
@@ -529,25 +575,27 @@ impl Ingestor {
         }
         let (single, groups): (Vec<_>, Vec<_>) = groups.into_iter().partition(|g| g.len() == 1);
         alone.extend(single.into_iter().flatten());
-        let results = futures::future::join_all(
-            ended
-                .into_iter()
-                .map(|(claim, e)| {
-                    Box::pin(self.end(claim, Err(e))) as futures::future::BoxFuture<'_, _>
-                })
-                .chain(
-                    alone
-                        .into_iter()
-                        .map(|job| Box::pin(self.run_alone(job)) as _),
-                )
-                .chain(groups.into_iter().map(|g| Box::pin(self.run_group(g)) as _)),
-        )
-        .await;
+        results.extend(
+            futures::future::join_all(
+                ended
+                    .into_iter()
+                    .map(|(claim, e)| {
+                        Box::pin(self.end(claim, Err(e))) as futures::future::BoxFuture<'_, _>
+                    })
+                    .chain(
+                        alone
+                            .into_iter()
+                            .map(|job| Box::pin(self.run_alone(job)) as _),
+                    )
+                    .chain(groups.into_iter().map(|g| Box::pin(self.run_group(g)) as _)),
+            )
+            .await,
+        );
         results.into_iter().collect()
     }
 
-    /// The job's vector store, file and chunks.
-    async fn prepare<'a>(&self, claim: &'a Claim) -> Result<Job<'a>, Ended> {
+    /// The job's vector store and file.
+    async fn look_up(&self, claim: &Claim) -> Result<(CollectionRecord, FileRecord), Ended> {
         let job = &claim.job;
         let tenant = Tenant {
             id: job.tenant_id.clone(),
@@ -571,6 +619,17 @@ impl Ingestor {
                 }
                 other => self.on_error(job, other),
             })?;
+        Ok((store, file))
+    }
+
+    /// The job's text, chunked.
+    async fn read<'a>(
+        &self,
+        claim: &'a Claim,
+        store: CollectionRecord,
+        file: FileRecord,
+    ) -> Result<Job<'a>, Ended> {
+        let job = &claim.job;
         let text = match self.service.text_of(&file).await {
             Ok(text) => text,
             Err(Failure::Unsupported(m)) => return Err(failed("unsupported_file", m)),
