@@ -83,7 +83,7 @@ pub fn test_settings() -> Settings {
     s.server.port = 0;
     s.server.workers = 2;
     s.server.body_limit_bytes = 1024 * 1024;
-    s.auth.mode = api_http::service::AuthMode::Keys;
+    s.auth.mode = service::AuthMode::Keys;
     let url = std::env::var("DATABASE_URL").expect(
         "DATABASE_URL is not set: run the tests with `make test`, or start a database with `scripts/services.sh up pg` and `eval \"$(scripts/services.sh env)\"`",
     );

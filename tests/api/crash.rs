@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use api_http::service::text;
 use e2e_tests::{Plain, ServerProcess, free_port, own_database};
 use serde_json::{Value, json};
+use service::text;
 
 fn document(i: usize) -> String {
     (0..120)

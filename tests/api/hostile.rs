@@ -2,9 +2,9 @@
 //! on serving. Third-party parsers run in the extraction sandbox (this package's `e2e-server
 //! extract`), so a stack overflow, a hang or an exhausted parser ends that child only.
 
-use api_http::service::text::fixtures;
 use e2e_tests::{TestApp, assert_envelope, spawn_app_with, test_settings};
 use serde_json::{Value, json};
+use service::text::fixtures;
 
 /// A file that parses normally completes after all the hostile ones, on the same server.
 async fn still_serving(app: &TestApp, store: &str) {

@@ -8,6 +8,7 @@ mod files;
 mod health;
 mod hostile;
 mod ingestion;
+mod library;
 mod limits;
 mod platform;
 mod rate_limit;

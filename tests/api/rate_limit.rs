@@ -8,7 +8,7 @@ use e2e_tests::{Reply, TestApp, assert_envelope, spawn_app_with, test_settings};
 const PER_SECOND: u32 = 1;
 const BURST: u32 = 3;
 
-async fn spawn_limited_app(mode: api_http::service::AuthMode) -> TestApp {
+async fn spawn_limited_app(mode: service::AuthMode) -> TestApp {
     let mut settings = test_settings();
     settings.server.rate_limit_per_second = PER_SECOND;
     settings.server.rate_limit_burst = BURST;
@@ -54,7 +54,7 @@ where
 
 #[tokio::test]
 async fn over_the_limit_is_429_with_retry_after_until_the_wait_is_over() {
-    let app = spawn_limited_app(api_http::service::AuthMode::Keys).await;
+    let app = spawn_limited_app(service::AuthMode::Keys).await;
     let list = || app.call("GET", "/v1/vector_stores", None);
 
     let first = list().await;
@@ -119,7 +119,7 @@ async fn over_the_limit_is_429_with_retry_after_until_the_wait_is_over() {
 
 #[tokio::test]
 async fn in_open_mode_made_up_keys_share_the_default_tenants_bucket() {
-    let app = spawn_limited_app(api_http::service::AuthMode::Open).await;
+    let app = spawn_limited_app(service::AuthMode::Open).await;
     let no_key = app.send(app.client.get(app.url("/v1/vector_stores"))).await;
     assert_eq!(no_key.status, 200, "{}", no_key.body);
     // Every request brings a key of its own; none of them earns a fresh bucket.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::settings::Settings;
 use crate::telemetry::{get_subscriber, init_subscriber};
 use anyhow::Context;
-use api_http::service::AuthService;
 use clap::{Parser, Subcommand};
+use service::AuthService;
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +69,7 @@ pub fn main() -> ExitCode {
         cpu_secs,
     }) = &cli.command
     {
-        return api_http::service::sandbox::child_main(filename, *memory_bytes, *cpu_secs);
+        return service::sandbox::child_main(filename, *memory_bytes, *cpu_secs);
     }
     let result = Settings::load(cli.config.as_deref()).and_then(|settings| {
         init_subscriber(get_subscriber(

@@ -14,13 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api_http::service::sandbox::Sandbox;
-use api_http::service::{
-    AuthService, BlobStore, FileService, IngestService, Ingestor, VectorService,
-};
 use api_http::{AppState, Application};
 use embeddings::EmbedderRegistry;
 use secrecy::ExposeSecret;
+use service::sandbox::Sandbox;
+use service::{AuthService, BlobStore, FileService, IngestService, Ingestor, VectorService};
 use store_core::{Catalog, HybridOptions, StoreRegistry, VectorStore};
 use store_pgvector::PgCatalog;
 use tokio_util::sync::CancellationToken;

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use api_http::HttpSettings;
-use api_http::service::AuthMode;
 use config::{Config, Environment, File, FileFormat};
 use embeddings::{ModelConfig, ProviderConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use service::AuthMode;
 
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -25,7 +25,7 @@ pub struct Settings {
     pub files: FileSettings,
     pub ingest: IngestSettings,
     pub embeddings: EmbeddingSettings,
-    pub limits: api_http::service::Limits,
+    pub limits: service::Limits,
     pub log: LogSettings,
 }
 
@@ -88,7 +88,7 @@ pub struct ExtractSettings {
     #[serde(default)]
     pub program: Option<PathBuf>,
     #[serde(flatten)]
-    pub limits: api_http::service::sandbox::SandboxLimits,
+    pub limits: service::sandbox::SandboxLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]

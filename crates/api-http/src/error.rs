@@ -4,35 +4,52 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use embeddings::EmbedError;
 use models::{ErrorBody, ErrorEnvelope};
-use store_core::{ErrorKind, StoreError};
+use service::ServiceError;
 
-use crate::service::{RateLimited, TooManyInFlight};
+pub use service::error_chain;
 
+/// A failure of a request: the service's, or one of HTTP's own (a body, path or query that
+/// does not parse, an unknown route, a body over the limit).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Embed(#[from] EmbedError),
+    Service(#[from] ServiceError),
     #[error("{message}")]
     Invalid {
         message: String,
         param: Option<String>,
     },
     #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
-    #[error(transparent)]
-    RateLimited(#[from] RateLimited),
-    #[error(transparent)]
-    TooManyInFlight(#[from] TooManyInFlight),
+}
+
+impl From<store_core::StoreError> for ApiError {
+    fn from(e: store_core::StoreError) -> Self {
+        ApiError::Service(e.into())
+    }
+}
+
+impl From<service::RateLimited> for ApiError {
+    fn from(e: service::RateLimited) -> Self {
+        ApiError::Service(e.into())
+    }
+}
+
+impl From<service::TooManyInFlight> for ApiError {
+    fn from(e: service::TooManyInFlight) -> Self {
+        ApiError::Service(e.into())
+    }
+}
+
+impl From<embeddings::EmbedError> for ApiError {
+    fn from(e: embeddings::EmbedError) -> Self {
+        ApiError::Service(e.into())
+    }
 }
 
 impl ApiError {
@@ -50,37 +67,38 @@ impl ApiError {
         }
     }
 
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::Service(ServiceError::internal_msg(message))
+    }
+
     /// The class that decides status, type and code.
     pub fn class(&self) -> Class {
         match self {
-            ApiError::Store(e) => match e.kind() {
-                ErrorKind::NotFound => Class::NotFound,
-                ErrorKind::InvalidInput => Class::InvalidRequest,
-                ErrorKind::Conflict => Class::Conflict,
-                ErrorKind::Unavailable => Class::Unavailable,
-                ErrorKind::Internal => Class::Internal,
-            },
-            ApiError::Embed(e) => match e {
-                EmbedError::UnknownModel { .. }
-                | EmbedError::InputTooLong { .. }
-                | EmbedError::InvalidInput(_) => Class::InvalidRequest,
-                EmbedError::Unavailable { .. } => Class::Unavailable,
-                EmbedError::Internal { .. } => Class::Internal,
+            ApiError::Service(e) => match e {
+                ServiceError::NotFound { .. } => Class::NotFound,
+                ServiceError::Invalid { .. } | ServiceError::InputTooLong { .. } => {
+                    Class::InvalidRequest
+                }
+                ServiceError::Conflict(_) => Class::Conflict,
+                ServiceError::Unauthorized(_) => Class::Unauthorized,
+                ServiceError::TooLarge(_) => Class::PayloadTooLarge,
+                ServiceError::RateLimited(_) | ServiceError::TooManyInFlight(_) => {
+                    Class::RateLimited
+                }
+                ServiceError::Unavailable { .. } => Class::Unavailable,
+                ServiceError::Internal { .. } => Class::Internal,
             },
             ApiError::Invalid { .. } => Class::InvalidRequest,
-            ApiError::Unauthorized(_) => Class::Unauthorized,
             ApiError::NotFound(_) => Class::NotFound,
             ApiError::MethodNotAllowed(_) => Class::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => Class::PayloadTooLarge,
-            ApiError::RateLimited(_) | ApiError::TooManyInFlight(_) => Class::RateLimited,
         }
     }
 
     fn param(&self) -> Option<String> {
         match self {
-            ApiError::Invalid { param, .. } => param.clone(),
-            ApiError::Store(StoreError::InvalidInput { param, .. }) => param.clone(),
-            ApiError::Embed(EmbedError::UnknownModel { .. }) => Some("model".into()),
+            ApiError::Invalid { param, .. }
+            | ApiError::Service(ServiceError::Invalid { param, .. }) => param.clone(),
             _ => None,
         }
     }
@@ -209,10 +227,10 @@ impl ResponseError for ApiError {
         if class == Class::Unavailable {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
-        if let ApiError::TooManyInFlight(_) = self {
+        if let ApiError::Service(ServiceError::TooManyInFlight(_)) = self {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
-        if let ApiError::RateLimited(limited) = self {
+        if let ApiError::Service(ServiceError::RateLimited(limited)) = self {
             res.insert_header((header::RETRY_AFTER, limited.retry_after_secs()))
                 .insert_header(("retry-after-ms", limited.retry_after_ms()))
                 .insert_header((LIMIT_HEADER, limited.limit))
@@ -227,21 +245,12 @@ pub const LIMIT_HEADER: &str = "x-ratelimit-limit-requests";
 /// How many more requests the caller may make right now.
 pub const REMAINING_HEADER: &str = "x-ratelimit-remaining-requests";
 
-/// The error and all its sources, for the log.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embeddings::EmbedError;
+    use service::RateLimited;
+    use store_core::StoreError;
 
     #[test]
     fn every_class_has_exactly_one_row() {
@@ -320,11 +329,11 @@ mod tests {
 
     #[test]
     fn a_rate_limited_request_is_429_with_when_to_retry() {
-        let e = ApiError::from(RateLimited {
+        let e = ApiError::from(ServiceError::from(RateLimited {
             per_second: 2,
             limit: 5,
             retry_after: std::time::Duration::from_millis(1500),
-        });
+        }));
         let env = e.envelope();
         assert!(env.error.message.starts_with("Rate limit reached"));
         assert_eq!(env.error.kind, "requests");

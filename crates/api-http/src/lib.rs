@@ -1,9 +1,10 @@
-//! The HTTP layer of the vector-store service.
+//! The HTTP layer of the vector-store service, over the `service` crate.
 //!
-//! - `routes/`: thin actix-web handlers for the platform API (`/v1/api`), the raw API (`/v2`)
-//!   and the health checks; each module exports `configure`;
-//! - `service/`: the one service layer those skins share (no actix types), and API-key auth;
-//! - `error.rs`: [`ApiError`], mapped once to HTTP and the OpenAI error envelope;
+//! - `routes/`: actix-web handlers for the OpenAI surface (`/v1/vector_stores`, `/v1/files`),
+//!   the platform API (`/v1/api`), the raw API (`/v2`) and the health checks; each module
+//!   exports `configure`;
+//! - `error.rs`: [`ApiError`], the service's error and HTTP's own, mapped once to a status and
+//!   the OpenAI error envelope;
 //! - `extract.rs`: extractors that parse and validate bodies and query strings;
 //! - `startup.rs`: [`Application`], bound on any port (0 for tests).
 //!
@@ -13,7 +14,6 @@
 pub mod error;
 pub mod extract;
 pub mod routes;
-pub mod service;
 pub mod startup;
 
 pub use error::ApiError;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::error::{ApiError, LIMIT_HEADER, REMAINING_HEADER};
 use crate::extract::{BodyLimit, path_config, payload_config, query_config};
 use crate::routes;
-use crate::service::{
+use service::{
     AuthMode, AuthService, FileService, InFlight, IngestService, RateLimitStatus, RateLimits,
     VectorService,
 };
@@ -228,9 +228,7 @@ fn envelope_for_bare_errors<B>(
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("the request body is too large".into())
         }
-        s if s.is_server_error() => ApiError::Store(store_core::StoreError::internal_msg(format!(
-            "bare {s} response"
-        ))),
+        s if s.is_server_error() => ApiError::internal(format!("bare {s} response")),
         s => ApiError::invalid_body(s.canonical_reason().unwrap_or("bad request").to_string()),
     };
     let response = err.error_response();

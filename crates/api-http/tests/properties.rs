@@ -4,10 +4,10 @@
 
 use api_http::error::ApiError;
 use api_http::extract::parse_json;
-use api_http::service::text::chunk;
 use models::filter::Filter;
 use proptest::prelude::*;
 use serde_json::Value;
+use service::text::chunk;
 
 /// Any JSON value, a few levels deep, with unicode strings and keys that payloads use.
 fn json() -> impl Strategy<Value = Value> {

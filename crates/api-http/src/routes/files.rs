@@ -10,8 +10,8 @@ use store_core::{FilePage, FileRecord};
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
 use crate::routes::{Caller, page_order};
-use crate::service::{FileService, UploadMeta};
 use crate::startup::AppState;
+use service::{FileService, UploadMeta};
 
 type State = web::Data<AppState>;
 

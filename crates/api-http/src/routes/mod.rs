@@ -18,8 +18,8 @@ use store_core::Tenant;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
-use crate::service::{InFlight, RateLimits};
 use crate::startup::AppState;
+use service::{InFlight, RateLimits};
 
 /// The authenticated caller, within its tenant's rate limit. The key arrives as
 /// `Authorization: Bearer <key>` or `x-base-api-key: <key>`.
@@ -46,11 +46,7 @@ impl FromRequest for Caller {
         let key = api_key(req);
         let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| {
-                ApiError::Store(store_core::StoreError::internal_msg(
-                    "application state missing",
-                ))
-            })?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let tenant = state.auth.authenticate(key.as_deref()).await?;
             if let Some(limits) = limits
                 && let Some(status) = limits.check(&tenant)?

@@ -12,8 +12,8 @@ use store_core::{CollectionRecord, CollectionUpdate, PageRequest};
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::{Caller, page_order};
-use crate::service::{AttachRequest, CreateCollectionInput, SearchInput, VectorService};
 use crate::startup::AppState;
+use service::{AttachRequest, CreateCollectionInput, SearchInput, VectorService};
 
 type State = web::Data<AppState>;
 
@@ -85,7 +85,7 @@ async fn create(
             Err(e) => {
                 // Nothing half-made stays behind.
                 state.service.delete_collection(&caller.0, &record).await?;
-                return Err(e);
+                return Err(e.into());
             }
         }
     }

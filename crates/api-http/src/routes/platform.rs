@@ -12,8 +12,8 @@ use store_core::CollectionRecord;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::Caller;
-use crate::service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind};
 use crate::startup::AppState;
+use service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind, ServiceError};
 
 type State = web::Data<AppState>;
 
@@ -242,16 +242,13 @@ async fn search(
 }
 
 /// The platform API calls the search text `query`.
-fn rename_text_param(e: ApiError) -> ApiError {
+fn rename_text_param(e: ServiceError) -> ApiError {
     match e {
-        ApiError::Invalid {
+        ServiceError::Invalid {
             message,
             param: Some(p),
-        } if p == "text" => ApiError::Invalid {
-            message,
-            param: Some("query".into()),
-        },
-        other => other,
+        } if p == "text" => ApiError::invalid("query", message),
+        other => other.into(),
     }
 }
 

@@ -12,8 +12,8 @@ use store_core::CollectionRecord;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::Caller;
-use crate::service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind};
 use crate::startup::AppState;
+use service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind};
 
 type State = web::Data<AppState>;
 

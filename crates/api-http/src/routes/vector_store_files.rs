@@ -13,8 +13,8 @@ use store_core::{AttachedFile, AttachedPage, Batch, FileStatus};
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::{Caller, page_order};
-use crate::service::AttachRequest;
 use crate::startup::AppState;
+use service::AttachRequest;
 
 type State = web::Data<AppState>;
 

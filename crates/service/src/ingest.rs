@@ -10,16 +10,16 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use store_core::{
     AttachedFile, AttachedPage, Batch, Chunk, Claim, CollectionRecord, FencedWork, FileRecord,
-    FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, StoreError, Tenant, now_unix,
+    FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, Tenant, now_unix,
 };
 
 use embeddings::{EmbedError, Embedder};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{ApiError, Class};
-use crate::service::sandbox::{Failure, Sandbox};
-use crate::service::text;
-use crate::service::{DocumentInput, FileService, VectorService};
+use crate::error::ServiceError;
+use crate::sandbox::{Failure, Sandbox};
+use crate::text;
+use crate::{DocumentInput, FileService, VectorService};
 
 /// `auto` chunking: 800 tokens with 400 of overlap, narrowed to what the model takes.
 pub const AUTO_MAX_TOKENS: u32 = 800;
@@ -48,8 +48,8 @@ pub fn chunking(
     strategy: Option<&Value>,
     model_max: Option<usize>,
     param: &str,
-) -> Result<(u32, u32), ApiError> {
-    let bad = |m: &str| ApiError::invalid(param, m.to_string());
+) -> Result<(u32, u32), ServiceError> {
+    let bad = |m: &str| ServiceError::invalid(param, m.to_string());
     let Some(v) = strategy else {
         return Ok(auto_chunking(model_max));
     };
@@ -117,7 +117,7 @@ impl IngestService {
 
     /// The text of `file`: kept from an earlier extraction, or extracted now and kept.
     pub async fn text_of(&self, file: &FileRecord) -> Result<String, Failure> {
-        let server = |e: ApiError| Failure::Server(crate::error::error_chain(&e));
+        let server = |e: ServiceError| Failure::Server(crate::error::error_chain(&e));
         let blobs = self.files.blobs();
         if let Some(text) = blobs.read_text(&file.id).await.map_err(server)? {
             return Ok(text);
@@ -134,13 +134,13 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         req: AttachRequest,
-    ) -> Result<AttachedFile, ApiError> {
+    ) -> Result<AttachedFile, ServiceError> {
         let file = self
             .files
             .get(tenant, &req.file_id)
             .await
             .map_err(|e| match e {
-                ApiError::Store(StoreError::NotFound { .. }) => ApiError::invalid(
+                ServiceError::NotFound { .. } => ServiceError::invalid(
                     req.param.clone(),
                     format!("no file with id '{}'", req.file_id),
                 ),
@@ -167,7 +167,7 @@ impl IngestService {
         })
     }
 
-    pub async fn attach(&self, file: AttachedFile) -> Result<AttachedFile, ApiError> {
+    pub async fn attach(&self, file: AttachedFile) -> Result<AttachedFile, ServiceError> {
         Ok(self.catalog.attach(file).await?)
     }
 
@@ -176,7 +176,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         file_id: &str,
-    ) -> Result<AttachedFile, ApiError> {
+    ) -> Result<AttachedFile, ServiceError> {
         Ok(self
             .catalog
             .attached(&tenant.id, &store.id, file_id)
@@ -188,7 +188,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         page: AttachedPage,
-    ) -> Result<(Vec<AttachedFile>, bool), ApiError> {
+    ) -> Result<(Vec<AttachedFile>, bool), ServiceError> {
         Ok(self
             .catalog
             .page_attached(&tenant.id, &store.id, page)
@@ -204,7 +204,7 @@ impl IngestService {
         store: &CollectionRecord,
         file_id: &str,
         attributes: Map<String, Value>,
-    ) -> Result<AttachedFile, ApiError> {
+    ) -> Result<AttachedFile, ServiceError> {
         let current = self
             .catalog
             .attached(&tenant.id, &store.id, file_id)
@@ -243,7 +243,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         file_id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         self.catalog.detach(&tenant.id, &store.id, file_id).await?;
         self.vectors
             .delete_files(store, &[file_id.to_string()])
@@ -257,7 +257,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         file_id: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ServiceError> {
         let attached = self
             .catalog
             .attached(&tenant.id, &store.id, file_id)
@@ -269,10 +269,12 @@ impl IngestService {
         match attached.status {
             // Ingested before texts were kept: extracted (in the sandbox) this once.
             FileStatus::Completed => self.text_of(&file).await.map_err(|e| match e {
-                Failure::Server(m) => ApiError::Store(StoreError::internal_msg(m)),
-                Failure::Invalid(m) | Failure::Unsupported(m) => ApiError::invalid("file_id", m),
+                Failure::Server(m) => ServiceError::internal_msg(m),
+                Failure::Invalid(m) | Failure::Unsupported(m) => {
+                    ServiceError::invalid("file_id", m)
+                }
             }),
-            status => Err(ApiError::invalid(
+            status => Err(ServiceError::invalid(
                 "file_id",
                 format!(
                     "the content of file '{file_id}' is available once it has been processed; it is {}",
@@ -286,7 +288,7 @@ impl IngestService {
         &self,
         store: &CollectionRecord,
         batch_id: Option<String>,
-    ) -> Result<StatusCounts, ApiError> {
+    ) -> Result<StatusCounts, ServiceError> {
         Ok(self.catalog.counts(&store.id, batch_id).await?)
     }
 
@@ -295,7 +297,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         files: Vec<AttachedFile>,
-    ) -> Result<Batch, ApiError> {
+    ) -> Result<Batch, ServiceError> {
         let batch = Batch {
             id: format!("vsfb_{}", uuid::Uuid::now_v7().simple()),
             vector_store_id: store.id.clone(),
@@ -318,7 +320,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         batch_id: &str,
-    ) -> Result<Batch, ApiError> {
+    ) -> Result<Batch, ServiceError> {
         Ok(self.catalog.batch(&tenant.id, &store.id, batch_id).await?)
     }
 
@@ -327,7 +329,7 @@ impl IngestService {
         tenant: &Tenant,
         store: &CollectionRecord,
         batch_id: &str,
-    ) -> Result<Batch, ApiError> {
+    ) -> Result<Batch, ServiceError> {
         Ok(self
             .catalog
             .cancel_batch(&tenant.id, &store.id, batch_id)
@@ -471,11 +473,11 @@ impl Ingestor {
     }
 
     /// Claims jobs and runs them; false when there was none.
-    pub async fn run_once(&self) -> Result<bool, ApiError> {
+    pub async fn run_once(&self) -> Result<bool, ServiceError> {
         self.run_once_until(&CancellationToken::new()).await
     }
 
-    async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, ApiError> {
+    async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, ServiceError> {
         let catalog = &self.service.catalog;
         let claims = catalog
             .claim(self.lease_secs, self.max_attempts, self.jobs_per_claim)
@@ -515,7 +517,7 @@ impl Ingestor {
     }
 
     /// Runs the claimed jobs to their end; the first error of the queue's own, once all ended.
-    async fn run_claims(&self, claims: &[Claim]) -> Result<(), ApiError> {
+    async fn run_claims(&self, claims: &[Claim]) -> Result<(), ServiceError> {
         let found = futures::future::join_all(claims.iter().map(|c| self.look_up(c))).await;
         let mut small = Vec::new();
         let mut large = Vec::new();
@@ -538,7 +540,7 @@ impl Ingestor {
                     Err(e) => self.end(claim, Err(e)).await,
                 });
             }
-            results.into_iter().collect::<Result<(), ApiError>>()
+            results.into_iter().collect::<Result<(), ServiceError>>()
         };
         let (small, large) = futures::join!(small, large);
         small.and(large)
@@ -551,7 +553,7 @@ impl Ingestor {
         &self,
         small: Vec<(&'a Claim, CollectionRecord, FileRecord)>,
         ended: Vec<(&'a Claim, Ended)>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let mut groups: Vec<Vec<Job<'_>>> = Vec::new();
         let mut alone = Vec::new();
         let mut ended = ended;
@@ -614,7 +616,7 @@ impl Ingestor {
             .get(&tenant, &job.file_id)
             .await
             .map_err(|e| match e {
-                ApiError::Store(StoreError::NotFound { .. }) => {
+                ServiceError::NotFound { .. } => {
                     failed("invalid_file", "the file was deleted".into())
                 }
                 other => self.on_error(job, other),
@@ -635,7 +637,7 @@ impl Ingestor {
             Err(Failure::Unsupported(m)) => return Err(failed("unsupported_file", m)),
             Err(Failure::Invalid(m)) => return Err(failed("invalid_file", m)),
             Err(Failure::Server(m)) => {
-                return Err(self.on_error(job, ApiError::Store(StoreError::internal_msg(m))));
+                return Err(self.on_error(job, ServiceError::internal_msg(m)));
             }
         };
         let pieces = text::chunk(
@@ -655,7 +657,7 @@ impl Ingestor {
     }
 
     /// Stores one job's chunks and ends it.
-    async fn run_alone(&self, job: Job<'_>) -> Result<(), ApiError> {
+    async fn run_alone(&self, job: Job<'_>) -> Result<(), ServiceError> {
         let claim = job.claim;
         let result = self
             .store_chunks(&job.store, &job.file, claim, job.pieces)
@@ -668,7 +670,7 @@ impl Ingestor {
     /// ends them together. A job whose claim the write did not find held, and every job when
     /// the group fails, runs again alone (which tells apart a lost claim, a file at fault and
     /// a passing fault).
-    async fn run_group(&self, jobs: Vec<Job<'_>>) -> Result<(), ApiError> {
+    async fn run_group(&self, jobs: Vec<Job<'_>>) -> Result<(), ServiceError> {
         let store_id = jobs[0].store.id.clone();
         let written = match self.store_group(&jobs).await {
             Ok(written) => written,
@@ -704,7 +706,7 @@ impl Ingestor {
 
     /// Embeds the jobs' chunks and writes those of the jobs whose claims are held; their file
     /// ids.
-    async fn store_group(&self, jobs: &[Job<'_>]) -> Result<Vec<String>, ApiError> {
+    async fn store_group(&self, jobs: &[Job<'_>]) -> Result<Vec<String>, ServiceError> {
         let store = &jobs[0].store;
         let docs: Vec<DocumentInput> = jobs
             .iter()
@@ -742,7 +744,7 @@ impl Ingestor {
         &self,
         store: &CollectionRecord,
         docs: Vec<DocumentInput>,
-    ) -> Result<Vec<Chunk>, ApiError> {
+    ) -> Result<Vec<Chunk>, ServiceError> {
         let embedder = self.service.vectors.embedder_of(store)?;
         let mut chunks = Vec::with_capacity(docs.len());
         for part in docs.chunks(EMBED_BATCH) {
@@ -769,7 +771,7 @@ impl Ingestor {
 
     /// Ends a job with the result of its work: completed, failed (keeping none of its chunks)
     /// or released to be tried again.
-    async fn end(&self, claim: &Claim, result: Result<u64, Ended>) -> Result<(), ApiError> {
+    async fn end(&self, claim: &Claim, result: Result<u64, Ended>) -> Result<(), ServiceError> {
         let catalog = &self.service.catalog;
         let job = &claim.job;
         let outcome = match result {
@@ -807,7 +809,7 @@ impl Ingestor {
 
     /// A job cancelled while it ran keeps no chunks. (A detached one's were removed by the
     /// detach; a re-attached or re-claimed one's belong to the new claim.)
-    async fn clean_up_cancelled(&self, job: &AttachedFile) -> Result<(), ApiError> {
+    async fn clean_up_cancelled(&self, job: &AttachedFile) -> Result<(), ServiceError> {
         let now = self
             .service
             .catalog
@@ -881,7 +883,7 @@ impl Ingestor {
     }
 
     /// Removes the file's chunks, under the claim.
-    async fn remove_chunks(&self, claim: &Claim) -> Result<(), ApiError> {
+    async fn remove_chunks(&self, claim: &Claim) -> Result<(), ServiceError> {
         let job = &claim.job;
         let store = self
             .service
@@ -955,16 +957,14 @@ impl Ingestor {
     fn ended(&self, job: &AttachedFile, step: Step) -> Ended {
         match step {
             Step::ClaimLost => Ended::ClaimLost,
-            Step::Failed(e) if e.class() == Class::InvalidRequest => {
-                failed("invalid_file", e.to_string())
-            }
+            Step::Failed(e) if e.is_caller_fault() => failed("invalid_file", e.to_string()),
             Step::Failed(e) => self.on_error(job, e),
         }
     }
 
     /// A fault on the server's side (not the file's) is tried again until the attempts run
     /// out, then fails the file with `server_error`.
-    fn on_error(&self, job: &AttachedFile, e: ApiError) -> Ended {
+    fn on_error(&self, job: &AttachedFile, e: ServiceError) -> Ended {
         tracing::warn!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, error = %crate::error::error_chain(&e), "ingestion step failed");
         Ended::Outcome(if job.attempts < self.max_attempts {
             JobOutcome::Retry
@@ -1019,7 +1019,7 @@ enum Ended {
 #[derive(Debug)]
 enum Step {
     /// It failed; the caller decides what that means for the file.
-    Failed(ApiError),
+    Failed(ServiceError),
     ClaimLost,
 }
 

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use store_core::{ApiKeyRecord, Catalog, Tenant};
 
-use crate::error::ApiError;
-use crate::service::RateLimited;
+use crate::RateLimited;
+use crate::error::ServiceError;
 
 pub const KEY_PREFIX: &str = "vsk_";
 
@@ -88,7 +88,7 @@ impl AuthService {
         mode: AuthMode,
         default_tenant: &str,
         cache_ttl: Duration,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ServiceError> {
         let default_tenant = catalog.ensure_tenant(default_tenant).await?;
         Ok(Self {
             catalog,
@@ -111,7 +111,7 @@ impl AuthService {
     }
 
     /// The caller's tenant.
-    pub async fn authenticate(&self, key: Option<&str>) -> Result<Tenant, ApiError> {
+    pub async fn authenticate(&self, key: Option<&str>) -> Result<Tenant, ServiceError> {
         let key = key.map(str::trim).filter(|k| !k.is_empty());
         let found = match key {
             Some(k) => self.lookup(k).await?,
@@ -120,16 +120,16 @@ impl AuthService {
         match (found, self.mode, key) {
             (Some(tenant), _, _) => Ok(tenant),
             (None, AuthMode::Open, _) => Ok(self.default_tenant.clone()),
-            (None, AuthMode::Keys, None) => Err(ApiError::Unauthorized(
+            (None, AuthMode::Keys, None) => Err(ServiceError::Unauthorized(
                 "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or in the 'x-base-api-key' header.".into(),
             )),
             (None, AuthMode::Keys, Some(_)) => {
-                Err(ApiError::Unauthorized("Incorrect API key provided.".into()))
+                Err(ServiceError::Unauthorized("Incorrect API key provided.".into()))
             }
         }
     }
 
-    async fn lookup(&self, key: &str) -> Result<Option<Tenant>, ApiError> {
+    async fn lookup(&self, key: &str) -> Result<Option<Tenant>, ServiceError> {
         let hash = hash_api_key(key);
         if let Some(found) = self.cached(&hash) {
             return Ok(found);
@@ -167,9 +167,9 @@ impl AuthService {
 
     /// Creates a key for a tenant (created if missing); the key itself is returned once and
     /// never stored.
-    pub async fn create_key(&self, tenant: &str) -> Result<(ApiKeyRecord, String), ApiError> {
+    pub async fn create_key(&self, tenant: &str) -> Result<(ApiKeyRecord, String), ServiceError> {
         if tenant.trim().is_empty() || tenant.len() > 128 {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "tenant",
                 "tenant names are 1 to 128 characters",
             ));
@@ -182,11 +182,11 @@ impl AuthService {
         Ok((record, key))
     }
 
-    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, ApiError> {
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, ServiceError> {
         Ok(self.catalog.list_api_keys().await?)
     }
 
-    pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ApiError> {
+    pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ServiceError> {
         let record = self.catalog.revoke_api_key(id_or_prefix).await?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.clear();
@@ -243,7 +243,7 @@ mod tests {
         for _ in 0..50 {
             assert!(matches!(
                 svc.authenticate(Some("vsk_same_bad_key")).await,
-                Err(ApiError::Unauthorized(_))
+                Err(ServiceError::Unauthorized(_))
             ));
         }
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -251,8 +251,8 @@ mod tests {
         let mut limited = 0;
         for i in 0..(LOOKUP_BURST as usize + 100) {
             match svc.authenticate(Some(&format!("vsk_made_up_{i}"))).await {
-                Err(ApiError::RateLimited(_)) => limited += 1,
-                Err(ApiError::Unauthorized(_)) => {}
+                Err(ServiceError::RateLimited(_)) => limited += 1,
+                Err(ServiceError::Unauthorized(_)) => {}
                 other => panic!("{other:?}"),
             }
         }
@@ -278,11 +278,11 @@ mod tests {
         assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
         assert!(matches!(
             svc.authenticate(None).await,
-            Err(ApiError::Unauthorized(_))
+            Err(ServiceError::Unauthorized(_))
         ));
         assert!(matches!(
             svc.authenticate(Some("   ")).await,
-            Err(ApiError::Unauthorized(_))
+            Err(ServiceError::Unauthorized(_))
         ));
         let wrong = svc.authenticate(Some("vsk_wrong")).await.unwrap_err();
         assert!(!wrong.to_string().contains("vsk_wrong"));

@@ -1,7 +1,7 @@
 //! A bound on each tenant's requests in flight, so that one tenant's heavy requests cannot hold
 //! every pooled database connection and starve authentication and the other tenants: with the
 //! bound below the pool's size, the rest of the pool stays free for them. A request over the
-//! bound waits up to `wait` for a turn, then gets 429.
+//! bound waits up to `wait` for a turn, then is refused with [`TooManyInFlight`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

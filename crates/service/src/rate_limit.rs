@@ -3,7 +3,7 @@
 //! A tenant may make `burst` requests at once and `per_second` requests a second on average; a
 //! request over the limit is refused with the time after which it would pass. Refused requests
 //! use up nothing. Only authenticated tenants get a bucket: a request with a bad key is refused
-//! (401) before it reaches the limiter, and in `open` mode every caller without a known key is the
+//! (unauthorized) before it reaches the limiter, and in `open` mode every caller without a known key is the
 //! default tenant, so a made-up key never earns a fresh bucket.
 //!
 //! Memory follows the tenants active in the last moments, not every tenant ever seen: every

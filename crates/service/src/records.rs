@@ -3,7 +3,7 @@
 //!
 //! Entries live [`RECORD_TTL`]. This process forgets a record when it updates or deletes the
 //! collection; another process's change is seen within the TTL at most (a collection dropped
-//! meanwhile answers 404 from its back-end, as if it had been looked up a moment earlier).
+//! meanwhile answers not found from its back-end, as if it had been looked up a moment earlier).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -11,8 +11,8 @@ use store_core::{
     VectorStore, now_unix,
 };
 
-use crate::error::ApiError;
-use crate::service::records::RecordCache;
+use crate::error::ServiceError;
+use crate::records::RecordCache;
 use store_core::limits::ChunkField;
 
 /// `last_active_at` is written at most this often per collection, so that reads stay reads.
@@ -160,9 +160,9 @@ impl VectorService {
     }
 
     /// A search query within the limits; `param` names it.
-    fn check_query(&self, text: &str, param: &str) -> Result<(), ApiError> {
+    fn check_query(&self, text: &str, param: &str) -> Result<(), ServiceError> {
         if text.len() > self.limits.max_query_bytes {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 param,
                 format!(
                     "the query is {} bytes long; queries are at most {} bytes",
@@ -172,7 +172,7 @@ impl VectorService {
             ));
         }
         if text.contains('\0') {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 param,
                 "the query contains a NUL character (U+0000)",
             ));
@@ -192,7 +192,7 @@ impl VectorService {
     /// Whether the catalog and every back-end answer. A success is remembered for
     /// [`READY_TTL`], so that `/ready` polled by many callers costs the back-ends one ping each
     /// in that time.
-    pub async fn ready(&self) -> Result<(), ApiError> {
+    pub async fn ready(&self) -> Result<(), ServiceError> {
         if self
             .ready_at
             .lock()
@@ -215,7 +215,7 @@ impl VectorService {
     /// Frees the chunks of collections whose expiry has passed (at most `limit` of them) and
     /// returns how many were freed. The records stay, reporting `expired`; a collection whose
     /// back-end fails now is tried again by the next sweep.
-    pub async fn sweep_expired(&self, limit: usize) -> Result<usize, ApiError> {
+    pub async fn sweep_expired(&self, limit: usize) -> Result<usize, ServiceError> {
         // Collections on a back-end this server lacks are another server's to sweep.
         let backends = self.stores.names().into_iter().map(String::from).collect();
         let expired = self
@@ -246,7 +246,7 @@ impl VectorService {
         tenant: &Tenant,
         input: CreateCollectionInput,
         model_param: &str,
-    ) -> Result<CollectionRecord, ApiError> {
+    ) -> Result<CollectionRecord, ServiceError> {
         let backend = input
             .backend
             .as_deref()
@@ -257,7 +257,7 @@ impl VectorService {
                 let embedder = self.embedder(model, model_param)?;
                 match dimension {
                     Some(d) if d != embedder.dimension() => {
-                        return Err(ApiError::invalid(
+                        return Err(ServiceError::invalid(
                             "dimension",
                             format!(
                                 "model '{model}' makes {}-dimensional vectors, not {d}",
@@ -270,7 +270,7 @@ impl VectorService {
             }
             (None, Some(d)) => d,
             (None, None) => {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     "dimension",
                     "a collection without a model needs a dimension",
                 ));
@@ -312,7 +312,7 @@ impl VectorService {
         tenant: &Tenant,
         name: &str,
         backend: Option<&str>,
-    ) -> Result<CollectionRecord, ApiError> {
+    ) -> Result<CollectionRecord, ServiceError> {
         if let Some(b) = backend {
             self.stores.get(b)?;
         }
@@ -330,7 +330,7 @@ impl VectorService {
         if let Some(b) = backend
             && b != record.backend
         {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "storage_backend",
                 format!(
                     "collection '{name}' lives on the '{}' back-end, not '{b}'",
@@ -348,10 +348,10 @@ impl VectorService {
         tenant: &Tenant,
         name: &str,
         backend: Option<&str>,
-    ) -> Result<Option<CollectionRecord>, ApiError> {
+    ) -> Result<Option<CollectionRecord>, ServiceError> {
         match self.collection(tenant, name, backend).await {
             Ok(r) => Ok(Some(r)),
-            Err(ApiError::Store(StoreError::NotFound { .. })) => Ok(None),
+            Err(ServiceError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -361,7 +361,7 @@ impl VectorService {
         &self,
         tenant: &Tenant,
         id: &str,
-    ) -> Result<CollectionRecord, ApiError> {
+    ) -> Result<CollectionRecord, ServiceError> {
         let record = match self.records.by_id(&tenant.id, id) {
             Some(r) => r,
             None => {
@@ -378,7 +378,7 @@ impl VectorService {
         &self,
         tenant: &Tenant,
         page: PageRequest,
-    ) -> Result<(Vec<CollectionRecord>, bool), ApiError> {
+    ) -> Result<(Vec<CollectionRecord>, bool), ServiceError> {
         Ok(self.catalog.page_collections(&tenant.id, page).await?)
     }
 
@@ -387,10 +387,10 @@ impl VectorService {
         tenant: &Tenant,
         record: &CollectionRecord,
         update: CollectionUpdate,
-    ) -> Result<CollectionRecord, ApiError> {
+    ) -> Result<CollectionRecord, ServiceError> {
         // As on OpenAI, an expired store stays expired.
         if update.expires_after_days.is_some() && Self::is_expired(record) {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "expires_after",
                 format!(
                     "vector store '{}' has expired; its expiry can no longer be changed",
@@ -418,7 +418,7 @@ impl VectorService {
         &self,
         record: &CollectionRecord,
         file_id: &str,
-    ) -> Result<Vec<StoredChunk>, ApiError> {
+    ) -> Result<Vec<StoredChunk>, ServiceError> {
         Ok(self
             .store(record)?
             .file_chunks(&record.spec(), file_id)
@@ -430,7 +430,7 @@ impl VectorService {
     }
 
     /// Bytes of text stored in the collection.
-    pub async fn usage_bytes(&self, record: &CollectionRecord) -> Result<u64, ApiError> {
+    pub async fn usage_bytes(&self, record: &CollectionRecord) -> Result<u64, ServiceError> {
         Ok(self.store(record)?.usage_bytes(&record.spec()).await?)
     }
 
@@ -445,7 +445,7 @@ impl VectorService {
         record: &CollectionRecord,
         queries: Vec<String>,
         template: SearchInput,
-    ) -> Result<Vec<Hit>, ApiError> {
+    ) -> Result<Vec<Hit>, ServiceError> {
         let k = template.k;
         for text in &queries {
             self.check_query(text, "query")?;
@@ -472,7 +472,7 @@ impl VectorService {
     pub async fn list_collections(
         &self,
         tenant: &Tenant,
-    ) -> Result<Vec<CollectionRecord>, ApiError> {
+    ) -> Result<Vec<CollectionRecord>, ServiceError> {
         Ok(self.catalog.list_collections(&tenant.id).await?)
     }
 
@@ -480,7 +480,7 @@ impl VectorService {
         &self,
         tenant: &Tenant,
         record: &CollectionRecord,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         self.records.forget(record);
         self.store(record)?.drop_collection(&record.spec()).await?;
         self.catalog
@@ -498,7 +498,7 @@ impl VectorService {
         docs: Vec<DocumentInput>,
         param: &str,
         text_field: &str,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, ServiceError> {
         let chunks = self
             .embed_documents(record, docs, param, text_field)
             .await?;
@@ -515,7 +515,7 @@ impl VectorService {
         docs: Vec<DocumentInput>,
         param: &str,
         text_field: &str,
-    ) -> Result<Vec<Chunk>, ApiError> {
+    ) -> Result<Vec<Chunk>, ServiceError> {
         self.check_expiry(record)?;
         for (i, d) in docs.iter().enumerate() {
             store_core::limits::document(
@@ -532,7 +532,7 @@ impl VectorService {
                     ChunkField::Attributes => attributes_field(text_field),
                     other => other.as_str(),
                 };
-                ApiError::invalid(format!("{param}[{i}].{field}"), format!("{param}[{i}].{e}"))
+                ServiceError::invalid(format!("{param}[{i}].{field}"), format!("{param}[{i}].{e}"))
             })?;
             if let Some(v) = &d.vector {
                 check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
@@ -549,7 +549,7 @@ impl VectorService {
                 self.collection_embedder(record, &format!("{param}[{}].vector", missing[0]))?;
             let texts: Vec<String> = missing.iter().map(|&i| docs[i].text.clone()).collect();
             embedded = embedder.embed(&texts).await.map_err(|e| match e {
-                EmbedError::InputTooLong { index, tokens, max } => ApiError::invalid(
+                EmbedError::InputTooLong { index, tokens, max } => ServiceError::invalid(
                     format!("{param}[{}].{text_field}", missing[index]),
                     format!(
                         "{param}[{}].{text_field} is {tokens} tokens long, over the limit of {max} tokens of model '{}'; split it into smaller documents",
@@ -566,9 +566,7 @@ impl VectorService {
             let vector = match d.vector {
                 Some(v) => v,
                 None => embedded.next().ok_or_else(|| {
-                    ApiError::Store(StoreError::internal_msg(
-                        "the embedder returned too few vectors",
-                    ))
+                    ServiceError::internal_msg("the embedder returned too few vectors")
                 })?,
             };
             chunks.push(Chunk {
@@ -584,13 +582,13 @@ impl VectorService {
         Ok(chunks)
     }
 
-    /// Records the attribute keys `attributes` use in `record`, refusing (400) a write that
+    /// Records the attribute keys `attributes` use in `record`, refusing (as invalid) a write that
     /// would take the collection over [`store_core::limits::MAX_ATTRIBUTE_KEYS`].
     pub async fn admit_attribute_keys<'a>(
         &self,
         record: &CollectionRecord,
         attributes: impl IntoIterator<Item = &'a Map<String, Value>>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let mut keys: HashSet<String> = attributes
             .into_iter()
             .flat_map(|a| a.keys().cloned())
@@ -620,12 +618,18 @@ impl VectorService {
     }
 
     /// The embedding model of `record`, for callers that embed on their own terms.
-    pub fn embedder_of(&self, record: &CollectionRecord) -> Result<Arc<dyn Embedder>, ApiError> {
+    pub fn embedder_of(
+        &self,
+        record: &CollectionRecord,
+    ) -> Result<Arc<dyn Embedder>, ServiceError> {
         self.collection_embedder(record, "vector")
     }
 
     /// The back-end that holds `record`'s chunks, for writes the caller sequences itself.
-    pub fn backend_of(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ApiError> {
+    pub fn backend_of(
+        &self,
+        record: &CollectionRecord,
+    ) -> Result<Arc<dyn VectorStore>, ServiceError> {
         self.store(record)
     }
 
@@ -633,14 +637,14 @@ impl VectorService {
         &self,
         record: &CollectionRecord,
         file_ids: &[String],
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, ServiceError> {
         Ok(self
             .store(record)?
             .delete_files(&record.spec(), file_ids)
             .await?)
     }
 
-    pub async fn delete_all(&self, record: &CollectionRecord) -> Result<u64, ApiError> {
+    pub async fn delete_all(&self, record: &CollectionRecord) -> Result<u64, ServiceError> {
         Ok(self.store(record)?.delete_all(&record.spec()).await?)
     }
 
@@ -650,7 +654,7 @@ impl VectorService {
         record: &CollectionRecord,
         limit: usize,
         offset: usize,
-    ) -> Result<(Vec<StoredChunk>, u64), ApiError> {
+    ) -> Result<(Vec<StoredChunk>, u64), ServiceError> {
         let store = self.store(record)?;
         let spec = record.spec();
         let rows = store.list(&spec, limit, offset).await?;
@@ -663,7 +667,7 @@ impl VectorService {
         &self,
         record: &CollectionRecord,
         input: SearchInput,
-    ) -> Result<Vec<Hit>, ApiError> {
+    ) -> Result<Vec<Hit>, ServiceError> {
         self.check_expiry(record)?;
         let store = self.store(record)?;
         if let Some(v) = &input.vector {
@@ -678,14 +682,13 @@ impl VectorService {
                 self.query_vector(record, input.vector, text.as_deref())
                     .await?,
             ),
-            SearchKind::Keyword => {
-                SearchMode::Keyword(text.ok_or_else(|| {
-                    ApiError::invalid("text", "keyword search needs a text query")
-                })?)
-            }
+            SearchKind::Keyword => SearchMode::Keyword(text.ok_or_else(|| {
+                ServiceError::invalid("text", "keyword search needs a text query")
+            })?),
             SearchKind::Hybrid => {
-                let text = text
-                    .ok_or_else(|| ApiError::invalid("text", "hybrid search needs a text query"))?;
+                let text = text.ok_or_else(|| {
+                    ServiceError::invalid("text", "hybrid search needs a text query")
+                })?;
                 let vector = self.query_vector(record, input.vector, Some(&text)).await?;
                 SearchMode::Hybrid { vector, text }
             }
@@ -716,19 +719,19 @@ impl VectorService {
         record: &CollectionRecord,
         vector: Option<Vec<f32>>,
         text: Option<&str>,
-    ) -> Result<Vec<f32>, ApiError> {
+    ) -> Result<Vec<f32>, ServiceError> {
         if let Some(v) = vector {
             return Ok(v);
         }
         let text = text.ok_or_else(|| {
-            ApiError::invalid("vector", "vector search needs a vector or a text query")
+            ServiceError::invalid("vector", "vector search needs a vector or a text query")
         })?;
         let embedder = self.collection_embedder(record, "vector")?;
         let mut vectors = embedder
             .embed(&[text.to_string()])
             .await
             .map_err(|e| match e {
-                EmbedError::InputTooLong { tokens, max, .. } => ApiError::invalid(
+                EmbedError::InputTooLong { tokens, max, .. } => ServiceError::invalid(
                     "query",
                     format!("the query is {tokens} tokens long, over the limit of {max} tokens of model '{}'", embedder.model()),
                 ),
@@ -739,40 +742,40 @@ impl VectorService {
             .ok_or_else(|| StoreError::internal_msg("the embedder returned no vector").into())
     }
 
-    fn store(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ApiError> {
+    fn store(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ServiceError> {
         self.stores.get(&record.backend).map_err(|_| {
-            ApiError::Store(StoreError::Unavailable {
+            ServiceError::Unavailable {
                 message: format!(
-                    "collection '{}' lives on the '{}' back-end, which this server does not have",
+                    "storage back-end unavailable: collection '{}' lives on the '{}' back-end, which this server does not have",
                     record.collection, record.backend
                 ),
                 source: None,
-            })
+            }
         })
     }
 
-    fn embedder(&self, model: &str, param: &str) -> Result<Arc<dyn Embedder>, ApiError> {
+    fn embedder(&self, model: &str, param: &str) -> Result<Arc<dyn Embedder>, ServiceError> {
         self.embedders
             .get(model)
-            .map_err(|e| ApiError::invalid(param, e.to_string()))
+            .map_err(|e| ServiceError::invalid(param, e.to_string()))
     }
 
     fn collection_embedder(
         &self,
         record: &CollectionRecord,
         vector_param: &str,
-    ) -> Result<Arc<dyn Embedder>, ApiError> {
+    ) -> Result<Arc<dyn Embedder>, ServiceError> {
         match &record.model {
             Some(m) => self.embedders.get(m).map_err(|e| {
-                ApiError::Embed(EmbedError::Unavailable {
+                ServiceError::Unavailable {
                     message: format!(
-                        "the model of collection '{}' is not configured",
+                        "embedding provider unavailable: the model of collection '{}' is not configured",
                         record.collection
                     ),
                     source: Some(Box::new(e)),
-                })
+                }
             }),
-            None => Err(ApiError::invalid(
+            None => Err(ServiceError::invalid(
                 vector_param,
                 format!(
                     "collection '{}' has no embedding model: send vectors, not text",
@@ -782,9 +785,9 @@ impl VectorService {
         }
     }
 
-    fn check_expiry(&self, record: &CollectionRecord) -> Result<(), ApiError> {
+    fn check_expiry(&self, record: &CollectionRecord) -> Result<(), ServiceError> {
         if Self::is_expired(record) {
-            return Err(ApiError::invalid_body(format!(
+            return Err(ServiceError::invalid_body(format!(
                 "collection '{}' expired after {} days without use",
                 record.collection,
                 record.expires_after_days.unwrap_or_default()
@@ -820,9 +823,9 @@ fn attributes_field(text_field: &str) -> &'static str {
     }
 }
 
-fn check_vector(v: &[f32], dimension: usize, param: &str) -> Result<(), ApiError> {
+fn check_vector(v: &[f32], dimension: usize, param: &str) -> Result<(), ServiceError> {
     if v.len() != dimension {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             param,
             format!(
                 "{param} has dimension {}, but the collection's dimension is {dimension}",
@@ -831,13 +834,13 @@ fn check_vector(v: &[f32], dimension: usize, param: &str) -> Result<(), ApiError
         ));
     }
     if v.iter().any(|x| !x.is_finite()) {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             param,
             format!("{param} holds a value that is not a finite number"),
         ));
     }
     if v.iter().all(|x| *x == 0.0) {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             param,
             format!("{param} is all zeros: cosine similarity is undefined for it"),
         ));
@@ -954,7 +957,7 @@ mod tests {
             .create_collection(&tenant(), input, "model_name")
             .await
             .unwrap_err();
-        assert_eq!(err.class(), crate::error::Class::Unavailable);
+        assert!(matches!(err, ServiceError::Unavailable { .. }), "{err:?}");
     }
 
     #[tokio::test]
@@ -970,7 +973,7 @@ mod tests {
             .create_collection(&tenant(), input, "model")
             .await
             .unwrap_err();
-        assert_eq!(err.envelope().error.param.as_deref(), Some("dimension"));
+        assert_eq!(err.param(), Some("dimension"));
     }
 
     #[tokio::test]
@@ -985,7 +988,7 @@ mod tests {
             .create_collection(&tenant(), input, "model_name")
             .await
             .unwrap_err();
-        assert_eq!(err.envelope().error.param.as_deref(), Some("model_name"));
+        assert_eq!(err.param(), Some("model_name"));
     }
 
     #[tokio::test]
@@ -1035,10 +1038,7 @@ mod tests {
             .upsert(&record(Some("m")), docs, "documents", "content")
             .await
             .unwrap_err();
-        assert_eq!(
-            err.envelope().error.param.as_deref(),
-            Some("documents[2].content")
-        );
+        assert_eq!(err.param(), Some("documents[2].content"));
         assert!(err.to_string().contains("300"));
     }
 
@@ -1050,10 +1050,7 @@ mod tests {
                 .upsert(&record(None), vec![doc("a", Some(v))], "documents", "text")
                 .await
                 .unwrap_err();
-            assert_eq!(
-                err.envelope().error.param.as_deref(),
-                Some("documents[0].vector")
-            );
+            assert_eq!(err.param(), Some("documents[0].vector"));
         }
         let input = SearchInput {
             kind: SearchKind::Vector,
@@ -1074,7 +1071,7 @@ mod tests {
             .upsert(&record(None), vec![doc("a", None)], "documents", "text")
             .await
             .unwrap_err();
-        assert_eq!(err.class(), crate::error::Class::InvalidRequest);
+        assert!(err.is_caller_fault(), "{err:?}");
         assert!(err.to_string().contains("no embedding model"));
     }
 
@@ -1100,10 +1097,7 @@ mod tests {
             .collection(&tenant(), "docs", Some("elasticsearch"))
             .await
             .unwrap_err();
-        assert_eq!(
-            err.envelope().error.param.as_deref(),
-            Some("storage_backend")
-        );
+        assert_eq!(err.param(), Some("storage_backend"));
         assert!(err.to_string().contains("'pgvector'"), "{err}");
     }
 

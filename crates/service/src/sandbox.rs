@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::service::text::{self, ExtractError};
+use crate::text::{self, ExtractError};
 
 /// The child's exit code for content that cannot be read.
 pub const EXIT_INVALID: u8 = 10;

@@ -14,7 +14,7 @@ use models::openai::FILE_PURPOSES;
 use store_core::{FileCatalog, FilePage, FileRecord, StoreError, Tenant, now_unix};
 use tokio::io::AsyncWriteExt;
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 
 /// Files on local disk, one per id.
 #[derive(Debug, Clone)]
@@ -22,8 +22,8 @@ pub struct BlobStore {
     dir: PathBuf,
 }
 
-fn io_error(what: &str, e: std::io::Error) -> ApiError {
-    ApiError::Store(StoreError::internal(what.to_string(), e))
+fn io_error(what: &str, e: std::io::Error) -> ServiceError {
+    ServiceError::internal(format!("storage failure: {what}"), e)
 }
 
 /// Makes renames in `dir` durable.
@@ -72,20 +72,20 @@ impl BlobStore {
         }
     }
 
-    pub async fn open(&self, id: &str) -> Result<tokio::fs::File, ApiError> {
+    pub async fn open(&self, id: &str) -> Result<tokio::fs::File, ServiceError> {
         tokio::fs::File::open(self.path(id))
             .await
             .map_err(|e| io_error("the file's bytes are missing", e))
     }
 
-    pub async fn read(&self, id: &str) -> Result<Vec<u8>, ApiError> {
+    pub async fn read(&self, id: &str) -> Result<Vec<u8>, ServiceError> {
         tokio::fs::read(self.path(id))
             .await
             .map_err(|e| io_error("the file's bytes are missing", e))
     }
 
     /// The file's extracted text, when it has been extracted.
-    pub async fn read_text(&self, id: &str) -> Result<Option<String>, ApiError> {
+    pub async fn read_text(&self, id: &str) -> Result<Option<String>, ServiceError> {
         match tokio::fs::read(self.text_path(id)).await {
             Ok(bytes) => Ok(String::from_utf8(bytes).ok()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -94,7 +94,7 @@ impl BlobStore {
     }
 
     /// Keeps the file's extracted text (durably, replacing any earlier one).
-    pub async fn write_text(&self, id: &str, text: &str) -> Result<(), ApiError> {
+    pub async fn write_text(&self, id: &str, text: &str) -> Result<(), ServiceError> {
         // A temporary of its own: the same file may be ingested into two stores at once.
         let unique = uuid::Uuid::new_v4().simple();
         let mut temp = self.temporary(&format!("{id}{TEXT_SUFFIX}.{unique}"), self.text_path(id));
@@ -118,7 +118,7 @@ impl BlobStore {
     }
 
     /// The names of the temporaries on disk, with the time since each was written.
-    async fn temporaries(&self) -> Result<Vec<(String, std::time::Duration)>, ApiError> {
+    async fn temporaries(&self) -> Result<Vec<(String, std::time::Duration)>, ServiceError> {
         let mut ids = Vec::new();
         let mut dir = tokio::fs::read_dir(&self.dir)
             .await
@@ -159,7 +159,7 @@ pub struct TempBlob {
 
 impl TempBlob {
     /// Streams `body` in and syncs it; more than `max` bytes is 413.
-    pub async fn write<S, B, E>(&mut self, mut body: S, max: u64) -> Result<u64, ApiError>
+    pub async fn write<S, B, E>(&mut self, mut body: S, max: u64) -> Result<u64, ServiceError>
     where
         S: Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
@@ -170,12 +170,12 @@ impl TempBlob {
             .map_err(|e| io_error("could not create the file", e))?;
         let mut n: u64 = 0;
         while let Some(part) = body.next().await {
-            let part =
-                part.map_err(|e| ApiError::invalid("file", format!("the upload broke off: {e}")))?;
+            let part = part
+                .map_err(|e| ServiceError::invalid("file", format!("the upload broke off: {e}")))?;
             let bytes = part.as_ref();
             n += bytes.len() as u64;
             if n > max {
-                return Err(ApiError::PayloadTooLarge(format!(
+                return Err(ServiceError::TooLarge(format!(
                     "the file is larger than the upload limit of {max} bytes"
                 )));
             }
@@ -191,7 +191,7 @@ impl TempBlob {
 
     /// Renames the temporary to its final name, durably. (Done already by a start-up sweep of
     /// another instance sharing the directory counts as done.)
-    pub async fn commit(mut self) -> Result<(), ApiError> {
+    pub async fn commit(mut self) -> Result<(), ServiceError> {
         match tokio::fs::rename(&self.path, &self.target).await {
             Ok(()) => {}
             Err(e)
@@ -254,7 +254,7 @@ impl FileService {
     }
 
     /// Streams the bytes of a new file into a temporary, returning it and the size.
-    pub async fn receive<S, B, E>(&self, id: &str, body: S) -> Result<(TempBlob, u64), ApiError>
+    pub async fn receive<S, B, E>(&self, id: &str, body: S) -> Result<(TempBlob, u64), ServiceError>
     where
         S: Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
@@ -273,7 +273,7 @@ impl FileService {
         id: String,
         received: Option<(TempBlob, u64)>,
         meta: UploadMeta,
-    ) -> Result<FileRecord, ApiError> {
+    ) -> Result<FileRecord, ServiceError> {
         let (temp, bytes) = match received {
             Some((temp, bytes)) => (Some(temp), Some(bytes)),
             None => (None, None),
@@ -296,7 +296,7 @@ impl FileService {
     pub async fn sweep_temporaries(
         &self,
         idle: std::time::Duration,
-    ) -> Result<(usize, usize), ApiError> {
+    ) -> Result<(usize, usize), ServiceError> {
         let (mut moved, mut removed) = (0, 0);
         for (name, age) in self.blobs.temporaries().await? {
             let temp = self.blobs.temp(&name);
@@ -323,14 +323,15 @@ impl FileService {
         id: &str,
         bytes: Option<u64>,
         meta: UploadMeta,
-    ) -> Result<FileRecord, ApiError> {
-        let bytes = bytes
-            .ok_or_else(|| ApiError::invalid("file", "the multipart form has no 'file' part"))?;
+    ) -> Result<FileRecord, ServiceError> {
+        let bytes = bytes.ok_or_else(|| {
+            ServiceError::invalid("file", "the multipart form has no 'file' part")
+        })?;
         let purpose = meta
             .purpose
-            .ok_or_else(|| ApiError::invalid("purpose", "'purpose' is required"))?;
+            .ok_or_else(|| ServiceError::invalid("purpose", "'purpose' is required"))?;
         if !FILE_PURPOSES.contains(&purpose.as_str()) {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "purpose",
                 format!(
                     "unknown purpose '{purpose}'; expected one of {}",
@@ -348,9 +349,9 @@ impl FileService {
                     .to_string()
             })
             .filter(|f| !f.is_empty())
-            .ok_or_else(|| ApiError::invalid("file", "the 'file' part needs a filename"))?;
+            .ok_or_else(|| ServiceError::invalid("file", "the 'file' part needs a filename"))?;
         if filename.chars().count() > 255 {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "file",
                 "filenames are at most 255 characters",
             ));
@@ -363,13 +364,13 @@ impl FileService {
             (None, None) => None,
             (Some("created_at"), Some(s)) => {
                 let secs: i64 = s.trim().parse().map_err(|_| {
-                    ApiError::invalid(
+                    ServiceError::invalid(
                         "expires_after[seconds]",
                         "must be a whole number of seconds",
                     )
                 })?;
                 if !(3600..=2_592_000).contains(&secs) {
-                    return Err(ApiError::invalid(
+                    return Err(ServiceError::invalid(
                         "expires_after[seconds]",
                         "must be between 3600 (1 hour) and 2592000 (30 days)",
                     ));
@@ -377,13 +378,13 @@ impl FileService {
                 Some(created_at + secs)
             }
             (Some(other), Some(_)) if other != "created_at" => {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     "expires_after[anchor]",
                     "the only anchor is 'created_at'",
                 ));
             }
             _ => {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     "expires_after",
                     "expires_after needs both [anchor] and [seconds]",
                 ));
@@ -403,7 +404,7 @@ impl FileService {
             .await?)
     }
 
-    pub async fn get(&self, tenant: &Tenant, id: &str) -> Result<FileRecord, ApiError> {
+    pub async fn get(&self, tenant: &Tenant, id: &str) -> Result<FileRecord, ServiceError> {
         Ok(self.catalog.get_file(&tenant.id, id).await?)
     }
 
@@ -411,18 +412,18 @@ impl FileService {
         &self,
         tenant: &Tenant,
         page: FilePage,
-    ) -> Result<(Vec<FileRecord>, bool), ApiError> {
+    ) -> Result<(Vec<FileRecord>, bool), ServiceError> {
         Ok(self.catalog.page_files(&tenant.id, page).await?)
     }
 
-    pub async fn delete(&self, tenant: &Tenant, id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, tenant: &Tenant, id: &str) -> Result<(), ServiceError> {
         self.catalog.delete_file(&tenant.id, id).await?;
         self.blobs.delete(id).await;
         Ok(())
     }
 
     /// Deletes files whose expiry has passed; returns how many went.
-    pub async fn sweep_expired(&self) -> Result<usize, ApiError> {
+    pub async fn sweep_expired(&self) -> Result<usize, ServiceError> {
         let expired = self.catalog.expired_files(now_unix(), 100).await?;
         for f in &expired {
             match self.catalog.delete_file(&f.tenant_id, &f.id).await {

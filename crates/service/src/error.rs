@@ -1,0 +1,211 @@
+//! The service's one error type. Each variant says what went wrong in the service's terms; the
+//! wire surfaces map each to their own status and envelope, once.
+
+use embeddings::EmbedError;
+use store_core::StoreError;
+
+use crate::{RateLimited, TooManyInFlight};
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No object of this kind with this id belongs to the caller.
+    #[error("no {kind} with id '{id}'")]
+    NotFound { kind: &'static str, id: String },
+    /// The caller's input is not acceptable; `param` names the field of the request it came
+    /// from, when one does.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        param: Option<String>,
+    },
+    /// Input `index` of one embedding request has more tokens than the model takes.
+    #[error("input {index} is {tokens} tokens long, over the model's limit of {max} tokens")]
+    InputTooLong {
+        index: usize,
+        tokens: usize,
+        max: usize,
+    },
+    /// The request contradicts what is stored (e.g. a name already taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// No valid API key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// An upload over the configured size.
+    #[error("{0}")]
+    TooLarge(String),
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
+    #[error(transparent)]
+    TooManyInFlight(#[from] TooManyInFlight),
+    /// A storage or embedding back-end did not answer; trying again later may succeed.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+    /// A fault of the service or a back-end; its cause is for the log, never for the caller.
+    #[error("{message}")]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+}
+
+impl ServiceError {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+
+    pub fn invalid_body(message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        ServiceError::NotFound {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    pub fn internal(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ServiceError::Internal {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    pub fn internal_msg(message: impl Into<String>) -> Self {
+        ServiceError::Internal {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The request field an invalid input came from, when one is known.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            ServiceError::Invalid { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the input was at fault (so that trying the same again fails the same way).
+    pub fn is_caller_fault(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Invalid { .. } | ServiceError::InputTooLong { .. }
+        )
+    }
+}
+
+/// The error and all its sources, for the log.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { what, id } => ServiceError::NotFound { kind: what, id },
+            StoreError::InvalidInput { message, param } => ServiceError::Invalid { message, param },
+            StoreError::Conflict(message) => ServiceError::Conflict(message),
+            StoreError::Unavailable { message, source } => ServiceError::Unavailable {
+                message: format!("storage back-end unavailable: {message}"),
+                source,
+            },
+            StoreError::Internal { message, source } => ServiceError::Internal {
+                message: format!("storage failure: {message}"),
+                source,
+            },
+        }
+    }
+}
+
+impl From<EmbedError> for ServiceError {
+    fn from(e: EmbedError) -> Self {
+        match e {
+            EmbedError::UnknownModel { .. } => ServiceError::invalid("model", e.to_string()),
+            EmbedError::InputTooLong { index, tokens, max } => {
+                ServiceError::InputTooLong { index, tokens, max }
+            }
+            EmbedError::InvalidInput(message) => ServiceError::invalid_body(message),
+            EmbedError::Unavailable { message, source } => ServiceError::Unavailable {
+                message: format!("embedding provider unavailable: {message}"),
+                source,
+            },
+            EmbedError::Internal { message, source } => ServiceError::Internal {
+                message: format!("embedding failed: {message}"),
+                source,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_their_kind_message_and_param() {
+        let e = ServiceError::from(StoreError::not_found("collection", "c1"));
+        assert!(matches!(&e, ServiceError::NotFound { kind: "collection", id } if id == "c1"));
+        assert_eq!(e.to_string(), "no collection with id 'c1'");
+        let e = ServiceError::from(StoreError::dimension_mismatch(3, 2));
+        assert!(matches!(&e, ServiceError::Invalid { param: Some(p), .. } if p == "vector"));
+        let e = ServiceError::from(StoreError::unavailable(
+            "down",
+            std::io::Error::other("refused"),
+        ));
+        assert_eq!(e.to_string(), "storage back-end unavailable: down");
+        assert_eq!(
+            std::error::Error::source(&e).map(|s| s.to_string()),
+            Some("refused".into())
+        );
+    }
+
+    #[test]
+    fn embedding_errors_become_the_service_s_own() {
+        let e = ServiceError::from(EmbedError::UnknownModel {
+            name: "x".into(),
+            known: "a, b".into(),
+        });
+        assert!(matches!(&e, ServiceError::Invalid { param: Some(p), .. } if p == "model"));
+        let e = ServiceError::from(EmbedError::InputTooLong {
+            index: 2,
+            tokens: 300,
+            max: 256,
+        });
+        assert_eq!(
+            e.to_string(),
+            "input 2 is 300 tokens long, over the model's limit of 256 tokens"
+        );
+        let e = ServiceError::from(EmbedError::Unavailable {
+            message: "timeout".into(),
+            source: None,
+        });
+        assert!(matches!(e, ServiceError::Unavailable { .. }));
+    }
+}

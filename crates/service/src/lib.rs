@@ -1,0 +1,34 @@
+//! The service layer: everything between the wire and the stores, usable without HTTP.
+//!
+//! - [`VectorService`]: collections with their embedding model, documents, search (vector,
+//!   keyword, hybrid), expiry and readiness;
+//! - [`FileService`] and [`BlobStore`]: uploaded files and their bytes;
+//! - [`IngestService`] and [`Ingestor`]: files attached to vector stores, as durable jobs that
+//!   workers claim, extract ([`text`], in the [`sandbox`]), chunk, embed and store;
+//! - [`AuthService`], [`RateLimits`], [`InFlight`]: tenants, API keys and per-tenant limits;
+//! - [`ServiceError`]: every failure in the service's own terms, for each wire surface to map.
+//!
+//! It depends on `models`, `store-core` and `embeddings` only: it never names a concrete
+//! storage back-end nor a transport.
+
+mod auth;
+mod collections;
+pub mod error;
+mod files;
+mod in_flight;
+mod ingest;
+mod rate_limit;
+mod records;
+pub mod sandbox;
+pub mod text;
+
+pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
+pub use collections::{
+    CreateCollectionInput, DocumentInput, Limits, SearchInput, SearchKind, VectorService,
+};
+pub use error::{ServiceError, ServiceResult, error_chain};
+pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
+pub use in_flight::{InFlight, TooManyInFlight};
+pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};
+pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
+pub use records::RECORD_TTL;
