@@ -14,7 +14,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use store_core::Tenant;
+use store_core::{CollectionRecord, Tenant};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
@@ -59,6 +59,32 @@ impl FromRequest for Caller {
                 None => None,
             };
             Ok(Caller(tenant, turn))
+        })
+    }
+}
+
+/// The caller and the vector store its path names (`/v1/vector_stores/{id}/…`), which must
+/// be the caller's: another tenant's store, like one that does not exist, is not found.
+#[derive(Debug, Clone)]
+pub struct VectorStorePath {
+    pub caller: Caller,
+    pub store: CollectionRecord,
+}
+
+impl FromRequest for VectorStorePath {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let id = req.match_info().get("id").map(str::to_string);
+        Box::pin(async move {
+            let caller = caller.await?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let id = id.ok_or_else(|| ApiError::internal("a vector store route without {id}"))?;
+            let store = state.service.collection_by_id(&caller.0, &id).await?;
+            Ok(Self { caller, store })
         })
     }
 }

@@ -11,7 +11,7 @@ use store_core::{CollectionRecord, CollectionUpdate, PageRequest};
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::routes::{Caller, page_order};
+use crate::routes::{Caller, VectorStorePath, page_order};
 use crate::startup::AppState;
 use service::{AttachRequest, CreateCollectionInput, SearchInput, VectorService};
 
@@ -118,20 +118,22 @@ async fn list(
 
 async fn retrieve(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath {
+        caller: _turn,
+        store: record,
+    }: VectorStorePath,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.service.collection_by_id(&caller.0, &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
 
 async fn update(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath {
+        caller,
+        store: record,
+    }: VectorStorePath,
     ValidJson(body): ValidJson<UpdateVectorStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.service.collection_by_id(&caller.0, &id).await?;
     let update = CollectionUpdate {
         name: body.name,
         // `null` metadata clears it.
@@ -147,10 +149,11 @@ async fn update(
 
 async fn delete(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath {
+        caller,
+        store: record,
+    }: VectorStorePath,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.service.collection_by_id(&caller.0, &id).await?;
     state.service.delete_collection(&caller.0, &record).await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: record.id,
@@ -161,11 +164,12 @@ async fn delete(
 
 async fn search(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath {
+        caller: _turn,
+        store: record,
+    }: VectorStorePath,
     ValidJson(body): ValidJson<SearchVectorStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.service.collection_by_id(&caller.0, &id).await?;
     let queries = body.query.texts();
     let template = SearchInput {
         kind: body.search_mode.unwrap_or_default().into(),

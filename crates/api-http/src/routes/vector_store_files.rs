@@ -12,7 +12,7 @@ use store_core::{AttachedFile, AttachedPage, Batch, FileStatus};
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::routes::{Caller, page_order};
+use crate::routes::{VectorStorePath, page_order};
 use crate::startup::AppState;
 use service::AttachRequest;
 
@@ -89,11 +89,9 @@ async fn batch_view(
 
 async fn attach(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath { caller, store }: VectorStorePath,
     ValidJson(body): ValidJson<AttachFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
     let request = AttachRequest {
         file_id: body.file_id,
         attributes: body.attributes.unwrap_or_default(),
@@ -132,11 +130,9 @@ fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFi
 
 async fn list(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath { caller, store }: VectorStorePath,
     ValidQuery(q): ValidQuery<AttachedListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
     let (files, has_more) = state
         .ingest
         .page(&caller.0, &store, page_request(q, None)?)
@@ -146,23 +142,21 @@ async fn list(
 
 async fn retrieve(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, file_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, file_id) = path.into_inner();
     let f = state.ingest.attached(&caller.0, &store, &file_id).await?;
     Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
 }
 
 async fn update(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
     ValidJson(body): ValidJson<UpdateAttachedFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, file_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, file_id) = path.into_inner();
     let f = state
         .ingest
         .set_attributes(
@@ -177,11 +171,10 @@ async fn update(
 
 async fn detach(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, file_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, file_id) = path.into_inner();
     state.ingest.detach(&caller.0, &store, &file_id).await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: file_id,
@@ -192,11 +185,10 @@ async fn detach(
 
 async fn content(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, file_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, file_id) = path.into_inner();
     let text = state.ingest.content(&caller.0, &store, &file_id).await?;
     Ok(HttpResponse::Ok().json(FileContentPage {
         object: "vector_store.file_content.page".into(),
@@ -208,11 +200,9 @@ async fn content(
 
 async fn create_batch(
     state: State,
-    caller: Caller,
-    id: web::Path<String>,
+    VectorStorePath { caller, store }: VectorStorePath,
     ValidJson(body): ValidJson<CreateBatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
     let shared_attrs = body.attributes.unwrap_or_default();
     let requests: Vec<AttachRequest> = match (body.file_ids, body.files) {
         (Some(ids), None) => ids
@@ -260,11 +250,10 @@ async fn create_batch(
 
 async fn get_batch(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, batch_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, batch_id) = path.into_inner();
     let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
     let view = batch_view(&state, &store, batch).await?;
     Ok(ok_polled(view.status == "in_progress").json(view))
@@ -272,11 +261,10 @@ async fn get_batch(
 
 async fn cancel_batch(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, batch_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, batch_id) = path.into_inner();
     let batch = state
         .ingest
         .cancel_batch(&caller.0, &store, &batch_id)
@@ -286,12 +274,11 @@ async fn cancel_batch(
 
 async fn batch_files(
     state: State,
-    caller: Caller,
+    VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
     ValidQuery(q): ValidQuery<AttachedListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, batch_id) = path.into_inner();
-    let store = state.service.collection_by_id(&caller.0, &id).await?;
+    let (_, batch_id) = path.into_inner();
     let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
     let (files, has_more) = state
         .ingest
