@@ -964,3 +964,39 @@ pub mod cases {
         store.drop_collection(&spec).await.unwrap();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// A case written in [`super::cases`] but left out of [`conformance_suite!`] would never
+    /// run on any back-end: the two lists must be the same.
+    #[test]
+    fn the_suite_runs_every_case_written() {
+        let source = include_str!("testkit.rs");
+        let (head, cases) = source
+            .split_once("pub mod cases {")
+            .expect("the cases module");
+        let listed = head
+            .split_once("conformance_suite!(@cases $factory;")
+            .and_then(|(_, rest)| rest.split_once(");"))
+            .expect("the macro's case list")
+            .0;
+        let listed: BTreeSet<&str> = listed
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let written: BTreeSet<&str> = cases
+            .lines()
+            .filter_map(|l| l.strip_prefix("    pub async fn "))
+            .filter_map(|l| l.split_once('('))
+            .map(|(name, _)| name)
+            .collect();
+        assert!(
+            written.contains("create_and_drop_are_idempotent"),
+            "{written:?}"
+        );
+        assert_eq!(listed, written);
+    }
+}

@@ -40,10 +40,7 @@ impl PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("collection", value))
+        crate::one(rows, "collection", value)
     }
 }
 
@@ -390,10 +387,7 @@ impl Catalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("collection", id))
+        crate::one(rows, "collection", id)
     }
 
     async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {

@@ -73,10 +73,7 @@ impl FileCatalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("file", id))
+        crate::one(rows, "file", id)
     }
 
     async fn page_files(

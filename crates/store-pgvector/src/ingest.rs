@@ -12,8 +12,8 @@ use store_core::{
     now_unix,
 };
 
-use crate::PgCatalog;
 use crate::error;
+use crate::{PgCatalog, one};
 
 #[derive(QueryableByName)]
 struct Row {
@@ -136,13 +136,6 @@ fn upsert_query(
         .bind::<Integer, _>(f.max_chunk_tokens as i32)
         .bind::<Integer, _>(f.overlap_tokens as i32)
         .bind::<BigInt, _>(f.created_at)
-}
-
-fn one<T, R: Into<T>>(rows: Vec<R>, what: &'static str, id: &str) -> StoreResult<T> {
-    rows.into_iter()
-        .next()
-        .map(Into::into)
-        .ok_or_else(|| StoreError::not_found(what, id))
 }
 
 impl PgCatalog {

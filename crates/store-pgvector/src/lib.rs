@@ -55,6 +55,14 @@ impl Db {
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// The first row, as `T`, or not found: `what` with this `id` does not exist (for the caller).
+fn one<T, R: Into<T>>(rows: Vec<R>, what: &'static str, id: &str) -> StoreResult<T> {
+    rows.into_iter()
+        .next()
+        .map(Into::into)
+        .ok_or_else(|| StoreError::not_found(what, id))
+}
+
 /// Paging queries fetch `limit + 1` rows: the extra one only says that more follow.
 fn split_page<R, T: From<R>>(mut rows: Vec<R>, limit: usize) -> (Vec<T>, bool) {
     let has_more = rows.len() > limit;
