@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use models::{ErrorBody, ErrorEnvelope};
 use service::ServiceError;
 
-pub use service::error_chain;
+use service::error_chain;
 
 /// A failure of a request: the service's, or one of HTTP's own (a body, path or query that
 /// does not parse, an unknown route, a body over the limit).
@@ -28,12 +28,6 @@ pub enum ApiError {
     PayloadTooLarge(String),
 }
 
-impl From<store_core::StoreError> for ApiError {
-    fn from(e: store_core::StoreError) -> Self {
-        ApiError::Service(e.into())
-    }
-}
-
 impl From<service::RateLimited> for ApiError {
     fn from(e: service::RateLimited) -> Self {
         ApiError::Service(e.into())
@@ -42,12 +36,6 @@ impl From<service::RateLimited> for ApiError {
 
 impl From<service::TooManyInFlight> for ApiError {
     fn from(e: service::TooManyInFlight) -> Self {
-        ApiError::Service(e.into())
-    }
-}
-
-impl From<embeddings::EmbedError> for ApiError {
-    fn from(e: embeddings::EmbedError) -> Self {
         ApiError::Service(e.into())
     }
 }
@@ -252,6 +240,11 @@ mod tests {
     use service::RateLimited;
     use store_core::StoreError;
 
+    /// The HTTP error of a failure of the service.
+    fn api(e: impl Into<ServiceError>) -> ApiError {
+        ApiError::Service(e.into())
+    }
+
     #[test]
     fn every_class_has_exactly_one_row() {
         for class in [
@@ -282,13 +275,13 @@ mod tests {
             (StoreError::internal_msg("boom"), 500),
         ];
         for (e, status) in cases {
-            assert_eq!(ApiError::from(e).status_code().as_u16(), status);
+            assert_eq!(api(e).status_code().as_u16(), status);
         }
     }
 
     #[test]
     fn internal_errors_never_leak_their_cause() {
-        let e = ApiError::from(StoreError::internal(
+        let e = api(StoreError::internal(
             "query failed",
             std::io::Error::other("password=hunter2"),
         ));
@@ -300,20 +293,20 @@ mod tests {
 
     #[test]
     fn invalid_input_carries_its_param() {
-        let e = ApiError::from(StoreError::dimension_mismatch(3, 2));
+        let e = api(StoreError::dimension_mismatch(3, 2));
         assert_eq!(e.envelope().error.param.as_deref(), Some("vector"));
         assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn embedding_errors_map_to_client_or_server_faults() {
-        let too_long = ApiError::from(EmbedError::InputTooLong {
+        let too_long = api(EmbedError::InputTooLong {
             index: 0,
             tokens: 300,
             max: 256,
         });
         assert_eq!(too_long.status_code(), StatusCode::BAD_REQUEST);
-        let down = ApiError::from(EmbedError::Unavailable {
+        let down = api(EmbedError::Unavailable {
             message: "timeout".into(),
             source: None,
         });
@@ -322,18 +315,18 @@ mod tests {
 
     #[test]
     fn conflicts_tell_clients_not_to_retry() {
-        let res = ApiError::from(StoreError::conflict("dup")).error_response();
+        let res = api(StoreError::conflict("dup")).error_response();
         assert_eq!(res.status(), StatusCode::CONFLICT);
         assert_eq!(res.headers().get("x-should-retry").unwrap(), "false");
     }
 
     #[test]
     fn a_rate_limited_request_is_429_with_when_to_retry() {
-        let e = ApiError::from(ServiceError::from(RateLimited {
+        let e = api(RateLimited {
             per_second: 2,
             limit: 5,
             retry_after: std::time::Duration::from_millis(1500),
-        }));
+        });
         let env = e.envelope();
         assert!(env.error.message.starts_with("Rate limit reached"));
         assert_eq!(env.error.kind, "requests");

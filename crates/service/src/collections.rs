@@ -744,13 +744,14 @@ impl VectorService {
 
     fn store(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ServiceError> {
         self.stores.get(&record.backend).map_err(|_| {
-            ServiceError::Unavailable {
+            StoreError::Unavailable {
                 message: format!(
-                    "storage back-end unavailable: collection '{}' lives on the '{}' back-end, which this server does not have",
+                    "collection '{}' lives on the '{}' back-end, which this server does not have",
                     record.collection, record.backend
                 ),
                 source: None,
             }
+            .into()
         })
     }
 
@@ -767,13 +768,14 @@ impl VectorService {
     ) -> Result<Arc<dyn Embedder>, ServiceError> {
         match &record.model {
             Some(m) => self.embedders.get(m).map_err(|e| {
-                ServiceError::Unavailable {
+                EmbedError::Unavailable {
                     message: format!(
-                        "embedding provider unavailable: the model of collection '{}' is not configured",
+                        "the model of collection '{}' is not configured",
                         record.collection
                     ),
                     source: Some(Box::new(e)),
                 }
+                .into()
             }),
             None => Err(ServiceError::invalid(
                 vector_param,

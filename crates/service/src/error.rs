@@ -73,23 +73,6 @@ impl ServiceError {
         }
     }
 
-    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
-        ServiceError::NotFound {
-            kind,
-            id: id.into(),
-        }
-    }
-
-    pub fn internal(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        ServiceError::Internal {
-            message: message.into(),
-            source: Some(Box::new(source)),
-        }
-    }
-
     pub fn internal_msg(message: impl Into<String>) -> Self {
         ServiceError::Internal {
             message: message.into(),

@@ -23,7 +23,7 @@ pub struct BlobStore {
 }
 
 fn io_error(what: &str, e: std::io::Error) -> ServiceError {
-    ServiceError::internal(format!("storage failure: {what}"), e)
+    StoreError::internal(what.to_string(), e).into()
 }
 
 /// Makes renames in `dir` durable.
