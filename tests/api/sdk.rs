@@ -6,8 +6,9 @@ use std::time::Duration;
 use e2e_tests::{TestApp, spawn_app};
 use futures::TryStreamExt;
 use openai_vectorstore_sdk::types::{
-    AttachFile, AttachedListQuery, CreateBatch, CreateVectorStore, FileListQuery, Filter,
-    ListQuery, Order, SearchMode, SearchVectorStore, UpdateAttachedFile, UpdateVectorStore,
+    AttachFile, AttachedListQuery, BatchStatus, CreateBatch, CreateVectorStore, FileListQuery,
+    FileStatus, Filter, ListQuery, Order, SearchMode, SearchVectorStore, UpdateAttachedFile,
+    UpdateVectorStore,
 };
 use openai_vectorstore_sdk::{
     BatchUploadOptions, Client, CreateFile, Error, FileExpiresAfter, FileInput, UploadOptions,
@@ -100,7 +101,7 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
         )
         .await
         .unwrap();
-    assert_eq!(attached.status, "completed", "{attached:?}");
+    assert_eq!(attached.status, FileStatus::Completed, "{attached:?}");
     assert_eq!(attached.vector_store_id, vs.id);
 
     // upload_and_poll streams a file from disk, attaches it and waits.
@@ -118,7 +119,7 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
         )
         .await
         .unwrap();
-    assert_eq!(whales.status, "completed", "{whales:?}");
+    assert_eq!(whales.status, FileStatus::Completed, "{whales:?}");
     assert_eq!(
         client.files().retrieve(&whales.id).await.unwrap().filename,
         "whales.txt"
@@ -173,7 +174,7 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
     assert_eq!(got.file_counts.total, 2);
     let completed = files
         .list(AttachedListQuery {
-            filter: Some("completed".into()),
+            filter: Some(FileStatus::Completed),
             ..AttachedListQuery::default()
         })
         .await
@@ -181,7 +182,7 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
     assert_eq!(completed.data.len(), 2);
     let failed = files
         .list(AttachedListQuery {
-            filter: Some("failed".into()),
+            filter: Some(FileStatus::Failed),
             ..AttachedListQuery::default()
         })
         .await
@@ -200,7 +201,7 @@ async fn a_store_goes_from_upload_through_search_to_delete() {
         )
         .await
         .unwrap();
-    assert_eq!(updated.status, "completed");
+    assert_eq!(updated.status, FileStatus::Completed);
     assert_eq!(updated.attributes, attrs(json!({"topic": "policy"})));
 
     // Rename, clear the metadata.
@@ -287,12 +288,12 @@ async fn file_batches_upload_poll_list_and_cancel() {
         )
         .await
         .unwrap();
-    assert_eq!(batch.status, "completed", "{batch:?}");
+    assert_eq!(batch.status, BatchStatus::Completed, "{batch:?}");
     assert_eq!(batch.file_counts.completed, 4);
     assert_eq!(batch.file_counts.total, 4);
     assert_eq!(
         batches.retrieve(&batch.id).await.unwrap().status,
-        "completed"
+        BatchStatus::Completed
     );
 
     // The batch's files, two at a time, in both orders.
@@ -354,9 +355,9 @@ async fn file_batches_upload_poll_list_and_cancel() {
         .await
         .unwrap();
     let cancelled = batches.cancel(&created.id).await.unwrap();
-    assert_eq!(cancelled.status, "cancelled");
+    assert_eq!(cancelled.status, BatchStatus::Cancelled);
     let polled = batches.poll(&created.id, None).await.unwrap();
-    assert_eq!(polled.status, "cancelled");
+    assert_eq!(polled.status, BatchStatus::Cancelled);
 
     let e = batches.retrieve("vsfb_nope").await.unwrap_err();
     assert_eq!(status_of(&e), Some(404), "{e:?}");

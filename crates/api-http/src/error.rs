@@ -1,13 +1,110 @@
 //! The crate's one error type and its single mapping to HTTP: every failure leaves as the OpenAI
-//! envelope `{"error": {"message", "type", "param", "code"}}`.
+//! envelope `{"error": {"message", "type", "param", "code"}}`. Each surface names the request
+//! fields of the service's errors in its own words ([`Surface`]); its routes answer with
+//! [`SurfaceError`].
+
+use std::fmt;
+use std::marker::PhantomData;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use models::{ErrorBody, ErrorEnvelope};
-use service::ServiceError;
+use service::{DocumentPart, Field, ServiceError};
 
 use service::error_chain;
+
+/// How one wire surface names the fields of its requests, for the envelope's `param`.
+pub trait Surface: 'static {
+    fn param(field: &Field) -> String;
+}
+
+/// The OpenAI surface: `/v1/vector_stores` and `/v1/files`.
+pub enum OpenAi {}
+/// The platform's collection API under `/v1/api`.
+pub enum Platform {}
+/// The raw `/v2` API.
+pub enum Raw {}
+
+impl Surface for OpenAi {
+    fn param(field: &Field) -> String {
+        match field {
+            Field::Model => "embedding_model".into(),
+            Field::QueryVector => "query".into(),
+            other => other.common_name(),
+        }
+    }
+}
+
+impl Surface for Platform {
+    fn param(field: &Field) -> String {
+        match field {
+            Field::Model => "model_name".into(),
+            Field::QueryVector => "query".into(),
+            Field::Document {
+                index,
+                part: DocumentPart::Text,
+            } => format!("documents[{index}].content"),
+            Field::Document {
+                index,
+                part: DocumentPart::Attributes,
+            } => format!("documents[{index}].metadata"),
+            other => other.common_name(),
+        }
+    }
+}
+
+impl Surface for Raw {
+    fn param(field: &Field) -> String {
+        match field {
+            Field::Query => "text".into(),
+            other => other.common_name(),
+        }
+    }
+}
+
+/// An [`ApiError`] of a route of surface `S`, whose fields `S` names.
+pub struct SurfaceError<S> {
+    pub error: ApiError,
+    surface: PhantomData<fn() -> S>,
+}
+
+impl<S> From<ApiError> for SurfaceError<S> {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            surface: PhantomData,
+        }
+    }
+}
+
+impl<S> From<ServiceError> for SurfaceError<S> {
+    fn from(e: ServiceError) -> Self {
+        ApiError::Service(e).into()
+    }
+}
+
+impl<S> fmt::Debug for SurfaceError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.error, f)
+    }
+}
+
+impl<S> fmt::Display for SurfaceError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<S: Surface> ResponseError for SurfaceError<S> {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.error.response::<S>()
+    }
+}
 
 /// A failure of a request: the service's, or one of HTTP's own (a body, path or query that
 /// does not parse, an unknown route, a body over the limit).
@@ -83,17 +180,22 @@ impl ApiError {
         }
     }
 
-    fn param(&self) -> Option<String> {
+    fn param<S: Surface>(&self) -> Option<String> {
         match self {
-            ApiError::Invalid { param, .. }
-            | ApiError::Service(ServiceError::Invalid { param, .. }) => param.clone(),
+            ApiError::Invalid { param, .. } => param.clone(),
+            ApiError::Service(e) => e.field().map(S::param),
             _ => None,
         }
     }
 
-    /// The envelope sent for this error. Server faults get a generic message; their cause is
-    /// logged, never sent.
+    /// The envelope sent for this error on the OpenAI surface.
     pub fn envelope(&self) -> ErrorEnvelope {
+        self.envelope_on::<OpenAi>()
+    }
+
+    /// The envelope sent for this error on surface `S`. Server faults get a generic message;
+    /// their cause is logged, never sent.
+    pub fn envelope_on<S: Surface>(&self) -> ErrorEnvelope {
         let row = self.class().row();
         let message = match self.class() {
             Class::Internal => "The server had an error while processing your request.".into(),
@@ -104,7 +206,7 @@ impl ApiError {
             error: ErrorBody {
                 message,
                 kind: row.kind.into(),
-                param: self.param(),
+                param: self.param::<S>(),
                 code: row.code.map(Into::into),
             },
         }
@@ -204,6 +306,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.response::<OpenAi>()
+    }
+}
+
+impl ApiError {
+    /// The response for this error on surface `S`.
+    fn response<S: Surface>(&self) -> HttpResponse {
         let class = self.class();
         if matches!(class, Class::Internal | Class::Unavailable) {
             tracing::error!(error = %error_chain(self), "request failed");
@@ -224,7 +333,7 @@ impl ResponseError for ApiError {
                 .insert_header((LIMIT_HEADER, limited.limit))
                 .insert_header((REMAINING_HEADER, 0));
         }
-        res.json(self.envelope())
+        res.json(self.envelope_on::<S>())
     }
 }
 
@@ -296,6 +405,37 @@ mod tests {
         let e = api(StoreError::dimension_mismatch(3, 2));
         assert_eq!(e.envelope().error.param.as_deref(), Some("vector"));
         assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn each_surface_names_a_field_in_its_own_words() {
+        let text = |index| Field::Document {
+            index,
+            part: DocumentPart::Text,
+        };
+        let cases = [
+            (Field::Model, ["embedding_model", "model_name", "model"]),
+            (Field::Query, ["query", "query", "text"]),
+            (
+                text(3),
+                ["documents[3].text", "documents[3].content", "documents[3].text"],
+            ),
+            (
+                Field::Backend,
+                ["storage_backend", "storage_backend", "storage_backend"],
+            ),
+        ];
+        for (field, [openai, platform, raw]) in cases {
+            let e = api(ServiceError::invalid(field, "bad"));
+            let param = |env: ErrorEnvelope| env.error.param.unwrap();
+            assert_eq!(param(e.envelope_on::<OpenAi>()), openai);
+            assert_eq!(param(e.envelope_on::<Platform>()), platform);
+            assert_eq!(param(e.envelope_on::<Raw>()), raw);
+        }
+        let on_platform: SurfaceError<Platform> =
+            ServiceError::invalid(Field::Model, "unknown model").into();
+        let res = on_platform.error_response();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

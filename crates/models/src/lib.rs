@@ -14,3 +14,17 @@ pub mod validation;
 
 pub use error::{ErrorBody, ErrorEnvelope};
 pub use filter::Filter;
+
+use serde::{Deserialize, Serialize};
+
+/// How a search ranks chunks, on every surface: by vector similarity, by keywords (BM25), or
+/// both fused. The raw and OpenAI surfaces call them `vector`, `keyword` and `hybrid`; the
+/// platform's `search_type` calls them `semantic`, `full_text` and `hybrid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    #[default]
+    Vector,
+    Keyword,
+    Hybrid,
+}

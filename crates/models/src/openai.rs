@@ -5,9 +5,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use validator::{Validate, ValidationError};
 
+use crate::SearchMode;
 use crate::filter::Filter;
 use crate::platform::{ContentPart, ExpiresAfter};
-use crate::raw::SearchMode;
 use crate::validation;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +63,7 @@ pub struct CreateVectorStore {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunking_strategy: Option<Value>,
+    pub chunking_strategy: Option<ChunkingStrategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_backend: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -343,18 +343,65 @@ pub struct FileLastError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StaticChunking {
     pub max_chunk_size_tokens: u32,
     pub chunk_overlap_tokens: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChunkingStrategy {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(rename = "static")]
-    pub static_: StaticChunking,
+/// How a file is split into chunks: asked for in a request (`auto` or `static`), and reported
+/// in a [`VectorStoreFile`] as the `static` sizes it was split with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChunkingStrategy {
+    Auto,
+    Static {
+        #[serde(rename = "static")]
+        static_: StaticChunking,
+    },
+}
+
+/// The state of a file in a vector store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::InProgress => "in_progress",
+            FileStatus::Completed => "completed",
+            FileStatus::Failed => "failed",
+            FileStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FileStatus> {
+        Some(match s {
+            "in_progress" => FileStatus::InProgress,
+            "completed" => FileStatus::Completed,
+            "failed" => FileStatus::Failed,
+            "cancelled" => FileStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// The state of a file batch: cancelled once cancelled; otherwise in progress while any of its
+/// files is, failed when every file failed, else completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
 }
 
 /// `openai.types.vector_stores.VectorStoreFile`.
@@ -365,13 +412,13 @@ pub struct VectorStoreFile {
     pub created_at: i64,
     pub vector_store_id: String,
     pub usage_bytes: u64,
-    pub status: String,
+    pub status: FileStatus,
     pub last_error: Option<FileLastError>,
     pub attributes: Option<Map<String, Value>>,
     pub chunking_strategy: Option<ChunkingStrategy>,
 }
 
-/// `POST /v1/vector_stores/{id}/files`.
+/// `POST /v1/vector_stores/{id}/files`, and one of the `files` of a file batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AttachFile {
@@ -381,7 +428,7 @@ pub struct AttachFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunking_strategy: Option<Value>,
+    pub chunking_strategy: Option<ChunkingStrategy>,
 }
 
 impl AttachFile {
@@ -413,30 +460,7 @@ pub struct AttachedListQuery {
     pub order: Option<Order>,
     pub after: Option<String>,
     pub before: Option<String>,
-    pub filter: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct BatchFile {
-    #[validate(custom(function = "validation::not_blank"))]
-    pub file_id: String,
-    #[validate(custom(function = "validation::metadata"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunking_strategy: Option<Value>,
-}
-
-impl BatchFile {
-    /// `file_id` with no attributes of its own and the batch's chunking.
-    pub fn new(file_id: impl Into<String>) -> Self {
-        Self {
-            file_id: file_id.into(),
-            attributes: None,
-            chunking_strategy: None,
-        }
-    }
+    pub filter: Option<FileStatus>,
 }
 
 /// `POST /v1/vector_stores/{id}/file_batches`: `file_ids` or `files`, 1 to 2000.
@@ -448,12 +472,12 @@ pub struct CreateBatch {
     pub file_ids: Option<Vec<String>>,
     #[validate(length(min = 1, max = 2000), nested)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub files: Option<Vec<BatchFile>>,
+    pub files: Option<Vec<AttachFile>>,
     #[validate(custom(function = "validation::metadata"))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunking_strategy: Option<Value>,
+    pub chunking_strategy: Option<ChunkingStrategy>,
 }
 
 impl CreateBatch {
@@ -473,7 +497,7 @@ pub struct FileBatch {
     pub object: String,
     pub created_at: i64,
     pub vector_store_id: String,
-    pub status: String,
+    pub status: BatchStatus,
     pub file_counts: FileCounts,
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use validator::{Validate, ValidationError};
 
+use crate::SearchMode;
 use crate::filter::Filter;
 use crate::validation;
 
@@ -158,13 +159,36 @@ pub struct IndexResponse {
     pub ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SearchType {
-    #[default]
-    Semantic,
-    FullText,
-    Hybrid,
+/// [`SearchMode`] in the platform's words: `semantic`, `full_text`, `hybrid`.
+pub mod search_type {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::SearchMode;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Name {
+        Semantic,
+        FullText,
+        Hybrid,
+    }
+
+    pub fn serialize<S: Serializer>(mode: &SearchMode, s: S) -> Result<S::Ok, S::Error> {
+        match mode {
+            SearchMode::Vector => Name::Semantic,
+            SearchMode::Keyword => Name::FullText,
+            SearchMode::Hybrid => Name::Hybrid,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SearchMode, D::Error> {
+        Ok(match Name::deserialize(d)? {
+            Name::Semantic => SearchMode::Vector,
+            Name::FullText => SearchMode::Keyword,
+            Name::Hybrid => SearchMode::Hybrid,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
@@ -186,8 +210,8 @@ pub struct SearchRequest {
     pub collection: String,
     #[validate(custom(function = "validation::not_blank"))]
     pub query: String,
-    #[serde(default)]
-    pub search_type: SearchType,
+    #[serde(default, with = "search_type")]
+    pub search_type: SearchMode,
     pub filters: Option<Filter>,
     #[serde(default = "default_max_results")]
     #[validate(range(min = 1, max = 50))]
@@ -304,7 +328,7 @@ mod tests {
     fn search_defaults_to_semantic_and_ten_results() {
         let s: SearchRequest =
             serde_json::from_value(json!({"collection": "c", "query": "q"})).unwrap();
-        assert_eq!(s.search_type, SearchType::Semantic);
+        assert_eq!(s.search_type, SearchMode::Vector);
         assert_eq!(s.max_num_results, 10);
         assert!(s.validate().is_ok());
     }

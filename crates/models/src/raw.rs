@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use validator::{Validate, ValidationError};
 
+use crate::SearchMode;
 use crate::filter::Filter;
 use crate::validation;
 
@@ -96,15 +97,6 @@ pub struct DeleteDocuments {
 pub struct DeleteDocumentsResponse {
     pub object: String,
     pub deleted: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SearchMode {
-    #[default]
-    Vector,
-    Keyword,
-    Hybrid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Validate)]

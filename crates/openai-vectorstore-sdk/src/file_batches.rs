@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use models::openai::{AttachedListQuery, CreateBatch, FileBatch, VectorStoreFile};
+use models::openai::{
+    AttachedListQuery, BatchStatus, ChunkingStrategy, CreateBatch, FileBatch, VectorStoreFile,
+};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -12,7 +14,6 @@ use crate::client::{Client, Polled, non_empty};
 use crate::error::{Error, Result};
 use crate::files::{CreateFile, FileInput};
 use crate::pagination::{CursorPage, PageRequest};
-use crate::vector_store_files::IN_PROGRESS;
 
 /// How [`FileBatches::upload_and_poll`] uploads and attaches.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +21,7 @@ pub struct BatchUploadOptions {
     /// Files already uploaded, attached along with the new ones.
     pub file_ids: Vec<String>,
     pub attributes: Option<Map<String, Value>>,
-    pub chunking_strategy: Option<Value>,
+    pub chunking_strategy: Option<ChunkingStrategy>,
     /// How many uploads run at once (5).
     pub max_concurrency: usize,
 }
@@ -144,7 +145,7 @@ impl<'c> FileBatches<'c> {
                 poll_interval,
                 first,
                 || self.retrieve_polled(batch_id),
-                |b: &FileBatch| b.status == IN_PROGRESS,
+                |b: &FileBatch| b.status == BatchStatus::InProgress,
             )
             .await
     }
@@ -188,7 +189,7 @@ mod tests {
     use super::*;
     use crate::client::POLL_AFTER_HEADER;
     use crate::testing::{attached, batch, file_object, server};
-    use models::openai::BatchFile;
+    use models::openai::AttachFile;
     use serde_json::json;
     use std::time::Instant;
     use wiremock::matchers::{body_json, method, path, query_param};
@@ -230,11 +231,11 @@ mod tests {
         let started = Instant::now();
         let params = CreateBatch {
             files: Some(vec![
-                BatchFile {
+                AttachFile {
                     attributes: Some(Map::from_iter([("k".into(), json!("v"))])),
-                    ..BatchFile::new("f1")
+                    ..AttachFile::new("f1")
                 },
-                BatchFile::new("f2"),
+                AttachFile::new("f2"),
             ]),
             ..CreateBatch::default()
         };
@@ -244,7 +245,7 @@ mod tests {
             .create_and_poll(params, None)
             .await
             .unwrap();
-        assert_eq!(b.status, "completed");
+        assert_eq!(b.status, BatchStatus::Completed);
         let waited = started.elapsed();
         assert!(
             // Two waits of 100 ms, not the default second each.
@@ -357,13 +358,16 @@ mod tests {
             .mount(&mock)
             .await;
         let batches = client.vector_stores().file_batches("vs_1");
-        assert_eq!(batches.cancel("vsfb_1").await.unwrap().status, "cancelled");
+        assert_eq!(
+            batches.cancel("vsfb_1").await.unwrap().status,
+            BatchStatus::Cancelled
+        );
         let page = batches
             .list_files(
                 "vsfb_1",
                 AttachedListQuery {
                     order: Some(models::openai::Order::Asc),
-                    filter: Some("cancelled".into()),
+                    filter: Some(models::openai::FileStatus::Cancelled),
                     ..AttachedListQuery::default()
                 },
             )

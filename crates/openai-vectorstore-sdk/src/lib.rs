@@ -75,10 +75,10 @@ pub use vector_stores::VectorStores;
 
 /// The request and response types, from `models`.
 pub mod types {
+    pub use models::SearchMode;
     pub use models::filter::{Comparison, Filter, FilterValue, Op, Scalar};
     pub use models::openai::*;
     pub use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
-    pub use models::raw::SearchMode;
     pub use models::{ErrorBody, ErrorEnvelope};
 }
 

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use models::openai::{
-    AttachFile, AttachedListQuery, Deleted, FileContentPage, UpdateAttachedFile, VectorStoreFile,
+    AttachFile, AttachedListQuery, ChunkingStrategy, Deleted, FileContentPage, FileStatus,
+    UpdateAttachedFile, VectorStoreFile,
 };
 use reqwest::Method;
 use serde_json::{Map, Value};
@@ -14,14 +15,11 @@ use crate::error::Result;
 use crate::files::{CreateFile, FileInput};
 use crate::pagination::{CursorPage, PageRequest};
 
-/// The status of a file (or batch) still being ingested; every other status is final.
-pub(crate) const IN_PROGRESS: &str = "in_progress";
-
 /// How a file uploaded by [`VectorStoreFiles::upload`] is attached.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UploadOptions {
     pub attributes: Option<Map<String, Value>>,
-    pub chunking_strategy: Option<Value>,
+    pub chunking_strategy: Option<ChunkingStrategy>,
 }
 
 /// The files of one vector store.
@@ -148,7 +146,7 @@ impl<'c> VectorStoreFiles<'c> {
                 poll_interval,
                 first,
                 || self.retrieve_polled(file_id),
-                |f: &VectorStoreFile| f.status == IN_PROGRESS,
+                |f: &VectorStoreFile| f.status == FileStatus::InProgress,
             )
             .await
     }
@@ -238,7 +236,7 @@ mod tests {
             .await
             .unwrap();
         let waited = started.elapsed();
-        assert_eq!(f.status, "completed");
+        assert_eq!(f.status, FileStatus::Completed);
         assert_eq!(retrieves(&mock).await, 3);
         // Two waits of 100 ms each, not the default second each.
         assert!(waited >= Duration::from_millis(200), "{waited:?}");
@@ -267,7 +265,7 @@ mod tests {
             .poll("file-1", Some(Duration::from_millis(10)))
             .await
             .unwrap();
-        assert_eq!(f.status, "failed");
+        assert_eq!(f.status, FileStatus::Failed);
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
@@ -302,7 +300,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(f.status, "completed");
+        assert_eq!(f.status, FileStatus::Completed);
         let waited = started.elapsed();
         assert!(
             // One wait of 100 ms, not the default second.
@@ -416,12 +414,12 @@ mod tests {
         let page = files
             .list(AttachedListQuery {
                 limit: Some(10),
-                filter: Some("completed".into()),
+                filter: Some(FileStatus::Completed),
                 ..AttachedListQuery::default()
             })
             .await
             .unwrap();
-        assert_eq!(page.data[0].status, "completed");
+        assert_eq!(page.data[0].status, FileStatus::Completed);
         let updated = files
             .update(
                 "file-1",
@@ -431,7 +429,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(updated.status, "in_progress");
+        assert_eq!(updated.status, FileStatus::InProgress);
         assert_eq!(
             files.content("file-1").await.unwrap().data[0].text,
             "parsed"

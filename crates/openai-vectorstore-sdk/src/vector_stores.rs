@@ -98,11 +98,11 @@ impl<'c> VectorStores<'c> {
 mod tests {
     use crate::testing::{server, vector_store};
     use models::Filter;
+    use models::SearchMode;
     use models::openai::{
         CreateVectorStore, Ranker, SearchRankingOptions, SearchVectorStore, UpdateVectorStore,
     };
     use models::platform::{ExpiresAfter, ExpiryAnchor};
-    use models::raw::SearchMode;
     use serde_json::{Map, json};
     use wiremock::matchers::{body_json, method, path};
     use wiremock::{Mock, ResponseTemplate};

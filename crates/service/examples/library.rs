@@ -18,10 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use embeddings::{EmbedderRegistry, ModelConfig, ProviderConfig};
+use models::SearchMode;
+use models::openai::AttachFile;
 use service::sandbox::{Sandbox, SandboxLimits};
 use service::{
-    AttachRequest, BlobStore, CreateCollectionInput, FileService, IngestService, Ingestor,
-    SearchInput, SearchKind, ServiceError, UploadMeta, VectorService,
+    BlobStore, CreateCollectionInput, FileService, IngestService, Ingestor, SearchInput,
+    ServiceError, UploadMeta, VectorService,
 };
 use store_core::{Catalog, FileStatus, Hit, HybridOptions, StoreRegistry, Tenant};
 use store_pgvector::{PgCatalog, PgVectorOptions, PgVectorStore};
@@ -88,7 +90,6 @@ impl Library {
                     model: Some(MODEL.to_string()),
                     ..Default::default()
                 },
-                "model",
             )
             .await?;
         let mut names: Vec<(String, String)> = Vec::new();
@@ -111,14 +112,10 @@ impl Library {
                 .register(&self.tenant, id, Some(received), meta)
                 .await?;
             names.push((file.id.clone(), file.filename));
-            let request = AttachRequest {
-                file_id: file.id,
-                attributes: Default::default(),
-                chunking_strategy: None,
-                param: "file_id".into(),
-            };
-            let attached = self.ingest.prepare(&self.tenant, &store, request).await?;
-            self.ingest.attach(attached).await?;
+            let request = AttachFile::new(file.id);
+            self.ingest
+                .attach_file(&self.tenant, &store, request)
+                .await?;
         }
         // One worker, as the server runs them, until no job of this store is left.
         let worker = Ingestor::new(self.ingest.clone(), 60, 3);
@@ -155,7 +152,7 @@ impl Library {
             .search(
                 &store,
                 SearchInput {
-                    kind: SearchKind::Vector,
+                    mode: SearchMode::Vector,
                     text: Some(query.to_string()),
                     vector: None,
                     filter: None,

@@ -170,7 +170,7 @@ impl AuthService {
     pub async fn create_key(&self, tenant: &str) -> Result<(ApiKeyRecord, String), ServiceError> {
         if tenant.trim().is_empty() || tenant.len() > 128 {
             return Err(ServiceError::invalid(
-                "tenant",
+                store_core::Field::Tenant,
                 "tenant names are 1 to 128 characters",
             ));
         }

@@ -4,16 +4,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use embeddings::{EmbedError, Embedder, EmbedderRegistry};
+use models::SearchMode;
 use serde_json::{Map, Value};
 use store_core::{
-    Catalog, Chunk, CollectionRecord, CollectionUpdate, Filter, Hit, HybridOptions, NewCollection,
-    PageRequest, SearchMode, SearchRequest, StoreError, StoreRegistry, StoredChunk, Tenant,
-    VectorStore, now_unix,
+    Catalog, Chunk, CollectionRecord, CollectionUpdate, DocumentPart, Field, Filter, Hit,
+    HybridOptions, NewCollection, PageRequest, SearchQuery, SearchRequest, StoreError,
+    StoreRegistry, StoredChunk, Tenant, VectorStore, now_unix,
 };
 
 use crate::error::ServiceError;
 use crate::records::RecordCache;
-use store_core::limits::ChunkField;
 
 /// `last_active_at` is written at most this often per collection, so that reads stay reads.
 const TOUCH_INTERVAL_SECS: i64 = 60;
@@ -102,26 +102,9 @@ pub struct DocumentInput {
     pub attributes: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchKind {
-    Vector,
-    Keyword,
-    Hybrid,
-}
-
-impl From<models::raw::SearchMode> for SearchKind {
-    fn from(mode: models::raw::SearchMode) -> Self {
-        match mode {
-            models::raw::SearchMode::Vector => SearchKind::Vector,
-            models::raw::SearchMode::Keyword => SearchKind::Keyword,
-            models::raw::SearchMode::Hybrid => SearchKind::Hybrid,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct SearchInput {
-    pub kind: SearchKind,
+    pub mode: SearchMode,
     pub text: Option<String>,
     pub vector: Option<Vec<f32>>,
     pub filter: Option<Filter>,
@@ -159,11 +142,11 @@ impl VectorService {
         self.limits
     }
 
-    /// A search query within the limits; `param` names it.
-    fn check_query(&self, text: &str, param: &str) -> Result<(), ServiceError> {
+    /// A search query within the limits.
+    fn check_query(&self, text: &str) -> Result<(), ServiceError> {
         if text.len() > self.limits.max_query_bytes {
             return Err(ServiceError::invalid(
-                param,
+                Field::Query,
                 format!(
                     "the query is {} bytes long; queries are at most {} bytes",
                     text.len(),
@@ -173,7 +156,7 @@ impl VectorService {
         }
         if text.contains('\0') {
             return Err(ServiceError::invalid(
-                param,
+                Field::Query,
                 "the query contains a NUL character (U+0000)",
             ));
         }
@@ -245,7 +228,6 @@ impl VectorService {
         &self,
         tenant: &Tenant,
         input: CreateCollectionInput,
-        model_param: &str,
     ) -> Result<CollectionRecord, ServiceError> {
         let backend = input
             .backend
@@ -254,11 +236,11 @@ impl VectorService {
         let store = self.stores.get(backend)?;
         let dimension = match (&input.model, input.dimension) {
             (Some(model), dimension) => {
-                let embedder = self.embedder(model, model_param)?;
+                let embedder = self.embedder(model)?;
                 match dimension {
                     Some(d) if d != embedder.dimension() => {
                         return Err(ServiceError::invalid(
-                            "dimension",
+                            Field::Dimension,
                             format!(
                                 "model '{model}' makes {}-dimensional vectors, not {d}",
                                 embedder.dimension()
@@ -271,7 +253,7 @@ impl VectorService {
             (None, Some(d)) => d,
             (None, None) => {
                 return Err(ServiceError::invalid(
-                    "dimension",
+                    Field::Dimension,
                     "a collection without a model needs a dimension",
                 ));
             }
@@ -331,7 +313,7 @@ impl VectorService {
             && b != record.backend
         {
             return Err(ServiceError::invalid(
-                "storage_backend",
+                Field::Backend,
                 format!(
                     "collection '{name}' lives on the '{}' back-end, not '{b}'",
                     record.backend
@@ -391,7 +373,7 @@ impl VectorService {
         // As on OpenAI, an expired store stays expired.
         if update.expires_after_days.is_some() && Self::is_expired(record) {
             return Err(ServiceError::invalid(
-                "expires_after",
+                Field::ExpiresAfter,
                 format!(
                     "vector store '{}' has expired; its expiry can no longer be changed",
                     record.id
@@ -448,7 +430,7 @@ impl VectorService {
     ) -> Result<Vec<Hit>, ServiceError> {
         let k = template.k;
         for text in &queries {
-            self.check_query(text, "query")?;
+            self.check_query(text)?;
         }
         let mut merged: Vec<Hit> = Vec::new();
         for text in queries {
@@ -490,19 +472,40 @@ impl VectorService {
         Ok(())
     }
 
-    /// Stores documents, embedding those without a vector. `param` names the list in errors
-    /// (`documents` gives `documents[3].content`).
+    /// Stores documents, embedding those without a vector.
     pub async fn upsert(
         &self,
         record: &CollectionRecord,
         docs: Vec<DocumentInput>,
-        param: &str,
-        text_field: &str,
     ) -> Result<u64, ServiceError> {
-        let chunks = self
-            .embed_documents(record, docs, param, text_field)
-            .await?;
+        let chunks = self.embed_documents(record, docs).await?;
         Ok(self.store(record)?.upsert(&record.spec(), chunks).await?)
+    }
+
+    /// Stores documents into the tenant's collection `input.collection` (on `input.backend`),
+    /// creating it from `input` first when there is none. Each document id appears once.
+    pub async fn index(
+        &self,
+        tenant: &Tenant,
+        input: CreateCollectionInput,
+        docs: Vec<DocumentInput>,
+    ) -> Result<(CollectionRecord, u64), ServiceError> {
+        if let Some(i) = models::validation::first_duplicate(docs.iter().map(|d| d.id.as_str())) {
+            return Err(ServiceError::invalid(
+                Field::Documents,
+                format!("id '{}' appears more than once", docs[i].id),
+            ));
+        }
+        let backend = input.backend.as_deref();
+        let record = match self
+            .find_collection(tenant, &input.collection, backend)
+            .await?
+        {
+            Some(r) => r,
+            None => self.create_collection(tenant, input).await?,
+        };
+        let indexed = self.upsert(&record, docs).await?;
+        Ok((record, indexed))
     }
 
     /// The chunks of `docs`, each with its vector: the given one, checked, or its text
@@ -513,8 +516,6 @@ impl VectorService {
         &self,
         record: &CollectionRecord,
         docs: Vec<DocumentInput>,
-        param: &str,
-        text_field: &str,
     ) -> Result<Vec<Chunk>, ServiceError> {
         self.check_expiry(record)?;
         for (i, d) in docs.iter().enumerate() {
@@ -527,15 +528,18 @@ impl VectorService {
                 self.limits.max_text_bytes,
             )
             .map_err(|e| {
-                let field = match e.field {
-                    ChunkField::Text => text_field,
-                    ChunkField::Attributes => attributes_field(text_field),
-                    other => other.as_str(),
+                let field = Field::Document {
+                    index: i,
+                    part: e.field,
                 };
-                ServiceError::invalid(format!("{param}[{i}].{field}"), format!("{param}[{i}].{e}"))
+                ServiceError::invalid(field, format!("document {i}: {e}"))
             })?;
             if let Some(v) = &d.vector {
-                check_vector(v, record.dimension, &format!("{param}[{i}].vector"))?;
+                let field = Field::Document {
+                    index: i,
+                    part: DocumentPart::Vector,
+                };
+                check_vector(v, record.dimension, field)?;
             }
         }
         self.admit_attribute_keys(record, docs.iter().map(|d| &d.attributes))
@@ -545,14 +549,22 @@ impl VectorService {
             .collect();
         let mut embedded = Vec::new();
         if !missing.is_empty() {
-            let embedder =
-                self.collection_embedder(record, &format!("{param}[{}].vector", missing[0]))?;
+            let embedder = self.collection_embedder(
+                record,
+                Field::Document {
+                    index: missing[0],
+                    part: DocumentPart::Vector,
+                },
+            )?;
             let texts: Vec<String> = missing.iter().map(|&i| docs[i].text.clone()).collect();
             embedded = embedder.embed(&texts).await.map_err(|e| match e {
                 EmbedError::InputTooLong { index, tokens, max } => ServiceError::invalid(
-                    format!("{param}[{}].{text_field}", missing[index]),
+                    Field::Document {
+                        index: missing[index],
+                        part: DocumentPart::Text,
+                    },
                     format!(
-                        "{param}[{}].{text_field} is {tokens} tokens long, over the limit of {max} tokens of model '{}'; split it into smaller documents",
+                        "the text of document {} is {tokens} tokens long, over the limit of {max} tokens of model '{}'; split it into smaller documents",
                         missing[index],
                         embedder.model()
                     ),
@@ -622,7 +634,7 @@ impl VectorService {
         &self,
         record: &CollectionRecord,
     ) -> Result<Arc<dyn Embedder>, ServiceError> {
-        self.collection_embedder(record, "vector")
+        self.collection_embedder(record, Field::QueryVector)
     }
 
     /// The back-end that holds `record`'s chunks, for writes the caller sequences itself.
@@ -671,26 +683,26 @@ impl VectorService {
         self.check_expiry(record)?;
         let store = self.store(record)?;
         if let Some(v) = &input.vector {
-            check_vector(v, record.dimension, "vector")?;
+            check_vector(v, record.dimension, Field::QueryVector)?;
         }
         let text = input.text.filter(|t| !t.trim().is_empty());
         if let Some(t) = &text {
-            self.check_query(t, "text")?;
+            self.check_query(t)?;
         }
-        let mode = match input.kind {
-            SearchKind::Vector => SearchMode::Vector(
+        let mode = match input.mode {
+            SearchMode::Vector => SearchQuery::Vector(
                 self.query_vector(record, input.vector, text.as_deref())
                     .await?,
             ),
-            SearchKind::Keyword => SearchMode::Keyword(text.ok_or_else(|| {
-                ServiceError::invalid("text", "keyword search needs a text query")
+            SearchMode::Keyword => SearchQuery::Keyword(text.ok_or_else(|| {
+                ServiceError::invalid(Field::Query, "keyword search needs a text query")
             })?),
-            SearchKind::Hybrid => {
+            SearchMode::Hybrid => {
                 let text = text.ok_or_else(|| {
-                    ServiceError::invalid("text", "hybrid search needs a text query")
+                    ServiceError::invalid(Field::Query, "hybrid search needs a text query")
                 })?;
                 let vector = self.query_vector(record, input.vector, Some(&text)).await?;
-                SearchMode::Hybrid { vector, text }
+                SearchQuery::Hybrid { vector, text }
             }
         };
         let hybrid = match input.weights {
@@ -724,15 +736,18 @@ impl VectorService {
             return Ok(v);
         }
         let text = text.ok_or_else(|| {
-            ServiceError::invalid("vector", "vector search needs a vector or a text query")
+            ServiceError::invalid(
+                Field::QueryVector,
+                "vector search needs a vector or a text query",
+            )
         })?;
-        let embedder = self.collection_embedder(record, "vector")?;
+        let embedder = self.collection_embedder(record, Field::QueryVector)?;
         let mut vectors = embedder
             .embed(&[text.to_string()])
             .await
             .map_err(|e| match e {
                 EmbedError::InputTooLong { tokens, max, .. } => ServiceError::invalid(
-                    "query",
+                    Field::Query,
                     format!("the query is {tokens} tokens long, over the limit of {max} tokens of model '{}'", embedder.model()),
                 ),
                 other => other.into(),
@@ -755,16 +770,16 @@ impl VectorService {
         })
     }
 
-    fn embedder(&self, model: &str, param: &str) -> Result<Arc<dyn Embedder>, ServiceError> {
+    fn embedder(&self, model: &str) -> Result<Arc<dyn Embedder>, ServiceError> {
         self.embedders
             .get(model)
-            .map_err(|e| ServiceError::invalid(param, e.to_string()))
+            .map_err(|e| ServiceError::invalid(Field::Model, e.to_string()))
     }
 
     fn collection_embedder(
         &self,
         record: &CollectionRecord,
-        vector_param: &str,
+        vector_field: Field,
     ) -> Result<Arc<dyn Embedder>, ServiceError> {
         match &record.model {
             Some(m) => self.embedders.get(m).map_err(|e| {
@@ -778,7 +793,7 @@ impl VectorService {
                 .into()
             }),
             None => Err(ServiceError::invalid(
-                vector_param,
+                vector_field,
                 format!(
                     "collection '{}' has no embedding model: send vectors, not text",
                     record.collection
@@ -815,39 +830,20 @@ impl VectorService {
     }
 }
 
-/// What a surface calls a document's attributes: the platform's documents (whose text is
-/// `content`) have `metadata`.
-fn attributes_field(text_field: &str) -> &'static str {
-    if text_field == "content" {
-        "metadata"
+fn check_vector(v: &[f32], dimension: usize, field: Field) -> Result<(), ServiceError> {
+    let fault = if v.len() != dimension {
+        format!(
+            "{field} has dimension {}, but the collection's dimension is {dimension}",
+            v.len()
+        )
+    } else if v.iter().any(|x| !x.is_finite()) {
+        format!("{field} holds a value that is not a finite number")
+    } else if v.iter().all(|x| *x == 0.0) {
+        format!("{field} is all zeros: cosine similarity is undefined for it")
     } else {
-        "attributes"
-    }
-}
-
-fn check_vector(v: &[f32], dimension: usize, param: &str) -> Result<(), ServiceError> {
-    if v.len() != dimension {
-        return Err(ServiceError::invalid(
-            param,
-            format!(
-                "{param} has dimension {}, but the collection's dimension is {dimension}",
-                v.len()
-            ),
-        ));
-    }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(ServiceError::invalid(
-            param,
-            format!("{param} holds a value that is not a finite number"),
-        ));
-    }
-    if v.iter().all(|x| *x == 0.0) {
-        return Err(ServiceError::invalid(
-            param,
-            format!("{param} is all zeros: cosine similarity is undefined for it"),
-        ));
-    }
-    Ok(())
+        return Ok(());
+    };
+    Err(ServiceError::invalid(field, fault))
 }
 
 #[cfg(test)]
@@ -955,10 +951,7 @@ mod tests {
             model: Some("m".into()),
             ..Default::default()
         };
-        let err = svc
-            .create_collection(&tenant(), input, "model_name")
-            .await
-            .unwrap_err();
+        let err = svc.create_collection(&tenant(), input).await.unwrap_err();
         assert!(matches!(err, ServiceError::Unavailable { .. }), "{err:?}");
     }
 
@@ -971,26 +964,20 @@ mod tests {
             dimension: Some(5),
             ..Default::default()
         };
-        let err = svc
-            .create_collection(&tenant(), input, "model")
-            .await
-            .unwrap_err();
-        assert_eq!(err.param(), Some("dimension"));
+        let err = svc.create_collection(&tenant(), input).await.unwrap_err();
+        assert_eq!(err.field(), Some(&Field::Dimension));
     }
 
     #[tokio::test]
-    async fn an_unknown_model_names_the_callers_param() {
+    async fn an_unknown_model_is_the_model_field_s_fault() {
         let svc = service(MockCatalog::new(), store(), embedder());
         let input = CreateCollectionInput {
             collection: "docs".into(),
             model: Some("nope".into()),
             ..Default::default()
         };
-        let err = svc
-            .create_collection(&tenant(), input, "model_name")
-            .await
-            .unwrap_err();
-        assert_eq!(err.param(), Some("model_name"));
+        let err = svc.create_collection(&tenant(), input).await.unwrap_err();
+        assert_eq!(err.field(), Some(&Field::Model));
     }
 
     #[tokio::test]
@@ -1012,8 +999,6 @@ mod tests {
             .upsert(
                 &record(Some("m")),
                 vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)],
-                "documents",
-                "text",
             )
             .await
             .unwrap();
@@ -1036,11 +1021,14 @@ mod tests {
             doc("b", None),
             doc("c", None),
         ];
-        let err = svc
-            .upsert(&record(Some("m")), docs, "documents", "content")
-            .await
-            .unwrap_err();
-        assert_eq!(err.param(), Some("documents[2].content"));
+        let err = svc.upsert(&record(Some("m")), docs).await.unwrap_err();
+        assert_eq!(
+            err.field(),
+            Some(&Field::Document {
+                index: 2,
+                part: DocumentPart::Text
+            })
+        );
         assert!(err.to_string().contains("300"));
     }
 
@@ -1049,13 +1037,19 @@ mod tests {
         let svc = service(MockCatalog::new(), store(), embedder());
         for v in [vec![1.0, 0.0], vec![0.0, 0.0, 0.0]] {
             let err = svc
-                .upsert(&record(None), vec![doc("a", Some(v))], "documents", "text")
+                .upsert(&record(None), vec![doc("a", Some(v))])
                 .await
                 .unwrap_err();
-            assert_eq!(err.param(), Some("documents[0].vector"));
+            assert_eq!(
+                err.field(),
+                Some(&Field::Document {
+                    index: 0,
+                    part: DocumentPart::Vector
+                })
+            );
         }
         let input = SearchInput {
-            kind: SearchKind::Vector,
+            mode: SearchMode::Vector,
             text: None,
             vector: Some(vec![f32::NAN, 1.0, 1.0]),
             filter: None,
@@ -1070,7 +1064,7 @@ mod tests {
     async fn text_into_a_collection_without_a_model_is_a_client_error() {
         let svc = service(MockCatalog::new(), store(), embedder());
         let err = svc
-            .upsert(&record(None), vec![doc("a", None)], "documents", "text")
+            .upsert(&record(None), vec![doc("a", None)])
             .await
             .unwrap_err();
         assert!(err.is_caller_fault(), "{err:?}");
@@ -1099,7 +1093,7 @@ mod tests {
             .collection(&tenant(), "docs", Some("elasticsearch"))
             .await
             .unwrap_err();
-        assert_eq!(err.param(), Some("storage_backend"));
+        assert_eq!(err.field(), Some(&Field::Backend));
         assert!(err.to_string().contains("'pgvector'"), "{err}");
     }
 
@@ -1110,7 +1104,7 @@ mod tests {
         r.expires_after_days = Some(1);
         r.last_active_at = now_unix() - 2 * 86_400;
         let input = SearchInput {
-            kind: SearchKind::Keyword,
+            mode: SearchMode::Keyword,
             text: Some("x".into()),
             vector: None,
             filter: None,

@@ -2,7 +2,7 @@
 //! wire surfaces map each to their own status and envelope, once.
 
 use embeddings::EmbedError;
-use store_core::StoreError;
+use store_core::{Field, StoreError};
 
 use crate::{RateLimited, TooManyInFlight};
 
@@ -15,12 +15,12 @@ pub enum ServiceError {
     /// No object of this kind with this id belongs to the caller.
     #[error("no {kind} with id '{id}'")]
     NotFound { kind: &'static str, id: String },
-    /// The caller's input is not acceptable; `param` names the field of the request it came
-    /// from, when one does.
+    /// The caller's input is not acceptable; `field` is the part of the request it came from,
+    /// when one is.
     #[error("{message}")]
     Invalid {
+        field: Option<Field>,
         message: String,
-        param: Option<String>,
     },
     /// Input `index` of one embedding request has more tokens than the model takes.
     #[error("input {index} is {tokens} tokens long, over the model's limit of {max} tokens")]
@@ -59,17 +59,17 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: Field, message: impl Into<String>) -> Self {
         ServiceError::Invalid {
+            field: Some(field),
             message: message.into(),
-            param: Some(param.into()),
         }
     }
 
     pub fn invalid_body(message: impl Into<String>) -> Self {
         ServiceError::Invalid {
+            field: None,
             message: message.into(),
-            param: None,
         }
     }
 
@@ -80,10 +80,10 @@ impl ServiceError {
         }
     }
 
-    /// The request field an invalid input came from, when one is known.
-    pub fn param(&self) -> Option<&str> {
+    /// The part of the request an invalid input came from, when one is known.
+    pub fn field(&self) -> Option<&Field> {
         match self {
-            ServiceError::Invalid { param, .. } => param.as_deref(),
+            ServiceError::Invalid { field, .. } => field.as_ref(),
             _ => None,
         }
     }
@@ -113,7 +113,7 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what, id } => ServiceError::NotFound { kind: what, id },
-            StoreError::InvalidInput { message, param } => ServiceError::Invalid { message, param },
+            StoreError::InvalidInput { message, field } => ServiceError::Invalid { field, message },
             StoreError::Conflict(message) => ServiceError::Conflict(message),
             StoreError::Unavailable { message, source } => ServiceError::Unavailable {
                 message: format!("storage back-end unavailable: {message}"),
@@ -130,7 +130,7 @@ impl From<StoreError> for ServiceError {
 impl From<EmbedError> for ServiceError {
     fn from(e: EmbedError) -> Self {
         match e {
-            EmbedError::UnknownModel { .. } => ServiceError::invalid("model", e.to_string()),
+            EmbedError::UnknownModel { .. } => ServiceError::invalid(Field::Model, e.to_string()),
             EmbedError::InputTooLong { index, tokens, max } => {
                 ServiceError::InputTooLong { index, tokens, max }
             }
@@ -157,7 +157,10 @@ mod tests {
         assert!(matches!(&e, ServiceError::NotFound { kind: "collection", id } if id == "c1"));
         assert_eq!(e.to_string(), "no collection with id 'c1'");
         let e = ServiceError::from(StoreError::dimension_mismatch(3, 2));
-        assert!(matches!(&e, ServiceError::Invalid { param: Some(p), .. } if p == "vector"));
+        assert_eq!(
+            e.field(),
+            Some(&Field::Chunk(store_core::DocumentPart::Vector))
+        );
         let e = ServiceError::from(StoreError::unavailable(
             "down",
             std::io::Error::other("refused"),
@@ -175,7 +178,7 @@ mod tests {
             name: "x".into(),
             known: "a, b".into(),
         });
-        assert!(matches!(&e, ServiceError::Invalid { param: Some(p), .. } if p == "model"));
+        assert_eq!(e.field(), Some(&Field::Model));
         let e = ServiceError::from(EmbedError::InputTooLong {
             index: 2,
             tokens: 300,

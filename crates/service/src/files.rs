@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use models::openai::FILE_PURPOSES;
-use store_core::{FileCatalog, FilePage, FileRecord, StoreError, Tenant, now_unix};
+use store_core::{
+    Field, FileCatalog, FileExpiryPart, FilePage, FileRecord, StoreError, Tenant, now_unix,
+};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::ServiceError;
@@ -170,8 +172,9 @@ impl TempBlob {
             .map_err(|e| io_error("could not create the file", e))?;
         let mut n: u64 = 0;
         while let Some(part) = body.next().await {
-            let part = part
-                .map_err(|e| ServiceError::invalid("file", format!("the upload broke off: {e}")))?;
+            let part = part.map_err(|e| {
+                ServiceError::invalid(Field::File, format!("the upload broke off: {e}"))
+            })?;
             let bytes = part.as_ref();
             n += bytes.len() as u64;
             if n > max {
@@ -325,14 +328,14 @@ impl FileService {
         meta: UploadMeta,
     ) -> Result<FileRecord, ServiceError> {
         let bytes = bytes.ok_or_else(|| {
-            ServiceError::invalid("file", "the multipart form has no 'file' part")
+            ServiceError::invalid(Field::File, "the multipart form has no 'file' part")
         })?;
         let purpose = meta
             .purpose
-            .ok_or_else(|| ServiceError::invalid("purpose", "'purpose' is required"))?;
+            .ok_or_else(|| ServiceError::invalid(Field::Purpose, "'purpose' is required"))?;
         if !FILE_PURPOSES.contains(&purpose.as_str()) {
             return Err(ServiceError::invalid(
-                "purpose",
+                Field::Purpose,
                 format!(
                     "unknown purpose '{purpose}'; expected one of {}",
                     FILE_PURPOSES.join(", ")
@@ -349,10 +352,12 @@ impl FileService {
                     .to_string()
             })
             .filter(|f| !f.is_empty())
-            .ok_or_else(|| ServiceError::invalid("file", "the 'file' part needs a filename"))?;
+            .ok_or_else(|| {
+                ServiceError::invalid(Field::File, "the 'file' part needs a filename")
+            })?;
         if filename.chars().count() > 255 {
             return Err(ServiceError::invalid(
-                "file",
+                Field::File,
                 "filenames are at most 255 characters",
             ));
         }
@@ -365,13 +370,13 @@ impl FileService {
             (Some("created_at"), Some(s)) => {
                 let secs: i64 = s.trim().parse().map_err(|_| {
                     ServiceError::invalid(
-                        "expires_after[seconds]",
+                        Field::FileExpiresAfter(FileExpiryPart::Seconds),
                         "must be a whole number of seconds",
                     )
                 })?;
                 if !(3600..=2_592_000).contains(&secs) {
                     return Err(ServiceError::invalid(
-                        "expires_after[seconds]",
+                        Field::FileExpiresAfter(FileExpiryPart::Seconds),
                         "must be between 3600 (1 hour) and 2592000 (30 days)",
                     ));
                 }
@@ -379,13 +384,13 @@ impl FileService {
             }
             (Some(other), Some(_)) if other != "created_at" => {
                 return Err(ServiceError::invalid(
-                    "expires_after[anchor]",
+                    Field::FileExpiresAfter(FileExpiryPart::Anchor),
                     "the only anchor is 'created_at'",
                 ));
             }
             _ => {
                 return Err(ServiceError::invalid(
-                    "expires_after",
+                    Field::FileExpiresAfter(FileExpiryPart::Both),
                     "expires_after needs both [anchor] and [seconds]",
                 ));
             }

@@ -7,10 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use models::openai::{
+    AttachFile, BatchStatus, ChunkingStrategy, CreateBatch, StaticChunking, VectorStoreStatus,
+};
 use serde_json::{Map, Value};
 use store_core::{
-    AttachedFile, AttachedPage, Batch, Chunk, Claim, CollectionRecord, FencedWork, FileRecord,
-    FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, Tenant, now_unix,
+    AttachedFile, AttachedPage, Batch, Chunk, Claim, CollectionRecord, FencedWork, Field,
+    FileRecord, FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, Tenant, now_unix,
 };
 
 use embeddings::{EmbedError, Embedder};
@@ -19,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ServiceError;
 use crate::sandbox::{Failure, Sandbox};
 use crate::text;
-use crate::{DocumentInput, FileService, VectorService};
+use crate::{CreateCollectionInput, DocumentInput, FileService, VectorService};
 
 /// `auto` chunking: 800 tokens with 400 of overlap, narrowed to what the model takes.
 pub const AUTO_MAX_TOKENS: u32 = 800;
@@ -41,32 +44,22 @@ pub fn auto_chunking(model_max: Option<usize>) -> (u32, u32) {
     )
 }
 
-/// Validates an OpenAI `chunking_strategy` into (max tokens, overlap tokens). Every size OpenAI
-/// takes is taken; a chunk longer than the model reads is embedded in windows
-/// ([`embed_windows`]).
+/// The (max tokens, overlap tokens) of a `chunking_strategy`. Every size OpenAI takes is taken;
+/// a chunk longer than the model reads is embedded in windows ([`embed_windows`]).
 pub fn chunking(
-    strategy: Option<&Value>,
+    strategy: Option<ChunkingStrategy>,
     model_max: Option<usize>,
-    param: &str,
 ) -> Result<(u32, u32), ServiceError> {
-    let bad = |m: &str| ServiceError::invalid(param, m.to_string());
-    let Some(v) = strategy else {
-        return Ok(auto_chunking(model_max));
-    };
-    match v.get("type").and_then(Value::as_str) {
-        Some("auto") => Ok(auto_chunking(model_max)),
-        Some("static") => {
-            let s = v
-                .get("static")
-                .ok_or_else(|| bad("a static chunking_strategy needs 'static'"))?;
-            let max = s
-                .get("max_chunk_size_tokens")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| bad("static.max_chunk_size_tokens must be a whole number"))?;
-            let overlap = s
-                .get("chunk_overlap_tokens")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| bad("static.chunk_overlap_tokens must be a whole number"))?;
+    let bad = |m: &str| ServiceError::invalid(Field::ChunkingStrategy, m.to_string());
+    match strategy {
+        None | Some(ChunkingStrategy::Auto) => Ok(auto_chunking(model_max)),
+        Some(ChunkingStrategy::Static {
+            static_:
+                StaticChunking {
+                    max_chunk_size_tokens: max,
+                    chunk_overlap_tokens: overlap,
+                },
+        }) => {
             if !(100..=4096).contains(&max) {
                 return Err(bad(
                     "static.max_chunk_size_tokens must be between 100 and 4096",
@@ -77,19 +70,30 @@ pub fn chunking(
                     "static.chunk_overlap_tokens must not exceed half of max_chunk_size_tokens",
                 ));
             }
-            Ok((max as u32, overlap as u32))
+            Ok((max, overlap))
         }
-        _ => Err(bad("chunking_strategy.type must be 'auto' or 'static'")),
     }
 }
 
-/// One file to attach, as a request names it; `param` names it in errors.
-#[derive(Debug, Clone)]
-pub struct AttachRequest {
-    pub file_id: String,
-    pub attributes: Map<String, Value>,
-    pub chunking_strategy: Option<Value>,
-    pub param: String,
+/// The state of a batch, from its files' counts.
+pub fn batch_status(batch: &Batch, counts: &StatusCounts) -> BatchStatus {
+    if batch.cancelled {
+        BatchStatus::Cancelled
+    } else if counts.in_progress > 0 {
+        BatchStatus::InProgress
+    } else if counts.total() > 0 && counts.failed == counts.total() {
+        BatchStatus::Failed
+    } else {
+        BatchStatus::Completed
+    }
+}
+
+/// A vector store's size, its files' counts and its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreState {
+    pub usage_bytes: u64,
+    pub counts: StatusCounts,
+    pub status: VectorStoreStatus,
 }
 
 #[derive(Debug, Clone)]
@@ -128,29 +132,26 @@ impl IngestService {
         Ok(text)
     }
 
-    /// Builds the attachment of one file (checking the file is the tenant's).
-    pub async fn prepare(
+    /// Builds the attachment of one file (checking the file is the tenant's); `field` is where
+    /// the request named it.
+    async fn prepare(
         &self,
         tenant: &Tenant,
         store: &CollectionRecord,
-        req: AttachRequest,
+        req: AttachFile,
+        field: Field,
     ) -> Result<AttachedFile, ServiceError> {
         let file = self
             .files
             .get(tenant, &req.file_id)
             .await
             .map_err(|e| match e {
-                ServiceError::NotFound { .. } => ServiceError::invalid(
-                    req.param.clone(),
-                    format!("no file with id '{}'", req.file_id),
-                ),
+                ServiceError::NotFound { .. } => {
+                    ServiceError::invalid(field, format!("no file with id '{}'", req.file_id))
+                }
                 other => other,
             })?;
-        let (max, overlap) = chunking(
-            req.chunking_strategy.as_ref(),
-            self.vectors.model_max_tokens(store),
-            "chunking_strategy",
-        )?;
+        let (max, overlap) = chunking(req.chunking_strategy, self.vectors.model_max_tokens(store))?;
         Ok(AttachedFile {
             vector_store_id: store.id.clone(),
             file_id: file.id,
@@ -158,13 +159,83 @@ impl IngestService {
             batch_id: None,
             status: FileStatus::InProgress,
             last_error: None,
-            attributes: req.attributes,
+            attributes: req.attributes.unwrap_or_default(),
             max_chunk_tokens: max,
             overlap_tokens: overlap,
             usage_bytes: 0,
             created_at: now_unix(),
             attempts: 0,
         })
+    }
+
+    /// Attaches one file to `store`, queueing its ingestion.
+    pub async fn attach_file(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        req: AttachFile,
+    ) -> Result<AttachedFile, ServiceError> {
+        let file = self.prepare(tenant, store, req, Field::FileId).await?;
+        Ok(self.catalog.attach(file).await?)
+    }
+
+    /// Creates a collection with `file_ids` attached (each split by `chunking_strategy`).
+    /// When one of the files cannot be attached, the collection is removed again.
+    pub async fn create_store(
+        &self,
+        tenant: &Tenant,
+        input: CreateCollectionInput,
+        file_ids: Vec<String>,
+        chunking_strategy: Option<ChunkingStrategy>,
+    ) -> Result<CollectionRecord, ServiceError> {
+        let record = self.vectors.create_collection(tenant, input).await?;
+        let mut files = Vec::with_capacity(file_ids.len());
+        for (i, file_id) in file_ids.into_iter().enumerate() {
+            let req = AttachFile {
+                file_id,
+                attributes: None,
+                chunking_strategy,
+            };
+            match self.prepare(tenant, &record, req, Field::FileIds(i)).await {
+                Ok(f) => files.push(f),
+                Err(e) => {
+                    self.vectors.delete_collection(tenant, &record).await?;
+                    return Err(e);
+                }
+            }
+        }
+        for f in files {
+            self.catalog.attach(f).await?;
+        }
+        Ok(record)
+    }
+
+    /// A store's size, file counts and state.
+    pub async fn store_state(&self, store: &CollectionRecord) -> Result<StoreState, ServiceError> {
+        let (usage_bytes, counts) =
+            futures::try_join!(self.vectors.usage_bytes(store), self.counts(store, None))?;
+        let status = if VectorService::is_expired(store) {
+            VectorStoreStatus::Expired
+        } else if counts.in_progress > 0 {
+            VectorStoreStatus::InProgress
+        } else {
+            VectorStoreStatus::Completed
+        };
+        Ok(StoreState {
+            usage_bytes,
+            counts,
+            status,
+        })
+    }
+
+    /// A batch's file counts and state.
+    pub async fn batch_state(
+        &self,
+        store: &CollectionRecord,
+        batch: &Batch,
+    ) -> Result<(StatusCounts, BatchStatus), ServiceError> {
+        let counts = self.counts(store, Some(batch.id.clone())).await?;
+        Ok((counts, batch_status(batch, &counts)))
     }
 
     pub async fn attach(&self, file: AttachedFile) -> Result<AttachedFile, ServiceError> {
@@ -271,11 +342,11 @@ impl IngestService {
             FileStatus::Completed => self.text_of(&file).await.map_err(|e| match e {
                 Failure::Server(m) => ServiceError::internal_msg(m),
                 Failure::Invalid(m) | Failure::Unsupported(m) => {
-                    ServiceError::invalid("file_id", m)
+                    ServiceError::invalid(Field::FileId, m)
                 }
             }),
             status => Err(ServiceError::invalid(
-                "file_id",
+                Field::FileId,
                 format!(
                     "the content of file '{file_id}' is available once it has been processed; it is {}",
                     status.as_str()
@@ -292,12 +363,54 @@ impl IngestService {
         Ok(self.catalog.counts(&store.id, batch_id).await?)
     }
 
+    /// Attaches a batch of files: `file_ids` (sharing the batch's attributes and chunking) or
+    /// `files` (each with its own, falling back to the batch's), never both; a file at most once.
     pub async fn create_batch(
         &self,
         tenant: &Tenant,
         store: &CollectionRecord,
-        files: Vec<AttachedFile>,
+        req: CreateBatch,
     ) -> Result<Batch, ServiceError> {
+        let shared = req.attributes.unwrap_or_default();
+        let requests: Vec<(AttachFile, Field)> = match (req.file_ids, req.files) {
+            (Some(ids), None) => ids
+                .into_iter()
+                .enumerate()
+                .map(|(i, file_id)| {
+                    let file = AttachFile {
+                        file_id,
+                        attributes: Some(shared.clone()),
+                        chunking_strategy: req.chunking_strategy,
+                    };
+                    (file, Field::FileIds(i))
+                })
+                .collect(),
+            (None, Some(files)) => files
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let file = AttachFile {
+                        attributes: f.attributes.or_else(|| Some(shared.clone())),
+                        chunking_strategy: f.chunking_strategy.or(req.chunking_strategy),
+                        file_id: f.file_id,
+                    };
+                    (file, Field::Files(i))
+                })
+                .collect(),
+            _ => {
+                return Err(ServiceError::invalid(
+                    Field::FileList,
+                    "send either file_ids or files, not both and not neither",
+                ));
+            }
+        };
+        if let Some(i) =
+            models::validation::first_duplicate(requests.iter().map(|(r, _)| r.file_id.as_str()))
+        {
+            let (file, field) = &requests[i];
+            let message = format!("file '{}' appears more than once", file.file_id);
+            return Err(ServiceError::invalid(field.clone(), message));
+        }
         let batch = Batch {
             id: format!("vsfb_{}", uuid::Uuid::now_v7().simple()),
             vector_store_id: store.id.clone(),
@@ -305,13 +418,14 @@ impl IngestService {
             created_at: now_unix(),
             cancelled: false,
         };
-        let files = files
-            .into_iter()
-            .map(|f| AttachedFile {
+        let mut files = Vec::with_capacity(requests.len());
+        for (req, field) in requests {
+            let file = self.prepare(tenant, store, req, field).await?;
+            files.push(AttachedFile {
                 batch_id: Some(batch.id.clone()),
-                ..f
-            })
-            .collect();
+                ..file
+            });
+        }
         Ok(self.catalog.create_batch(batch, files).await?)
     }
 
@@ -759,12 +873,7 @@ impl Ingestor {
                     ..d
                 })
                 .collect();
-            chunks.extend(
-                self.service
-                    .vectors
-                    .embed_documents(store, part, "chunks", "text")
-                    .await?,
-            );
+            chunks.extend(self.service.vectors.embed_documents(store, part).await?);
         }
         Ok(chunks)
     }
@@ -1141,12 +1250,20 @@ mod tests {
 
     #[test]
     fn every_static_size_openai_takes_is_taken_whatever_the_model() {
-        let strategy = serde_json::json!({"type": "static", "static": {"max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048}});
+        let sized = |max, overlap| {
+            Some(ChunkingStrategy::Static {
+                static_: StaticChunking {
+                    max_chunk_size_tokens: max,
+                    chunk_overlap_tokens: overlap,
+                },
+            })
+        };
         assert_eq!(
-            chunking(Some(&strategy), Some(256), "chunking_strategy").unwrap(),
+            chunking(sized(4096, 2048), Some(256)).unwrap(),
             (4096, 2048)
         );
-        let small = serde_json::json!({"type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}});
-        assert!(chunking(Some(&small), Some(256), "chunking_strategy").is_err());
+        let e = chunking(sized(99, 0), Some(256)).unwrap_err();
+        assert_eq!(e.field(), Some(&Field::ChunkingStrategy));
+        assert!(chunking(sized(200, 101), Some(256)).is_err());
     }
 }

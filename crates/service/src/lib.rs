@@ -23,12 +23,11 @@ pub mod sandbox;
 pub mod text;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
-pub use collections::{
-    CreateCollectionInput, DocumentInput, Limits, SearchInput, SearchKind, VectorService,
-};
+pub use collections::{CreateCollectionInput, DocumentInput, Limits, SearchInput, VectorService};
 pub use error::{ServiceError, ServiceResult, error_chain};
 pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
 pub use in_flight::{InFlight, TooManyInFlight};
-pub use ingest::{AttachRequest, IngestService, Ingestor, auto_chunking, chunking};
+pub use ingest::{IngestService, Ingestor, StoreState, auto_chunking, batch_status, chunking};
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
 pub use records::RECORD_TTL;
+pub use store_core::{DocumentPart, Field, FileExpiryPart};

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::field::{DocumentPart, Field};
+
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What kind of failure a [`StoreError`] is, without any transport detail. The HTTP layer maps
@@ -35,7 +37,7 @@ pub enum StoreError {
     #[error("{message}")]
     InvalidInput {
         message: String,
-        param: Option<String>,
+        field: Option<Field>,
     },
     #[error("{0}")]
     Conflict(String),
@@ -76,14 +78,15 @@ impl StoreError {
     pub fn invalid(message: impl Into<String>) -> Self {
         StoreError::InvalidInput {
             message: message.into(),
-            param: None,
+            field: None,
         }
     }
 
-    pub fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+    /// Invalid input in one field.
+    pub fn invalid_field(field: Field, message: impl Into<String>) -> Self {
         StoreError::InvalidInput {
             message: message.into(),
-            param: Some(param.into()),
+            field: Some(field),
         }
     }
 
@@ -120,8 +123,8 @@ impl StoreError {
 
     /// The vector handed in does not have the collection's dimension.
     pub fn dimension_mismatch(expected: usize, got: usize) -> Self {
-        StoreError::invalid_param(
-            "vector",
+        StoreError::invalid_field(
+            Field::Chunk(DocumentPart::Vector),
             format!("vector has dimension {got}, but the collection's dimension is {expected}"),
         )
     }
@@ -152,7 +155,9 @@ mod tests {
         let e = StoreError::dimension_mismatch(384, 3);
         assert!(e.to_string().contains("384") && e.to_string().contains('3'));
         match e {
-            StoreError::InvalidInput { param, .. } => assert_eq!(param.as_deref(), Some("vector")),
+            StoreError::InvalidInput { field, .. } => {
+                assert_eq!(field, Some(Field::Chunk(DocumentPart::Vector)))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -18,35 +18,7 @@ use serde_json::{Map, Value};
 use crate::catalog::PageOrder;
 use crate::error::StoreResult;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileStatus {
-    InProgress,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl FileStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileStatus::InProgress => "in_progress",
-            FileStatus::Completed => "completed",
-            FileStatus::Failed => "failed",
-            FileStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FileStatus> {
-        Some(match s {
-            "in_progress" => FileStatus::InProgress,
-            "completed" => FileStatus::Completed,
-            "failed" => FileStatus::Failed,
-            "cancelled" => FileStatus::Cancelled,
-            _ => return None,
-        })
-    }
-}
+pub use models::openai::FileStatus;
 
 /// Why a file failed: `server_error`, `unsupported_file` or `invalid_file`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod field;
 pub mod files;
 pub mod filter;
 pub mod ingest;
@@ -29,6 +30,7 @@ pub use catalog::{
     PageRequest, Tenant,
 };
 pub use error::{ErrorKind, StoreError, StoreResult};
+pub use field::{DocumentPart, Field, FileExpiryPart};
 pub use files::{FileCatalog, FilePage, FileRecord};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use ingest::{
@@ -37,8 +39,8 @@ pub use ingest::{
 };
 pub use registry::StoreRegistry;
 pub use store::{
-    Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoredChunk, VectorStore,
-    threshold_and_k,
+    Chunk, CollectionSpec, Hit, HybridOptions, SearchQuery, SearchRequest, StoredChunk,
+    VectorStore, threshold_and_k,
 };
 
 #[cfg(any(test, feature = "mocks"))]

@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::field::{DocumentPart, Field};
 use crate::store::Chunk;
 
 /// The longest id, in bytes of UTF-8.
@@ -29,44 +30,22 @@ pub const MAX_ATTRIBUTE_STRING_CHARS: usize = 8191;
 /// limit).
 pub const MAX_ATTRIBUTE_KEYS: usize = 1000;
 
-/// The part of a chunk that broke a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChunkField {
-    Id,
-    FileId,
-    Filename,
-    Text,
-    Attributes,
-}
-
-impl ChunkField {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChunkField::Id => "id",
-            ChunkField::FileId => "file_id",
-            ChunkField::Filename => "filename",
-            ChunkField::Text => "text",
-            ChunkField::Attributes => "attributes",
-        }
-    }
-}
-
 /// Which limit a chunk broke, and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field_name} {message}", field_name = field.as_str())]
 pub struct LimitExceeded {
-    pub field: ChunkField,
+    pub field: DocumentPart,
     pub message: String,
 }
 
-fn exceeded(field: ChunkField, message: impl Into<String>) -> LimitExceeded {
+fn exceeded(field: DocumentPart, message: impl Into<String>) -> LimitExceeded {
     LimitExceeded {
         field,
         message: message.into(),
     }
 }
 
-fn no_nul(field: ChunkField, s: &str) -> Result<(), LimitExceeded> {
+fn no_nul(field: DocumentPart, s: &str) -> Result<(), LimitExceeded> {
     if s.contains('\0') {
         return Err(exceeded(
             field,
@@ -76,7 +55,7 @@ fn no_nul(field: ChunkField, s: &str) -> Result<(), LimitExceeded> {
     Ok(())
 }
 
-fn id(field: ChunkField, s: &str) -> Result<(), LimitExceeded> {
+fn id(field: DocumentPart, s: &str) -> Result<(), LimitExceeded> {
     no_nul(field, s)?;
     if s.len() > MAX_ID_BYTES {
         return Err(exceeded(
@@ -93,10 +72,10 @@ fn id(field: ChunkField, s: &str) -> Result<(), LimitExceeded> {
 fn attribute_value(v: &Value) -> Result<(), LimitExceeded> {
     match v {
         Value::String(s) => {
-            no_nul(ChunkField::Attributes, s)?;
+            no_nul(DocumentPart::Attributes, s)?;
             if s.chars().count() > MAX_ATTRIBUTE_STRING_CHARS {
                 return Err(exceeded(
-                    ChunkField::Attributes,
+                    DocumentPart::Attributes,
                     format!("strings are at most {MAX_ATTRIBUTE_STRING_CHARS} characters"),
                 ));
             }
@@ -111,7 +90,7 @@ fn attribute_value(v: &Value) -> Result<(), LimitExceeded> {
 /// The limits on a chunk's attributes.
 pub fn attributes(map: &Map<String, Value>) -> Result<(), LimitExceeded> {
     map.iter().try_for_each(|(k, v)| {
-        no_nul(ChunkField::Attributes, k)?;
+        no_nul(DocumentPart::Attributes, k)?;
         attribute_value(v)
     })
 }
@@ -126,16 +105,16 @@ pub fn document(
     attrs: &Map<String, Value>,
     max_text_bytes: usize,
 ) -> Result<(), LimitExceeded> {
-    id(ChunkField::Id, doc_id)?;
-    id(ChunkField::FileId, file_id)?;
+    id(DocumentPart::Id, doc_id)?;
+    id(DocumentPart::FileId, file_id)?;
     if let Some(f) = filename {
-        no_nul(ChunkField::Filename, f)?;
+        no_nul(DocumentPart::Filename, f)?;
     }
-    no_nul(ChunkField::Text, text)?;
+    no_nul(DocumentPart::Text, text)?;
     let max = max_text_bytes.min(MAX_TEXT_BYTES);
     if text.len() > max {
         return Err(exceeded(
-            ChunkField::Text,
+            DocumentPart::Text,
             format!(
                 "is {} bytes long; a document's text is at most {max} bytes",
                 text.len()
@@ -147,7 +126,7 @@ pub fn document(
 
 impl From<LimitExceeded> for crate::StoreError {
     fn from(e: LimitExceeded) -> Self {
-        crate::StoreError::invalid_param(e.field.as_str(), e.to_string())
+        crate::StoreError::invalid_field(Field::Chunk(e.field), e.to_string())
     }
 }
 
@@ -185,7 +164,7 @@ mod tests {
     fn ids_are_bounded_in_bytes_not_characters() {
         assert!(check(&"é".repeat(256), "t", json!({})).is_ok());
         let e = check(&"😀".repeat(200), "t", json!({})).unwrap_err();
-        assert_eq!(e.field, ChunkField::Id);
+        assert_eq!(e.field, DocumentPart::Id);
         assert!(e.message.contains("800 bytes"), "{e}");
     }
 
@@ -193,21 +172,21 @@ mod tests {
     fn nul_is_refused_everywhere() {
         assert_eq!(
             check("a\0b", "t", json!({})).unwrap_err().field,
-            ChunkField::Id
+            DocumentPart::Id
         );
         assert_eq!(
             check("a", "t\0", json!({})).unwrap_err().field,
-            ChunkField::Text
+            DocumentPart::Text
         );
         assert_eq!(
             check("a", "t", json!({"k\u{0}": 1})).unwrap_err().field,
-            ChunkField::Attributes
+            DocumentPart::Attributes
         );
         assert_eq!(
             check("a", "t", json!({"k": ["x", "y\u{0}"]}))
                 .unwrap_err()
                 .field,
-            ChunkField::Attributes
+            DocumentPart::Attributes
         );
     }
 
@@ -215,7 +194,7 @@ mod tests {
     fn text_over_the_limit_is_refused_and_the_cap_holds() {
         assert!(check("a", &"x".repeat(DEFAULT_TEXT_BYTES), json!({})).is_ok());
         let e = check("a", &"x".repeat(DEFAULT_TEXT_BYTES + 1), json!({})).unwrap_err();
-        assert_eq!(e.field, ChunkField::Text);
+        assert_eq!(e.field, DocumentPart::Text);
         let big = "x".repeat(MAX_TEXT_BYTES + 1);
         assert!(document("a", "f", None, &big, &Map::new(), usize::MAX).is_err());
     }

@@ -47,8 +47,8 @@ impl StoreRegistry {
 
 fn unknown(name: &str, stores: &BTreeMap<&'static str, Arc<dyn VectorStore>>) -> StoreError {
     let known: Vec<&str> = stores.keys().copied().collect();
-    StoreError::invalid_param(
-        "storage_backend",
+    StoreError::invalid_field(
+        crate::Field::Backend,
         format!(
             "unknown storage_backend '{name}'; this server has: {}",
             known.join(", ")

@@ -28,8 +28,8 @@ impl CollectionSpec {
             ));
         }
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(crate::StoreError::invalid_param(
-                "vector",
+            return Err(crate::StoreError::invalid_field(
+                crate::Field::Chunk(crate::DocumentPart::Vector),
                 format!("vector component {i} is not a finite number"),
             ));
         }
@@ -41,8 +41,8 @@ impl CollectionSpec {
         if (1..=max).contains(&self.dimension) {
             Ok(())
         } else {
-            Err(crate::StoreError::invalid_param(
-                "dimension",
+            Err(crate::StoreError::invalid_field(
+                crate::Field::Dimension,
                 format!("dimension must be between 1 and {max}"),
             ))
         }
@@ -88,7 +88,7 @@ pub struct StoredChunk {
 
 /// What to search with.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SearchMode {
+pub enum SearchQuery {
     /// Nearest neighbours by cosine similarity; score = (1 + cos) / 2.
     Vector(Vec<f32>),
     /// Full-text relevance; score = rank / (rank + 1).
@@ -191,7 +191,7 @@ pub fn threshold_and_k(
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
-    pub mode: SearchMode,
+    pub mode: SearchQuery,
     pub filter: Option<Filter>,
     /// How many hits at most (1..=100 at this layer).
     pub k: usize,

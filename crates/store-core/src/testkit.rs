@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::filter::{Filter, matches};
-use crate::store::{Chunk, CollectionSpec, HybridOptions, SearchMode, SearchRequest, VectorStore};
+use crate::store::{Chunk, CollectionSpec, HybridOptions, SearchQuery, SearchRequest, VectorStore};
 use crate::{ErrorKind, Hit};
 
 /// Generates one `#[tokio::test]` per conformance case, each calling `($factory)().await` for a
@@ -104,7 +104,7 @@ pub async fn fresh(store: &dyn VectorStore) -> CollectionSpec {
     spec
 }
 
-pub fn request(mode: SearchMode, k: usize) -> SearchRequest {
+pub fn request(mode: SearchQuery, k: usize) -> SearchRequest {
     SearchRequest {
         mode,
         filter: None,
@@ -252,9 +252,9 @@ pub mod cases {
         assert!(store.list(&spec, 10, 0).await.unwrap().is_empty());
         assert!(store.file_chunks(&spec, "nope").await.unwrap().is_empty());
         for mode in [
-            SearchMode::Vector(vector(1)),
-            SearchMode::Keyword("anything".into()),
-            SearchMode::Hybrid {
+            SearchQuery::Vector(vector(1)),
+            SearchQuery::Keyword("anything".into()),
+            SearchQuery::Hybrid {
                 vector: vector(1),
                 text: "anything".into(),
             },
@@ -340,7 +340,7 @@ pub mod cases {
         assert_eq!(Value::Object(rows[0].attributes.clone()), json!({"v": 2}));
         assert_eq!(rows[1].text, "new");
         let hits = store
-            .search(&spec, &request(SearchMode::Vector(vector(2)), 1))
+            .search(&spec, &request(SearchQuery::Vector(vector(2)), 1))
             .await
             .unwrap();
         assert_eq!(ids(&hits), ["a"], "the replaced vector is the one searched");
@@ -356,8 +356,8 @@ pub mod cases {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         for mode in [
-            SearchMode::Vector(short.clone()),
-            SearchMode::Hybrid {
+            SearchQuery::Vector(short.clone()),
+            SearchQuery::Hybrid {
                 vector: short,
                 text: "x".into(),
             },
@@ -380,7 +380,7 @@ pub mod cases {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
         let e = store
-            .search(&spec, &request(SearchMode::Vector(vector(1)), 3))
+            .search(&spec, &request(SearchQuery::Vector(vector(1)), 3))
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
@@ -406,7 +406,7 @@ pub mod cases {
         store.upsert(&spec, chunks).await.unwrap();
         for target in [0u64, 7, 29] {
             let hits = store
-                .search(&spec, &request(SearchMode::Vector(vector(target)), 5))
+                .search(&spec, &request(SearchQuery::Vector(vector(target)), 5))
                 .await
                 .unwrap();
             assert_eq!(hits.len(), 5);
@@ -421,7 +421,7 @@ pub mod cases {
         // The opposite vector scores near 0.
         let opposite: Vec<f32> = vector(3).iter().map(|x| -x).collect();
         let hits = store
-            .search(&spec, &request(SearchMode::Vector(opposite), 30))
+            .search(&spec, &request(SearchQuery::Vector(opposite), 30))
             .await
             .unwrap();
         assert_eq!(hits.last().unwrap().chunk.id, "v3");
@@ -443,9 +443,9 @@ pub mod cases {
             .collect();
         store.upsert(&spec, chunks).await.unwrap();
         let modes = [
-            SearchMode::Vector(vector(3)),
-            SearchMode::Keyword("common words".into()),
-            SearchMode::Hybrid {
+            SearchQuery::Vector(vector(3)),
+            SearchQuery::Keyword("common words".into()),
+            SearchQuery::Hybrid {
                 vector: vector(3),
                 text: "common words".into(),
             },
@@ -477,8 +477,8 @@ pub mod cases {
                 .map(|c| c.id.clone())
                 .collect();
             for mode in [
-                SearchMode::Vector(vector(99)),
-                SearchMode::Keyword("chunk number".into()),
+                SearchQuery::Vector(vector(99)),
+                SearchQuery::Keyword("chunk number".into()),
             ] {
                 let mut req = request(mode, 100);
                 req.filter = Some(filter.clone());
@@ -504,7 +504,7 @@ pub mod cases {
             })
             .collect();
         store.upsert(&spec, chunks).await.unwrap();
-        let mut req = request(SearchMode::Vector(vector(5)), 10);
+        let mut req = request(SearchQuery::Vector(vector(5)), 10);
         req.filter =
             Some(Filter::from_json(&json!({"type": "eq", "key": "rare", "value": true})).unwrap());
         let hits = store.search(&spec, &req).await.unwrap();
@@ -552,7 +552,7 @@ pub mod cases {
             .await
             .unwrap();
         let hits = store
-            .search(&spec, &request(SearchMode::Keyword("fox".into()), 10))
+            .search(&spec, &request(SearchQuery::Keyword("fox".into()), 10))
             .await
             .unwrap();
         let got: BTreeSet<String> = ids(&hits).into_iter().collect();
@@ -561,7 +561,7 @@ pub mod cases {
         assert!(hits.iter().all(|h| h.score > 0.0));
         // Any of the words may match; the one holding both ranks first.
         let hits = store
-            .search(&spec, &request(SearchMode::Keyword("cat fox".into()), 10))
+            .search(&spec, &request(SearchQuery::Keyword("cat fox".into()), 10))
             .await
             .unwrap();
         assert_eq!(hits.len(), 3);
@@ -569,13 +569,13 @@ pub mod cases {
         // Words whose stems a stemmer would change again are still found.
         for word in ["university", "agreed", "universe", "University AGREED"] {
             let hits = store
-                .search(&spec, &request(SearchMode::Keyword(word.into()), 10))
+                .search(&spec, &request(SearchQuery::Keyword(word.into()), 10))
                 .await
                 .unwrap();
             assert_eq!(ids(&hits), ["uni"], "{word}");
         }
         let none = store
-            .search(&spec, &request(SearchMode::Keyword("zebra".into()), 10))
+            .search(&spec, &request(SearchQuery::Keyword("zebra".into()), 10))
             .await
             .unwrap();
         assert!(none.is_empty());
@@ -619,7 +619,7 @@ pub mod cases {
         let hits = store
             .search(
                 &spec,
-                &request(SearchMode::Keyword("garden heirloom".into()), 10),
+                &request(SearchQuery::Keyword("garden heirloom".into()), 10),
             )
             .await
             .unwrap();
@@ -628,7 +628,7 @@ pub mod cases {
         assert_scores(&hits);
         // Same length, one saying "sundial" twice.
         let hits = store
-            .search(&spec, &request(SearchMode::Keyword("sundial".into()), 10))
+            .search(&spec, &request(SearchQuery::Keyword("sundial".into()), 10))
             .await
             .unwrap();
         assert_eq!(hits.len(), 3);
@@ -659,7 +659,7 @@ pub mod cases {
             .search(
                 &spec,
                 &request(
-                    SearchMode::Hybrid {
+                    SearchQuery::Hybrid {
                         vector: vector(1),
                         text: "alpha gamma".into(),
                     },
@@ -694,9 +694,9 @@ pub mod cases {
             .collect();
         store.upsert(&spec, chunks).await.unwrap();
         for mode in [
-            SearchMode::Vector(vector(4)),
-            SearchMode::Keyword("shared word".into()),
-            SearchMode::Hybrid {
+            SearchQuery::Vector(vector(4)),
+            SearchQuery::Keyword("shared word".into()),
+            SearchQuery::Hybrid {
                 vector: vector(4),
                 text: "shared word".into(),
             },
@@ -748,7 +748,7 @@ pub mod cases {
             .collect();
         assert_eq!(left, ["b0", "b1", "b2"]);
         let hits = store
-            .search(&spec, &request(SearchMode::Vector(vector(0)), 10))
+            .search(&spec, &request(SearchQuery::Vector(vector(0)), 10))
             .await
             .unwrap();
         assert!(hits.iter().all(|h| h.chunk.file_id == "b"));
@@ -791,7 +791,7 @@ pub mod cases {
             let store = store.clone();
             let spec = spec.clone();
             async move {
-                let mut req = request(SearchMode::Vector(vector(0)), 10);
+                let mut req = request(SearchQuery::Vector(vector(0)), 10);
                 req.filter = Some(Filter::from_json(&filter).unwrap());
                 let mut found: Vec<String> = ids(&store.search(&spec, &req).await.unwrap());
                 found.sort();
@@ -878,7 +878,7 @@ pub mod cases {
             .unwrap();
         store.upsert(&spec, vec![at_edges]).await.unwrap();
         assert_eq!(store.count(&spec).await.unwrap(), 1);
-        let mut req = request(SearchMode::Keyword("word".into()), 5);
+        let mut req = request(SearchQuery::Keyword("word".into()), 5);
         req.filter = Some(
             Filter::from_json(&json!({"type": "eq", "key": "k", "value": "v".repeat(512)}))
                 .unwrap(),
@@ -952,11 +952,11 @@ pub mod cases {
         );
         assert_eq!(Value::Object(row.attributes.clone()), attrs);
         let hits = store
-            .search(&spec, &request(SearchMode::Keyword("brûlée".into()), 5))
+            .search(&spec, &request(SearchQuery::Keyword("brûlée".into()), 5))
             .await
             .unwrap();
         assert_eq!(ids(&hits), ["üñí"]);
-        let mut req = request(SearchMode::Vector(vector(2)), 5);
+        let mut req = request(SearchQuery::Vector(vector(2)), 5);
         req.filter = Some(
             Filter::from_json(&json!({"type": "eq", "key": "città", "value": "Zürich"})).unwrap(),
         );

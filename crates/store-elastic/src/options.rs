@@ -10,7 +10,14 @@ use elasticsearch::http::transport::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
-use store_core::{StoreError, StoreResult};
+use store_core::{Field, StoreError, StoreResult};
+
+/// Where these options sit in the server's configuration.
+const SETTINGS: &str = "storage.elasticsearch";
+
+fn url_setting() -> Field {
+    Field::Setting(format!("{SETTINGS}.url"))
+}
 use url::Url;
 
 /// Everything about the cluster and the indices this back-end makes. Every field has a default;
@@ -90,13 +97,13 @@ impl ElasticOptions {
             .filter(|u| !u.is_empty())
             .map(|u| {
                 Url::parse(u).map_err(|e| {
-                    StoreError::invalid_param("elasticsearch.url", format!("bad URL '{u}': {e}"))
+                    StoreError::invalid_field(url_setting(), format!("bad URL '{u}': {e}"))
                 })
             })
             .collect::<Result<_, _>>()?;
         if urls.is_empty() {
-            return Err(StoreError::invalid_param(
-                "elasticsearch.url",
+            return Err(StoreError::invalid_field(
+                url_setting(),
                 "no Elasticsearch URL is configured",
             ));
         }
@@ -105,8 +112,8 @@ impl ElasticOptions {
 
     fn check(&self) -> StoreResult<()> {
         let bad = |param: &str, message: &str| {
-            Err(StoreError::invalid_param(
-                format!("elasticsearch.{param}"),
+            Err(StoreError::invalid_field(
+                Field::Setting(format!("{SETTINGS}.{param}")),
                 message.to_string(),
             ))
         };
@@ -168,7 +175,7 @@ impl ElasticOptions {
             builder = builder.cert_validation(CertificateValidation::None);
         }
         let transport = builder.build().map_err(|e| {
-            StoreError::invalid_param("elasticsearch.url", format!("bad client settings: {e}"))
+            StoreError::invalid_field(url_setting(), format!("bad client settings: {e}"))
         })?;
         Ok(Elasticsearch::new(transport))
     }

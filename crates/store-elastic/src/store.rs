@@ -11,8 +11,8 @@ use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Map, Value, json};
 use store_core::{
-    Chunk, CollectionSpec, Hit, HybridOptions, SearchMode, SearchRequest, StoreError, StoreResult,
-    StoredChunk, VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, DocumentPart, Field, Hit, HybridOptions, SearchQuery, SearchRequest,
+    StoreError, StoreResult, StoredChunk, VectorStore, threshold_and_k,
 };
 
 use crate::error::ElasticError;
@@ -78,8 +78,8 @@ impl ElasticStore {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok {
-            return Err(StoreError::invalid_param(
-                "collection_name",
+            return Err(StoreError::invalid_field(
+                Field::Collection,
                 "a collection name for Elasticsearch is 1 to 200 lowercase ASCII letters, digits or '_'",
             ));
         }
@@ -342,8 +342,8 @@ impl ElasticStore {
                         tracing::warn!(collection = %spec.name, chunk = %chunk.id, error = %error,
                         "Elasticsearch refused a chunk");
                         return Err(match error.into_store(&spec.name) {
-                            StoreError::InvalidInput { message, .. } => StoreError::invalid_param(
-                                "chunks",
+                            StoreError::InvalidInput { message, .. } => StoreError::invalid_field(
+                                Field::Chunks,
                                 format!("chunk '{}' was refused: {message}", chunk.id),
                             ),
                             other => other,
@@ -488,8 +488,8 @@ fn chunk_of(hit: &Value) -> StoreResult<StoredChunk> {
 fn check_vector(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
     spec.check_vector(v)?;
     if v.iter().all(|x| *x == 0.0) {
-        return Err(StoreError::invalid_param(
-            "vector",
+        return Err(StoreError::invalid_field(
+            Field::Chunk(DocumentPart::Vector),
             "a zero vector has no direction, so it has no cosine similarity",
         ));
     }
@@ -576,8 +576,8 @@ impl VectorStore for ElasticStore {
             check_vector(spec, &c.vector)?;
             c.check_limits()?;
             if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
-                return Err(StoreError::invalid_param(
-                    "id",
+                return Err(StoreError::invalid_field(
+                    Field::Chunk(DocumentPart::Id),
                     format!("a chunk id is 1 to {MAX_ID_BYTES} bytes"),
                 ));
             }
@@ -693,7 +693,7 @@ impl VectorStore for ElasticStore {
 
     async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
         self.index(spec)?;
-        if let SearchMode::Vector(v) | SearchMode::Hybrid { vector: v, .. } = &req.mode {
+        if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &req.mode {
             check_vector(spec, v)?;
         }
         let k = req.k.min(1000);
@@ -703,17 +703,17 @@ impl VectorStore for ElasticStore {
         }
         let threshold = req.score_threshold;
         match &req.mode {
-            SearchMode::Vector(v) => Ok(threshold_and_k(
+            SearchQuery::Vector(v) => Ok(threshold_and_k(
                 self.vector_hits(spec, v, req, k).await?,
                 threshold,
                 k,
             )),
-            SearchMode::Keyword(text) => Ok(threshold_and_k(
+            SearchQuery::Keyword(text) => Ok(threshold_and_k(
                 self.keyword_hits(spec, text, req, k).await?,
                 threshold,
                 k,
             )),
-            SearchMode::Hybrid { vector, text } => {
+            SearchQuery::Hybrid { vector, text } => {
                 let depth = HybridOptions::depth(k);
                 let (by_vector, by_keyword) = futures::try_join!(
                     self.vector_hits(spec, vector, req, depth),

@@ -6,8 +6,8 @@ use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
-    ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, NewCollection, PageOrder,
-    PageRequest, StoreError, StoreResult, Tenant, now_unix,
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, DocumentPart, Field, NewCollection,
+    PageOrder, PageRequest, StoreError, StoreResult, Tenant, now_unix,
 };
 
 use crate::error;
@@ -252,8 +252,8 @@ impl Catalog for PgCatalog {
         .map_err(error::db)?;
         match active.into_iter().next().map_or(0, |c| c.n) {
             0 => Err(StoreError::not_found("active API key", id_or_prefix)),
-            n => Err(StoreError::invalid_param(
-                "key",
+            n => Err(StoreError::invalid_field(
+                Field::Key,
                 format!(
                     "the prefix '{id_or_prefix}' matches {n} active keys; revoke one by its id"
                 ),
@@ -500,8 +500,8 @@ impl Catalog for PgCatalog {
         .await
         .map_err(|e| match e {
             Fault::Db(e) => error::db(e),
-            Fault::TooMany(n) => StoreError::invalid_param(
-                "attributes",
+            Fault::TooMany(n) => StoreError::invalid_field(
+                Field::Chunk(DocumentPart::Attributes),
                 format!(
                     "collection '{collection_id}' would use {n} distinct attribute keys; a collection may use at most {max}"
                 ),

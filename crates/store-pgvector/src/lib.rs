@@ -18,7 +18,7 @@ mod store;
 
 pub use catalog::PgCatalog;
 pub use filter::{Bind, SqlFilter, compile_filter};
-pub use store::{PgVectorOptions, PgVectorStore};
+pub use store::{PgVectorOptions, PgVectorStore, table_name};
 
 use std::time::Duration;
 

@@ -14,8 +14,8 @@ use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use store_core::{
-    Chunk, CollectionSpec, ErrorKind, Hit, HybridOptions, SearchMode, SearchRequest, StoreError,
-    StoreResult, StoredChunk, VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, ErrorKind, Field, Hit, HybridOptions, SearchQuery, SearchRequest,
+    StoreError, StoreResult, StoredChunk, VectorStore, threshold_and_k,
 };
 
 use crate::error;
@@ -132,14 +132,23 @@ impl PgVectorStore {
     }
 }
 
+/// The quoted name of the table of the collection whose physical name is `physical`,
+/// `vectors."<physical>"`; `None` when `physical` is not a plain identifier (lower-case ASCII
+/// letters, digits and `_`, a letter first, at most 63 bytes).
+pub fn table_name(physical: &str) -> Option<String> {
+    IDENT
+        .is_match(physical)
+        .then(|| format!("vectors.\"{physical}\""))
+}
+
 /// The quoted table name, after checking that the physical name is a plain identifier: names
 /// are the only thing ever formatted into SQL.
 fn table(spec: &CollectionSpec) -> StoreResult<String> {
-    if IDENT.is_match(&spec.name) {
-        Ok(format!("vectors.\"{}\"", spec.name))
+    if let Some(t) = table_name(&spec.name) {
+        Ok(t)
     } else {
-        Err(StoreError::invalid_param(
-            "collection",
+        Err(StoreError::invalid_field(
+            Field::Collection,
             format!("'{}' is not a valid physical collection name", spec.name),
         ))
     }
@@ -147,23 +156,23 @@ fn table(spec: &CollectionSpec) -> StoreResult<String> {
 
 /// PostgreSQL cannot store the NUL character in `text` or `jsonb`: such input is refused
 /// before anything is written, rather than failing inside the database.
-fn check_no_nul(param: &str, s: &str) -> StoreResult<()> {
+fn check_no_nul(field: &Field, s: &str) -> StoreResult<()> {
     if s.contains('\0') {
-        return Err(StoreError::invalid_param(
-            param,
-            format!("{param} contains a NUL character (U+0000), which cannot be stored"),
+        return Err(StoreError::invalid_field(
+            field.clone(),
+            format!("{field} contains a NUL character (U+0000), which cannot be stored"),
         ));
     }
     Ok(())
 }
 
-fn check_json_no_nul(param: &str, v: &Value) -> StoreResult<()> {
+fn check_json_no_nul(field: &Field, v: &Value) -> StoreResult<()> {
     match v {
-        Value::String(s) => check_no_nul(param, s),
-        Value::Array(items) => items.iter().try_for_each(|i| check_json_no_nul(param, i)),
+        Value::String(s) => check_no_nul(field, s),
+        Value::Array(items) => items.iter().try_for_each(|i| check_json_no_nul(field, i)),
         Value::Object(m) => m.iter().try_for_each(|(k, v)| {
-            check_no_nul(param, k)?;
-            check_json_no_nul(param, v)
+            check_no_nul(field, k)?;
+            check_json_no_nul(field, v)
         }),
         Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
@@ -506,8 +515,8 @@ impl PgVectorStore {
         let t = table(spec)?;
         let cfg = &self.options.text_search_config;
         if !IDENT.is_match(cfg) {
-            return Err(StoreError::invalid_param(
-                "text_search_config",
+            return Err(StoreError::invalid_field(
+                Field::Setting("storage.pgvector.text_search_config".into()),
                 format!("'{cfg}' is not a text-search configuration name"),
             ));
         }
@@ -729,14 +738,14 @@ impl VectorStore for PgVectorStore {
 
     async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
         table(spec)?;
-        if let SearchMode::Vector(v) | SearchMode::Hybrid { vector: v, .. } = &req.mode {
+        if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &req.mode {
             spec.check_vector(v)?;
         }
-        if let SearchMode::Keyword(text) | SearchMode::Hybrid { text, .. } = &req.mode {
-            check_no_nul("query", text)?;
+        if let SearchQuery::Keyword(text) | SearchQuery::Hybrid { text, .. } = &req.mode {
+            check_no_nul(&Field::Query, text)?;
         }
         if let Some(f) = &req.filter {
-            check_json_no_nul("filters", &f.to_json())?;
+            check_json_no_nul(&Field::Filter, &f.to_json())?;
         }
         let k = req.k.min(1000);
         let filter = req.filter.as_ref();
@@ -749,17 +758,17 @@ impl VectorStore for PgVectorStore {
             };
         }
         match &req.mode {
-            SearchMode::Vector(v) => Ok(threshold_and_k(
+            SearchQuery::Vector(v) => Ok(threshold_and_k(
                 to_hits(self.vector_search(spec, v, filter, k).await?),
                 threshold,
                 k,
             )),
-            SearchMode::Keyword(text) => Ok(threshold_and_k(
+            SearchQuery::Keyword(text) => Ok(threshold_and_k(
                 to_hits(self.keyword_search(spec, text, filter, k).await?),
                 threshold,
                 k,
             )),
-            SearchMode::Hybrid { vector, text } => {
+            SearchQuery::Hybrid { vector, text } => {
                 let depth = HybridOptions::depth(k);
                 let (by_vector, by_keyword) = futures::try_join!(
                     self.vector_search(spec, vector, filter, depth),

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use futures::{StreamExt, TryStreamExt};
 use models::openai::{
     CreateVectorStore, Deleted, ListPage, ListQuery, SearchHit, SearchResultsPage,
-    SearchVectorStore, UpdateVectorStore, VectorStore, VectorStoreStatus,
+    SearchVectorStore, UpdateVectorStore, VectorStore,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
 use store_core::{CollectionRecord, CollectionUpdate, PageRequest};
@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::{Caller, VectorStorePath, page_order};
 use crate::startup::AppState;
-use service::{AttachRequest, CreateCollectionInput, SearchInput, VectorService};
+use service::{CreateCollectionInput, SearchInput, StoreState};
 
 type State = web::Data<AppState>;
 
@@ -22,15 +22,11 @@ const LIST_CONCURRENCY: usize = 8;
 
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
     let expires_at = r.expires_at();
-    let (usage_bytes, counts) =
-        futures::try_join!(state.service.usage_bytes(&r), state.ingest.counts(&r, None))?;
-    let status = if VectorService::is_expired(&r) {
-        VectorStoreStatus::Expired
-    } else if counts.in_progress > 0 {
-        VectorStoreStatus::InProgress
-    } else {
-        VectorStoreStatus::Completed
-    };
+    let StoreState {
+        usage_bytes,
+        counts,
+        status,
+    } = state.ingest.store_state(&r).await?;
     Ok(VectorStore {
         object: "vector_store".into(),
         created_at: r.created_at,
@@ -66,32 +62,11 @@ async fn create(
         expires_after_days: body.expires_after.map(|e| e.days),
         backend: body.storage_backend,
     };
-    let record = state
-        .service
-        .create_collection(&caller.0, input, "embedding_model")
-        .await?;
     let file_ids = body.file_ids.unwrap_or_default();
-    let mut files = Vec::with_capacity(file_ids.len());
-    for (i, file_id) in file_ids.iter().enumerate() {
-        let request = AttachRequest {
-            file_id: file_id.clone(),
-            attributes: Default::default(),
-            chunking_strategy: body.chunking_strategy.clone(),
-            param: format!("file_ids[{i}]"),
-        };
-        let prepared = state.ingest.prepare(&caller.0, &record, request).await;
-        match prepared {
-            Ok(f) => files.push(f),
-            Err(e) => {
-                // Nothing half-made stays behind.
-                state.service.delete_collection(&caller.0, &record).await?;
-                return Err(e.into());
-            }
-        }
-    }
-    for f in files {
-        state.ingest.attach(f).await?;
-    }
+    let record = state
+        .ingest
+        .create_store(&caller.0, input, file_ids, body.chunking_strategy)
+        .await?;
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
 
@@ -172,7 +147,7 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let queries = body.query.texts();
     let template = SearchInput {
-        kind: body.search_mode.unwrap_or_default().into(),
+        mode: body.search_mode.unwrap_or_default(),
         text: None,
         vector: None,
         filter: body.filters,

@@ -5,17 +5,18 @@ use models::platform::{
     CollectionData, CollectionDataQuery, CollectionInfo, CollectionList, ContentPart,
     CreateCollection, DeleteByIdsRequest, DeleteCollection, DeleteRequest, DeleteResponse,
     DocumentRow, ExpiresAfter, ExpiryAnchor, IndexResponse, IndexingPayload, SearchRequest,
-    SearchResponse, SearchResult, SearchType,
+    SearchResponse, SearchResult,
 };
 use store_core::CollectionRecord;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Platform, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::Caller;
 use crate::startup::AppState;
-use service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind, ServiceError};
+use service::{CreateCollectionInput, DocumentInput, SearchInput};
 
 type State = web::Data<AppState>;
+type Reply = Result<HttpResponse, SurfaceError<Platform>>;
 
 pub fn info(r: CollectionRecord) -> CollectionInfo {
     CollectionInfo {
@@ -35,7 +36,7 @@ pub fn info(r: CollectionRecord) -> CollectionInfo {
     }
 }
 
-async fn list(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+async fn list(state: State, caller: Caller) -> Reply {
     let data = state.service.list_collections(&caller.0).await?;
     Ok(HttpResponse::Ok().json(CollectionList {
         object: "list".into(),
@@ -47,7 +48,7 @@ async fn create(
     state: State,
     caller: Caller,
     ValidJson(body): ValidJson<CreateCollection>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let input = CreateCollectionInput {
         collection: body.collection,
         name: body.name,
@@ -57,10 +58,7 @@ async fn create(
         expires_after_days: body.expires_after.map(|e| e.days),
         backend: body.storage_backend,
     };
-    let record = state
-        .service
-        .create_collection(&caller.0, input, "model_name")
-        .await?;
+    let record = state.service.create_collection(&caller.0, input).await?;
     // 200, as the platform API and OpenAI's create answer (the raw /v2 API keeps 201).
     Ok(HttpResponse::Ok().json(info(record)))
 }
@@ -69,7 +67,7 @@ async fn delete_collection(
     state: State,
     caller: Caller,
     ValidJson(body): ValidJson<DeleteCollection>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state
         .service
         .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
@@ -86,7 +84,7 @@ async fn data(
     state: State,
     caller: Caller,
     ValidQuery(q): ValidQuery<CollectionDataQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state
         .service
         .collection(&caller.0, &q.collection, q.storage_backend.as_deref())
@@ -114,33 +112,15 @@ async fn data(
     }))
 }
 
-async fn index(
-    state: State,
-    caller: Caller,
-    ValidJson(body): ValidJson<IndexingPayload>,
-) -> Result<HttpResponse, ApiError> {
-    let backend = body.storage_backend.as_deref();
-    let record = match state
-        .service
-        .find_collection(&caller.0, &body.collection, backend)
-        .await?
-    {
-        Some(r) => r,
-        None => {
-            let input = CreateCollectionInput {
-                collection: body.collection.clone(),
-                name: body.name.clone(),
-                model: Some(state.service.default_model().to_string()),
-                dimension: None,
-                metadata: body.metadata.clone().unwrap_or_default(),
-                expires_after_days: body.expires_after.as_ref().map(|e| e.days),
-                backend: body.storage_backend.clone(),
-            };
-            state
-                .service
-                .create_collection(&caller.0, input, "model_name")
-                .await?
-        }
+async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<IndexingPayload>) -> Reply {
+    let input = CreateCollectionInput {
+        collection: body.collection,
+        name: body.name,
+        model: Some(state.service.default_model().to_string()),
+        dimension: None,
+        metadata: body.metadata.unwrap_or_default(),
+        expires_after_days: body.expires_after.map(|e| e.days),
+        backend: body.storage_backend,
     };
     let docs: Vec<DocumentInput> = body
         .documents
@@ -161,16 +141,7 @@ async fn index(
         })
         .collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-    if let Some(i) = models::validation::first_duplicate(ids.iter().map(String::as_str)) {
-        return Err(ApiError::invalid(
-            "documents",
-            format!("id '{}' appears more than once", ids[i]),
-        ));
-    }
-    let indexed = state
-        .service
-        .upsert(&record, docs, "documents", "content")
-        .await?;
+    let (record, indexed) = state.service.index(&caller.0, input, docs).await?;
     Ok(HttpResponse::Ok().json(IndexResponse {
         message: format!("indexed {indexed} documents into '{}'", record.collection),
         collection: record.collection,
@@ -179,11 +150,7 @@ async fn index(
     }))
 }
 
-async fn search(
-    state: State,
-    caller: Caller,
-    ValidJson(body): ValidJson<SearchRequest>,
-) -> Result<HttpResponse, ApiError> {
+async fn search(state: State, caller: Caller, ValidJson(body): ValidJson<SearchRequest>) -> Reply {
     let ranking = body
         .ranking_options
         .unwrap_or(models::platform::RankingOptions {
@@ -196,23 +163,19 @@ async fn search(
         return Err(ApiError::invalid(
             "ranking_options.ranker",
             format!("unknown ranker '{r}'; expected auto, none or default-2024-11-15"),
-        ));
+        )
+        .into());
     }
     let record = state
         .service
         .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
         .await?;
-    let kind = match body.search_type {
-        SearchType::Semantic => SearchKind::Vector,
-        SearchType::FullText => SearchKind::Keyword,
-        SearchType::Hybrid => SearchKind::Hybrid,
-    };
     let hits = state
         .service
         .search(
             &record,
             SearchInput {
-                kind,
+                mode: body.search_type,
                 text: Some(body.query.clone()),
                 vector: None,
                 filter: body.filters,
@@ -221,8 +184,7 @@ async fn search(
                 weights: None,
             },
         )
-        .await
-        .map_err(rename_text_param)?;
+        .await?;
     Ok(HttpResponse::Ok().json(SearchResponse {
         object: "vector_store.search_results.page".into(),
         search_query: body.query,
@@ -241,22 +203,11 @@ async fn search(
     }))
 }
 
-/// The platform API calls the search text `query`.
-fn rename_text_param(e: ServiceError) -> ApiError {
-    match e {
-        ServiceError::Invalid {
-            message,
-            param: Some(p),
-        } if p == "text" => ApiError::invalid("query", message),
-        other => other.into(),
-    }
-}
-
 async fn delete_index(
     state: State,
     caller: Caller,
     ValidJson(body): ValidJson<DeleteRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state
         .service
         .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
@@ -273,7 +224,7 @@ async fn delete_by_ids(
     state: State,
     caller: Caller,
     ValidJson(body): ValidJson<DeleteByIdsRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state
         .service
         .collection(&caller.0, &body.collection, body.storage_backend.as_deref())

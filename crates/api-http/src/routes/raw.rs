@@ -9,13 +9,14 @@ use models::raw::{
 };
 use store_core::CollectionRecord;
 
-use crate::error::ApiError;
+use crate::error::{Raw, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::Caller;
 use crate::startup::AppState;
-use service::{CreateCollectionInput, DocumentInput, SearchInput, SearchKind};
+use service::{CreateCollectionInput, DocumentInput, SearchInput};
 
 type State = web::Data<AppState>;
+type Reply = Result<HttpResponse, SurfaceError<Raw>>;
 
 fn view(r: CollectionRecord) -> RawCollection {
     RawCollection {
@@ -36,7 +37,7 @@ async fn create(
     state: State,
     caller: Caller,
     ValidJson(body): ValidJson<CreateRawCollection>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let input = CreateCollectionInput {
         collection: body.collection,
         name: body.name,
@@ -46,14 +47,11 @@ async fn create(
         expires_after_days: None,
         backend: body.storage_backend,
     };
-    let record = state
-        .service
-        .create_collection(&caller.0, input, "model")
-        .await?;
+    let record = state.service.create_collection(&caller.0, input).await?;
     Ok(HttpResponse::Created().json(view(record)))
 }
 
-async fn list(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+async fn list(state: State, caller: Caller) -> Reply {
     let data = state.service.list_collections(&caller.0).await?;
     Ok(HttpResponse::Ok().json(RawCollectionList {
         object: "list".into(),
@@ -61,20 +59,12 @@ async fn list(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
     }))
 }
 
-async fn get(
-    state: State,
-    caller: Caller,
-    name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn get(state: State, caller: Caller, name: web::Path<String>) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
     Ok(HttpResponse::Ok().json(view(record)))
 }
 
-async fn delete(
-    state: State,
-    caller: Caller,
-    name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn delete(state: State, caller: Caller, name: web::Path<String>) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
     state.service.delete_collection(&caller.0, &record).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -87,7 +77,7 @@ async fn upsert(
     caller: Caller,
     name: web::Path<String>,
     ValidJson(body): ValidJson<UpsertDocuments>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
     let docs = body
         .documents
@@ -102,10 +92,7 @@ async fn upsert(
             attributes: d.attributes.unwrap_or_default(),
         })
         .collect();
-    let upserted = state
-        .service
-        .upsert(&record, docs, "documents", "text")
-        .await?;
+    let upserted = state.service.upsert(&record, docs).await?;
     Ok(HttpResponse::Ok().json(UpsertResponse {
         object: "upsert.result".into(),
         upserted,
@@ -117,7 +104,7 @@ async fn documents(
     caller: Caller,
     name: web::Path<String>,
     ValidQuery(q): ValidQuery<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
     let (rows, total) = state
         .service
@@ -147,7 +134,7 @@ async fn delete_documents(
     caller: Caller,
     name: web::Path<String>,
     ValidJson(body): ValidJson<DeleteDocuments>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
     let deleted = state.service.delete_files(&record, &body.ids).await?;
     Ok(HttpResponse::Ok().json(DeleteDocumentsResponse {
@@ -161,15 +148,14 @@ async fn search(
     caller: Caller,
     name: web::Path<String>,
     ValidJson(body): ValidJson<RawSearch>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
-    let kind = SearchKind::from(body.mode);
     let hits = state
         .service
         .search(
             &record,
             SearchInput {
-                kind,
+                mode: body.mode,
                 text: body.text,
                 vector: body.vector,
                 filter: body.filter,

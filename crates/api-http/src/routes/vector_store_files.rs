@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use models::openai::{
-    AttachFile, AttachedListQuery, ChunkingStrategy, CreateBatch, Deleted, FileBatch,
+    AttachFile, AttachedListQuery, BatchStatus, ChunkingStrategy, CreateBatch, Deleted, FileBatch,
     FileContentPage, FileCounts, FileLastError, ListPage, StaticChunking, UpdateAttachedFile,
     VectorStoreFile,
 };
@@ -14,7 +14,6 @@ use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::{VectorStorePath, page_order};
 use crate::startup::AppState;
-use service::AttachRequest;
 
 type State = web::Data<AppState>;
 
@@ -36,14 +35,13 @@ pub fn file_view(f: AttachedFile) -> VectorStoreFile {
         created_at: f.created_at,
         vector_store_id: f.vector_store_id,
         usage_bytes: f.usage_bytes,
-        status: f.status.as_str().into(),
+        status: f.status,
         last_error: f.last_error.map(|e| FileLastError {
             code: e.code,
             message: e.message,
         }),
         attributes: Some(f.attributes),
-        chunking_strategy: Some(ChunkingStrategy {
-            kind: "static".into(),
+        chunking_strategy: Some(ChunkingStrategy::Static {
             static_: StaticChunking {
                 max_chunk_size_tokens: f.max_chunk_tokens,
                 chunk_overlap_tokens: f.overlap_tokens,
@@ -67,23 +65,14 @@ async fn batch_view(
     store: &store_core::CollectionRecord,
     b: Batch,
 ) -> Result<FileBatch, ApiError> {
-    let c = state.ingest.counts(store, Some(b.id.clone())).await?;
-    let status = if b.cancelled {
-        "cancelled"
-    } else if c.in_progress > 0 {
-        "in_progress"
-    } else if c.total() > 0 && c.failed == c.total() {
-        "failed"
-    } else {
-        "completed"
-    };
+    let (counts, status) = state.ingest.batch_state(store, &b).await?;
     Ok(FileBatch {
         id: b.id,
         object: "vector_store.files_batch".into(),
         created_at: b.created_at,
         vector_store_id: b.vector_store_id,
-        status: status.into(),
-        file_counts: counts_view(c),
+        status,
+        file_counts: counts_view(counts),
     })
 }
 
@@ -92,35 +81,19 @@ async fn attach(
     VectorStorePath { caller, store }: VectorStorePath,
     ValidJson(body): ValidJson<AttachFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = AttachRequest {
-        file_id: body.file_id,
-        attributes: body.attributes.unwrap_or_default(),
-        chunking_strategy: body.chunking_strategy,
-        param: "file_id".into(),
-    };
-    let file = state.ingest.prepare(&caller.0, &store, request).await?;
-    let attached = state.ingest.attach(file).await?;
+    let attached = state.ingest.attach_file(&caller.0, &store, body).await?;
     Ok(ok_polled(true).json(file_view(attached)))
 }
 
-fn page_request(q: AttachedListQuery, batch_id: Option<String>) -> Result<AttachedPage, ApiError> {
-    let status = match q.filter.as_deref() {
-        None => None,
-        Some(f) => Some(FileStatus::parse(f).ok_or_else(|| {
-            ApiError::invalid(
-                "filter",
-                "filter must be in_progress, completed, failed or cancelled",
-            )
-        })?),
-    };
-    Ok(AttachedPage {
-        status,
+fn page_request(q: AttachedListQuery, batch_id: Option<String>) -> AttachedPage {
+    AttachedPage {
+        status: q.filter,
         batch_id,
         limit: q.limit.unwrap_or(20) as usize,
         order: page_order(q.order),
         after: q.after,
         before: q.before,
-    })
+    }
 }
 
 fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFile> {
@@ -135,7 +108,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (files, has_more) = state
         .ingest
-        .page(&caller.0, &store, page_request(q, None)?)
+        .page(&caller.0, &store, page_request(q, None))
         .await?;
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
 }
@@ -203,48 +176,7 @@ async fn create_batch(
     VectorStorePath { caller, store }: VectorStorePath,
     ValidJson(body): ValidJson<CreateBatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let shared_attrs = body.attributes.unwrap_or_default();
-    let requests: Vec<AttachRequest> = match (body.file_ids, body.files) {
-        (Some(ids), None) => ids
-            .into_iter()
-            .enumerate()
-            .map(|(i, file_id)| AttachRequest {
-                file_id,
-                attributes: shared_attrs.clone(),
-                chunking_strategy: body.chunking_strategy.clone(),
-                param: format!("file_ids[{i}]"),
-            })
-            .collect(),
-        (None, Some(files)) => files
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| AttachRequest {
-                file_id: f.file_id,
-                attributes: f.attributes.unwrap_or_else(|| shared_attrs.clone()),
-                chunking_strategy: f
-                    .chunking_strategy
-                    .or_else(|| body.chunking_strategy.clone()),
-                param: format!("files[{i}].file_id"),
-            })
-            .collect(),
-        _ => {
-            return Err(ApiError::invalid(
-                "file_ids",
-                "send either file_ids or files, not both and not neither",
-            ));
-        }
-    };
-    if let Some(i) =
-        models::validation::first_duplicate(requests.iter().map(|r| r.file_id.as_str()))
-    {
-        let message = format!("file '{}' appears more than once", requests[i].file_id);
-        return Err(ApiError::invalid(requests[i].param.clone(), message));
-    }
-    let mut files = Vec::with_capacity(requests.len());
-    for request in requests {
-        files.push(state.ingest.prepare(&caller.0, &store, request).await?);
-    }
-    let batch = state.ingest.create_batch(&caller.0, &store, files).await?;
+    let batch = state.ingest.create_batch(&caller.0, &store, body).await?;
     Ok(ok_polled(true).json(batch_view(&state, &store, batch).await?))
 }
 
@@ -256,7 +188,7 @@ async fn get_batch(
     let (_, batch_id) = path.into_inner();
     let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
     let view = batch_view(&state, &store, batch).await?;
-    Ok(ok_polled(view.status == "in_progress").json(view))
+    Ok(ok_polled(view.status == BatchStatus::InProgress).json(view))
 }
 
 async fn cancel_batch(
@@ -282,7 +214,7 @@ async fn batch_files(
     let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
     let (files, has_more) = state
         .ingest
-        .page(&caller.0, &store, page_request(q, Some(batch.id))?)
+        .page(&caller.0, &store, page_request(q, Some(batch.id)))
         .await?;
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use store_core::testkit::{DIM, chunk, fresh, request, vector};
-use store_core::{CollectionSpec, ErrorKind, SearchMode, VectorStore};
+use store_core::{CollectionSpec, ErrorKind, SearchQuery, VectorStore};
 use store_elastic::{ElasticOptions, ElasticStore};
 
 use crate::{elastic, options};
@@ -33,7 +33,7 @@ async fn an_unreachable_cluster_is_unavailable_for_every_call() {
         ErrorKind::Unavailable
     );
     let e = store
-        .search(&spec, &request(SearchMode::Vector(vector(1)), 3))
+        .search(&spec, &request(SearchQuery::Vector(vector(1)), 3))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable);
@@ -114,7 +114,7 @@ async fn a_key_holding_several_types_and_keys_with_dots_filter_like_the_referenc
         let store = store.clone();
         let spec = spec.clone();
         async move {
-            let mut req = request(SearchMode::Vector(vector(1)), 10);
+            let mut req = request(SearchQuery::Vector(vector(1)), 10);
             req.filter = Some(store_core::Filter::from_json(&filter).unwrap());
             let mut ids: Vec<String> = store
                 .search(&spec, &req)
@@ -191,7 +191,7 @@ async fn numbers_filter_by_value_whatever_their_json_spelling() {
             json!({"type": "eq", "key": "n", "value": value}),
             json!({"type": "in", "key": "n", "value": [value, 99]}),
         ] {
-            let mut req = request(SearchMode::Keyword("words".into()), 10);
+            let mut req = request(SearchQuery::Keyword("words".into()), 10);
             req.filter = Some(store_core::Filter::from_json(&filter).unwrap());
             let mut ids: Vec<String> = store
                 .search(&spec, &req)

@@ -41,7 +41,7 @@ async fn a_missing_collection_is_not_found_by_its_name() {
         store
             .search(
                 &spec,
-                &store_core::testkit::request(store_core::SearchMode::Keyword("x".into()), 0),
+                &store_core::testkit::request(store_core::SearchQuery::Keyword("x".into()), 0),
             )
             .await
             .unwrap_err(),

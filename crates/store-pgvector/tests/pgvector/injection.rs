@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use store_core::filter::matches;
 use store_core::testkit::{chunk, fresh, request, vector};
-use store_core::{Catalog, Filter, SearchMode};
+use store_core::{Catalog, Filter, SearchQuery};
 use store_pgvector::PgCatalog;
 
 use crate::{pool, store};
@@ -59,7 +59,7 @@ async fn hostile_filter_keys_and_values_match_exactly_and_harm_nothing() {
             .filter(|c| matches(&filter, &c.attributes))
             .map(|c| c.id.clone())
             .collect();
-        let mut req = request(SearchMode::Vector(vector(1)), 100);
+        let mut req = request(SearchQuery::Vector(vector(1)), 100);
         req.filter = Some(filter);
         let got: BTreeSet<String> = store
             .search(&spec, &req)
@@ -71,7 +71,7 @@ async fn hostile_filter_keys_and_values_match_exactly_and_harm_nothing() {
         assert_eq!(got, expected, "filter {raw}");
     }
     // The one with a given value is exactly that one, attributes intact.
-    let mut req = request(SearchMode::Vector(vector(1)), 100);
+    let mut req = request(SearchQuery::Vector(vector(1)), 100);
     req.filter = Some(
         Filter::from_json(&json!({"type": "eq", "key": EVIL_KEY, "value": EVIL_VALUES[0]}))
             .unwrap(),
@@ -135,8 +135,8 @@ async fn any_search_text_is_a_query_not_syntax() {
     ];
     for text in texts {
         for mode in [
-            SearchMode::Keyword(text.into()),
-            SearchMode::Hybrid {
+            SearchQuery::Keyword(text.into()),
+            SearchQuery::Hybrid {
                 vector: vector(1),
                 text: text.into(),
             },
@@ -146,12 +146,15 @@ async fn any_search_text_is_a_query_not_syntax() {
         }
     }
     let hits = store
-        .search(&spec, &request(SearchMode::Keyword("o'neil".into()), 5))
+        .search(&spec, &request(SearchQuery::Keyword("o'neil".into()), 5))
         .await
         .unwrap();
     assert_eq!(hits.first().map(|h| h.chunk.id.as_str()), Some("b"));
     let hits = store
-        .search(&spec, &request(SearchMode::Keyword("well-known".into()), 5))
+        .search(
+            &spec,
+            &request(SearchQuery::Keyword("well-known".into()), 5),
+        )
         .await
         .unwrap();
     assert_eq!(hits.first().map(|h| h.chunk.id.as_str()), Some("b"));

@@ -5,7 +5,7 @@ use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use store_core::testkit::{chunk, fresh, request, vector};
-use store_core::{Filter, SearchMode, VectorStore};
+use store_core::{Filter, SearchQuery, VectorStore};
 use store_pgvector::{PgVectorOptions, PgVectorStore};
 
 use crate::database_url;
@@ -32,9 +32,9 @@ async fn unfiltered_searches_reuse_one_prepared_statement_per_table_and_mode() {
         ]
     };
     store.upsert(&spec, rows()).await.unwrap();
-    let by_vector = request(SearchMode::Vector(vector(1)), 2);
-    let by_keyword = request(SearchMode::Keyword("lantern".into()), 2);
-    let mut filtered = request(SearchMode::Vector(vector(2)), 2);
+    let by_vector = request(SearchQuery::Vector(vector(1)), 2);
+    let by_keyword = request(SearchQuery::Keyword("lantern".into()), 2);
+    let mut filtered = request(SearchQuery::Vector(vector(2)), 2);
     filtered.filter =
         Some(Filter::from_json(&json!({"type": "eq", "key": "n", "value": 2})).unwrap());
     for _ in 0..3 {
