@@ -100,7 +100,7 @@ pub fn test_settings() -> Settings {
     s.ingest.extract.program = Some(server_bin());
     if let Some(url) = elasticsearch_url() {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
-        s.elasticsearch = serde_json::json!({
+        s.storage.elasticsearch = serde_json::json!({
             "url": url,
             "username": var("ELASTICSEARCH_USERNAME"),
             "password": var("ELASTICSEARCH_PASSWORD"),
@@ -414,11 +414,14 @@ impl ServerProcess {
             .env("VECTOR_STORE__LOG__LEVEL", "warn")
             .env("VECTOR_STORE__STORAGE__DEFAULT_BACKEND", backend())
             .env(
-                "VECTOR_STORE__ELASTICSEARCH__URL",
+                "VECTOR_STORE__STORAGE__ELASTICSEARCH__URL",
                 elasticsearch_url().unwrap_or_default(),
             )
-            .env("VECTOR_STORE__ELASTICSEARCH__INDEX_PREFIX", "vsproc_")
-            .env("VECTOR_STORE__ELASTICSEARCH__REPLICAS", "0")
+            .env(
+                "VECTOR_STORE__STORAGE__ELASTICSEARCH__INDEX_PREFIX",
+                "vsproc_",
+            )
+            .env("VECTOR_STORE__STORAGE__ELASTICSEARCH__REPLICAS", "0")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)

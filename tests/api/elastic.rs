@@ -120,9 +120,9 @@ async fn collections_on_both_back_ends_live_side_by_side() {
 async fn while_the_cluster_is_unreachable_ready_and_its_collections_are_503_and_then_recover() {
     let (proxy, via_proxy) = Proxy::in_front_of(&es_url(), 9200).await;
     let mut settings = test_settings();
-    settings.elasticsearch["url"] = json!(via_proxy);
-    settings.elasticsearch["retries"] = json!(1);
-    settings.elasticsearch["timeout_secs"] = json!(5);
+    settings.storage.elasticsearch["url"] = json!(via_proxy);
+    settings.storage.elasticsearch["retries"] = json!(1);
+    settings.storage.elasticsearch["timeout_secs"] = json!(5);
     // Workers share one queue across the test apps: this app's, with its cluster cut off, would
     // fail other tests' jobs for passing reasons.
     settings.ingest.workers = 0;

@@ -49,13 +49,13 @@ def server():
     })
     if os.environ.get("ELASTICSEARCH_URL"):
         env.update({
-            "VECTOR_STORE__ELASTICSEARCH__URL": os.environ["ELASTICSEARCH_URL"],
-            "VECTOR_STORE__ELASTICSEARCH__INDEX_PREFIX": "vspy_",
-            "VECTOR_STORE__ELASTICSEARCH__REPLICAS": "0",
+            "VECTOR_STORE__STORAGE__ELASTICSEARCH__URL": os.environ["ELASTICSEARCH_URL"],
+            "VECTOR_STORE__STORAGE__ELASTICSEARCH__INDEX_PREFIX": "vspy_",
+            "VECTOR_STORE__STORAGE__ELASTICSEARCH__REPLICAS": "0",
         })
         for name in ("USERNAME", "PASSWORD", "API_KEY", "INSECURE"):
             if os.environ.get(f"ELASTICSEARCH_{name}"):
-                env[f"VECTOR_STORE__ELASTICSEARCH__{name}"] = os.environ[f"ELASTICSEARCH_{name}"]
+                env[f"VECTOR_STORE__STORAGE__ELASTICSEARCH__{name}"] = os.environ[f"ELASTICSEARCH_{name}"]
     env["VECTOR_STORE__STORAGE__DEFAULT_BACKEND"] = os.environ.get("VS_STORAGE_BACKEND", "pgvector")
     run = uuid.uuid4().hex[:8]
     keys = []

@@ -3,7 +3,7 @@
 //! HTTP application.
 //!
 //! Features: `pgvector` (default) registers the PostgreSQL + pgvector back-end; `elastic`
-//! (default) registers the Elasticsearch back-end when `elasticsearch.url` is set. The catalog
+//! (default) registers the Elasticsearch back-end when `storage.elasticsearch.url` is set. The catalog
 //! always lives in PostgreSQL.
 
 pub mod cli;
@@ -100,17 +100,17 @@ pub async fn stores(
 /// is not fatal: `/ready` reports it and requests recover when it answers.
 #[cfg(feature = "elastic")]
 async fn elastic_store(settings: &Settings) -> anyhow::Result<Option<store_elastic::ElasticStore>> {
-    let options: store_elastic::ElasticOptions = if settings.elasticsearch.is_null() {
+    let options: store_elastic::ElasticOptions = if settings.storage.elasticsearch.is_null() {
         Default::default()
     } else {
-        serde_json::from_value(settings.elasticsearch.clone())
-            .context("invalid elasticsearch options")?
+        serde_json::from_value(settings.storage.elasticsearch.clone())
+            .context("invalid storage.elasticsearch options")?
     };
     if !options.is_configured() {
         return Ok(None);
     }
     let store = store_elastic::ElasticStore::new(options)
-        .map_err(|e| anyhow::anyhow!("invalid elasticsearch options: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("invalid storage.elasticsearch options: {e}"))?;
     if let Err(e) = store.ping().await {
         tracing::warn!(error = %e, "the Elasticsearch cluster does not answer yet");
     }

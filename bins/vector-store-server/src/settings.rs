@@ -19,8 +19,10 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub database: DatabaseSettings,
     pub storage: StorageSettings,
-    /// The Elasticsearch back-end's options, read by `store_elastic::ElasticOptions`.
-    pub elasticsearch: serde_json::Value,
+    /// The Elasticsearch options' place before they moved under `storage`: refused when set,
+    /// so that a back-end configured there is not silently off.
+    #[serde(default, rename = "elasticsearch")]
+    pub moved_elasticsearch: Option<serde_json::Value>,
     pub search: SearchSettings,
     pub files: FileSettings,
     pub ingest: IngestSettings,
@@ -67,6 +69,9 @@ pub struct StorageSettings {
     /// Options of the pgvector back-end, read by that back-end.
     #[serde(default)]
     pub pgvector: serde_json::Value,
+    /// Options of the Elasticsearch back-end, read by that back-end.
+    #[serde(default)]
+    pub elasticsearch: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,6 +173,11 @@ impl Settings {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.moved_elasticsearch.is_some() {
+            bail!(
+                "the Elasticsearch options moved from `elasticsearch.*` to `storage.elasticsearch.*` (environment: VECTOR_STORE__STORAGE__ELASTICSEARCH__…)"
+            );
+        }
         if self.server.body_limit_bytes == 0 {
             bail!("server.body_limit_bytes must be positive");
         }
@@ -254,6 +264,30 @@ mod tests {
             s.database.url().unwrap().expose_secret(),
             "postgres://x@localhost/db"
         );
+    }
+
+    #[test]
+    fn each_back_end_s_options_sit_under_storage() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "VECTOR_STORE__STORAGE__ELASTICSEARCH__URL",
+                    "http://es:9200",
+                ),
+                ("VECTOR_STORE__STORAGE__PGVECTOR__EF_SEARCH", "40"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.storage.elasticsearch["url"], "http://es:9200");
+        assert_eq!(s.storage.elasticsearch["index_prefix"], "vectorstore_");
+        assert_eq!(s.storage.pgvector["ef_search"], 40);
+        let e = Settings::load_from(
+            None,
+            env(&[("VECTOR_STORE__ELASTICSEARCH__URL", "http://es:9200")]),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("storage.elasticsearch"), "{e:#}");
     }
 
     #[test]

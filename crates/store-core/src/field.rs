@@ -151,8 +151,8 @@ mod tests {
                 "expires_after[seconds]",
             ),
             (
-                Field::Setting("elasticsearch.url".into()),
-                "elasticsearch.url",
+                Field::Setting("storage.elasticsearch.url".into()),
+                "storage.elasticsearch.url",
             ),
         ];
         for (field, name) in cases {

@@ -10,7 +10,7 @@
 //! - vector search is the top-level `knn` option with the filter inside it, keyword search a
 //!   `match`, hybrid search both of them fused by reciprocal rank on this side (no licensed
 //!   feature needed), with the same 0..1 scores as every back-end;
-//! - [`ElasticOptions`]: connection and index settings (`VECTOR_STORE__ELASTICSEARCH__*`).
+//! - [`ElasticOptions`]: connection and index settings (`VECTOR_STORE__STORAGE__ELASTICSEARCH__*`).
 //!
 //! No features.
 
