@@ -7,7 +7,8 @@
 //! made (each one embedded) and the seconds the ingestion took.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::client::Api;
 use crate::data::Corpus;
@@ -34,6 +35,44 @@ const STRATEGIES: [Strategy; 10] = [
     ),
 ];
 
+/// The chunk-size comparison: the short document set, then the long one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChunkSizes {
+    pub sets: Vec<DocumentSet>,
+}
+
+/// One document set, ingested once per strategy.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentSet {
+    pub documents: usize,
+    pub passages_per_document: usize,
+    pub queries: usize,
+    pub strategies: Vec<StrategyResult>,
+}
+
+/// A `static` chunking strategy's sizes, in tokens, as the service reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticChunking {
+    pub max_chunk_size_tokens: u32,
+    pub chunk_overlap_tokens: u32,
+}
+
+/// One strategy on one document set: what it cost and how well its chunks were found.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyResult {
+    pub strategy: &'static str,
+    pub model: &'static str,
+    /// The sizes sent; `None` for `auto`.
+    pub max_chunk_size_tokens: Option<u32>,
+    pub chunk_overlap_tokens: Option<u32>,
+    /// The sizes the service used, as it reports them for the first file.
+    pub resolved: Option<StaticChunking>,
+    pub chunks: u64,
+    pub ingest_secs: f64,
+    pub mrr_at_10: f64,
+    pub recall_at_10: f64,
+}
+
 /// Both document sets: `documents` of `per_document` passages, and half as many long documents
 /// of four times as many passages.
 pub async fn measure(
@@ -42,7 +81,7 @@ pub async fn measure(
     documents: usize,
     per_document: usize,
     queries: usize,
-) -> Result<Value> {
+) -> Result<ChunkSizes> {
     let short = measure_set(api, corpus, documents, per_document, queries).await?;
     let long = measure_set(
         api,
@@ -52,7 +91,9 @@ pub async fn measure(
         queries,
     )
     .await?;
-    Ok(json!({"sets": [short, long]}))
+    Ok(ChunkSizes {
+        sets: vec![short, long],
+    })
 }
 
 async fn measure_set(
@@ -61,7 +102,7 @@ async fn measure_set(
     documents: usize,
     per_document: usize,
     queries: usize,
-) -> Result<Value> {
+) -> Result<DocumentSet> {
     let (passages, qs) = corpus.subset(documents * per_document, queries);
     let texts: Vec<String> = passages
         .chunks(per_document)
@@ -97,10 +138,13 @@ async fn measure_set(
             ingestion::ingest(api, &format!("chunking {name}"), &files, model, strategy).await?;
         let (store, ingest_secs, chunks) = (run.store, run.secs, run.chunks);
         // What `auto` resolved to (OpenAI reports a file's chunking as `static`).
-        let resolved = api
+        let file = api
             .get_json(&format!("/v1/vector_stores/{store}/files/{}", files[0]))
-            .await?["chunking_strategy"]["static"]
-            .clone();
+            .await?;
+        let resolved: Option<StaticChunking> =
+            serde_json::from_value(file["chunking_strategy"]["static"].clone())
+                .ok()
+                .flatten();
         let pb = bar(bodies.len() as u64, &format!("searching, {name}"));
         let found = ordered(bodies.len(), 4, &pb, |i| {
             let (body, store) = (bodies[i].clone(), &store);
@@ -119,26 +163,26 @@ async fn measure_set(
             files.len(),
             found.len()
         ));
-        results.push(json!({
-            "strategy": name,
-            "model": model.unwrap_or("all-minilm-l6-v2"),
-            "max_chunk_size_tokens": strategy.map(|s| s.0),
-            "chunk_overlap_tokens": strategy.map(|s| s.1),
-            "resolved": resolved,
-            "chunks": chunks,
-            "ingest_secs": ingest_secs,
-            "mrr_at_10": mrr,
-            "recall_at_10": recall,
-        }));
+        results.push(StrategyResult {
+            strategy: name,
+            model: model.unwrap_or("all-minilm-l6-v2"),
+            max_chunk_size_tokens: strategy.map(|s| s.0),
+            chunk_overlap_tokens: strategy.map(|s| s.1),
+            resolved,
+            chunks,
+            ingest_secs,
+            mrr_at_10: mrr,
+            recall_at_10: recall,
+        });
         api.delete(&format!("/v1/vector_stores/{store}")).await?;
     }
     for f in &files {
         api.delete(&format!("/v1/files/{f}")).await?;
     }
-    Ok(json!({
-        "documents": files.len(),
-        "passages_per_document": per_document,
-        "queries": qs.len(),
-        "strategies": results,
-    }))
+    Ok(DocumentSet {
+        documents: files.len(),
+        passages_per_document: per_document,
+        queries: qs.len(),
+        strategies: results,
+    })
 }

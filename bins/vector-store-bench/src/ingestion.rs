@@ -9,13 +9,15 @@
 //!   at once ([`crate::instant`]), which leaves the pipeline's own cost;
 //! - one ~100 KB file uploaded, attached and polled until completed, as a client would.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use candle_core::{Device, Tensor};
 use embeddings::{Embedder, LocalBertEmbedder, StaticEmbedder};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::client::Api;
 use crate::data::Corpus;
@@ -232,24 +234,83 @@ pub async fn ingest(
     })
 }
 
-/// "F files/s, C chunks/s, K KB/s" of [`rates`].
-fn describe(rates: &Value) -> String {
-    format!(
-        "{:.1} files/s, {:.1} chunks/s, {:.1} KB/s",
-        rates["files_per_s"].as_f64().unwrap_or(f64::NAN),
-        rates["chunks_per_s"].as_f64().unwrap_or(f64::NAN),
-        rates["kb_per_s"].as_f64().unwrap_or(f64::NAN),
-    )
+/// The rates of one ingestion of a file set.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rates {
+    pub secs: f64,
+    pub chunks: u64,
+    pub files_per_s: f64,
+    pub chunks_per_s: f64,
+    pub kb_per_s: f64,
 }
 
-fn rates(run: &Run, files: usize, bytes: usize) -> Value {
-    json!({
-        "secs": run.secs,
-        "chunks": run.chunks,
-        "files_per_s": files as f64 / run.secs,
-        "chunks_per_s": run.chunks as f64 / run.secs,
-        "kb_per_s": bytes as f64 / 1000.0 / run.secs,
-    })
+impl Rates {
+    /// The rates of `run`, an ingestion of `files` files of `bytes` bytes in all.
+    fn of(run: &Run, files: usize, bytes: usize) -> Self {
+        Self {
+            secs: run.secs,
+            chunks: run.chunks,
+            files_per_s: files as f64 / run.secs,
+            chunks_per_s: run.chunks as f64 / run.secs,
+            kb_per_s: bytes as f64 / 1000.0 / run.secs,
+        }
+    }
+
+    /// "F files/s, C chunks/s, K KB/s".
+    fn describe(&self) -> String {
+        format!(
+            "{:.1} files/s, {:.1} chunks/s, {:.1} KB/s",
+            self.files_per_s, self.chunks_per_s, self.kb_per_s
+        )
+    }
+}
+
+/// The built-in model alone on the chunks the service made of a file set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelAlone {
+    pub chunks: usize,
+    pub chunks_per_s: f64,
+    pub gflops: f64,
+    /// `gflops` over the matrix-multiply rate.
+    pub share_of_matmul: f64,
+    pub mean_word_pieces: f64,
+}
+
+/// One file set: ingested with the built-in model and the other models, beside the model alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetResult {
+    pub set: String,
+    pub files: usize,
+    pub bytes: usize,
+    pub upload_secs: f64,
+    pub built_in: Rates,
+    pub model_alone: ModelAlone,
+    /// The built-in model's chunks/s through the service over the model alone's.
+    pub ratio_to_model_alone: f64,
+    /// Present when a static model was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub static_model_alone_chunks_per_s: Option<f64>,
+    /// By label of [`Options::others`].
+    pub others: BTreeMap<String, Rates>,
+}
+
+/// One file uploaded, attached and polled until completed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OneFile {
+    pub name: String,
+    pub bytes: usize,
+    pub built_in_secs: f64,
+    /// With the instant embedder, when the service has it.
+    pub instant_secs: Option<f64>,
+}
+
+/// Every ingestion figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingestion {
+    pub matmul_gflops: f64,
+    pub model_batch: usize,
+    pub sets: Vec<SetResult>,
+    pub one_file: OneFile,
 }
 
 /// One file as a client sends it: upload, attach, poll until completed. Seconds.
@@ -305,7 +366,7 @@ pub async fn measure(
     sets: &[FileSet],
     one_file: &(String, String),
     o: Options<'_>,
-) -> Result<Value> {
+) -> Result<Ingestion> {
     step("matrix multiply at the model's shapes");
     let matmul = matmul_gflops()?;
     step(&format!(
@@ -330,42 +391,30 @@ pub async fn measure(
             None,
         )
         .await?;
-        let built_in_rates = rates(&built_in, set.files.len(), bytes);
+        let built_in_rates = Rates::of(&built_in, set.files.len(), bytes);
         let texts = chunk_texts(api, &built_in.store).await?;
         let (alone, gflops, tokens) = model_alone(o.model, &texts, o.batch)?;
-        let mut entry = json!({
-            "set": set.name,
-            "files": set.files.len(),
-            "bytes": bytes,
-            "upload_secs": upload_secs,
-            "built_in": built_in_rates,
-            "model_alone": {
-                "chunks": texts.len(),
-                "chunks_per_s": alone,
-                "gflops": gflops,
-                "share_of_matmul": gflops / matmul,
-                "mean_word_pieces": tokens,
-            },
-            "ratio_to_model_alone": built_in.chunks as f64 / built_in.secs / alone,
-        });
-        if let Some(m) = o.static_model {
-            let rate = static_alone(m, &texts)?;
-            step(&format!(
-                "{}: static model alone {rate:.0} chunks/s",
-                set.name
-            ));
-            entry["static_model_alone_chunks_per_s"] = json!(rate);
-        }
+        let static_model_alone_chunks_per_s = match o.static_model {
+            Some(m) => {
+                let rate = static_alone(m, &texts)?;
+                step(&format!(
+                    "{}: static model alone {rate:.0} chunks/s",
+                    set.name
+                ));
+                Some(rate)
+            }
+            None => None,
+        };
+        let ratio_to_model_alone = built_in.chunks as f64 / built_in.secs / alone;
         step(&format!(
-            "{}: built-in {}; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of matmul, {tokens:.0} word pieces a chunk); ratio {:.2}",
+            "{}: built-in {}; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of matmul, {tokens:.0} word pieces a chunk); ratio {ratio_to_model_alone:.2}",
             set.name,
-            describe(&entry["built_in"]),
+            built_in_rates.describe(),
             100.0 * gflops / matmul,
-            entry["ratio_to_model_alone"].as_f64().unwrap_or(f64::NAN),
         ));
         api.delete(&format!("/v1/vector_stores/{}", built_in.store))
             .await?;
-        let mut others = serde_json::Map::new();
+        let mut others = BTreeMap::new();
         for &(label, model) in &o.others {
             let run = ingest(
                 api,
@@ -375,17 +424,32 @@ pub async fn measure(
                 None,
             )
             .await?;
-            let run_rates = rates(&run, set.files.len(), bytes);
-            step(&format!("{}: {label} {}", set.name, describe(&run_rates)));
+            let run_rates = Rates::of(&run, set.files.len(), bytes);
+            step(&format!("{}: {label} {}", set.name, run_rates.describe()));
             others.insert(label.to_string(), run_rates);
             api.delete(&format!("/v1/vector_stores/{}", run.store))
                 .await?;
         }
-        entry["others"] = Value::Object(others);
         for id in &ids {
             api.delete(&format!("/v1/files/{id}")).await?;
         }
-        results.push(entry);
+        results.push(SetResult {
+            set: set.name.clone(),
+            files: set.files.len(),
+            bytes,
+            upload_secs,
+            built_in: built_in_rates,
+            model_alone: ModelAlone {
+                chunks: texts.len(),
+                chunks_per_s: alone,
+                gflops,
+                share_of_matmul: gflops / matmul,
+                mean_word_pieces: tokens,
+            },
+            ratio_to_model_alone,
+            static_model_alone_chunks_per_s,
+            others,
+        });
     }
     let (name, text) = one_file;
     let one_built_in = upload_and_poll(api, name, text, None).await?;
@@ -398,15 +462,15 @@ pub async fn measure(
         text.len() / 1000,
         one_instant.map_or("–".to_string(), |s| format!("{s:.2} s"))
     ));
-    Ok(json!({
-        "matmul_gflops": matmul,
-        "model_batch": o.batch,
-        "sets": results,
-        "one_file": {
-            "name": name,
-            "bytes": text.len(),
-            "built_in_secs": one_built_in,
-            "instant_secs": one_instant,
+    Ok(Ingestion {
+        matmul_gflops: matmul,
+        model_batch: o.batch,
+        sets: results,
+        one_file: OneFile {
+            name: name.clone(),
+            bytes: text.len(),
+            built_in_secs: one_built_in,
+            instant_secs: one_instant,
         },
-    }))
+    })
 }

@@ -18,21 +18,27 @@ mod instant;
 mod load;
 mod quality;
 mod sql;
+mod summary;
 mod vectors;
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::Parser;
+use embeddings::LocalBertEmbedder;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
 
 use client::Api;
 use load::Latencies;
+use summary::{
+    Database, EfSearchPoint, EsIndexing, FullSetQuality, Indexing, LevelRatio, Machine, Measured,
+    Memory, ModelRates, Quality, Recall, RoundRatios, Rss, SameSetQuality, Search, Summary,
+};
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks a running vector-store service against raw PostgreSQL")]
@@ -157,18 +163,21 @@ fn step(msg: &str) {
     eprintln!("bench: {msg}");
 }
 
-/// VmRSS and VmHWM of a process, in MiB.
-fn memory(pid: Option<u32>) -> Option<(f64, f64)> {
+/// VmRSS and VmHWM of a process.
+fn memory(pid: Option<u32>) -> Option<Rss> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
     let field = |name: &str| -> Option<f64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
         let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb / 1024.0)
     };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    Some(Rss {
+        rss_mb: field("VmRSS:")?,
+        hwm_mb: field("VmHWM:")?,
+    })
 }
 
-fn machine() -> Value {
+fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -187,11 +196,11 @@ fn machine() -> Value {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    json!({
-        "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "cpu_model": cpu,
-        "memory_gib": (mem_gib * 10.0).round() / 10.0,
-    })
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model: cpu,
+        memory_gib: (mem_gib * 10.0).round() / 10.0,
+    }
 }
 
 /// Runs `f` over `0..n` with `concurrency` in flight, results in order.
@@ -239,19 +248,88 @@ impl Timing {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
-    let started = Instant::now();
-    std::fs::create_dir_all(&args.out)?;
-    let api = Api::new(&args.url)?;
-    if let Some(port) = args.instant_port {
-        instant::start(port).await?;
-    }
-    api.wait_ready(Duration::from_secs(60)).await?;
-    let idle = memory(args.server_pid);
+/// What every phase works with: the arguments, the service and the timing of load levels.
+struct Bench {
+    args: Args,
+    api: Api,
+    timing: Timing,
+}
 
-    // --- data -------------------------------------------------------------------------------
+impl Bench {
+    /// The built-in model, loaded anew (batches of 32, as the service's).
+    fn load_model(&self) -> Result<LocalBertEmbedder> {
+        vectors::load_model(&self.args.models_dir, 32)
+    }
+}
+
+/// The corpus and what the run takes of it: the speed collection's chunks (WordNet passages,
+/// then synthetic clustered vectors up to `--scale`) and the WordNet queries about them.
+struct Data {
+    corpus: data::Corpus,
+    /// WordNet passages among the chunks: the first ones of `corpus.passages`.
+    passage_count: usize,
+    queries: Vec<data::Query>,
+    query_vectors: Vec<Vec<f32>>,
+    ids: Vec<String>,
+    texts: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+}
+
+impl Data {
+    fn passages(&self) -> &[data::Passage] {
+        &self.corpus.passages[..self.passage_count]
+    }
+
+    fn query_texts(&self) -> Vec<&str> {
+        self.queries.iter().map(|q| q.text.as_str()).collect()
+    }
+
+    /// The id of each query's one relevant passage.
+    fn relevant(&self) -> Vec<&str> {
+        self.queries
+            .iter()
+            .map(|q| self.corpus.passages[q.passage].id.as_str())
+            .collect()
+    }
+
+    /// The first `n` chunks.
+    fn rows(&self, n: usize) -> Vec<quality::Row<'_>> {
+        (0..n.min(self.ids.len()))
+            .map(|i| {
+                (
+                    self.ids[i].as_str(),
+                    self.texts[i].as_str(),
+                    self.vectors[i].as_slice(),
+                )
+            })
+            .collect()
+    }
+
+    /// `/v2` vector-search bodies of the queries at k 10, serialised once.
+    fn vector_bodies(&self) -> Arc<Vec<Bytes>> {
+        Arc::new(
+            self.query_vectors
+                .iter()
+                .map(|v| client::search_body("vector", Some(v), None, 10))
+                .collect(),
+        )
+    }
+
+    /// The query vectors as the raw SQL binds them.
+    fn pg_vectors(&self) -> Arc<Vec<pgvector::Vector>> {
+        Arc::new(
+            self.query_vectors
+                .iter()
+                .map(|v| pgvector::Vector::from(v.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Reads WordNet and takes `--scale` chunks and `--queries` queries of it, with their vectors
+/// from `cache` (embedding the ones it lacks).
+fn load_data(b: &Bench, cache: &mut vectors::VectorCache) -> Result<Data> {
+    let args = &b.args;
     step("reading WordNet");
     let corpus = data::load(&args.wordnet_dir, args.seed)?;
     let (passages, queries) = corpus.subset(args.scale, args.queries);
@@ -264,15 +342,7 @@ async fn main() -> Result<()> {
         queries.len(),
         args.scale
     ));
-    let cache_path = args.cache_dir.join("minilm-vectors.bin");
-    let mut cache = vectors::VectorCache::open(&cache_path, DIM)?;
-    step(&format!(
-        "{} cached vectors in {}",
-        cache.len(),
-        cache_path.display()
-    ));
-    let models_dir = args.models_dir.clone();
-    let load_model = move || vectors::load_model(&models_dir, 32);
+    let load_model = || b.load_model();
     let passage_texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
     let mut vecs = cache.get_or_embed(
         &passage_texts,
@@ -280,7 +350,8 @@ async fn main() -> Result<()> {
         &bar(0, "embedding passages (cached once)"),
     )?;
     let query_texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-    let query_vecs = cache.get_or_embed(&query_texts, &load_model, &bar(0, "embedding queries"))?;
+    let query_vectors =
+        cache.get_or_embed(&query_texts, &load_model, &bar(0, "embedding queries"))?;
     let mut ids: Vec<String> = passages.iter().map(|p| p.id.clone()).collect();
     let mut texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
     if args.scale > passages.len() {
@@ -292,39 +363,62 @@ async fn main() -> Result<()> {
             texts.push(format!("synthetic chunk {i}"));
         }
     }
-    let n = ids.len();
-    let relevant: Vec<&str> = queries
-        .iter()
-        .map(|q| passages[q.passage].id.as_str())
-        .collect();
+    let passage_count = passages.len();
+    Ok(Data {
+        corpus,
+        passage_count,
+        queries,
+        query_vectors,
+        ids,
+        texts,
+        vectors: vecs,
+    })
+}
 
-    // The model's own throughput, while the service is idle.
+/// The model's own throughput on up to 512 queries, while the service is idle.
+fn model_rates(b: &Bench, d: &Data) -> Result<ModelRates> {
     step("measuring the model's throughput");
-    let model = load_model()?;
-    let sample: Vec<String> = query_texts
+    let model = b.load_model()?;
+    let sample: Vec<String> = d
+        .query_texts()
         .iter()
         .take(512)
         .map(|s| s.to_string())
         .collect();
-    let model_batch32 = vectors::model_throughput(&model, &sample, 32)?;
-    let model_batch1 = vectors::model_throughput(&model, &sample[..sample.len().min(64)], 1)?;
-    drop(model);
+    Ok(ModelRates {
+        batch_32: vectors::model_throughput(&model, &sample, 32)?,
+        batch_1: vectors::model_throughput(&model, &sample[..sample.len().min(64)], 1)?,
+    })
+}
 
-    // --- 1. indexing ------------------------------------------------------------------------
+/// The speed collection, filled through `/v2`, and the COPY baseline beside it.
+struct Indexed {
+    /// The collection's id (`vs_…`), which is its physical name.
+    id: String,
+    /// Its table.
+    table: String,
+    indexing: Indexing,
+    database: Database,
+}
+
+/// Fills the speed collection through `/v2`, then a table of the same shape by binary COPY;
+/// the rates and both tables' sizes.
+async fn index(b: &Bench, d: &Data) -> Result<Indexed> {
+    let (args, api) = (&b.args, &b.api);
     api.delete_collection(PG_COLLECTION).await?;
-    let pg_id = api
+    let id = api
         .create_collection(PG_COLLECTION, "pgvector", DIM)
         .await?;
-    let pg_table = format!("vectors.\"{pg_id}\"");
-    let rows: Vec<(&str, &str, &[f32])> = (0..n)
-        .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
-        .collect();
+    let table = store_pgvector::table_name(&id)
+        .with_context(|| format!("the collection id '{id}' is not a table name"))?;
+    let n = d.ids.len();
+    let rows = d.rows(n);
     step(&format!(
         "indexing {n} chunks through /v2 (upserts of {}, {} at a time)",
         args.batch, args.index_concurrency
     ));
     let http_rate = quality::index(
-        &api,
+        api,
         PG_COLLECTION,
         &rows,
         args.batch,
@@ -346,27 +440,36 @@ async fn main() -> Result<()> {
     .await?;
     let copy_rate = n as f64 / copy_time.as_secs_f64();
     step(&format!("COPY: {copy_rate:.0} chunks/s"));
-    let service_bytes = sql::table_bytes(&args.database_url, &pg_table).await?;
+    let service_bytes = sql::table_bytes(&args.database_url, &table).await?;
     let copy_bytes = sql::table_bytes(&args.database_url, &copy_table).await?;
     if !args.keep {
         sql::drop_copy_table(&args.database_url, &copy_table).await?;
     }
-    drop(rows);
+    Ok(Indexed {
+        id,
+        table,
+        indexing: Indexing {
+            http_chunks_per_s: http_rate,
+            copy_chunks_per_s: copy_rate,
+            concurrency: args.index_concurrency,
+            batch: args.batch,
+            elasticsearch: None,
+        },
+        database: Database::of(service_bytes, copy_bytes, n),
+    })
+}
 
-    // --- 3. recall against exact neighbours --------------------------------------------------
+/// Recall of `/v2` vector search against exact neighbours (brute force) at k 10 and 50, and of
+/// the raw SQL on `table` at each `--ef-sweep` value.
+async fn recall(b: &Bench, d: &Data, table: &str) -> Result<Recall> {
+    let api = &b.api;
     step("exact neighbours (brute force)");
-    let exact_idx = vectors::exact_neighbours(&vecs, &query_vecs, 50);
-    let exact: Vec<Vec<String>> = exact_idx
+    let exact: Vec<Vec<String>> = vectors::exact_neighbours(&d.vectors, &d.query_vectors, 50)
         .iter()
-        .map(|r| r.iter().map(|&i| ids[i].clone()).collect())
+        .map(|r| r.iter().map(|&i| d.ids[i].clone()).collect())
         .collect();
-    let q = queries.len();
-    let vector_bodies: Arc<Vec<Bytes>> = Arc::new(
-        query_vecs
-            .iter()
-            .map(|v| client::search_body("vector", Some(v), None, 10))
-            .collect(),
-    );
+    let q = d.queries.len();
+    let vector_bodies = d.vector_bodies();
     let vec_k10 = ordered(q, 4, &bar(q as u64, "/v2 vector search, k 10"), |i| {
         api.search(PG_COLLECTION, vector_bodies[i].clone())
     })
@@ -374,7 +477,7 @@ async fn main() -> Result<()> {
     let vec_k50 = ordered(q, 4, &bar(q as u64, "/v2 vector search, k 50"), |i| {
         api.search(
             PG_COLLECTION,
-            client::search_body("vector", Some(&query_vecs[i]), None, 50),
+            client::search_body("vector", Some(&d.query_vectors[i]), None, 50),
         )
     })
     .await?;
@@ -385,15 +488,10 @@ async fn main() -> Result<()> {
         "recall@10 {recall10:.4}; at k 50: recall@10 {recall10_k50:.4}, recall@50 {recall50_k50:.4}"
     ));
 
-    let pg_vectors: Arc<Vec<pgvector::Vector>> = Arc::new(
-        query_vecs
-            .iter()
-            .map(|v| pgvector::Vector::from(v.clone()))
-            .collect(),
-    );
+    let pg_vectors = d.pg_vectors();
     let mut sweep = Vec::new();
-    for &ef in &args.ef_sweep {
-        let s = sql::Searcher::new(&args.database_url, &pg_table, ef).await?;
+    for &ef in &b.args.ef_sweep {
+        let s = sql::Searcher::new(&b.args.database_url, table, ef).await?;
         let t = Instant::now();
         let mut res = Vec::with_capacity(q);
         for v in pg_vectors.iter() {
@@ -404,22 +502,34 @@ async fn main() -> Result<()> {
         step(&format!(
             "ef_search {ef}: recall@10 {r:.4}, {qps:.0} q/s (SQL, 1 client)"
         ));
-        sweep.push(json!({"ef_search": ef, "recall_at_10": r, "sql_qps_1_client": qps}));
+        sweep.push(EfSearchPoint {
+            ef_search: ef,
+            recall_at_10: r,
+            sql_qps_1_client: qps,
+        });
     }
+    Ok(Recall {
+        k10_recall_at_10: recall10,
+        k50_recall_at_10: recall10_k50,
+        k50_recall_at_50: recall50_k50,
+        ef_search_sweep: sweep,
+    })
+}
 
-    // --- 2. search load: HTTP against SQL ----------------------------------------------------
-    let timing = Timing {
-        warmup: Duration::from_secs(args.duration_secs).div_f64(5.0),
-        duration: Duration::from_secs(args.duration_secs),
-    };
+/// The search load: at each `--concurrency`, `/v2` vector search against the same SQL on
+/// `table` from a pool of `--pool-size` connections, in `--rounds` rounds; then the round trip
+/// of `GET /health`.
+async fn search_load(b: &Bench, d: &Data, table: &str) -> Result<Search> {
+    let (args, timing) = (&b.args, b.timing);
+    let q = d.queries.len();
+    let vector_bodies = d.vector_bodies();
+    let pg_vectors = d.pg_vectors();
     let mut http_levels: Vec<Latencies> = Vec::new();
     let mut sql_levels: Vec<Latencies> = Vec::new();
     let pool = {
         let mut v = Vec::new();
         for _ in 0..args.pool_size.max(1) {
-            v.push(
-                sql::Searcher::new(&args.database_url, &pg_table, args.ef_search.max(20)).await?,
-            );
+            v.push(sql::Searcher::new(&args.database_url, table, args.ef_search.max(20)).await?);
         }
         Arc::new(tokio::sync::Mutex::new(v))
     };
@@ -431,12 +541,12 @@ async fn main() -> Result<()> {
         let mut http_rounds = Vec::new();
         let mut sql_rounds = Vec::new();
         for round in 1..=args.rounds.max(1) {
-            let api2 = api.clone();
+            let api = b.api.clone();
             let bodies = vector_bodies.clone();
             let label = format!("/v2 search, {c} clients, round {round}");
             let l = timing
                 .level(&label, c, q, move |i: usize| {
-                    let api = api2.clone();
+                    let api = api.clone();
                     let body = bodies[i].clone();
                     async move { api.search(PG_COLLECTION, body).await.map(|_| ()) }
                 })
@@ -480,16 +590,19 @@ async fn main() -> Result<()> {
             ));
         }
         step(&format!("ratio by round: {ratios:.2?}"));
-        round_ratios.push(json!({"concurrency": c, "ratios": ratios}));
+        round_ratios.push(RoundRatios {
+            concurrency: c,
+            ratios,
+        });
         http_levels.push(h);
         sql_levels.push(s);
     }
     drop(pool);
     // The floor under every HTTP figure: the round trip of `/health` from the same client.
-    let api2 = api.clone();
+    let api = b.api.clone();
     let http_floor = timing
         .level("GET /health, 1 client", 1, 1, move |_| {
-            let api = api2.clone();
+            let api = api.clone();
             async move { api.health().await }
         })
         .await;
@@ -497,42 +610,66 @@ async fn main() -> Result<()> {
         "GET /health c=1: p50 {:.3} ms, p99 {:.3} ms",
         http_floor.p50_ms, http_floor.p99_ms
     ));
+    let qps_ratio_by_concurrency = http_levels
+        .iter()
+        .zip(&sql_levels)
+        .map(|(h, s)| LevelRatio {
+            concurrency: h.concurrency,
+            ratio: summary::ratio(h.qps, s.qps),
+        })
+        .collect();
+    Ok(Search {
+        http: http_levels,
+        sql: sql_levels,
+        qps_ratio_by_concurrency,
+        rounds: args.rounds.max(1),
+        http_health_round_trip: http_floor,
+        qps_ratio_by_round: round_ratios,
+        pool_size: args.pool_size,
+    })
+}
 
-    // --- 4. retrieval quality ----------------------------------------------------------------
-    // pgvector on the whole collection; then every back-end on the same smaller set (the
-    // Elasticsearch-API server of the tests scans every vector), with the queries about it.
-    let mut quality = serde_json::Map::new();
+/// Retrieval quality: pgvector on the whole speed collection; then every back-end on the same
+/// smaller set of `--es-scale` passages (the Elasticsearch-API server of the tests scans every
+/// vector), with the queries about it.
+async fn retrieval_quality(
+    b: &Bench,
+    d: &Data,
+    cache: &mut vectors::VectorCache,
+) -> Result<Quality> {
+    let (args, api) = (&b.args, &b.api);
     let full_set = quality::QuerySet {
-        texts: query_texts.clone(),
-        vectors: query_vecs.clone(),
-        relevant: relevant.clone(),
+        texts: d.query_texts(),
+        vectors: d.query_vectors.clone(),
+        relevant: d.relevant(),
     };
-    quality.insert(
-        "pgvector".into(),
-        quality::measure(&api, "pgvector", PG_COLLECTION, &full_set).await?,
-    );
-    let np = passages.len().min(args.es_scale);
-    let (_, small_queries) = corpus.subset(np, args.queries);
+    let full = FullSetQuality {
+        pgvector: quality::measure(api, "pgvector", PG_COLLECTION, &full_set).await?,
+    };
+    let np = d.passage_count.min(args.es_scale);
+    let (_, small_queries) = d.corpus.subset(np, args.queries);
     let small_texts: Vec<&str> = small_queries.iter().map(|q| q.text.as_str()).collect();
     let small_set = quality::QuerySet {
-        vectors: cache.get_or_embed(&small_texts, &load_model, &bar(0, "embedding queries"))?,
+        vectors: cache.get_or_embed(
+            &small_texts,
+            &|| b.load_model(),
+            &bar(0, "embedding queries"),
+        )?,
         relevant: small_queries
             .iter()
-            .map(|q| passages[q.passage].id.as_str())
+            .map(|q| d.passages()[q.passage].id.as_str())
             .collect(),
         texts: small_texts,
     };
-    let small_rows: Vec<quality::Row> = (0..np)
-        .map(|i| (ids[i].as_str(), texts[i].as_str(), vecs[i].as_slice()))
-        .collect();
-    let mut same_set = serde_json::Map::new();
-    let mut es_index = Value::Null;
-    let backends: &[&str] = if args.elastic {
+    let small_rows = d.rows(np);
+    let mut backends = BTreeMap::new();
+    let mut elasticsearch = None;
+    let names: &[&str] = if args.elastic {
         &["pgvector", "elasticsearch"]
     } else {
         &["pgvector"]
     };
-    for &backend in backends {
+    for &backend in names {
         let collection = format!("bench_quality_{backend}");
         api.delete_collection(&collection).await?;
         if let Err(e) = api.create_collection(&collection, backend, DIM).await {
@@ -540,7 +677,7 @@ async fn main() -> Result<()> {
             continue;
         }
         let rate = quality::index(
-            &api,
+            api,
             &collection,
             &small_rows,
             args.batch,
@@ -552,91 +689,97 @@ async fn main() -> Result<()> {
             "/v2 upsert on {backend}: {rate:.0} chunks/s ({np} passages)"
         ));
         if backend == "elasticsearch" {
-            es_index = json!({"chunks": np, "chunks_per_s": rate});
+            elasticsearch = Some(EsIndexing {
+                chunks: np,
+                chunks_per_s: rate,
+            });
         }
-        same_set.insert(
-            backend.into(),
-            quality::measure(&api, &format!("{backend}, {np}"), &collection, &small_set).await?,
+        backends.insert(
+            backend.to_string(),
+            quality::measure(api, &format!("{backend}, {np}"), &collection, &small_set).await?,
         );
         if !args.keep {
             api.delete_collection(&collection).await?;
         }
     }
+    Ok(Quality {
+        full,
+        same_set: SameSetQuality {
+            passages: np,
+            queries: small_set.texts.len(),
+            backends,
+        },
+        elasticsearch,
+    })
+}
 
-    // Chunk sizes through the file pipeline: the model's own, and longer ones embedded in
-    // windows.
-    let chunk_sizes = chunking::measure(
-        &api,
-        &corpus,
-        args.chunking_documents,
-        args.passages_per_document,
-        args.queries,
-    )
-    .await?;
-
-    // Files through the OpenAI surface, against the model alone and the matrix multiply.
+/// Files through the OpenAI surface, against the model alone and the matrix multiply.
+async fn file_ingestion(b: &Bench, d: &Data) -> Result<ingestion::Ingestion> {
+    let args = &b.args;
     let sets = [
-        ingestion::small_files(&corpus, args.ingest_small_files),
+        ingestion::small_files(&d.corpus, args.ingest_small_files),
         ingestion::large_files(&args.pydoc_dir, &args.ingest_large_files)?,
     ];
     let one_file =
         ingestion::large_files(&args.pydoc_dir, std::slice::from_ref(&args.ingest_one_file))?
             .files
             .remove(0);
-    let ingest = {
-        let model = load_model()?;
-        let static_model = match &args.static_model {
-            Some(name) => Some(
-                embeddings::StaticEmbedder::load(name, &args.models_dir.join(name), 512)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            ),
-            None => None,
-        };
-        ingestion::measure(
-            &api,
-            &sets,
-            &one_file,
-            ingestion::Options {
-                model: &model,
-                batch: 32,
-                others: args
-                    .instant_port
-                    .map(|_| {
-                        (
-                            "instant embedder (the pipeline alone)",
-                            args.instant_model.as_str(),
-                        )
-                    })
-                    .into_iter()
-                    .chain(args.static_model.as_deref().map(|m| (m, m)))
-                    .collect(),
-                instant_model: args.instant_port.map(|_| args.instant_model.as_str()),
-                static_model: static_model.as_ref(),
-            },
-        )
-        .await?
+    let model = b.load_model()?;
+    let static_model = match &args.static_model {
+        Some(name) => Some(
+            embeddings::StaticEmbedder::load(name, &args.models_dir.join(name), 512)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        None => None,
     };
+    ingestion::measure(
+        &b.api,
+        &sets,
+        &one_file,
+        ingestion::Options {
+            model: &model,
+            batch: 32,
+            others: args
+                .instant_port
+                .map(|_| {
+                    (
+                        "instant embedder (the pipeline alone)",
+                        args.instant_model.as_str(),
+                    )
+                })
+                .into_iter()
+                .chain(args.static_model.as_deref().map(|m| (m, m)))
+                .collect(),
+            instant_model: args.instant_port.map(|_| args.instant_model.as_str()),
+            static_model: static_model.as_ref(),
+        },
+    )
+    .await
+}
 
-    // --- 5. end to end with text queries -----------------------------------------------------
+/// The OpenAI search route with the queries' texts on the speed collection `id`, at each
+/// `--e2e-concurrency`.
+async fn end_to_end(b: &Bench, d: &Data, id: &str) -> Vec<Latencies> {
     let text_bodies: Arc<Vec<Bytes>> = Arc::new(
-        queries
+        d.queries
             .iter()
             .map(|x| {
-                serde_json::to_vec(&json!({"query": x.text, "max_num_results": 10}))
+                serde_json::to_vec(&serde_json::json!({"query": x.text, "max_num_results": 10}))
                     .expect("json")
                     .into()
             })
             .collect(),
     );
-    let mut e2e_levels = Vec::new();
-    for &c in &args.e2e_concurrency {
-        let api2 = api.clone();
+    let mut levels = Vec::new();
+    for &c in &b.args.e2e_concurrency {
+        let api = b.api.clone();
         let bodies = text_bodies.clone();
-        let id = pg_id.clone();
+        let id = id.to_string();
         let label = format!("/v1/vector_stores search, {c} clients");
-        let l = timing
-            .level(&label, c, q, move |i: usize| {
-                let api = api2.clone();
+        let l = b
+            .timing
+            .level(&label, c, d.queries.len(), move |i: usize| {
+                let api = api.clone();
                 let body = bodies[i].clone();
                 let id = id.clone();
                 async move { api.openai_search(&id, body).await.map(|_| ()) }
@@ -646,352 +789,103 @@ async fn main() -> Result<()> {
             "end to end c={c}: {:.1} q/s, p50 {:.1} ms, p99 {:.1} ms",
             l.qps, l.p50_ms, l.p99_ms
         ));
-        e2e_levels.push(l);
+        levels.push(l);
     }
+    levels
+}
 
-    // --- 6. memory, charts, summary ----------------------------------------------------------
-    let end_mem = memory(args.server_pid);
+/// The SVG charts: latency and QPS against concurrency, recall against `hnsw.ef_search`.
+fn write_charts(out: &Path, search: &Search, recall: &Recall) -> Result<()> {
     charts::latency_vs_concurrency(
-        &args.out.join("latency_vs_concurrency.svg"),
-        &http_levels,
-        &sql_levels,
+        &out.join("latency_vs_concurrency.svg"),
+        &search.http,
+        &search.sql,
     )?;
     charts::qps_vs_concurrency(
-        &args.out.join("qps_vs_concurrency.svg"),
-        &http_levels,
-        &sql_levels,
+        &out.join("qps_vs_concurrency.svg"),
+        &search.http,
+        &search.sql,
     )?;
-    let sweep_points: Vec<(usize, f64)> = sweep
+    let points: Vec<(usize, f64)> = recall
+        .ef_search_sweep
         .iter()
-        .map(|s| {
-            (
-                s["ef_search"].as_u64().unwrap_or(0) as usize,
-                s["recall_at_10"].as_f64().unwrap_or(f64::NAN),
-            )
-        })
+        .map(|p| (p.ef_search, p.recall_at_10))
         .collect();
-    charts::recall_vs_ef(&args.out.join("recall_vs_ef_search.svg"), &sweep_points)?;
+    charts::recall_vs_ef(&out.join("recall_vs_ef_search.svg"), &points)
+}
 
-    let top = http_levels.len().saturating_sub(1);
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-    let per_million = |bytes: i64| bytes as f64 / n as f64 * 1e6 / (1024.0 * 1024.0);
-    let mrr = |m: &str| {
-        quality["pgvector"][m]["mrr_at_10"]
-            .as_f64()
-            .unwrap_or(f64::NAN)
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.out)?;
+    let api = Api::new(&args.url)?;
+    if let Some(port) = args.instant_port {
+        instant::start(port).await?;
+    }
+    api.wait_ready(Duration::from_secs(60)).await?;
+    let idle = memory(args.server_pid);
+    let timing = Timing {
+        warmup: Duration::from_secs(args.duration_secs).div_f64(5.0),
+        duration: Duration::from_secs(args.duration_secs),
     };
-    let summary = json!({
-        "scale": n,
-        "passages": passages.len(),
-        "queries": q,
-        "machine": machine(),
-        "index_rate_ratio_vs_sql": ratio(http_rate, copy_rate),
-        "search_qps_ratio_vs_sql": ratio(http_levels[top].qps, sql_levels[top].qps),
-        "search_concurrency_of_ratio": http_levels[top].concurrency,
-        "search_qps_ratio_vs_sql_by_concurrency": http_levels.iter().zip(&sql_levels)
-            .map(|(h, s)| (h.concurrency.to_string(), json!(ratio(h.qps, s.qps))))
-            .collect::<serde_json::Map<_, _>>(),
-        "search_p50_ms": http_levels[top].p50_ms,
-        "search_p99_ms": http_levels[top].p99_ms,
-        "recall_at_10": recall10,
-        "mrr_at_10": {"vector": mrr("vector"), "keyword": mrr("keyword"), "hybrid": mrr("hybrid")},
-        "idle_rss_mb": idle.map(|m| m.0),
-        "peak_rss_mb": end_mem.map(|m| m.1),
-        "final_rss_mb": end_mem.map(|m| m.0),
-        "indexing": {
-            "http_chunks_per_s": http_rate,
-            "copy_chunks_per_s": copy_rate,
-            "concurrency": args.index_concurrency,
-            "batch": args.batch,
-            "elasticsearch": es_index,
-        },
-        "search": {
-            "http": http_levels,
-            "sql": sql_levels,
-            "qps_ratio_by_concurrency": http_levels.iter().zip(&sql_levels)
-                .map(|(h, s)| json!({"concurrency": h.concurrency, "ratio": ratio(h.qps, s.qps)}))
-                .collect::<Vec<_>>(),
-            "rounds": args.rounds.max(1),
-            "http_health_round_trip": http_floor,
-            "qps_ratio_by_round": round_ratios,
-            "pool_size": args.pool_size,
-        },
-        "recall": {
-            "k10_recall_at_10": recall10,
-            "k50_recall_at_10": recall10_k50,
-            "k50_recall_at_50": recall50_k50,
-            "ef_search_sweep": sweep,
-        },
-        "quality": quality,
-        "quality_chunk_sizes": chunk_sizes,
-        "quality_same_set": {
-            "passages": np,
-            "queries": small_set.texts.len(),
-            "backends": same_set,
-        },
-        "ingestion": ingest,
-        "end_to_end": {
-            "openai_search": e2e_levels,
-            "vector_search_http": http_levels,
-            "model_sentences_per_s_batch_32": model_batch32,
-            "model_sentences_per_s_batch_1": model_batch1,
-        },
-        "database": {
-            "service_table_bytes": service_bytes,
-            "copy_table_bytes": copy_bytes,
-            "service_mib_per_million_chunks": per_million(service_bytes),
-            "copy_mib_per_million_chunks": per_million(copy_bytes),
-        },
-        "elapsed_s": started.elapsed().as_secs_f64(),
+    let b = Bench { args, api, timing };
+
+    let cache_path = b.args.cache_dir.join("minilm-vectors.bin");
+    let mut cache = vectors::VectorCache::open(&cache_path, DIM)?;
+    step(&format!(
+        "{} cached vectors in {}",
+        cache.len(),
+        cache_path.display()
+    ));
+    let data = load_data(&b, &mut cache)?;
+    let model = model_rates(&b, &data)?;
+    let indexed = index(&b, &data).await?;
+    let recall = recall(&b, &data, &indexed.table).await?;
+    let search = search_load(&b, &data, &indexed.table).await?;
+    let quality = retrieval_quality(&b, &data, &mut cache).await?;
+    // Chunk sizes through the file pipeline: the model's own, and longer ones embedded in
+    // windows.
+    let chunk_sizes = chunking::measure(
+        &b.api,
+        &data.corpus,
+        b.args.chunking_documents,
+        b.args.passages_per_document,
+        b.args.queries,
+    )
+    .await?;
+    let ingestion = file_ingestion(&b, &data).await?;
+    let openai_search = end_to_end(&b, &data, &indexed.id).await;
+    let end = memory(b.args.server_pid);
+    write_charts(&b.args.out, &search, &recall)?;
+
+    let summary = Summary::new(Measured {
+        scale: data.ids.len(),
+        passages: data.passage_count,
+        queries: data.queries.len(),
+        machine: machine(),
+        model,
+        indexing: indexed.indexing,
+        database: indexed.database,
+        recall,
+        search,
+        quality,
+        chunk_sizes,
+        ingestion,
+        openai_search,
+        memory: Memory { idle, end },
+        elapsed_s: started.elapsed().as_secs_f64(),
     });
     std::fs::write(
-        args.out.join("summary.json"),
+        b.args.out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?,
     )?;
-    let md = markdown(&summary);
-    std::fs::write(args.out.join("summary.md"), &md)?;
+    let md = summary::markdown(&summary);
+    std::fs::write(b.args.out.join("summary.md"), &md)?;
     println!("{md}");
 
-    if !args.keep {
-        api.delete_collection(PG_COLLECTION).await?;
+    if !b.args.keep {
+        b.api.delete_collection(PG_COLLECTION).await?;
     }
     Ok(())
-}
-
-fn f(v: &Value, digits: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
-}
-
-/// The summary as markdown tables.
-fn markdown(s: &Value) -> String {
-    let mut o = String::new();
-    let m = &s["machine"];
-    o.push_str(&format!(
-        "Scale {} chunks ({} WordNet passages), {} queries; {} CPUs ({}), {} GiB.\n\n",
-        s["scale"],
-        s["passages"],
-        s["queries"],
-        m["cpus"],
-        m["cpu_model"].as_str().unwrap_or(""),
-        m["memory_gib"]
-    ));
-    let ix = &s["indexing"];
-    o.push_str("| indexing | chunks/s |\n|---|---:|\n");
-    o.push_str(&format!(
-        "| /v2 upsert, precomputed vectors | {} |\n",
-        f(&ix["http_chunks_per_s"], 0)
-    ));
-    o.push_str(&format!(
-        "| binary COPY, same table and indexes | {} |\n",
-        f(&ix["copy_chunks_per_s"], 0)
-    ));
-    o.push_str(&format!(
-        "| **ratio** | **{}** |\n",
-        f(&s["index_rate_ratio_vs_sql"], 2)
-    ));
-    if !ix["elasticsearch"].is_null() {
-        o.push_str(&format!(
-            "| /v2 upsert on elasticsearch ({} passages) | {} |\n",
-            ix["elasticsearch"]["chunks"],
-            f(&ix["elasticsearch"]["chunks_per_s"], 0)
-        ));
-    }
-    o.push_str(&format!(
-        "\n| vector search, k 10 (medians of {} rounds) | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n",
-        s["search"]["rounds"]
-    ));
-    for (name, key) in [("/v2 HTTP", "http"), ("raw SQL", "sql")] {
-        for l in s["search"][key].as_array().into_iter().flatten() {
-            o.push_str(&format!(
-                "| {name} | {} | {} | {} | {} | {} |\n",
-                l["concurrency"],
-                f(&l["qps"], 0),
-                f(&l["p50_ms"], 2),
-                f(&l["p95_ms"], 2),
-                f(&l["p99_ms"], 2)
-            ));
-        }
-    }
-    for r in s["search"]["qps_ratio_by_concurrency"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        o.push_str(&format!(
-            "| **QPS ratio HTTP / SQL** | {} | **{}** | | | |\n",
-            r["concurrency"],
-            f(&r["ratio"], 2)
-        ));
-    }
-    let floor = &s["search"]["http_health_round_trip"];
-    o.push_str(&format!(
-        "| `GET /health` (the HTTP round trip alone) | 1 | {} | {} | {} | {} |\n",
-        f(&floor["qps"], 0),
-        f(&floor["p50_ms"], 2),
-        f(&floor["p95_ms"], 2),
-        f(&floor["p99_ms"], 2)
-    ));
-    let rc = &s["recall"];
-    o.push_str("\n| ANN quality (vs exact neighbours) | value |\n|---|---:|\n");
-    o.push_str(&format!(
-        "| recall@10, k 10 (defaults) | {} |\n",
-        f(&rc["k10_recall_at_10"], 4)
-    ));
-    o.push_str(&format!(
-        "| recall@10, k 50 | {} |\n",
-        f(&rc["k50_recall_at_10"], 4)
-    ));
-    o.push_str(&format!(
-        "| recall@50, k 50 | {} |\n",
-        f(&rc["k50_recall_at_50"], 4)
-    ));
-    for p in rc["ef_search_sweep"].as_array().into_iter().flatten() {
-        o.push_str(&format!(
-            "| recall@10 at hnsw.ef_search {} (SQL; {} q/s, 1 client) | {} |\n",
-            p["ef_search"],
-            f(&p["sql_qps_1_client"], 0),
-            f(&p["recall_at_10"], 4)
-        ));
-    }
-    o.push_str("\n| WordNet retrieval | passages | queries | mode | MRR@10 | recall@10 |\n|---|---:|---:|---|---:|---:|\n");
-    let same = &s["quality_same_set"];
-    let sets = [
-        (&s["quality"], &s["passages"]),
-        (&same["backends"], &same["passages"]),
-    ];
-    for (set, passages) in sets {
-        for (backend, modes) in set.as_object().into_iter().flatten() {
-            for mode in ["vector", "keyword", "hybrid"] {
-                o.push_str(&format!(
-                    "| {backend} | {passages} | {} | {mode} | {} | {} |\n",
-                    modes[mode]["queries"],
-                    f(&modes[mode]["mrr_at_10"], 4),
-                    f(&modes[mode]["recall_at_10"], 4)
-                ));
-            }
-        }
-    }
-    for c in s["quality_chunk_sizes"]["sets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        o.push_str(&format!(
-            "\n| chunking, {} documents of {} passages, {} queries (vector search, by document) | chunks | ingest s | MRR@10 | recall@10 |\n|---|---:|---:|---:|---:|\n",
-            c["documents"], c["passages_per_document"], c["queries"]
-        ));
-        for r in c["strategies"].as_array().into_iter().flatten() {
-            let strategy = match r["strategy"].as_str().unwrap_or_default() {
-                "auto" => format!(
-                    "auto ({}/{})",
-                    r["resolved"]["max_chunk_size_tokens"], r["resolved"]["chunk_overlap_tokens"]
-                ),
-                other => other.to_string(),
-            };
-            o.push_str(&format!(
-                "| {strategy} | {} | {} | {} | {} |\n",
-                r["chunks"],
-                f(&r["ingest_secs"], 1),
-                f(&r["mrr_at_10"], 4),
-                f(&r["recall_at_10"], 4)
-            ));
-        }
-    }
-    let g = &s["ingestion"];
-    o.push_str(&format!(
-        "\n| ingestion through /v1 (one file batch) | files/s | chunks/s | KB/s | s |\n|---|---:|---:|---:|---:|\n| candle matmul at the model's shapes: {} GFLOPS | | | | |\n",
-        f(&g["matmul_gflops"], 1)
-    ));
-    for set in g["sets"].as_array().into_iter().flatten() {
-        let mut runs = vec![("built-in model".to_string(), &set["built_in"])];
-        for (label, r) in set["others"].as_object().into_iter().flatten() {
-            runs.push((label.clone(), r));
-        }
-        for (label, r) in runs {
-            o.push_str(&format!(
-                "| {}, {label} | {} | {} | {} | {} |\n",
-                set["set"].as_str().unwrap_or_default(),
-                f(&r["files_per_s"], 1),
-                f(&r["chunks_per_s"], 1),
-                f(&r["kb_per_s"], 1),
-                f(&r["secs"], 1)
-            ));
-        }
-        let m = &set["model_alone"];
-        if let Some(rate) = set["static_model_alone_chunks_per_s"].as_f64() {
-            o.push_str(&format!(
-                "| {}, the static model alone on the same chunks | | {rate:.0} | | |\n",
-                set["set"].as_str().unwrap_or_default()
-            ));
-        }
-        o.push_str(&format!(
-            "| {}, model alone on the same {} chunks ({} GFLOPS, {} of matmul, {} word pieces a chunk) | | {} | | |\n| **ratio built-in / model alone** | | **{}** | | |\n",
-            set["set"].as_str().unwrap_or_default(),
-            m["chunks"],
-            f(&m["gflops"], 1),
-            f(&m["share_of_matmul"], 2),
-            f(&m["mean_word_pieces"], 0),
-            f(&m["chunks_per_s"], 1),
-            f(&set["ratio_to_model_alone"], 2)
-        ));
-    }
-    let one = &g["one_file"];
-    o.push_str(&format!(
-        "| upload, attach, poll one {} byte file (`{}`), built-in model | | | | {} |\n| the same, instant embedder | | | | {} |\n",
-        one["bytes"],
-        one["name"].as_str().unwrap_or_default(),
-        f(&one["built_in_secs"], 1),
-        f(&one["instant_secs"], 2)
-    ));
-    let e = &s["end_to_end"];
-    o.push_str("\n| end to end, text queries | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
-    for l in e["vector_search_http"].as_array().into_iter().flatten() {
-        o.push_str(&format!(
-            "| vector search alone (/v2, query vectors given) | {} | {} | {} | {} | {} |\n",
-            l["concurrency"],
-            f(&l["qps"], 1),
-            f(&l["p50_ms"], 1),
-            f(&l["p95_ms"], 1),
-            f(&l["p99_ms"], 1)
-        ));
-    }
-    for l in e["openai_search"].as_array().into_iter().flatten() {
-        o.push_str(&format!(
-            "| POST /v1/vector_stores/{{id}}/search | {} | {} | {} | {} | {} |\n",
-            l["concurrency"],
-            f(&l["qps"], 1),
-            f(&l["p50_ms"], 1),
-            f(&l["p95_ms"], 1),
-            f(&l["p99_ms"], 1)
-        ));
-    }
-    o.push_str(&format!(
-        "| model alone, batches of 32 (sentences/s) | 1 | {} | | | |\n| model alone, one sentence at a time | 1 | {} | | | |\n",
-        f(&e["model_sentences_per_s_batch_32"], 1), f(&e["model_sentences_per_s_batch_1"], 1)
-    ));
-    let d = &s["database"];
-    o.push_str("\n| memory and disk | value |\n|---|---:|\n");
-    o.push_str(&format!(
-        "| service RSS idle (MiB) | {} |\n",
-        f(&s["idle_rss_mb"], 0)
-    ));
-    o.push_str(&format!(
-        "| service RSS peak, VmHWM (MiB) | {} |\n",
-        f(&s["peak_rss_mb"], 0)
-    ));
-    o.push_str(&format!(
-        "| service RSS at the end (MiB) | {} |\n",
-        f(&s["final_rss_mb"], 0)
-    ));
-    o.push_str(&format!(
-        "| service table, MiB per million chunks | {} |\n",
-        f(&d["service_mib_per_million_chunks"], 0)
-    ));
-    o.push_str(&format!(
-        "| COPY table, MiB per million chunks | {} |\n",
-        f(&d["copy_mib_per_million_chunks"], 0)
-    ));
-    o.push_str(&format!("\nElapsed: {} s.\n", f(&s["elapsed_s"], 0)));
-    o
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use bytes::Bytes;
 use indicatif::ProgressBar;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::client::{self, Api};
 use crate::{bar, load, ordered, step};
@@ -47,27 +47,77 @@ pub struct QuerySet<'a> {
     pub relevant: Vec<&'a str>,
 }
 
-/// MRR@10 and recall@10 of vector, keyword and hybrid `/v2` search on `collection`:
-/// `{mode: {mrr_at_10, recall_at_10, queries}}`.
-pub async fn measure(api: &Api, label: &str, collection: &str, qs: &QuerySet<'_>) -> Result<Value> {
-    let n = qs.texts.len();
-    let mut modes = serde_json::Map::new();
-    for mode in ["vector", "keyword", "hybrid"] {
-        let pb = bar(n as u64, &format!("{label}: {mode}"));
-        let res = ordered(n, 4, &pb, |i| {
-            let vector = (mode != "keyword").then_some(qs.vectors[i].as_slice());
-            let text = (mode != "vector").then_some(qs.texts[i]);
-            api.search(collection, client::search_body(mode, vector, text, 10))
-        })
-        .await?;
-        let (mrr, recall) = load::mrr_recall(&res, &qs.relevant, 10);
-        step(&format!(
-            "{label} {mode}: MRR@10 {mrr:.4}, recall@10 {recall:.4} ({n} queries)"
-        ));
-        modes.insert(
-            mode.into(),
-            json!({"mrr_at_10": mrr, "recall_at_10": recall, "queries": n}),
-        );
+/// The three `/v2` search modes, each with a figure of type `T`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ByMode<T> {
+    pub vector: T,
+    pub keyword: T,
+    pub hybrid: T,
+}
+
+impl<T> ByMode<T> {
+    /// (mode name, figure), in the order vector, keyword, hybrid.
+    pub fn iter(&self) -> [(&'static str, &T); 3] {
+        [
+            ("vector", &self.vector),
+            ("keyword", &self.keyword),
+            ("hybrid", &self.hybrid),
+        ]
     }
-    Ok(Value::Object(modes))
+
+    pub fn map<U>(&self, f: impl Fn(&T) -> U) -> ByMode<U> {
+        ByMode {
+            vector: f(&self.vector),
+            keyword: f(&self.keyword),
+            hybrid: f(&self.hybrid),
+        }
+    }
+}
+
+/// The retrieval quality of one search mode on one collection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModeQuality {
+    pub mrr_at_10: f64,
+    pub recall_at_10: f64,
+    pub queries: usize,
+}
+
+/// MRR@10 and recall@10 of vector, keyword and hybrid `/v2` search on `collection`.
+pub async fn measure(
+    api: &Api,
+    label: &str,
+    collection: &str,
+    qs: &QuerySet<'_>,
+) -> Result<ByMode<ModeQuality>> {
+    Ok(ByMode {
+        vector: measure_mode(api, label, collection, qs, "vector").await?,
+        keyword: measure_mode(api, label, collection, qs, "keyword").await?,
+        hybrid: measure_mode(api, label, collection, qs, "hybrid").await?,
+    })
+}
+
+async fn measure_mode(
+    api: &Api,
+    label: &str,
+    collection: &str,
+    qs: &QuerySet<'_>,
+    mode: &str,
+) -> Result<ModeQuality> {
+    let n = qs.texts.len();
+    let pb = bar(n as u64, &format!("{label}: {mode}"));
+    let res = ordered(n, 4, &pb, |i| {
+        let vector = (mode != "keyword").then_some(qs.vectors[i].as_slice());
+        let text = (mode != "vector").then_some(qs.texts[i]);
+        api.search(collection, client::search_body(mode, vector, text, 10))
+    })
+    .await?;
+    let (mrr, recall) = load::mrr_recall(&res, &qs.relevant, 10);
+    step(&format!(
+        "{label} {mode}: MRR@10 {mrr:.4}, recall@10 {recall:.4} ({n} queries)"
+    ));
+    Ok(ModeQuality {
+        mrr_at_10: mrr,
+        recall_at_10: recall,
+        queries: n,
+    })
 }
