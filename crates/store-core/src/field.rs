@@ -22,6 +22,10 @@ pub enum Field {
     QueryVector,
     /// The attribute filter of a search.
     Filter,
+    /// How many hits a search returns at most.
+    MaxResults,
+    /// The lowest score a hit may have.
+    ScoreThreshold,
     /// The documents of a write, as a whole.
     Documents,
     /// One document of a write, by its position in the request.
@@ -102,6 +106,8 @@ impl Field {
             Field::Query => "query".into(),
             Field::QueryVector => "vector".into(),
             Field::Filter => "filters".into(),
+            Field::MaxResults => "max_num_results".into(),
+            Field::ScoreThreshold => "ranking_options.score_threshold".into(),
             Field::Documents => "documents".into(),
             Field::Document { index, part } => format!("documents[{index}].{}", part.as_str()),
             Field::Chunk(part) => part.as_str().into(),

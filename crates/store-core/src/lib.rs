@@ -39,8 +39,8 @@ pub use ingest::{
 };
 pub use registry::StoreRegistry;
 pub use store::{
-    Chunk, CollectionSpec, Hit, HybridOptions, SearchQuery, SearchRequest, StoredChunk,
-    VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, Hit, HitSource, HybridOptions, MAX_K, SearchQuery, SearchRequest,
+    StoredChunk, VectorStore, last_of_each_id, run_search,
 };
 
 #[cfg(any(test, feature = "mocks"))]

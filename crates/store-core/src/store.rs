@@ -19,7 +19,8 @@ pub struct CollectionSpec {
 }
 
 impl CollectionSpec {
-    /// A vector for this collection has its dimension and only finite components.
+    /// A vector for this collection has its dimension, only finite components and a
+    /// direction (a zero vector has no cosine similarity).
     pub fn check_vector(&self, v: &[f32]) -> StoreResult<()> {
         if v.len() != self.dimension {
             return Err(crate::StoreError::dimension_mismatch(
@@ -31,6 +32,12 @@ impl CollectionSpec {
             return Err(crate::StoreError::invalid_field(
                 crate::Field::Chunk(crate::DocumentPart::Vector),
                 format!("vector component {i} is not a finite number"),
+            ));
+        }
+        if v.iter().all(|x| *x == 0.0) {
+            return Err(crate::StoreError::invalid_field(
+                crate::Field::Chunk(crate::DocumentPart::Vector),
+                "a zero vector has no direction, so it has no cosine similarity",
             ));
         }
         Ok(())
@@ -177,8 +184,125 @@ impl HybridOptions {
     }
 }
 
+/// The most hits one search returns, on every back-end.
+pub const MAX_K: usize = 100;
+
+/// What a back-end supplies to the one search driver, [`run_search`]: its own nearest and
+/// best-matching chunks. The driver does the rest (validation, `k`, fusion, the threshold) the
+/// same way for every back-end.
+#[async_trait]
+pub trait HitSource: Send + Sync {
+    /// What only this back-end limits in a request, checked before it is sent anywhere.
+    fn check(&self, _collection: &CollectionSpec, _request: &SearchRequest) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Up to `n` chunks nearest to `vector` that pass `filter`, best first, scored
+    /// (1 + cos) / 2.
+    async fn vector_hits(
+        &self,
+        collection: &CollectionSpec,
+        vector: &[f32],
+        filter: Option<&Filter>,
+        n: usize,
+    ) -> StoreResult<Vec<Hit>>;
+
+    /// Up to `n` chunks matching `text` that pass `filter`, best first, scores in 0..=1.
+    async fn keyword_hits(
+        &self,
+        collection: &CollectionSpec,
+        text: &str,
+        filter: Option<&Filter>,
+        n: usize,
+    ) -> StoreResult<Vec<Hit>>;
+
+    /// Succeeds when the collection exists; [`crate::StoreError::NotFound`] otherwise.
+    async fn require_collection(&self, collection: &CollectionSpec) -> StoreResult<()>;
+}
+
+impl SearchRequest {
+    /// The limits of a search on every back-end: a query vector of the collection's dimension
+    /// with a direction, `k` at most [`MAX_K`], a threshold in 0..=1.
+    pub fn validate(&self, collection: &CollectionSpec) -> StoreResult<()> {
+        if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &self.mode {
+            collection.check_vector(v)?;
+        }
+        if self.k > MAX_K {
+            return Err(crate::StoreError::invalid_field(
+                crate::Field::MaxResults,
+                format!("a search returns at most {MAX_K} hits, not {}", self.k),
+            ));
+        }
+        if let Some(t) = self.score_threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(crate::StoreError::invalid_field(
+                crate::Field::ScoreThreshold,
+                format!("score_threshold must be between 0 and 1, not {t}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A search on any back-end: the request validated, the back-end's hits taken (both lists,
+/// each [`HybridOptions::depth`] deep, for hybrid, fused here), none below the threshold, at
+/// most `k`. `k == 0` answers nothing, but a missing collection is still not found.
+pub async fn run_search<S: HitSource + ?Sized>(
+    source: &S,
+    collection: &CollectionSpec,
+    request: &SearchRequest,
+) -> StoreResult<Vec<Hit>> {
+    request.validate(collection)?;
+    source.check(collection, request)?;
+    let (k, threshold, filter) = (request.k, request.score_threshold, request.filter.as_ref());
+    if k == 0 {
+        source.require_collection(collection).await?;
+        return Ok(Vec::new());
+    }
+    match &request.mode {
+        SearchQuery::Vector(v) => Ok(threshold_and_k(
+            source.vector_hits(collection, v, filter, k).await?,
+            threshold,
+            k,
+        )),
+        SearchQuery::Keyword(text) => Ok(threshold_and_k(
+            source.keyword_hits(collection, text, filter, k).await?,
+            threshold,
+            k,
+        )),
+        SearchQuery::Hybrid { vector, text } => {
+            let depth = HybridOptions::depth(k);
+            let (by_vector, by_keyword) = futures::try_join!(
+                source.vector_hits(collection, vector, filter, depth),
+                source.keyword_hits(collection, text, filter, depth)
+            )?;
+            Ok(request
+                .hybrid
+                .fuse_hits(by_vector, by_keyword, threshold, k))
+        }
+    }
+}
+
+/// Of chunks with the same id, the last one, in the place of the first: what one upsert
+/// stores when a request repeats an id.
+pub fn last_of_each_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
+    let mut position: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Chunk> = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        match position.get(&c.id) {
+            Some(&i) => out[i] = c,
+            None => {
+                position.insert(c.id.clone(), out.len());
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// The hits scoring at least `threshold`, at most `k`, in the order given.
-pub fn threshold_and_k(
+fn threshold_and_k(
     hits: impl IntoIterator<Item = Hit>,
     threshold: Option<f32>,
     k: usize,
@@ -193,7 +317,7 @@ pub fn threshold_and_k(
 pub struct SearchRequest {
     pub mode: SearchQuery,
     pub filter: Option<Filter>,
-    /// How many hits at most (1..=100 at this layer).
+    /// How many hits at most, up to [`MAX_K`].
     pub k: usize,
     /// Hits scoring below this are dropped (0..=1).
     pub score_threshold: Option<f32>,
@@ -321,6 +445,25 @@ mod tests {
         assert_eq!(opts.fuse_hits(v.clone(), kw.clone(), None, 1).len(), 1);
         let kept = opts.fuse_hits(v, kw, Some(0.9), 10);
         assert_eq!(kept.len(), 1, "only the chunk first in both lists scores 1");
+    }
+
+    #[test]
+    fn of_repeated_ids_the_last_is_kept_in_the_first_place() {
+        let c = |id: &str, text: &str| Chunk {
+            id: id.into(),
+            file_id: "f".into(),
+            filename: None,
+            chunk_index: 0,
+            text: text.into(),
+            vector: vec![1.0],
+            attributes: Map::new(),
+        };
+        let kept = last_of_each_id(vec![c("a", "1"), c("b", "2"), c("a", "3"), c("c", "4")]);
+        let got: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|c| (c.id.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "3"), ("b", "2"), ("c", "4")]);
     }
 
     #[test]

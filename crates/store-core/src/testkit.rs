@@ -42,7 +42,9 @@ macro_rules! conformance_suite {
             an_empty_collection_counts_lists_and_finds_nothing,
             upserts_round_trip_text_attributes_and_order,
             upserts_are_idempotent_by_id,
+            repeated_ids_in_one_upsert_count_once_and_the_last_wins,
             wrong_dimensions_are_rejected,
+            k_and_threshold_are_bounded_alike_and_k_zero_finds_nothing,
             a_missing_collection_is_not_found,
             vector_search_ranks_the_exact_vector_first,
             every_mode_returns_at_most_k_hits,
@@ -345,6 +347,99 @@ pub mod cases {
             .unwrap();
         assert_eq!(ids(&hits), ["a"], "the replaced vector is the one searched");
         store.drop_collection(&spec).await.unwrap();
+    }
+
+    pub async fn repeated_ids_in_one_upsert_count_once_and_the_last_wins(
+        store: Arc<dyn VectorStore>,
+    ) {
+        let spec = fresh(store.as_ref()).await;
+        let written = store
+            .upsert(
+                &spec,
+                vec![
+                    chunk("b", "old", vector(1), json!({"v": 1})),
+                    chunk("a", "only", vector(2), json!({})),
+                    chunk("b", "new", vector(3), json!({"v": 3})),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(written, 2, "one row per id");
+        assert_eq!(store.count(&spec).await.unwrap(), 2);
+        let rows = store.list(&spec, 10, 0).await.unwrap();
+        let got: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.text.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "only"), ("b", "new")]);
+        assert_eq!(Value::Object(rows[1].attributes.clone()), json!({"v": 3}));
+        let hits = store
+            .search(&spec, &request(SearchQuery::Vector(vector(3)), 1))
+            .await
+            .unwrap();
+        assert_eq!(ids(&hits), ["b"], "the last vector given is the one stored");
+        store.drop_collection(&spec).await.unwrap();
+    }
+
+    pub async fn k_and_threshold_are_bounded_alike_and_k_zero_finds_nothing(
+        store: Arc<dyn VectorStore>,
+    ) {
+        let spec = fresh(store.as_ref()).await;
+        store
+            .upsert(&spec, vec![chunk("a", "words", vector(1), json!({}))])
+            .await
+            .unwrap();
+        let at_most = store
+            .search(
+                &spec,
+                &request(SearchQuery::Vector(vector(1)), crate::MAX_K),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&at_most), ["a"]);
+        let over = store
+            .search(
+                &spec,
+                &request(SearchQuery::Vector(vector(1)), crate::MAX_K + 1),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(over.kind(), ErrorKind::InvalidInput);
+        let zero = store
+            .search(&spec, &request(SearchQuery::Keyword("words".into()), 0))
+            .await
+            .unwrap();
+        assert!(zero.is_empty());
+        let mut bad_threshold = request(SearchQuery::Vector(vector(1)), 3);
+        bad_threshold.score_threshold = Some(1.5);
+        let err = store.search(&spec, &bad_threshold).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let zero_vector = vec![0.0; DIM];
+        let err = store
+            .search(&spec, &request(SearchQuery::Vector(zero_vector.clone()), 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = store
+            .upsert(&spec, vec![chunk("z", "zero", zero_vector, json!({}))])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            store.count(&spec).await.unwrap(),
+            1,
+            "nothing more was written"
+        );
+        store.drop_collection(&spec).await.unwrap();
+        let gone = store
+            .search(&spec, &request(SearchQuery::Vector(vector(1)), 0))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            gone.kind(),
+            ErrorKind::NotFound,
+            "k = 0 still needs the collection"
+        );
     }
 
     pub async fn wrong_dimensions_are_rejected(store: Arc<dyn VectorStore>) {

@@ -1,6 +1,5 @@
 //! [`ElasticStore`]: the [`VectorStore`] contract over the Elasticsearch REST API.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Map, Value, json};
 use store_core::{
-    Chunk, CollectionSpec, DocumentPart, Field, Hit, HybridOptions, SearchQuery, SearchRequest,
-    StoreError, StoreResult, StoredChunk, VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, DocumentPart, Field, Hit, HitSource, SearchRequest, StoreError,
+    StoreResult, StoredChunk, VectorStore, last_of_each_id, run_search,
 };
 
 use crate::error::ElasticError;
@@ -228,29 +227,6 @@ impl ElasticStore {
                 })
             })
             .collect()
-    }
-
-    async fn vector_hits(
-        &self,
-        spec: &CollectionSpec,
-        vector: &[f32],
-        req: &SearchRequest,
-        k: usize,
-    ) -> StoreResult<Vec<Hit>> {
-        let candidates = query::num_candidates(k, self.options.num_candidates);
-        let body = query::knn_body(vector, k, candidates, req.filter.as_ref());
-        self.scored(spec, &body, query::vector_score).await
-    }
-
-    async fn keyword_hits(
-        &self,
-        spec: &CollectionSpec,
-        text: &str,
-        req: &SearchRequest,
-        k: usize,
-    ) -> StoreResult<Vec<Hit>> {
-        let body = query::match_body(text, k, req.filter.as_ref());
-        self.scored(spec, &body, query::keyword_score).await
     }
 
     /// Chunks matching `query` in list order: `skip` of them passed over, at most `take` kept.
@@ -484,34 +460,6 @@ fn chunk_of(hit: &Value) -> StoreResult<StoredChunk> {
         .ok_or_else(|| decode("a hit that is not a chunk written by this service"))
 }
 
-/// The collection's check, and a direction: cosine similarity needs one.
-fn check_vector(spec: &CollectionSpec, v: &[f32]) -> StoreResult<()> {
-    spec.check_vector(v)?;
-    if v.iter().all(|x| *x == 0.0) {
-        return Err(StoreError::invalid_field(
-            Field::Chunk(DocumentPart::Vector),
-            "a zero vector has no direction, so it has no cosine similarity",
-        ));
-    }
-    Ok(())
-}
-
-/// The last of each id wins, as if the chunks were written one after another.
-fn last_of_each_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
-    let mut position: HashMap<String, usize> = HashMap::new();
-    let mut out: Vec<Chunk> = Vec::with_capacity(chunks.len());
-    for c in chunks {
-        match position.get(&c.id) {
-            Some(&i) => out[i] = c,
-            None => {
-                position.insert(c.id.clone(), out.len());
-                out.push(c);
-            }
-        }
-    }
-    out
-}
-
 #[async_trait]
 impl VectorStore for ElasticStore {
     fn name(&self) -> &'static str {
@@ -573,7 +521,7 @@ impl VectorStore for ElasticStore {
     async fn upsert(&self, spec: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64> {
         let index = self.index(spec)?;
         for c in &chunks {
-            check_vector(spec, &c.vector)?;
+            spec.check_vector(&c.vector)?;
             c.check_limits()?;
             if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
                 return Err(StoreError::invalid_field(
@@ -692,36 +640,41 @@ impl VectorStore for ElasticStore {
     }
 
     async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
-        self.index(spec)?;
-        if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &req.mode {
-            check_vector(spec, v)?;
-        }
-        let k = req.k.min(1000);
-        if k == 0 {
-            self.require(spec).await?;
-            return Ok(Vec::new());
-        }
-        let threshold = req.score_threshold;
-        match &req.mode {
-            SearchQuery::Vector(v) => Ok(threshold_and_k(
-                self.vector_hits(spec, v, req, k).await?,
-                threshold,
-                k,
-            )),
-            SearchQuery::Keyword(text) => Ok(threshold_and_k(
-                self.keyword_hits(spec, text, req, k).await?,
-                threshold,
-                k,
-            )),
-            SearchQuery::Hybrid { vector, text } => {
-                let depth = HybridOptions::depth(k);
-                let (by_vector, by_keyword) = futures::try_join!(
-                    self.vector_hits(spec, vector, req, depth),
-                    self.keyword_hits(spec, text, req, depth)
-                )?;
-                Ok(req.hybrid.fuse_hits(by_vector, by_keyword, threshold, k))
-            }
-        }
+        run_search(self, spec, req).await
+    }
+}
+
+#[async_trait]
+impl HitSource for ElasticStore {
+    fn check(&self, spec: &CollectionSpec, _req: &SearchRequest) -> StoreResult<()> {
+        self.index(spec).map(drop)
+    }
+
+    async fn vector_hits(
+        &self,
+        spec: &CollectionSpec,
+        vector: &[f32],
+        filter: Option<&store_core::Filter>,
+        n: usize,
+    ) -> StoreResult<Vec<Hit>> {
+        let candidates = query::num_candidates(n, self.options.num_candidates);
+        let body = query::knn_body(vector, n, candidates, filter);
+        self.scored(spec, &body, query::vector_score).await
+    }
+
+    async fn keyword_hits(
+        &self,
+        spec: &CollectionSpec,
+        text: &str,
+        filter: Option<&store_core::Filter>,
+        n: usize,
+    ) -> StoreResult<Vec<Hit>> {
+        let body = query::match_body(text, n, filter);
+        self.scored(spec, &body, query::keyword_score).await
+    }
+
+    async fn require_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
+        self.require(spec).await
     }
 }
 
@@ -729,37 +682,15 @@ impl VectorStore for ElasticStore {
 mod tests {
     use super::*;
 
-    fn chunk(id: &str, text: &str) -> Chunk {
-        Chunk {
-            id: id.into(),
-            file_id: "f".into(),
-            filename: None,
-            chunk_index: 0,
-            text: text.into(),
-            vector: vec![1.0],
-            attributes: Default::default(),
-        }
-    }
-
-    #[test]
-    fn of_repeated_ids_the_last_is_written_in_the_first_place() {
-        let out = last_of_each_id(vec![chunk("b", "old"), chunk("a", "x"), chunk("b", "new")]);
-        let got: Vec<(&str, &str)> = out
-            .iter()
-            .map(|c| (c.id.as_str(), c.text.as_str()))
-            .collect();
-        assert_eq!(got, [("b", "new"), ("a", "x")]);
-    }
-
     #[test]
     fn vectors_must_have_the_dimension_finite_components_and_a_direction() {
         let spec = CollectionSpec {
             name: "c".into(),
             dimension: 2,
         };
-        assert!(check_vector(&spec, &[1.0, 0.0]).is_ok());
+        assert!(spec.check_vector(&[1.0, 0.0]).is_ok());
         for bad in [vec![1.0], vec![f32::NAN, 1.0], vec![0.0, 0.0]] {
-            assert!(check_vector(&spec, &bad).is_err(), "{bad:?}");
+            assert!(spec.check_vector(&bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,6 +1,5 @@
 //! [`PgVectorStore`]: collections as tables in the `vectors` schema.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -14,8 +13,8 @@ use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use store_core::{
-    Chunk, CollectionSpec, ErrorKind, Field, Hit, HybridOptions, SearchQuery, SearchRequest,
-    StoreError, StoreResult, StoredChunk, VectorStore, threshold_and_k,
+    Chunk, CollectionSpec, ErrorKind, Field, Hit, HitSource, SearchQuery, SearchRequest,
+    StoreError, StoreResult, StoredChunk, VectorStore, last_of_each_id, run_search,
 };
 
 use crate::error;
@@ -332,26 +331,6 @@ FROM {t} JOIN top USING (id) ORDER BY top.bm25 DESC, id"#,
     )
 }
 
-/// Chunks with one row per id (the last one given wins), in the order given.
-fn last_per_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
-    let mut last: HashMap<&str, usize> = HashMap::new();
-    for (i, c) in chunks.iter().enumerate() {
-        last.insert(c.id.as_str(), i);
-    }
-    if last.len() == chunks.len() {
-        return chunks;
-    }
-    let mut keep = vec![false; chunks.len()];
-    for i in last.into_values() {
-        keep[i] = true;
-    }
-    chunks
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(c, k)| k.then_some(c))
-        .collect()
-}
-
 /// One multi-row upsert's columns, moved out of the chunks.
 struct Columns {
     ids: Vec<String>,
@@ -600,7 +579,7 @@ impl VectorStore for PgVectorStore {
         if chunks.is_empty() {
             return Ok(0);
         }
-        let rows = last_per_id(chunks);
+        let rows = last_of_each_id(chunks);
         let total = rows.len() as u64;
         let batch = self.options.upsert_batch.max(1);
         let mut rows = rows.into_iter();
@@ -737,47 +716,47 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn search(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<Vec<Hit>> {
+        run_search(self, spec, req).await
+    }
+}
+
+#[async_trait]
+impl HitSource for PgVectorStore {
+    fn check(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<()> {
         table(spec)?;
-        if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &req.mode {
-            spec.check_vector(v)?;
-        }
         if let SearchQuery::Keyword(text) | SearchQuery::Hybrid { text, .. } = &req.mode {
             check_no_nul(&Field::Query, text)?;
         }
         if let Some(f) = &req.filter {
             check_json_no_nul(&Field::Filter, &f.to_json())?;
         }
-        let k = req.k.min(1000);
-        let filter = req.filter.as_ref();
-        let threshold = req.score_threshold;
-        if k == 0 {
-            // Nothing to return, but a missing collection is still NotFound.
-            return match self.table_dimension(spec).await? {
-                Some(_) => Ok(Vec::new()),
-                None => Err(StoreError::not_found("collection", spec.name.clone())),
-            };
-        }
-        match &req.mode {
-            SearchQuery::Vector(v) => Ok(threshold_and_k(
-                to_hits(self.vector_search(spec, v, filter, k).await?),
-                threshold,
-                k,
-            )),
-            SearchQuery::Keyword(text) => Ok(threshold_and_k(
-                to_hits(self.keyword_search(spec, text, filter, k).await?),
-                threshold,
-                k,
-            )),
-            SearchQuery::Hybrid { vector, text } => {
-                let depth = HybridOptions::depth(k);
-                let (by_vector, by_keyword) = futures::try_join!(
-                    self.vector_search(spec, vector, filter, depth),
-                    self.keyword_search(spec, text, filter, depth)
-                )?;
-                Ok(req
-                    .hybrid
-                    .fuse_hits(to_hits(by_vector), to_hits(by_keyword), threshold, k))
-            }
+        Ok(())
+    }
+
+    async fn vector_hits(
+        &self,
+        spec: &CollectionSpec,
+        vector: &[f32],
+        filter: Option<&store_core::Filter>,
+        n: usize,
+    ) -> StoreResult<Vec<Hit>> {
+        Ok(to_hits(self.vector_search(spec, vector, filter, n).await?))
+    }
+
+    async fn keyword_hits(
+        &self,
+        spec: &CollectionSpec,
+        text: &str,
+        filter: Option<&store_core::Filter>,
+        n: usize,
+    ) -> StoreResult<Vec<Hit>> {
+        Ok(to_hits(self.keyword_search(spec, text, filter, n).await?))
+    }
+
+    async fn require_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
+        match self.table_dimension(spec).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::not_found("collection", spec.name.clone())),
         }
     }
 }
@@ -856,25 +835,6 @@ mod tests {
         // The session serves every k up to ef_search / 2, and no larger one.
         assert_eq!(SearchSettings::for_k(&o, 50), session);
         assert_ne!(SearchSettings::for_k(&o, 51), session);
-    }
-
-    #[test]
-    fn the_last_chunk_given_for_an_id_wins_and_order_is_kept() {
-        let c = |id: &str, text: &str| Chunk {
-            id: id.into(),
-            file_id: "f".into(),
-            filename: None,
-            chunk_index: 0,
-            text: text.into(),
-            vector: vec![1.0],
-            attributes: Map::new(),
-        };
-        let kept = last_per_id(vec![c("a", "1"), c("b", "2"), c("a", "3"), c("c", "4")]);
-        let got: Vec<(&str, &str)> = kept
-            .iter()
-            .map(|c| (c.id.as_str(), c.text.as_str()))
-            .collect();
-        assert_eq!(got, [("b", "2"), ("a", "3"), ("c", "4")]);
     }
 
     #[test]
