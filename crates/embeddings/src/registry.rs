@@ -320,20 +320,22 @@ mod tests {
         assert!(!shown.contains("sk-very-secret"), "{shown}");
     }
 
+    /// Model `m`, a local model whose directory does not exist.
+    fn missing_local_model() -> BTreeMap<String, ModelConfig> {
+        let config = ModelConfig {
+            dimension: 384,
+            max_input_tokens: 256,
+            provider: ProviderConfig::Local {
+                path: "/no/such/dir".into(),
+                batch_size: 8,
+            },
+        };
+        BTreeMap::from([("m".to_string(), config)])
+    }
+
     #[tokio::test]
     async fn an_unconfigured_default_fails_before_any_model_is_loaded() {
-        let mut models = BTreeMap::new();
-        models.insert(
-            "m".to_string(),
-            ModelConfig {
-                dimension: 384,
-                max_input_tokens: 256,
-                provider: ProviderConfig::Local {
-                    path: "/no/such/dir".into(),
-                    batch_size: 8,
-                },
-            },
-        );
+        let models = missing_local_model();
         let err = EmbedderRegistry::from_config(&models, "other")
             .await
             .unwrap_err();
@@ -345,18 +347,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_local_model_directory_says_how_to_fetch_it() {
-        let mut models = BTreeMap::new();
-        models.insert(
-            "m".to_string(),
-            ModelConfig {
-                dimension: 384,
-                max_input_tokens: 256,
-                provider: ProviderConfig::Local {
-                    path: "/no/such/dir".into(),
-                    batch_size: 8,
-                },
-            },
-        );
+        let models = missing_local_model();
         let err = EmbedderRegistry::from_config(&models, "m")
             .await
             .unwrap_err()

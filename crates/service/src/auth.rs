@@ -201,10 +201,7 @@ mod tests {
     use store_core::MockCatalog;
 
     fn tenant(name: &str) -> Tenant {
-        Tenant {
-            id: format!("t_{name}"),
-            name: name.into(),
-        }
+        Tenant::new(format!("t_{name}"), name)
     }
 
     async fn service(mode: AuthMode, known_hash: String) -> AuthService {

@@ -853,10 +853,7 @@ mod tests {
     use store_core::{MockCatalog, MockVectorStore};
 
     fn tenant() -> Tenant {
-        Tenant {
-            id: "t1".into(),
-            name: "acme".into(),
-        }
+        Tenant::new("t1", "acme")
     }
 
     fn record(model: Option<&str>) -> CollectionRecord {

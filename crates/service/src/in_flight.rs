@@ -72,10 +72,7 @@ mod tests {
     use super::*;
 
     fn tenant(id: &str) -> Tenant {
-        Tenant {
-            id: id.into(),
-            name: id.into(),
-        }
+        Tenant::new(id, id)
     }
 
     #[tokio::test]

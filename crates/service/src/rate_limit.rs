@@ -174,10 +174,7 @@ mod tests {
     use governor::clock::FakeRelativeClock;
 
     fn tenant(id: &str) -> Tenant {
-        Tenant {
-            id: id.into(),
-            name: id.into(),
-        }
+        Tenant::new(id, id)
     }
 
     fn limits(per_second: u32, burst: u32) -> (RateLimits<FakeRelativeClock>, FakeRelativeClock) {

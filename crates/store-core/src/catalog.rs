@@ -19,6 +19,15 @@ pub struct Tenant {
     pub name: String,
 }
 
+impl Tenant {
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+}
+
 /// An API key as the catalog keeps it: never the key itself, only its SHA-256 and a short
 /// prefix to recognise it by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

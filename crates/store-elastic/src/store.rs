@@ -745,30 +745,24 @@ mod tests {
 
     #[test]
     fn a_bulk_item_refused_for_good_or_out_of_tries_is_reported_with_its_position() {
+        let refused = |reply: &Value, tries_left: bool| match bulk_outcome(reply, 2, tries_left) {
+            Ok(BulkOutcome::Refused { position, error }) => {
+                (position, error.into_store("c").kind())
+            }
+            other => panic!("{other:?}"),
+        };
         let reply = bulk_reply(&[
             (429, "es_rejected_execution_exception"),
             (400, "document_parsing_exception"),
         ]);
-        match bulk_outcome(&reply, 2, true).unwrap() {
-            BulkOutcome::Refused { position, error } => {
-                assert_eq!(position, 1);
-                assert_eq!(
-                    error.into_store("c").kind(),
-                    store_core::ErrorKind::InvalidInput
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        match bulk_outcome(&bulk_reply(&[(201, ""), (429, "x")]), 2, false).unwrap() {
-            BulkOutcome::Refused { position, error } => {
-                assert_eq!(position, 1);
-                assert_eq!(
-                    error.into_store("c").kind(),
-                    store_core::ErrorKind::Unavailable
-                );
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            refused(&reply, true),
+            (1, store_core::ErrorKind::InvalidInput)
+        );
+        assert_eq!(
+            refused(&bulk_reply(&[(201, ""), (429, "x")]), false),
+            (1, store_core::ErrorKind::Unavailable)
+        );
     }
 
     #[test]

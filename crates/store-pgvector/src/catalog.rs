@@ -160,12 +160,7 @@ fn new_id(prefix: &str) -> String {
 #[async_trait]
 impl Catalog for PgCatalog {
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.db.conn().await?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
-        Ok(())
+        self.db.ping().await
     }
 
     async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant> {
@@ -391,17 +386,9 @@ impl Catalog for PgCatalog {
     }
 
     async fn delete_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
-        let mut conn = self.db.conn().await?;
-        let n = diesel::sql_query("DELETE FROM collections WHERE tenant_id = $1 AND id = $2")
-            .bind::<Text, _>(tenant_id.to_string())
-            .bind::<Text, _>(id.to_string())
-            .execute(&mut conn)
+        self.db
+            .delete_owned("collections", "collection", tenant_id, id)
             .await
-            .map_err(error::db)?;
-        if n == 0 {
-            return Err(StoreError::not_found("collection", id));
-        }
-        Ok(())
     }
 
     async fn touch_collection(&self, tenant_id: &str, id: &str) -> StoreResult<()> {

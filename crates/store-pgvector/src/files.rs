@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
-use store_core::{FileCatalog, FilePage, FileRecord, PageOrder, StoreError, StoreResult};
+use store_core::{FileCatalog, FilePage, FileRecord, PageOrder, StoreResult};
 
 use crate::PgCatalog;
 use crate::error;
@@ -104,17 +104,7 @@ impl FileCatalog for PgCatalog {
     }
 
     async fn delete_file(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
-        let mut conn = self.db.conn().await?;
-        let n = diesel::sql_query("DELETE FROM files WHERE tenant_id = $1 AND id = $2")
-            .bind::<Text, _>(tenant_id.to_string())
-            .bind::<Text, _>(id.to_string())
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
-        if n == 0 {
-            return Err(StoreError::not_found("file", id));
-        }
-        Ok(())
+        self.db.delete_owned("files", "file", tenant_id, id).await
     }
 
     async fn expired_files(&self, now: i64, limit: usize) -> StoreResult<Vec<FileRecord>> {

@@ -51,6 +51,40 @@ impl Db {
     async fn conn(&self) -> StoreResult<Conn> {
         self.0.get().await.map_err(error::pool)
     }
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(error::db)?;
+        Ok(())
+    }
+
+    /// Deletes the tenant's row `id` of `table` (a constant of this crate); not found when there
+    /// is none.
+    async fn delete_owned(
+        &self,
+        table: &'static str,
+        what: &'static str,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let n = diesel::sql_query(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind::<diesel::sql_types::Text, _>(tenant_id.to_string())
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
+        if n == 0 {
+            return Err(StoreError::not_found(what, id));
+        }
+        Ok(())
+    }
 }
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -537,12 +537,7 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.db.conn().await?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
-        Ok(())
+        self.db.ping().await
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
