@@ -77,11 +77,7 @@ pub async fn stores(
     let mut stores: Vec<Arc<dyn VectorStore>> = Vec::new();
     #[cfg(feature = "pgvector")]
     {
-        // The catalog's pool was made by `connect` with these options.
-        stores.push(Arc::new(store_pgvector::PgVectorStore::on_connected_pool(
-            pool.clone(),
-            pgvector_options(settings)?,
-        )));
+        stores.push(Arc::new(store_pgvector::PgVectorStore::new(pool.clone())));
     }
     #[cfg(feature = "elastic")]
     if let Some(store) = elastic_store(settings).await? {

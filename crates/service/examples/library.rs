@@ -49,7 +49,7 @@ impl Library {
         let pool = store_pgvector::connect(database_url, 8, &options).await?;
         let catalog = Arc::new(PgCatalog::new(pool.clone()));
         let stores = StoreRegistry::new(
-            vec![Arc::new(PgVectorStore::on_connected_pool(pool, options))],
+            vec![Arc::new(PgVectorStore::new(pool))],
             PgVectorStore::NAME,
         )?;
         let models = BTreeMap::from([(

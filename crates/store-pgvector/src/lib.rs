@@ -30,16 +30,34 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures::FutureExt;
 use store_core::{StoreError, StoreResult};
 
-pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
-type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+type Connections = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+/// A connection taken from a [`Pool`]; it goes back when dropped.
+pub type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
 
-/// The pool as the store and the catalog hold it: prints its size, not its connections.
+/// A pool of connections made by [`connect`], with the options its connections were set up
+/// with: each starts with their search settings as session defaults, which a
+/// [`PgVectorStore`] over the pool relies on, and none other.
 #[derive(Clone)]
-struct Db(Pool);
+pub struct Pool {
+    connections: Connections,
+    options: std::sync::Arc<PgVectorOptions>,
+}
 
-impl std::fmt::Debug for Db {
+impl Pool {
+    /// A connection, waiting for one at most the pool's timeout.
+    pub async fn get(&self) -> StoreResult<Conn> {
+        self.connections.get().await.map_err(error::pool)
+    }
+
+    /// The options every connection of the pool was set up with.
+    pub fn options(&self) -> &PgVectorOptions {
+        &self.options
+    }
+}
+
+impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let status = self.0.status();
+        let status = self.connections.status();
         f.debug_struct("Pool")
             .field("size", &status.size)
             .field("max_size", &status.max_size)
@@ -47,9 +65,13 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// The pool as the store and the catalog hold it: prints its size, not its connections.
+#[derive(Clone, Debug)]
+struct Db(Pool);
+
 impl Db {
     async fn conn(&self) -> StoreResult<Conn> {
-        self.0.get().await.map_err(error::pool)
+        self.0.get().await
     }
 
     /// Succeeds when the database answers.
@@ -114,8 +136,8 @@ pub const MAX_CONNECTION_USES: usize = 10_000;
 
 /// A pool of at most `pool_size` connections, tried once so that a bad URL or a server that is
 /// down fails here ([`store_core::ErrorKind::Unavailable`]). New connections get the search
-/// settings of `options` as session defaults, which [`PgVectorStore::on_connected_pool`] relies
-/// on; a store made with [`PgVectorStore::new`] sets its own per search instead.
+/// settings of `options` as session defaults; the pool keeps `options`, so that the
+/// [`PgVectorStore`] made over it searches with them.
 pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
     let setup = format!(
         "{}; SET statement_timeout = {}",
@@ -142,7 +164,7 @@ pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> 
         .boxed()
     });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
-    let pool = Pool::builder(manager)
+    let connections = Connections::builder(manager)
         .max_size(pool_size.max(1))
         .wait_timeout(Some(POOL_TIMEOUT))
         .create_timeout(Some(POOL_TIMEOUT))
@@ -161,12 +183,12 @@ pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> 
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::internal("could not build the connection pool", e))?;
+    let pool = Pool {
+        connections,
+        options: std::sync::Arc::new(options.clone()),
+    };
     // Fail fast on a bad URL or an unreachable server.
-    let mut conn = pool.get().await.map_err(error::pool)?;
-    diesel::sql_query("SELECT 1")
-        .execute(&mut conn)
-        .await
-        .map_err(error::db)?;
+    Db(pool.clone()).ping().await?;
     Ok(pool)
 }
 

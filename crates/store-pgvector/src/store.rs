@@ -68,9 +68,9 @@ const MAX_DIMENSION: usize = 2000;
 pub struct PgVectorStore {
     db: Db,
     options: PgVectorOptions,
-    /// The search settings every connection of the pool starts with, when known: a vector
-    /// search they already serve runs as one statement, without a transaction of its own.
-    session: Option<SearchSettings>,
+    /// The search settings every connection of the pool starts with: a vector search they
+    /// already serve runs as one statement, without a transaction of its own.
+    session: SearchSettings,
 }
 
 /// The HNSW settings a vector search runs with: iterative scans so that a selective filter still
@@ -109,24 +109,22 @@ impl SearchSettings {
 impl PgVectorStore {
     pub const NAME: &'static str = "pgvector";
 
-    /// A store over any pool: each vector search sets its HNSW settings in a transaction of its
-    /// own.
-    pub fn new(pool: Pool, options: PgVectorOptions) -> Self {
+    /// A store over `pool`, with the options the pool's connections were set up with: a vector
+    /// search for k up to `ef_search / 2` is one statement (a larger k sets its own settings
+    /// in a transaction).
+    pub fn new(pool: Pool) -> Self {
+        let options = pool.options().clone();
+        Self::with_options(pool, options)
+    }
+
+    /// A store over `pool` with other options than the pool's: searches whose settings differ
+    /// from the connections' set their own in a transaction.
+    pub fn with_options(pool: Pool, options: PgVectorOptions) -> Self {
+        let session = SearchSettings::session(pool.options());
         Self {
             db: Db(pool),
             options,
-            session: None,
-        }
-    }
-
-    /// A store over a pool made by [`crate::connect`] with these same `options`: its
-    /// connections already have the search settings of every k up to `ef_search / 2`, so those
-    /// searches are one statement (larger k still set their own in a transaction).
-    pub fn on_connected_pool(pool: Pool, options: PgVectorOptions) -> Self {
-        let session = Some(SearchSettings::session(&options));
-        Self {
             session,
-            ..Self::new(pool, options)
         }
     }
 }
@@ -418,7 +416,7 @@ impl PgVectorStore {
         let settings = SearchSettings::for_k(&self.options, k);
         let prepared = filter.is_none();
         let mut conn = self.db.conn().await?;
-        let result = if self.session == Some(settings) {
+        let result = if self.session == settings {
             load(q, prepared, &mut conn).await
         } else {
             let sql = settings.sql(true);

@@ -108,8 +108,8 @@ async fn non_finite_vectors_are_invalid_and_nothing_is_written() {
 #[tokio::test]
 async fn concurrent_creates_of_one_collection_all_succeed() {
     let pool = pool().await;
-    let a = PgVectorStore::new(pool.clone(), PgVectorOptions::default());
-    let b = PgVectorStore::new(pool, PgVectorOptions::default());
+    let a = PgVectorStore::new(pool.clone());
+    let b = PgVectorStore::new(pool);
     let spec = CollectionSpec {
         name: format!("t_{}", uuid::Uuid::new_v4().simple()),
         dimension: DIM,
@@ -123,7 +123,7 @@ async fn concurrent_creates_of_one_collection_all_succeed() {
 #[tokio::test]
 async fn a_large_upsert_spans_several_batches_in_one_transaction() {
     let pool = pool().await;
-    let store = PgVectorStore::new(
+    let store = PgVectorStore::with_options(
         pool,
         PgVectorOptions {
             upsert_batch: 7,
@@ -164,9 +164,10 @@ async fn a_store_over_a_pool_with_other_session_settings_sets_its_own_per_search
     )
     .await
     .unwrap();
-    // ... still fill k under a selective filter for a store made with `new` and the defaults.
-    let store: std::sync::Arc<dyn store_core::VectorStore> =
-        std::sync::Arc::new(PgVectorStore::new(pool, PgVectorOptions::default()));
+    // ... still fill k under a selective filter for a store with the default options.
+    let store: std::sync::Arc<dyn store_core::VectorStore> = std::sync::Arc::new(
+        PgVectorStore::with_options(pool, PgVectorOptions::default()),
+    );
     store_core::testkit::cases::a_selective_filter_still_returns_k_hits(store).await;
 }
 

@@ -34,10 +34,7 @@ pub async fn pool() -> Pool {
 }
 
 pub async fn store() -> Arc<dyn VectorStore> {
-    Arc::new(PgVectorStore::on_connected_pool(
-        pool().await,
-        PgVectorOptions::default(),
-    ))
+    Arc::new(PgVectorStore::new(pool().await))
 }
 
 store_core::conformance_suite!(async || -> Arc<dyn VectorStore> { store().await });

@@ -23,7 +23,7 @@ async fn unfiltered_searches_reuse_one_prepared_statement_per_table_and_mode() {
     let pool = store_pgvector::connect(&database_url(), 1, &PgVectorOptions::default())
         .await
         .unwrap();
-    let store = PgVectorStore::on_connected_pool(pool.clone(), PgVectorOptions::default());
+    let store = PgVectorStore::new(pool.clone());
     let spec = fresh(&store).await;
     let rows = || {
         vec![
