@@ -18,7 +18,52 @@ pub struct CollectionSpec {
     pub dimension: usize,
 }
 
+/// The name a back-end stores a collection under (a table, an index): a lower-case ASCII
+/// letter, then up to 62 lower-case ASCII letters, digits or `_` — PostgreSQL's identifier limit,
+/// which every back-end keeps. Names are the only thing a back-end ever formats into a query,
+/// and only once parsed into this.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhysicalName(String);
+
+impl PhysicalName {
+    /// The longest physical name, in bytes.
+    pub const MAX_LEN: usize = 63;
+
+    pub fn parse(name: &str) -> StoreResult<Self> {
+        let mut chars = name.chars();
+        let ok = name.len() <= Self::MAX_LEN
+            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(Self(name.to_string()))
+        } else {
+            Err(crate::StoreError::invalid_field(
+                crate::Field::Collection,
+                format!(
+                    "'{name}' is not a valid physical collection name: a lower-case ASCII letter, then up to {} lower-case letters, digits or '_'",
+                    Self::MAX_LEN - 1
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PhysicalName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl CollectionSpec {
+    /// The collection's name, checked to be one a back-end may store it under.
+    pub fn physical_name(&self) -> StoreResult<PhysicalName> {
+        PhysicalName::parse(&self.name)
+    }
+
     /// A vector for this collection has its dimension, only finite components and a
     /// direction (a zero vector has no cosine similarity).
     pub fn check_vector(&self, v: &[f32]) -> StoreResult<()> {
@@ -408,6 +453,26 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn physical_names_are_one_identifier_on_every_back_end() {
+        for ok in ["a", "vs_0190abc", &format!("a{}", "b".repeat(62))] {
+            assert_eq!(PhysicalName::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "1a",
+            "_a",
+            "A",
+            "a-b",
+            "a b",
+            "é",
+            "a\"; drop",
+            &format!("a{}", "b".repeat(63)),
+        ] {
+            assert!(PhysicalName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! nulls are kept but not indexed, so no filter matches them, as in the reference semantics.
 
 use serde_json::{Map, Value, json};
-use store_core::{Chunk, CollectionSpec, StoredChunk};
+use store_core::{Chunk, CollectionSpec, PhysicalName, StoredChunk};
 
 use crate::options::ElasticOptions;
 
@@ -18,9 +18,9 @@ pub const MAX_DIMENSION: usize = 4096;
 /// Longest string attribute that is indexed for filters (longer ones are kept, not filterable).
 pub const MAX_KEYWORD_LENGTH: usize = 8191;
 
-/// The index holding a collection.
-pub fn index_name(options: &ElasticOptions, spec: &CollectionSpec) -> String {
-    format!("{}{}", options.index_prefix, spec.name)
+/// The index holding the collection stored as `name`.
+pub fn index_name(options: &ElasticOptions, name: &PhysicalName) -> String {
+    format!("{}{name}", options.index_prefix)
 }
 
 /// The typed field an attribute key is indexed under. Elasticsearch reads dots in field names as
@@ -241,7 +241,8 @@ mod tests {
             name: "vs_x".into(),
             dimension: 384,
         };
-        assert_eq!(index_name(&options, &spec), "vectorstore_vs_x");
+        let name = spec.physical_name().unwrap();
+        assert_eq!(index_name(&options, &name), "vectorstore_vs_x");
         let body = index_body(&options, &spec);
         let m = &body["mappings"];
         assert_eq!(m["dynamic"], "strict");

@@ -70,19 +70,7 @@ impl ElasticStore {
     }
 
     fn index(&self, spec: &CollectionSpec) -> StoreResult<String> {
-        let ok = !spec.name.is_empty()
-            && spec.name.len() <= 200
-            && spec
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !ok {
-            return Err(StoreError::invalid_field(
-                Field::Collection,
-                "a collection name for Elasticsearch is 1 to 200 lowercase ASCII letters, digits or '_'",
-            ));
-        }
-        Ok(mapping::index_name(&self.options, spec))
+        Ok(mapping::index_name(&self.options, &spec.physical_name()?))
     }
 
     /// Sends one request, retrying passing failures with back-off; an error status is an error.

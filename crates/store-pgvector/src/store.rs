@@ -13,8 +13,8 @@ use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use store_core::{
-    Chunk, CollectionSpec, ErrorKind, Field, Hit, HitSource, SearchQuery, SearchRequest,
-    StoreError, StoreResult, StoredChunk, VectorStore, last_of_each_id, run_search,
+    Chunk, CollectionSpec, ErrorKind, Field, Hit, HitSource, PhysicalName, SearchQuery,
+    SearchRequest, StoreError, StoreResult, StoredChunk, VectorStore, last_of_each_id, run_search,
 };
 
 use crate::error;
@@ -130,25 +130,18 @@ impl PgVectorStore {
 }
 
 /// The quoted name of the table of the collection whose physical name is `physical`,
-/// `vectors."<physical>"`; `None` when `physical` is not a plain identifier (lower-case ASCII
-/// letters, digits and `_`, a letter first, at most 63 bytes).
+/// `vectors."<physical>"`; `None` when `physical` is not a [`PhysicalName`].
 pub fn table_name(physical: &str) -> Option<String> {
-    IDENT
-        .is_match(physical)
-        .then(|| format!("vectors.\"{physical}\""))
+    PhysicalName::parse(physical).ok().map(|n| quoted_table(&n))
 }
 
-/// The quoted table name, after checking that the physical name is a plain identifier: names
-/// are the only thing ever formatted into SQL.
+fn quoted_table(name: &PhysicalName) -> String {
+    format!("vectors.\"{name}\"")
+}
+
+/// The quoted table name of a collection, once its name parsed as a [`PhysicalName`].
 fn table(spec: &CollectionSpec) -> StoreResult<String> {
-    if let Some(t) = table_name(&spec.name) {
-        Ok(t)
-    } else {
-        Err(StoreError::invalid_field(
-            Field::Collection,
-            format!("'{}' is not a valid physical collection name", spec.name),
-        ))
-    }
+    Ok(quoted_table(&spec.physical_name()?))
 }
 
 /// PostgreSQL cannot store the NUL character in `text` or `jsonb`: such input is refused
