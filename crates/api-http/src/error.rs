@@ -418,7 +418,11 @@ mod tests {
             (Field::Query, ["query", "query", "text"]),
             (
                 text(3),
-                ["documents[3].text", "documents[3].content", "documents[3].text"],
+                [
+                    "documents[3].text",
+                    "documents[3].content",
+                    "documents[3].text",
+                ],
             ),
             (
                 Field::Backend,

@@ -194,7 +194,7 @@ pub mod search_type {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct RankingOptions {
-    pub ranker: Option<String>,
+    pub ranker: Option<crate::openai::Ranker>,
     #[validate(range(min = 0.0, max = 1.0))]
     pub score_threshold: Option<f32>,
 }

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::extract::ValidQuery;
 use crate::routes::{Caller, page_order};
 use crate::startup::AppState;
-use service::{FileService, UploadMeta};
+use service::{FileService, TempBlob, UploadMeta};
 
 type State = web::Data<AppState>;
 
@@ -37,6 +37,21 @@ async fn upload(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let id = FileService::new_id();
+    // A temporary received and then refused (or a form that breaks off) goes when dropped.
+    let (received, meta) = read_upload(&state.files, &id, &req, payload).await?;
+    let record = state.files.register(&caller.0, id, received, meta).await?;
+    Ok(HttpResponse::Ok().json(file_object(record)))
+}
+
+/// Reads a `multipart/form-data` upload: its `file` part streams into a temporary for `id`,
+/// its other parts (each at most [`MAX_FIELD`] bytes of UTF-8) fill the upload's metadata.
+async fn read_upload(
+    files: &FileService,
+    id: &str,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Option<(TempBlob, u64)>, UploadMeta), ApiError> {
     let is_multipart = req
         .headers()
         .get(CONTENT_TYPE)
@@ -47,15 +62,14 @@ async fn upload(
             "expected Content-Type: multipart/form-data with 'file' and 'purpose' parts",
         ));
     }
+    let malformed = |e: actix_multipart::MultipartError| {
+        ApiError::invalid_body(format!("malformed multipart body: {e}"))
+    };
     let mut form = Multipart::new(req.headers(), payload);
-    let id = FileService::new_id();
     let mut meta = UploadMeta::default();
-    // Dropped on any early return (a refused form, a broken body, a client that went away):
-    // the temporary goes with it.
     let mut received = None;
     while let Some(field) = form.next().await {
-        let mut field =
-            field.map_err(|e| ApiError::invalid_body(format!("malformed multipart body: {e}")))?;
+        let mut field = field.map_err(malformed)?;
         let (name, filename) = match field.content_disposition() {
             Some(cd) => (
                 cd.get_name().unwrap_or_default().to_string(),
@@ -68,14 +82,12 @@ async fn upload(
                 return Err(ApiError::invalid("file", "send one 'file' part"));
             }
             meta.filename = filename;
-            received = Some(state.files.receive(&id, &mut field).await?);
+            received = Some(files.receive(id, &mut field).await?);
             continue;
         }
         let mut value = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk
-                .map_err(|e| ApiError::invalid_body(format!("malformed multipart body: {e}")))?;
-            value.extend_from_slice(&chunk);
+            value.extend_from_slice(&chunk.map_err(malformed)?);
             if value.len() > MAX_FIELD {
                 return Err(ApiError::invalid(name, "this form field is too long"));
             }
@@ -89,8 +101,7 @@ async fn upload(
             _ => {}
         }
     }
-    let record = state.files.register(&caller.0, id, received, meta).await?;
-    Ok(HttpResponse::Ok().json(file_object(record)))
+    Ok((received, meta))
 }
 
 async fn list(

@@ -7,7 +7,7 @@ use models::openai::{
     SearchVectorStore, UpdateVectorStore, VectorStore,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
-use store_core::{CollectionRecord, CollectionUpdate, PageRequest};
+use store_core::{CollectionRecord, CollectionUpdate, Hit, PageRequest};
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
@@ -137,6 +137,16 @@ async fn delete(
     }))
 }
 
+fn hit_view(h: Hit) -> SearchHit {
+    SearchHit {
+        filename: h.chunk.filename.unwrap_or_else(|| h.chunk.file_id.clone()),
+        file_id: h.chunk.file_id,
+        score: h.score,
+        attributes: h.chunk.attributes,
+        content: vec![ContentPart::text(h.chunk.text)],
+    }
+}
+
 async fn search(
     state: State,
     VectorStorePath {
@@ -162,16 +172,7 @@ async fn search(
     Ok(HttpResponse::Ok().json(SearchResultsPage {
         object: "vector_store.search_results.page".into(),
         search_query: queries,
-        data: hits
-            .into_iter()
-            .map(|h| SearchHit {
-                filename: h.chunk.filename.unwrap_or_else(|| h.chunk.file_id.clone()),
-                file_id: h.chunk.file_id,
-                score: h.score,
-                attributes: h.chunk.attributes,
-                content: vec![ContentPart::text(h.chunk.text)],
-            })
-            .collect(),
+        data: hits.into_iter().map(hit_view).collect(),
         has_more: false,
         next_page: None,
     }))

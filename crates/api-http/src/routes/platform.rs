@@ -7,9 +7,9 @@ use models::platform::{
     DocumentRow, ExpiresAfter, ExpiryAnchor, IndexResponse, IndexingPayload, SearchRequest,
     SearchResponse, SearchResult,
 };
-use store_core::CollectionRecord;
+use store_core::{CollectionRecord, Hit, StoredChunk};
 
-use crate::error::{ApiError, Platform, SurfaceError};
+use crate::error::{Platform, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::routes::Caller;
 use crate::startup::AppState;
@@ -101,15 +101,32 @@ async fn data(
         total,
         limit,
         offset,
-        data: rows
-            .into_iter()
-            .map(|r| DocumentRow {
-                id: r.file_id,
-                content: r.text,
-                metadata: r.attributes,
-            })
-            .collect(),
+        data: rows.into_iter().map(row_view).collect(),
     }))
+}
+
+fn row_view(r: StoredChunk) -> DocumentRow {
+    DocumentRow {
+        id: r.file_id,
+        content: r.text,
+        metadata: r.attributes,
+    }
+}
+
+/// A document to index; one without an id gets a new one.
+fn document_input(d: &models::platform::Document) -> DocumentInput {
+    let id =
+        d.id.clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    DocumentInput {
+        id: id.clone(),
+        file_id: id,
+        filename: None,
+        chunk_index: 0,
+        text: d.content.clone(),
+        vector: None,
+        attributes: d.attributes(),
+    }
 }
 
 async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<IndexingPayload>) -> Reply {
@@ -122,24 +139,7 @@ async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<Indexing
         expires_after_days: body.expires_after.map(|e| e.days),
         backend: body.storage_backend,
     };
-    let docs: Vec<DocumentInput> = body
-        .documents
-        .iter()
-        .map(|d| {
-            let id =
-                d.id.clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            DocumentInput {
-                id: id.clone(),
-                file_id: id,
-                filename: None,
-                chunk_index: 0,
-                text: d.content.clone(),
-                vector: None,
-                attributes: d.attributes(),
-            }
-        })
-        .collect();
+    let docs: Vec<DocumentInput> = body.documents.iter().map(document_input).collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     let (record, indexed) = state.service.index(&caller.0, input, docs).await?;
     Ok(HttpResponse::Ok().json(IndexResponse {
@@ -150,54 +150,35 @@ async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<Indexing
     }))
 }
 
-async fn search(state: State, caller: Caller, ValidJson(body): ValidJson<SearchRequest>) -> Reply {
-    let ranking = body
-        .ranking_options
-        .unwrap_or(models::platform::RankingOptions {
-            ranker: None,
-            score_threshold: None,
-        });
-    if let Some(r) = ranking.ranker.as_deref()
-        && !["auto", "none", "default-2024-11-15"].contains(&r)
-    {
-        return Err(ApiError::invalid(
-            "ranking_options.ranker",
-            format!("unknown ranker '{r}'; expected auto, none or default-2024-11-15"),
-        )
-        .into());
+fn result_view(h: Hit) -> SearchResult {
+    SearchResult {
+        file_id: h.chunk.file_id,
+        filename: h.chunk.filename,
+        score: h.score,
+        attributes: Some(h.chunk.attributes),
+        content: vec![ContentPart::text(h.chunk.text)],
     }
+}
+
+async fn search(state: State, caller: Caller, ValidJson(body): ValidJson<SearchRequest>) -> Reply {
     let record = state
         .service
         .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
         .await?;
-    let hits = state
-        .service
-        .search(
-            &record,
-            SearchInput {
-                mode: body.search_type,
-                text: Some(body.query.clone()),
-                vector: None,
-                filter: body.filters,
-                k: body.max_num_results as usize,
-                score_threshold: ranking.score_threshold,
-                weights: None,
-            },
-        )
-        .await?;
+    let input = SearchInput {
+        mode: body.search_type,
+        text: Some(body.query.clone()),
+        vector: None,
+        filter: body.filters,
+        k: body.max_num_results as usize,
+        score_threshold: body.ranking_options.and_then(|r| r.score_threshold),
+        weights: None,
+    };
+    let hits = state.service.search(&record, input).await?;
     Ok(HttpResponse::Ok().json(SearchResponse {
         object: "vector_store.search_results.page".into(),
         search_query: body.query,
-        data: hits
-            .into_iter()
-            .map(|h| SearchResult {
-                file_id: h.chunk.file_id,
-                filename: h.chunk.filename,
-                score: h.score,
-                attributes: Some(h.chunk.attributes),
-                content: vec![ContentPart::text(h.chunk.text)],
-            })
-            .collect(),
+        data: hits.into_iter().map(result_view).collect(),
         has_more: false,
         next_page: None,
     }))

@@ -7,7 +7,7 @@ use models::raw::{
     RawCollectionList, RawDocumentPage, RawDocumentRow, RawHit, RawSearch, RawSearchResponse,
     UpsertDocuments, UpsertResponse,
 };
-use store_core::CollectionRecord;
+use store_core::{CollectionRecord, Hit};
 
 use crate::error::{Raw, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
@@ -143,6 +143,16 @@ async fn delete_documents(
     }))
 }
 
+fn hit_view(h: Hit) -> RawHit {
+    RawHit {
+        id: h.chunk.id,
+        file_id: h.chunk.file_id,
+        score: h.score,
+        text: h.chunk.text,
+        attributes: h.chunk.attributes,
+    }
+}
+
 async fn search(
     state: State,
     caller: Caller,
@@ -150,33 +160,19 @@ async fn search(
     ValidJson(body): ValidJson<RawSearch>,
 ) -> Reply {
     let record = state.service.collection(&caller.0, &name, None).await?;
-    let hits = state
-        .service
-        .search(
-            &record,
-            SearchInput {
-                mode: body.mode,
-                text: body.text,
-                vector: body.vector,
-                filter: body.filter,
-                k: body.k as usize,
-                score_threshold: body.score_threshold,
-                weights: body.hybrid.map(|h| (h.vector_weight, h.keyword_weight)),
-            },
-        )
-        .await?;
+    let input = SearchInput {
+        mode: body.mode,
+        text: body.text,
+        vector: body.vector,
+        filter: body.filter,
+        k: body.k as usize,
+        score_threshold: body.score_threshold,
+        weights: body.hybrid.map(|h| (h.vector_weight, h.keyword_weight)),
+    };
+    let hits = state.service.search(&record, input).await?;
     Ok(HttpResponse::Ok().json(RawSearchResponse {
         object: "list".into(),
-        data: hits
-            .into_iter()
-            .map(|h| RawHit {
-                id: h.chunk.id,
-                file_id: h.chunk.file_id,
-                score: h.score,
-                text: h.chunk.text,
-                attributes: h.chunk.attributes,
-            })
-            .collect(),
+        data: hits.into_iter().map(hit_view).collect(),
     }))
 }
 
