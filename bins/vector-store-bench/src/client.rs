@@ -104,16 +104,11 @@ impl Api {
 
     /// Deletes a `/v2` collection by name; a missing one is fine.
     pub async fn delete_collection(&self, name: &str) -> Result<()> {
-        let r = self
-            .http
-            .delete(format!("{}/v2/collections/{name}", self.base))
-            .send()
-            .await?;
-        if r.status().is_success() || r.status() == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            bail!("DELETE collection {name}: {}", r.status())
-        }
+        self.delete_as(
+            &format!("/v2/collections/{name}"),
+            &format!("collection {name}"),
+        )
+        .await
     }
 
     /// Creates a `/v2` collection with the built-in model; its id (`vs_…`, the table's name).
@@ -213,6 +208,11 @@ impl Api {
 
     /// `DELETE path`; a missing object is fine.
     pub async fn delete(&self, path: &str) -> Result<()> {
+        self.delete_as(path, path).await
+    }
+
+    /// `DELETE path`, named `what` in the error; a missing object is fine.
+    async fn delete_as(&self, path: &str, what: &str) -> Result<()> {
         let r = self
             .http
             .delete(format!("{}{path}", self.base))
@@ -221,7 +221,7 @@ impl Api {
         if r.status().is_success() || r.status() == StatusCode::NOT_FOUND {
             Ok(())
         } else {
-            bail!("DELETE {path}: {}", r.status())
+            bail!("DELETE {what}: {}", r.status())
         }
     }
 }

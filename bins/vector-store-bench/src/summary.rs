@@ -292,6 +292,39 @@ fn fo(x: Option<f64>, digits: usize) -> String {
     f(x.unwrap_or(f64::NAN), digits)
 }
 
+/// Writes a table row: `label`, then `cells`.
+fn row(o: &mut String, label: &str, cells: &[String]) {
+    o.push_str("| ");
+    o.push_str(label);
+    for cell in cells {
+        o.push_str(" | ");
+        o.push_str(cell);
+    }
+    o.push_str(" |\n");
+}
+
+/// Writes the rows of a table of two columns: each label with its value.
+fn value_rows<'a>(o: &mut String, rows: impl IntoIterator<Item = (&'a str, String)>) {
+    for (label, value) in rows {
+        row(o, label, &[value]);
+    }
+}
+
+/// Writes the row of `l` as `name` with `clients`: the QPS with `qps_digits` decimals, then
+/// p50, p95 and p99 in milliseconds with `ms_digits`.
+fn latency_row(
+    o: &mut String,
+    name: &str,
+    clients: usize,
+    l: &Latencies,
+    qps_digits: usize,
+    ms_digits: usize,
+) {
+    let [p50, p95, p99] = [l.p50_ms, l.p95_ms, l.p99_ms].map(|x| f(x, ms_digits));
+    let qps = f(l.qps, qps_digits);
+    row(o, name, &[clients.to_string(), qps, p50, p95, p99]);
+}
+
 /// The summary as markdown tables.
 pub fn markdown(s: &Summary) -> String {
     let mut o = String::new();
@@ -307,24 +340,26 @@ pub fn markdown(s: &Summary) -> String {
     ));
     let ix = &s.indexing;
     o.push_str("| indexing | chunks/s |\n|---|---:|\n");
-    o.push_str(&format!(
-        "| /v2 upsert, precomputed vectors | {} |\n",
-        f(ix.http_chunks_per_s, 0)
-    ));
-    o.push_str(&format!(
-        "| binary COPY, same table and indexes | {} |\n",
-        f(ix.copy_chunks_per_s, 0)
-    ));
-    o.push_str(&format!(
-        "| **ratio** | **{}** |\n",
-        f(s.index_rate_ratio_vs_sql, 2)
-    ));
+    value_rows(
+        &mut o,
+        [
+            (
+                "/v2 upsert, precomputed vectors",
+                f(ix.http_chunks_per_s, 0),
+            ),
+            (
+                "binary COPY, same table and indexes",
+                f(ix.copy_chunks_per_s, 0),
+            ),
+            (
+                "**ratio**",
+                format!("**{}**", f(s.index_rate_ratio_vs_sql, 2)),
+            ),
+        ],
+    );
     if let Some(es) = &ix.elasticsearch {
-        o.push_str(&format!(
-            "| /v2 upsert on elasticsearch ({} passages) | {} |\n",
-            es.chunks,
-            f(es.chunks_per_s, 0)
-        ));
+        let label = format!("/v2 upsert on elasticsearch ({} passages)", es.chunks);
+        value_rows(&mut o, [(label.as_str(), f(es.chunks_per_s, 0))]);
     }
     o.push_str(&format!(
         "\n| vector search, k 10 (medians of {} rounds) | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n",
@@ -332,14 +367,7 @@ pub fn markdown(s: &Summary) -> String {
     ));
     for (name, levels) in [("/v2 HTTP", &s.search.http), ("raw SQL", &s.search.sql)] {
         for l in levels {
-            o.push_str(&format!(
-                "| {name} | {} | {} | {} | {} | {} |\n",
-                l.concurrency,
-                f(l.qps, 0),
-                f(l.p50_ms, 2),
-                f(l.p95_ms, 2),
-                f(l.p99_ms, 2)
-            ));
+            latency_row(&mut o, name, l.concurrency, l, 0, 2);
         }
     }
     for r in &s.search.qps_ratio_by_concurrency {
@@ -350,34 +378,31 @@ pub fn markdown(s: &Summary) -> String {
         ));
     }
     let floor = &s.search.http_health_round_trip;
-    o.push_str(&format!(
-        "| `GET /health` (the HTTP round trip alone) | 1 | {} | {} | {} | {} |\n",
-        f(floor.qps, 0),
-        f(floor.p50_ms, 2),
-        f(floor.p95_ms, 2),
-        f(floor.p99_ms, 2)
-    ));
+    latency_row(
+        &mut o,
+        "`GET /health` (the HTTP round trip alone)",
+        1,
+        floor,
+        0,
+        2,
+    );
     let rc = &s.recall;
     o.push_str("\n| ANN quality (vs exact neighbours) | value |\n|---|---:|\n");
-    o.push_str(&format!(
-        "| recall@10, k 10 (defaults) | {} |\n",
-        f(rc.k10_recall_at_10, 4)
-    ));
-    o.push_str(&format!(
-        "| recall@10, k 50 | {} |\n",
-        f(rc.k50_recall_at_10, 4)
-    ));
-    o.push_str(&format!(
-        "| recall@50, k 50 | {} |\n",
-        f(rc.k50_recall_at_50, 4)
-    ));
+    value_rows(
+        &mut o,
+        [
+            ("recall@10, k 10 (defaults)", f(rc.k10_recall_at_10, 4)),
+            ("recall@10, k 50", f(rc.k50_recall_at_10, 4)),
+            ("recall@50, k 50", f(rc.k50_recall_at_50, 4)),
+        ],
+    );
     for p in &rc.ef_search_sweep {
-        o.push_str(&format!(
-            "| recall@10 at hnsw.ef_search {} (SQL; {} q/s, 1 client) | {} |\n",
+        let label = format!(
+            "recall@10 at hnsw.ef_search {} (SQL; {} q/s, 1 client)",
             p.ef_search,
-            f(p.sql_qps_1_client, 0),
-            f(p.recall_at_10, 4)
-        ));
+            f(p.sql_qps_1_client, 0)
+        );
+        value_rows(&mut o, [(label.as_str(), f(p.recall_at_10, 4))]);
     }
     o.push_str("\n| WordNet retrieval | passages | queries | mode | MRR@10 | recall@10 |\n|---|---:|---:|---|---:|---:|\n");
     let same = &s.quality_same_set;
@@ -388,12 +413,17 @@ pub fn markdown(s: &Summary) -> String {
     );
     for (backend, passages, modes) in sets {
         for (mode, q) in modes.iter() {
-            o.push_str(&format!(
-                "| {backend} | {passages} | {} | {mode} | {} | {} |\n",
-                q.queries,
-                f(q.mrr_at_10, 4),
-                f(q.recall_at_10, 4)
-            ));
+            row(
+                &mut o,
+                backend,
+                &[
+                    passages.to_string(),
+                    q.queries.to_string(),
+                    mode.to_string(),
+                    f(q.mrr_at_10, 4),
+                    f(q.recall_at_10, 4),
+                ],
+            );
         }
     }
     for c in &s.quality_chunk_sizes.sets {
@@ -410,13 +440,13 @@ pub fn markdown(s: &Summary) -> String {
                 ("auto", None) => "auto (–/–)".to_string(),
                 (other, _) => other.to_string(),
             };
-            o.push_str(&format!(
-                "| {strategy} | {} | {} | {} | {} |\n",
-                r.chunks,
+            let figures = [
+                r.chunks.to_string(),
                 f(r.ingest_secs, 1),
                 f(r.mrr_at_10, 4),
-                f(r.recall_at_10, 4)
-            ));
+                f(r.recall_at_10, 4),
+            ];
+            row(&mut o, &strategy, &figures);
         }
     }
     let g = &s.ingestion;
@@ -428,14 +458,8 @@ pub fn markdown(s: &Summary) -> String {
         let runs = std::iter::once(("built-in model", &set.built_in))
             .chain(set.others.iter().map(|(label, r)| (label.as_str(), r)));
         for (label, r) in runs {
-            o.push_str(&format!(
-                "| {}, {label} | {} | {} | {} | {} |\n",
-                set.set,
-                f(r.files_per_s, 1),
-                f(r.chunks_per_s, 1),
-                f(r.kb_per_s, 1),
-                f(r.secs, 1)
-            ));
+            let figures = [r.files_per_s, r.chunks_per_s, r.kb_per_s, r.secs].map(|x| f(x, 1));
+            row(&mut o, &format!("{}, {label}", set.set), &figures);
         }
         if let Some(rate) = set.static_model_alone_chunks_per_s {
             o.push_str(&format!(
@@ -475,14 +499,7 @@ pub fn markdown(s: &Summary) -> String {
     ];
     for (name, levels) in e2e_rows {
         for l in levels {
-            o.push_str(&format!(
-                "| {name} | {} | {} | {} | {} | {} |\n",
-                l.concurrency,
-                f(l.qps, 1),
-                f(l.p50_ms, 1),
-                f(l.p95_ms, 1),
-                f(l.p99_ms, 1)
-            ));
+            latency_row(&mut o, name, l.concurrency, l, 1, 1);
         }
     }
     o.push_str(&format!(
@@ -492,26 +509,22 @@ pub fn markdown(s: &Summary) -> String {
     ));
     let d = &s.database;
     o.push_str("\n| memory and disk | value |\n|---|---:|\n");
-    o.push_str(&format!(
-        "| service RSS idle (MiB) | {} |\n",
-        fo(s.idle_rss_mb, 0)
-    ));
-    o.push_str(&format!(
-        "| service RSS peak, VmHWM (MiB) | {} |\n",
-        fo(s.peak_rss_mb, 0)
-    ));
-    o.push_str(&format!(
-        "| service RSS at the end (MiB) | {} |\n",
-        fo(s.final_rss_mb, 0)
-    ));
-    o.push_str(&format!(
-        "| service table, MiB per million chunks | {} |\n",
-        f(d.service_mib_per_million_chunks, 0)
-    ));
-    o.push_str(&format!(
-        "| COPY table, MiB per million chunks | {} |\n",
-        f(d.copy_mib_per_million_chunks, 0)
-    ));
+    value_rows(
+        &mut o,
+        [
+            ("service RSS idle (MiB)", fo(s.idle_rss_mb, 0)),
+            ("service RSS peak, VmHWM (MiB)", fo(s.peak_rss_mb, 0)),
+            ("service RSS at the end (MiB)", fo(s.final_rss_mb, 0)),
+            (
+                "service table, MiB per million chunks",
+                f(d.service_mib_per_million_chunks, 0),
+            ),
+            (
+                "COPY table, MiB per million chunks",
+                f(d.copy_mib_per_million_chunks, 0),
+            ),
+        ],
+    );
     o.push_str(&format!("\nElapsed: {} s.\n", f(s.elapsed_s, 0)));
     o
 }

@@ -364,22 +364,22 @@ fn retry_delay(headers: Option<&HeaderMap>, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{server, vector_store};
-    use wiremock::matchers::{header, header_exists, method, path};
+    use crate::testing::{api_error, client_of, ok, on, once, server, vector_store};
+    use wiremock::matchers::{header, header_exists, method};
     use wiremock::{Mock, ResponseTemplate};
 
     #[tokio::test]
     async fn every_request_carries_the_key_the_beta_header_and_the_agent() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1"))
-            .and(header("authorization", "Bearer sk-test"))
-            .and(header("openai-beta", "assistants=v2"))
-            .and(header_exists("user-agent"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("vs_1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_1")
+                .and(header("authorization", "Bearer sk-test"))
+                .and(header("openai-beta", "assistants=v2"))
+                .and(header_exists("user-agent")),
+            ok(vector_store("vs_1")),
+        )
+        .await;
         let vs = client.vector_stores().retrieve("vs_1").await.unwrap();
         assert_eq!(vs.id, "vs_1");
     }
@@ -394,14 +394,14 @@ mod tests {
             .default_header("OpenAI-Project", "proj_1")
             .build()
             .unwrap();
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1"))
-            .and(header("openai-beta", "assistants=v9"))
-            .and(header("openai-project", "proj_1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("vs_1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_1")
+                .and(header("openai-beta", "assistants=v9"))
+                .and(header("openai-project", "proj_1")),
+            ok(vector_store("vs_1")),
+        )
+        .await;
         // A trailing slash on the base URL changes nothing.
         client.vector_stores().retrieve("vs_1").await.unwrap();
     }
@@ -409,12 +409,12 @@ mod tests {
     #[tokio::test]
     async fn ids_are_percent_encoded_and_empty_ids_are_refused() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/a%2Fb%20c"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("a/b c")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/a%2Fb%20c"),
+            ok(vector_store("a/b c")),
+        )
+        .await;
         client.vector_stores().retrieve("a/b c").await.unwrap();
         let e = client.vector_stores().retrieve("").await.unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
@@ -423,12 +423,12 @@ mod tests {
     #[tokio::test]
     async fn an_error_envelope_becomes_an_api_error() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/missing"))
-            .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
-                "error": {"message": "vector store 'missing' not found", "type": "invalid_request_error",
-                          "param": null, "code": "not_found"}
-            })))
+        let envelope = serde_json::json!({
+            "error": {"message": "vector store 'missing' not found", "type": "invalid_request_error",
+                      "param": null, "code": "not_found"}
+        });
+        on("GET", "/v1/vector_stores/missing")
+            .respond_with(ResponseTemplate::new(404).set_body_json(envelope))
             .mount(&mock)
             .await;
         let e = client
@@ -437,28 +437,22 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(404));
-        match e {
-            Error::Api {
-                message,
-                kind,
-                param,
-                code,
-                ..
-            } => {
-                assert_eq!(message, "vector store 'missing' not found");
-                assert_eq!(kind.as_deref(), Some("invalid_request_error"));
-                assert_eq!(param, None);
-                assert_eq!(code.as_deref(), Some("not_found"));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            api_error(&e),
+            (
+                404,
+                "vector store 'missing' not found",
+                Some("invalid_request_error"),
+                None,
+                Some("not_found")
+            )
+        );
     }
 
     #[tokio::test]
     async fn a_success_that_does_not_decode_is_a_decode_error() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1"))
+        on("GET", "/v1/vector_stores/vs_1")
             .respond_with(ResponseTemplate::new(200).set_body_string("<html>"))
             .mount(&mock)
             .await;
@@ -469,17 +463,12 @@ mod tests {
     #[tokio::test]
     async fn a_request_past_the_timeout_is_a_transport_error() {
         let mock = wiremock::MockServer::start().await;
-        let client = Client::builder()
-            .base_url(format!("{}/v1", mock.uri()))
+        let client = client_of(&mock)
             .timeout(Duration::from_millis(100))
             .build()
             .unwrap();
         Mock::given(method("GET"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(vector_store("vs_1"))
-                    .set_delay(Duration::from_secs(2)),
-            )
+            .respond_with(ok(vector_store("vs_1")).set_delay(Duration::from_secs(2)))
             .mount(&mock)
             .await;
         let e = client.vector_stores().retrieve("vs_1").await.unwrap_err();
@@ -501,8 +490,7 @@ mod tests {
     }
 
     fn retrying_client(mock: &wiremock::MockServer, retries: u32) -> Client {
-        Client::builder()
-            .base_url(format!("{}/v1", mock.uri()))
+        client_of(mock)
             .api_key("k")
             .max_retries(retries)
             .build()
@@ -514,8 +502,7 @@ mod tests {
         let mock = wiremock::MockServer::start().await;
         let limited = serde_json::json!({"error": {"message": "slow down", "type": "requests",
             "param": null, "code": "rate_limit_exceeded"}});
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1"))
+        on("GET", "/v1/vector_stores/vs_1")
             .respond_with(
                 ResponseTemplate::new(429)
                     .insert_header("retry-after-ms", "20")
@@ -525,12 +512,12 @@ mod tests {
             .expect(1)
             .mount(&mock)
             .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("vs_1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_1"),
+            ok(vector_store("vs_1")),
+        )
+        .await;
         let vs = retrying_client(&mock, 2)
             .vector_stores()
             .retrieve("vs_1")
@@ -542,18 +529,17 @@ mod tests {
     #[tokio::test]
     async fn retries_stop_at_max_retries_and_at_x_should_retry_false() {
         let mock = wiremock::MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1"))
+        on("GET", "/v1/vector_stores/vs_1")
             .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
             .expect(3)
             .mount(&mock)
             .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_2"))
-            .respond_with(ResponseTemplate::new(409).insert_header("x-should-retry", "false"))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_2"),
+            ResponseTemplate::new(409).insert_header("x-should-retry", "false"),
+        )
+        .await;
         let client = retrying_client(&mock, 2);
         let e = client.vector_stores().retrieve("vs_1").await.unwrap_err();
         assert!(matches!(e, Error::Api { status: 503, .. }), "{e:?}");

@@ -110,26 +110,21 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::api_error;
 
     #[test]
     fn the_envelope_fills_every_field() {
         let body = br#"{"error":{"message":"no such vector store","type":"invalid_request_error","param":"vector_store_id","code":"not_found"}}"#;
-        match Error::from_response(404, body) {
-            Error::Api {
-                status,
-                message,
-                kind,
-                param,
-                code,
-            } => {
-                assert_eq!(status, 404);
-                assert_eq!(message, "no such vector store");
-                assert_eq!(kind.as_deref(), Some("invalid_request_error"));
-                assert_eq!(param.as_deref(), Some("vector_store_id"));
-                assert_eq!(code.as_deref(), Some("not_found"));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            api_error(&Error::from_response(404, body)),
+            (
+                404,
+                "no such vector store",
+                Some("invalid_request_error"),
+                Some("vector_store_id"),
+                Some("not_found")
+            )
+        );
     }
 
     #[test]
@@ -144,21 +139,7 @@ mod tests {
     #[test]
     fn a_partial_envelope_is_read_leniently() {
         let e = Error::from_response(429, br#"{"error":{"message":"slow down","code":429}}"#);
-        match e {
-            Error::Api {
-                message,
-                kind,
-                param,
-                code,
-                ..
-            } => {
-                assert_eq!(message, "slow down");
-                assert_eq!(kind, None);
-                assert_eq!(param, None);
-                assert_eq!(code.as_deref(), Some("429"));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(api_error(&e), (429, "slow down", None, None, Some("429")));
         let e = Error::from_response(400, br#"{"error":"bad request"}"#);
         assert_eq!(e.to_string(), "400: bad request");
     }

@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use models::openai::{
-    AttachedListQuery, BatchStatus, ChunkingStrategy, CreateBatch, FileBatch, VectorStoreFile,
+    AttachedListQuery, ChunkingStrategy, CreateBatch, FileBatch, VectorStoreFile,
 };
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use crate::client::{Client, Polled, non_empty};
+use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::files::{CreateFile, FileInput};
-use crate::pagination::{CursorPage, PageRequest};
+use crate::files::FileInput;
+use crate::pagination::CursorPage;
+use crate::store_items::StoreItems;
 
 /// How [`FileBatches::upload_and_poll`] uploads and attaches.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,65 +41,37 @@ impl Default for BatchUploadOptions {
 /// The file batches of one vector store.
 #[derive(Debug, Clone)]
 pub struct FileBatches<'c> {
-    client: &'c Client,
-    vector_store_id: String,
+    items: StoreItems<'c>,
 }
 
 impl<'c> FileBatches<'c> {
     pub(crate) fn new(client: &'c Client, vector_store_id: String) -> Self {
         Self {
-            client,
-            vector_store_id,
+            items: StoreItems::new(client, vector_store_id, "file_batches", "batch_id"),
         }
     }
 
     pub fn vector_store_id(&self) -> &str {
-        &self.vector_store_id
-    }
-
-    fn store(&self) -> Result<&str> {
-        non_empty("vector_store_id", &self.vector_store_id)
-    }
-
-    async fn create_polled(&self, params: CreateBatch) -> Result<Polled<FileBatch>> {
-        let req = self
-            .client
-            .request(
-                Method::POST,
-                &["vector_stores", self.store()?, "file_batches"],
-            )
-            .json(&params);
-        self.client.send_polled(req).await
-    }
-
-    async fn retrieve_polled(&self, batch_id: &str) -> Result<Polled<FileBatch>> {
-        let id = non_empty("batch_id", batch_id)?;
-        let req = self.client.request(
-            Method::GET,
-            &["vector_stores", self.store()?, "file_batches", id],
-        );
-        self.client.send_polled(req).await
+        self.items.vector_store_id()
     }
 
     /// `POST /vector_stores/{id}/file_batches`: `file_ids` or `files`, 1 to 2000.
     pub async fn create(&self, params: CreateBatch) -> Result<FileBatch> {
-        Ok(self.create_polled(params).await?.value)
+        self.items.create(&params).await
     }
 
     /// `GET /vector_stores/{id}/file_batches/{batch_id}`.
     pub async fn retrieve(&self, batch_id: &str) -> Result<FileBatch> {
-        Ok(self.retrieve_polled(batch_id).await?.value)
+        self.items.retrieve(batch_id).await
     }
 
     /// `POST /vector_stores/{id}/file_batches/{batch_id}/cancel`: the batch's files not yet
     /// finished become `cancelled`.
     pub async fn cancel(&self, batch_id: &str) -> Result<FileBatch> {
-        let id = non_empty("batch_id", batch_id)?;
-        let req = self.client.request(
-            Method::POST,
-            &["vector_stores", self.store()?, "file_batches", id, "cancel"],
-        );
-        self.client.send(req).await
+        let req = self
+            .items
+            .request(Method::POST, Some(batch_id), &["cancel"])?;
+        self.items.send(req).await
     }
 
     /// `GET /vector_stores/{id}/file_batches/{batch_id}/files`: one page of the batch's files.
@@ -107,17 +80,13 @@ impl<'c> FileBatches<'c> {
         batch_id: &str,
         params: AttachedListQuery,
     ) -> Result<CursorPage<VectorStoreFile>> {
-        let id = non_empty("batch_id", batch_id)?;
-        let url = self
-            .client
-            .url(&["vector_stores", self.store()?, "file_batches", id, "files"]);
-        PageRequest::new(self.client, url, &params)?.fetch().await
+        self.items.list(Some(batch_id), &["files"], &params).await
     }
 
     /// Retrieves the batch until it is no longer `in_progress`, waiting `poll_interval` between
     /// polls, or else what `openai-poll-after-ms` says.
     pub async fn poll(&self, batch_id: &str, poll_interval: Option<Duration>) -> Result<FileBatch> {
-        self.poll_from(batch_id, poll_interval, None).await
+        self.items.poll(batch_id, poll_interval).await
     }
 
     /// Creates a batch and waits until all its files are done.
@@ -126,28 +95,7 @@ impl<'c> FileBatches<'c> {
         params: CreateBatch,
         poll_interval: Option<Duration>,
     ) -> Result<FileBatch> {
-        let created = self.create_polled(params).await?;
-        let batch_id = created.value.id.clone();
-        self.poll_from(&batch_id, poll_interval, Some(created))
-            .await
-    }
-
-    /// Polls until the object leaves `in_progress`, starting from `first` when given.
-    async fn poll_from(
-        &self,
-        batch_id: &str,
-        poll_interval: Option<Duration>,
-        first: Option<Polled<FileBatch>>,
-    ) -> Result<FileBatch> {
-        self.client
-            .poll(
-                batch_id,
-                poll_interval,
-                first,
-                || self.retrieve_polled(batch_id),
-                |b: &FileBatch| b.status == BatchStatus::InProgress,
-            )
-            .await
+        self.items.create_and_poll(&params, poll_interval).await
     }
 
     /// Uploads `files` (purpose `assistants`, `max_concurrency` at a time), creates a batch of
@@ -159,17 +107,15 @@ impl<'c> FileBatches<'c> {
         options: BatchUploadOptions,
         poll_interval: Option<Duration>,
     ) -> Result<FileBatch> {
-        self.store()?;
+        self.items.store()?;
         if files.is_empty() && options.file_ids.is_empty() {
             return Err(Error::InvalidArgument(
                 "no files to upload and no file_ids given".into(),
             ));
         }
-        let uploads = self.client.files();
         let uploaded: Vec<String> = futures::stream::iter(files)
-            .map(|file| uploads.create(CreateFile::new(file, "assistants")))
+            .map(|file| self.items.upload(file))
             .buffered(options.max_concurrency.max(1))
-            .map_ok(|f| f.id)
             .try_collect()
             .await?;
         let mut file_ids = options.file_ids;
@@ -187,47 +133,35 @@ impl<'c> FileBatches<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::POLL_AFTER_HEADER;
-    use crate::testing::{attached, batch, file_object, server};
-    use models::openai::AttachFile;
+    use crate::testing::{
+        attached, batch, file_object, in_progress, mount_polls, ok, on, once, server,
+    };
+    use models::openai::{AttachFile, BatchStatus};
     use serde_json::json;
     use std::time::Instant;
-    use wiremock::matchers::{body_json, method, path, query_param};
-    use wiremock::{Mock, ResponseTemplate};
+    use wiremock::ResponseTemplate;
+    use wiremock::matchers::{body_json, query_param};
 
     #[tokio::test]
     async fn create_and_poll_waits_for_the_batch_as_the_header_says() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/file_batches"))
-            .and(body_json(json!({
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/file_batches").and(body_json(json!({
                 "files": [{"file_id": "f1", "attributes": {"k": "v"}}, {"file_id": "f2"}]
-            })))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(batch("vsfb_1", "in_progress"))
-                    .insert_header(POLL_AFTER_HEADER, "100"),
-            )
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(batch("vsfb_1", "in_progress"))
-                    .insert_header(POLL_AFTER_HEADER, "100"),
-            )
-            .up_to_n_times(1)
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "completed")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            }))),
+            in_progress(batch("vsfb_1", "in_progress"), 100),
+        )
+        .await;
+        mount_polls(
+            &mock,
+            "/v1/vector_stores/vs_1/file_batches/vsfb_1",
+            batch("vsfb_1", "in_progress"),
+            100,
+            1,
+            batch("vsfb_1", "completed"),
+        )
+        .await;
         let started = Instant::now();
         let params = CreateBatch {
             files: Some(vec![
@@ -258,28 +192,24 @@ mod tests {
     async fn upload_and_poll_uploads_every_file_then_batches_them_with_the_given_ids() {
         let (mock, client) = server().await;
         for (i, name) in ["a.txt", "b.txt", "c.txt"].iter().enumerate() {
-            Mock::given(method("POST"))
-                .and(path("/v1/files"))
-                .and(wiremock::matchers::body_string_contains(format!(
+            once(
+                &mock,
+                on("POST", "/v1/files").and(wiremock::matchers::body_string_contains(format!(
                     "filename=\"{name}\""
-                )))
-                .respond_with(
-                    ResponseTemplate::new(200).set_body_json(file_object(&format!("file-{i}"))),
-                )
-                .expect(1)
-                .mount(&mock)
-                .await;
+                ))),
+                ok(file_object(&format!("file-{i}"))),
+            )
+            .await;
         }
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/file_batches"))
-            .and(body_json(json!({
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/file_batches").and(body_json(json!({
                 "file_ids": ["file-old", "file-0", "file-1", "file-2"],
                 "attributes": {"source": "upload"}
-            })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "completed")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            }))),
+            ok(batch("vsfb_1", "completed")),
+        )
+        .await;
         let files = ["a.txt", "b.txt", "c.txt"]
             .map(|n| FileInput::bytes(n, format!("text of {n}")))
             .to_vec();
@@ -304,16 +234,15 @@ mod tests {
     #[tokio::test]
     async fn a_failed_upload_creates_no_batch() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/files"))
-            .respond_with(ResponseTemplate::new(413).set_body_json(json!({
-                "error": {"message": "too large", "type": "invalid_request_error", "param": "file", "code": null}
-            })))
+        let too_large = json!({
+            "error": {"message": "too large", "type": "invalid_request_error", "param": "file", "code": null}
+        });
+        on("POST", "/v1/files")
+            .respond_with(ResponseTemplate::new(413).set_body_json(too_large))
             .mount(&mock)
             .await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/file_batches"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "completed")))
+        on("POST", "/v1/vector_stores/vs_1/file_batches")
+            .respond_with(ok(batch("vsfb_1", "completed")))
             .expect(0)
             .mount(&mock)
             .await;
@@ -340,23 +269,23 @@ mod tests {
     #[tokio::test]
     async fn cancel_and_list_files_use_their_routes() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1/cancel"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(batch("vsfb_1", "cancelled")))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/file_batches/vsfb_1/files"))
-            .and(query_param("filter", "cancelled"))
-            .and(query_param("order", "asc"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/file_batches/vsfb_1/cancel"),
+            ok(batch("vsfb_1", "cancelled")),
+        )
+        .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_1/file_batches/vsfb_1/files")
+                .and(query_param("filter", "cancelled"))
+                .and(query_param("order", "asc")),
+            ok(json!({
                 "object": "list", "data": [attached("f1", "cancelled")],
                 "first_id": "f1", "last_id": "f1", "has_more": false
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            })),
+        )
+        .await;
         let batches = client.vector_stores().file_batches("vs_1");
         assert_eq!(
             batches.cancel("vsfb_1").await.unwrap().status,

@@ -146,11 +146,11 @@ impl<'c> Files<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{file_object, server};
+    use crate::testing::{file_object, ok, on, once, server};
     use models::openai::Order;
     use serde_json::json;
-    use wiremock::matchers::{header_regex, method, path, query_param};
-    use wiremock::{Mock, Request, ResponseTemplate};
+    use wiremock::matchers::{header_regex, query_param};
+    use wiremock::{Request, ResponseTemplate};
 
     /// The body of the one request `mock` received at `at`, as text.
     async fn body_of(mock: &wiremock::MockServer, at: &str) -> String {
@@ -165,16 +165,15 @@ mod tests {
     #[tokio::test]
     async fn an_upload_from_bytes_is_multipart_with_file_purpose_and_expiry() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/files"))
-            .and(header_regex(
+        once(
+            &mock,
+            on("POST", "/v1/files").and(header_regex(
                 "content-type",
                 "^multipart/form-data; boundary=",
-            ))
-            .respond_with(ResponseTemplate::new(200).set_body_json(file_object("file-1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            )),
+            ok(file_object("file-1")),
+        )
+        .await;
         let f = client
             .files()
             .create(CreateFile {
@@ -210,9 +209,8 @@ mod tests {
     #[tokio::test]
     async fn an_upload_from_a_path_is_named_after_the_file() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/files"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(file_object("file-2")))
+        on("POST", "/v1/files")
+            .respond_with(ok(file_object("file-2")))
             .mount(&mock)
             .await;
         let dir = tempfile::tempdir().unwrap();
@@ -254,44 +252,44 @@ mod tests {
     async fn content_is_the_raw_bytes() {
         let (mock, client) = server().await;
         let bytes = vec![0u8, 159, 146, 150, b'\n'];
-        Mock::given(method("GET"))
-            .and(path("/v1/files/file-1/content"))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(bytes.clone()))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/files/file-1/content"),
+            ResponseTemplate::new(200).set_body_bytes(bytes.clone()),
+        )
+        .await;
         assert_eq!(client.files().content("file-1").await.unwrap(), bytes);
     }
 
     #[tokio::test]
     async fn list_retrieve_and_delete_use_their_routes() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/files"))
-            .and(query_param("purpose", "assistants"))
-            .and(query_param("order", "desc"))
-            .and(query_param("limit", "5"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        once(
+            &mock,
+            on("GET", "/v1/files")
+                .and(query_param("purpose", "assistants"))
+                .and(query_param("order", "desc"))
+                .and(query_param("limit", "5")),
+            ok(json!({
                 "object": "list", "data": [file_object("file-1")],
                 "first_id": "file-1", "last_id": "file-1", "has_more": false
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/files/file-1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(file_object("file-1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("DELETE"))
-            .and(path("/v1/files/file-1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            })),
+        )
+        .await;
+        once(
+            &mock,
+            on("GET", "/v1/files/file-1"),
+            ok(file_object("file-1")),
+        )
+        .await;
+        once(
+            &mock,
+            on("DELETE", "/v1/files/file-1"),
+            ok(json!({
                 "id": "file-1", "object": "file", "deleted": true
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            })),
+        )
+        .await;
         let files = client.files();
         let page = files
             .list(FileListQuery {

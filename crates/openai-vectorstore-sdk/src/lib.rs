@@ -20,7 +20,9 @@
 //!
 //! ```no_run
 //! use futures::TryStreamExt;
-//! use openai_vectorstore_sdk::types::{CreateVectorStore, ListQuery, SearchVectorStore};
+//! use openai_vectorstore_sdk::types::{
+//!     CreateVectorStore, FileStatus, ListQuery, SearchVectorStore,
+//! };
 //! use openai_vectorstore_sdk::{Client, FileInput, UploadOptions};
 //!
 //! # async fn run() -> Result<(), openai_vectorstore_sdk::Error> {
@@ -34,7 +36,7 @@
 //!     .files(&vs.id)
 //!     .upload_and_poll(FileInput::path("handbook.md"), UploadOptions::default(), None)
 //!     .await?;
-//! assert_eq!(file.status, "completed");
+//! assert_eq!(file.status, FileStatus::Completed);
 //! let hits = client
 //!     .vector_stores()
 //!     .search(&vs.id, SearchVectorStore::new("holiday policy"))
@@ -59,6 +61,7 @@ mod error;
 mod file_batches;
 mod files;
 mod pagination;
+mod store_items;
 mod vector_store_files;
 mod vector_stores;
 
@@ -84,15 +87,22 @@ pub mod types {
 
 #[cfg(test)]
 mod testing {
-    //! A wiremock server with a client pointed at its `/v1`, and response bodies.
+    //! A wiremock server with a client pointed at its `/v1`, mocks and their answers, response
+    //! bodies, and the fields of an API error.
 
     use serde_json::{Value, json};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-    pub(crate) async fn server() -> (wiremock::MockServer, crate::Client) {
-        let mock = wiremock::MockServer::start().await;
+    /// A client builder pointed at `mock`'s `/v1`.
+    pub(crate) fn client_of(mock: &MockServer) -> crate::ClientBuilder {
+        crate::Client::builder().base_url(format!("{}/v1", mock.uri()))
+    }
+
+    pub(crate) async fn server() -> (MockServer, crate::Client) {
+        let mock = MockServer::start().await;
         // Without retries: each test counts the requests it expects.
-        let client = crate::Client::builder()
-            .base_url(format!("{}/v1", mock.uri()))
+        let client = client_of(&mock)
             .api_key("sk-test")
             .max_retries(0)
             .build()
@@ -133,5 +143,67 @@ mod testing {
             "vector_store_id": "vs_1", "status": status,
             "file_counts": {"in_progress": 0, "completed": 2, "failed": 0, "cancelled": 0, "total": 2}
         })
+    }
+
+    /// A mock of the requests `method_name path_name`.
+    pub(crate) fn on(method_name: &str, path_name: &str) -> MockBuilder {
+        Mock::given(method(method_name)).and(path(path_name))
+    }
+
+    /// A 200 answer of `body`.
+    pub(crate) fn ok(body: Value) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+
+    /// Mounts `answer` on `server` to the requests `requests` matches, to be asked for once.
+    pub(crate) async fn once(server: &MockServer, requests: MockBuilder, answer: ResponseTemplate) {
+        requests.respond_with(answer).expect(1).mount(server).await;
+    }
+
+    /// A 200 answer of `body` that asks polling helpers to wait `after_ms` before the next poll.
+    pub(crate) fn in_progress(body: Value, after_ms: u64) -> ResponseTemplate {
+        ok(body).insert_header(crate::POLL_AFTER_HEADER, after_ms.to_string().as_str())
+    }
+
+    /// Mounts the answers to `GET {at}`: `pending` (asking for a wait of `after_ms`) to the
+    /// first `times` requests, then `done` to one more.
+    pub(crate) async fn mount_polls(
+        mock: &MockServer,
+        at: &str,
+        pending: Value,
+        after_ms: u64,
+        times: u64,
+        done: Value,
+    ) {
+        on("GET", at)
+            .respond_with(in_progress(pending, after_ms))
+            .up_to_n_times(times)
+            .expect(times)
+            .mount(mock)
+            .await;
+        once(mock, on("GET", at), ok(done)).await;
+    }
+
+    /// The status, message, type, param and code of an [`crate::Error::Api`]; panics on
+    /// another error.
+    pub(crate) fn api_error(
+        e: &crate::Error,
+    ) -> (u16, &str, Option<&str>, Option<&str>, Option<&str>) {
+        match e {
+            crate::Error::Api {
+                status,
+                message,
+                kind,
+                param,
+                code,
+            } => (
+                *status,
+                message,
+                kind.as_deref(),
+                param.as_deref(),
+                code.as_deref(),
+            ),
+            other => panic!("not an API error: {other:?}"),
+        }
     }
 }

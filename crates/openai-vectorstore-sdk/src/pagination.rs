@@ -148,12 +148,13 @@ impl<'p, T> IntoIterator for &'p CursorPage<T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{server, vector_store};
+    use super::CursorPage;
+    use crate::testing::{ok, on, once, server, vector_store};
     use futures::TryStreamExt;
-    use models::openai::{ListQuery, Order};
+    use models::openai::{ListQuery, Order, VectorStore};
     use serde_json::json;
-    use wiremock::matchers::{method, path, query_param, query_param_is_missing};
-    use wiremock::{Mock, ResponseTemplate};
+    use wiremock::ResponseTemplate;
+    use wiremock::matchers::{query_param, query_param_is_missing};
 
     fn page(ids: &[&str], has_more: bool) -> serde_json::Value {
         json!({
@@ -165,50 +166,43 @@ mod tests {
         })
     }
 
+    /// A server with three pages of `GET /v1/vector_stores?limit=2&order=asc`, each to be
+    /// asked for once: `vs_1, vs_2`, after `vs_2` `vs_3, vs_4`, and after `vs_4` `vs_5`.
     async fn three_pages() -> (wiremock::MockServer, crate::Client) {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
-            .and(query_param("limit", "2"))
-            .and(query_param("order", "asc"))
-            .and(query_param_is_missing("after"))
-            .and(query_param_is_missing("before"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(page(&["vs_1", "vs_2"], true)))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
-            .and(query_param("limit", "2"))
-            .and(query_param("order", "asc"))
-            .and(query_param("after", "vs_2"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(page(&["vs_3", "vs_4"], true)))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
-            .and(query_param("limit", "2"))
-            .and(query_param("after", "vs_4"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(page(&["vs_5"], false)))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        let pages: [(Option<&str>, &[&str], bool); 3] = [
+            (None, &["vs_1", "vs_2"], true),
+            (Some("vs_2"), &["vs_3", "vs_4"], true),
+            (Some("vs_4"), &["vs_5"], false),
+        ];
+        for (after, ids, has_more) in pages {
+            let asked = on("GET", "/v1/vector_stores")
+                .and(query_param("limit", "2"))
+                .and(query_param("order", "asc"))
+                .and(query_param_is_missing("before"));
+            let asked = match after {
+                Some(cursor) => asked.and(query_param("after", cursor)),
+                None => asked.and(query_param_is_missing("after")),
+            };
+            once(&mock, asked, ok(page(ids, has_more))).await;
+        }
         (mock, client)
     }
 
-    fn asc_by_two() -> ListQuery {
-        ListQuery {
+    /// The first page of [`three_pages`]: the stores listed two at a time in ascending order.
+    async fn first_page(client: &crate::Client) -> CursorPage<VectorStore> {
+        let q = ListQuery {
             limit: Some(2),
             order: Some(Order::Asc),
             ..ListQuery::default()
-        }
+        };
+        client.vector_stores().list(q).await.unwrap()
     }
 
     #[tokio::test]
     async fn next_page_asks_for_the_items_after_the_last_id() {
         let (_mock, client) = three_pages().await;
-        let first = client.vector_stores().list(asc_by_two()).await.unwrap();
+        let first = first_page(&client).await;
         assert_eq!(first.first_id.as_deref(), Some("vs_1"));
         assert!(first.has_next_page());
         let second = first.next_page().await.unwrap().unwrap();
@@ -224,11 +218,8 @@ mod tests {
     #[tokio::test]
     async fn the_stream_walks_every_page_once() {
         let (_mock, client) = three_pages().await;
-        let ids: Vec<String> = client
-            .vector_stores()
-            .list(asc_by_two())
+        let ids: Vec<String> = first_page(&client)
             .await
-            .unwrap()
             .into_stream()
             .map_ok(|v| v.id)
             .try_collect()
@@ -240,14 +231,12 @@ mod tests {
     #[tokio::test]
     async fn the_stream_stops_at_the_first_error() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
+        on("GET", "/v1/vector_stores")
             .and(query_param_is_missing("after"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(page(&["vs_1"], true)))
+            .respond_with(ok(page(&["vs_1"], true)))
             .mount(&mock)
             .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
+        on("GET", "/v1/vector_stores")
             .and(query_param("after", "vs_1"))
             .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
             .mount(&mock)
@@ -269,22 +258,22 @@ mod tests {
     #[tokio::test]
     async fn paging_keeps_before_and_replaces_after() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
-            .and(query_param("before", "vs_9"))
-            .and(query_param("after", "vs_0"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(page(&["vs_1"], true)))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores"))
-            .and(query_param("before", "vs_9"))
-            .and(query_param("after", "vs_1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(page(&[], false)))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores")
+                .and(query_param("before", "vs_9"))
+                .and(query_param("after", "vs_0")),
+            ok(page(&["vs_1"], true)),
+        )
+        .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores")
+                .and(query_param("before", "vs_9"))
+                .and(query_param("after", "vs_1")),
+            ok(page(&[], false)),
+        )
+        .await;
         let q = ListQuery {
             after: Some("vs_0".into()),
             before: Some("vs_9".into()),

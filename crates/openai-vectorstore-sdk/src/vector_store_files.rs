@@ -4,16 +4,17 @@
 use std::time::Duration;
 
 use models::openai::{
-    AttachFile, AttachedListQuery, ChunkingStrategy, Deleted, FileContentPage, FileStatus,
-    UpdateAttachedFile, VectorStoreFile,
+    AttachFile, AttachedListQuery, ChunkingStrategy, Deleted, FileContentPage, UpdateAttachedFile,
+    VectorStoreFile,
 };
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use crate::client::{Client, Polled, non_empty};
+use crate::client::Client;
 use crate::error::Result;
-use crate::files::{CreateFile, FileInput};
-use crate::pagination::{CursorPage, PageRequest};
+use crate::files::FileInput;
+use crate::pagination::CursorPage;
+use crate::store_items::StoreItems;
 
 /// How a file uploaded by [`VectorStoreFiles::upload`] is attached.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,51 +26,29 @@ pub struct UploadOptions {
 /// The files of one vector store.
 #[derive(Debug, Clone)]
 pub struct VectorStoreFiles<'c> {
-    client: &'c Client,
-    vector_store_id: String,
+    items: StoreItems<'c>,
 }
 
 impl<'c> VectorStoreFiles<'c> {
     pub(crate) fn new(client: &'c Client, vector_store_id: String) -> Self {
         Self {
-            client,
-            vector_store_id,
+            items: StoreItems::new(client, vector_store_id, "files", "file_id"),
         }
     }
 
     pub fn vector_store_id(&self) -> &str {
-        &self.vector_store_id
-    }
-
-    fn store(&self) -> Result<&str> {
-        non_empty("vector_store_id", &self.vector_store_id)
-    }
-
-    async fn create_polled(&self, params: AttachFile) -> Result<Polled<VectorStoreFile>> {
-        let req = self
-            .client
-            .request(Method::POST, &["vector_stores", self.store()?, "files"])
-            .json(&params);
-        self.client.send_polled(req).await
-    }
-
-    async fn retrieve_polled(&self, file_id: &str) -> Result<Polled<VectorStoreFile>> {
-        let id = non_empty("file_id", file_id)?;
-        let req = self
-            .client
-            .request(Method::GET, &["vector_stores", self.store()?, "files", id]);
-        self.client.send_polled(req).await
+        self.items.vector_store_id()
     }
 
     /// `POST /vector_stores/{id}/files`: attaches an uploaded file; ingestion starts in the
     /// background.
     pub async fn create(&self, params: AttachFile) -> Result<VectorStoreFile> {
-        Ok(self.create_polled(params).await?.value)
+        self.items.create(&params).await
     }
 
     /// `GET /vector_stores/{id}/files/{file_id}`.
     pub async fn retrieve(&self, file_id: &str) -> Result<VectorStoreFile> {
-        Ok(self.retrieve_polled(file_id).await?.value)
+        self.items.retrieve(file_id).await
     }
 
     /// `POST /vector_stores/{id}/files/{file_id}`: replaces the file's attributes.
@@ -78,38 +57,27 @@ impl<'c> VectorStoreFiles<'c> {
         file_id: &str,
         params: UpdateAttachedFile,
     ) -> Result<VectorStoreFile> {
-        let id = non_empty("file_id", file_id)?;
-        let req = self
-            .client
-            .request(Method::POST, &["vector_stores", self.store()?, "files", id])
-            .json(&params);
-        self.client.send(req).await
+        let req = self.items.request(Method::POST, Some(file_id), &[])?;
+        self.items.send(req.json(&params)).await
     }
 
     /// `GET /vector_stores/{id}/files`: one page, optionally of one status (`filter`).
     pub async fn list(&self, params: AttachedListQuery) -> Result<CursorPage<VectorStoreFile>> {
-        let url = self.client.url(&["vector_stores", self.store()?, "files"]);
-        PageRequest::new(self.client, url, &params)?.fetch().await
+        self.items.list(None, &[], &params).await
     }
 
     /// `DELETE /vector_stores/{id}/files/{file_id}`: removes the file's chunks, not the file.
     pub async fn delete(&self, file_id: &str) -> Result<Deleted> {
-        let id = non_empty("file_id", file_id)?;
-        let req = self.client.request(
-            Method::DELETE,
-            &["vector_stores", self.store()?, "files", id],
-        );
-        self.client.send(req).await
+        let req = self.items.request(Method::DELETE, Some(file_id), &[])?;
+        self.items.send(req).await
     }
 
     /// `GET /vector_stores/{id}/files/{file_id}/content`: the text as parsed for ingestion.
     pub async fn content(&self, file_id: &str) -> Result<FileContentPage> {
-        let id = non_empty("file_id", file_id)?;
-        let req = self.client.request(
-            Method::GET,
-            &["vector_stores", self.store()?, "files", id, "content"],
-        );
-        self.client.send(req).await
+        let req = self
+            .items
+            .request(Method::GET, Some(file_id), &["content"])?;
+        self.items.send(req).await
     }
 
     /// Retrieves the file until it is no longer `in_progress`, waiting `poll_interval` between
@@ -119,7 +87,7 @@ impl<'c> VectorStoreFiles<'c> {
         file_id: &str,
         poll_interval: Option<Duration>,
     ) -> Result<VectorStoreFile> {
-        self.poll_from(file_id, poll_interval, None).await
+        self.items.poll(file_id, poll_interval).await
     }
 
     /// Attaches a file and waits until it is ingested (or failed).
@@ -128,38 +96,13 @@ impl<'c> VectorStoreFiles<'c> {
         params: AttachFile,
         poll_interval: Option<Duration>,
     ) -> Result<VectorStoreFile> {
-        let created = self.create_polled(params).await?;
-        let file_id = created.value.id.clone();
-        self.poll_from(&file_id, poll_interval, Some(created)).await
-    }
-
-    /// Polls until the object leaves `in_progress`, starting from `first` when given.
-    async fn poll_from(
-        &self,
-        file_id: &str,
-        poll_interval: Option<Duration>,
-        first: Option<Polled<VectorStoreFile>>,
-    ) -> Result<VectorStoreFile> {
-        self.client
-            .poll(
-                file_id,
-                poll_interval,
-                first,
-                || self.retrieve_polled(file_id),
-                |f: &VectorStoreFile| f.status == FileStatus::InProgress,
-            )
-            .await
+        self.items.create_and_poll(&params, poll_interval).await
     }
 
     /// Uploads `file` with purpose `assistants` and attaches it, without waiting.
     pub async fn upload(&self, file: FileInput, options: UploadOptions) -> Result<VectorStoreFile> {
-        self.store()?;
-        let uploaded = self
-            .client
-            .files()
-            .create(CreateFile::new(file, "assistants"))
-            .await?;
-        self.create(attach(uploaded.id, options)).await
+        let file_id = self.items.upload(file).await?;
+        self.create(attach(file_id, options)).await
     }
 
     /// Uploads `file` with purpose `assistants`, attaches it and waits until it is ingested.
@@ -169,13 +112,8 @@ impl<'c> VectorStoreFiles<'c> {
         options: UploadOptions,
         poll_interval: Option<Duration>,
     ) -> Result<VectorStoreFile> {
-        self.store()?;
-        let uploaded = self
-            .client
-            .files()
-            .create(CreateFile::new(file, "assistants"))
-            .await?;
-        self.create_and_poll(attach(uploaded.id, options), poll_interval)
+        let file_id = self.items.upload(file).await?;
+        self.create_and_poll(attach(file_id, options), poll_interval)
             .await
     }
 }
@@ -191,20 +129,16 @@ fn attach(file_id: String, options: UploadOptions) -> AttachFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::POLL_AFTER_HEADER;
-    use crate::testing::{attached, file_object, server};
+    use crate::testing::{
+        attached, client_of, file_object, in_progress, mount_polls, ok, on, once, server,
+    };
+    use models::openai::FileStatus;
     use serde_json::json;
     use std::time::Instant;
-    use wiremock::matchers::{body_json, method, path, query_param};
-    use wiremock::{Mock, ResponseTemplate};
+    use wiremock::MockServer;
+    use wiremock::matchers::{body_json, query_param};
 
-    fn in_progress(body: Value, after_ms: u64) -> ResponseTemplate {
-        ResponseTemplate::new(200)
-            .set_body_json(body)
-            .insert_header(POLL_AFTER_HEADER, after_ms.to_string().as_str())
-    }
-
-    async fn retrieves(mock: &wiremock::MockServer) -> usize {
+    async fn retrieves(mock: &MockServer) -> usize {
         mock.received_requests()
             .await
             .unwrap()
@@ -213,29 +147,55 @@ mod tests {
             .count()
     }
 
-    #[tokio::test]
-    async fn poll_waits_as_long_as_the_header_says_until_the_file_is_done() {
-        let (mock, client) = server().await;
-        let at = "/v1/vector_stores/vs_1/files/file-1";
-        Mock::given(method("GET"))
-            .and(path(at))
-            .respond_with(in_progress(attached("file-1", "in_progress"), 100))
-            .up_to_n_times(2)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(at))
-            .respond_with(ResponseTemplate::new(200).set_body_json(attached("file-1", "completed")))
-            .mount(&mock)
-            .await;
-        let started = Instant::now();
-        let f = client
+    /// Polls `file-1` of `vs_1`, waiting `interval` between polls.
+    async fn poll_file_1(client: &Client, interval: Option<Duration>) -> Result<VectorStoreFile> {
+        client
             .vector_stores()
             .files("vs_1")
-            .poll("file-1", None)
+            .poll("file-1", interval)
             .await
-            .unwrap();
-        let waited = started.elapsed();
+    }
+
+    /// `poll_file_1`, timed: the file, and how long it took.
+    async fn timed_poll(
+        client: &Client,
+        interval: Option<Duration>,
+    ) -> (VectorStoreFile, Duration) {
+        let started = Instant::now();
+        let f = poll_file_1(client, interval).await.unwrap();
+        (f, started.elapsed())
+    }
+
+    /// Uploads a small `a.txt` to the store `store`, attaches it with the default options and
+    /// waits.
+    async fn upload_and_poll(client: &Client, store: &str) -> Result<VectorStoreFile> {
+        client
+            .vector_stores()
+            .files(store)
+            .upload_and_poll(
+                FileInput::bytes("a.txt", "text"),
+                UploadOptions::default(),
+                None,
+            )
+            .await
+    }
+
+    const FILE_1: &str = "/v1/vector_stores/vs_1/files/file-1";
+
+    /// A server at which `file-1` of `vs_1` is `in_progress` (asking for waits of `after_ms`)
+    /// to the first `times` retrieves and `status` to the next; with a client of it.
+    async fn file_1_polled(after_ms: u64, times: u64, status: &str) -> (MockServer, Client) {
+        let (mock, client) = server().await;
+        let pending = attached("file-1", "in_progress");
+        let done = attached("file-1", status);
+        mount_polls(&mock, FILE_1, pending, after_ms, times, done).await;
+        (mock, client)
+    }
+
+    #[tokio::test]
+    async fn poll_waits_as_long_as_the_header_says_until_the_file_is_done() {
+        let (mock, client) = file_1_polled(100, 2, "completed").await;
+        let (f, waited) = timed_poll(&client, None).await;
         assert_eq!(f.status, FileStatus::Completed);
         assert_eq!(retrieves(&mock).await, 3);
         // Two waits of 100 ms each, not the default second each.
@@ -245,48 +205,29 @@ mod tests {
 
     #[tokio::test]
     async fn a_given_poll_interval_wins_over_the_header() {
-        let (mock, client) = server().await;
-        let at = "/v1/vector_stores/vs_1/files/file-1";
-        Mock::given(method("GET"))
-            .and(path(at))
-            .respond_with(in_progress(attached("file-1", "in_progress"), 5000))
-            .up_to_n_times(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(at))
-            .respond_with(ResponseTemplate::new(200).set_body_json(attached("file-1", "failed")))
-            .mount(&mock)
-            .await;
-        let started = Instant::now();
-        let f = client
-            .vector_stores()
-            .files("vs_1")
-            .poll("file-1", Some(Duration::from_millis(10)))
-            .await
-            .unwrap();
+        let (_mock, client) = file_1_polled(5000, 1, "failed").await;
+        let (f, waited) = timed_poll(&client, Some(Duration::from_millis(10))).await;
         assert_eq!(f.status, FileStatus::Failed);
-        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
     }
 
     #[tokio::test]
     async fn create_and_poll_follows_the_header_of_the_create_response() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/files"))
-            .and(body_json(
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/files").and(body_json(
                 json!({"file_id": "file-1", "attributes": {"lang": "en"}}),
-            ))
-            .respond_with(in_progress(attached("file-1", "in_progress"), 100))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/files/file-1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(attached("file-1", "completed")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            )),
+            in_progress(attached("file-1", "in_progress"), 100),
+        )
+        .await;
+        once(
+            &mock,
+            on("GET", FILE_1),
+            ok(attached("file-1", "completed")),
+        )
+        .await;
         let started = Instant::now();
         let f = client
             .vector_stores()
@@ -312,22 +253,15 @@ mod tests {
     #[tokio::test]
     async fn polling_gives_up_after_the_poll_timeout() {
         let mock = wiremock::MockServer::start().await;
-        let client = Client::builder()
-            .base_url(format!("{}/v1", mock.uri()))
+        let client = client_of(&mock)
             .poll_timeout(Duration::from_millis(250))
             .build()
             .unwrap();
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/files/file-1"))
+        on("GET", FILE_1)
             .respond_with(in_progress(attached("file-1", "in_progress"), 100))
             .mount(&mock)
             .await;
-        let e = client
-            .vector_stores()
-            .files("vs_1")
-            .poll("file-1", None)
-            .await
-            .unwrap_err();
+        let e = poll_file_1(&client, None).await.unwrap_err();
         assert!(
             matches!(&e, crate::Error::PollTimeout { id, .. } if id == "file-1"),
             "{e:?}"
@@ -337,29 +271,14 @@ mod tests {
     #[tokio::test]
     async fn upload_and_poll_uploads_for_assistants_then_attaches_and_waits() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/files"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(file_object("file-9")))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/files"))
-            .and(body_json(json!({"file_id": "file-9"})))
-            .respond_with(ResponseTemplate::new(200).set_body_json(attached("file-9", "completed")))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        let f = client
-            .vector_stores()
-            .files("vs_1")
-            .upload_and_poll(
-                FileInput::bytes("a.txt", "text"),
-                UploadOptions::default(),
-                None,
-            )
-            .await
-            .unwrap();
+        once(&mock, on("POST", "/v1/files"), ok(file_object("file-9"))).await;
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/files").and(body_json(json!({"file_id": "file-9"}))),
+            ok(attached("file-9", "completed")),
+        )
+        .await;
+        let f = upload_and_poll(&client, "vs_1").await.unwrap();
         assert_eq!(f.id, "file-9");
         // Done at once: no retrieve was needed.
         assert_eq!(retrieves(&mock).await, 0);
@@ -374,42 +293,42 @@ mod tests {
     #[tokio::test]
     async fn list_update_delete_and_content_use_their_routes() {
         let (mock, client) = server().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/files"))
-            .and(query_param("filter", "completed"))
-            .and(query_param("limit", "10"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_1/files")
+                .and(query_param("filter", "completed"))
+                .and(query_param("limit", "10")),
+            ok(json!({
                 "object": "list", "data": [attached("file-1", "completed")],
                 "first_id": "file-1", "last_id": "file-1", "has_more": false
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/files/file-1"))
-            .and(body_json(json!({"attributes": {"year": 2024}})))
-            .respond_with(in_progress(attached("file-1", "in_progress"), 500))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("DELETE"))
-            .and(path("/v1/vector_stores/vs_1/files/file-1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            })),
+        )
+        .await;
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/files/file-1")
+                .and(body_json(json!({"attributes": {"year": 2024}}))),
+            in_progress(attached("file-1", "in_progress"), 500),
+        )
+        .await;
+        once(
+            &mock,
+            on("DELETE", "/v1/vector_stores/vs_1/files/file-1"),
+            ok(json!({
                 "id": "file-1", "object": "vector_store.file.deleted", "deleted": true
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/vector_stores/vs_1/files/file-1/content"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            })),
+        )
+        .await;
+        once(
+            &mock,
+            on("GET", "/v1/vector_stores/vs_1/files/file-1/content"),
+            ok(json!({
                 "object": "vector_store.file_content.page",
                 "data": [{"type": "text", "text": "parsed"}],
                 "has_more": false, "next_page": null
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            })),
+        )
+        .await;
         let files = client.vector_stores().files("vs_1");
         let page = files
             .list(AttachedListQuery {
@@ -440,16 +359,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_store_id_is_refused_before_anything_is_uploaded() {
         let (mock, client) = server().await;
-        let e = client
-            .vector_stores()
-            .files("")
-            .upload_and_poll(
-                FileInput::bytes("a.txt", "x"),
-                UploadOptions::default(),
-                None,
-            )
-            .await
-            .unwrap_err();
+        let e = upload_and_poll(&client, "").await.unwrap_err();
         assert!(matches!(e, crate::Error::InvalidArgument(_)), "{e:?}");
         assert!(mock.received_requests().await.unwrap().is_empty());
     }

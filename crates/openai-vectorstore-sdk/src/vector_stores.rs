@@ -96,7 +96,7 @@ impl<'c> VectorStores<'c> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{server, vector_store};
+    use crate::testing::{ok, on, once, server, vector_store};
     use models::Filter;
     use models::SearchMode;
     use models::openai::{
@@ -104,24 +104,22 @@ mod tests {
     };
     use models::platform::{ExpiresAfter, ExpiryAnchor};
     use serde_json::{Map, json};
-    use wiremock::matchers::{body_json, method, path};
-    use wiremock::{Mock, ResponseTemplate};
+    use wiremock::matchers::body_json;
 
     #[tokio::test]
     async fn create_posts_only_the_fields_that_are_set() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores"))
-            .and(body_json(json!({
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores").and(body_json(json!({
                 "name": "handbook",
                 "metadata": {"team": "hr"},
                 "expires_after": {"anchor": "last_active_at", "days": 7},
                 "embedding_model": "all-minilm-l6-v2",
-            })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("vs_1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            }))),
+            ok(vector_store("vs_1")),
+        )
+        .await;
         let vs = client
             .vector_stores()
             .create(CreateVectorStore {
@@ -142,13 +140,13 @@ mod tests {
     #[tokio::test]
     async fn update_sends_null_to_clear_and_leaves_out_what_stays() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1"))
-            .and(body_json(json!({"name": "renamed", "expires_after": null})))
-            .respond_with(ResponseTemplate::new(200).set_body_json(vector_store("vs_1")))
-            .expect(1)
-            .mount(&mock)
-            .await;
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1")
+                .and(body_json(json!({"name": "renamed", "expires_after": null}))),
+            ok(vector_store("vs_1")),
+        )
+        .await;
         client
             .vector_stores()
             .update(
@@ -166,14 +164,14 @@ mod tests {
     #[tokio::test]
     async fn delete_uses_the_delete_method() {
         let (mock, client) = server().await;
-        Mock::given(method("DELETE"))
-            .and(path("/v1/vector_stores/vs_1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        once(
+            &mock,
+            on("DELETE", "/v1/vector_stores/vs_1"),
+            ok(json!({
                 "id": "vs_1", "object": "vector_store.deleted", "deleted": true
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            })),
+        )
+        .await;
         let d = client.vector_stores().delete("vs_1").await.unwrap();
         assert!(d.deleted);
         assert_eq!(d.object, "vector_store.deleted");
@@ -191,17 +189,17 @@ mod tests {
             {"type": "eq", "key": "topic", "value": "science"},
             {"type": "gte", "key": "year", "value": 2020.0}
         ]});
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/search"))
-            .and(body_json(json!({
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/search").and(body_json(json!({
                 "query": ["whales", "oceans"],
                 "filters": sent_filter,
                 "max_num_results": 3,
                 "ranking_options": {"ranker": "auto", "score_threshold": 0.5},
                 "rewrite_query": false,
                 "search_mode": "hybrid",
-            })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            }))),
+            ok(json!({
                 "object": "vector_store.search_results.page",
                 "search_query": ["whales", "oceans"],
                 "data": [{
@@ -211,10 +209,9 @@ mod tests {
                 }],
                 "has_more": false,
                 "next_page": null
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            })),
+        )
+        .await;
         let params = SearchVectorStore {
             filters: Some(Filter::from_json(&filter).unwrap()),
             max_num_results: 3,
@@ -238,16 +235,16 @@ mod tests {
     #[tokio::test]
     async fn a_single_query_is_sent_as_a_string() {
         let (mock, client) = server().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/vector_stores/vs_1/search"))
-            .and(body_json(json!({"query": "whales", "max_num_results": 10})))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        once(
+            &mock,
+            on("POST", "/v1/vector_stores/vs_1/search")
+                .and(body_json(json!({"query": "whales", "max_num_results": 10}))),
+            ok(json!({
                 "object": "vector_store.search_results.page", "search_query": ["whales"],
                 "data": [], "has_more": false, "next_page": null
-            })))
-            .expect(1)
-            .mount(&mock)
-            .await;
+            })),
+        )
+        .await;
         let page = client
             .vector_stores()
             .search("vs_1", SearchVectorStore::new("whales"))
