@@ -89,6 +89,34 @@ pub struct CreateCollectionInput {
     pub backend: Option<String>,
 }
 
+impl From<models::platform::CreateCollection> for CreateCollectionInput {
+    fn from(c: models::platform::CreateCollection) -> Self {
+        Self {
+            collection: c.collection,
+            name: c.name,
+            model: Some(c.model_name),
+            dimension: None,
+            metadata: c.metadata.unwrap_or_default(),
+            expires_after_days: c.expires_after.map(|e| e.days),
+            backend: c.storage_backend,
+        }
+    }
+}
+
+impl From<models::raw::CreateRawCollection> for CreateCollectionInput {
+    fn from(c: models::raw::CreateRawCollection) -> Self {
+        Self {
+            collection: c.collection,
+            name: c.name,
+            model: c.model,
+            dimension: c.dimension,
+            metadata: c.metadata.unwrap_or_default(),
+            expires_after_days: None,
+            backend: c.storage_backend,
+        }
+    }
+}
+
 /// One document (or chunk) to store; without a vector, its text is embedded with the
 /// collection's model.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@ use store_core::{CollectionRecord, Tenant};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
+use crate::extract::{ValidJson, ValidQuery};
 use crate::startup::AppState;
 use service::{InFlight, RateLimits};
 
@@ -85,6 +86,74 @@ impl FromRequest for VectorStorePath {
             let id = id.ok_or_else(|| ApiError::internal("a vector store route without {id}"))?;
             let store = state.service.collection_by_id(&caller.0, &id).await?;
             Ok(Self { caller, store })
+        })
+    }
+}
+
+/// A request part that names a collection by its per-tenant name (and, on the platform API,
+/// maybe the back-end it must live on).
+pub trait NamesCollection {
+    fn collection_name(&self) -> &str;
+    fn backend(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<T: NamesCollection> NamesCollection for ValidJson<T> {
+    fn collection_name(&self) -> &str {
+        self.0.collection_name()
+    }
+    fn backend(&self) -> Option<&str> {
+        self.0.backend()
+    }
+}
+
+impl<T: NamesCollection> NamesCollection for ValidQuery<T> {
+    fn collection_name(&self) -> &str {
+        self.0.collection_name()
+    }
+    fn backend(&self) -> Option<&str> {
+        self.0.backend()
+    }
+}
+
+/// The `{collection}` of a raw API path.
+impl NamesCollection for web::Path<String> {
+    fn collection_name(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// The caller, the collection that the request part `E` names (the caller's own: another
+/// tenant's, like one that does not exist, is not found), and that part.
+pub struct Named<E> {
+    pub caller: Caller,
+    pub record: CollectionRecord,
+    pub by: E,
+}
+
+impl<E> FromRequest for Named<E>
+where
+    E: FromRequest + NamesCollection + 'static,
+    E::Error: Into<actix_web::Error>,
+{
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        let by = E::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let caller = caller.await?;
+            let by = by.await.map_err(Into::into)?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let record = state
+                .service
+                .collection(&caller.0, by.collection_name(), by.backend())
+                .await
+                .map_err(ApiError::from)?;
+            Ok(Self { caller, record, by })
         })
     }
 }

@@ -11,12 +11,33 @@ use store_core::{CollectionRecord, Hit, StoredChunk};
 
 use crate::error::{Platform, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::routes::Caller;
+use crate::routes::{Caller, Named, NamesCollection};
 use crate::startup::AppState;
 use service::{CreateCollectionInput, DocumentInput, SearchInput};
 
 type State = web::Data<AppState>;
 type Reply = Result<HttpResponse, SurfaceError<Platform>>;
+
+macro_rules! names_collection {
+    ($($request:ty),* $(,)?) => {$(
+        impl NamesCollection for $request {
+            fn collection_name(&self) -> &str {
+                &self.collection
+            }
+            fn backend(&self) -> Option<&str> {
+                self.storage_backend.as_deref()
+            }
+        }
+    )*};
+}
+
+names_collection!(
+    DeleteCollection,
+    CollectionDataQuery,
+    SearchRequest,
+    DeleteRequest,
+    DeleteByIdsRequest,
+);
 
 pub fn info(r: CollectionRecord) -> CollectionInfo {
     CollectionInfo {
@@ -49,29 +70,18 @@ async fn create(
     caller: Caller,
     ValidJson(body): ValidJson<CreateCollection>,
 ) -> Reply {
-    let input = CreateCollectionInput {
-        collection: body.collection,
-        name: body.name,
-        model: Some(body.model_name),
-        dimension: None,
-        metadata: body.metadata.unwrap_or_default(),
-        expires_after_days: body.expires_after.map(|e| e.days),
-        backend: body.storage_backend,
-    };
-    let record = state.service.create_collection(&caller.0, input).await?;
+    let record = state
+        .service
+        .create_collection(&caller.0, body.into())
+        .await?;
     // 200, as the platform API and OpenAI's create answer (the raw /v2 API keeps 201).
     Ok(HttpResponse::Ok().json(info(record)))
 }
 
 async fn delete_collection(
     state: State,
-    caller: Caller,
-    ValidJson(body): ValidJson<DeleteCollection>,
+    Named { caller, record, .. }: Named<ValidJson<DeleteCollection>>,
 ) -> Reply {
-    let record = state
-        .service
-        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
-        .await?;
     state.service.delete_collection(&caller.0, &record).await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         message: format!("collection '{}' deleted", record.collection),
@@ -82,13 +92,12 @@ async fn delete_collection(
 
 async fn data(
     state: State,
-    caller: Caller,
-    ValidQuery(q): ValidQuery<CollectionDataQuery>,
+    Named {
+        record,
+        by: ValidQuery(q),
+        ..
+    }: Named<ValidQuery<CollectionDataQuery>>,
 ) -> Reply {
-    let record = state
-        .service
-        .collection(&caller.0, &q.collection, q.storage_backend.as_deref())
-        .await?;
     let limit = q.limit.unwrap_or(100);
     let offset = q.offset.unwrap_or(0);
     let (rows, total) = state
@@ -160,11 +169,14 @@ fn result_view(h: Hit) -> SearchResult {
     }
 }
 
-async fn search(state: State, caller: Caller, ValidJson(body): ValidJson<SearchRequest>) -> Reply {
-    let record = state
-        .service
-        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
-        .await?;
+async fn search(
+    state: State,
+    Named {
+        record,
+        by: ValidJson(body),
+        ..
+    }: Named<ValidJson<SearchRequest>>,
+) -> Reply {
     let input = SearchInput {
         mode: body.search_type,
         text: Some(body.query.clone()),
@@ -186,13 +198,8 @@ async fn search(state: State, caller: Caller, ValidJson(body): ValidJson<SearchR
 
 async fn delete_index(
     state: State,
-    caller: Caller,
-    ValidJson(body): ValidJson<DeleteRequest>,
+    Named { record, .. }: Named<ValidJson<DeleteRequest>>,
 ) -> Reply {
-    let record = state
-        .service
-        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
-        .await?;
     let deleted = state.service.delete_all(&record).await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         message: format!("deleted every document of '{}'", record.collection),
@@ -203,13 +210,12 @@ async fn delete_index(
 
 async fn delete_by_ids(
     state: State,
-    caller: Caller,
-    ValidJson(body): ValidJson<DeleteByIdsRequest>,
+    Named {
+        record,
+        by: ValidJson(body),
+        ..
+    }: Named<ValidJson<DeleteByIdsRequest>>,
 ) -> Reply {
-    let record = state
-        .service
-        .collection(&caller.0, &body.collection, body.storage_backend.as_deref())
-        .await?;
     let deleted = state.service.delete_files(&record, &body.index_ids).await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         message: format!("deleted {deleted} documents from '{}'", record.collection),

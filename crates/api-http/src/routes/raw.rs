@@ -7,13 +7,13 @@ use models::raw::{
     RawCollectionList, RawDocumentPage, RawDocumentRow, RawHit, RawSearch, RawSearchResponse,
     UpsertDocuments, UpsertResponse,
 };
-use store_core::{CollectionRecord, Hit};
+use store_core::{CollectionRecord, Hit, StoredChunk};
 
 use crate::error::{Raw, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::routes::Caller;
+use crate::routes::{Caller, Named};
 use crate::startup::AppState;
-use service::{CreateCollectionInput, DocumentInput, SearchInput};
+use service::{DocumentInput, SearchInput};
 
 type State = web::Data<AppState>;
 type Reply = Result<HttpResponse, SurfaceError<Raw>>;
@@ -38,16 +38,10 @@ async fn create(
     caller: Caller,
     ValidJson(body): ValidJson<CreateRawCollection>,
 ) -> Reply {
-    let input = CreateCollectionInput {
-        collection: body.collection,
-        name: body.name,
-        model: body.model,
-        dimension: body.dimension,
-        metadata: body.metadata.unwrap_or_default(),
-        expires_after_days: None,
-        backend: body.storage_backend,
-    };
-    let record = state.service.create_collection(&caller.0, input).await?;
+    let record = state
+        .service
+        .create_collection(&caller.0, body.into())
+        .await?;
     Ok(HttpResponse::Created().json(view(record)))
 }
 
@@ -59,39 +53,38 @@ async fn list(state: State, caller: Caller) -> Reply {
     }))
 }
 
-async fn get(state: State, caller: Caller, name: web::Path<String>) -> Reply {
-    let record = state.service.collection(&caller.0, &name, None).await?;
+/// The caller's collection a raw path names.
+type PathCollection = Named<web::Path<String>>;
+
+async fn get(Named { record, .. }: PathCollection) -> Reply {
     Ok(HttpResponse::Ok().json(view(record)))
 }
 
-async fn delete(state: State, caller: Caller, name: web::Path<String>) -> Reply {
-    let record = state.service.collection(&caller.0, &name, None).await?;
+async fn delete(state: State, Named { caller, record, .. }: PathCollection) -> Reply {
     state.service.delete_collection(&caller.0, &record).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": record.id, "object": "collection.deleted", "deleted": true
     })))
 }
 
+fn document_input(d: models::raw::RawDocument) -> DocumentInput {
+    DocumentInput {
+        file_id: d.id.clone(),
+        id: d.id,
+        filename: None,
+        chunk_index: 0,
+        text: d.text,
+        vector: d.vector,
+        attributes: d.attributes.unwrap_or_default(),
+    }
+}
+
 async fn upsert(
     state: State,
-    caller: Caller,
-    name: web::Path<String>,
     ValidJson(body): ValidJson<UpsertDocuments>,
+    Named { record, .. }: PathCollection,
 ) -> Reply {
-    let record = state.service.collection(&caller.0, &name, None).await?;
-    let docs = body
-        .documents
-        .into_iter()
-        .map(|d| DocumentInput {
-            file_id: d.id.clone(),
-            id: d.id,
-            filename: None,
-            chunk_index: 0,
-            text: d.text,
-            vector: d.vector,
-            attributes: d.attributes.unwrap_or_default(),
-        })
-        .collect();
+    let docs = body.documents.into_iter().map(document_input).collect();
     let upserted = state.service.upsert(&record, docs).await?;
     Ok(HttpResponse::Ok().json(UpsertResponse {
         object: "upsert.result".into(),
@@ -101,11 +94,9 @@ async fn upsert(
 
 async fn documents(
     state: State,
-    caller: Caller,
-    name: web::Path<String>,
     ValidQuery(q): ValidQuery<PageQuery>,
+    Named { record, .. }: PathCollection,
 ) -> Reply {
-    let record = state.service.collection(&caller.0, &name, None).await?;
     let (rows, total) = state
         .service
         .list_documents(
@@ -117,25 +108,24 @@ async fn documents(
     Ok(HttpResponse::Ok().json(RawDocumentPage {
         object: "list".into(),
         total,
-        data: rows
-            .into_iter()
-            .map(|r| RawDocumentRow {
-                id: r.id,
-                file_id: r.file_id,
-                text: r.text,
-                attributes: r.attributes,
-            })
-            .collect(),
+        data: rows.into_iter().map(row_view).collect(),
     }))
+}
+
+fn row_view(r: StoredChunk) -> RawDocumentRow {
+    RawDocumentRow {
+        id: r.id,
+        file_id: r.file_id,
+        text: r.text,
+        attributes: r.attributes,
+    }
 }
 
 async fn delete_documents(
     state: State,
-    caller: Caller,
-    name: web::Path<String>,
     ValidJson(body): ValidJson<DeleteDocuments>,
+    Named { record, .. }: PathCollection,
 ) -> Reply {
-    let record = state.service.collection(&caller.0, &name, None).await?;
     let deleted = state.service.delete_files(&record, &body.ids).await?;
     Ok(HttpResponse::Ok().json(DeleteDocumentsResponse {
         object: "delete.result".into(),
@@ -155,11 +145,9 @@ fn hit_view(h: Hit) -> RawHit {
 
 async fn search(
     state: State,
-    caller: Caller,
-    name: web::Path<String>,
     ValidJson(body): ValidJson<RawSearch>,
+    Named { record, .. }: PathCollection,
 ) -> Reply {
-    let record = state.service.collection(&caller.0, &name, None).await?;
     let input = SearchInput {
         mode: body.mode,
         text: body.text,
