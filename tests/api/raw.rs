@@ -142,3 +142,56 @@ async fn raw_collections_with_a_model_embed_text_and_appear_in_the_platform_api(
     let e = assert_envelope(&r, 400);
     assert_eq!(e["param"], "dimension");
 }
+
+#[tokio::test]
+async fn the_key_is_checked_first_then_the_request_then_the_collection() {
+    let app = spawn_app().await;
+    // No valid key: 401, whatever else is wrong (a bad query, a bad body, no such collection).
+    let r = app
+        .call_as(
+            "vsk_not_a_key",
+            "GET",
+            "/v2/collections/nowhere/documents?limit=0",
+            None,
+        )
+        .await;
+    assert_envelope(&r, 401);
+    let r = app
+        .call_as(
+            "vsk_not_a_key",
+            "POST",
+            "/v2/collections/nowhere/search",
+            Some(json!({"k": "many"})),
+        )
+        .await;
+    assert_envelope(&r, 401);
+    // A valid key: the request is read before the collection is looked up, on both APIs.
+    let r = app
+        .call("GET", "/v2/collections/nowhere/documents?limit=0", None)
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "limit");
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections/nowhere/search",
+            Some(json!({"k": 0})),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "k");
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/search",
+            Some(json!({"collection": "nowhere", "query": "x", "max_num_results": 0})),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "max_num_results");
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections/nowhere/search",
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_envelope(&r, 404);
+}

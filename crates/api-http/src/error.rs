@@ -1,7 +1,8 @@
 //! The crate's one error type and its single mapping to HTTP: every failure leaves as the OpenAI
 //! envelope `{"error": {"message", "type", "param", "code"}}`. Each surface names the request
-//! fields of the service's errors in its own words ([`Surface`]); its routes answer with
-//! [`SurfaceError`].
+//! fields of the service's errors in its own words ([`Surface`]): the platform's and the raw
+//! API's routes answer with [`SurfaceError`] of theirs, the OpenAI routes with [`ApiError`],
+//! which names fields the OpenAI way.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -58,6 +59,9 @@ impl Surface for Raw {
     fn param(field: &Field) -> String {
         match field {
             Field::Query => "text".into(),
+            Field::Filter => "filter".into(),
+            Field::MaxResults => "k".into(),
+            Field::ScoreThreshold => "score_threshold".into(),
             other => other.common_name(),
         }
     }

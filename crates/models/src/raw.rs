@@ -13,7 +13,7 @@ use crate::validation;
 pub const MAX_DIMENSION: usize = 2000;
 /// Most documents one upsert takes.
 pub const MAX_UPSERT: usize = 1000;
-/// Most hits one raw search returns.
+/// Most hits one search returns, on every surface and back-end.
 pub const MAX_K: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
@@ -124,7 +124,7 @@ pub struct RawSearch {
     pub mode: SearchMode,
     pub filter: Option<Filter>,
     #[serde(default = "default_k")]
-    #[validate(range(min = 1, max = 100))]
+    #[validate(range(min = 1, max = MAX_K))]
     pub k: u32,
     #[validate(range(min = 0.0, max = 1.0))]
     pub score_threshold: Option<f32>,

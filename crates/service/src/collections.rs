@@ -419,8 +419,15 @@ impl VectorService {
 
     /// The longest input the collection's model takes, in its tokens.
     pub fn model_max_tokens(&self, record: &CollectionRecord) -> Option<usize> {
-        let model = record.model.as_deref()?;
-        self.embedders.get(model).ok().map(|e| e.max_input_tokens())
+        self.max_tokens_of(record.model.as_deref())
+    }
+
+    /// The longest input `model` takes, in its tokens (none for no model or an unknown one).
+    pub fn max_tokens_of(&self, model: Option<&str>) -> Option<usize> {
+        self.embedders
+            .get(model?)
+            .ok()
+            .map(|e| e.max_input_tokens())
     }
 
     /// Every chunk of one file, in order.
@@ -599,6 +606,18 @@ impl VectorService {
                 ),
                 other => other.into(),
             })?;
+            if let Some(j) = embedded.iter().position(|v| is_zero(v)) {
+                return Err(ServiceError::invalid(
+                    Field::Document {
+                        index: missing[j],
+                        part: DocumentPart::Text,
+                    },
+                    no_vector(
+                        &format!("the text of document {}", missing[j]),
+                        embedder.model(),
+                    ),
+                ));
+            }
         }
         let mut embedded = embedded.into_iter();
         let mut chunks = Vec::with_capacity(docs.len());
@@ -780,9 +799,16 @@ impl VectorService {
                 ),
                 other => other.into(),
             })?;
-        vectors
+        let vector = vectors
             .pop()
-            .ok_or_else(|| StoreError::internal_msg("the embedder returned no vector").into())
+            .ok_or_else(|| StoreError::internal_msg("the embedder returned no vector"))?;
+        if is_zero(&vector) {
+            return Err(ServiceError::invalid(
+                Field::Query,
+                no_vector("the query", embedder.model()),
+            ));
+        }
+        Ok(vector)
     }
 
     fn store(&self, record: &CollectionRecord) -> Result<Arc<dyn VectorStore>, ServiceError> {
@@ -858,6 +884,17 @@ impl VectorService {
     }
 }
 
+fn is_zero(v: &[f32]) -> bool {
+    v.iter().all(|x| *x == 0.0)
+}
+
+/// Why a text embedded into the zero vector cannot be stored or searched with.
+fn no_vector(what: &str, model: &str) -> String {
+    format!(
+        "{what} holds no word that model '{model}' knows: its vector is zero, which has no cosine similarity"
+    )
+}
+
 fn check_vector(v: &[f32], dimension: usize, field: Field) -> Result<(), ServiceError> {
     let fault = if v.len() != dimension {
         format!(
@@ -866,7 +903,7 @@ fn check_vector(v: &[f32], dimension: usize, field: Field) -> Result<(), Service
         )
     } else if v.iter().any(|x| !x.is_finite()) {
         format!("{field} holds a value that is not a finite number")
-    } else if v.iter().all(|x| *x == 0.0) {
+    } else if is_zero(v) {
         format!("{field} is all zeros: cosine similarity is undefined for it")
     } else {
         return Ok(());
@@ -1028,6 +1065,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn a_text_the_model_gives_no_direction_is_refused_by_its_field() {
+        let mut e = embedder();
+        e.expect_embed()
+            .returning(|texts| Ok(texts.iter().map(|_| vec![0.0, 0.0, 0.0]).collect()));
+        let svc = service(MockCatalog::new(), store(), e);
+        let docs = vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)];
+        let err = svc.upsert(&record(Some("m")), docs).await.unwrap_err();
+        assert_eq!(
+            err.field(),
+            Some(&Field::Document {
+                index: 1,
+                part: DocumentPart::Text
+            })
+        );
+        assert!(err.to_string().contains("no word that model"), "{err}");
+        let input = SearchInput {
+            mode: SearchMode::Vector,
+            text: Some("🐋".into()),
+            vector: None,
+            filter: None,
+            k: 3,
+            score_threshold: None,
+            weights: None,
+        };
+        let err = svc.search(&record(Some("m")), input).await.unwrap_err();
+        assert_eq!(err.field(), Some(&Field::Query));
     }
 
     #[tokio::test]

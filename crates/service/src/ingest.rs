@@ -132,12 +132,14 @@ impl IngestService {
         Ok(text)
     }
 
-    /// Builds the attachment of one file (checking the file is the tenant's); `field` is where
-    /// the request named it.
+    /// Builds the attachment of one file to the store `store_id` whose model takes
+    /// `model_max` tokens, checking that the file is the tenant's and its chunking is valid;
+    /// `field` is where the request named the file.
     async fn prepare(
         &self,
         tenant: &Tenant,
-        store: &CollectionRecord,
+        store_id: &str,
+        model_max: Option<usize>,
         req: AttachFile,
         field: Field,
     ) -> Result<AttachedFile, ServiceError> {
@@ -151,9 +153,9 @@ impl IngestService {
                 }
                 other => other,
             })?;
-        let (max, overlap) = chunking(req.chunking_strategy, self.vectors.model_max_tokens(store))?;
+        let (max, overlap) = chunking(req.chunking_strategy, model_max)?;
         Ok(AttachedFile {
-            vector_store_id: store.id.clone(),
+            vector_store_id: store_id.to_string(),
             file_id: file.id,
             tenant_id: tenant.id.clone(),
             batch_id: None,
@@ -175,12 +177,16 @@ impl IngestService {
         store: &CollectionRecord,
         req: AttachFile,
     ) -> Result<AttachedFile, ServiceError> {
-        let file = self.prepare(tenant, store, req, Field::FileId).await?;
+        let model_max = self.vectors.model_max_tokens(store);
+        let file = self
+            .prepare(tenant, &store.id, model_max, req, Field::FileId)
+            .await?;
         Ok(self.catalog.attach(file).await?)
     }
 
-    /// Creates a collection with `file_ids` attached (each split by `chunking_strategy`).
-    /// When one of the files cannot be attached, the collection is removed again.
+    /// Creates a collection with `file_ids` attached (each split by `chunking_strategy`). Every
+    /// file is checked before the collection is made; when one cannot be attached after all,
+    /// the collection (and what was attached to it) is removed again.
     pub async fn create_store(
         &self,
         tenant: &Tenant,
@@ -188,7 +194,7 @@ impl IngestService {
         file_ids: Vec<String>,
         chunking_strategy: Option<ChunkingStrategy>,
     ) -> Result<CollectionRecord, ServiceError> {
-        let record = self.vectors.create_collection(tenant, input).await?;
+        let model_max = self.vectors.max_tokens_of(input.model.as_deref());
         let mut files = Vec::with_capacity(file_ids.len());
         for (i, file_id) in file_ids.into_iter().enumerate() {
             let req = AttachFile {
@@ -196,16 +202,24 @@ impl IngestService {
                 attributes: None,
                 chunking_strategy,
             };
-            match self.prepare(tenant, &record, req, Field::FileIds(i)).await {
-                Ok(f) => files.push(f),
-                Err(e) => {
-                    self.vectors.delete_collection(tenant, &record).await?;
-                    return Err(e);
-                }
-            }
+            files.push(
+                self.prepare(tenant, "", model_max, req, Field::FileIds(i))
+                    .await?,
+            );
         }
+        let record = self.vectors.create_collection(tenant, input).await?;
         for f in files {
-            self.catalog.attach(f).await?;
+            let file = AttachedFile {
+                vector_store_id: record.id.clone(),
+                ..f
+            };
+            if let Err(e) = self.catalog.attach(file).await {
+                if let Err(undo) = self.vectors.delete_collection(tenant, &record).await {
+                    tracing::error!(collection = %record.id, error = %crate::error::error_chain(&undo),
+                        "could not remove a vector store whose files could not be attached");
+                }
+                return Err(e.into());
+            }
         }
         Ok(record)
     }
@@ -236,10 +250,6 @@ impl IngestService {
     ) -> Result<(StatusCounts, BatchStatus), ServiceError> {
         let counts = self.counts(store, Some(batch.id.clone())).await?;
         Ok((counts, batch_status(batch, &counts)))
-    }
-
-    pub async fn attach(&self, file: AttachedFile) -> Result<AttachedFile, ServiceError> {
-        Ok(self.catalog.attach(file).await?)
     }
 
     pub async fn attached(
@@ -418,9 +428,12 @@ impl IngestService {
             created_at: now_unix(),
             cancelled: false,
         };
+        let model_max = self.vectors.model_max_tokens(store);
         let mut files = Vec::with_capacity(requests.len());
         for (req, field) in requests {
-            let file = self.prepare(tenant, store, req, field).await?;
+            let file = self
+                .prepare(tenant, &store.id, model_max, req, field)
+                .await?;
             files.push(AttachedFile {
                 batch_id: Some(batch.id.clone()),
                 ..file

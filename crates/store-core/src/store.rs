@@ -20,8 +20,8 @@ pub struct CollectionSpec {
 
 /// The name a back-end stores a collection under (a table, an index): a lower-case ASCII
 /// letter, then up to 62 lower-case ASCII letters, digits or `_` — PostgreSQL's identifier limit,
-/// which every back-end keeps. Names are the only thing a back-end ever formats into a query,
-/// and only once parsed into this.
+/// which every back-end keeps. A collection's name goes into a query (as a table or an index
+/// name) only once parsed into this.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhysicalName(String);
 
@@ -227,7 +227,7 @@ impl HybridOptions {
 }
 
 /// The most hits one search returns, on every back-end.
-pub const MAX_K: usize = 100;
+pub const MAX_K: usize = models::raw::MAX_K as usize;
 
 /// What a back-end supplies to the one search driver, [`run_search`]: its own nearest and
 /// best-matching chunks. The driver does the rest (validation, `k`, fusion, the threshold) the
@@ -267,7 +267,12 @@ impl SearchRequest {
     /// with a direction, `k` at most [`MAX_K`], a threshold in 0..=1.
     pub fn validate(&self, collection: &CollectionSpec) -> StoreResult<()> {
         if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &self.mode {
-            collection.check_vector(v)?;
+            collection.check_vector(v).map_err(|e| match e {
+                crate::StoreError::InvalidInput { message, .. } => {
+                    crate::StoreError::invalid_field(crate::Field::QueryVector, message)
+                }
+                other => other,
+            })?;
         }
         if self.k > MAX_K {
             return Err(crate::StoreError::invalid_field(
@@ -436,7 +441,9 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
         file_id: &str,
     ) -> StoreResult<Vec<StoredChunk>>;
 
-    /// The best hits, best first, scores in 0..=1, none below the threshold, at most `k`.
+    /// The best hits, best first, scores in 0..=1, none below the threshold, at most `k`
+    /// ([`run_search`] does it alike for every back-end): `k` over [`MAX_K`] is invalid input,
+    /// `k == 0` finds nothing but a missing collection is still not found.
     async fn search(
         &self,
         collection: &CollectionSpec,

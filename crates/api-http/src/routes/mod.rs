@@ -124,8 +124,19 @@ impl NamesCollection for web::Path<String> {
     }
 }
 
+/// The `{collection}` of a raw API path, and another part of the request read with it (a body,
+/// a query string).
+impl<T> NamesCollection for (web::Path<String>, T) {
+    fn collection_name(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
 /// The caller, the collection that the request part `E` names (the caller's own: another
-/// tenant's, like one that does not exist, is not found), and that part.
+/// tenant's, like one that does not exist, is not found), and that part. The caller is
+/// authenticated first, then `E` is read, then the collection is looked up: a request without
+/// a valid key is 401 whatever else is wrong with it, and a bad body is 400 before an unknown
+/// collection is 404.
 pub struct Named<E> {
     pub caller: Caller,
     pub record: CollectionRecord,

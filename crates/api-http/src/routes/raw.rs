@@ -55,6 +55,8 @@ async fn list(state: State, caller: Caller) -> Reply {
 
 /// The caller's collection a raw path names.
 type PathCollection = Named<web::Path<String>>;
+/// The caller's collection a raw path names, and the body or query string of the request.
+type PathAnd<T> = Named<(web::Path<String>, T)>;
 
 async fn get(Named { record, .. }: PathCollection) -> Reply {
     Ok(HttpResponse::Ok().json(view(record)))
@@ -81,8 +83,11 @@ fn document_input(d: models::raw::RawDocument) -> DocumentInput {
 
 async fn upsert(
     state: State,
-    ValidJson(body): ValidJson<UpsertDocuments>,
-    Named { record, .. }: PathCollection,
+    Named {
+        record,
+        by: (_, ValidJson(body)),
+        ..
+    }: PathAnd<ValidJson<UpsertDocuments>>,
 ) -> Reply {
     let docs = body.documents.into_iter().map(document_input).collect();
     let upserted = state.service.upsert(&record, docs).await?;
@@ -94,8 +99,11 @@ async fn upsert(
 
 async fn documents(
     state: State,
-    ValidQuery(q): ValidQuery<PageQuery>,
-    Named { record, .. }: PathCollection,
+    Named {
+        record,
+        by: (_, ValidQuery(q)),
+        ..
+    }: PathAnd<ValidQuery<PageQuery>>,
 ) -> Reply {
     let (rows, total) = state
         .service
@@ -123,8 +131,11 @@ fn row_view(r: StoredChunk) -> RawDocumentRow {
 
 async fn delete_documents(
     state: State,
-    ValidJson(body): ValidJson<DeleteDocuments>,
-    Named { record, .. }: PathCollection,
+    Named {
+        record,
+        by: (_, ValidJson(body)),
+        ..
+    }: PathAnd<ValidJson<DeleteDocuments>>,
 ) -> Reply {
     let deleted = state.service.delete_files(&record, &body.ids).await?;
     Ok(HttpResponse::Ok().json(DeleteDocumentsResponse {
@@ -145,8 +156,11 @@ fn hit_view(h: Hit) -> RawHit {
 
 async fn search(
     state: State,
-    ValidJson(body): ValidJson<RawSearch>,
-    Named { record, .. }: PathCollection,
+    Named {
+        record,
+        by: (_, ValidJson(body)),
+        ..
+    }: PathAnd<ValidJson<RawSearch>>,
 ) -> Reply {
     let input = SearchInput {
         mode: body.mode,
