@@ -139,6 +139,7 @@ pub const MAX_CONNECTION_USES: usize = 10_000;
 /// settings of `options` as session defaults; the pool keeps `options`, so that the
 /// [`PgVectorStore`] made over it searches with them.
 pub async fn connect(url: &str, pool_size: usize, options: &PgVectorOptions) -> StoreResult<Pool> {
+    options.check()?;
     let setup = format!(
         "{}; SET statement_timeout = {}",
         store::SearchSettings::session(options).sql(false),

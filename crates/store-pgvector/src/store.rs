@@ -44,6 +44,22 @@ pub struct PgVectorOptions {
     pub statement_timeout_ms: u64,
 }
 
+impl PgVectorOptions {
+    /// Options a server can run with: the text-search configuration is formatted into SQL, so
+    /// it must be a plain identifier.
+    pub fn check(&self) -> StoreResult<()> {
+        let cfg = &self.text_search_config;
+        if IDENT.is_match(cfg) {
+            Ok(())
+        } else {
+            Err(StoreError::invalid_field(
+                Field::Setting("storage.pgvector.text_search_config".into()),
+                format!("'{cfg}' is not a text-search configuration name"),
+            ))
+        }
+    }
+}
+
 impl Default for PgVectorOptions {
     fn default() -> Self {
         Self {
@@ -483,13 +499,8 @@ impl PgVectorStore {
     /// Creates the table and its indexes in one transaction.
     async fn create_table(&self, spec: &CollectionSpec) -> StoreResult<()> {
         let t = table(spec)?;
+        self.options.check()?;
         let cfg = &self.options.text_search_config;
-        if !IDENT.is_match(cfg) {
-            return Err(StoreError::invalid_field(
-                Field::Setting("storage.pgvector.text_search_config".into()),
-                format!("'{cfg}' is not a text-search configuration name"),
-            ));
-        }
         // Index names are left to PostgreSQL, which keeps them unique within the schema
         // however long the collection's name is.
         let statements = [

@@ -27,6 +27,22 @@ async fn an_unreachable_server_is_unavailable() {
 }
 
 #[tokio::test]
+async fn a_text_search_configuration_that_is_not_a_name_stops_connecting() {
+    let options = PgVectorOptions {
+        text_search_config: "english'; DROP TABLE tenants; --".into(),
+        ..PgVectorOptions::default()
+    };
+    let Err(err) = store_pgvector::connect(&crate::database_url(), 1, &options).await else {
+        panic!("connected with a configuration name that is SQL");
+    };
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(
+        matches!(&err, store_core::StoreError::InvalidInput { field: Some(store_core::Field::Setting(s)), .. } if s == "storage.pgvector.text_search_config"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_collection_is_not_found_by_its_name() {
     let store = store().await;
     let spec = CollectionSpec {
