@@ -406,7 +406,11 @@ mod tests {
 
     #[test]
     fn invalid_input_carries_its_param() {
-        let e = api(StoreError::dimension_mismatch(3, 2));
+        let e = api(StoreError::dimension_mismatch(
+            Field::Chunk(DocumentPart::Vector),
+            3,
+            2,
+        ));
         assert_eq!(e.envelope().error.param.as_deref(), Some("vector"));
         assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
     }

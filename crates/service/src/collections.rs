@@ -574,7 +574,7 @@ impl VectorService {
                     index: i,
                     part: DocumentPart::Vector,
                 };
-                check_vector(v, record.dimension, field)?;
+                store_core::check_vector(v, record.dimension, field)?;
             }
         }
         self.admit_attribute_keys(record, docs.iter().map(|d| &d.attributes))
@@ -730,7 +730,7 @@ impl VectorService {
         self.check_expiry(record)?;
         let store = self.store(record)?;
         if let Some(v) = &input.vector {
-            check_vector(v, record.dimension, Field::QueryVector)?;
+            store_core::check_vector(v, record.dimension, Field::QueryVector)?;
         }
         let text = input.text.filter(|t| !t.trim().is_empty());
         if let Some(t) = &text {
@@ -893,22 +893,6 @@ fn no_vector(what: &str, model: &str) -> String {
     format!(
         "{what} holds no word that model '{model}' knows: its vector is zero, which has no cosine similarity"
     )
-}
-
-fn check_vector(v: &[f32], dimension: usize, field: Field) -> Result<(), ServiceError> {
-    let fault = if v.len() != dimension {
-        format!(
-            "{field} has dimension {}, but the collection's dimension is {dimension}",
-            v.len()
-        )
-    } else if v.iter().any(|x| !x.is_finite()) {
-        format!("{field} holds a value that is not a finite number")
-    } else if is_zero(v) {
-        format!("{field} is all zeros: cosine similarity is undefined for it")
-    } else {
-        return Ok(());
-    };
-    Err(ServiceError::invalid(field, fault))
 }
 
 #[cfg(test)]

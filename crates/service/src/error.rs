@@ -156,7 +156,11 @@ mod tests {
         let e = ServiceError::from(StoreError::not_found("collection", "c1"));
         assert!(matches!(&e, ServiceError::NotFound { kind: "collection", id } if id == "c1"));
         assert_eq!(e.to_string(), "no collection with id 'c1'");
-        let e = ServiceError::from(StoreError::dimension_mismatch(3, 2));
+        let e = ServiceError::from(StoreError::dimension_mismatch(
+            Field::Chunk(store_core::DocumentPart::Vector),
+            3,
+            2,
+        ));
         assert_eq!(
             e.field(),
             Some(&Field::Chunk(store_core::DocumentPart::Vector))

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::field::{DocumentPart, Field};
+use crate::field::Field;
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -121,18 +121,18 @@ impl StoreError {
         }
     }
 
-    /// The vector handed in does not have the collection's dimension.
-    pub fn dimension_mismatch(expected: usize, got: usize) -> Self {
-        StoreError::invalid_field(
-            Field::Chunk(DocumentPart::Vector),
-            format!("vector has dimension {got}, but the collection's dimension is {expected}"),
-        )
+    /// The vector handed in as `field` does not have the collection's dimension.
+    pub fn dimension_mismatch(field: Field, expected: usize, got: usize) -> Self {
+        let message =
+            format!("{field} has dimension {got}, but the collection's dimension is {expected}");
+        StoreError::invalid_field(field, message)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field::DocumentPart;
 
     #[test]
     fn every_constructor_reports_its_kind() {
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn dimension_mismatch_names_both_dimensions_and_the_vector_param() {
-        let e = StoreError::dimension_mismatch(384, 3);
+        let e = StoreError::dimension_mismatch(Field::Chunk(DocumentPart::Vector), 384, 3);
         assert!(e.to_string().contains("384") && e.to_string().contains('3'));
         match e {
             StoreError::InvalidInput { field, .. } => {

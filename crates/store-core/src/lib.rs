@@ -40,7 +40,7 @@ pub use ingest::{
 pub use registry::StoreRegistry;
 pub use store::{
     Chunk, CollectionSpec, Hit, HitSource, HybridOptions, MAX_K, PhysicalName, SearchQuery,
-    SearchRequest, StoredChunk, VectorStore, last_of_each_id, run_search,
+    SearchRequest, StoredChunk, VectorStore, check_vector, last_of_each_id, run_search,
 };
 
 #[cfg(any(test, feature = "mocks"))]

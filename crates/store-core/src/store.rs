@@ -61,28 +61,13 @@ impl CollectionSpec {
         PhysicalName::parse(&self.name)
     }
 
-    /// A vector for this collection has its dimension, only finite components and a
-    /// direction (a zero vector has no cosine similarity).
+    /// A chunk's vector for this collection: see [`check_vector`].
     pub fn check_vector(&self, v: &[f32]) -> StoreResult<()> {
-        if v.len() != self.dimension {
-            return Err(crate::StoreError::dimension_mismatch(
-                self.dimension,
-                v.len(),
-            ));
-        }
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(crate::StoreError::invalid_field(
-                crate::Field::Chunk(crate::DocumentPart::Vector),
-                format!("vector component {i} is not a finite number"),
-            ));
-        }
-        if v.iter().all(|x| *x == 0.0) {
-            return Err(crate::StoreError::invalid_field(
-                crate::Field::Chunk(crate::DocumentPart::Vector),
-                "a zero vector has no direction, so it has no cosine similarity",
-            ));
-        }
-        Ok(())
+        check_vector(
+            v,
+            self.dimension,
+            crate::Field::Chunk(crate::DocumentPart::Vector),
+        )
     }
 
     /// The dimension is one a back-end taking at most `max` can index.
@@ -226,6 +211,27 @@ impl HybridOptions {
     }
 }
 
+/// The rules every vector stored or searched with meets, on every back-end: `dimension`
+/// components, all finite, not all zero (a zero vector has no direction, so no cosine
+/// similarity). `field` is where the vector came from.
+pub fn check_vector(v: &[f32], dimension: usize, field: crate::Field) -> StoreResult<()> {
+    if v.len() != dimension {
+        return Err(crate::StoreError::dimension_mismatch(
+            field,
+            dimension,
+            v.len(),
+        ));
+    }
+    let fault = if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        format!("{field} component {i} is not a finite number")
+    } else if v.iter().all(|x| *x == 0.0) {
+        format!("{field} is all zeros: it has no direction, so no cosine similarity")
+    } else {
+        return Ok(());
+    };
+    Err(crate::StoreError::invalid_field(field, fault))
+}
+
 /// The most hits one search returns, on every back-end.
 pub const MAX_K: usize = models::raw::MAX_K as usize;
 
@@ -267,12 +273,7 @@ impl SearchRequest {
     /// with a direction, `k` at most [`MAX_K`], a threshold in 0..=1.
     pub fn validate(&self, collection: &CollectionSpec) -> StoreResult<()> {
         if let SearchQuery::Vector(v) | SearchQuery::Hybrid { vector: v, .. } = &self.mode {
-            collection.check_vector(v).map_err(|e| match e {
-                crate::StoreError::InvalidInput { message, .. } => {
-                    crate::StoreError::invalid_field(crate::Field::QueryVector, message)
-                }
-                other => other,
-            })?;
+            check_vector(v, collection.dimension, crate::Field::QueryVector)?;
         }
         if self.k > MAX_K {
             return Err(crate::StoreError::invalid_field(
