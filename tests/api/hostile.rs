@@ -135,3 +135,89 @@ async fn content_is_the_text_kept_at_ingestion_and_never_parsed_again() {
         200
     );
 }
+
+#[tokio::test]
+async fn crafted_chunking_strategies_and_batch_forms_are_refused_and_attach_nothing() {
+    let app = e2e_tests::spawn_app().await;
+    let store = app.vector_store("crafted").await;
+    let file = app
+        .upload(&app.key_a, "a.txt", b"some words".to_vec())
+        .await;
+    let deep = (0..200).fold(json!(1), |inner, _| json!({ "static": inner }));
+    let strategies = [
+        json!("static"),
+        json!({"type": "static"}),
+        json!({"type": "magic"}),
+        json!({"type": "auto", "extra": 1}),
+        json!({"type": "static", "static": {"max_chunk_size_tokens": "800", "chunk_overlap_tokens": 0}}),
+        json!({"type": "static", "static": {"max_chunk_size_tokens": -1, "chunk_overlap_tokens": 0}}),
+        json!({"type": "static", "static": {"max_chunk_size_tokens": 1e300, "chunk_overlap_tokens": 0}}),
+        json!({"type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}}),
+        json!({"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 101}}),
+    ];
+    let files = format!("/v1/vector_stores/{store}/files");
+    let batches = format!("/v1/vector_stores/{store}/file_batches");
+    for strategy in strategies {
+        let r = app
+            .call(
+                "POST",
+                &files,
+                Some(json!({"file_id": file, "chunking_strategy": strategy})),
+            )
+            .await;
+        let e = assert_envelope(&r, 400);
+        assert!(
+            e["param"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("chunking_strategy")),
+            "{strategy}: {e:?}"
+        );
+        let body = json!({"files": [{"file_id": file, "chunking_strategy": strategy}]});
+        let r = app.call("POST", &batches, Some(body)).await;
+        let e = assert_envelope(&r, 400);
+        assert!(
+            e["param"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("files[0]")),
+            "{strategy}: {e:?}"
+        );
+    }
+    // Nested past the parser's depth: the body as a whole is refused.
+    for (path, body) in [
+        (
+            &files,
+            json!({"file_id": file, "chunking_strategy": {"type": "static", "static": deep}}),
+        ),
+        (
+            &batches,
+            json!({"files": [{"file_id": file, "chunking_strategy": deep}]}),
+        ),
+    ] {
+        let r = app.call("POST", path, Some(body)).await;
+        assert_eq!(assert_envelope(&r, 400)["param"], Value::Null, "{}", r.body);
+    }
+    // The two forms of a batch at once, neither, another tenant's file, a file twice.
+    let theirs = app.upload(&app.key_b, "b.txt", b"theirs".to_vec()).await;
+    for (body, param) in [
+        (
+            json!({"file_ids": [file], "files": [{"file_id": file}]}),
+            "file_ids",
+        ),
+        (json!({}), "file_ids"),
+        (json!({"file_ids": [file, theirs]}), "file_ids[1]"),
+        (
+            json!({"files": [{"file_id": file}, {"file_id": file}]}),
+            "files[1].file_id",
+        ),
+    ] {
+        let r = app.call("POST", &batches, Some(body)).await;
+        assert_eq!(assert_envelope(&r, 400)["param"], param);
+    }
+    let listed = app.call("GET", &files, None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["data"], json!([]), "nothing was attached");
+    assert_eq!(
+        app.send(app.client.get(app.url("/health"))).await.status,
+        200
+    );
+}

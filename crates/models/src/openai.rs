@@ -355,7 +355,8 @@ pub struct StaticChunking {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChunkingStrategy {
-    Auto,
+    /// A struct variant, so that `deny_unknown_fields` holds for it too.
+    Auto {},
     Static {
         #[serde(rename = "static")]
         static_: StaticChunking,
@@ -515,6 +516,27 @@ mod tests {
     use super::*;
     use crate::validation::first_error;
     use serde_json::json;
+
+    #[test]
+    fn a_chunking_strategy_is_auto_or_static_and_nothing_more() {
+        let auto: ChunkingStrategy = serde_json::from_value(json!({"type": "auto"})).unwrap();
+        assert_eq!(auto, ChunkingStrategy::Auto {});
+        assert_eq!(serde_json::to_value(auto).unwrap(), json!({"type": "auto"}));
+        let sized = json!({"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}});
+        let s: ChunkingStrategy = serde_json::from_value(sized.clone()).unwrap();
+        assert_eq!(serde_json::to_value(s).unwrap(), sized);
+        for bad in [
+            json!({"type": "auto", "extra": 1}),
+            json!({"type": "static"}),
+            json!({"type": "static", "static": {"max_chunk_size_tokens": 200}}),
+            json!({"type": "other"}),
+        ] {
+            assert!(
+                serde_json::from_value::<ChunkingStrategy>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn update_tells_absent_from_null() {

@@ -44,15 +44,17 @@ pub fn auto_chunking(model_max: Option<usize>) -> (u32, u32) {
     )
 }
 
-/// The (max tokens, overlap tokens) of a `chunking_strategy`. Every size OpenAI takes is taken;
-/// a chunk longer than the model reads is embedded in windows ([`embed_windows`]).
+/// The (max tokens, overlap tokens) of a `chunking_strategy`, which the request named as
+/// `field`. Every size OpenAI takes is taken; a chunk longer than the model reads is embedded in
+/// windows ([`embed_windows`]).
 pub fn chunking(
     strategy: Option<ChunkingStrategy>,
     model_max: Option<usize>,
+    field: Field,
 ) -> Result<(u32, u32), ServiceError> {
-    let bad = |m: &str| ServiceError::invalid(Field::ChunkingStrategy, m.to_string());
+    let bad = |m: &str| ServiceError::invalid(field.clone(), m.to_string());
     match strategy {
-        None | Some(ChunkingStrategy::Auto) => Ok(auto_chunking(model_max)),
+        None | Some(ChunkingStrategy::Auto {}) => Ok(auto_chunking(model_max)),
         Some(ChunkingStrategy::Static {
             static_:
                 StaticChunking {
@@ -134,14 +136,14 @@ impl IngestService {
 
     /// Builds the attachment of one file to the store `store_id` whose model takes
     /// `model_max` tokens, checking that the file is the tenant's and its chunking is valid;
-    /// `field` is where the request named the file.
+    /// `field` is where the request named the file, `chunking_field` its chunking.
     async fn prepare(
         &self,
         tenant: &Tenant,
         store_id: &str,
         model_max: Option<usize>,
         req: AttachFile,
-        field: Field,
+        (field, chunking_field): (Field, Field),
     ) -> Result<AttachedFile, ServiceError> {
         let file = self
             .files
@@ -153,7 +155,7 @@ impl IngestService {
                 }
                 other => other,
             })?;
-        let (max, overlap) = chunking(req.chunking_strategy, model_max)?;
+        let (max, overlap) = chunking(req.chunking_strategy, model_max, chunking_field)?;
         Ok(AttachedFile {
             vector_store_id: store_id.to_string(),
             file_id: file.id,
@@ -179,7 +181,13 @@ impl IngestService {
     ) -> Result<AttachedFile, ServiceError> {
         let model_max = self.vectors.model_max_tokens(store);
         let file = self
-            .prepare(tenant, &store.id, model_max, req, Field::FileId)
+            .prepare(
+                tenant,
+                &store.id,
+                model_max,
+                req,
+                (Field::FileId, Field::ChunkingStrategy),
+            )
             .await?;
         Ok(self.catalog.attach(file).await?)
     }
@@ -203,8 +211,14 @@ impl IngestService {
                 chunking_strategy,
             };
             files.push(
-                self.prepare(tenant, "", model_max, req, Field::FileIds(i))
-                    .await?,
+                self.prepare(
+                    tenant,
+                    "",
+                    model_max,
+                    req,
+                    (Field::FileIds(i), Field::ChunkingStrategy),
+                )
+                .await?,
             );
         }
         let record = self.vectors.create_collection(tenant, input).await?;
@@ -382,7 +396,8 @@ impl IngestService {
         req: CreateBatch,
     ) -> Result<Batch, ServiceError> {
         let shared = req.attributes.unwrap_or_default();
-        let requests: Vec<(AttachFile, Field)> = match (req.file_ids, req.files) {
+        // Each file with where the request named it and its chunking.
+        let requests: Vec<(AttachFile, (Field, Field))> = match (req.file_ids, req.files) {
             (Some(ids), None) => ids
                 .into_iter()
                 .enumerate()
@@ -392,19 +407,23 @@ impl IngestService {
                         attributes: Some(shared.clone()),
                         chunking_strategy: req.chunking_strategy,
                     };
-                    (file, Field::FileIds(i))
+                    (file, (Field::FileIds(i), Field::ChunkingStrategy))
                 })
                 .collect(),
             (None, Some(files)) => files
                 .into_iter()
                 .enumerate()
                 .map(|(i, f)| {
+                    let chunking_field = match f.chunking_strategy {
+                        Some(_) => Field::FileChunkingStrategy(i),
+                        None => Field::ChunkingStrategy,
+                    };
                     let file = AttachFile {
                         attributes: f.attributes.or_else(|| Some(shared.clone())),
                         chunking_strategy: f.chunking_strategy.or(req.chunking_strategy),
                         file_id: f.file_id,
                     };
-                    (file, Field::Files(i))
+                    (file, (Field::Files(i), chunking_field))
                 })
                 .collect(),
             _ => {
@@ -417,7 +436,7 @@ impl IngestService {
         if let Some(i) =
             models::validation::first_duplicate(requests.iter().map(|(r, _)| r.file_id.as_str()))
         {
-            let (file, field) = &requests[i];
+            let (file, (field, _)) = &requests[i];
             let message = format!("file '{}' appears more than once", file.file_id);
             return Err(ServiceError::invalid(field.clone(), message));
         }
@@ -430,9 +449,9 @@ impl IngestService {
         };
         let model_max = self.vectors.model_max_tokens(store);
         let mut files = Vec::with_capacity(requests.len());
-        for (req, field) in requests {
+        for (req, fields) in requests {
             let file = self
-                .prepare(tenant, &store.id, model_max, req, field)
+                .prepare(tenant, &store.id, model_max, req, fields)
                 .await?;
             files.push(AttachedFile {
                 batch_id: Some(batch.id.clone()),
@@ -1271,12 +1290,13 @@ mod tests {
                 },
             })
         };
+        let field = || Field::ChunkingStrategy;
         assert_eq!(
-            chunking(sized(4096, 2048), Some(256)).unwrap(),
+            chunking(sized(4096, 2048), Some(256), field()).unwrap(),
             (4096, 2048)
         );
-        let e = chunking(sized(99, 0), Some(256)).unwrap_err();
+        let e = chunking(sized(99, 0), Some(256), field()).unwrap_err();
         assert_eq!(e.field(), Some(&Field::ChunkingStrategy));
-        assert!(chunking(sized(200, 101), Some(256)).is_err());
+        assert!(chunking(sized(200, 101), Some(256), field()).is_err());
     }
 }

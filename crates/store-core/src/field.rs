@@ -50,6 +50,8 @@ pub enum Field {
     Files(usize),
     /// How files are split into chunks.
     ChunkingStrategy,
+    /// How one of a list of files (by position) is split into chunks, when it says so itself.
+    FileChunkingStrategy(usize),
     /// A tenant's name.
     Tenant,
     /// An API key (or a prefix of one).
@@ -122,6 +124,7 @@ impl Field {
             Field::FileIds(i) => format!("file_ids[{i}]"),
             Field::Files(i) => format!("files[{i}].file_id"),
             Field::ChunkingStrategy => "chunking_strategy".into(),
+            Field::FileChunkingStrategy(i) => format!("files[{i}].chunking_strategy"),
             Field::Tenant => "tenant".into(),
             Field::Key => "key".into(),
             Field::Setting(name) => name.clone(),
