@@ -2,7 +2,8 @@
 //!
 //! - [`Embedder`]: turns texts into vectors of a fixed dimension, rejecting texts longer than the
 //!   model's maximum input tokens;
-//! - [`EmbedderRegistry`]: model name → embedder, built once from configuration ([`ModelConfig`]);
+//! - [`EmbedderRegistry`]: model name → embedder, built once from configuration ([`ModelConfig`]),
+//!   each model's calls counted and timed ([`metrics`]);
 //! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust (no Python,
 //!   no network; one thread per model runs it, batching concurrent requests),
 //!   [`StaticEmbedder`], a static Model2Vec model (potion-base-8M) for speed,, and [`OpenAiEmbedder`], a client of any OpenAI-compatible
@@ -15,6 +16,7 @@ pub mod error;
 mod kernels;
 mod lane;
 pub mod local;
+pub mod metrics;
 pub mod openai;
 pub mod registry;
 pub mod static_model;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::Embedder;
 use crate::error::EmbedError;
 use crate::local::LocalBertEmbedder;
+use crate::metrics::Instrumented;
 use crate::openai::{OpenAiEmbedder, OpenAiOptions};
 use crate::static_model::StaticEmbedder;
 
@@ -65,7 +66,7 @@ pub enum ProviderConfig {
     },
 }
 
-/// Immutable after it is built.
+/// Immutable after it is built. Its models' calls are counted and timed ([`Instrumented`]).
 #[derive(Debug, Clone)]
 pub struct EmbedderRegistry {
     models: BTreeMap<String, Arc<dyn Embedder>>,
@@ -139,10 +140,13 @@ impl EmbedderRegistry {
         Self::new(built, default_model)
     }
 
-    /// A registry of ready embedders, each under its own [`Embedder::model`] name.
+    /// A registry of ready embedders, each under its own [`Embedder::model`] name, each put in
+    /// an [`Instrumented`] so that its calls are counted and timed (hand it bare models, not
+    /// ones taken from another registry).
     pub fn new(embedders: Vec<Arc<dyn Embedder>>, default_model: &str) -> Result<Self, EmbedError> {
         let mut models: BTreeMap<String, Arc<dyn Embedder>> = BTreeMap::new();
         for embedder in embedders {
+            let embedder: Arc<dyn Embedder> = Arc::new(Instrumented::new(embedder));
             let name = embedder.model().to_string();
             if models.insert(name.clone(), embedder).is_some() {
                 return Err(EmbedError::InvalidInput(format!(

@@ -39,7 +39,9 @@ impl InFlight {
         }
     }
 
-    /// A turn for one request of `tenant`, held until dropped; `None` when there is no bound.
+    /// A turn for one request of `tenant`, held until dropped; `None` when there is no bound. A
+    /// request refused is counted in [`crate::metrics::RATE_LIMIT_REFUSALS`] (reason
+    /// `in_flight`).
     pub async fn enter(
         &self,
         tenant: &Tenant,
@@ -60,9 +62,12 @@ impl InFlight {
         };
         match tokio::time::timeout(self.wait, gate.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Some(permit)),
-            _ => Err(TooManyInFlight {
-                limit: self.per_tenant,
-            }),
+            _ => {
+                crate::metrics::refused(crate::metrics::Refusal::InFlight);
+                Err(TooManyInFlight {
+                    limit: self.per_tenant,
+                })
+            }
         }
     }
 }
@@ -105,6 +110,27 @@ mod tests {
         assert!(!waiter.is_finished());
         drop(held);
         assert!(waiter.await.unwrap().unwrap());
+    }
+
+    #[test]
+    fn a_request_that_gets_no_turn_in_time_is_counted() {
+        use crate::metrics::RATE_LIMIT_REFUSALS;
+        use crate::metrics::testing::{counter, recorded};
+        let gate = InFlight::new(1, Duration::from_millis(20));
+        let a = tenant("a");
+        let (refused, recorded) = recorded(async {
+            let _held = gate.enter(&a).await.unwrap();
+            gate.enter(&a).await.is_err()
+        });
+        assert!(refused);
+        assert_eq!(
+            counter(&recorded, RATE_LIMIT_REFUSALS, &[("reason", "in_flight")]),
+            1
+        );
+        assert_eq!(
+            counter(&recorded, RATE_LIMIT_REFUSALS, &[("reason", "rate")]),
+            0
+        );
     }
 
     #[tokio::test]

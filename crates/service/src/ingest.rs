@@ -3,6 +3,11 @@
 //! embed and store the chunks under deterministic ids (`{file_id}:{index}`), and end the job
 //! `completed` or `failed` with `last_error`. Chunk writes run fenced by the claim's token, so a
 //! worker whose claim was taken over cannot change the file's chunks.
+//!
+//! A job is counted in [`crate::metrics::INGESTION_JOBS`] where its end is written, once: by
+//! the worker whose claim `finish` accepted (`completed`, with its chunks and file bytes, or
+//! `failed`), or by [`IngestService::cancel_batch`] for the files it cancelled. (A job the queue
+//! itself fails in `claim`, its tries used up by workers that died, is not counted.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -470,16 +475,30 @@ impl IngestService {
         Ok(self.catalog.batch(&tenant.id, &store.id, batch_id).await?)
     }
 
+    /// Cancels the batch and its files still queued or running.
     pub async fn cancel_batch(
         &self,
         tenant: &Tenant,
         store: &CollectionRecord,
         batch_id: &str,
     ) -> Result<Batch, ServiceError> {
-        Ok(self
+        let (batch, cancelled) = self
             .catalog
             .cancel_batch(&tenant.id, &store.id, batch_id)
-            .await?)
+            .await?;
+        crate::metrics::jobs_ended(FileStatus::Cancelled, cancelled);
+        Ok(batch)
+    }
+
+    /// Sets the gauges that are sampled rather than kept up to date: the ingestion queue's
+    /// depth (files waiting for or in ingestion, of every tenant) and the catalog's connection
+    /// pool (when it has one). A metrics endpoint calls this before it renders.
+    pub async fn sample_gauges(&self) -> Result<(), ServiceError> {
+        if let Some(pool) = self.vectors.catalog().pool_status() {
+            crate::metrics::pool(pool);
+        }
+        crate::metrics::queue_depth(self.catalog.queue_depth().await?);
+        Ok(())
     }
 }
 
@@ -805,9 +824,15 @@ impl Ingestor {
     /// Stores one job's chunks and ends it.
     async fn run_alone(&self, job: Job<'_>) -> Result<(), ServiceError> {
         let claim = job.claim;
+        let chunks = job.pieces.len() as u64;
         let result = self
             .store_chunks(&job.store, &job.file, claim, job.pieces)
             .await
+            .map(|usage_bytes| Stored {
+                usage_bytes,
+                chunks,
+                file_bytes: job.file.bytes,
+            })
             .map_err(|step| self.ended(&claim.job, step));
         self.end(claim, result).await
     }
@@ -840,6 +865,7 @@ impl Ingestor {
                 .await?;
             for j in &done {
                 if finished.contains(&j.file.id) {
+                    crate::metrics::job_completed(j.pieces.len() as u64, j.file.bytes);
                     tracing::info!(vector_store = %store_id, file = %j.file.id, outcome = ?JobOutcome::Completed { usage_bytes: usage(&j.pieces) }, "ingestion job ended");
                 } else {
                     self.clean_up_cancelled(&j.claim.job).await?;
@@ -911,13 +937,18 @@ impl Ingestor {
     }
 
     /// Ends a job with the result of its work: completed, failed (keeping none of its chunks)
-    /// or released to be tried again.
-    async fn end(&self, claim: &Claim, result: Result<u64, Ended>) -> Result<(), ServiceError> {
+    /// or released to be tried again; a job whose end was written is counted.
+    async fn end(&self, claim: &Claim, result: Result<Stored, Ended>) -> Result<(), ServiceError> {
         let catalog = &self.service.catalog;
         let job = &claim.job;
-        let outcome = match result {
-            Ok(bytes) => JobOutcome::Completed { usage_bytes: bytes },
-            Err(Ended::Outcome(outcome)) => outcome,
+        let (outcome, stored) = match result {
+            Ok(stored) => (
+                JobOutcome::Completed {
+                    usage_bytes: stored.usage_bytes,
+                },
+                Some(stored),
+            ),
+            Err(Ended::Outcome(outcome)) => (outcome, None),
             Err(Ended::ClaimLost) => {
                 tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, "ingestion claim taken over; its work is dropped");
                 return self.clean_up_cancelled(job).await;
@@ -939,11 +970,17 @@ impl Ingestor {
             return Ok(());
         }
         tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, outcome = ?outcome, "ingestion job ended");
+        let failed = matches!(outcome, JobOutcome::Failed(_));
         if !catalog
             .finish(&job.vector_store_id, &job.file_id, &claim.token, outcome)
             .await?
         {
-            self.clean_up_cancelled(job).await?;
+            return self.clean_up_cancelled(job).await;
+        }
+        if let Some(s) = stored {
+            crate::metrics::job_completed(s.chunks, s.file_bytes);
+        } else if failed {
+            crate::metrics::jobs_ended(FileStatus::Failed, 1);
         }
         Ok(())
     }
@@ -1148,6 +1185,16 @@ fn documents(
         .collect()
 }
 
+/// What a job that completed stored.
+#[derive(Debug)]
+struct Stored {
+    /// Bytes of the chunks' text.
+    usage_bytes: u64,
+    chunks: u64,
+    /// Bytes of the job's file.
+    file_bytes: u64,
+}
+
 /// How a job that did not complete ended.
 #[derive(Debug)]
 enum Ended {
@@ -1277,6 +1324,247 @@ mod tests {
                         .collect::<Vec<_>>()
                 )
             );
+        }
+    }
+
+    /// The worker, the queue and the gauges as the metrics see them, over mocks.
+    mod counted {
+        use super::*;
+        use crate::metrics::testing::{Recorded, counter, gauge, recorded};
+        use crate::metrics::{
+            DB_POOL_CONNECTIONS, DB_POOL_IN_USE, DB_POOL_WAITING, INGESTION_BYTES,
+            INGESTION_CHUNKS, INGESTION_JOBS, INGESTION_QUEUE_DEPTH,
+        };
+        use crate::sandbox::SandboxLimits;
+        use embeddings::EmbedderRegistry;
+        use store_core::{
+            HybridOptions, MockCatalog, MockFileCatalog, MockIngestCatalog, MockVectorStore,
+            PoolStatus, StoreError, StoreRegistry,
+        };
+
+        const TEXT: &str = "The quick brown fox jumps over the lazy dog. It was not amused \
+            at all, and the dog said so, at length, to anyone who would listen that day.";
+        const FILE_BYTES: u64 = 4321;
+        /// Tokens a chunk of the job.
+        const CHUNK_TOKENS: u32 = 12;
+
+        fn record() -> CollectionRecord {
+            CollectionRecord {
+                id: "vs_1".into(),
+                tenant_id: "t1".into(),
+                collection: "docs".into(),
+                name: None,
+                backend: "pgvector".into(),
+                model: Some("m".into()),
+                dimension: 2,
+                metadata: Map::new(),
+                expires_after_days: None,
+                created_at: 0,
+                last_active_at: now_unix(),
+            }
+        }
+
+        fn claim() -> Claim {
+            Claim {
+                job: AttachedFile {
+                    vector_store_id: "vs_1".into(),
+                    file_id: "file-1".into(),
+                    tenant_id: "t1".into(),
+                    batch_id: None,
+                    status: FileStatus::InProgress,
+                    last_error: None,
+                    attributes: Map::new(),
+                    max_chunk_tokens: CHUNK_TOKENS,
+                    overlap_tokens: 0,
+                    usage_bytes: 0,
+                    created_at: 0,
+                    attempts: 1,
+                },
+                token: "token-1".into(),
+            }
+        }
+
+        /// An ingestion service over `queue`, `catalog` and mocks of the rest; its file
+        /// `file-1` exists when `file_exists`, its text kept in `dir`.
+        fn service(
+            queue: MockIngestCatalog,
+            mut catalog: MockCatalog,
+            file_exists: bool,
+            dir: &std::path::Path,
+        ) -> IngestService {
+            catalog
+                .expect_get_collection()
+                .returning(|_, _| Ok(record()));
+            let mut files = MockFileCatalog::new();
+            files.expect_get_file().returning(move |tenant_id, id| {
+                if !file_exists {
+                    return Err(StoreError::not_found("file", id));
+                }
+                Ok(FileRecord {
+                    id: id.into(),
+                    tenant_id: tenant_id.into(),
+                    filename: "fox.txt".into(),
+                    bytes: FILE_BYTES,
+                    purpose: "assistants".into(),
+                    created_at: 0,
+                    expires_at: None,
+                })
+            });
+            let mut store = MockVectorStore::new();
+            store.expect_name().return_const("pgvector");
+            store.expect_delete_files().returning(|_, _| Ok(0));
+            store
+                .expect_upsert()
+                .returning(|_, chunks| Ok(chunks.len() as u64));
+            let mut model = MockEmbedder::new();
+            model.expect_model().return_const("m".to_string());
+            model.expect_dimension().return_const(2usize);
+            model.expect_max_input_tokens().return_const(256usize);
+            model
+                .expect_embed()
+                .returning(|texts: &[String]| Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect()));
+            let vectors = VectorService::new(
+                Arc::new(catalog),
+                StoreRegistry::new(vec![Arc::new(store)], "pgvector").unwrap(),
+                EmbedderRegistry::new(vec![Arc::new(model)], "m").unwrap(),
+                HybridOptions::default(),
+            );
+            let blobs = crate::BlobStore::new(dir).unwrap();
+            let files = FileService::new(Arc::new(files), blobs, 1 << 20);
+            let limits = SandboxLimits {
+                timeout_secs: 1,
+                memory_limit_mib: 64,
+                max_text_bytes: 1 << 20,
+            };
+            let sandbox = Sandbox::with_program("/nonexistent".into(), limits);
+            IngestService::new(vectors, files, Arc::new(queue), sandbox)
+        }
+
+        /// A queue holding one job, whose writes run and whose `finish` is accepted when
+        /// `accepted` (the claim is still held), else finds the file re-attached.
+        fn queue(accepted: bool) -> MockIngestCatalog {
+            let mut queue = MockIngestCatalog::new();
+            queue
+                .expect_claim()
+                .times(1)
+                .returning(|_, _, _| Ok(vec![claim()]));
+            queue
+                .expect_fenced()
+                .returning(|_, _, _, work| futures::executor::block_on(work).map(Some));
+            queue
+                .expect_finish()
+                .times(1)
+                .returning(move |_, _, _, _| Ok(accepted));
+            queue
+                .expect_status()
+                .returning(|_, _| Ok(Some(FileStatus::InProgress)));
+            queue
+        }
+
+        /// What one run of a worker over `queue` recorded.
+        fn run_worker(queue: MockIngestCatalog, file_exists: bool) -> Recorded {
+            let dir = tempfile::tempdir().unwrap();
+            let service = service(queue, MockCatalog::new(), file_exists, dir.path());
+            let (ran, recorded) = recorded(async {
+                service.files.blobs().write_text("file-1", TEXT).await?;
+                Ingestor::new(service.clone(), 60, 3).run_once().await
+            });
+            assert!(ran.unwrap(), "the job was claimed");
+            recorded
+        }
+
+        fn jobs(recorded: &Recorded, outcome: &str) -> u64 {
+            counter(recorded, INGESTION_JOBS, &[("outcome", outcome)])
+        }
+
+        #[test]
+        fn a_completed_job_counts_once_with_its_chunks_and_its_files_bytes() {
+            let chunks = text::chunk(TEXT, CHUNK_TOKENS as usize, 0).len() as u64;
+            assert!(chunks > 1, "{chunks}");
+            let recorded = run_worker(queue(true), true);
+            assert_eq!(jobs(&recorded, "completed"), 1);
+            assert_eq!(jobs(&recorded, "failed"), 0);
+            assert_eq!(counter(&recorded, INGESTION_CHUNKS, &[]), chunks);
+            assert_eq!(counter(&recorded, INGESTION_BYTES, &[]), FILE_BYTES);
+            // The chunk writes went through the instrumented back-end.
+            let upsert = [("backend", "pgvector"), ("operation", "upsert")];
+            assert_eq!(
+                counter(&recorded, store_core::metrics::BACKEND_REQUESTS, &upsert),
+                1
+            );
+        }
+
+        #[test]
+        fn a_job_whose_claim_was_taken_over_is_not_counted() {
+            let recorded = run_worker(queue(false), true);
+            for outcome in ["completed", "failed", "cancelled"] {
+                assert_eq!(jobs(&recorded, outcome), 0, "{outcome}");
+            }
+            assert_eq!(counter(&recorded, INGESTION_CHUNKS, &[]), 0);
+            assert_eq!(counter(&recorded, INGESTION_BYTES, &[]), 0);
+        }
+
+        #[test]
+        fn a_failed_job_counts_as_failed_with_no_chunks() {
+            let recorded = run_worker(queue(true), false);
+            assert_eq!(jobs(&recorded, "failed"), 1);
+            assert_eq!(jobs(&recorded, "completed"), 0);
+            assert_eq!(counter(&recorded, INGESTION_CHUNKS, &[]), 0);
+        }
+
+        #[test]
+        fn the_files_a_cancel_ends_are_counted_cancelled() {
+            let mut queue = MockIngestCatalog::new();
+            queue.expect_cancel_batch().returning(|tenant_id, vs, id| {
+                let batch = Batch {
+                    id: id.into(),
+                    vector_store_id: vs.into(),
+                    tenant_id: tenant_id.into(),
+                    created_at: 0,
+                    cancelled: true,
+                };
+                Ok((batch, 2))
+            });
+            let dir = tempfile::tempdir().unwrap();
+            let service = service(queue, MockCatalog::new(), true, dir.path());
+            let tenant = Tenant::new("t1", "acme");
+            let (batch, recorded) = recorded(service.cancel_batch(&tenant, &record(), "vsfb_1"));
+            assert!(batch.unwrap().cancelled);
+            assert_eq!(jobs(&recorded, "cancelled"), 2);
+        }
+
+        #[test]
+        fn sampling_sets_the_queue_depth_and_the_pool_gauges() {
+            let mut queue = MockIngestCatalog::new();
+            queue.expect_queue_depth().times(1).returning(|| Ok(5));
+            let mut catalog = MockCatalog::new();
+            catalog.expect_pool_status().return_const(Some(PoolStatus {
+                size: 4,
+                in_use: 3,
+                waiting: 2,
+            }));
+            let dir = tempfile::tempdir().unwrap();
+            let service = service(queue, catalog, true, dir.path());
+            let (sampled, recorded) = recorded(service.sample_gauges());
+            sampled.unwrap();
+            assert_eq!(gauge(&recorded, INGESTION_QUEUE_DEPTH), Some(5.0));
+            assert_eq!(gauge(&recorded, DB_POOL_CONNECTIONS), Some(4.0));
+            assert_eq!(gauge(&recorded, DB_POOL_IN_USE), Some(3.0));
+            assert_eq!(gauge(&recorded, DB_POOL_WAITING), Some(2.0));
+        }
+
+        #[test]
+        fn without_a_pool_only_the_queue_depth_is_sampled() {
+            let mut queue = MockIngestCatalog::new();
+            queue.expect_queue_depth().returning(|| Ok(0));
+            let mut catalog = MockCatalog::new();
+            catalog.expect_pool_status().return_const(None);
+            let dir = tempfile::tempdir().unwrap();
+            let service = service(queue, catalog, true, dir.path());
+            let (sampled, recorded) = recorded(service.sample_gauges());
+            sampled.unwrap();
+            assert_eq!(gauge(&recorded, INGESTION_QUEUE_DEPTH), Some(0.0));
+            assert_eq!(gauge(&recorded, DB_POOL_CONNECTIONS), None);
         }
     }
 

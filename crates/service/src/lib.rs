@@ -6,7 +6,9 @@
 //! - [`IngestService`] and [`Ingestor`]: files attached to vector stores, as durable jobs that
 //!   workers claim, extract ([`text`], in the [`sandbox`]), chunk, embed and store;
 //! - [`AuthService`], [`RateLimits`], [`InFlight`]: tenants, API keys and per-tenant limits;
-//! - [`ServiceError`]: every failure in the service's own terms, for each wire surface to map.
+//! - [`ServiceError`]: every failure in the service's own terms, for each wire surface to map;
+//! - [`metrics`]: what the service records through the `metrics` facade, and
+//!   [`metrics::describe`] for the exporter.
 //!
 //! It depends on `models`, `store-core` and `embeddings` only: it never names a concrete
 //! storage back-end nor a transport.
@@ -17,6 +19,7 @@ pub mod error;
 mod files;
 mod in_flight;
 mod ingest;
+pub mod metrics;
 mod rate_limit;
 mod records;
 pub mod sandbox;

@@ -125,7 +125,8 @@ impl<C: Clock> RateLimits<C> {
         self.burst
     }
 
-    /// Takes one request from the tenant's bucket. `Ok(None)` when limiting is off.
+    /// Takes one request from the tenant's bucket. `Ok(None)` when limiting is off. A refusal is
+    /// counted in [`crate::metrics::RATE_LIMIT_REFUSALS`] (reason `rate`).
     pub fn check(&self, tenant: &Tenant) -> Result<Option<RateLimitStatus>, RateLimited> {
         let Some(buckets) = &self.buckets else {
             return Ok(None);
@@ -136,11 +137,14 @@ impl<C: Clock> RateLimits<C> {
                 limit: self.burst,
                 remaining: snapshot.remaining_burst_capacity(),
             })),
-            Err(not_until) => Err(RateLimited {
-                per_second: self.per_second,
-                limit: self.burst,
-                retry_after: not_until.wait_time_from(buckets.clock().now()),
-            }),
+            Err(not_until) => {
+                crate::metrics::refused(crate::metrics::Refusal::Rate);
+                Err(RateLimited {
+                    per_second: self.per_second,
+                    limit: self.burst,
+                    retry_after: not_until.wait_time_from(buckets.clock().now()),
+                })
+            }
         }
     }
 
@@ -236,6 +240,25 @@ mod tests {
         let a = tenant("t_a");
         assert!((0..5).all(|_| on.check(&a).is_ok()));
         assert!(on.check(&a).is_err());
+    }
+
+    #[test]
+    fn a_refused_request_is_counted_and_one_that_passes_is_not() {
+        use crate::metrics::RATE_LIMIT_REFUSALS;
+        use crate::metrics::testing::{counter, recorded};
+        let (limits, _) = limits(1, 2);
+        let a = tenant("t_a");
+        let (passed, recorded) =
+            recorded(async { (0..5).filter(|_| limits.check(&a).is_ok()).count() });
+        assert_eq!(passed, 2);
+        assert_eq!(
+            counter(&recorded, RATE_LIMIT_REFUSALS, &[("reason", "rate")]),
+            3
+        );
+        assert_eq!(
+            counter(&recorded, RATE_LIMIT_REFUSALS, &[("reason", "in_flight")]),
+            0
+        );
     }
 
     #[test]

@@ -113,11 +113,27 @@ pub struct CollectionUpdate {
     pub expires_after_days: Option<Option<u32>>,
 }
 
+/// A database connection pool at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The connections the pool holds (lent out or idle).
+    pub size: usize,
+    /// The connections lent out.
+    pub in_use: usize,
+    /// The callers waiting for a connection.
+    pub waiting: usize,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Catalog: Send + Sync + Debug + 'static {
     /// Succeeds when the catalog's database answers.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The catalog's connection pool now; `None` for a catalog without one.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     /// The tenant with this name, created if missing.
     async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant>;

@@ -234,11 +234,16 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
         batch_id: &str,
     ) -> StoreResult<Batch>;
 
-    /// Marks the batch cancelled and its queued files `cancelled`.
+    /// Marks the batch cancelled and its queued files `cancelled`; the batch, and how many of
+    /// its files this cancelled.
     async fn cancel_batch(
         &self,
         tenant_id: &str,
         vector_store_id: &str,
         batch_id: &str,
-    ) -> StoreResult<Batch>;
+    ) -> StoreResult<(Batch, u64)>;
+
+    /// How many files wait for ingestion or are being ingested (`in_progress`), in every
+    /// vector store of every tenant.
+    async fn queue_depth(&self) -> StoreResult<u64>;
 }

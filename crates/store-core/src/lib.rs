@@ -5,7 +5,8 @@
 //!   keyword or by both (hybrid), with the [`Filter`] model and a score threshold;
 //! - [`Catalog`]: tenants, hashed API keys and the collection records that say which back-end a
 //!   collection lives on;
-//! - [`StoreRegistry`]: the back-ends compiled into a binary, keyed by name, built once;
+//! - [`StoreRegistry`]: the back-ends compiled into a binary, keyed by name, built once, each
+//!   counted and timed ([`metrics`]);
 //! - [`StoreError`] with its transport-free [`ErrorKind`].
 //!
 //! Features: `testkit` (the conformance suite every back-end runs against its real server),
@@ -20,6 +21,7 @@ pub mod files;
 pub mod filter;
 pub mod ingest;
 pub mod limits;
+pub mod metrics;
 pub mod registry;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -27,7 +29,7 @@ pub mod testkit;
 
 pub use catalog::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, NewCollection, PageOrder,
-    PageRequest, Tenant,
+    PageRequest, PoolStatus, Tenant,
 };
 pub use error::{ErrorKind, StoreError, StoreResult};
 pub use field::{DocumentPart, Field, FileExpiryPart};

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{StoreError, StoreResult};
+use crate::metrics::Instrumented;
 use crate::store::VectorStore;
 
-/// An immutable map from back-end name to back-end, with a default.
+/// An immutable map from back-end name to back-end, with a default. Every back-end is held
+/// [`Instrumented`]: its calls through the registry are counted and timed.
 #[derive(Debug, Clone)]
 pub struct StoreRegistry {
     stores: BTreeMap<&'static str, Arc<dyn VectorStore>>,
@@ -14,9 +16,16 @@ pub struct StoreRegistry {
 }
 
 impl StoreRegistry {
-    /// Builds the registry; the default must be one of the stores.
+    /// Builds the registry; the default must be one of the stores. Each store is put in an
+    /// [`Instrumented`] (so hand it the bare back-end, not one taken from another registry).
     pub fn new(stores: Vec<Arc<dyn VectorStore>>, default: &str) -> StoreResult<Self> {
-        let stores: BTreeMap<_, _> = stores.into_iter().map(|s| (s.name(), s)).collect();
+        let stores: BTreeMap<_, _> = stores
+            .into_iter()
+            .map(|s| {
+                let s: Arc<dyn VectorStore> = Arc::new(Instrumented::new(s));
+                (s.name(), s)
+            })
+            .collect();
         let default = stores
             .keys()
             .copied()

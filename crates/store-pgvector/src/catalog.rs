@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, DocumentPart, Field, NewCollection,
-    PageOrder, PageRequest, StoreError, StoreResult, Tenant, now_unix,
+    PageOrder, PageRequest, PoolStatus, StoreError, StoreResult, Tenant, now_unix,
 };
 
 use crate::error;
@@ -161,6 +161,10 @@ fn new_id(prefix: &str) -> String {
 impl Catalog for PgCatalog {
     async fn ping(&self) -> StoreResult<()> {
         self.db.ping().await
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        Some(self.db.0.status())
     }
 
     async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant> {

@@ -631,11 +631,11 @@ impl IngestCatalog for PgCatalog {
         tenant_id: &str,
         vector_store_id: &str,
         batch_id: &str,
-    ) -> StoreResult<Batch> {
+    ) -> StoreResult<(Batch, u64)> {
         let batch = self.batch(tenant_id, vector_store_id, batch_id).await?;
         let mut conn = self.db.conn().await?;
         let id = batch.id.clone();
-        conn.transaction(async |c| {
+        let cancelled = conn.transaction(async |c| {
             diesel::sql_query("UPDATE file_batches SET cancelled = true WHERE id = $1")
                 .bind::<Text, _>(id.clone())
                 .execute(c)
@@ -643,14 +643,31 @@ impl IngestCatalog for PgCatalog {
             diesel::sql_query("UPDATE vector_store_files SET status = 'cancelled', claimed_until = NULL, claim_token = NULL WHERE batch_id = $1 AND status = 'in_progress'")
                 .bind::<Text, _>(id.clone())
                 .execute(c)
-                .await?;
-            Ok::<_, diesel::result::Error>(())
+                .await
         })
         .await
         .map_err(error::db)?;
-        Ok(Batch {
+        let batch = Batch {
             cancelled: true,
             ..batch
-        })
+        };
+        Ok((batch, cancelled as u64))
+    }
+
+    async fn queue_depth(&self) -> StoreResult<u64> {
+        #[derive(QueryableByName)]
+        struct Depth {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db.conn().await?;
+        // Counted on the queue's own (partial) index.
+        let rows: Vec<Depth> = diesel::sql_query(
+            "SELECT count(*)::int8 AS n FROM vector_store_files WHERE status = 'in_progress'",
+        )
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().next().map_or(0, |r| r.n.max(0) as u64))
     }
 }

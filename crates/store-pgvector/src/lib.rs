@@ -28,7 +28,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures::FutureExt;
-use store_core::{StoreError, StoreResult};
+use store_core::{PoolStatus, StoreError, StoreResult};
 
 type Connections = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
 /// A connection taken from a [`Pool`]; it goes back when dropped.
@@ -52,6 +52,17 @@ impl Pool {
     /// The options every connection of the pool was set up with.
     pub fn options(&self) -> &PgVectorOptions {
         &self.options
+    }
+
+    /// How many connections the pool holds, how many of them are lent out, and how many
+    /// callers wait for one.
+    pub fn status(&self) -> PoolStatus {
+        let status = self.connections.status();
+        PoolStatus {
+            size: status.size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+        }
     }
 }
 

@@ -423,3 +423,28 @@ async fn expired_collections_are_listed_for_the_sweep_until_their_chunks_are_fre
         [young.id.as_str()]
     );
 }
+
+#[tokio::test]
+async fn the_pool_status_counts_connections_held_lent_out_and_waited_for() {
+    let pool = pool().await; // at most 4 connections
+    let catalog = PgCatalog::new(pool.clone());
+    let idle = catalog.pool_status().expect("a catalog over a pool");
+    assert_eq!((idle.in_use, idle.waiting), (0, 0), "{idle:?}");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(pool.get().await.unwrap());
+    }
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.get().await.map(drop) })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let busy = catalog.pool_status().unwrap();
+    assert_eq!(busy.size, 4, "{busy:?}");
+    assert_eq!(busy.in_use, 4, "{busy:?}");
+    assert_eq!(busy.waiting, 1, "{busy:?}");
+    drop(held);
+    waiter.await.unwrap().unwrap();
+    let after = catalog.pool_status().unwrap();
+    assert_eq!((after.in_use, after.waiting), (0, 0), "{after:?}");
+}

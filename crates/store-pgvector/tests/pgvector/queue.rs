@@ -4,7 +4,7 @@
 
 use serde_json::{Map, json};
 use store_core::{
-    AttachedFile, Catalog, FileStatus, IngestCatalog, JobOutcome, NewCollection, now_unix,
+    AttachedFile, Batch, Catalog, FileStatus, IngestCatalog, JobOutcome, NewCollection, now_unix,
 };
 use store_pgvector::{PgCatalog, PgVectorOptions};
 
@@ -289,4 +289,45 @@ async fn jobs_claimed_together_are_written_and_ended_together_while_their_claims
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn the_queue_depth_counts_files_until_they_end_and_a_cancel_says_how_many_it_ended() {
+    let catalog = catalog("depth").await;
+    assert_eq!(catalog.queue_depth().await.unwrap(), 0);
+    let file = attached(&catalog, "depth").await;
+    let (tenant, vs) = (file.tenant_id.clone(), file.vector_store_id.clone());
+    assert_eq!(catalog.queue_depth().await.unwrap(), 1);
+    let batch = Batch {
+        id: "vsfb_depth".into(),
+        vector_store_id: vs.clone(),
+        tenant_id: tenant.clone(),
+        created_at: now_unix(),
+        cancelled: false,
+    };
+    let files = ["a", "b"].map(|f| AttachedFile {
+        file_id: format!("file-depth-{f}"),
+        batch_id: Some(batch.id.clone()),
+        ..file.clone()
+    });
+    catalog
+        .create_batch(batch.clone(), files.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(catalog.queue_depth().await.unwrap(), 3);
+
+    let (cancelled, n) = catalog.cancel_batch(&tenant, &vs, &batch.id).await.unwrap();
+    assert!(cancelled.cancelled);
+    assert_eq!(n, 2, "both files of the batch were queued");
+    assert_eq!(catalog.queue_depth().await.unwrap(), 1);
+    let (_, again) = catalog.cancel_batch(&tenant, &vs, &batch.id).await.unwrap();
+    assert_eq!(again, 0, "nothing was left to cancel");
+
+    // A job being ingested is in the queue until it ends.
+    let claim = catalog.claim(60, 5, 1).await.unwrap().pop().expect("a job");
+    assert_eq!(catalog.queue_depth().await.unwrap(), 1);
+    let outcome = JobOutcome::Completed { usage_bytes: 1 };
+    let ended = catalog.finish(&vs, &file.file_id, &claim.token, outcome);
+    assert!(ended.await.unwrap());
+    assert_eq!(catalog.queue_depth().await.unwrap(), 0);
 }
