@@ -3,17 +3,30 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Every error response: `{"error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
+/// What went wrong.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    /// What went wrong, for a person to read.
+    #[cfg_attr(feature = "openapi", schema(example = "vector store 'vs_1' not found"))]
     pub message: String,
+    /// The kind of error, such as `invalid_request_error`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(example = "invalid_request_error"))]
     pub kind: String,
+    /// The request field at fault (a dotted path such as `documents[2].content`); `null` when
+    /// none is.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub param: Option<String>,
+    /// A machine-readable code; `null` when there is none.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub code: Option<String>,
 }
 

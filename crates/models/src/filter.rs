@@ -30,6 +30,9 @@ struct Budget {
     values: usize,
 }
 
+/// A comparison or a compound of filters, parsed and validated ([`Filter::from_json`]). Its
+/// OpenAPI schema (feature `openapi`) is written by hand: `Filter` is one of
+/// `ComparisonFilter` and `CompoundFilter`, whose `filters` are `Filter`s again.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     Comparison(Comparison),
@@ -312,6 +315,137 @@ impl<'de> Deserialize<'de> for Filter {
         Filter::from_json(&v).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(feature = "openapi")]
+mod schema {
+    //! The filter grammar as OpenAPI: `Filter` = `ComparisonFilter` | `CompoundFilter`, the
+    //! compound's `filters` referring back to `Filter`.
+
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+    };
+    use utoipa::openapi::{Ref, RefOr};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::{Filter, MAX_COMPARISONS, MAX_DEPTH, MAX_KEY_LEN, MAX_LIST, MAX_STRING_VALUE_LEN};
+    use crate::openapi::{one_of_strings, string};
+
+    fn named(name: &str) -> RefOr<Schema> {
+        RefOr::Ref(Ref::from_schema_name(name))
+    }
+
+    fn typed(t: Type) -> ObjectBuilder {
+        ObjectBuilder::new().schema_type(t)
+    }
+
+    /// `{"type": eq|ne|gt|gte|lt|lte|in|nin, "key", "value"}`.
+    pub struct ComparisonFilter;
+
+    impl PartialSchema for ComparisonFilter {
+        fn schema() -> RefOr<Schema> {
+            let text = || string().max_length(Some(MAX_STRING_VALUE_LEN)).build();
+            let value = OneOfBuilder::new()
+                .description(Some(format!(
+                    "`eq` and `ne` take a string, number or boolean; `gt`, `gte`, `lt` and `lte` a number or string; `in` and `nin` a list of 1 to {MAX_LIST} strings and numbers. Strings are at most {MAX_STRING_VALUE_LEN} characters."
+                )))
+                .item(text())
+                .item(typed(Type::Number).build())
+                .item(typed(Type::Boolean).build())
+                .item(
+                    ArrayBuilder::new()
+                        .items(
+                            OneOfBuilder::new()
+                                .item(text())
+                                .item(typed(Type::Number).build()),
+                        )
+                        .min_items(Some(1))
+                        .max_items(Some(MAX_LIST)),
+                );
+            typed(Type::Object)
+                .title(Some("Comparison filter"))
+                .description(Some("Compares the attribute `key` with `value`."))
+                .property(
+                    "type",
+                    one_of_strings(&["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]),
+                )
+                .required("type")
+                .property(
+                    "key",
+                    string()
+                        .description(Some("The attribute to compare."))
+                        .min_length(Some(1))
+                        .max_length(Some(MAX_KEY_LEN)),
+                )
+                .required("key")
+                .property("value", value)
+                .required("value")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .examples([
+                    serde_json::json!({"type": "eq", "key": "lang", "value": "en"}),
+                ])
+                .into()
+        }
+    }
+
+    impl ToSchema for ComparisonFilter {}
+
+    /// `{"type": and|or, "filters": [...]}`.
+    pub struct CompoundFilter;
+
+    impl PartialSchema for CompoundFilter {
+        fn schema() -> RefOr<Schema> {
+            typed(Type::Object)
+                .title(Some("Compound filter"))
+                .description(Some(format!(
+                    "All (`and`) or any (`or`) of `filters`, which nest at most {MAX_DEPTH} levels deep and hold at most {MAX_COMPARISONS} comparisons in all."
+                )))
+                .property("type", one_of_strings(&["and", "or"]))
+                .required("type")
+                .property(
+                    "filters",
+                    ArrayBuilder::new()
+                        .items(named(&Filter::name()))
+                        .min_items(Some(1)),
+                )
+                .required("filters")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .examples([serde_json::json!({"type": "or", "filters": [
+                    {"type": "eq", "key": "lang", "value": "en"},
+                    {"type": "gte", "key": "year", "value": 2020}
+                ]})])
+                .into()
+        }
+    }
+
+    impl ToSchema for CompoundFilter {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            // `Filter` itself is registered by whoever refers to it (or by `Filter::schemas`).
+            schemas.push((ComparisonFilter::name().into(), ComparisonFilter::schema()));
+        }
+    }
+
+    impl PartialSchema for Filter {
+        fn schema() -> RefOr<Schema> {
+            OneOfBuilder::new()
+                .description(Some(
+                    "An attribute filter: a comparison, or a compound of filters.",
+                ))
+                .item(named(&ComparisonFilter::name()))
+                .item(named(&CompoundFilter::name()))
+                .into()
+        }
+    }
+
+    impl ToSchema for Filter {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push((ComparisonFilter::name().into(), ComparisonFilter::schema()));
+            schemas.push((CompoundFilter::name().into(), CompoundFilter::schema()));
+        }
+    }
+}
+
+#[cfg(feature = "openapi")]
+pub use schema::{ComparisonFilter, CompoundFilter};
 
 #[cfg(test)]
 mod tests {

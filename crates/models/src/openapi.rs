@@ -1,0 +1,191 @@
+//! OpenAPI schemas (utoipa) for what the derives cannot infer: the metadata and attribute maps
+//! (`serde_json::Map` fields whose values the validation rules bound), and the fixed `object`
+//! strings of the response objects. Only with the `openapi` feature.
+//!
+//! The map schemas are named components, referenced with `schema(value_type = ...)` from the
+//! fields that hold such a map; the `object` schemas are inlined with `schema(schema_with = ...)`.
+
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::validation::{METADATA_MAX_KEY_LEN, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LEN};
+
+/// A string schema.
+pub(crate) fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+/// A string that is one of `values`.
+pub(crate) fn one_of_strings(values: &[&str]) -> Object {
+    string().enum_values(Some(values.iter().copied())).build()
+}
+
+/// The key of a metadata or attribute map: 1 to 64 characters.
+fn key() -> Object {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(METADATA_MAX_KEY_LEN))
+        .build()
+}
+
+/// A reference to the component `T` is registered as.
+fn reference<T: ToSchema>() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+/// OpenAI's `Metadata` of a vector store as a request sets it: at most 16 pairs, keys of 1 to 64
+/// characters, string values of at most 512 characters.
+pub struct Metadata;
+
+impl PartialSchema for Metadata {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(format!(
+                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} characters, string values of at most {METADATA_MAX_VALUE_LEN} characters."
+            )))
+            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::Object(
+                string().max_length(Some(METADATA_MAX_VALUE_LEN)).build(),
+            )))))
+            .property_names(Some(key()))
+            .max_properties(Some(METADATA_MAX_KEYS))
+            .examples([serde_json::json!({"project": "handbook"})])
+            .into()
+    }
+}
+
+impl ToSchema for Metadata {}
+
+/// One attribute or metadata value: a string of at most 512 characters, a (finite) number or a
+/// boolean.
+pub struct AttributeValue;
+
+impl PartialSchema for AttributeValue {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .description(Some(format!(
+                "A string of at most {METADATA_MAX_VALUE_LEN} characters, a number or a boolean."
+            )))
+            .item(string().max_length(Some(METADATA_MAX_VALUE_LEN)).build())
+            .item(ObjectBuilder::new().schema_type(Type::Number).build())
+            .item(ObjectBuilder::new().schema_type(Type::Boolean).build())
+            .into()
+    }
+}
+
+impl ToSchema for AttributeValue {}
+
+/// Attributes (or the metadata of a collection) as a request sets them: at most 16 pairs, keys of
+/// 1 to 64 characters, values [`AttributeValue`]s.
+pub struct Attributes;
+
+impl PartialSchema for Attributes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(format!(
+                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} characters, values strings of at most {METADATA_MAX_VALUE_LEN} characters, numbers or booleans."
+            )))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                reference::<AttributeValue>(),
+            )))
+            .property_names(Some(key()))
+            .max_properties(Some(METADATA_MAX_KEYS))
+            .examples([
+                serde_json::json!({"lang": "en", "year": 2024, "draft": false}),
+            ])
+            .into()
+    }
+}
+
+impl ToSchema for Attributes {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((AttributeValue::name().into(), AttributeValue::schema()));
+    }
+}
+
+/// The attributes of a stored document as a response reports them: the metadata keys, plus the
+/// platform document's own `links` and `topics` (lists of strings) and `author` where it has
+/// them. Any document of a collection may be reported on any surface, so every such map can hold
+/// lists.
+pub struct DocumentAttributes;
+
+impl PartialSchema for DocumentAttributes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "The document's attributes: strings, numbers or booleans, and for a document indexed through the platform API its `links` and `topics` (lists of strings) and `author`.",
+            ))
+            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+                OneOfBuilder::new()
+                    .item(reference::<AttributeValue>())
+                    .item(ArrayBuilder::new().items(string().build()).build())
+                    .into(),
+            ))))
+            .examples([
+                serde_json::json!({"lang": "en", "topics": ["search"], "author": "ada"}),
+            ])
+            .into()
+    }
+}
+
+impl ToSchema for DocumentAttributes {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((AttributeValue::name().into(), AttributeValue::schema()));
+    }
+}
+
+/// The platform's `search_type`: [`crate::SearchMode`] in its words.
+pub struct SearchType;
+
+impl PartialSchema for SearchType {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = one_of_strings(&["semantic", "full_text", "hybrid"]);
+        schema.description = Some(
+            "`semantic` ranks by vector similarity, `full_text` by keywords (BM25), `hybrid` by both, fused."
+                .into(),
+        );
+        schema.default = Some(serde_json::json!("semantic"));
+        RefOr::T(Schema::Object(schema))
+    }
+}
+
+impl ToSchema for SearchType {}
+
+/// The `object` of each response object: a fixed string, or one of a few.
+pub(crate) mod object {
+    use super::one_of_strings;
+    use utoipa::openapi::schema::Object;
+
+    macro_rules! objects {
+        ($($(#[$doc:meta])* $fn:ident => [$($value:literal),+ $(,)?];)*) => {
+            $(
+                $(#[$doc])*
+                pub(crate) fn $fn() -> Object {
+                    one_of_strings(&[$($value),+])
+                }
+            )*
+        };
+    }
+
+    objects! {
+        list => ["list"];
+        text => ["text"];
+        vector_store => ["vector_store"];
+        /// One schema serves every deletion: of a vector store, a store's file, a file and a
+        /// raw collection.
+        deleted => ["vector_store.deleted", "vector_store.file.deleted", "file", "collection.deleted"];
+        search_results_page => ["vector_store.search_results.page"];
+        file => ["file"];
+        vector_store_file => ["vector_store.file"];
+        files_batch => ["vector_store.files_batch"];
+        file_content_page => ["vector_store.file_content.page"];
+        collection => ["collection"];
+        upsert_result => ["upsert.result"];
+        delete_result => ["delete.result"];
+    }
+}
