@@ -10,6 +10,7 @@ mod hostile;
 mod ingestion;
 mod library;
 mod limits;
+mod openapi;
 mod platform;
 mod rate_limit;
 mod raw;

@@ -33,6 +33,8 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(Keys),
+    /// Print the OpenAPI document (what `GET /openapi.json` serves) and exit.
+    Openapi,
     /// Extract the text of one file: its bytes on standard input, its text on standard output,
     /// under the limits given (the service's text-extraction sandbox).
     #[command(hide = true)]
@@ -71,6 +73,14 @@ pub fn main() -> ExitCode {
     {
         return service::sandbox::child_main(filename, *memory_bytes, *cpu_secs);
     }
+    // The document needs no settings, database or model.
+    if let Some(Command::Openapi) = &cli.command {
+        println!(
+            "{}",
+            String::from_utf8_lossy(&api_http::openapi::DocumentJson::new().0)
+        );
+        return ExitCode::SUCCESS;
+    }
     let result = Settings::load(cli.config.as_deref()).and_then(|settings| {
         init_subscriber(get_subscriber(
             &settings.log.level,
@@ -92,7 +102,9 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Extract { .. } => unreachable!("handled before the settings are read"),
+        Command::Extract { .. } | Command::Openapi => {
+            unreachable!("handled before the settings are read")
+        }
         Command::Serve => {
             let (app, background) = crate::build(&settings, None).await?;
             tracing::info!(host = %settings.server.host, port = app.port(), auth = ?settings.auth.mode, "listening");

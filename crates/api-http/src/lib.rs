@@ -13,6 +13,8 @@
 
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
 

@@ -4,17 +4,21 @@
 
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::dev::{Server, ServerHandle, Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, ResponseError, web};
+use secrecy::SecretString;
 use serde::Deserialize;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{ApiError, LIMIT_HEADER, REMAINING_HEADER};
 use crate::extract::{BodyLimit, path_config, payload_config, query_config};
+use crate::metrics::{MetricsAccess, RequestTimer};
+use crate::openapi::DocumentJson;
 use crate::routes;
 use service::{
     AuthMode, AuthService, FileService, InFlight, IngestService, RateLimitStatus, RateLimits,
@@ -43,6 +47,10 @@ pub struct HttpSettings {
     /// then gets 429. Keep it below `database.pool_size`; 0 turns the bound off.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight_per_tenant: usize,
+    /// The bearer token `GET /metrics` asks for. Unset with API keys on, `/metrics` is not
+    /// served; unset in `open` mode, it is public (that mode listens on loopback only).
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 fn default_max_in_flight() -> usize {
@@ -109,6 +117,13 @@ impl Application {
             settings.max_in_flight_per_tenant,
             IN_FLIGHT_WAIT,
         ));
+        let metrics_access = MetricsAccess::new(data.auth.mode(), settings.metrics_token.as_ref());
+        if matches!(metrics_access, MetricsAccess::Off) {
+            tracing::info!("GET /metrics is off: set server.metrics_token to serve it");
+        }
+        let metrics_access = web::Data::new(metrics_access);
+        crate::metrics::recorder();
+        let document = web::Data::new(DocumentJson::new());
         if limits.is_enabled() {
             tracing::info!(
                 per_second = limits.per_second(),
@@ -120,24 +135,32 @@ impl Application {
         }
         let mut server = HttpServer::new(move || {
             App::new()
+                .into_utoipa_app()
+                .configure(routes::configure)
+                .into_app()
+                .service(web::redirect("/docs", "/docs/"))
+                .service(swagger_ui())
                 .app_data(data.clone())
+                .app_data(metrics_access.clone())
+                .app_data(document.clone())
                 .app_data(limits.clone())
                 .app_data(in_flight.clone())
                 .app_data(BodyLimit(limit))
                 .app_data(payload_config(limit))
                 .app_data(path_config())
                 .app_data(query_config())
-                .configure(routes::configure)
                 .default_service(web::to(unknown_route))
                 .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
                 .wrap_fn(|req, srv| {
                     let id = format!("req_{}", uuid::Uuid::new_v4().simple());
                     let method = req.method().clone();
                     let path = req.path().to_string();
-                    let started = Instant::now();
+                    let timer = RequestTimer::start(method.as_str());
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
+                        let template = res.request().match_pattern();
+                        let elapsed = timer.finish(template.as_deref(), res.status().as_u16());
                         if let Ok(v) = HeaderValue::from_str(&id) {
                             res.headers_mut()
                                 .insert(HeaderName::from_static("x-request-id"), v);
@@ -151,7 +174,7 @@ impl Application {
                             %method,
                             %path,
                             status = res.status().as_u16(),
-                            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
                             "request"
                         );
                         Ok(res)
@@ -178,6 +201,17 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Swagger UI over `/openapi.json` at `/docs`, from files inside the binary. It asks no
+/// validator service (`validatorUrl: none`), so the page loads nothing from off the machine.
+fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}").config(
+        SwaggerConfig::from("/openapi.json")
+            .validator_url("none")
+            .persist_authorization(true)
+            .try_it_out_enabled(true),
+    )
 }
 
 /// Where the caller stands against its rate limit, on every response to a request that passed it.

@@ -380,9 +380,7 @@ mod schema {
                 .property("value", value)
                 .required("value")
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
-                .examples([
-                    serde_json::json!({"type": "eq", "key": "lang", "value": "en"}),
-                ])
+                .examples([serde_json::json!({"type": "eq", "key": "lang", "value": "en"})])
                 .into()
         }
     }

@@ -44,7 +44,10 @@ pub enum ExpiryAnchor {
 pub struct CreateCollection {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection's name: a lowercase letter, then up to 62 lowercase letters, digits or underscores.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     #[validate(custom(function = "validation::not_blank"))]
     /// The embedding model (one of the configured ones).
@@ -71,7 +74,10 @@ pub struct CreateCollection {
 pub struct DeleteCollection {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection's name.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     /// The back-end the collection is on; any without.
     pub storage_backend: Option<String>,
@@ -192,7 +198,10 @@ pub struct IndexingPayload {
     pub storage_backend: Option<String>,
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection; it is created (with the default model) when it does not exist.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     #[validate(length(min = 1, max = 1000), nested, custom(function = "docs_clash"))]
     /// 1 to 1000 documents.
@@ -281,7 +290,10 @@ fn default_max_results() -> u32 {
 pub struct SearchRequest {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection to search.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     #[validate(custom(function = "validation::not_blank"))]
     /// The query.
@@ -358,7 +370,10 @@ pub struct SearchResponse {
 pub struct DeleteRequest {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection to delete.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     /// The back-end the collection is on; any without.
     pub storage_backend: Option<String>,
@@ -371,7 +386,10 @@ pub struct DeleteRequest {
 pub struct DeleteByIdsRequest {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection to delete documents from.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     /// The back-end the collection is on; any without.
     pub storage_backend: Option<String>,
@@ -403,12 +421,21 @@ pub struct DeleteResponse {
 pub struct CollectionDataQuery {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection to read.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
-    #[cfg_attr(feature = "openapi", param(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        param(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
+    )]
     pub collection: String,
     #[validate(range(min = 1, max = 1000))]
     /// How many documents a page holds, 1 to 1000.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000, default = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 1000, default = 100)
+    )]
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000, default = 100))]
     pub limit: Option<u32>,
     /// How many documents to skip.

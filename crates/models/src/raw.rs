@@ -26,7 +26,10 @@ pub const MAX_K: u32 = 100;
 pub struct CreateRawCollection {
     #[validate(custom(function = "validation::collection_name"))]
     /// The collection's name: a lowercase letter, then up to 62 lowercase letters, digits or underscores.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "embeddings"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "embeddings")
+    )]
     pub collection: String,
     /// Required unless `model` is given; must match the model's when both are.
     #[validate(range(min = 1, max = 2000))]
@@ -240,7 +243,10 @@ pub struct RawSearchResponse {
 pub struct PageQuery {
     #[validate(range(min = 1, max = 1000))]
     /// How many documents a page holds, 1 to 1000.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000, default = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 1000, default = 100)
+    )]
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000, default = 100))]
     pub limit: Option<u32>,
     /// How many documents to skip.

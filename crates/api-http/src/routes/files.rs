@@ -6,9 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
 use store_core::{FilePage, FileRecord};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
+use crate::openapi::{Authed, BadInput, Endpoint, NotFound, tags};
 use crate::routes::{Caller, page_order};
 use crate::startup::AppState;
 use service::{FileService, TempBlob, UploadMeta};
@@ -31,6 +33,33 @@ pub fn file_object(f: FileRecord) -> FileObject {
 
 const MAX_FIELD: usize = 4096;
 
+/// The parts of an upload form (its documentation; the form is read by [`read_upload`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file's bytes; its name is the part's `filename`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// What the file is for (`assistants`, `user_data`, …).
+    purpose: String,
+    /// `created_at`: the file expires `expires_after[seconds]` after its upload.
+    #[schema(rename = "expires_after[anchor]")]
+    expires_after_anchor: Option<String>,
+    /// Seconds after the anchor, from 3600 to 2592000.
+    #[schema(rename = "expires_after[seconds]")]
+    expires_after_seconds: Option<u64>,
+}
+
+#[utoipa::path(
+    post,
+    path = "",
+    tag = tags::FILES,
+    operation_id = "createFile",
+    summary = "Upload a file",
+    description = "A `multipart/form-data` body with the file and its `purpose`; the file is streamed to disk, and refused past `limits.max_file_bytes`.",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 200, description = "The stored file.", body = FileObject), BadInput, Authed),
+)]
 async fn upload(
     state: State,
     caller: Caller,
@@ -104,6 +133,15 @@ async fn read_upload(
     Ok((received, meta))
 }
 
+#[utoipa::path(
+    get,
+    path = "",
+    tag = tags::FILES,
+    operation_id = "listFiles",
+    summary = "List files",
+    params(FileListQuery),
+    responses((status = 200, description = "A page of the caller's files.", body = ListPage<FileObject>), BadInput, Authed),
+)]
 async fn list(
     state: State,
     caller: Caller,
@@ -120,6 +158,15 @@ async fn list(
     Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}",
+    tag = tags::FILES,
+    operation_id = "retrieveFile",
+    summary = "Retrieve a file",
+    params(("id" = String, Path, description = "The file's id.")),
+    responses((status = 200, description = "The file.", body = FileObject), NotFound, Authed),
+)]
 async fn retrieve(
     state: State,
     caller: Caller,
@@ -128,6 +175,15 @@ async fn retrieve(
     Ok(HttpResponse::Ok().json(file_object(state.files.get(&caller.0, &id).await?)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/{id}",
+    tag = tags::FILES,
+    operation_id = "deleteFile",
+    summary = "Delete a file",
+    params(("id" = String, Path, description = "The file's id.")),
+    responses((status = 200, description = "The file is gone, and detached from every vector store.", body = Deleted), NotFound, Authed),
+)]
 async fn delete(
     state: State,
     caller: Caller,
@@ -141,6 +197,15 @@ async fn delete(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}/content",
+    tag = tags::FILES,
+    operation_id = "downloadFile",
+    summary = "Retrieve a file's content",
+    params(("id" = String, Path, description = "The file's id.")),
+    responses((status = 200, description = "The file as uploaded.", content_type = "application/octet-stream", body = Vec<u8>), NotFound, Authed),
+)]
 async fn content(
     state: State,
     caller: Caller,
@@ -160,19 +225,11 @@ async fn content(
         .streaming(stream))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
-        web::scope("/v1/files")
-            .service(
-                web::resource("")
-                    .route(web::get().to(list))
-                    .route(web::post().to(upload)),
-            )
-            .service(
-                web::resource("/{id}")
-                    .route(web::get().to(retrieve))
-                    .route(web::delete().to(delete)),
-            )
-            .service(web::resource("/{id}/content").route(web::get().to(content))),
+        utoipa_actix_web::scope("/v1/files")
+            .service(Endpoint::new(__path_list, list).and(__path_upload, upload))
+            .service(Endpoint::new(__path_retrieve, retrieve).and(__path_delete, delete))
+            .service(Endpoint::new(__path_content, content)),
     );
 }

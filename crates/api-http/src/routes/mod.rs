@@ -16,6 +16,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use store_core::{CollectionRecord, Tenant};
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
@@ -193,12 +194,13 @@ fn page_order(order: Option<models::openai::Order>) -> store_core::PageOrder {
 }
 
 /// Every group of routes sits in a scope with a fixed prefix, so that a request is matched
-/// against the patterns of its own group only (each `{param}` pattern is a regex run).
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// against the patterns of its own group only (each `{param}` pattern is a regex run). Routes
+/// are [`crate::openapi::Endpoint`]s: each is in the document.
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.configure(health::configure)
         .configure(platform::configure)
         .service(
-            web::scope("/v1/vector_stores")
+            utoipa_actix_web::scope("/v1/vector_stores")
                 .configure(openai::configure)
                 .configure(vector_store_files::configure),
         )

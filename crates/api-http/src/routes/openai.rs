@@ -8,9 +8,11 @@ use models::openai::{
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
 use store_core::{CollectionRecord, CollectionUpdate, Hit, PageRequest};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{Authed, BadInput, Endpoint, NotFound, tags};
 use crate::routes::{Caller, VectorStorePath, page_order};
 use crate::startup::AppState;
 use service::{CreateCollectionInput, SearchInput, StoreState};
@@ -45,6 +47,16 @@ async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiE
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "",
+    tag = tags::VECTOR_STORES,
+    operation_id = "createVectorStore",
+    summary = "Create a vector store",
+    description = "Creates a vector store, optionally with files to ingest (`file_ids`) and how to chunk them. The files are attached before the store is returned; their ingestion runs in the background.",
+    request_body = CreateVectorStore,
+    responses((status = 200, description = "The vector store.", body = VectorStore), BadInput, NotFound, Authed),
+)]
 async fn create(
     state: State,
     caller: Caller,
@@ -70,6 +82,16 @@ async fn create(
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "",
+    tag = tags::VECTOR_STORES,
+    operation_id = "listVectorStores",
+    summary = "List vector stores",
+    description = "The caller's vector stores, a cursor page at a time (`after`, `before`), newest first unless `order=asc`.",
+    params(ListQuery),
+    responses((status = 200, description = "A page of vector stores.", body = ListPage<VectorStore>), BadInput, Authed),
+)]
 async fn list(
     state: State,
     caller: Caller,
@@ -91,6 +113,15 @@ async fn list(
     Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}",
+    tag = tags::VECTOR_STORES,
+    operation_id = "getVectorStore",
+    summary = "Retrieve a vector store",
+    params(("id" = String, Path, description = "The vector store's id.")),
+    responses((status = 200, description = "The vector store.", body = VectorStore), NotFound, Authed),
+)]
 async fn retrieve(
     state: State,
     VectorStorePath {
@@ -101,6 +132,17 @@ async fn retrieve(
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/{id}",
+    tag = tags::VECTOR_STORES,
+    operation_id = "modifyVectorStore",
+    summary = "Modify a vector store",
+    description = "Changes the name, metadata or expiry; a field left out is kept, `null` metadata or expiry clears it.",
+    params(("id" = String, Path, description = "The vector store's id.")),
+    request_body = UpdateVectorStore,
+    responses((status = 200, description = "The vector store as modified.", body = VectorStore), BadInput, NotFound, Authed),
+)]
 async fn update(
     state: State,
     VectorStorePath {
@@ -122,6 +164,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/{id}",
+    tag = tags::VECTOR_STORES,
+    operation_id = "deleteVectorStore",
+    summary = "Delete a vector store",
+    description = "Deletes the store and its chunks; the files it had stay in `/v1/files`.",
+    params(("id" = String, Path, description = "The vector store's id.")),
+    responses((status = 200, description = "The store is gone.", body = Deleted), NotFound, Authed),
+)]
 async fn delete(
     state: State,
     VectorStorePath {
@@ -147,6 +199,17 @@ fn hit_view(h: Hit) -> SearchHit {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/{id}/search",
+    tag = tags::VECTOR_STORES,
+    operation_id = "searchVectorStore",
+    summary = "Search a vector store",
+    description = "The chunks most relevant to the query (one text or several), optionally filtered by attributes, at most `max_num_results`.",
+    params(("id" = String, Path, description = "The vector store's id.")),
+    request_body = SearchVectorStore,
+    responses((status = 200, description = "The hits, best first.", body = SearchResultsPage), BadInput, NotFound, Authed),
+)]
 async fn search(
     state: State,
     VectorStorePath {
@@ -179,17 +242,12 @@ async fn search(
 }
 
 /// Routes under the `/v1/vector_stores` scope, which [`super::vector_store_files`] shares.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/{id}")
-            .route(web::get().to(retrieve))
-            .route(web::post().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .service(web::resource("/{id}/search").route(web::post().to(search)));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(Endpoint::new(__path_list, list).and(__path_create, create))
+        .service(
+            Endpoint::new(__path_retrieve, retrieve)
+                .and(__path_update, update)
+                .and(__path_delete, delete),
+        )
+        .service(Endpoint::new(__path_search, search));
 }

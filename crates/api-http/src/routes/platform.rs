@@ -8,9 +8,11 @@ use models::platform::{
     SearchResponse, SearchResult,
 };
 use store_core::{CollectionRecord, Hit, StoredChunk};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Platform, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
 use crate::routes::{Caller, Named, NamesCollection};
 use crate::startup::AppState;
 use service::{CreateCollectionInput, DocumentInput, SearchInput};
@@ -57,6 +59,14 @@ pub fn info(r: CollectionRecord) -> CollectionInfo {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/collection",
+    tag = tags::PLATFORM,
+    operation_id = "listCollections",
+    summary = "List collections",
+    responses((status = 200, description = "The caller's collections.", body = CollectionList), Authed),
+)]
 async fn list(state: State, caller: Caller) -> Reply {
     let data = state.service.list_collections(&caller.0).await?;
     Ok(HttpResponse::Ok().json(CollectionList {
@@ -65,6 +75,16 @@ async fn list(state: State, caller: Caller) -> Reply {
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/collection",
+    tag = tags::PLATFORM,
+    operation_id = "createCollection",
+    summary = "Create a collection",
+    description = "A collection by its per-tenant name, on a back-end (`storage_backend`) and with an embedding model.",
+    request_body = CreateCollection,
+    responses((status = 200, description = "The collection.", body = CollectionInfo), BadInput, Conflict, Authed),
+)]
 async fn create(
     state: State,
     caller: Caller,
@@ -78,6 +98,29 @@ async fn create(
     Ok(HttpResponse::Ok().json(info(record)))
 }
 
+/// The same as `POST /collection`, at the path the platform's clients also use.
+#[utoipa::path(
+    post,
+    path = "/collection/create",
+    tag = tags::PLATFORM,
+    operation_id = "createCollectionAt",
+    summary = "Create a collection",
+    request_body = CreateCollection,
+    responses((status = 200, description = "The collection.", body = CollectionInfo), BadInput, Conflict, Authed),
+)]
+async fn create_at(state: State, caller: Caller, body: ValidJson<CreateCollection>) -> Reply {
+    create(state, caller, body).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/collection/delete",
+    tag = tags::PLATFORM,
+    operation_id = "deleteCollection",
+    summary = "Delete a collection",
+    request_body = DeleteCollection,
+    responses((status = 200, description = "The collection and its documents are gone.", body = DeleteResponse), BadInput, NotFound, Authed),
+)]
 async fn delete_collection(
     state: State,
     Named { caller, record, .. }: Named<ValidJson<DeleteCollection>>,
@@ -90,6 +133,15 @@ async fn delete_collection(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/collection/data",
+    tag = tags::PLATFORM,
+    operation_id = "getCollectionData",
+    summary = "List a collection's documents",
+    params(CollectionDataQuery),
+    responses((status = 200, description = "A page of documents (`limit`, `offset`).", body = CollectionData), BadInput, NotFound, Authed),
+)]
 async fn data(
     state: State,
     Named {
@@ -138,6 +190,16 @@ fn document_input(d: &models::platform::Document) -> DocumentInput {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/index",
+    tag = tags::PLATFORM,
+    operation_id = "indexDocuments",
+    summary = "Index documents",
+    description = "Embeds and stores documents in a collection, creating the collection first if it does not exist.",
+    request_body = IndexingPayload,
+    responses((status = 200, description = "The documents are embedded and stored.", body = IndexResponse), BadInput, Conflict, Authed),
+)]
 async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<IndexingPayload>) -> Reply {
     let input = CreateCollectionInput {
         collection: body.collection,
@@ -169,6 +231,16 @@ fn result_view(h: Hit) -> SearchResult {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/search",
+    tag = tags::PLATFORM,
+    operation_id = "searchCollection",
+    summary = "Search a collection",
+    description = "Semantic, full-text or hybrid search (`search_type`), optionally filtered by metadata.",
+    request_body = SearchRequest,
+    responses((status = 200, description = "The hits, best first.", body = SearchResponse), BadInput, NotFound, Authed),
+)]
 async fn search(
     state: State,
     Named {
@@ -196,6 +268,15 @@ async fn search(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/delete_index",
+    tag = tags::PLATFORM,
+    operation_id = "deleteIndex",
+    summary = "Delete every document of a collection",
+    request_body = DeleteRequest,
+    responses((status = 200, description = "The collection is empty.", body = DeleteResponse), BadInput, NotFound, Authed),
+)]
 async fn delete_index(
     state: State,
     Named { record, .. }: Named<ValidJson<DeleteRequest>>,
@@ -208,6 +289,15 @@ async fn delete_index(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/collection/delete_by_ids",
+    tag = tags::PLATFORM,
+    operation_id = "deleteDocumentsByIds",
+    summary = "Delete documents by id",
+    request_body = DeleteByIdsRequest,
+    responses((status = 200, description = "The documents named are gone.", body = DeleteResponse), BadInput, NotFound, Authed),
+)]
 async fn delete_by_ids(
     state: State,
     Named {
@@ -224,22 +314,16 @@ async fn delete_by_ids(
     }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
-        web::scope("/v1/api")
-            .service(
-                web::resource("/collection")
-                    .route(web::get().to(list))
-                    .route(web::post().to(create)),
-            )
-            .service(web::resource("/collection/create").route(web::post().to(create)))
-            .service(web::resource("/collection/delete").route(web::delete().to(delete_collection)))
-            .service(web::resource("/collection/data").route(web::get().to(data)))
-            .service(
-                web::resource("/collection/delete_by_ids").route(web::delete().to(delete_by_ids)),
-            )
-            .service(web::resource("/index").route(web::post().to(index)))
-            .service(web::resource("/search").route(web::post().to(search)))
-            .service(web::resource("/delete_index").route(web::delete().to(delete_index))),
+        utoipa_actix_web::scope("/v1/api")
+            .service(Endpoint::new(__path_list, list).and(__path_create, create))
+            .service(Endpoint::new(__path_create_at, create_at))
+            .service(Endpoint::new(__path_delete_collection, delete_collection))
+            .service(Endpoint::new(__path_data, data))
+            .service(Endpoint::new(__path_delete_by_ids, delete_by_ids))
+            .service(Endpoint::new(__path_index, index))
+            .service(Endpoint::new(__path_search, search))
+            .service(Endpoint::new(__path_delete_index, delete_index)),
     );
 }

@@ -2,15 +2,18 @@
 //! vector or text in `vector`, `keyword` or `hybrid` mode.
 
 use actix_web::{HttpResponse, web};
+use models::openai::Deleted;
 use models::raw::{
     CreateRawCollection, DeleteDocuments, DeleteDocumentsResponse, PageQuery, RawCollection,
     RawCollectionList, RawDocumentPage, RawDocumentRow, RawHit, RawSearch, RawSearchResponse,
     UpsertDocuments, UpsertResponse,
 };
 use store_core::{CollectionRecord, Hit, StoredChunk};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Raw, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
 use crate::routes::{Caller, Named};
 use crate::startup::AppState;
 use service::{DocumentInput, SearchInput};
@@ -33,6 +36,16 @@ fn view(r: CollectionRecord) -> RawCollection {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "",
+    tag = tags::RAW,
+    operation_id = "createRawCollection",
+    summary = "Create a collection",
+    description = "A collection with an explicit `dimension`, for caller-supplied vectors, or a `model` to embed texts with.",
+    request_body = CreateRawCollection,
+    responses((status = 201, description = "The collection.", body = RawCollection), BadInput, Conflict, Authed),
+)]
 async fn create(
     state: State,
     caller: Caller,
@@ -45,6 +58,14 @@ async fn create(
     Ok(HttpResponse::Created().json(view(record)))
 }
 
+#[utoipa::path(
+    get,
+    path = "",
+    tag = tags::RAW,
+    operation_id = "listRawCollections",
+    summary = "List collections",
+    responses((status = 200, description = "The caller's collections.", body = RawCollectionList), Authed),
+)]
 async fn list(state: State, caller: Caller) -> Reply {
     let data = state.service.list_collections(&caller.0).await?;
     Ok(HttpResponse::Ok().json(RawCollectionList {
@@ -58,15 +79,35 @@ type PathCollection = Named<web::Path<String>>;
 /// The caller's collection a raw path names, and the body or query string of the request.
 type PathAnd<T> = Named<(web::Path<String>, T)>;
 
+#[utoipa::path(
+    get,
+    path = "/{collection}",
+    tag = tags::RAW,
+    operation_id = "getRawCollection",
+    summary = "Retrieve a collection",
+    params(("collection" = String, Path, description = "The collection's name.")),
+    responses((status = 200, description = "The collection.", body = RawCollection), BadInput, NotFound, Authed),
+)]
 async fn get(Named { record, .. }: PathCollection) -> Reply {
     Ok(HttpResponse::Ok().json(view(record)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/{collection}",
+    tag = tags::RAW,
+    operation_id = "deleteRawCollection",
+    summary = "Delete a collection",
+    params(("collection" = String, Path, description = "The collection's name.")),
+    responses((status = 200, description = "The collection and its documents are gone.", body = Deleted), BadInput, NotFound, Authed),
+)]
 async fn delete(state: State, Named { caller, record, .. }: PathCollection) -> Reply {
     state.service.delete_collection(&caller.0, &record).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "id": record.id, "object": "collection.deleted", "deleted": true
-    })))
+    Ok(HttpResponse::Ok().json(Deleted {
+        id: record.id,
+        object: "collection.deleted".into(),
+        deleted: true,
+    }))
 }
 
 fn document_input(d: models::raw::RawDocument) -> DocumentInput {
@@ -81,6 +122,17 @@ fn document_input(d: models::raw::RawDocument) -> DocumentInput {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/{collection}/documents",
+    tag = tags::RAW,
+    operation_id = "upsertRawDocuments",
+    summary = "Upsert documents",
+    description = "Documents with a `vector` of the collection's dimension, or a `text` the collection's model embeds.",
+    params(("collection" = String, Path, description = "The collection's name.")),
+    request_body = UpsertDocuments,
+    responses((status = 200, description = "The documents are stored (replacing those with the same ids).", body = UpsertResponse), BadInput, NotFound, Authed),
+)]
 async fn upsert(
     state: State,
     Named {
@@ -97,6 +149,15 @@ async fn upsert(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{collection}/documents",
+    tag = tags::RAW,
+    operation_id = "listRawDocuments",
+    summary = "List documents",
+    params(("collection" = String, Path, description = "The collection's name."), PageQuery),
+    responses((status = 200, description = "A page of documents (`limit`, `offset`).", body = RawDocumentPage), BadInput, NotFound, Authed),
+)]
 async fn documents(
     state: State,
     Named {
@@ -129,6 +190,16 @@ fn row_view(r: StoredChunk) -> RawDocumentRow {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/{collection}/documents/delete",
+    tag = tags::RAW,
+    operation_id = "deleteRawDocuments",
+    summary = "Delete documents by id",
+    params(("collection" = String, Path, description = "The collection's name.")),
+    request_body = DeleteDocuments,
+    responses((status = 200, description = "The documents named are gone.", body = DeleteDocumentsResponse), BadInput, NotFound, Authed),
+)]
 async fn delete_documents(
     state: State,
     Named {
@@ -154,6 +225,17 @@ fn hit_view(h: Hit) -> RawHit {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/{collection}/search",
+    tag = tags::RAW,
+    operation_id = "searchRawCollection",
+    summary = "Search a collection",
+    description = "By `vector` or `text`, in `vector`, `keyword` or `hybrid` mode, optionally filtered.",
+    params(("collection" = String, Path, description = "The collection's name.")),
+    request_body = RawSearch,
+    responses((status = 200, description = "The `k` best hits.", body = RawSearchResponse), BadInput, NotFound, Authed),
+)]
 async fn search(
     state: State,
     Named {
@@ -178,28 +260,13 @@ async fn search(
     }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
-        web::scope("/v2/collections")
-            .service(
-                web::resource("")
-                    .route(web::get().to(list))
-                    .route(web::post().to(create)),
-            )
-            .service(
-                web::resource("/{collection}")
-                    .route(web::get().to(get))
-                    .route(web::delete().to(delete)),
-            )
-            .service(
-                web::resource("/{collection}/documents")
-                    .route(web::get().to(documents))
-                    .route(web::post().to(upsert)),
-            )
-            .service(
-                web::resource("/{collection}/documents/delete")
-                    .route(web::post().to(delete_documents)),
-            )
-            .service(web::resource("/{collection}/search").route(web::post().to(search))),
+        utoipa_actix_web::scope("/v2/collections")
+            .service(Endpoint::new(__path_list, list).and(__path_create, create))
+            .service(Endpoint::new(__path_get, get).and(__path_delete, delete))
+            .service(Endpoint::new(__path_documents, documents).and(__path_upsert, upsert))
+            .service(Endpoint::new(__path_delete_documents, delete_documents))
+            .service(Endpoint::new(__path_search, search)),
     );
 }

@@ -9,9 +9,11 @@ use models::openai::{
 };
 use models::platform::ContentPart;
 use store_core::{AttachedFile, AttachedPage, Batch, FileStatus};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
 use crate::routes::{VectorStorePath, page_order};
 use crate::startup::AppState;
 
@@ -76,6 +78,17 @@ async fn batch_view(
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/{id}/files",
+    tag = tags::VECTOR_STORE_FILES,
+    operation_id = "createVectorStoreFile",
+    summary = "Attach a file to a vector store",
+    description = "Attaches an uploaded file; it is chunked and embedded in the background (poll the file until `completed` or `failed`).",
+    params(("id" = String, Path, description = "The vector store's id.")),
+    request_body = AttachFile,
+    responses((status = 200, description = "The attached file, `in_progress` until ingested.", body = VectorStoreFile), BadInput, NotFound, Conflict, Authed),
+)]
 async fn attach(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -101,6 +114,15 @@ fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFi
     ListPage::new(data, has_more, |f| &f.id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}/files",
+    tag = tags::VECTOR_STORE_FILES,
+    operation_id = "listVectorStoreFiles",
+    summary = "List a vector store's files",
+    params(("id" = String, Path, description = "The vector store's id."), AttachedListQuery),
+    responses((status = 200, description = "A page of the store's files.", body = ListPage<VectorStoreFile>), BadInput, NotFound, Authed),
+)]
 async fn list(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -113,6 +135,15 @@ async fn list(
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}/files/{file_id}",
+    tag = tags::VECTOR_STORE_FILES,
+    operation_id = "getVectorStoreFile",
+    summary = "Retrieve a vector store file",
+    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
+    responses((status = 200, description = "The attached file and its ingestion status.", body = VectorStoreFile), NotFound, Authed),
+)]
 async fn retrieve(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -123,6 +154,16 @@ async fn retrieve(
     Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/{id}/files/{file_id}",
+    tag = tags::VECTOR_STORE_FILES,
+    operation_id = "updateVectorStoreFileAttributes",
+    summary = "Update a vector store file's attributes",
+    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
+    request_body = UpdateAttachedFile,
+    responses((status = 200, description = "The attached file with its new attributes.", body = VectorStoreFile), BadInput, NotFound, Authed),
+)]
 async fn update(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -142,6 +183,15 @@ async fn update(
     Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/{id}/files/{file_id}",
+    tag = tags::VECTOR_STORE_FILES,
+    operation_id = "deleteVectorStoreFile",
+    summary = "Detach a file from a vector store",
+    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
+    responses((status = 200, description = "The file is detached and its chunks gone; the file stays in `/v1/files`.", body = Deleted), NotFound, Authed),
+)]
 async fn detach(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -156,6 +206,15 @@ async fn detach(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}/files/{file_id}/content",
+    tag = tags::VECTOR_STORE_FILES,
+    operation_id = "retrieveVectorStoreFileContent",
+    summary = "Retrieve a vector store file's parsed content",
+    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
+    responses((status = 200, description = "The text extracted from the file.", body = FileContentPage), NotFound, Authed),
+)]
 async fn content(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -171,6 +230,17 @@ async fn content(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/{id}/file_batches",
+    tag = tags::FILE_BATCHES,
+    operation_id = "createVectorStoreFileBatch",
+    summary = "Attach several files at once",
+    description = "Attaches `file_ids` (with one chunking strategy and attributes) or `files` (each with its own).",
+    params(("id" = String, Path, description = "The vector store's id.")),
+    request_body = CreateBatch,
+    responses((status = 200, description = "The batch, `in_progress` until every file is ingested.", body = FileBatch), BadInput, NotFound, Conflict, Authed),
+)]
 async fn create_batch(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -180,6 +250,15 @@ async fn create_batch(
     Ok(ok_polled(true).json(batch_view(&state, &store, batch).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}/file_batches/{batch_id}",
+    tag = tags::FILE_BATCHES,
+    operation_id = "getVectorStoreFileBatch",
+    summary = "Retrieve a file batch",
+    params(("id" = String, Path, description = "The vector store's id."), ("batch_id" = String, Path, description = "The batch's id.")),
+    responses((status = 200, description = "The batch and its file counts.", body = FileBatch), NotFound, Authed),
+)]
 async fn get_batch(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -191,6 +270,15 @@ async fn get_batch(
     Ok(ok_polled(view.status == BatchStatus::InProgress).json(view))
 }
 
+#[utoipa::path(
+    post,
+    path = "/{id}/file_batches/{batch_id}/cancel",
+    tag = tags::FILE_BATCHES,
+    operation_id = "cancelVectorStoreFileBatch",
+    summary = "Cancel a file batch",
+    params(("id" = String, Path, description = "The vector store's id."), ("batch_id" = String, Path, description = "The batch's id.")),
+    responses((status = 200, description = "The batch; its files not yet ingested are cancelled.", body = FileBatch), NotFound, Authed),
+)]
 async fn cancel_batch(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -204,6 +292,15 @@ async fn cancel_batch(
     Ok(HttpResponse::Ok().json(batch_view(&state, &store, batch).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/{id}/file_batches/{batch_id}/files",
+    tag = tags::FILE_BATCHES,
+    operation_id = "listFilesInVectorStoreBatch",
+    summary = "List a file batch's files",
+    params(("id" = String, Path, description = "The vector store's id."), ("batch_id" = String, Path, description = "The batch's id."), AttachedListQuery),
+    responses((status = 200, description = "A page of the batch's files.", body = ListPage<VectorStoreFile>), BadInput, NotFound, Authed),
+)]
 async fn batch_files(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
@@ -220,25 +317,16 @@ async fn batch_files(
 }
 
 /// Routes under the `/v1/vector_stores` scope, which [`super::openai`] shares.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    const BASE: &str = "/{id}";
-    let at = |p: &str| format!("{BASE}{p}");
-    cfg.service(
-        web::resource(at("/files"))
-            .route(web::get().to(list))
-            .route(web::post().to(attach)),
-    )
-    .service(
-        web::resource(at("/files/{file_id}"))
-            .route(web::get().to(retrieve))
-            .route(web::post().to(update))
-            .route(web::delete().to(detach)),
-    )
-    .service(web::resource(at("/files/{file_id}/content")).route(web::get().to(content)))
-    .service(web::resource(at("/file_batches")).route(web::post().to(create_batch)))
-    .service(web::resource(at("/file_batches/{batch_id}")).route(web::get().to(get_batch)))
-    .service(
-        web::resource(at("/file_batches/{batch_id}/cancel")).route(web::post().to(cancel_batch)),
-    )
-    .service(web::resource(at("/file_batches/{batch_id}/files")).route(web::get().to(batch_files)));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(Endpoint::new(__path_list, list).and(__path_attach, attach))
+        .service(
+            Endpoint::new(__path_retrieve, retrieve)
+                .and(__path_update, update)
+                .and(__path_detach, detach),
+        )
+        .service(Endpoint::new(__path_content, content))
+        .service(Endpoint::new(__path_create_batch, create_batch))
+        .service(Endpoint::new(__path_get_batch, get_batch))
+        .service(Endpoint::new(__path_cancel_batch, cancel_batch))
+        .service(Endpoint::new(__path_batch_files, batch_files));
 }
