@@ -49,7 +49,7 @@ def test_metrics_parse_and_move_with_requests(http, server):
     delta = value(after, "vector_store_http_requests", route=route, method="GET", status="404") - value(before, "vector_store_http_requests", route=route, method="GET", status="404")
     assert delta == 3
     hist = after["vector_store_http_request_duration_seconds"]
-    count = [s for s in hist.samples if s.name.endswith("_count") and s.labels.get("route") == route]
+    count = [s for s in hist.samples if s.name.endswith("_count") and s.labels.get("route") == route and s.labels.get("method") == "GET"]
     assert count and count[0].value >= 3
     assert "vector_store_http_requests_in_flight" in after
     # Indexing embedded a text and wrote to a back-end.

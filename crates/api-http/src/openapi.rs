@@ -34,7 +34,7 @@ pub mod tags {
 /// The security schemes' names, for `security(...)` on operations.
 pub const BEARER: &str = "bearer";
 pub const API_KEY: &str = "x-base-api-key";
-/// The scheme of `/metrics`: the token set in `metrics.token`.
+/// The scheme of `/metrics`: the token set in `server.metrics_token`.
 pub const METRICS_TOKEN: &str = "metrics_token";
 
 #[derive(utoipa::OpenApi)]
@@ -90,7 +90,7 @@ impl Modify for Components {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`Authorization: Bearer <metrics.token>`, when the service runs with API keys."))
+                    .description(Some("`Authorization: Bearer <server.metrics_token>`, when the service runs with API keys."))
                     .build(),
             ),
         );

@@ -203,7 +203,7 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// The order by `created_at`.
     #[cfg_attr(feature = "openapi", schema(default = "desc"))]
-    #[cfg_attr(feature = "openapi", param(default = "desc"))]
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::openapi::order))]
     pub order: Option<Order>,
     /// The cursor: the id of the object the page starts after.
     pub after: Option<String>,
@@ -510,7 +510,7 @@ pub struct FileListQuery {
     pub limit: Option<u32>,
     /// The order by `created_at`.
     #[cfg_attr(feature = "openapi", schema(default = "desc"))]
-    #[cfg_attr(feature = "openapi", param(default = "desc"))]
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::openapi::order))]
     pub order: Option<Order>,
     /// The cursor: the id of the object the page starts after.
     pub after: Option<String>,
@@ -686,13 +686,14 @@ pub struct AttachedListQuery {
     pub limit: Option<u32>,
     /// The order by `created_at`.
     #[cfg_attr(feature = "openapi", schema(default = "desc"))]
-    #[cfg_attr(feature = "openapi", param(default = "desc"))]
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::openapi::order))]
     pub order: Option<Order>,
     /// The cursor: the id of the object the page starts after.
     pub after: Option<String>,
     /// The cursor: the id of the object the page ends before.
     pub before: Option<String>,
     /// Only the files in this state.
+    #[cfg_attr(feature = "openapi", param(inline))]
     pub filter: Option<FileStatus>,
 }
 

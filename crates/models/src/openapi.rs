@@ -139,6 +139,13 @@ impl ToSchema for DocumentAttributes {
     }
 }
 
+/// The `order` of a list: `asc` or `desc` (the default).
+pub(crate) fn order() -> Object {
+    let mut schema = one_of_strings(&["asc", "desc"]);
+    schema.default = Some(serde_json::json!("desc"));
+    schema
+}
+
 /// The platform's `search_type`: [`crate::SearchMode`] in its words.
 pub struct SearchType;
 
