@@ -428,3 +428,111 @@ async fn every_bad_request_gets_the_envelope_and_leaves_the_data_intact() {
         .await;
     assert_eq!(page.body["data"][0]["file_id"], "whale");
 }
+
+/// NUL (U+0000), which PostgreSQL cannot store, anywhere in a request: a body's strings and keys
+/// and a query string are refused with 400 naming the field, a path is a 404, on every
+/// back-end, and nothing is stored.
+#[tokio::test]
+async fn a_nul_character_is_refused_wherever_it_is_and_stores_nothing() {
+    let app = spawn_app().await;
+    let store = app.vector_store("nul").await;
+    let cases: Vec<(&str, String, Option<Value>, u16, Option<&str>)> = vec![
+        (
+            "POST",
+            "/v1/vector_stores".into(),
+            Some(json!({"name": "a\u{0}b"})),
+            400,
+            Some("name"),
+        ),
+        (
+            "POST",
+            "/v1/vector_stores".into(),
+            Some(json!({"metadata": {"k": "v\u{0}"}})),
+            400,
+            Some("metadata.k"),
+        ),
+        (
+            "POST",
+            "/v1/api/collection".into(),
+            Some(
+                json!({"collection": "nulcoll", "model_name": "all-minilm-l6-v2", "metadata": {"k\u{0}": 1}}),
+            ),
+            400,
+            Some("metadata"),
+        ),
+        (
+            "POST",
+            format!("/v1/vector_stores/{store}/files"),
+            Some(json!({"file_id": "file-\u{0}"})),
+            400,
+            Some("file_id"),
+        ),
+        (
+            "POST",
+            format!("/v1/vector_stores/{store}/search"),
+            Some(
+                json!({"query": "q", "filters": {"type": "in", "key": "k", "value": ["a", "b\u{0}"]}}),
+            ),
+            400,
+            Some("filters.value[1]"),
+        ),
+        (
+            "GET",
+            format!("/v1/vector_stores/{store}/files?after=u%00"),
+            None,
+            400,
+            Some("after"),
+        ),
+        (
+            "GET",
+            "/v1/vector_stores?before=vs%00".into(),
+            None,
+            400,
+            Some("before"),
+        ),
+        ("GET", "/v1/vector_stores/vs%00x".into(), None, 404, None),
+        (
+            "GET",
+            format!("/v1/vector_stores/{store}/files/file%00"),
+            None,
+            404,
+            None,
+        ),
+        ("DELETE", "/v1/files/file-%00".into(), None, 404, None),
+    ];
+    for (method, path, body, status, param) in cases {
+        let reply = app.call(method, &path, body).await;
+        let error = assert_envelope(&reply, status);
+        assert_eq!(
+            error["param"].as_str(),
+            param,
+            "{method} {path}: {}",
+            reply.body
+        );
+        if status == 400 {
+            assert!(
+                error["message"].as_str().unwrap().contains("NUL"),
+                "{method} {path}: {}",
+                reply.body
+            );
+        }
+    }
+    // Nothing was made: one store (the one above), no collection, no file attached.
+    let stores = app.call("GET", "/v1/vector_stores", None).await;
+    assert_eq!(
+        stores.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        stores.body
+    );
+    let collections = app.call("GET", "/v1/api/collection", None).await;
+    assert!(
+        !collections.body.to_string().contains("nulcoll"),
+        "{}",
+        collections.body
+    );
+    let files = app
+        .call("GET", &format!("/v1/vector_stores/{store}/files"), None)
+        .await;
+    assert_eq!(files.body["data"], json!([]));
+}

@@ -16,6 +16,8 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_document(ser
         "--max-examples", examples,
         "--workers", "2",
         "--header", f"Authorization: Bearer {key}",
+        # The platform header too: the fuzzer may send it, and it takes precedence.
+        "--header", f"x-base-api-key: {key}",
         "--exclude-path", "/metrics",
         "--request-timeout", "30",
         "--no-color",

@@ -64,6 +64,7 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
             "the request body is empty; expected a JSON object",
         ));
     }
+    nul_free(bytes)?;
     // The plain parse is the fast path (a search carries hundreds of floats, an upsert hundreds
     // of thousands); only a document that fails is parsed again to name the failing field.
     if let Ok(value) = serde_json::from_slice::<T>(bytes) {
@@ -88,6 +89,51 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     Ok(value)
 }
 
+/// What a request may not carry in any string: PostgreSQL stores no NUL, so on every back-end
+/// alike it is refused before anything is stored or looked up.
+const NUL: &str = "must not contain the NUL character (U+0000)";
+
+/// Refuses a JSON document that holds a NUL (`\u0000`) in any key or string, naming where. The
+/// scan for the escape is the fast path; only a document that has one is parsed to find it.
+fn nul_free(bytes: &[u8]) -> Result<(), ApiError> {
+    if memchr::memmem::find(bytes, b"\\u0000").is_none() {
+        return Ok(());
+    }
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // not JSON: the parse below reports it
+    };
+    match nul_at(&doc, String::new()) {
+        None => Ok(()),
+        Some(path) if path.is_empty() => Err(ApiError::invalid_body(format!("a key {NUL}"))),
+        Some(path) => Err(ApiError::invalid(path.clone(), format!("{path}: {NUL}"))),
+    }
+}
+
+/// The dotted path (`documents[2].content`) of the first string holding NUL, or of the object
+/// whose key does.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(path.clone());
+            }
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            nul_at(v, at)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
+
 /// A query string that parsed into `T` and passed `T::validate`.
 #[derive(Debug)]
 pub struct ValidQuery<T>(pub T);
@@ -102,6 +148,12 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidQuery<T> {
 }
 
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    if let Some((name, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        let name = name.replace('\0', "\\0");
+        return Err(ApiError::invalid(name.clone(), format!("{name}: {NUL}")));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -223,6 +275,36 @@ mod tests {
     fn a_validation_failure_names_the_field() {
         let e = parse_json::<SearchRequest>(br#"{"collection":"c","query":"  "}"#).unwrap_err();
         assert_eq!(param_of(e).as_deref(), Some("query"));
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_a_body_is_refused_where_it_is() {
+        let e = parse_json::<SearchRequest>(
+            br#"{"collection":"c","query":"q","filters":{"type":"eq","key":"k","value":"a\u0000b"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("filters.value"));
+        let e = parse_json::<models::platform::IndexingPayload>(
+            br#"{"collection":"c","documents":[{"content":"x"},{"content":"x","metadata":{"k\u0000":1}}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("documents[1].metadata"));
+        // An escaped backslash before `u0000` is text, not NUL.
+        let ok: SearchRequest = parse_json(br#"{"collection":"c","query":"C:\\u0000"}"#).unwrap();
+        assert_eq!(ok.query, "C:\\u0000");
+    }
+
+    #[test]
+    fn a_nul_in_a_query_string_is_refused() {
+        let e = parse_query::<CollectionDataQuery>("collection=c%00x&limit=5").unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("collection"));
+        assert!(
+            e_message(parse_query::<CollectionDataQuery>("collection=c&x%00=1")).contains("NUL")
+        );
+    }
+
+    fn e_message<T>(r: Result<T, ApiError>) -> String {
+        r.err().map(|e| e.to_string()).unwrap_or_default()
     }
 
     #[test]

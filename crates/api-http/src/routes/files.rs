@@ -228,6 +228,7 @@ async fn content(
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         utoipa_actix_web::scope("/v1/files")
+            .guard(super::no_nul_in_path())
             .service(Endpoint::new(__path_list, list).and(__path_upload, upload))
             .service(Endpoint::new(__path_retrieve, retrieve).and(__path_delete, delete))
             .service(Endpoint::new(__path_content, content)),

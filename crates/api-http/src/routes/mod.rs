@@ -193,6 +193,13 @@ fn page_order(order: Option<models::openai::Order>) -> store_core::PageOrder {
     }
 }
 
+/// Matches unless the path holds an encoded NUL (`%00`): no id can hold one (PostgreSQL stores
+/// none), so such a path names nothing and falls through to the 404 of unknown routes, on every
+/// back-end alike and before any is asked.
+pub(crate) fn no_nul_in_path() -> impl actix_web::guard::Guard {
+    actix_web::guard::fn_guard(|ctx| !ctx.head().uri.path().contains("%00"))
+}
+
 /// Every group of routes sits in a scope with a fixed prefix, so that a request is matched
 /// against the patterns of its own group only (each `{param}` pattern is a regex run). Routes
 /// are [`crate::openapi::Endpoint`]s: each is in the document.
@@ -201,6 +208,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(platform::configure)
         .service(
             utoipa_actix_web::scope("/v1/vector_stores")
+                .guard(no_nul_in_path())
                 .configure(openai::configure)
                 .configure(vector_store_files::configure),
         )

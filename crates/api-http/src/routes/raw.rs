@@ -263,6 +263,7 @@ async fn search(
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         utoipa_actix_web::scope("/v2/collections")
+            .guard(super::no_nul_in_path())
             .service(Endpoint::new(__path_list, list).and(__path_create, create))
             .service(Endpoint::new(__path_get, get).and(__path_delete, delete))
             .service(Endpoint::new(__path_documents, documents).and(__path_upsert, upsert))
