@@ -536,3 +536,71 @@ async fn a_nul_character_is_refused_wherever_it_is_and_stores_nothing() {
         .await;
     assert_eq!(files.body["data"], json!([]));
 }
+
+/// A number PostgreSQL's `jsonb` would hand back as a decimal that no longer reads as a 64-bit
+/// float is refused in metadata and attributes on every surface, so the tenant's lists stay
+/// readable.
+#[tokio::test]
+async fn numbers_past_1e308_are_refused_and_the_lists_stay_readable() {
+    let app = spawn_app().await;
+    let store = app.vector_store("numbers").await;
+    let huge = json!(1.797_693_134_862_315_7e308);
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "/v1/api/collection",
+            "POST".into(),
+            json!({"collection": "huge", "model_name": "all-minilm-l6-v2", "metadata": {"k": huge}}),
+            "metadata",
+        ),
+        (
+            "/v1/api/index",
+            "POST".into(),
+            json!({"collection": "huge", "documents": [{"content": "x", "metadata": {"k": huge}}]}),
+            "documents[0].metadata",
+        ),
+        (
+            "/v2/collections",
+            "POST".into(),
+            json!({"collection": "huge", "dimension": 3, "metadata": {"k": -1.5e308}}),
+            "metadata",
+        ),
+        (
+            "/v1/vector_stores/{store}/files",
+            "POST".into(),
+            json!({"file_id": "file-x", "attributes": {"k": huge}}),
+            "attributes",
+        ),
+    ];
+    for (path, method, body, param) in cases {
+        let path = path.replace("{store}", &store);
+        let reply = app.call(&method, &path, Some(body)).await;
+        let error = assert_envelope(&reply, 400);
+        assert_eq!(error["param"], param, "{path}: {}", reply.body);
+        assert!(
+            error["message"].as_str().unwrap().contains("1e308"),
+            "{}",
+            reply.body
+        );
+    }
+    let ok = app
+        .call(
+            "POST",
+            "/v1/api/collection",
+            Some(json!({"collection": "edge", "model_name": "all-minilm-l6-v2", "metadata": {"k": 1e308, "l": -1e308}})),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let list = app.call("GET", "/v1/api/collection", None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let names: Vec<&str> = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["collection"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"edge") && !names.contains(&"huge"),
+        "{names:?}"
+    );
+    assert_eq!(app.call("GET", "/v2/collections", None).await.status, 200);
+}

@@ -11,7 +11,9 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::validation::{METADATA_MAX_KEY_LEN, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LEN};
+use crate::validation::{
+    MAX_NUMBER, METADATA_MAX_KEY_LEN, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LEN,
+};
 
 /// A string schema.
 pub(crate) fn string() -> ObjectBuilder {
@@ -67,10 +69,15 @@ impl PartialSchema for AttributeValue {
     fn schema() -> RefOr<Schema> {
         OneOfBuilder::new()
             .description(Some(format!(
-                "A string of at most {METADATA_MAX_VALUE_LEN} characters, a number or a boolean."
+                "A string of at most {METADATA_MAX_VALUE_LEN} characters, a number of magnitude at most 1e308, or a boolean."
             )))
             .item(string().max_length(Some(METADATA_MAX_VALUE_LEN)).build())
-            .item(ObjectBuilder::new().schema_type(Type::Number).build())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(-MAX_NUMBER))
+                    .maximum(Some(MAX_NUMBER)),
+            )
             .item(ObjectBuilder::new().schema_type(Type::Boolean).build())
             .into()
     }

@@ -103,7 +103,15 @@ pub fn metadata(map: &Map<String, Value>) -> Result<(), ValidationError> {
                 ));
             }
             Value::String(_) | Value::Bool(_) => {}
-            Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {}
+            Value::Number(n) if n.as_f64().is_some_and(number_in_range) => {}
+            Value::Number(_) => {
+                return Err(error(
+                    "metadata_value",
+                    format!(
+                        "the value of '{k}' must be a number of magnitude at most {MAX_NUMBER:e}"
+                    ),
+                ));
+            }
             _ => {
                 return Err(error(
                     "metadata_value",
@@ -113,6 +121,16 @@ pub fn metadata(map: &Map<String, Value>) -> Result<(), ValidationError> {
         }
     }
     Ok(())
+}
+
+/// The largest magnitude of a number in metadata or attributes: beyond it, PostgreSQL's `jsonb`
+/// hands back a decimal that does not read as a 64-bit float again.
+pub const MAX_NUMBER: f64 = 1e308;
+
+/// Whether `n` is a number metadata and attributes may hold: finite, magnitude at most
+/// [`MAX_NUMBER`].
+pub fn number_in_range(n: f64) -> bool {
+    n.is_finite() && n.abs() <= MAX_NUMBER
 }
 
 /// Like [`metadata`], with string values only (the OpenAI vector store's `metadata`).
@@ -242,6 +260,9 @@ mod tests {
         assert!(metadata(&obj(json!({"k": [1]}))).is_err());
         assert!(metadata(&obj(json!({"k": {"a": 1}}))).is_err());
         assert!(metadata(&obj(json!({"": 1}))).is_err());
+        assert!(metadata(&obj(json!({"k": 1e308, "l": -1e308, "m": 5e-324}))).is_ok());
+        assert!(metadata(&obj(json!({"k": 1.7976931348623157e308}))).is_err());
+        assert!(metadata(&obj(json!({"k": -1.5e308}))).is_err());
         assert!(string_metadata(&obj(json!({"k": 1}))).is_err());
         assert!(string_metadata(&obj(json!({"k": "1"}))).is_ok());
     }

@@ -7,12 +7,17 @@
 //!   [`MAX_TEXT_BYTES`] (PostgreSQL's `tsvector` of a text must stay under 1 MB);
 //! - no text, id, filename, attribute key or string holds NUL (U+0000), which PostgreSQL cannot
 //!   store;
+//! - attribute numbers are of magnitude at most [`MAX_NUMBER`] (1e308), which PostgreSQL's
+//!   `jsonb` hands back as a decimal that still reads as a 64-bit float;
 //! - attribute string values are at most [`MAX_ATTRIBUTE_STRING_CHARS`] characters: the longest
 //!   keyword Elasticsearch indexes (`ignore_above`), so a filter finds them on every back-end;
 //! - one collection's chunks use at most [`MAX_ATTRIBUTE_KEYS`] distinct attribute keys (the
 //!   catalog counts them before a write reaches the back-end).
 
 use serde_json::{Map, Value};
+
+pub use models::validation::MAX_NUMBER;
+use models::validation::number_in_range;
 
 use crate::field::{DocumentPart, Field};
 use crate::store::Chunk;
@@ -83,7 +88,12 @@ fn attribute_value(v: &Value) -> Result<(), LimitExceeded> {
         }
         Value::Array(items) => items.iter().try_for_each(attribute_value),
         Value::Object(m) => attributes(m),
-        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+        Value::Number(n) if n.as_f64().is_some_and(number_in_range) => Ok(()),
+        Value::Number(_) => Err(exceeded(
+            DocumentPart::Attributes,
+            format!("numbers are of magnitude at most {MAX_NUMBER:e}"),
+        )),
+        Value::Null | Value::Bool(_) => Ok(()),
     }
 }
 
@@ -178,6 +188,13 @@ mod tests {
             check("a", "t\0", json!({})).unwrap_err().field,
             DocumentPart::Text
         );
+        assert_eq!(
+            check("a", "t", json!({"k": [1, 1.7976931348623157e308]}))
+                .unwrap_err()
+                .field,
+            DocumentPart::Attributes
+        );
+        assert!(check("a", "t", json!({"k": [1e308, -1e308]})).is_ok());
         assert_eq!(
             check("a", "t", json!({"k\u{0}": 1})).unwrap_err().field,
             DocumentPart::Attributes
