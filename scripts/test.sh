@@ -48,3 +48,10 @@ for backend in pgvector elasticsearch; do
     VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$root/target/debug/vector-store-server" \
         "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"
 done
+"$root/scripts/install-browser.sh"
+"$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openapi/requirements.txt"
+for backend in pgvector elasticsearch; do
+    echo "== Self-description suite (OpenAPI, schema fuzzing, metrics, Swagger UI) on $backend"
+    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$root/target/debug/vector-store-server" \
+        "$root/.venv/bin/python" -m pytest -q "$root/tests/openapi"
+done
