@@ -429,6 +429,15 @@ async fn every_bad_request_gets_the_envelope_and_leaves_the_data_intact() {
     assert_eq!(page.body["data"][0]["file_id"], "whale");
 }
 
+/// A method, a path, a body, the status it gets and the `param` named.
+type NulCase = (
+    &'static str,
+    String,
+    Option<Value>,
+    u16,
+    Option<&'static str>,
+);
+
 /// NUL (U+0000), which PostgreSQL cannot store, anywhere in a request: a body's strings and keys
 /// and a query string are refused with 400 naming the field, a path is a 404, on every
 /// back-end, and nothing is stored.
@@ -436,7 +445,7 @@ async fn every_bad_request_gets_the_envelope_and_leaves_the_data_intact() {
 async fn a_nul_character_is_refused_wherever_it_is_and_stores_nothing() {
     let app = spawn_app().await;
     let store = app.vector_store("nul").await;
-    let cases: Vec<(&str, String, Option<Value>, u16, Option<&str>)> = vec![
+    let cases: Vec<NulCase> = vec![
         (
             "POST",
             "/v1/vector_stores".into(),

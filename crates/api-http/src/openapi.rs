@@ -362,14 +362,14 @@ mod tests {
                         path.push_str(pattern);
                     }
                 }
-            } else if text == "nodes: None," {
-                if let Some((_, path)) = stack.last() {
-                    paths.insert(if path.is_empty() {
-                        "/".into()
-                    } else {
-                        path.clone()
-                    });
-                }
+            } else if text == "nodes: None,"
+                && let Some((_, path)) = stack.last()
+            {
+                paths.insert(if path.is_empty() {
+                    "/".into()
+                } else {
+                    path.clone()
+                });
             }
         }
         paths
