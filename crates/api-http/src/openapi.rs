@@ -127,7 +127,7 @@ const ERRORS: &[(&str, &str, &str)] = &[
     (
         "PayloadTooLarge",
         "413",
-        "The body is over the limit (`http.body_limit_bytes`).",
+        "The body is over the limit (`server.body_limit_bytes`).",
     ),
     (
         "TooManyRequests",
