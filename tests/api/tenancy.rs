@@ -117,3 +117,85 @@ async fn a_missing_or_unknown_key_is_a_401_but_health_needs_none() {
     let r = app.send(app.client.get(app.url("/ready"))).await;
     assert_eq!(r.status, 200);
 }
+
+/// A tenant lists, creates and revokes its own keys through `/v1/api/keys`, and sees or revokes
+/// nothing of another tenant's.
+#[tokio::test]
+async fn a_tenant_manages_its_own_keys_and_no_one_elses() {
+    let app = spawn_app().await;
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = app.call("GET", "/v1/api/keys", None).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    let mine = before.body["data"].as_array().unwrap();
+    assert!(
+        mine.iter()
+            .any(|k| app.key_a.starts_with(k["prefix"].as_str().unwrap())),
+        "{}",
+        before.body
+    );
+    assert!(
+        mine.iter()
+            .all(|k| k.get("key").is_none() && k["object"] == "api_key")
+    );
+
+    let made = app.call("POST", "/v1/api/keys", None).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let key = made.body["key"].as_str().unwrap().to_string();
+    let id = made.body["id"].as_str().unwrap().to_string();
+    assert!(key.starts_with(made.body["prefix"].as_str().unwrap()));
+    assert!(made.body["revoked_at"].is_null());
+    // The new key is the same tenant's: it sees what key_a made.
+    let store = app.vector_store("keys").await;
+    let seen = app
+        .call_as(&key, "GET", &format!("/v1/vector_stores/{store}"), None)
+        .await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let listed = app.call("GET", "/v1/api/keys", None).await;
+    assert!(ids(&listed.body).contains(&id));
+    assert!(
+        !listed.body.to_string().contains(&key),
+        "a listed key shows itself"
+    );
+
+    // Another tenant neither sees it nor revokes it.
+    let theirs = app.call_as(&app.key_b, "GET", "/v1/api/keys", None).await;
+    assert!(!ids(&theirs.body).contains(&id), "{}", theirs.body);
+    let refused = app
+        .call_as(&app.key_b, "DELETE", &format!("/v1/api/keys/{id}"), None)
+        .await;
+    assert_envelope(&refused, 404);
+    assert_eq!(
+        app.call_as(&key, "GET", "/v1/vector_stores", None)
+            .await
+            .status,
+        200
+    );
+
+    let revoked = app
+        .call("DELETE", &format!("/v1/api/keys/{id}"), None)
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert!(revoked.body["revoked_at"].as_i64().is_some());
+    assert_envelope(
+        &app.call_as(&key, "GET", "/v1/vector_stores", None).await,
+        401,
+    );
+    assert_envelope(
+        &app.call("DELETE", &format!("/v1/api/keys/{id}"), None)
+            .await,
+        404,
+    );
+    assert_envelope(
+        &app.call("DELETE", "/v1/api/keys/key_unknown", None).await,
+        404,
+    );
+    // The caller's own key still works.
+    assert_eq!(app.call("GET", "/v1/api/keys", None).await.status, 200);
+}

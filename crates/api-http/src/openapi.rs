@@ -28,6 +28,7 @@ pub mod tags {
     /// The platform's collection API (`/v1/api`), under the tag it has always had.
     pub const PLATFORM: &str = "VECTOR_STORE";
     pub const RAW: &str = "Raw collections";
+    pub const KEYS: &str = "API keys";
     pub const OPERATIONS: &str = "Operations";
 }
 
@@ -55,6 +56,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         (name = tags::FILES, description = "OpenAI: uploaded files."),
         (name = tags::PLATFORM, description = "The platform's collection API: collections by name, indexing and search."),
         (name = tags::RAW, description = "The raw API: explicit dimensions, caller-supplied vectors, vector, keyword and hybrid search."),
+        (name = tags::KEYS, description = "The caller's own API keys: list, create and revoke."),
         (name = tags::OPERATIONS, description = "Health, readiness, metrics and this document."),
     ),
     components(schemas(models::ErrorEnvelope, models::ErrorBody)),

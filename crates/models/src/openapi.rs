@@ -201,5 +201,6 @@ pub(crate) mod object {
         collection => ["collection"];
         upsert_result => ["upsert.result"];
         delete_result => ["delete.result"];
+        api_key => ["api_key"];
     }
 }

@@ -472,6 +472,52 @@ pub struct CollectionData {
     pub data: Vec<DocumentRow>,
 }
 
+/// An API key of the caller's tenant, as `/v1/api/keys` reports it: never the key itself, which
+/// is shown once, when it is created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    /// The key's id (`key_…`), for revoking it.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "key_0b6c2f0c9d8e4f7a9a1b2c3d4e5f6a7b")
+    )]
+    pub id: String,
+    /// Always `api_key`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = object::api_key))]
+    pub object: String,
+    /// The key's first characters, to recognise it by.
+    #[cfg_attr(feature = "openapi", schema(example = "vsk_AbC123"))]
+    pub prefix: String,
+    /// When the key was made (Unix seconds).
+    pub created_at: i64,
+    /// When the key was revoked (Unix seconds); `null` while it is active.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub revoked_at: Option<i64>,
+}
+
+/// A key just made: the [`ApiKey`] and, this once, the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub record: ApiKey,
+    /// The key, to send as `Authorization: Bearer <key>`. It is stored hashed and never shown
+    /// again.
+    #[cfg_attr(feature = "openapi", schema(example = "vsk_AbC123..."))]
+    pub key: String,
+}
+
+/// The caller's tenant's keys, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyList {
+    /// Always `list`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = object::list))]
+    pub object: String,
+    pub data: Vec<ApiKey>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

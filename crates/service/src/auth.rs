@@ -182,6 +182,34 @@ impl AuthService {
         Ok((record, key))
     }
 
+    /// The caller's own keys, active and revoked, oldest first.
+    pub async fn keys_of(&self, tenant: &Tenant) -> Result<Vec<ApiKeyRecord>, ServiceError> {
+        Ok(self.catalog.list_tenant_api_keys(&tenant.id).await?)
+    }
+
+    /// A new key for the caller's own tenant; the key itself is returned once.
+    pub async fn create_key_for(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<(ApiKeyRecord, String), ServiceError> {
+        self.create_key(&tenant.name).await
+    }
+
+    /// Revokes one of the caller's own active keys by id: another tenant's key, a revoked one or
+    /// an unknown id is NotFound. The key stops working at once on this instance (the cache of
+    /// resolved keys is emptied) and within `key_cache_ttl` on others.
+    pub async fn revoke_key_of(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<ApiKeyRecord, ServiceError> {
+        let record = self.catalog.revoke_tenant_api_key(&tenant.id, id).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+        Ok(record)
+    }
+
     pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, ServiceError> {
         Ok(self.catalog.list_api_keys().await?)
     }

@@ -151,6 +151,13 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     /// Revokes a key by id or prefix; NotFound when neither matches an active key.
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord>;
 
+    /// One tenant's keys, active and revoked, oldest first.
+    async fn list_tenant_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Revokes one of the tenant's active keys by id; NotFound when the tenant has no active key
+    /// with that id (another tenant's key is not found either).
+    async fn revoke_tenant_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<ApiKeyRecord>;
+
     /// The tenant of an active key with this hash, if any.
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>>;
 

@@ -260,6 +260,38 @@ impl Catalog for PgCatalog {
         }
     }
 
+    async fn list_tenant_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyRecord>> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<KeyRow> = diesel::sql_query(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.tenant_id = $1 ORDER BY k.created_at, k.id"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn revoke_tenant_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<ApiKeyRecord> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<KeyRow> = diesel::sql_query(format!(
+            "WITH r AS (UPDATE api_keys SET revoked_at = $3 \
+             WHERE id = $2 AND tenant_id = $1 AND revoked_at IS NULL RETURNING *) \
+             SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id = k.tenant_id"
+        ))
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(id.to_string())
+        .bind::<BigInt, _>(now_unix())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)?;
+        rows.into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| StoreError::not_found("active API key", id))
+    }
+
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<TenantRow> = diesel::sql_query(

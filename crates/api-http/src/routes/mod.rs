@@ -2,6 +2,7 @@
 
 pub mod files;
 pub mod health;
+pub mod keys;
 pub mod openai;
 pub mod platform;
 pub mod raw;

@@ -317,6 +317,8 @@ async fn delete_by_ids(
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         utoipa_actix_web::scope("/v1/api")
+            .guard(super::no_nul_in_path())
+            .configure(super::keys::configure)
             .service(Endpoint::new(__path_list, list).and(__path_create, create))
             .service(Endpoint::new(__path_create_at, create_at))
             .service(Endpoint::new(__path_delete_collection, delete_collection))

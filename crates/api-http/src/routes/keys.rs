@@ -1,0 +1,82 @@
+//! The caller's own API keys under `/v1/api/keys`: list, create (the key shown once) and revoke.
+//! A tenant sees and revokes only its own keys; another tenant's key id is a 404.
+
+use actix_web::{HttpResponse, web};
+use models::platform::{ApiKey, ApiKeyList, CreatedApiKey};
+use store_core::ApiKeyRecord;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{Platform, SurfaceError};
+use crate::openapi::{Authed, Endpoint, NotFound, tags};
+use crate::routes::Caller;
+use crate::startup::AppState;
+
+type State = web::Data<AppState>;
+type Reply = Result<HttpResponse, SurfaceError<Platform>>;
+
+fn view(r: ApiKeyRecord) -> ApiKey {
+    ApiKey {
+        id: r.id,
+        object: "api_key".into(),
+        prefix: r.prefix,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = tags::KEYS,
+    operation_id = "listApiKeys",
+    summary = "List the caller's API keys",
+    description = "The keys of the caller's tenant, active and revoked, oldest first; never the keys themselves.",
+    responses((status = 200, description = "The tenant's keys.", body = ApiKeyList), Authed),
+)]
+async fn list(state: State, caller: Caller) -> Reply {
+    let keys = state.auth.keys_of(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        object: "list".into(),
+        data: keys.into_iter().map(view).collect(),
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/keys",
+    tag = tags::KEYS,
+    operation_id = "createApiKey",
+    summary = "Create an API key",
+    description = "A new key for the caller's tenant. The answer holds the key itself, this once: it is stored hashed.",
+    responses((status = 200, description = "The new key.", body = CreatedApiKey), Authed),
+)]
+async fn create(state: State, caller: Caller) -> Reply {
+    let (record, key) = state.auth.create_key_for(&caller.0).await?;
+    tracing::info!(key_id = %record.id, "API key created");
+    Ok(HttpResponse::Ok().json(CreatedApiKey {
+        record: view(record),
+        key,
+    }))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/keys/{id}",
+    tag = tags::KEYS,
+    operation_id = "revokeApiKey",
+    summary = "Revoke an API key",
+    description = "Revokes one of the caller's active keys (the caller's own included). It stops working at once on this instance and within `auth.key_cache_ttl_secs` on the others.",
+    params(("id" = String, Path, description = "The key's id (`key_…`).")),
+    responses((status = 200, description = "The key, revoked.", body = ApiKey), NotFound, Authed),
+)]
+async fn revoke(state: State, caller: Caller, id: web::Path<String>) -> Reply {
+    let record = state.auth.revoke_key_of(&caller.0, &id).await?;
+    tracing::info!(key_id = %record.id, "API key revoked");
+    Ok(HttpResponse::Ok().json(view(record)))
+}
+
+/// The routes, inside the platform's `/v1/api` scope.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(Endpoint::new(__path_list, list).and(__path_create, create))
+        .service(Endpoint::new(__path_revoke, revoke));
+}
