@@ -11,6 +11,7 @@
 //! This crate never names a concrete storage back-end: it receives a
 //! [`store_core::StoreRegistry`] and a [`store_core::Catalog`].
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod metrics;

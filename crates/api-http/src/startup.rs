@@ -138,6 +138,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(routes::configure)
                 .into_app()
+                .configure(crate::console::configure)
                 .service(web::redirect("/docs", "/docs/"))
                 .service(swagger_ui())
                 .app_data(data.clone())
