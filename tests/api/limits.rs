@@ -52,7 +52,7 @@ async fn documents_over_a_limit_are_refused_alike_and_nothing_is_stored() {
         ),
         (
             doc("ok", "t", json!({"k": "a\u{0}"})),
-            "documents[1].attributes",
+            "documents[1].attributes.k",
         ),
     ];
     for (bad, param) in cases {

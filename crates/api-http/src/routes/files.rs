@@ -182,7 +182,7 @@ async fn retrieve(
     operation_id = "deleteFile",
     summary = "Delete a file",
     params(("id" = String, Path, description = "The file's id.")),
-    responses((status = 200, description = "The file is gone, and detached from every vector store.", body = Deleted), NotFound, Authed),
+    responses((status = 200, description = "The file is gone. Vector stores it is attached to keep its chunks until it is detached from them.", body = Deleted), NotFound, Authed),
 )]
 async fn delete(
     state: State,
