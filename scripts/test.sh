@@ -55,3 +55,7 @@ for backend in pgvector elasticsearch; do
     VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$root/target/debug/vector-store-server" \
         "$root/.venv/bin/python" -m pytest -q "$root/tests/openapi"
 done
+"$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/console/requirements.txt"
+echo "== Console in headless Chromium"
+VS_STORAGE_BACKEND=pgvector VS_SERVER_BIN="$root/target/debug/vector-store-server" \
+    "$root/.venv/bin/python" -m pytest -q "$root/tests/console"

@@ -35,11 +35,9 @@ fn file(name: &str) -> HttpResponse {
             .insert_header((CONTENT_SECURITY_POLICY, POLICY))
             .insert_header(("x-content-type-options", "nosniff"))
             .body(*body),
-        None => {
-            actix_web::ResponseError::error_response(&crate::error::ApiError::NotFound(format!(
-                "no console file '{name}'"
-            )))
-        }
+        None => actix_web::ResponseError::error_response(&crate::error::ApiError::NotFound(
+            format!("no console file '{name}'"),
+        )),
     }
 }
 

@@ -1,0 +1,177 @@
+"""Each page at 390 px (a phone), driven by keyboard where it matters, and the pages' own
+edges: a failed file's error and retry, detaching, chunk paging, keys made and revoked."""
+
+import os
+import uuid
+
+from playwright.sync_api import expect
+
+from conftest import open_console, shot
+
+PHONE = 390
+
+
+def make_store(page, name):
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("heading", name=name).wait_for()
+
+
+def upload(page, files, attributes=""):
+    if page.get_by_role("heading", name="Upload").count() == 0:
+        page.get_by_role("link", name="Upload files").click()
+        page.get_by_role("heading", name="Upload").wait_for()
+    if attributes:
+        page.locator("#upload-attributes").fill(attributes)
+    page.locator("#upload-files").set_input_files(files)
+    page.get_by_role("button", name="Upload and ingest").click()
+    for f in files:
+        page.locator(f'.upload-row[data-file="{f["name"]}"] .pill:not(.in_progress)').wait_for(timeout=60_000)
+
+
+def no_horizontal_scroll(page):
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_store_page_shows_a_failed_file_retries_and_detaches(browser, server):
+    page = open_console(browser, server, PHONE)
+    name = f"one-{uuid.uuid4().hex[:6]}"
+    make_store(page, name)
+    upload(page, [
+        {"name": "good.txt", "mimeType": "text/plain", "buffer": b"Tides follow the moon."},
+        {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""},
+    ], '{"kind": "note"}')
+    assert page.locator('.upload-row[data-file="empty.txt"] .pill').inner_text() == "failed"
+    page.get_by_role("link", name="See the vector store").click()
+    page.get_by_role("heading", name="Files").wait_for()
+    failed = page.locator("tr", has=page.get_by_text("empty.txt", exact=True))
+    assert "invalid_file" in failed.inner_text()
+    assert '{"kind":"note"}' in failed.inner_text()
+    good = page.locator("tr", has=page.get_by_text("good.txt", exact=True))
+    assert "tokens" in good.locator('[data-label="Chunking"]').inner_text()
+    no_horizontal_scroll(page)
+    shot(page, "store-390")
+    failed.get_by_role("button", name="Retry").click()
+    # Retried: ingested again, and failing again for the same reason.
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator("tr", has=page.get_by_text("empty.txt", exact=True)).locator(".pill")).to_have_text("failed", timeout=30_000)
+    page.once("dialog", lambda d: d.accept())
+    page.locator("tr", has=page.get_by_text("empty.txt", exact=True)).get_by_role("button", name="Detach").click()
+    page.get_by_text("empty.txt", exact=True).wait_for(state="detached")
+    page.get_by_role("heading", name="Chunks (1)").wait_for()
+    assert "Tides follow the moon." in page.locator("main").inner_text()
+    page.close()
+
+
+def test_upload_page_at_390_shows_progress_for_each_file_and_all(browser, server):
+    page = open_console(browser, server, PHONE)
+    make_store(page, f"up-{uuid.uuid4().hex[:6]}")
+    page.get_by_role("link", name="Upload files").click()
+    page.get_by_role("heading", name="Upload").wait_for()
+    # The drop zone opens the file chooser from the keyboard.
+    with page.expect_file_chooser() as chooser:
+        page.locator("#drop-zone").focus()
+        page.keyboard.press("Enter")
+    chooser.value.set_files([
+        {"name": f"n{i}.txt", "mimeType": "text/plain", "buffer": f"note number {i}".encode()} for i in range(3)
+    ])
+    assert page.get_by_role("list", name="Files to upload").locator("li").count() == 3
+    page.get_by_label("Chunking").select_option("static")
+    page.get_by_role("button", name="Upload and ingest").click()
+    for i in range(3):
+        page.locator(f'.upload-row[data-file="n{i}.txt"] .pill.completed').wait_for(timeout=60_000)
+    assert page.locator("#overall").evaluate("e => e.value") == 1
+    no_horizontal_scroll(page)
+    shot(page, "upload-390")
+    page.close()
+
+
+def test_search_page_at_390_builds_an_or_filter(browser, server):
+    page = open_console(browser, server, PHONE)
+    name = f"find-{uuid.uuid4().hex[:6]}"
+    make_store(page, name)
+    upload(page, [{"name": "a.txt", "mimeType": "text/plain", "buffer": b"Owls hunt at night."}], '{"n": 1}')
+    upload(page, [{"name": "b.txt", "mimeType": "text/plain", "buffer": b"Larks sing at dawn."}], '{"n": 2}')
+    upload(page, [{"name": "c.txt", "mimeType": "text/plain", "buffer": b"Gulls follow boats."}], '{"n": 3}')
+    page.get_by_role("link", name="Search", exact=True).click()
+    page.locator("#search-store").select_option(label=name)
+    page.get_by_label("Query").fill("birds")
+    page.get_by_label("Mode").select_option("hybrid")
+    page.get_by_label("Key 1").fill("n")
+    page.get_by_label("Value 1").fill("1")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Key 2").fill("n")
+    page.get_by_label("Operator 2").select_option("gte")
+    page.get_by_label("Value 2").fill("3")
+    page.get_by_label("Combine").select_option("or")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator(".hit")).to_have_count(2)
+    assert sorted(page.locator(".hit .filename").all_inner_texts()) == ["a.txt", "c.txt"]
+    assert '"search_mode": "hybrid"' in page.locator("#snippet-python").inner_text()
+    no_horizontal_scroll(page)
+    shot(page, "search-390")
+    # A filter pasted as JSON that the service refuses: its message, not a blank page.
+    page.get_by_label("Or the filter as JSON (used when given)").fill('{"type": "eq", "key": "n"}')
+    page.get_by_role("button", name="Search", exact=True).click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "filters" in alert.inner_text()
+    page.close()
+
+
+def test_keys_page_at_390_creates_shows_once_and_revokes(browser, server):
+    page = open_console(browser, server, PHONE)
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_role("heading", name="API keys").wait_for()
+    before = page.locator("tbody tr").count()
+    page.get_by_role("button", name="Create a key").click()
+    new_key = page.locator("#new-key")
+    new_key.wait_for()
+    key = new_key.inner_text().strip()
+    assert key.startswith("vsk_")
+    expect(page.locator("tbody tr")).to_have_count(before + 1)
+    no_horizontal_scroll(page)
+    shot(page, "keys-390")
+    prefix = next(p for p in page.locator('[data-label="Prefix"]').all_inner_texts() if key.startswith(p.strip()))
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name=f"Revoke {prefix.strip()}").click()
+    expect(page.locator("tr", has=page.get_by_text(prefix.strip(), exact=True))).to_contain_text("revoked")
+    # Shown once: the page no longer holds it.
+    assert key not in page.content()
+    page.close()
+
+
+def test_stores_page_at_390_pages_past_a_hundred(browser, server):
+    import requests
+    key = server["keys"][1]
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {key}"
+    have = s.get(f"{server['base']}/v1/vector_stores?limit=100").json()["data"]
+    for i in range(101 - len(have)):
+        assert s.post(f"{server['base']}/v1/vector_stores", json={"name": f"many-{i:03}"}).status_code == 200
+    page = open_console(browser, server, PHONE, key_index=1)
+    expect(page.locator("tbody tr")).to_have_count(100)
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="First page").wait_for()
+    no_horizontal_scroll(page)
+    page.close()
+
+
+def test_open_mode_asks_for_no_key(browser):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "openai"))
+    from vsserver import start_server
+    gen = start_server({"VECTOR_STORE__AUTH__MODE": "open"})
+    srv = next(gen)
+    try:
+        page = browser.new_page(viewport={"width": PHONE, "height": 800})
+        page.goto(f"{srv['base']}/console")
+        page.get_by_role("heading", name="Vector stores").wait_for()
+        assert page.get_by_label("API key").count() == 0
+        assert page.get_by_role("link", name="Keys").is_hidden()
+        page.close()
+    finally:
+        for _ in gen:
+            pass
