@@ -175,3 +175,54 @@ def test_open_mode_asks_for_no_key(browser):
     finally:
         for _ in gen:
             pass
+
+
+def test_files_dropped_or_picked_as_a_folder_are_listed(browser, server, tmp_path):
+    page = open_console(browser, server, PHONE)
+    make_store(page, f"drop-{uuid.uuid4().hex[:6]}")
+    page.get_by_role("link", name="Upload files").click()
+    page.get_by_role("heading", name="Upload").wait_for()
+    transfer = page.evaluate_handle("""() => {
+        const t = new DataTransfer();
+        t.items.add(new File(["first dropped"], "d1.txt", {type: "text/plain"}));
+        t.items.add(new File(["second dropped"], "d2.txt", {type: "text/plain"}));
+        return t;
+    }""")
+    page.locator("#drop-zone").dispatch_event("drop", {"dataTransfer": transfer})
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "f1.txt").write_text("in a folder")
+    (folder / "f2.txt").write_text("also in it")
+    page.locator("#upload-folder").set_input_files(folder)
+    listed = page.get_by_role("list", name="Files to upload").locator("li").all_inner_texts()
+    names = sorted(t.split(" ")[0] for t in listed)
+    assert names == ["d1.txt", "d2.txt", "notes/f1.txt", "notes/f2.txt"], listed
+    page.get_by_role("button", name="Upload and ingest").click()
+    for n in ["d1.txt", "d2.txt", "notes/f1.txt", "notes/f2.txt"]:
+        page.locator(f'.upload-row[data-file="{n}"] .pill.completed').wait_for(timeout=60_000)
+    page.close()
+
+
+def test_a_stores_chunks_are_paged_by_twenty(browser, server):
+    page = open_console(browser, server, PHONE)
+    make_store(page, f"pages-{uuid.uuid4().hex[:6]}")
+    page.get_by_role("link", name="Upload files").click()
+    page.get_by_role("heading", name="Upload").wait_for()
+    page.get_by_label("Chunking").select_option("static")
+    page.get_by_label("Max chunk tokens (static)").fill("100")
+    page.get_by_label("Overlap tokens (static)").fill("0")
+    text = " ".join(f"Line {i} of a long logbook kept aboard." for i in range(400))
+    page.locator("#upload-files").set_input_files([{"name": "log.txt", "mimeType": "text/plain", "buffer": text.encode()}])
+    page.get_by_role("button", name="Upload and ingest").click()
+    page.locator('.upload-row[data-file="log.txt"] .pill.completed').wait_for(timeout=60_000)
+    page.get_by_role("link", name="See the vector store").click()
+    heading = page.get_by_role("heading", name="Chunks (", exact=False)
+    heading.wait_for()
+    total = int(heading.inner_text().split("(")[1].rstrip(")"))
+    assert total > 20
+    chunk_rows = page.locator("table").nth(1).locator("tbody tr")
+    expect(chunk_rows).to_have_count(20)
+    page.get_by_role("link", name="Next chunks").click()
+    expect(chunk_rows).to_have_count(min(20, total - 20))
+    page.get_by_role("link", name="Previous chunks").wait_for()
+    page.close()
