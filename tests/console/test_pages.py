@@ -52,9 +52,11 @@ def test_store_page_shows_a_failed_file_retries_and_detaches(browser, server):
     assert "tokens" in good.locator('[data-label="Chunking"]').inner_text()
     no_horizontal_scroll(page)
     shot(page, "store-390")
-    failed.get_by_role("button", name="Retry").click()
-    # Retried: ingested again, and failing again for the same reason.
-    page.get_by_role("button", name="Refresh").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/files")) as retried:
+        failed.get_by_role("button", name="Retry").click()
+    assert retried.value.status == 200
+    assert retried.value.json()["status"] == "in_progress"
+    # Retried: ingested again (the page follows it live), and failing again for the same reason.
     expect(page.locator("tr", has=page.get_by_text("empty.txt", exact=True)).locator(".pill")).to_have_text("failed", timeout=30_000)
     page.once("dialog", lambda d: d.accept())
     page.locator("tr", has=page.get_by_text("empty.txt", exact=True)).get_by_role("button", name="Detach").click()
@@ -226,3 +228,28 @@ def test_a_stores_chunks_are_paged_by_twenty(browser, server):
     expect(chunk_rows).to_have_count(min(20, total - 20))
     page.get_by_role("link", name="Previous chunks").wait_for()
     page.close()
+
+
+def test_many_files_under_a_tight_rate_limit_all_complete(browser):
+    """The upload page keeps within the tenant's rate limit (a few files at a time, waiting out
+    429s), so a dozen files complete under 5 requests a second."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "openai"))
+    from vsserver import start_server
+    gen = start_server({
+        "VECTOR_STORE__SERVER__RATE_LIMIT_PER_SECOND": "5",
+        "VECTOR_STORE__SERVER__RATE_LIMIT_BURST": "5",
+    })
+    srv = next(gen)
+    try:
+        page = open_console(browser, srv, PHONE)
+        make_store(page, "limited")
+        upload(page, [
+            {"name": f"r{i:02}.txt", "mimeType": "text/plain", "buffer": f"rate limited note {i}".encode()}
+            for i in range(12)
+        ])
+        expect(page.locator(".upload-row .pill.completed")).to_have_count(12)
+        page.close()
+    finally:
+        for _ in gen:
+            pass

@@ -3,7 +3,7 @@
 "use strict";
 
 const KEY = "vector-store.key";
-const state = { open: null };
+const state = { open: null, timer: null };
 
 // ---- The API -------------------------------------------------------------------------------
 
@@ -32,10 +32,17 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    throw new ApiError(0, { error: { message: `The service did not answer: ${e.message}` } });
+  // A 429 (over the tenant's rate limit) was refused before anything was done: wait as told
+  // and ask again, a few times.
+  for (let tries = 0; ; tries++) {
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      throw new ApiError(0, { error: { message: `The service did not answer: ${e.message}` } });
+    }
+    if (res.status !== 429 || tries >= 10) break;
+    const wait = Number(res.headers.get("retry-after-ms")) || 1000;
+    await new Promise((r) => setTimeout(r, Math.min(wait, 10000)));
   }
   const text = await res.text();
   let data = null;
@@ -295,6 +302,11 @@ async function storePage(params, [id]) {
       offset + limit < data.total ? h("a", { href: base + (offset + limit) }, "Next chunks") : null));
   }
   render(...parts);
+  // Live while files ingest: the page reloads itself until none is in progress.
+  if (files.data.some((f) => f.status === "in_progress")) {
+    const at = location.hash;
+    state.timer = setTimeout(() => { if (location.hash === at) route(); }, 1500);
+  }
 }
 
 // ---- Upload --------------------------------------------------------------------------------
@@ -328,6 +340,17 @@ function upload(file, onProgress) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const UPLOADS_AT_ONCE = 4;
+
+// Calls `fn` again after a pause while the service answers 429 (over the tenant's rate limit).
+async function patiently(fn) {
+  for (let tries = 0; ; tries++) {
+    try { return await fn(); } catch (e) {
+      if (e.status !== 429 || tries >= 20) throw e;
+      await sleep(1000);
+    }
+  }
+}
 
 async function uploadPage(params) {
   const store = await storeSelect(params.get("store"), "upload-store");
@@ -385,7 +408,7 @@ async function uploadPage(params) {
       list.replaceChildren();
       const done = new Array(files.length).fill(0);
       const tick = () => { overall.value = done.reduce((a, b) => a + b, 0) / files.length; };
-      await Promise.all(files.map(async (f, i) => {
+      const one = async (f, i) => {
         const name = f.webkitRelativePath || f.name;
         const bar = h("progress", { max: 1, value: 0, "aria-label": name });
         const status = h("span", { class: "pill in_progress" }, "uploading");
@@ -393,12 +416,12 @@ async function uploadPage(params) {
         progress.append(line);
         const set = (text, cls) => { status.textContent = text; status.className = `pill ${cls}`; };
         try {
-          const uploaded = await upload(f, (p) => { bar.value = p / 2; done[i] = p / 2; tick(); });
+          const uploaded = await patiently(() => upload(f, (p) => { bar.value = p / 2; done[i] = p / 2; tick(); }));
           bar.value = 0.5;
           set("ingesting", "in_progress");
-          await api("POST", `/v1/vector_stores/${sid}/files`, body(uploaded.id));
+          await patiently(() => api("POST", `/v1/vector_stores/${sid}/files`, body(uploaded.id)));
           for (;;) {
-            const vf = await api("GET", `/v1/vector_stores/${sid}/files/${encodeURIComponent(uploaded.id)}`);
+            const vf = await patiently(() => api("GET", `/v1/vector_stores/${sid}/files/${encodeURIComponent(uploaded.id)}`));
             if (vf.status !== "in_progress") {
               set(vf.status, vf.status);
               if (vf.last_error) line.append(h("span", { class: "muted" }, ` ${vf.last_error.message}`));
@@ -411,7 +434,11 @@ async function uploadPage(params) {
           line.append(h("span", { class: "muted" }, ` ${e.message}`));
         }
         bar.value = 1; done[i] = 1; tick();
-      }));
+      };
+      // A few files at a time: the tenant's rate limit holds for the console too.
+      let next = 0;
+      const worker = async () => { while (next < files.length) { const i = next++; await one(files[i], i); } };
+      await Promise.all(Array.from({ length: Math.min(UPLOADS_AT_ONCE, files.length) }, worker));
       start.disabled = false;
       progress.append(h("p", {}, h("a", { href: `#/stores/${sid}` }, "See the vector store")));
     },
@@ -605,6 +632,7 @@ const PAGES = { stores: storesPage, keys: keysPage, upload: uploadPage, search: 
 
 async function route(hash) {
   if (hash !== undefined && hash !== location.hash) { location.hash = hash; return; }
+  clearTimeout(state.timer);
   const raw = (location.hash || "#/stores").slice(2);
   const [path, query] = raw.split("?");
   const parts = path.split("/").map(decodeURIComponent);
