@@ -60,3 +60,14 @@ def test_other_tenants_stores_are_not_shown(browser, server):
     assert name not in theirs.locator("main").inner_text()
     mine.close()
     theirs.close()
+
+
+def test_an_unknown_store_or_page_says_so(browser, server):
+    page = open_console(browser, server)
+    page.goto(f"{server['base']}/console/#/stores/vs_%ZZ-not-there")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "vs_%25ZZ-not-there" in alert.inner_text()
+    page.goto(f"{server['base']}/console/#/nowhere")
+    page.get_by_role("heading", name="Not found").wait_for()
+    page.close()

@@ -115,9 +115,9 @@ async function attempt(fn) {
 // ---- The key -------------------------------------------------------------------------------
 
 async function detectMode() {
-  // In `open` mode a request without a key is the default tenant's and succeeds.
+  // In `open` mode a request without a key is the default tenant's: only `keys` mode answers 401.
   const res = await fetch("/v1/vector_stores?limit=1");
-  state.open = res.ok;
+  state.open = res.status !== 401;
   document.querySelector('[data-page="keys"]').hidden = state.open;
 }
 
@@ -342,7 +342,8 @@ function upload(file, onProgress) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const UPLOADS_AT_ONCE = 4;
 
-// Calls `fn` again after a pause while the service answers 429 (over the tenant's rate limit).
+// Calls `fn` again after a pause while the service answers 429 (over the tenant's rate limit):
+// for uploads, which go through XMLHttpRequest rather than `api`.
 async function patiently(fn) {
   for (let tries = 0; ; tries++) {
     try { return await fn(); } catch (e) {
@@ -419,9 +420,9 @@ async function uploadPage(params) {
           const uploaded = await patiently(() => upload(f, (p) => { bar.value = p / 2; done[i] = p / 2; tick(); }));
           bar.value = 0.5;
           set("ingesting", "in_progress");
-          await patiently(() => api("POST", `/v1/vector_stores/${sid}/files`, body(uploaded.id)));
+          await api("POST", `/v1/vector_stores/${sid}/files`, body(uploaded.id));
           for (;;) {
-            const vf = await patiently(() => api("GET", `/v1/vector_stores/${sid}/files/${encodeURIComponent(uploaded.id)}`));
+            const vf = await api("GET", `/v1/vector_stores/${sid}/files/${encodeURIComponent(uploaded.id)}`);
             if (vf.status !== "in_progress") {
               set(vf.status, vf.status);
               if (vf.last_error) line.append(h("span", { class: "muted" }, ` ${vf.last_error.message}`));
@@ -635,7 +636,7 @@ async function route(hash) {
   clearTimeout(state.timer);
   const raw = (location.hash || "#/stores").slice(2);
   const [path, query] = raw.split("?");
-  const parts = path.split("/").map(decodeURIComponent);
+  const parts = path.split("/").map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
   const name = parts[0] || "stores";
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.page === name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
