@@ -32,6 +32,7 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
     settings.database.url = Some(SecretString::from(via_proxy));
     // Its workers would lose any job they held when the link is cut: it runs none.
     settings.ingest.workers = 0;
+    settings.server.metrics_token = Some(SecretString::from("metrics-token"));
     let app = spawn_app_with(settings).await;
     let r = app
         .call(
@@ -48,6 +49,18 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
     assert_eq!(e["type"], "server_error");
     let r = app.send(app.client.get(app.url("/health"))).await;
     assert_eq!(r.status, 200, "liveness does not depend on the database");
+    // The metrics are served still, when they matter most; the gauges read from the database
+    // keep their last values.
+    let r = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("metrics-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("vector_store_http_requests_total"), "{text}");
     let r = app
         .call("GET", "/v1/api/collection/data?collection=c", None)
         .await;
