@@ -216,6 +216,16 @@ impl TestApp {
         }
     }
 
+    /// `GET /metrics` with the metrics token as the bearer.
+    pub async fn metrics(&self, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Polls `/ready` for up to five seconds; its last status.
     pub async fn wait_until_ready(&self) -> u16 {
         let mut status = 0;

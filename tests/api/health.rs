@@ -51,13 +51,7 @@ async fn while_the_database_is_unreachable_ready_and_requests_are_503_and_then_r
     assert_eq!(r.status, 200, "liveness does not depend on the database");
     // The metrics are served still, when they matter most; the gauges read from the database
     // keep their last values.
-    let r = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth("metrics-token")
-        .send()
-        .await
-        .unwrap();
+    let r = app.metrics("metrics-token").await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains("vector_store_http_requests_total"), "{text}");

@@ -89,13 +89,7 @@ async fn metrics_need_their_token_and_not_an_api_key() {
     assert_envelope(&none, 401);
     let api_key = app.call("GET", "/metrics", None).await;
     assert_envelope(&api_key, 401);
-    let ok = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let ok = app.metrics(TOKEN).await;
     assert_eq!(ok.status(), 200);
     assert!(
         ok.headers()["content-type"]
@@ -109,13 +103,7 @@ async fn metrics_need_their_token_and_not_an_api_key() {
 async fn metrics_count_requests_by_route_template_and_show_no_ids_or_keys() {
     let app = spawn_app_with(with_metrics_token()).await;
     let scrape = || async {
-        let r = app
-            .client
-            .get(app.url("/metrics"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let r = app.metrics(TOKEN).await;
         assert_eq!(r.status(), 200);
         r.text().await.unwrap()
     };

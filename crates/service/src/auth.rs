@@ -204,9 +204,7 @@ impl AuthService {
         id: &str,
     ) -> Result<ApiKeyRecord, ServiceError> {
         let record = self.catalog.revoke_tenant_api_key(&tenant.id, id).await?;
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.clear();
-        }
+        self.forget_resolved_keys();
         Ok(record)
     }
 
@@ -216,10 +214,15 @@ impl AuthService {
 
     pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ServiceError> {
         let record = self.catalog.revoke_api_key(id_or_prefix).await?;
+        self.forget_resolved_keys();
+        Ok(record)
+    }
+
+    /// Empties the cache of resolved keys, so that a revoked key stops working at once here.
+    fn forget_resolved_keys(&self) {
         if let Ok(mut cache) = self.cache.lock() {
             cache.clear();
         }
-        Ok(record)
     }
 }
 

@@ -1,7 +1,6 @@
 //! The operations routes: `GET /health` (liveness), `GET /ready` (the catalog and every
 //! back-end answer), `GET /metrics` (Prometheus) and `GET /openapi.json` (this API's document).
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -82,7 +81,7 @@ async fn metrics(
     state: web::Data<AppState>,
     access: web::Data<MetricsAccess>,
 ) -> Result<HttpResponse, ApiError> {
-    access.check(bearer(&req))?;
+    access.check(super::bearer(&req))?;
     // The metrics matter most while the database is down: the gauges read from it keep their
     // last values then, and the rest is served.
     if let Err(e) = state.ingest.sample_gauges().await {
@@ -91,12 +90,6 @@ async fn metrics(
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::metrics::recorder().render()))
-}
-
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {

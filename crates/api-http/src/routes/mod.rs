@@ -179,11 +179,14 @@ fn api_key(req: &HttpRequest) -> Option<String> {
     {
         return Some(v.trim().to_string());
     }
+    bearer(req).map(str::to_string)
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
     let auth = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, key) = auth.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| key.trim().to_string())
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The order of a cursor list; OpenAI's default is newest first.
