@@ -14,6 +14,26 @@ class ApiError extends Error {
     this.status = status;
     this.param = e.param || null;
     this.code = e.code || null;
+    // How long the service asked to wait before a refused (429) request is sent again.
+    this.retryAfterMs = null;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// How long, in all, one call waits out 429s before it gives up.
+const PATIENCE_MS = 30000;
+
+// Calls `fn` again while the service answers 429 (over the tenant's rate limit; such a request
+// was refused before anything was done), waiting as told, for up to PATIENCE_MS in all.
+async function patiently(fn) {
+  for (let waited = 0; ; ) {
+    try { return await fn(); } catch (e) {
+      if (e.status !== 429 || waited >= PATIENCE_MS) throw e;
+      const wait = Math.min(e.retryAfterMs || 1000, 10000);
+      await sleep(wait);
+      waited += wait;
+    }
   }
 }
 
@@ -21,7 +41,12 @@ function key() {
   return sessionStorage.getItem(KEY) || "";
 }
 
-async function api(method, path, body) {
+function api(method, path, body) {
+  return patiently(() => request(method, path, body));
+}
+
+// One request; a failure is thrown as the envelope's ApiError.
+async function request(method, path, body) {
   const headers = {};
   if (key()) headers["Authorization"] = `Bearer ${key()}`;
   const init = { method, headers };
@@ -32,24 +57,19 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   let res;
-  // A 429 (over the tenant's rate limit) was refused before anything was done: wait as told
-  // and ask again, a few times.
-  for (let tries = 0; ; tries++) {
-    try {
-      res = await fetch(path, init);
-    } catch (e) {
-      throw new ApiError(0, { error: { message: `The service did not answer: ${e.message}` } });
-    }
-    if (res.status !== 429 || tries >= 10) break;
-    const wait = Number(res.headers.get("retry-after-ms")) || 1000;
-    await new Promise((r) => setTimeout(r, Math.min(wait, 10000)));
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, { error: { message: `The service did not answer: ${e.message}` } });
   }
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
   if (!res.ok) {
     if (res.status === 401 && !state.open) { sessionStorage.removeItem(KEY); }
-    throw new ApiError(res.status, data);
+    const err = new ApiError(res.status, data);
+    err.retryAfterMs = Number(res.headers.get("retry-after-ms")) || null;
+    throw err;
   }
   return data;
 }
@@ -332,26 +352,19 @@ function upload(file, onProgress) {
     xhr.onload = () => {
       let data = null;
       try { data = JSON.parse(xhr.responseText); } catch (_) { data = null; }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data); else reject(new ApiError(xhr.status, data));
+      if (xhr.status >= 200 && xhr.status < 300) { resolve(data); return; }
+      const err = new ApiError(xhr.status, data);
+      err.retryAfterMs = Number(xhr.getResponseHeader("retry-after-ms")) || null;
+      reject(err);
     };
     xhr.onerror = () => reject(new ApiError(0, { error: { message: "The upload was cut off." } }));
     xhr.send(form);
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const UPLOADS_AT_ONCE = 4;
 
-// Calls `fn` again after a pause while the service answers 429 (over the tenant's rate limit):
-// for uploads, which go through XMLHttpRequest rather than `api`.
-async function patiently(fn) {
-  for (let tries = 0; ; tries++) {
-    try { return await fn(); } catch (e) {
-      if (e.status !== 429 || tries >= 20) throw e;
-      await sleep(1000);
-    }
-  }
-}
+
 
 async function uploadPage(params) {
   const store = await storeSelect(params.get("store"), "upload-store");
