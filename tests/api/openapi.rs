@@ -147,3 +147,37 @@ async fn metrics_count_requests_by_route_template_and_show_no_ids_or_keys() {
         assert!(!text.contains(secret), "{secret} shows in /metrics");
     }
 }
+
+#[tokio::test]
+async fn the_console_serves_its_own_files_only_under_its_policy() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/console")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.url().path(),
+        "/console/",
+        "/console redirects to the page"
+    );
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("default-src 'none'") && policy.contains("connect-src 'self'"));
+    assert!(page.text().await.unwrap().contains("console.js"));
+    for asset in ["/console/console.js", "/console/console.css"] {
+        let r = app.client.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+    // Nothing but its own files: no path escapes the fixed list.
+    for crafted in [
+        "/console/nope.js",
+        "/console/..%2F..%2FCargo.toml",
+        "/console/%2e%2e/Cargo.toml",
+        "/console/index.html%00.js",
+        &format!("/console/{}", "a".repeat(5000)),
+    ] {
+        let r = app.send(app.client.get(app.url(crafted))).await;
+        assert_envelope(&r, 404);
+    }
+}

@@ -295,6 +295,23 @@ mod tests {
     }
 
     #[test]
+    fn a_nul_in_a_crafted_body_fails_that_body_only() {
+        // Nested past serde_json's depth limit, the NUL at the bottom: the NUL scan gives up on
+        // it, and the typed parse refuses the field.
+        let deep = format!(
+            "{{\"collection\":\"c\",\"query\":{}\"\\u0000\"{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let e = parse_json::<SearchRequest>(deep.as_bytes()).unwrap_err();
+        assert_eq!(param_of(e).as_deref(), Some("query"));
+        // Invalid UTF-8 beside the escape: not JSON either.
+        let e = parse_json::<SearchRequest>(b"{\"collection\":\"c\xff\",\"query\":\"\\u0000\"}")
+            .unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
     fn a_nul_in_a_query_string_is_refused() {
         let e = parse_query::<CollectionDataQuery>("collection=c%00x&limit=5").unwrap_err();
         assert_eq!(param_of(e).as_deref(), Some("collection"));
