@@ -594,8 +594,8 @@ async fn numbers_past_1e308_are_refused_and_the_lists_stay_readable() {
     let ok = app
         .call(
             "POST",
-            "/v1/api/collection",
-            Some(json!({"collection": "edge", "model_name": "all-minilm-l6-v2", "metadata": {"k": 1e308, "l": -1e308}})),
+            "/v1/api/index",
+            Some(json!({"collection": "edge", "documents": [{"content": "x", "metadata": {"k": 1e308, "l": -1e308}}]})),
         )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
@@ -612,4 +612,95 @@ async fn numbers_past_1e308_are_refused_and_the_lists_stay_readable() {
         "{names:?}"
     );
     assert_eq!(app.call("GET", "/v2/collections", None).await.status, 200);
+}
+
+/// Collection metadata is string to string on every surface that takes it, so whatever one
+/// surface stores, every surface that shows it (and the official OpenAI client, strict about
+/// OpenAI's schema) can read.
+#[tokio::test]
+async fn collection_metadata_takes_strings_on_every_surface() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "/v1/api/collection",
+            json!({"collection": "typed", "model_name": "all-minilm-l6-v2", "metadata": {"n": 1, "b": true}}),
+        ),
+        (
+            "/v1/api/index",
+            json!({"collection": "typed", "documents": [{"content": "x"}], "metadata": {"n": 1}}),
+        ),
+        (
+            "/v2/collections",
+            json!({"collection": "typed", "dimension": 3, "metadata": {"b": false}}),
+        ),
+        ("/v1/vector_stores", json!({"metadata": {"n": 1.5}})),
+    ];
+    for (path, body) in cases {
+        let reply = app.call("POST", path, Some(body)).await;
+        let error = assert_envelope(&reply, 400);
+        assert_eq!(error["param"], "metadata", "{path}: {}", reply.body);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("must be a string"),
+            "{path}: {}",
+            reply.body
+        );
+    }
+    let made = app
+        .call(
+            "POST",
+            "/v1/api/collection",
+            Some(json!({"collection": "typed", "model_name": "all-minilm-l6-v2", "metadata": {"n": "1"}})),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let list = app.call("GET", "/v1/vector_stores", None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    for store in list.body["data"].as_array().unwrap() {
+        for (k, v) in store["metadata"].as_object().unwrap() {
+            assert!(v.is_string(), "{k}: {v}");
+        }
+    }
+}
+
+/// Routes that take documents in bulk read bodies up to `server.body_limit_bytes`; every other
+/// JSON route (a search, a create) is held to a small limit, refused by its declared length.
+#[tokio::test]
+async fn small_routes_have_small_body_limits() {
+    let mut settings = e2e_tests::test_settings();
+    settings.server.body_limit_bytes = 8 * 1024 * 1024;
+    let app = e2e_tests::spawn_app_with(settings).await;
+    let body = |n: usize| {
+        let mut b = br#"{"collection": "c", "query": ""#.to_vec();
+        b.extend(std::iter::repeat_n(b'a', n));
+        b.extend(br#""}"#);
+        b
+    };
+    let send = |path: &'static str, bytes: Vec<u8>| {
+        app.send(
+            app.client
+                .post(app.url(path))
+                .bearer_auth(&app.key_a)
+                .header("content-type", "application/json")
+                .body(bytes),
+        )
+    };
+    let search = send("/v1/api/search", body(2 * 1024 * 1024)).await;
+    assert!(
+        assert_envelope(&search, 413)["message"]
+            .as_str()
+            .unwrap()
+            .contains("1048576"),
+        "{}",
+        search.body
+    );
+    let create = send("/v1/vector_stores", body(2 * 1024 * 1024)).await;
+    assert_envelope(&create, 413);
+    // The same size is read (and judged on its content) where documents come in bulk.
+    let index = send("/v1/api/index", body(2 * 1024 * 1024)).await;
+    assert_envelope(&index, 400);
+    let upsert = send("/v2/collections/c/documents", body(9 * 1024 * 1024)).await;
+    assert_envelope(&upsert, 413);
 }

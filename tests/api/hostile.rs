@@ -221,3 +221,20 @@ async fn crafted_chunking_strategies_and_batch_forms_are_refused_and_attach_noth
         200
     );
 }
+
+#[tokio::test]
+async fn a_parsed_file_whose_name_starts_with_a_dash_is_read() {
+    let app = e2e_tests::spawn_app().await;
+    let store = app.vector_store("dashes").await;
+    for name in ["-dash.pdf", "--help.html"] {
+        let data = if name.ends_with(".pdf") {
+            fixtures::tiny_pdf("A page about harbours")
+        } else {
+            b"<html><body><p>A page about harbours</p></body></html>".to_vec()
+        };
+        let id = app.upload(&app.key_a, name, data).await;
+        app.attach(&store, json!({"file_id": id})).await;
+        let file = app.wait_for_file(&store, &id).await;
+        assert_eq!(file["status"], "completed", "{name}: {file}");
+    }
+}

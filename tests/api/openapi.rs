@@ -181,3 +181,23 @@ async fn the_console_serves_its_own_files_only_under_its_policy() {
         assert_envelope(&r, 404);
     }
 }
+
+#[tokio::test]
+async fn made_up_methods_share_one_label() {
+    let app = spawn_app_with(with_metrics_token()).await;
+    let client = reqwest::Client::new();
+    for i in 0..2000 {
+        let method = reqwest::Method::from_bytes(format!("AAAA{i}").as_bytes()).unwrap();
+        let r = client.request(method, app.url("/")).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let text = app.metrics(TOKEN).await.text().await.unwrap();
+    let methods: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vector_store_http_requests_total{"))
+        .filter_map(|l| l.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(methods.contains("other"), "{methods:?}");
+    assert!(methods.len() <= 12, "{methods:?}");
+    assert!(!text.contains("AAAA"), "a made-up method became a label");
+}

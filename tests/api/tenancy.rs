@@ -199,3 +199,68 @@ async fn a_tenant_manages_its_own_keys_and_no_one_elses() {
     // The caller's own key still works.
     assert_eq!(app.call("GET", "/v1/api/keys", None).await.status, 200);
 }
+
+/// In open mode every caller is the default tenant, so only this machine may call: a request
+/// for another host name (a DNS-rebinding page) or from another site's page is 403.
+#[tokio::test]
+async fn open_mode_refuses_other_hosts_and_other_sites_pages() {
+    let mut settings = e2e_tests::test_settings();
+    settings.auth.mode = service::AuthMode::Open;
+    let app = e2e_tests::spawn_app_with(settings).await;
+    let get = |host: Option<&str>, origin: Option<&str>, site: Option<&str>| {
+        let mut req = app.client.get(app.url("/v1/vector_stores"));
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        app.send(req)
+    };
+    assert_eq!(get(None, None, None).await.status, 200);
+    assert_eq!(
+        get(
+            Some("localhost:8080"),
+            Some("http://localhost:8080"),
+            Some("same-origin")
+        )
+        .await
+        .status,
+        200
+    );
+    for (host, origin, site) in [
+        (Some("rebound.example:8080"), None, None),
+        (None, Some("https://evil.example"), None),
+        (None, Some("null"), None),
+        (None, None, Some("cross-site")),
+    ] {
+        let reply = get(host, origin, site).await;
+        let error = e2e_tests::assert_envelope(&reply, 403);
+        assert_eq!(error["code"], "forbidden", "{}", reply.body);
+    }
+    // A page of another site cannot upload either (a form post names its origin).
+    let upload = app
+        .send(
+            app.client
+                .post(app.url("/v1/files"))
+                .header("origin", "https://evil.example")
+                .multipart(e2e_tests::upload_form("x.txt", b"hello".to_vec())),
+        )
+        .await;
+    e2e_tests::assert_envelope(&upload, 403);
+    // Keys mode answers any host: the key, not the address, decides.
+    let keyed = e2e_tests::spawn_app().await;
+    let reply = keyed
+        .send(
+            keyed
+                .client
+                .get(keyed.url("/v1/vector_stores"))
+                .header("host", "api.example")
+                .bearer_auth(&keyed.key_a),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

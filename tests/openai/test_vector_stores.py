@@ -1,6 +1,7 @@
 """The Vector Stores API through the official OpenAI client, in strict response validation."""
 
 import os
+import uuid
 
 import openai
 import pytest
@@ -195,3 +196,21 @@ def test_a_vector_store_is_a_platform_collection(client, raw, store):
 def test_every_response_has_a_request_id(client, store):
     raw = client.vector_stores.with_raw_response.retrieve(store.id)
     assert raw.headers.get("x-request-id", "").startswith("req_")
+
+
+def test_what_other_surfaces_create_validates_in_the_strict_client(client, raw):
+    """Collections made through the platform and the raw API are listed and read by the official
+    client in strict mode; metadata of other types than strings is refused on those surfaces."""
+    name = f"c{uuid.uuid4().hex[:10]}"
+    status, body = raw.call("POST", "/v1/api/collection", {"collection": name, "model_name": "all-minilm-l6-v2", "metadata": {"n": 1, "b": True}})
+    assert status == 400 and body["error"]["param"] == "metadata", body
+    status, body = raw.call("POST", "/v1/api/collection", {"collection": name, "model_name": "all-minilm-l6-v2", "metadata": {"n": "1"}})
+    assert status == 200, body
+    status, body = raw.call("POST", "/v2/collections", {"collection": name + "r", "dimension": 3, "metadata": {"b": False}})
+    assert status == 400, body
+    status, body = raw.call("POST", "/v2/collections", {"collection": name + "r", "dimension": 3, "metadata": {"team": "x"}})
+    assert status in (200, 201), body
+    ids = [vs.id for vs in client.vector_stores.list(limit=100).auto_paging_iter()]
+    assert len(ids) >= 2
+    for vs_id in ids:
+        client.vector_stores.retrieve(vs_id)

@@ -127,6 +127,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A request the server refuses whoever sends it (a browser page of another site, in
+    /// `open` auth mode).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<service::RateLimited> for ApiError {
@@ -181,6 +185,7 @@ impl ApiError {
             ApiError::NotFound(_) => Class::NotFound,
             ApiError::MethodNotAllowed(_) => Class::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => Class::PayloadTooLarge,
+            ApiError::Forbidden(_) => Class::Forbidden,
         }
     }
 
@@ -203,7 +208,10 @@ impl ApiError {
         let row = self.class().row();
         let message = match self.class() {
             Class::Internal => "The server had an error while processing your request.".into(),
-            Class::Unavailable => format!("A storage or embedding back-end is unavailable: {self}"),
+            // The cause (which may name internal hosts) is logged, never sent.
+            Class::Unavailable => {
+                "A storage or embedding back-end is unavailable; please try again shortly.".into()
+            }
             _ => self.to_string(),
         };
         ErrorEnvelope {
@@ -221,6 +229,7 @@ impl ApiError {
 pub enum Class {
     InvalidRequest,
     Unauthorized,
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -238,7 +247,7 @@ pub struct Row {
 }
 
 /// The API's whole error vocabulary: class → (HTTP status, envelope `type`, envelope `code`).
-pub const ERROR_TABLE: [Row; 9] = [
+pub const ERROR_TABLE: [Row; 10] = [
     Row {
         class: Class::InvalidRequest,
         status: StatusCode::BAD_REQUEST,
@@ -250,6 +259,12 @@ pub const ERROR_TABLE: [Row; 9] = [
         status: StatusCode::UNAUTHORIZED,
         kind: "invalid_request_error",
         code: Some("invalid_api_key"),
+    },
+    Row {
+        class: Class::Forbidden,
+        status: StatusCode::FORBIDDEN,
+        kind: "invalid_request_error",
+        code: Some("forbidden"),
     },
     Row {
         class: Class::NotFound,
@@ -363,6 +378,7 @@ mod tests {
         for class in [
             Class::InvalidRequest,
             Class::Unauthorized,
+            Class::Forbidden,
             Class::NotFound,
             Class::MethodNotAllowed,
             Class::Conflict,
@@ -463,6 +479,19 @@ mod tests {
             source: None,
         });
         assert_eq!(down.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn an_unavailable_back_end_is_not_described_to_the_caller() {
+        let e = api(StoreError::unavailable(
+            "http://10.1.2.3:9200/_bulk refused",
+            std::io::Error::other("connect to internal-es.corp:9200"),
+        ));
+        let message = e.envelope().error.message;
+        assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        for internal in ["10.1.2.3", "9200", "internal-es", "_bulk"] {
+            assert!(!message.contains(internal), "{message}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 use validator::Validate;
@@ -16,7 +16,33 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// The largest JSON body of a route that does not take documents in bulk (a search, a create,
+/// an update): far below the server's body limit, so that a burst of such requests cannot hold
+/// much memory.
+pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
+
+/// Marks a route whose JSON bodies may be as large as [`BodyLimit`] ([`crate::openapi::Endpoint::large_body`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LargeBody;
+
+/// The body limit of `req`'s route.
+fn limit_of(req: &HttpRequest) -> usize {
+    let server = req
+        .app_data::<BodyLimit>()
+        .map_or(SMALL_BODY_BYTES, |l| l.0);
+    if req.app_data::<LargeBody>().is_some() {
+        server
+    } else {
+        server.min(SMALL_BODY_BYTES)
+    }
+}
+
 /// A JSON body that parsed into `T` and passed `T::validate`.
+///
+/// The body is read only once the request has its turn: after its caller is authenticated,
+/// within its rate limit and admitted in flight ([`crate::routes::Admission`]), so requests
+/// waiting for a turn hold no bodies. A body over the route's limit is refused by its declared
+/// length before a byte is read, or as soon as it passes the limit.
 #[derive(Debug)]
 pub struct ValidJson<T>(pub T);
 
@@ -25,15 +51,19 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .map_or(16 * 1024 * 1024, |l| l.0);
+        let limit = limit_of(req);
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.to_ascii_lowercase());
-        let body = web::Bytes::from_request(req, payload);
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let admission = crate::routes::Admission::of(req);
+        let mut payload = payload.take();
         Box::pin(async move {
             match content_type.as_deref() {
                 Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
@@ -48,13 +78,33 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
                     ));
                 }
             }
-            let bytes = body.await.map_err(|e| payload_error(e, limit))?;
-            if bytes.len() > limit {
+            if declared.is_some_and(|n| n > limit as u64) {
                 return Err(too_large(limit));
             }
+            if let Some(admission) = admission {
+                admission.wait().await?;
+            }
+            let bytes = read_body(&mut payload, limit).await?;
             parse_json(&bytes).map(ValidJson)
         })
     }
+}
+
+/// The whole body, refused once it passes `limit` bytes.
+async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    use futures::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => too_large(limit),
+            e => ApiError::invalid_body(format!("could not read the request body: {e}")),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Parses and validates a JSON document, naming the failing field.
@@ -94,43 +144,130 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
 const NUL: &str = "must not contain the NUL character (U+0000)";
 
 /// Refuses a JSON document that holds a NUL (`\u0000`) in any key or string, naming where. The
-/// scan for the escape is the fast path; only a document that has one is parsed to find it.
+/// scan for the escape is the fast path; only a document that has one is read again to find
+/// it, as a stream (no tree of the document is built, whatever its size).
 fn nul_free(bytes: &[u8]) -> Result<(), ApiError> {
     if memchr::memmem::find(bytes, b"\\u0000").is_none() {
         return Ok(());
     }
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Ok(()); // not JSON: the parse below reports it
-    };
-    match nul_at(&doc, String::new()) {
-        None => Ok(()),
-        Some(path) if path.is_empty() => Err(ApiError::invalid_body(format!("a key {NUL}"))),
-        Some(path) => Err(ApiError::invalid(path.clone(), format!("{path}: {NUL}"))),
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, NulFree>(de) {
+        Ok(NulFree) => Ok(()),
+        Err(e) => {
+            // A NUL in a key is reported at the object that holds the key.
+            let at_key = e.inner().to_string().starts_with(NUL_KEY);
+            let segments: Vec<_> = e.path().iter().collect();
+            let keep = segments.len() - usize::from(at_key && !segments.is_empty());
+            let path = dotted(&segments[..keep]);
+            match (e.inner().classify(), path.is_empty()) {
+                // Not JSON (or nested past the parser's depth): the typed parse reports it.
+                (serde_json::error::Category::Syntax | serde_json::error::Category::Eof, _) => {
+                    Ok(())
+                }
+                (_, true) => Err(ApiError::invalid_body(format!("a key {NUL}"))),
+                (_, false) => Err(ApiError::invalid(path.clone(), format!("{path}: {NUL}"))),
+            }
+        }
     }
 }
 
-/// The dotted path (`documents[2].content`) of the first string holding NUL, or of the object
-/// whose key does.
-fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => s.contains('\0').then_some(path),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if k.contains('\0') {
-                return Some(path.clone());
+const NUL_KEY: &str = "NUL in a key";
+
+/// `documents[2].content` of the segments of a path.
+fn dotted(segments: &[&serde_path_to_error::Segment]) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for s in segments {
+        match s {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
             }
-            let at = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            nul_at(v, at)
-        }),
-        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    out
+}
+
+/// Any JSON value that holds no NUL in its strings or keys; visited, never kept.
+struct NulFree;
+
+impl<'de> serde::Deserialize<'de> for NulFree {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NulVisitor)
+    }
+}
+
+/// A map key holding no NUL.
+struct NulFreeKey;
+
+impl<'de> serde::Deserialize<'de> for NulFreeKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = NulFreeKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NulFreeKey, E> {
+                if s.contains('\0') {
+                    Err(E::custom(NUL_KEY))
+                } else {
+                    Ok(NulFreeKey)
+                }
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct NulVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NulVisitor {
+    type Value = NulFree;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NulFree, E> {
+        if s.contains('\0') {
+            Err(E::custom(NUL))
+        } else {
+            Ok(NulFree)
+        }
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<NulFree, E> {
+        Ok(NulFree)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NulFree, E> {
+        Ok(NulFree)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NulFree, E> {
+        Ok(NulFree)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NulFree, E> {
+        Ok(NulFree)
+    }
+    fn visit_unit<E>(self) -> Result<NulFree, E> {
+        Ok(NulFree)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NulFree, A::Error> {
+        while seq.next_element::<NulFree>()?.is_some() {}
+        Ok(NulFree)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NulFree, A::Error> {
+        while map.next_key::<NulFreeKey>()?.is_some() {
+            map.next_value::<NulFree>()?;
+        }
+        Ok(NulFree)
     }
 }
 
@@ -190,20 +327,6 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!(
         "the request body is larger than the limit of {limit} bytes"
     ))
-}
-
-fn payload_error(e: actix_web::Error, limit: usize) -> ApiError {
-    match e.as_error::<actix_web::error::PayloadError>() {
-        Some(actix_web::error::PayloadError::Overflow) => too_large(limit),
-        _ => {
-            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-            {
-                too_large(limit)
-            } else {
-                ApiError::invalid_body(format!("could not read the request body: {e}"))
-            }
-        }
-    }
 }
 
 /// Error handlers for actix's own extractors (paths and queries), so they answer with the

@@ -25,9 +25,15 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// The process's recorder, installed at the first call. A process can have one global
-/// recorder: if another was installed first (a host program of this crate's), its metrics are
-/// not ours to render and `/metrics` shows only what this handle saw (nothing).
+/// How often the recorder's histogram samples are folded into their buckets. Until then each
+/// sample is kept on its own: without this upkeep, memory would grow with every request
+/// between two scrapes (for ever when nobody scrapes).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process's recorder, installed at the first call, with a thread of its own that runs
+/// its upkeep every [`UPKEEP_EVERY`]. A process can have one global recorder: if another was
+/// installed first (a host program of this crate's), its metrics are not ours to render and
+/// `/metrics` shows only what this handle saw (nothing).
 pub fn recorder() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -40,8 +46,33 @@ pub fn recorder() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder is installed: /metrics stays empty");
         }
         describe();
+        let upkeep = handle.clone();
+        let started = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "could not start the metrics upkeep thread");
+        }
         handle
     })
+}
+
+/// The label of an HTTP method: one of the standard methods, or `other` (a client may send any
+/// token as a method, and each would otherwise be a series of its own, kept for ever).
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }
 
 fn describe() {
@@ -61,7 +92,7 @@ fn describe() {
 /// One request in progress: counted in flight until dropped, then observed with its status.
 pub struct RequestTimer {
     started: std::time::Instant,
-    method: String,
+    method: &'static str,
 }
 
 impl RequestTimer {
@@ -69,7 +100,7 @@ impl RequestTimer {
         gauge!(IN_FLIGHT).increment(1.0);
         Self {
             started: std::time::Instant::now(),
-            method: method.to_string(),
+            method: method_label(method),
         }
     }
 
@@ -77,9 +108,9 @@ impl RequestTimer {
     pub fn finish(self, template: Option<&str>, status: u16) -> Duration {
         let elapsed = self.started.elapsed();
         let route = template.unwrap_or("unmatched").to_string();
-        counter!(REQUESTS, "route" => route.clone(), "method" => self.method.clone(), "status" => status.to_string())
+        counter!(REQUESTS, "route" => route.clone(), "method" => self.method, "status" => status.to_string())
             .increment(1);
-        histogram!(DURATION, "route" => route, "method" => self.method.clone())
+        histogram!(DURATION, "route" => route, "method" => self.method)
             .record(elapsed.as_secs_f64());
         elapsed
     }
@@ -141,6 +172,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_are_the_standard_ones_or_other() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        for made_up in ["AAAA1", "get", "", "GET ", "PROPFIND"] {
+            assert_eq!(method_label(made_up), "other", "{made_up:?}");
+        }
+    }
 
     #[test]
     fn metrics_are_public_only_without_keys_and_a_token_guards_them_in_both_modes() {

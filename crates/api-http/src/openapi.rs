@@ -280,6 +280,14 @@ impl Endpoint {
         doc.schemas(&mut self.schemas);
         self
     }
+
+    /// Lets this path's JSON bodies be as large as `server.body_limit_bytes` (documents and
+    /// vectors in bulk); every other route's are held to
+    /// [`SMALL_BODY_BYTES`](crate::extract::SMALL_BODY_BYTES).
+    pub fn large_body(mut self) -> Self {
+        self.resource = self.resource.app_data(crate::extract::LargeBody);
+        self
+    }
 }
 
 fn actix_method(method: &HttpMethod) -> Method {

@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, ResponseError, web};
+use futures::future::Either;
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa_actix_web::AppExt;
@@ -105,7 +106,16 @@ impl Application {
     pub fn build(settings: &HttpSettings, state: AppState) -> std::io::Result<Self> {
         check_auth_mode(state.auth.mode(), &settings.host).map_err(std::io::Error::other)?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let open = state.auth.mode() == AuthMode::Open;
+        if open && !bound.ip().is_loopback() {
+            return Err(std::io::Error::other(format!(
+                "auth mode 'open' is allowed only on a loopback address: '{}' is bound to {}",
+                settings.host,
+                bound.ip()
+            )));
+        }
+        let port = bound.port();
         let limit = settings.body_limit_bytes;
         let data = web::Data::new(state);
         // One set of buckets for every worker thread.
@@ -151,6 +161,21 @@ impl Application {
                 .app_data(path_config())
                 .app_data(query_config())
                 .default_service(web::to(unknown_route))
+                .wrap_fn(move |req, srv| {
+                    match open
+                        .then(|| crate::origin::refusal(req.request()))
+                        .flatten()
+                    {
+                        Some(refused) => {
+                            let res = req.into_response(refused.error_response());
+                            Either::Left(std::future::ready(Ok(res.map_into_right_body())))
+                        }
+                        None => {
+                            let fut = srv.call(req);
+                            Either::Right(async move { Ok(fut.await?.map_into_left_body()) })
+                        }
+                    }
+                })
                 .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
                 .wrap_fn(|req, srv| {
                     let id = format!("req_{}", uuid::Uuid::new_v4().simple());

@@ -163,7 +163,14 @@ impl OpenAiEmbedder {
         };
         let status = res.status();
         if status.is_success() {
-            return match res.bytes().await {
+            return match read_capped(res, self.max_answer_bytes(body)).await {
+                Err(Capped::TooLarge(cap)) => Attempt::Fatal(EmbedError::Unavailable {
+                    message: format!("the embedding provider's answer is larger than {cap} bytes"),
+                    source: None,
+                }),
+                Err(Capped::Read(e)) => {
+                    Attempt::Retry(Failure::from_error("reading the answer failed", e))
+                }
                 Ok(bytes) => match serde_json::from_slice(&bytes) {
                     Ok(parsed) => Attempt::Done(parsed),
                     Err(e) => Attempt::Fatal(EmbedError::internal(
@@ -171,7 +178,6 @@ impl OpenAiEmbedder {
                         e,
                     )),
                 },
-                Err(e) => Attempt::Retry(Failure::from_error("reading the answer failed", e)),
             };
         }
         let retry_after = res
@@ -181,7 +187,10 @@ impl OpenAiEmbedder {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(|s| Duration::from_secs_f64(s.min(86_400.0)));
-        let text = res.text().await.unwrap_or_default();
+        let text = read_capped(res, MAX_ERROR_BYTES)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         let message = provider_message(&text).unwrap_or_else(|| status.to_string());
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Attempt::Retry(Failure {
@@ -189,11 +198,36 @@ impl OpenAiEmbedder {
                 retry_after,
                 source: None,
             })
-        } else {
+        } else if matches!(
+            status,
+            StatusCode::BAD_REQUEST
+                | StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::UNPROCESSABLE_ENTITY
+        ) {
+            // The texts themselves: the caller's to change.
             Attempt::Fatal(EmbedError::InvalidInput(format!(
                 "the embedding provider refused the request ({status}): {message}"
             )))
+        } else {
+            // A key refused, a model or URL unknown: the server's configuration, not the
+            // caller's input. Unavailable until it is mended (files are tried again).
+            Attempt::Fatal(EmbedError::Unavailable {
+                message: format!(
+                    "the embedding provider refused this server's request ({status}): {message}"
+                ),
+                source: None,
+            })
         }
+    }
+
+    /// The most bytes an answer to `body` may take: its vectors written out at length, and
+    /// room for the rest.
+    fn max_answer_bytes(&self, body: &serde_json::Value) -> usize {
+        let texts = body["input"].as_array().map_or(1, Vec::len);
+        texts
+            .saturating_mul(self.options.dimension.saturating_add(8))
+            .saturating_mul(32)
+            .saturating_add(1 << 20)
     }
 
     fn order(
@@ -211,6 +245,16 @@ impl OpenAiEmbedder {
                     self.options.dimension
                 )));
             }
+            if item.embedding.iter().any(|x| !x.is_finite()) {
+                // A number past f32's range (1e39) reads as infinite: no vector to store.
+                return Err(EmbedError::Unavailable {
+                    message: format!(
+                        "model '{}' returned a vector with a number that is not finite",
+                        self.options.name
+                    ),
+                    source: None,
+                });
+            }
             match slots.get_mut(item.index) {
                 Some(slot) => *slot = Some(item.embedding),
                 None => {
@@ -226,6 +270,33 @@ impl OpenAiEmbedder {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| EmbedError::internal_msg("the embedding provider left inputs out"))
     }
+}
+
+/// The most bytes of a provider's error answer that are read.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+enum Capped {
+    TooLarge(usize),
+    Read(reqwest::Error),
+}
+
+/// The body of `res`, refused once it passes `cap` bytes (an error body is cut there instead).
+async fn read_capped(mut res: reqwest::Response, cap: usize) -> Result<Vec<u8>, Capped> {
+    if res.content_length().is_some_and(|n| n > cap as u64) && res.status().is_success() {
+        return Err(Capped::TooLarge(cap));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(Capped::Read)? {
+        if body.len() + chunk.len() > cap {
+            if !res.status().is_success() {
+                body.extend_from_slice(&chunk[..cap - body.len()]);
+                return Ok(body);
+            }
+            return Err(Capped::TooLarge(cap));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn provider_message(body: &str) -> Option<String> {

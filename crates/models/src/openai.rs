@@ -61,9 +61,9 @@ pub struct VectorStore {
     /// When the store was last active (Unix seconds).
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_active_at: Option<i64>,
-    /// The store's metadata: string values for a store made through this API; a collection made
-    /// through the platform or raw API may also hold numbers and booleans.
-    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Attributes>))]
+    /// The store's metadata: string keys and string values (every surface takes only strings;
+    /// a value stored otherwise before that rule is shown as its JSON text).
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Metadata>))]
     pub metadata: Option<Map<String, Value>>,
     /// The store's expiry policy; `null` when it never expires.
     pub expires_after: Option<ExpiresAfter>,

@@ -9,7 +9,7 @@ use crate::filter::Filter;
 use crate::validation;
 
 #[cfg(feature = "openapi")]
-use crate::openapi::{Attributes, DocumentAttributes, SearchType, object};
+use crate::openapi::{Attributes, DocumentAttributes, Metadata, SearchType, object};
 
 /// Most documents one `POST /v1/api/index` takes.
 pub const MAX_DOCUMENTS: usize = 1000;
@@ -57,8 +57,9 @@ pub struct CreateCollection {
     /// A display name.
     #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub name: Option<String>,
-    #[validate(custom(function = "validation::metadata"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Attributes>))]
+    /// The collection's metadata: string values only, as on every surface that shows it.
+    #[validate(custom(function = "validation::string_metadata"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Metadata>))]
     pub metadata: Option<Map<String, Value>>,
     #[validate(nested)]
     /// When the collection expires; it never does without.
@@ -211,8 +212,9 @@ pub struct IndexingPayload {
     /// The display name of a collection this call creates.
     #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub name: Option<String>,
-    #[validate(custom(function = "validation::metadata"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Attributes>))]
+    /// The metadata of a collection this call creates: string values only.
+    #[validate(custom(function = "validation::string_metadata"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Metadata>))]
     pub metadata: Option<Map<String, Value>>,
     #[validate(nested)]
     /// The expiry of a collection this call creates.

@@ -10,7 +10,7 @@ use crate::filter::Filter;
 use crate::validation;
 
 #[cfg(feature = "openapi")]
-use crate::openapi::{Attributes, DocumentAttributes, object};
+use crate::openapi::{Attributes, DocumentAttributes, Metadata, object};
 
 /// The largest dimension a collection may have (pgvector's HNSW limit for `vector`).
 pub const MAX_DIMENSION: usize = 2000;
@@ -41,8 +41,9 @@ pub struct CreateRawCollection {
     /// A display name.
     #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub name: Option<String>,
-    #[validate(custom(function = "validation::metadata"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Attributes>))]
+    /// The collection's metadata: string values only, as on every surface that shows it.
+    #[validate(custom(function = "validation::string_metadata"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Metadata>))]
     pub metadata: Option<Map<String, Value>>,
     /// The back-end that stores the vectors; the configured default without.
     pub storage_backend: Option<String>,

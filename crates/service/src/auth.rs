@@ -2,9 +2,16 @@
 //!
 //! Keys are 256-bit random strings; only their SHA-256 is stored, and only a short prefix is ever
 //! shown again. A resolved key is cached for a short while so that a request costs no database
-//! round trip; a revoked key stops working within that time.
+//! round trip; a revoked key stops working within that time (at once on the instance that
+//! revoked it).
+//!
+//! Look-ups of keys not in the cache are what a caller without a key can make the service do:
+//! they are budgeted per client address, then for all callers together, and a valid key
+//! already known is never refused by that budget.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,25 +57,63 @@ pub fn key_prefix(key: &str) -> String {
 /// How long an unknown key is remembered as unknown (a new key is never tried before it is
 /// made, so this only spares the database repeated bad keys).
 const MISS_TTL: Duration = Duration::from_secs(5);
-/// Database look-ups of keys not in the cache, a second, for all callers together (and the
-/// burst): what anonymous callers spraying made-up keys can make the service do.
+/// Most unknown keys remembered; past it they are forgotten (all of them, and only them).
+const MAX_MISSES: usize = 10_000;
+/// Database look-ups of keys not in the cache, a second, for each client address (and the
+/// burst): what one anonymous caller spraying made-up keys can make the service do.
+const LOOKUPS_PER_ADDRESS: u32 = 20;
+const ADDRESS_BURST: u32 = 50;
+/// The same for all callers together: what many addresses spraying together can do.
 const LOOKUPS_PER_SECOND: u32 = 100;
 const LOOKUP_BURST: u32 = 200;
+/// How many look-ups pass between two sweeps of the per-address buckets that filled up again.
+const SWEEP_EVERY: u64 = 1024;
 
 type Lookups = governor::RateLimiter<
     governor::state::NotKeyed,
     governor::state::InMemoryState,
     governor::clock::MonotonicClock,
 >;
+type AddressLookups = governor::RateLimiter<
+    IpAddr,
+    governor::state::keyed::DashMapStateStore<IpAddr>,
+    governor::clock::MonotonicClock,
+>;
+
+/// What this instance knows of keys, by hash.
+///
+/// Valid keys and unknown ones are kept apart, so that made-up keys, however many, never push
+/// out a valid one. A valid key past its time to live is looked up again when next used (its
+/// look-up spends nobody's budget: the key was valid), so revocation elsewhere takes effect
+/// within the time to live.
+#[derive(Default)]
+struct KeyCache {
+    /// Each valid key's tenant, and until when that answer is fresh.
+    valid: HashMap<String, (Tenant, Instant)>,
+    unknown: HashMap<String, Instant>,
+}
+
+/// The answer the cache has for a key hash.
+enum Cached {
+    /// Valid and fresh.
+    Valid(Tenant),
+    /// Valid when last looked up, but to be checked again (its look-up is not budgeted).
+    Stale,
+    /// Known not to be a key.
+    Unknown,
+    /// Never seen (or forgotten): a budgeted look-up.
+    Missing,
+}
 
 pub struct AuthService {
     catalog: Arc<dyn Catalog>,
     mode: AuthMode,
     default_tenant: Tenant,
     ttl: Duration,
-    /// Resolved keys (and, for [`MISS_TTL`], unknown ones) by hash.
-    cache: Mutex<HashMap<String, (Option<Tenant>, Instant)>>,
+    cache: Mutex<KeyCache>,
     lookups: Lookups,
+    by_address: AddressLookups,
+    misses: AtomicU64,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -78,6 +123,26 @@ impl std::fmt::Debug for AuthService {
             .field("default_tenant", &self.default_tenant)
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
+    }
+}
+
+fn quota(per_second: u32, burst: u32) -> governor::Quota {
+    let nz = |n: u32| std::num::NonZeroU32::new(n).expect("non-zero");
+    governor::Quota::per_second(nz(per_second)).allow_burst(nz(burst))
+}
+
+/// The address a caller's look-ups are budgeted by: an IPv4 address, or an IPv6 address's
+/// /64 network (what one host is usually given).
+fn budget_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 
@@ -95,14 +160,16 @@ impl AuthService {
             mode,
             default_tenant,
             ttl: cache_ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(KeyCache::default()),
             lookups: governor::RateLimiter::direct_with_clock(
-                governor::Quota::per_second(
-                    std::num::NonZeroU32::new(LOOKUPS_PER_SECOND).expect("non-zero"),
-                )
-                .allow_burst(std::num::NonZeroU32::new(LOOKUP_BURST).expect("non-zero")),
+                quota(LOOKUPS_PER_SECOND, LOOKUP_BURST),
                 governor::clock::MonotonicClock,
             ),
+            by_address: governor::RateLimiter::dashmap_with_clock(
+                quota(LOOKUPS_PER_ADDRESS, ADDRESS_BURST),
+                governor::clock::MonotonicClock,
+            ),
+            misses: AtomicU64::new(0),
         })
     }
 
@@ -110,11 +177,16 @@ impl AuthService {
         self.mode
     }
 
-    /// The caller's tenant.
-    pub async fn authenticate(&self, key: Option<&str>) -> Result<Tenant, ServiceError> {
+    /// The caller's tenant. `client` is the address the request came from: look-ups of keys
+    /// this instance does not know are budgeted by it first, then for everyone together.
+    pub async fn authenticate(
+        &self,
+        key: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Tenant, ServiceError> {
         let key = key.map(str::trim).filter(|k| !k.is_empty());
         let found = match key {
-            Some(k) => self.lookup(k).await?,
+            Some(k) => self.lookup(k, client).await?,
             None => None,
         };
         match (found, self.mode, key) {
@@ -129,40 +201,83 @@ impl AuthService {
         }
     }
 
-    async fn lookup(&self, key: &str) -> Result<Option<Tenant>, ServiceError> {
+    async fn lookup(
+        &self,
+        key: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Option<Tenant>, ServiceError> {
         let hash = hash_api_key(key);
-        if let Some(found) = self.cached(&hash) {
-            return Ok(found);
-        }
-        if let Err(not_until) = self.lookups.check() {
-            use governor::clock::Clock;
-            return Err(RateLimited {
-                per_second: LOOKUPS_PER_SECOND,
-                limit: LOOKUP_BURST,
-                retry_after: not_until.wait_time_from(governor::clock::MonotonicClock.now()),
-            }
-            .into());
+        match self.cached(&hash) {
+            Cached::Valid(tenant) => return Ok(Some(tenant)),
+            Cached::Unknown => return Ok(None),
+            Cached::Stale => {}
+            Cached::Missing => self.spend_budget(client)?,
         }
         let tenant = self.catalog.tenant_for_key_hash(&hash).await?;
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() > 10_000 {
-                cache.clear();
-            }
-            cache.insert(hash, (tenant.clone(), Instant::now()));
-        }
+        self.remember(hash, tenant.clone());
         Ok(tenant)
     }
 
-    /// The cached answer for a key hash: `Some(None)` for a key known to be unknown.
-    fn cached(&self, hash: &str) -> Option<Option<Tenant>> {
-        let cache = self.cache.lock().ok()?;
-        let (tenant, at) = cache.get(hash)?;
-        let ttl = if tenant.is_some() {
-            self.ttl
-        } else {
-            self.ttl.min(MISS_TTL)
+    /// Takes one look-up from the client's budget, then from everyone's.
+    fn spend_budget(&self, client: Option<IpAddr>) -> Result<(), ServiceError> {
+        use governor::clock::Clock;
+        let refused = |not_until: governor::NotUntil<_>, per_second, limit| {
+            ServiceError::from(RateLimited {
+                per_second,
+                limit,
+                retry_after: not_until.wait_time_from(governor::clock::MonotonicClock.now()),
+            })
         };
-        (at.elapsed() < ttl).then(|| tenant.clone())
+        if let Some(addr) = client {
+            if self.misses.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                self.by_address.retain_recent();
+                self.by_address.shrink_to_fit();
+            }
+            self.by_address
+                .check_key(&budget_key(addr))
+                .map_err(|n| refused(n, LOOKUPS_PER_ADDRESS, ADDRESS_BURST))?;
+        }
+        self.lookups
+            .check()
+            .map_err(|n| refused(n, LOOKUPS_PER_SECOND, LOOKUP_BURST))
+    }
+
+    fn cached(&self, hash: &str) -> Cached {
+        let Ok(cache) = self.cache.lock() else {
+            return Cached::Missing;
+        };
+        if let Some((tenant, fresh_until)) = cache.valid.get(hash) {
+            return if Instant::now() < *fresh_until {
+                Cached::Valid(tenant.clone())
+            } else {
+                Cached::Stale
+            };
+        }
+        match cache.unknown.get(hash) {
+            Some(at) if at.elapsed() < self.ttl.min(MISS_TTL) => Cached::Unknown,
+            _ => Cached::Missing,
+        }
+    }
+
+    fn remember(&self, hash: String, tenant: Option<Tenant>) {
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
+        match tenant {
+            Some(tenant) => {
+                cache.unknown.remove(&hash);
+                cache
+                    .valid
+                    .insert(hash, (tenant, Instant::now() + self.ttl));
+            }
+            None => {
+                cache.valid.remove(&hash);
+                if cache.unknown.len() >= MAX_MISSES {
+                    cache.unknown.clear();
+                }
+                cache.unknown.insert(hash, Instant::now());
+            }
+        }
     }
 
     /// Creates a key for a tenant (created if missing); the key itself is returned once and
@@ -204,7 +319,7 @@ impl AuthService {
         id: &str,
     ) -> Result<ApiKeyRecord, ServiceError> {
         let record = self.catalog.revoke_tenant_api_key(&tenant.id, id).await?;
-        self.forget_resolved_keys();
+        self.recheck_keys_of(&record.tenant.id);
         Ok(record)
     }
 
@@ -214,14 +329,22 @@ impl AuthService {
 
     pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ServiceError> {
         let record = self.catalog.revoke_api_key(id_or_prefix).await?;
-        self.forget_resolved_keys();
+        self.recheck_keys_of(&record.tenant.id);
         Ok(record)
     }
 
-    /// Empties the cache of resolved keys, so that a revoked key stops working at once here.
-    fn forget_resolved_keys(&self) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.clear();
+    /// Marks the cached keys of `tenant_id` to be looked up again at their next use, so that a
+    /// revoked key of theirs stops working at once here (the cache holds no key ids, only
+    /// hashes). Other tenants' keys, and the budget of look-ups, are untouched.
+    fn recheck_keys_of(&self, tenant_id: &str) {
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        for (tenant, fresh_until) in cache.valid.values_mut() {
+            if tenant.id == tenant_id {
+                *fresh_until = now;
+            }
         }
     }
 }
@@ -270,7 +393,7 @@ mod tests {
         .unwrap();
         for _ in 0..50 {
             assert!(matches!(
-                svc.authenticate(Some("vsk_same_bad_key")).await,
+                svc.authenticate(Some("vsk_same_bad_key"), None).await,
                 Err(ServiceError::Unauthorized(_))
             ));
         }
@@ -278,7 +401,10 @@ mod tests {
         // Made-up keys, each new: the database sees at most the burst, the rest wait.
         let mut limited = 0;
         for i in 0..(LOOKUP_BURST as usize + 100) {
-            match svc.authenticate(Some(&format!("vsk_made_up_{i}"))).await {
+            match svc
+                .authenticate(Some(&format!("vsk_made_up_{i}")), None)
+                .await
+            {
                 Err(ServiceError::RateLimited(_)) => limited += 1,
                 Err(ServiceError::Unauthorized(_)) => {}
                 other => panic!("{other:?}"),
@@ -286,6 +412,173 @@ mod tests {
         }
         assert!(limited >= 90, "{limited}");
         assert!(calls.load(std::sync::atomic::Ordering::SeqCst) <= LOOKUP_BURST as usize + 12);
+    }
+
+    /// A catalog that knows `keys` (by hash, each of its tenant) and counts its look-ups.
+    fn catalog_of(
+        keys: Arc<Mutex<HashMap<String, Tenant>>>,
+        calls: Arc<AtomicU64>,
+    ) -> Arc<dyn Catalog> {
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_ensure_tenant()
+            .returning(|name| Ok(tenant(name)));
+        let revoked = keys.clone();
+        catalog.expect_tenant_for_key_hash().returning(move |h| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(keys.lock().unwrap().get(h).cloned())
+        });
+        catalog
+            .expect_revoke_tenant_api_key()
+            .returning(move |tenant_id, id| {
+                let mut keys = revoked.lock().unwrap();
+                let hash = keys
+                    .iter()
+                    .find(|(h, t)| t.id == tenant_id && h.starts_with(id))
+                    .map(|(h, _)| h.clone())
+                    .ok_or_else(|| store_core::StoreError::NotFound {
+                        what: "api key",
+                        id: id.into(),
+                    })?;
+                let t = keys.remove(&hash).unwrap();
+                Ok(ApiKeyRecord {
+                    id: id.into(),
+                    tenant: t,
+                    prefix: String::new(),
+                    created_at: 0,
+                    revoked_at: Some(1),
+                })
+            });
+        Arc::new(catalog)
+    }
+
+    fn addr(i: u32) -> Option<IpAddr> {
+        Some(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i)))
+    }
+
+    fn is_limited<T: std::fmt::Debug>(r: &Result<T, ServiceError>) -> bool {
+        matches!(r, Err(ServiceError::RateLimited(_)))
+    }
+
+    #[tokio::test]
+    async fn one_sprayer_of_made_up_keys_spends_its_own_budget_not_others() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let keys = Arc::new(Mutex::new(HashMap::new()));
+        let svc = AuthService::new(
+            catalog_of(keys, calls.clone()),
+            AuthMode::Keys,
+            "default",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        let limited = spray(&svc, addr(1), "a", 1000).await;
+        assert!(limited >= 1000 - ADDRESS_BURST as usize - 5, "{limited}");
+        assert!(calls.load(Ordering::SeqCst) <= u64::from(ADDRESS_BURST) + 5);
+        // Another address still has its own budget, and everyone's is far from spent.
+        assert_eq!(spray(&svc, addr(2), "b", 20).await, 0);
+    }
+
+    /// Tries `n` made-up keys from `client`; how many of them the budget refused.
+    async fn spray(svc: &AuthService, client: Option<IpAddr>, tag: &str, n: usize) -> usize {
+        let mut limited = 0;
+        for i in 0..n {
+            let r = svc
+                .authenticate(Some(&format!("vsk_made_up_{tag}_{i}")), client)
+                .await;
+            if is_limited(&r) {
+                limited += 1;
+            } else {
+                assert!(matches!(r, Err(ServiceError::Unauthorized(_))), "{r:?}");
+            }
+        }
+        limited
+    }
+
+    #[tokio::test]
+    async fn a_known_valid_key_is_never_refused_by_the_budget_and_outlives_any_spray() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let key = generate_api_key();
+        let keys = Arc::new(Mutex::new(HashMap::from([(
+            hash_api_key(&key),
+            tenant("acme"),
+        )])));
+        let svc = AuthService::new(
+            catalog_of(keys, calls),
+            AuthMode::Keys,
+            "default",
+            Duration::from_millis(20),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            svc.authenticate(Some(&key), addr(1)).await.unwrap().name,
+            "acme"
+        );
+        // Many addresses spend everyone's budget, and far more keys than the cache of
+        // unknown keys holds are tried.
+        let mut limited = 0;
+        for a in 0..((MAX_MISSES as u32) * 2 / 50) {
+            limited += spray(&svc, addr(1000 + a), &a.to_string(), 50).await;
+        }
+        assert!(limited > 0, "the spray was never refused");
+        assert!(is_limited(
+            &svc.authenticate(Some("vsk_one_more"), addr(99_999)).await
+        ));
+        // The valid key's entry has expired meanwhile: it is looked up again, unbudgeted.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        for _ in 0..3 {
+            assert_eq!(
+                svc.authenticate(Some(&key), addr(1)).await.unwrap().name,
+                "acme"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn revoking_a_key_forgets_that_key_only() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let (a1, a2, b) = (generate_api_key(), generate_api_key(), generate_api_key());
+        let keys = Arc::new(Mutex::new(HashMap::from([
+            (hash_api_key(&a1), tenant("a")),
+            (hash_api_key(&a2), tenant("a")),
+            (hash_api_key(&b), tenant("b")),
+        ])));
+        let svc = AuthService::new(
+            catalog_of(keys, calls.clone()),
+            AuthMode::Keys,
+            "default",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        for k in [&a1, &a2, &b] {
+            svc.authenticate(Some(k), None).await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        svc.revoke_key_of(&tenant("a"), &hash_api_key(&a1)[..12])
+            .await
+            .unwrap();
+        assert!(matches!(
+            svc.authenticate(Some(&a1), None).await,
+            Err(ServiceError::Unauthorized(_))
+        ));
+        assert_eq!(svc.authenticate(Some(&a2), None).await.unwrap().name, "a");
+        assert_eq!(svc.authenticate(Some(&b), None).await.unwrap().name, "b");
+        // a1 and a2 were checked again; b was still cached.
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn ipv6_callers_are_budgeted_by_their_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(budget_key(a), budget_key(b));
+        assert_ne!(budget_key(a), budget_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(budget_key(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]
@@ -303,16 +596,19 @@ mod tests {
     async fn keys_mode_requires_a_known_key() {
         let key = generate_api_key();
         let svc = service(AuthMode::Keys, hash_api_key(&key)).await;
-        assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
+        assert_eq!(
+            svc.authenticate(Some(&key), None).await.unwrap().name,
+            "acme"
+        );
         assert!(matches!(
-            svc.authenticate(None).await,
+            svc.authenticate(None, None).await,
             Err(ServiceError::Unauthorized(_))
         ));
         assert!(matches!(
-            svc.authenticate(Some("   ")).await,
+            svc.authenticate(Some("   "), None).await,
             Err(ServiceError::Unauthorized(_))
         ));
-        let wrong = svc.authenticate(Some("vsk_wrong")).await.unwrap_err();
+        let wrong = svc.authenticate(Some("vsk_wrong"), None).await.unwrap_err();
         assert!(!wrong.to_string().contains("vsk_wrong"));
     }
 
@@ -320,11 +616,17 @@ mod tests {
     async fn open_mode_maps_unknown_callers_to_the_default_tenant() {
         let key = generate_api_key();
         let svc = service(AuthMode::Open, hash_api_key(&key)).await;
-        assert_eq!(svc.authenticate(None).await.unwrap().name, "default");
+        assert_eq!(svc.authenticate(None, None).await.unwrap().name, "default");
         assert_eq!(
-            svc.authenticate(Some("sk-anything")).await.unwrap().name,
+            svc.authenticate(Some("sk-anything"), None)
+                .await
+                .unwrap()
+                .name,
             "default"
         );
-        assert_eq!(svc.authenticate(Some(&key)).await.unwrap().name, "acme");
+        assert_eq!(
+            svc.authenticate(Some(&key), None).await.unwrap().name,
+            "acme"
+        );
     }
 }

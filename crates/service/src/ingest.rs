@@ -133,8 +133,11 @@ impl IngestService {
         if let Some(text) = blobs.read_text(&file.id).await.map_err(server)? {
             return Ok(text);
         }
-        let bytes = blobs.read(&file.id).await.map_err(server)?;
-        let text = self.sandbox.extract(&file.filename, bytes).await?;
+        let bytes = blobs.open(&file.id).await.map_err(server)?;
+        let text = self
+            .sandbox
+            .extract(&file.filename, bytes, file.bytes)
+            .await?;
         blobs.write_text(&file.id, &text).await.map_err(server)?;
         Ok(text)
     }
@@ -805,14 +808,21 @@ impl Ingestor {
                 return Err(self.on_error(job, ServiceError::internal_msg(m)));
             }
         };
-        let pieces = text::chunk(
-            &text,
-            job.max_chunk_tokens as usize,
-            job.overlap_tokens as usize,
-        )
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+        // Off the async threads: a long text takes a while, and the claim's renewals must go on.
+        let (max, overlap) = (job.max_chunk_tokens as usize, job.overlap_tokens as usize);
+        let pieces = tokio::task::spawn_blocking(move || {
+            text::chunk(&text, max, overlap)
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| {
+            self.on_error(
+                job,
+                ServiceError::internal_msg(format!("chunking stopped: {e}")),
+            )
+        })?;
         Ok(Job {
             claim,
             store,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::text::{self, ExtractError};
 
@@ -64,31 +64,55 @@ impl Sandbox {
         }
     }
 
-    /// The text of `bytes`, parsed as `filename` says: UTF-8 text formats in this process,
-    /// anything a third-party parser reads in the child.
-    pub async fn extract(&self, filename: &str, bytes: Vec<u8>) -> Result<String, Failure> {
+    /// The text of the `size` bytes `input` holds, parsed as `filename` says: UTF-8 text
+    /// formats in this process, anything a third-party parser reads in the child. A text
+    /// format larger than the text limit is refused before a byte is read; a parser's input
+    /// streams to the child, never held here whole.
+    pub async fn extract<R>(&self, filename: &str, input: R, size: u64) -> Result<String, Failure>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
         let text = if text::needs_parser(filename) {
-            self.run_child(filename, bytes).await?
+            self.run_child(filename, input).await?
         } else {
+            if size > self.max_text_bytes as u64 {
+                return Err(self.too_much_text(filename));
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            input
+                .take(self.max_text_bytes as u64 + 1)
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| Failure::Server(format!("reading the file: {e}")))?;
+            if bytes.len() > self.max_text_bytes {
+                return Err(self.too_much_text(filename));
+            }
             let name = filename.to_string();
             tokio::task::spawn_blocking(move || text::extract(&name, &bytes))
                 .await
                 .map_err(|e| Failure::Server(format!("text extraction stopped: {e}")))??
         };
         if text.len() > self.max_text_bytes {
-            return Err(Failure::Invalid(format!(
-                "'{filename}' holds more than {} bytes of text",
-                self.max_text_bytes
-            )));
+            return Err(self.too_much_text(filename));
         }
         Ok(text)
     }
 
-    async fn run_child(&self, filename: &str, bytes: Vec<u8>) -> Result<String, Failure> {
+    fn too_much_text(&self, filename: &str) -> Failure {
+        Failure::Invalid(format!(
+            "'{filename}' holds more than {} bytes of text (ingest.extract.max_text_bytes)",
+            self.max_text_bytes
+        ))
+    }
+
+    async fn run_child<R>(&self, filename: &str, mut input: R) -> Result<String, Failure>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
         let mut child = tokio::process::Command::new(&self.program)
             .args(&self.args)
-            .arg("--filename")
-            .arg(filename)
+            // One argument: a name that starts with '-' is still the name, never a flag.
+            .arg(format!("--filename={filename}"))
             .arg("--memory-bytes")
             .arg(self.memory_bytes.to_string())
             .arg("--cpu-secs")
@@ -112,7 +136,8 @@ impl Sandbox {
         let feed = async move {
             // A child that stops reading (it crashed, or it refused the file) breaks the pipe:
             // its exit status tells why.
-            let _ = stdin.write_all(&bytes).await;
+            let _ = tokio::io::copy(&mut input, &mut stdin).await;
+            let _ = stdin.shutdown().await;
             drop(stdin);
         };
         let read_out = async move {
@@ -141,10 +166,7 @@ impl Sandbox {
         };
         let out = out.map_err(|e| Failure::Server(format!("reading extracted text: {e}")))?;
         if out.len() as u64 > limit {
-            return Err(Failure::Invalid(format!(
-                "'{filename}' holds more than {} bytes of text",
-                self.max_text_bytes
-            )));
+            return Err(self.too_much_text(filename));
         }
         let status = status.map_err(|e| Failure::Server(format!("waiting for extraction: {e}")))?;
         let message = String::from_utf8_lossy(&err).trim().to_string();
@@ -262,16 +284,24 @@ mod tests {
     #[tokio::test]
     async fn a_child_that_answers_gives_its_text() {
         let s = sandbox("cat");
-        assert_eq!(
-            s.extract("a.pdf", b"hello".to_vec()).await.unwrap(),
-            "hello"
+        assert_eq!(s.extract("a.pdf", &b"hello"[..], 5).await.unwrap(), "hello");
+    }
+
+    #[tokio::test]
+    async fn a_name_that_looks_like_a_flag_is_passed_as_the_name() {
+        // The child echoes its arguments: the name arrives whole, in one argument.
+        let s = sandbox("printf '%s|' \"$@\"");
+        let out = s.extract("-rf.pdf", &b""[..], 0).await.unwrap();
+        assert!(
+            out.starts_with("--filename=-rf.pdf|--memory-bytes|"),
+            "{out}"
         );
     }
 
     #[tokio::test]
     async fn a_crash_fails_the_file_and_nothing_else() {
         let s = sandbox("kill -SEGV $$");
-        let e = s.extract("a.pdf", b"x".to_vec()).await.unwrap_err();
+        let e = s.extract("a.pdf", &b"x"[..], 1).await.unwrap_err();
         assert!(
             matches!(&e, Failure::Invalid(m) if m.contains("crashed")),
             "{e:?}"
@@ -283,7 +313,7 @@ mod tests {
         let mut s = sandbox("exec sleep 30");
         s.timeout = Duration::from_millis(300);
         let started = std::time::Instant::now();
-        let e = s.extract("a.html", Vec::new()).await.unwrap_err();
+        let e = s.extract("a.html", &b""[..], 0).await.unwrap_err();
         assert!(
             matches!(&e, Failure::Invalid(m) if m.contains("longer than")),
             "{e:?}"
@@ -294,7 +324,7 @@ mod tests {
     #[tokio::test]
     async fn too_much_text_is_refused() {
         let s = sandbox("head -c 5000 /dev/zero | tr '\\0' a");
-        let e = s.extract("a.pdf", Vec::new()).await.unwrap_err();
+        let e = s.extract("a.pdf", &b""[..], 0).await.unwrap_err();
         assert!(
             matches!(&e, Failure::Invalid(m) if m.contains("more than 1000 bytes")),
             "{e:?}"
@@ -305,12 +335,12 @@ mod tests {
     async fn the_childs_own_refusals_keep_their_kind_and_message() {
         let s = sandbox("echo 'not a PDF' >&2; exit 10");
         assert_eq!(
-            s.extract("a.pdf", Vec::new()).await.unwrap_err(),
+            s.extract("a.pdf", &b""[..], 0).await.unwrap_err(),
             Failure::Invalid("not a PDF".into())
         );
         let s = sandbox("echo nope >&2; exit 11");
         assert_eq!(
-            s.extract("a.pdf", Vec::new()).await.unwrap_err(),
+            s.extract("a.pdf", &b""[..], 0).await.unwrap_err(),
             Failure::Unsupported("nope".into())
         );
     }
@@ -320,18 +350,42 @@ mod tests {
         let mut s = sandbox("");
         s.program = "/nonexistent/extractor".into();
         assert!(matches!(
-            s.extract("a.pdf", Vec::new()).await,
+            s.extract("a.pdf", &b""[..], 0).await,
             Err(Failure::Server(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_text_file_over_the_text_limit_is_refused_before_it_is_read() {
+        let s = sandbox("");
+        // A reader that fails if read: the size alone decides.
+        struct Unreadable;
+        impl AsyncRead for Unreadable {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                _: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                panic!("a file over the text limit was read")
+            }
+        }
+        let e = s.extract("big.json", Unreadable, 1001).await.unwrap_err();
+        assert!(
+            matches!(&e, Failure::Invalid(m) if m.contains("more than 1000 bytes")),
+            "{e:?}"
+        );
+        // A size that understates the file is no way around it.
+        let e = s
+            .extract("big.txt", &[b'a'; 1500][..], 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, Failure::Invalid(_)), "{e:?}");
     }
 
     #[tokio::test]
     async fn text_formats_do_not_start_a_child() {
         let mut s = sandbox("");
         s.program = "/nonexistent/extractor".into();
-        assert_eq!(
-            s.extract("a.txt", b"plain".to_vec()).await.unwrap(),
-            "plain"
-        );
+        assert_eq!(s.extract("a.txt", &b"plain"[..], 5).await.unwrap(), "plain");
     }
 }

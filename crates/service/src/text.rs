@@ -56,7 +56,8 @@ pub fn extract(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
         e if TEXT_EXTENSIONS.contains(&e) => {
             let text = utf8(filename, bytes)?;
             if e == "json" {
-                serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
+                // Checked without building a tree: memory stays flat whatever the document.
+                serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|err| {
                     ExtractError::Invalid(format!("'{filename}' is not valid JSON: {err}"))
                 })?;
             }
@@ -94,23 +95,70 @@ fn cl100k() -> &'static tiktoken_rs::CoreBPE {
     })
 }
 
+/// Most bytes tokenised in one call: a segment of the text, cut at a word's end.
+const SEGMENT_BYTES: usize = 4096;
+/// Most bytes between two places a segment may be cut (a word's end). Byte-pair merging is
+/// quadratic in the length of one pre-token, so a longer stretch without white space (one
+/// crafted "word", or a paragraph of CJK) is cut every this many bytes, at a character boundary.
+const MAX_STRETCH: usize = 128;
+
+/// The segments `text` is tokenised in: at most about [`SEGMENT_BYTES`] each, cut before the
+/// white space that ends a word, and no stretch between two such cuts longer than
+/// [`MAX_STRETCH`]. Tokens are the same as the whole text's but at the rare forced cuts.
+fn segments(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut cut, mut after_word) = (0, 0, false);
+    for (i, c) in text.char_indices() {
+        let space = c.is_whitespace();
+        if space && after_word {
+            cut = i;
+        }
+        after_word = !space;
+        let end = i + c.len_utf8();
+        if end - cut > MAX_STRETCH {
+            if i > start {
+                out.push(start..i);
+            }
+            (start, cut) = (i, i);
+        } else if end - start > SEGMENT_BYTES && cut > start {
+            out.push(start..cut);
+            start = cut;
+        }
+    }
+    if start < text.len() {
+        out.push(start..text.len());
+    }
+    out
+}
+
+/// The tokens of `text`, each with the byte offset where it starts (and `text.len()` last).
+fn tokens_with_offsets(text: &str) -> (Vec<u32>, Vec<usize>) {
+    let bpe = cl100k();
+    let mut tokens = Vec::new();
+    let mut offsets = Vec::new();
+    for segment in segments(text) {
+        let mut at = segment.start;
+        for t in bpe.encode_ordinary(&text[segment]) {
+            offsets.push(at);
+            at += bpe
+                .decode_bytes(std::slice::from_ref(&t))
+                .map_or(0, |b| b.len());
+            tokens.push(t);
+        }
+    }
+    offsets.push(text.len());
+    (tokens, offsets)
+}
+
 /// Windows of at most `max_tokens` tokens, each starting `max_tokens - overlap` after the last,
 /// as slices of `text` (trimmed of surrounding white space). A token may end inside a
 /// character (byte-level tokens split CJK and emoji): a window's edges move forward to the next
 /// character boundary, so no character is cut and consecutive windows still meet or overlap.
+///
+/// Time and memory are linear in the text, whatever it holds (see [`segments`]). Blocking for
+/// a long text: call it from a blocking thread.
 pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<&str> {
-    let bpe = cl100k();
-    let tokens = bpe.encode_ordinary(text);
-    // Byte offset of each token's start in `text` (the tokens' bytes are the text's bytes).
-    let mut offsets = Vec::with_capacity(tokens.len() + 1);
-    let mut at = 0usize;
-    for t in &tokens {
-        offsets.push(at);
-        at += bpe
-            .decode_bytes(std::slice::from_ref(t))
-            .map_or(0, |b| b.len());
-    }
-    offsets.push(text.len());
+    let (tokens, offsets) = tokens_with_offsets(text);
     let boundary = |mut i: usize| {
         i = i.min(text.len());
         while !text.is_char_boundary(i) {
@@ -136,9 +184,12 @@ pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<&str> {
     out
 }
 
-/// Tokens of `text` in `cl100k_base`.
+/// Tokens of `text` in `cl100k_base` (as [`chunk`] counts them).
 pub fn count_tokens(text: &str) -> usize {
-    cl100k().encode_ordinary(text).len()
+    segments(text)
+        .into_iter()
+        .map(|s| cl100k().encode_ordinary(&text[s]).len())
+        .sum()
 }
 
 /// Files made to hurt a parser, for tests.
@@ -299,6 +350,58 @@ mod tests {
         assert!(chunks[1].contains(&chunks[0][chunks[0].len() / 2 + 5..chunks[0].len() / 2 + 15]));
         assert_eq!(chunk("short text", 100, 50), vec!["short text"]);
         assert!(chunk("", 100, 50).is_empty());
+    }
+
+    #[test]
+    fn segments_tile_the_text_and_bound_every_stretch() {
+        let texts = [
+            "a".repeat(10_000),
+            "word ".repeat(3000),
+            format!("{} tail", "鱻".repeat(2000)),
+            " ".repeat(5000),
+            format!("x {} y\n\n{}", "b".repeat(4000), "c d ".repeat(900)),
+            String::new(),
+        ];
+        for text in &texts {
+            let segs = segments(text);
+            let mut at = 0;
+            for s in &segs {
+                assert_eq!(s.start, at);
+                assert!(s.end > s.start);
+                assert!(s.len() <= SEGMENT_BYTES + 4, "{}", s.len());
+                assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+                at = s.end;
+            }
+            assert_eq!(at, text.len());
+        }
+        // Ordinary prose is cut only before white space, so its tokens are the whole text's.
+        let prose = "The quick brown fox jumps over the lazy dog. ".repeat(400);
+        assert!(segments(&prose).len() > 1);
+        assert_eq!(count_tokens(&prose), cl100k().encode_ordinary(&prose).len());
+    }
+
+    #[test]
+    fn one_long_word_is_chunked_in_linear_time() {
+        // 4 MB of one letter: a single pre-token, quadratic for the merge if given whole.
+        let word = "a".repeat(4 << 20);
+        let chunks = chunk(&word, 800, 400);
+        assert!(!chunks.is_empty());
+        let (first, last) = (chunks[0], chunks[chunks.len() - 1]);
+        assert_eq!(first.as_ptr(), word.as_ptr());
+        assert_eq!(
+            last.as_ptr() as usize + last.len(),
+            word.as_ptr() as usize + word.len()
+        );
+    }
+
+    #[test]
+    fn json_is_checked_without_a_tree() {
+        let zeros = format!("[{}0]", "0,".repeat(1 << 20));
+        assert!(extract("z.json", zeros.as_bytes()).is_ok());
+        assert!(matches!(
+            extract("z.json", format!("[{}0", "0,".repeat(1000)).as_bytes()),
+            Err(ExtractError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -105,6 +105,17 @@ pub fn attempts_used_up(max_attempts: u32) -> LastError {
     }
 }
 
+/// What [`IngestCatalog::claim`] says of a job whose file's claims ended without an answer
+/// `max_attempts` times (re-attaching does not reset that count).
+pub fn crashed_too_often(max_attempts: u32) -> LastError {
+    LastError {
+        code: "server_error".into(),
+        message: format!(
+            "processing this file stopped a server {max_attempts} times (a crash or a stall); it is not tried again"
+        ),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub id: String,
@@ -159,7 +170,10 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
     /// Claims the oldest queued jobs whose lease is free, for `lease_secs`, with a new token.
     /// A free job that has been claimed `max_attempts` times already is not run again: it
     /// ends `failed` with [`attempts_used_up`] (a job that crashes its worker cannot crash
-    /// every server that takes it).
+    /// every server that takes it). A claim whose lease ran out while held (its server crashed
+    /// or stalled) also counts against the file itself, in every vector store and across
+    /// re-attachments: a file whose claims ended so `max_attempts` times is not run again
+    /// anywhere ([`crashed_too_often`]).
     /// Up to `limit` jobs are claimed at once, oldest first.
     async fn claim(
         &self,

@@ -37,7 +37,7 @@ pub use files::{FileCatalog, FilePage, FileRecord};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use ingest::{
     AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
-    JobOutcome, LastError, StatusCounts, attempts_used_up,
+    JobOutcome, LastError, StatusCounts, attempts_used_up, crashed_too_often,
 };
 pub use registry::StoreRegistry;
 pub use store::{

@@ -16,11 +16,28 @@ use crate::{Db, Pool};
 #[derive(Debug, Clone)]
 pub struct PgCatalog {
     pub(crate) db: Db,
+    /// Turns for fenced chunk writes. Each holds two connections while it runs (the fence's
+    /// transaction, and the back-end's write), so at most a quarter of the pool's size run at
+    /// once: ingestion can never take more than half the pool, and never deadlock it waiting
+    /// for second connections.
+    pub(crate) fences: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl PgCatalog {
     pub fn new(pool: Pool) -> Self {
-        Self { db: Db(pool) }
+        let fences = (pool.max_size() / 4).max(1);
+        Self {
+            db: Db(pool),
+            fences: std::sync::Arc::new(tokio::sync::Semaphore::new(fences)),
+        }
+    }
+
+    /// A turn for a fenced chunk write.
+    pub(crate) async fn fence_turn(&self) -> StoreResult<tokio::sync::SemaphorePermit<'_>> {
+        self.fences
+            .acquire()
+            .await
+            .map_err(|_| StoreError::internal_msg("the fenced writes' turns are closed"))
     }
 
     /// The tenant's collection whose `column` (`id` or `collection`, never caller input) is

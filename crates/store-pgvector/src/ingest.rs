@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use store_core::{
     AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
     JobOutcome, LastError, PageOrder, StatusCounts, StoreError, StoreResult, attempts_used_up,
-    now_unix,
+    crashed_too_often, now_unix,
 };
 
 use crate::error;
@@ -110,6 +110,23 @@ struct CountRow {
 /// from ending up to a second early.
 fn lease_end(now: i64, lease_secs: i64) -> i64 {
     now + lease_secs.max(1) + 1
+}
+
+/// The database's clock in whole seconds, in SQL: leases are stamped and compared with one
+/// clock, whatever the servers' clocks say.
+const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
+
+/// The database's clock, in whole seconds.
+async fn db_now(conn: &mut crate::Conn) -> Result<i64, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = BigInt)]
+        now: i64,
+    }
+    let rows: Vec<Now> = diesel::sql_query(format!("SELECT {DB_NOW} AS now"))
+        .load(conn)
+        .await?;
+    Ok(rows.as_slice().first().map_or_else(now_unix, |r| r.now))
 }
 
 const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts";
@@ -342,38 +359,69 @@ impl IngestCatalog for PgCatalog {
             seq: i64,
         }
         let mut conn = self.db.conn().await?;
-        let now = now_unix();
         let max = i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX);
         let spent = attempts_used_up(max_attempts.max(1));
-        // Both parts see the same snapshot: a free job whose tries are used up ends `failed`,
-        // and the oldest other free jobs are claimed.
-        let rows: Vec<ClaimRow> = diesel::sql_query(format!(
-            "WITH spent AS ( \
-               UPDATE vector_store_files SET status = 'failed', last_error_code = $4, last_error = $5, \
-                 claimed_until = NULL, claim_token = NULL \
-               WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts >= $3) \
-             UPDATE vector_store_files v SET claimed_until = $2, attempts = v.attempts + 1, \
-               claim_token = gen_random_uuid()::text \
-             FROM (SELECT vector_store_id, file_id FROM vector_store_files \
-                   WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts < $3 \
-                   ORDER BY seq LIMIT $6 FOR UPDATE SKIP LOCKED) j \
-             WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
-             RETURNING {}, v.claim_token, v.seq",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("v.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .bind::<BigInt, _>(now)
-        .bind::<BigInt, _>(lease_end(now, lease_secs))
-        .bind::<Integer, _>(max)
-        .bind::<Text, _>(spent.code)
-        .bind::<Text, _>(spent.message)
-        .bind::<BigInt, _>(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
+        let crashed = crashed_too_often(max_attempts.max(1));
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("v.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<ClaimRow> = conn
+            .transaction(async |c| {
+                let now = db_now(c).await?;
+                // A claim whose lease ran out while held ended without an answer: it is void
+                // (and the trigger of migration 7 counts it against its file), before the
+                // counts are read below.
+                diesel::sql_query(
+                    "UPDATE vector_store_files v SET claim_token = NULL \
+                     FROM (SELECT vector_store_id, file_id FROM vector_store_files \
+                           WHERE status = 'in_progress' AND claim_token IS NOT NULL AND claimed_until <= $1 \
+                           FOR UPDATE SKIP LOCKED) j \
+                     WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
+                )
+                .bind::<BigInt, _>(now)
+                .execute(c)
+                .await?;
+                // Both parts see the same snapshot: a free job whose tries are used up (or
+                // whose file crashed servers too often) ends `failed`, and other free jobs are
+                // claimed by turns across tenants (each tenant's oldest first, then each one's
+                // second oldest, …), so one tenant's large batch does not hold up another's file.
+                diesel::sql_query(format!(
+                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $3), \
+                     spent AS ( \
+                       UPDATE vector_store_files SET status = 'failed', \
+                         last_error_code = CASE WHEN file_id IN (SELECT id FROM worn) THEN $7 ELSE $4 END, \
+                         last_error = CASE WHEN file_id IN (SELECT id FROM worn) THEN $8 ELSE $5 END, \
+                         claimed_until = NULL, claim_token = NULL \
+                       WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) \
+                         AND (attempts >= $3 OR file_id IN (SELECT id FROM worn))) \
+                     UPDATE vector_store_files v SET claimed_until = $2, attempts = v.attempts + 1, \
+                       claim_token = gen_random_uuid()::text \
+                     FROM (SELECT q.vector_store_id, q.file_id FROM vector_store_files q \
+                           JOIN (SELECT vector_store_id, file_id, seq, \
+                                   row_number() OVER (PARTITION BY tenant_id ORDER BY seq) AS turn \
+                                 FROM vector_store_files \
+                                 WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts < $3 \
+                                   AND file_id NOT IN (SELECT id FROM worn)) r \
+                             ON q.vector_store_id = r.vector_store_id AND q.file_id = r.file_id \
+                           ORDER BY r.turn, r.seq LIMIT $6 FOR UPDATE OF q SKIP LOCKED) j \
+                     WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
+                     RETURNING {columns}, v.claim_token, v.seq"
+                ))
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(lease_end(now, lease_secs))
+                .bind::<Integer, _>(max)
+                .bind::<Text, _>(spent.code)
+                .bind::<Text, _>(spent.message)
+                .bind::<BigInt, _>(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+                .bind::<Text, _>(crashed.code)
+                .bind::<Text, _>(crashed.message)
+                .load(c)
+                .await
+            })
+            .await
+            .map_err(error::db)?;
         let mut rows = rows;
         rows.sort_by_key(|r| r.seq);
         Ok(rows
@@ -396,7 +444,7 @@ impl IngestCatalog for PgCatalog {
         // A row locked by this claim's own fenced write is skipped rather than waited for (the
         // write may need a pooled connection itself), and checked without a lock instead.
         let n = diesel::sql_query(
-            "UPDATE vector_store_files v SET claimed_until = $3 \
+            "UPDATE vector_store_files v SET claimed_until = floor(extract(epoch FROM now()))::bigint + $3 \
              FROM (SELECT vector_store_id, file_id FROM vector_store_files \
                    WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $4 \
                    FOR NO KEY UPDATE SKIP LOCKED) j \
@@ -404,7 +452,7 @@ impl IngestCatalog for PgCatalog {
         )
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string())
-        .bind::<BigInt, _>(lease_end(now_unix(), lease_secs))
+        .bind::<BigInt, _>(lease_end(0, lease_secs))
         .bind::<Text, _>(token.to_string())
         .execute(&mut conn)
         .await
@@ -426,7 +474,7 @@ impl IngestCatalog for PgCatalog {
         let base = diesel::sql_query(
             "UPDATE vector_store_files SET \
                status = $3, usage_bytes = $4, last_error_code = $5, last_error = $6, \
-               claimed_until = CASE WHEN $3 = 'in_progress' THEN $7 ELSE NULL END, claim_token = NULL \
+               claimed_until = CASE WHEN $3 = 'in_progress' THEN floor(extract(epoch FROM now()))::bigint + $7 ELSE NULL END, claim_token = NULL \
              WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $8",
         )
         .bind::<Text, _>(vector_store_id.to_string())
@@ -444,7 +492,7 @@ impl IngestCatalog for PgCatalog {
             .bind::<Nullable<Text>, _>(code)
             .bind::<Nullable<Text>, _>(message)
             // A released job waits a little before it is claimed again.
-            .bind::<BigInt, _>(now_unix() + 2)
+            .bind::<BigInt, _>(2)
             .bind::<Text, _>(token.to_string())
             .execute(&mut conn)
             .await
@@ -459,6 +507,7 @@ impl IngestCatalog for PgCatalog {
         token: &str,
         work: FencedWork,
     ) -> StoreResult<Option<u64>> {
+        let _turn = self.fence_turn().await?;
         let mut conn = self.db.conn().await?;
         let (vs, file, token) = (
             vector_store_id.to_string(),
@@ -498,6 +547,7 @@ impl IngestCatalog for PgCatalog {
         jobs: Vec<(String, String)>,
         work: GroupWork,
     ) -> StoreResult<Vec<String>> {
+        let _turn = self.fence_turn().await?;
         let mut conn = self.db.conn().await?;
         let vs = vector_store_id.to_string();
         let (files, tokens): (Vec<String>, Vec<String>) = jobs.into_iter().unzip();

@@ -49,6 +49,11 @@ impl Pool {
         self.connections.get().await.map_err(error::pool)
     }
 
+    /// The most connections the pool opens.
+    pub fn max_size(&self) -> usize {
+        self.connections.status().max_size
+    }
+
     /// The options every connection of the pool was set up with.
     pub fn options(&self) -> &PgVectorOptions {
         &self.options

@@ -38,6 +38,29 @@ pub struct Caller(
     #[allow(dead_code)] Option<Arc<OwnedSemaphorePermit>>,
 );
 
+/// Whether a request was admitted (its [`Caller`] authenticated, within its limits and in
+/// flight), for the extractors that must not read a body before that. A handler's extractors
+/// run side by side, so without it a body would be read and parsed while its request still
+/// waits for its turn. Set by `Caller`'s extraction, which comes first in every handler.
+#[derive(Clone)]
+pub struct Admission(tokio::sync::watch::Receiver<Option<bool>>);
+
+impl Admission {
+    /// The admission of `req`, when a [`Caller`] is being extracted for it.
+    pub fn of(req: &HttpRequest) -> Option<Self> {
+        req.extensions().get::<Self>().cloned()
+    }
+
+    /// Waits until the request is admitted. An error when it is not (the `Caller`'s own error
+    /// is the one answered).
+    pub async fn wait(mut self) -> Result<(), ApiError> {
+        match self.0.wait_for(Option::is_some).await.map(|v| *v) {
+            Ok(Some(true)) => Ok(()),
+            _ => Err(ApiError::invalid_body("the request was not admitted")),
+        }
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -47,10 +70,29 @@ impl FromRequest for Caller {
         let limits = req.app_data::<web::Data<RateLimits>>().cloned();
         let in_flight = req.app_data::<web::Data<InFlight>>().cloned();
         let key = api_key(req);
+        let (admitted, admission) = tokio::sync::watch::channel(None);
+        req.extensions_mut().insert(Admission(admission));
         let req = req.clone();
         Box::pin(async move {
+            let caller = Self::admit(&req, state, limits, in_flight, key).await;
+            let _ = admitted.send(Some(caller.is_ok()));
+            caller
+        })
+    }
+}
+
+impl Caller {
+    async fn admit(
+        req: &HttpRequest,
+        state: Option<web::Data<AppState>>,
+        limits: Option<web::Data<RateLimits>>,
+        in_flight: Option<web::Data<InFlight>>,
+        key: Option<String>,
+    ) -> Result<Self, ApiError> {
+        {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let tenant = state.auth.authenticate(key.as_deref()).await?;
+            let client = req.peer_addr().map(|a| a.ip());
+            let tenant = state.auth.authenticate(key.as_deref(), client).await?;
             if let Some(limits) = limits
                 && let Some(status) = limits.check(&tenant)?
             {
@@ -62,7 +104,7 @@ impl FromRequest for Caller {
                 None => None,
             };
             Ok(Caller(tenant, turn))
-        })
+        }
     }
 }
 

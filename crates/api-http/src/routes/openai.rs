@@ -7,6 +7,7 @@ use models::openai::{
     SearchVectorStore, UpdateVectorStore, VectorStore,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
+use serde_json::{Map, Value};
 use store_core::{CollectionRecord, CollectionUpdate, Hit, PageRequest};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -21,6 +22,18 @@ type State = web::Data<AppState>;
 
 /// Stores of a list page whose usage and counts are read at the same time.
 const LIST_CONCURRENCY: usize = 8;
+
+/// Metadata as OpenAI's schema has it, strings only: a value stored otherwise (before every
+/// surface took strings only) is shown as its JSON text.
+fn string_values(metadata: Map<String, Value>) -> Map<String, Value> {
+    metadata
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(_) => (k, v),
+            other => (k, Value::String(other.to_string())),
+        })
+        .collect()
+}
 
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
     let expires_at = r.expires_at();
@@ -37,7 +50,7 @@ async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiE
         file_counts: crate::routes::vector_store_files::counts_view(counts),
         status,
         last_active_at: Some(r.last_active_at),
-        metadata: Some(r.metadata),
+        metadata: Some(string_values(r.metadata)),
         expires_after: r.expires_after_days.map(|days| ExpiresAfter {
             anchor: ExpiryAnchor::LastActiveAt,
             days,

@@ -323,8 +323,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(Endpoint::new(__path_create_at, create_at))
             .service(Endpoint::new(__path_delete_collection, delete_collection))
             .service(Endpoint::new(__path_data, data))
-            .service(Endpoint::new(__path_delete_by_ids, delete_by_ids))
-            .service(Endpoint::new(__path_index, index))
+            .service(Endpoint::new(__path_delete_by_ids, delete_by_ids).large_body())
+            .service(Endpoint::new(__path_index, index).large_body())
             .service(Endpoint::new(__path_search, search))
             .service(Endpoint::new(__path_delete_index, delete_index)),
     );

@@ -266,8 +266,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .guard(super::no_nul_in_path())
             .service(Endpoint::new(__path_list, list).and(__path_create, create))
             .service(Endpoint::new(__path_get, get).and(__path_delete, delete))
-            .service(Endpoint::new(__path_documents, documents).and(__path_upsert, upsert))
-            .service(Endpoint::new(__path_delete_documents, delete_documents))
+            .service(
+                Endpoint::new(__path_documents, documents)
+                    .and(__path_upsert, upsert)
+                    .large_body(),
+            )
+            .service(Endpoint::new(__path_delete_documents, delete_documents).large_body())
             .service(Endpoint::new(__path_search, search)),
     );
 }

@@ -325,7 +325,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .and(__path_detach, detach),
         )
         .service(Endpoint::new(__path_content, content))
-        .service(Endpoint::new(__path_create_batch, create_batch))
+        .service(Endpoint::new(__path_create_batch, create_batch).large_body())
         .service(Endpoint::new(__path_get_batch, get_batch))
         .service(Endpoint::new(__path_cancel_batch, cancel_batch))
         .service(Endpoint::new(__path_batch_files, batch_files));

@@ -327,3 +327,66 @@ async fn a_request_that_times_out_is_retried() {
         .unwrap();
     assert_eq!(out.len(), 1);
 }
+
+#[tokio::test]
+async fn the_providers_refusal_of_this_servers_key_or_model_is_unavailable_not_the_callers_fault() {
+    for status in [401u16, 403, 404] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"error": {"message": "Incorrect API key provided"}})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = OpenAiEmbedder::new(options(&server))
+            .unwrap()
+            .embed(&texts(&["x"]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EmbedError::Unavailable { .. }),
+            "{status}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_its_vectors_can_be_is_refused() {
+    let server = MockServer::start().await;
+    let padding = "x".repeat(3 << 20);
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"index": 0, "embedding": [1.0, 0.0, 0.0]}], "padding": padding}),
+        ))
+        .mount(&server)
+        .await;
+    let err = OpenAiEmbedder::new(options(&server))
+        .unwrap()
+        .embed(&texts(&["x"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EmbedError::Unavailable { message, .. } if message.contains("larger than")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_vector_with_a_number_past_f32s_range_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"data": [{"index": 0, "embedding": [1e39, 0.0, 0.0]}]}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let err = OpenAiEmbedder::new(options(&server))
+        .unwrap()
+        .embed(&texts(&["x"]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not finite"), "{err}");
+}

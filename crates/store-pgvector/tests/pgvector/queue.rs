@@ -4,7 +4,8 @@
 
 use serde_json::{Map, json};
 use store_core::{
-    AttachedFile, Batch, Catalog, FileStatus, IngestCatalog, JobOutcome, NewCollection, now_unix,
+    AttachedFile, Batch, Catalog, FileCatalog, FileRecord, FileStatus, IngestCatalog, JobOutcome,
+    NewCollection, now_unix,
 };
 use store_pgvector::{PgCatalog, PgVectorOptions};
 
@@ -198,6 +199,172 @@ async fn a_job_whose_tries_are_used_up_fails_instead_of_running_again() {
     let e = f.last_error.expect("last_error");
     assert_eq!(e.code, "server_error");
     assert!(e.message.contains("2 tries"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattached() {
+    let catalog = catalog("crashes").await;
+    let file = attached(&catalog, "crashes").await;
+    let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
+    catalog
+        .insert_file(FileRecord {
+            id: id.clone(),
+            tenant_id: file.tenant_id.clone(),
+            filename: "bomb.txt".into(),
+            bytes: 1,
+            purpose: "assistants".into(),
+            created_at: now_unix(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    // Three servers die holding it; after each of the first two deaths the file is attached
+    // again, which starts its tries afresh (attempts 1 each time) but not its count of crashes.
+    for crash in 1..=3 {
+        let c = catalog
+            .claim(0, 3, 1)
+            .await
+            .unwrap()
+            .pop()
+            .expect("claimed");
+        assert_eq!(c.job.attempts, 1, "crash {crash}");
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        if crash < 3 {
+            catalog.attach(file.clone()).await.unwrap();
+        }
+    }
+    assert!(catalog.claim(0, 3, 1).await.unwrap().is_empty());
+    let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
+    assert_eq!(f.status, FileStatus::Failed);
+    let e = f.last_error.expect("last_error");
+    assert_eq!(e.code, "server_error");
+    assert!(
+        e.message.contains("stopped a server 3 times"),
+        "{}",
+        e.message
+    );
+    // Attached again, it fails at once rather than take a server down again.
+    catalog.attach(file.clone()).await.unwrap();
+    assert!(catalog.claim(0, 3, 1).await.unwrap().is_empty());
+    let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
+    assert_eq!(f.status, FileStatus::Failed);
+}
+
+/// Many fenced writes at once, each needing a second connection of the same pool for its write
+/// (as the chunk writes of ingestion do): they take turns rather than hold every connection
+/// while waiting for another.
+#[tokio::test]
+async fn fenced_writes_cannot_take_the_whole_pool() {
+    let base = catalog("fences").await;
+    drop(base);
+    let (server, _) = database_url()
+        .rsplit_once('/')
+        .map(|(s, d)| (s.to_string(), d.to_string()))
+        .unwrap();
+    let pool = store_pgvector::connect(
+        &format!("{server}/pgvector_queue_fences"),
+        4,
+        &PgVectorOptions::default(),
+    )
+    .await
+    .unwrap();
+    let catalog = PgCatalog::new(pool.clone());
+    let file = attached(&catalog, "fences").await;
+    let mut claims = Vec::new();
+    for i in 0..12 {
+        let f = catalog
+            .attach(AttachedFile {
+                file_id: format!("file-fences{i}"),
+                ..file.clone()
+            })
+            .await
+            .unwrap();
+        claims.push(f);
+    }
+    let claims = catalog.claim(60, 3, 20).await.unwrap();
+    assert_eq!(claims.len(), 13);
+    let writes = claims.iter().map(|c| {
+        let pool = pool.clone();
+        catalog.fenced(
+            &c.job.vector_store_id,
+            &c.job.file_id,
+            &c.token,
+            Box::pin(async move {
+                use diesel_async::RunQueryDsl;
+                let mut conn = pool.get().await?;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                diesel::sql_query("SELECT 1")
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| store_core::StoreError::internal_msg(e.to_string()))?;
+                Ok(1)
+            }),
+        )
+    });
+    for result in futures::future::join_all(writes).await {
+        assert_eq!(result.unwrap(), Some(1));
+    }
+}
+
+#[tokio::test]
+async fn tenants_take_turns_in_the_queue() {
+    let catalog = catalog("turns").await;
+    let a = attached(&catalog, "turns_a").await;
+    for i in 1..5 {
+        catalog
+            .attach(AttachedFile {
+                file_id: format!("file-turns_a{i}"),
+                ..a.clone()
+            })
+            .await
+            .unwrap();
+    }
+    // Tenant B's one file comes after all five of A's.
+    let b = attached(&catalog, "turns_b").await;
+    let claims = catalog.claim(30, 3, 2).await.unwrap();
+    let files: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
+    assert_eq!(files, vec![a.file_id.as_str(), b.file_id.as_str()]);
+    // Then A's others, oldest first.
+    let claims = catalog.claim(30, 3, 2).await.unwrap();
+    let files: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
+    assert_eq!(files, vec!["file-turns_a1", "file-turns_a2"]);
+}
+
+#[tokio::test]
+async fn a_handed_back_claim_is_not_counted_as_a_crash() {
+    let catalog = catalog("handback").await;
+    let file = attached(&catalog, "handback").await;
+    let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
+    catalog
+        .insert_file(FileRecord {
+            id: id.clone(),
+            tenant_id: file.tenant_id.clone(),
+            filename: "fine.txt".into(),
+            bytes: 1,
+            purpose: "assistants".into(),
+            created_at: now_unix(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let c = catalog
+            .claim(30, 10, 1)
+            .await
+            .unwrap()
+            .pop()
+            .expect("claimed");
+        assert!(
+            catalog
+                .finish(&vs, &id, &c.token, JobOutcome::Retry)
+                .await
+                .unwrap()
+        );
+        // Attached again (a released job would otherwise wait a little before its next claim).
+        catalog.attach(file.clone()).await.unwrap();
+    }
+    let c = catalog.claim(30, 3, 1).await.unwrap().pop();
+    assert!(c.is_some(), "hand-backs were counted as crashes");
 }
 
 #[tokio::test]
