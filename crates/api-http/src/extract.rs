@@ -10,6 +10,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 use validator::Validate;
 
+use models::walk::{Place, Walk};
+
 use crate::error::ApiError;
 
 /// The largest request body, set once at start-up from the settings.
@@ -150,28 +152,36 @@ fn nul_free(bytes: &[u8]) -> Result<(), ApiError> {
     if memchr::memmem::find(bytes, b"\\u0000").is_none() {
         return Ok(());
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, NulFree>(de) {
-        Ok(NulFree) => Ok(()),
-        Err(e) => {
-            // A NUL in a key is reported at the object that holds the key.
-            let at_key = e.inner().to_string().starts_with(NUL_KEY);
-            let segments: Vec<_> = e.path().iter().collect();
-            let keep = segments.len() - usize::from(at_key && !segments.is_empty());
-            let path = dotted(&segments[..keep]);
-            match (e.inner().classify(), path.is_empty()) {
-                // Not JSON (or nested past the parser's depth): the typed parse reports it.
-                (serde_json::error::Category::Syntax | serde_json::error::Category::Eof, _) => {
-                    Ok(())
-                }
-                (_, true) => Err(ApiError::invalid_body(format!("a key {NUL}"))),
-                (_, false) => Err(ApiError::invalid(path.clone(), format!("{path}: {NUL}"))),
-            }
-        }
+    use serde::de::DeserializeSeed;
+    use serde_json::error::Category;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut track = serde_path_to_error::Track::new();
+    let walked = Walk(|s, place| match (s.contains('\0'), place) {
+        (false, _) => Ok(()),
+        (true, Place::Key) => Err(NUL_KEY),
+        (true, Place::Value) => Err(NUL),
+    })
+    .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+    let Err(e) = walked else {
+        return Ok(());
+    };
+    // Not JSON (or nested past the parser's depth): the typed parse reports it.
+    if matches!(e.classify(), Category::Syntax | Category::Eof) {
+        return Ok(());
+    }
+    // A NUL in a key is reported at the object that holds the key.
+    let path = track.path();
+    let segments: Vec<_> = path.iter().collect();
+    let at_key = e.to_string().starts_with(NUL_KEY);
+    let keep = segments.len() - usize::from(at_key && !segments.is_empty());
+    match dotted(&segments[..keep]) {
+        path if path.is_empty() => Err(ApiError::invalid_body(format!("a key {NUL}"))),
+        path => Err(ApiError::invalid(path.clone(), format!("{path}: {NUL}"))),
     }
 }
 
-const NUL_KEY: &str = "NUL in a key";
+/// The message of a NUL found in a key (the key's object is named, not the key).
+const NUL_KEY: &str = "a key must not contain the NUL character (U+0000)";
 
 /// `documents[2].content` of the segments of a path.
 fn dotted(segments: &[&serde_path_to_error::Segment]) -> String {
@@ -195,80 +205,6 @@ fn dotted(segments: &[&serde_path_to_error::Segment]) -> String {
         }
     }
     out
-}
-
-/// Any JSON value that holds no NUL in its strings or keys; visited, never kept.
-struct NulFree;
-
-impl<'de> serde::Deserialize<'de> for NulFree {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NulVisitor)
-    }
-}
-
-/// A map key holding no NUL.
-struct NulFreeKey;
-
-impl<'de> serde::Deserialize<'de> for NulFreeKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl serde::de::Visitor<'_> for KeyVisitor {
-            type Value = NulFreeKey;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NulFreeKey, E> {
-                if s.contains('\0') {
-                    Err(E::custom(NUL_KEY))
-                } else {
-                    Ok(NulFreeKey)
-                }
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-struct NulVisitor;
-
-impl<'de> serde::de::Visitor<'de> for NulVisitor {
-    type Value = NulFree;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NulFree, E> {
-        if s.contains('\0') {
-            Err(E::custom(NUL))
-        } else {
-            Ok(NulFree)
-        }
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<NulFree, E> {
-        Ok(NulFree)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<NulFree, E> {
-        Ok(NulFree)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<NulFree, E> {
-        Ok(NulFree)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<NulFree, E> {
-        Ok(NulFree)
-    }
-    fn visit_unit<E>(self) -> Result<NulFree, E> {
-        Ok(NulFree)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NulFree, A::Error> {
-        while seq.next_element::<NulFree>()?.is_some() {}
-        Ok(NulFree)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NulFree, A::Error> {
-        while map.next_key::<NulFreeKey>()?.is_some() {
-            map.next_value::<NulFree>()?;
-        }
-        Ok(NulFree)
-    }
 }
 
 /// A query string that parsed into `T` and passed `T::validate`.

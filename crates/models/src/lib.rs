@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod platform;
 pub mod raw;
 pub mod validation;
+pub mod walk;
 
 pub use error::{ErrorBody, ErrorEnvelope};
 pub use filter::Filter;

@@ -80,12 +80,6 @@ impl BlobStore {
             .map_err(|e| io_error("the file's bytes are missing", e))
     }
 
-    pub async fn read(&self, id: &str) -> Result<Vec<u8>, ServiceError> {
-        tokio::fs::read(self.path(id))
-            .await
-            .map_err(|e| io_error("the file's bytes are missing", e))
-    }
-
     /// The file's extracted text, when it has been extracted.
     pub async fn read_text(&self, id: &str) -> Result<Option<String>, ServiceError> {
         match tokio::fs::read(self.text_path(id)).await {

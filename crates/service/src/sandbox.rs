@@ -72,30 +72,28 @@ impl Sandbox {
     where
         R: AsyncRead + Unpin + Send,
     {
-        let text = if text::needs_parser(filename) {
-            self.run_child(filename, input).await?
-        } else {
-            if size > self.max_text_bytes as u64 {
-                return Err(self.too_much_text(filename));
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            input
-                .take(self.max_text_bytes as u64 + 1)
-                .read_to_end(&mut bytes)
-                .await
-                .map_err(|e| Failure::Server(format!("reading the file: {e}")))?;
-            if bytes.len() > self.max_text_bytes {
-                return Err(self.too_much_text(filename));
-            }
-            let name = filename.to_string();
-            tokio::task::spawn_blocking(move || text::extract(&name, &bytes))
-                .await
-                .map_err(|e| Failure::Server(format!("text extraction stopped: {e}")))??
-        };
-        if text.len() > self.max_text_bytes {
+        // The child's text is held to the limit as it is read; a text format's text is no
+        // longer than its bytes, held to the limit here.
+        if text::needs_parser(filename) {
+            return self.run_child(filename, input).await;
+        }
+        if size > self.max_text_bytes as u64 {
             return Err(self.too_much_text(filename));
         }
-        Ok(text)
+        let mut bytes = Vec::with_capacity(size as usize);
+        input
+            .take(self.max_text_bytes as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| Failure::Server(format!("reading the file: {e}")))?;
+        if bytes.len() > self.max_text_bytes {
+            return Err(self.too_much_text(filename));
+        }
+        let name = filename.to_string();
+        tokio::task::spawn_blocking(move || text::extract(&name, &bytes))
+            .await
+            .map_err(|e| Failure::Server(format!("text extraction stopped: {e}")))?
+            .map_err(Failure::from)
     }
 
     fn too_much_text(&self, filename: &str) -> Failure {

@@ -56,9 +56,7 @@ pub fn extract(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
         e if TEXT_EXTENSIONS.contains(&e) => {
             let text = utf8(filename, bytes)?;
             if e == "json" {
-                // Checked without building a tree (memory stays flat whatever the document),
-                // within the parser's depth limit.
-                serde_json::from_str::<JsonChecked>(&text).map_err(|err| {
+                check_json(&text).map_err(|err| {
                     ExtractError::Invalid(format!("'{filename}' is not valid JSON: {err}"))
                 })?;
             }
@@ -78,53 +76,13 @@ pub fn extract(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
     Ok(text)
 }
 
-/// Any JSON value, visited and dropped as it is read. Unlike `IgnoredAny` (which serde_json
-/// skips at any depth), each array and object goes through the parser's depth limit.
-struct JsonChecked;
-
-impl<'de> serde::Deserialize<'de> for JsonChecked {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
-    }
-}
-
-struct JsonVisitor;
-
-impl<'de> serde::de::Visitor<'de> for JsonVisitor {
-    type Value = JsonChecked;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<JsonChecked, E> {
-        Ok(JsonChecked)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<JsonChecked, E> {
-        Ok(JsonChecked)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<JsonChecked, E> {
-        Ok(JsonChecked)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<JsonChecked, E> {
-        Ok(JsonChecked)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<JsonChecked, E> {
-        Ok(JsonChecked)
-    }
-    fn visit_unit<E>(self) -> Result<JsonChecked, E> {
-        Ok(JsonChecked)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonChecked, A::Error> {
-        while seq.next_element::<JsonChecked>()?.is_some() {}
-        Ok(JsonChecked)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonChecked, A::Error> {
-        while map
-            .next_entry::<serde::de::IgnoredAny, JsonChecked>()?
-            .is_some()
-        {}
-        Ok(JsonChecked)
-    }
+/// Whether `text` is one JSON document within the parser's depth limit, read through without
+/// building a tree of it (memory stays flat whatever the document).
+fn check_json(text: &str) -> Result<(), serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    models::walk::Walk(|_, _| Ok(())).deserialize(&mut de)?;
+    de.end()
 }
 
 fn utf8(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use store_core::{
     AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
     JobOutcome, LastError, PageOrder, StatusCounts, StoreError, StoreResult, attempts_used_up,
-    crashed_too_often, now_unix,
+    crashed_too_often,
 };
 
 use crate::error;
@@ -106,28 +106,15 @@ struct CountRow {
     bytes: i64,
 }
 
-/// The end of a lease taken at `now`. Times are whole seconds, so one more second keeps a lease
-/// from ending up to a second early.
-fn lease_end(now: i64, lease_secs: i64) -> i64 {
-    now + lease_secs.max(1) + 1
+/// How long from now a lease of `lease_secs` runs. Times are whole seconds, so one more second
+/// keeps a lease from ending up to a second early.
+fn lease_length(lease_secs: i64) -> i64 {
+    lease_secs.max(1) + 1
 }
 
 /// The database's clock in whole seconds, in SQL: leases are stamped and compared with one
-/// clock, whatever the servers' clocks say.
+/// clock, whatever the servers' clocks say (migration 7's trigger reads the same).
 const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
-
-/// The database's clock, in whole seconds.
-async fn db_now(conn: &mut crate::Conn) -> Result<i64, diesel::result::Error> {
-    #[derive(QueryableByName)]
-    struct Now {
-        #[diesel(sql_type = BigInt)]
-        now: i64,
-    }
-    let rows: Vec<Now> = diesel::sql_query(format!("SELECT {DB_NOW} AS now"))
-        .load(conn)
-        .await?;
-    Ok(rows.as_slice().first().map_or_else(now_unix, |r| r.now))
-}
 
 const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts";
 const BATCH_COLUMNS: &str = "id, vector_store_id, tenant_id, created_at, cancelled";
@@ -369,18 +356,17 @@ impl IngestCatalog for PgCatalog {
             .join(", ");
         let rows: Vec<ClaimRow> = conn
             .transaction(async |c| {
-                let now = db_now(c).await?;
+                // One transaction, so both statements read one `now()`.
                 // A claim whose lease ran out while held ended without an answer: it is void
                 // (and the trigger of migration 7 counts it against its file), before the
                 // counts are read below.
-                diesel::sql_query(
+                diesel::sql_query(format!(
                     "UPDATE vector_store_files v SET claim_token = NULL \
                      FROM (SELECT vector_store_id, file_id FROM vector_store_files \
-                           WHERE status = 'in_progress' AND claim_token IS NOT NULL AND claimed_until <= $1 \
+                           WHERE status = 'in_progress' AND claim_token IS NOT NULL AND claimed_until <= {DB_NOW} \
                            FOR UPDATE SKIP LOCKED) j \
                      WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
-                )
-                .bind::<BigInt, _>(now)
+                ))
                 .execute(c)
                 .await?;
                 // Both parts see the same snapshot: a free job whose tries are used up (or
@@ -388,29 +374,28 @@ impl IngestCatalog for PgCatalog {
                 // claimed by turns across tenants (each tenant's oldest first, then each one's
                 // second oldest, …), so one tenant's large batch does not hold up another's file.
                 diesel::sql_query(format!(
-                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $3), \
+                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $2), \
                      spent AS ( \
                        UPDATE vector_store_files SET status = 'failed', \
-                         last_error_code = CASE WHEN file_id IN (SELECT id FROM worn) THEN $7 ELSE $4 END, \
-                         last_error = CASE WHEN file_id IN (SELECT id FROM worn) THEN $8 ELSE $5 END, \
+                         last_error_code = CASE WHEN file_id IN (SELECT id FROM worn) THEN $6 ELSE $3 END, \
+                         last_error = CASE WHEN file_id IN (SELECT id FROM worn) THEN $7 ELSE $4 END, \
                          claimed_until = NULL, claim_token = NULL \
-                       WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) \
-                         AND (attempts >= $3 OR file_id IN (SELECT id FROM worn))) \
-                     UPDATE vector_store_files v SET claimed_until = $2, attempts = v.attempts + 1, \
+                       WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= {DB_NOW}) \
+                         AND (attempts >= $2 OR file_id IN (SELECT id FROM worn))) \
+                     UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $1, attempts = v.attempts + 1, \
                        claim_token = gen_random_uuid()::text \
                      FROM (SELECT q.vector_store_id, q.file_id FROM vector_store_files q \
                            JOIN (SELECT vector_store_id, file_id, seq, \
                                    row_number() OVER (PARTITION BY tenant_id ORDER BY seq) AS turn \
                                  FROM vector_store_files \
-                                 WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= $1) AND attempts < $3 \
+                                 WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= {DB_NOW}) AND attempts < $2 \
                                    AND file_id NOT IN (SELECT id FROM worn)) r \
                              ON q.vector_store_id = r.vector_store_id AND q.file_id = r.file_id \
-                           ORDER BY r.turn, r.seq LIMIT $6 FOR UPDATE OF q SKIP LOCKED) j \
+                           ORDER BY r.turn, r.seq LIMIT $5 FOR UPDATE OF q SKIP LOCKED) j \
                      WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
                      RETURNING {columns}, v.claim_token, v.seq"
                 ))
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(lease_end(now, lease_secs))
+                .bind::<BigInt, _>(lease_length(lease_secs))
                 .bind::<Integer, _>(max)
                 .bind::<Text, _>(spent.code)
                 .bind::<Text, _>(spent.message)
@@ -443,16 +428,16 @@ impl IngestCatalog for PgCatalog {
         let mut conn = self.db.conn().await?;
         // A row locked by this claim's own fenced write is skipped rather than waited for (the
         // write may need a pooled connection itself), and checked without a lock instead.
-        let n = diesel::sql_query(
-            "UPDATE vector_store_files v SET claimed_until = floor(extract(epoch FROM now()))::bigint + $3 \
+        let n = diesel::sql_query(format!(
+            "UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $3 \
              FROM (SELECT vector_store_id, file_id FROM vector_store_files \
                    WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $4 \
                    FOR NO KEY UPDATE SKIP LOCKED) j \
              WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
-        )
+        ))
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string())
-        .bind::<BigInt, _>(lease_end(0, lease_secs))
+        .bind::<BigInt, _>(lease_length(lease_secs))
         .bind::<Text, _>(token.to_string())
         .execute(&mut conn)
         .await
@@ -471,12 +456,12 @@ impl IngestCatalog for PgCatalog {
         outcome: JobOutcome,
     ) -> StoreResult<bool> {
         let mut conn = self.db.conn().await?;
-        let base = diesel::sql_query(
+        let base = diesel::sql_query(format!(
             "UPDATE vector_store_files SET \
                status = $3, usage_bytes = $4, last_error_code = $5, last_error = $6, \
-               claimed_until = CASE WHEN $3 = 'in_progress' THEN floor(extract(epoch FROM now()))::bigint + $7 ELSE NULL END, claim_token = NULL \
+               claimed_until = CASE WHEN $3 = 'in_progress' THEN {DB_NOW} + $7 ELSE NULL END, claim_token = NULL \
              WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $8",
-        )
+        ))
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string());
         let (status, bytes, code, message) = match outcome {

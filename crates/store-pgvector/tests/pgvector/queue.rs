@@ -11,9 +11,14 @@ use store_pgvector::{PgCatalog, PgVectorOptions};
 
 use crate::database_url;
 
-/// A database of the test's own, `pgvector_queue_{name}`, made afresh (tests may run in
-/// processes of their own, side by side).
+/// A catalog on a database of the test's own, `pgvector_queue_{name}`, made afresh (tests may
+/// run in processes of their own, side by side).
 async fn catalog(name: &str) -> PgCatalog {
+    PgCatalog::new(pool(name).await)
+}
+
+/// A pool of 4 connections to `pgvector_queue_{name}`, made afresh and migrated.
+async fn pool(name: &str) -> store_pgvector::Pool {
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     let url = database_url();
     let db = format!("pgvector_queue_{name}");
@@ -32,11 +37,9 @@ async fn catalog(name: &str) -> PgCatalog {
         .expect("DATABASE_URL ends in a database name");
     let own = format!("{server}/{db}");
     store_pgvector::migrate(&own).await.expect("migrations");
-    PgCatalog::new(
-        store_pgvector::connect(&own, 4, &PgVectorOptions::default())
-            .await
-            .expect("connect"),
-    )
+    store_pgvector::connect(&own, 4, &PgVectorOptions::default())
+        .await
+        .expect("connect")
 }
 
 async fn attached(catalog: &PgCatalog, name: &str) -> AttachedFile {
@@ -72,6 +75,22 @@ async fn attached(catalog: &PgCatalog, name: &str) -> AttachedFile {
         })
         .await
         .unwrap()
+}
+
+/// The file record of an attachment (the crash counts are kept on it).
+async fn insert_file_of(catalog: &PgCatalog, attached: &AttachedFile) {
+    catalog
+        .insert_file(FileRecord {
+            id: attached.file_id.clone(),
+            tenant_id: attached.tenant_id.clone(),
+            filename: format!("{}.txt", attached.file_id),
+            bytes: 1,
+            purpose: "assistants".into(),
+            created_at: now_unix(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -206,18 +225,7 @@ async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattac
     let catalog = catalog("crashes").await;
     let file = attached(&catalog, "crashes").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
-    catalog
-        .insert_file(FileRecord {
-            id: id.clone(),
-            tenant_id: file.tenant_id.clone(),
-            filename: "bomb.txt".into(),
-            bytes: 1,
-            purpose: "assistants".into(),
-            created_at: now_unix(),
-            expires_at: None,
-        })
-        .await
-        .unwrap();
+    insert_file_of(&catalog, &file).await;
     // Three servers die holding it; after each of the first two deaths the file is attached
     // again, which starts its tries afresh (attempts 1 each time) but not its count of crashes.
     for crash in 1..=3 {
@@ -255,31 +263,17 @@ async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattac
 /// while waiting for another.
 #[tokio::test]
 async fn fenced_writes_cannot_take_the_whole_pool() {
-    let base = catalog("fences").await;
-    drop(base);
-    let (server, _) = database_url()
-        .rsplit_once('/')
-        .map(|(s, d)| (s.to_string(), d.to_string()))
-        .unwrap();
-    let pool = store_pgvector::connect(
-        &format!("{server}/pgvector_queue_fences"),
-        4,
-        &PgVectorOptions::default(),
-    )
-    .await
-    .unwrap();
+    let pool = pool("fences").await;
     let catalog = PgCatalog::new(pool.clone());
     let file = attached(&catalog, "fences").await;
-    let mut claims = Vec::new();
     for i in 0..12 {
-        let f = catalog
+        catalog
             .attach(AttachedFile {
                 file_id: format!("file-fences{i}"),
                 ..file.clone()
             })
             .await
             .unwrap();
-        claims.push(f);
     }
     let claims = catalog.claim(60, 3, 20).await.unwrap();
     assert_eq!(claims.len(), 13);
@@ -335,18 +329,7 @@ async fn a_handed_back_claim_is_not_counted_as_a_crash() {
     let catalog = catalog("handback").await;
     let file = attached(&catalog, "handback").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
-    catalog
-        .insert_file(FileRecord {
-            id: id.clone(),
-            tenant_id: file.tenant_id.clone(),
-            filename: "fine.txt".into(),
-            bytes: 1,
-            purpose: "assistants".into(),
-            created_at: now_unix(),
-            expires_at: None,
-        })
-        .await
-        .unwrap();
+    insert_file_of(&catalog, &file).await;
     for _ in 0..3 {
         let c = catalog
             .claim(30, 10, 1)
