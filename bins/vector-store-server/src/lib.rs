@@ -232,7 +232,9 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
             settings.ingest.lease_secs,
             settings.ingest.max_attempts,
         )
-        .with_jobs_per_claim(settings.ingest.jobs_per_claim);
+        .with_max_retries(settings.ingest.max_retries)
+        .with_jobs_per_claim(settings.ingest.jobs_per_claim)
+        .claiming_only_runnable();
         tasks.push(tokio::spawn(
             worker.run(Duration::from_millis(200), shutdown.clone()),
         ));

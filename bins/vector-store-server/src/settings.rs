@@ -80,7 +80,10 @@ pub struct IngestSettings {
     /// Jobs each worker claims and runs at once.
     pub jobs_per_claim: usize,
     pub lease_secs: i64,
+    /// Claims of one job that may end without an answer (a crash or a stall) before it fails.
     pub max_attempts: u32,
+    /// Passing faults a job is retried after (each waits twice as long, up to 5 minutes).
+    pub max_retries: u32,
     /// Seconds between sweeps for expired files and vector stores.
     pub expiry_sweep_secs: u64,
     pub extract: ExtractSettings,

@@ -8,7 +8,7 @@ use models::SearchMode;
 use serde_json::{Map, Value};
 use store_core::{
     Catalog, Chunk, CollectionRecord, CollectionUpdate, DocumentPart, Field, Filter, Hit,
-    HybridOptions, NewCollection, PageRequest, SearchQuery, SearchRequest, StoreError,
+    HybridOptions, NewCollection, PageRequest, Runnable, SearchQuery, SearchRequest, StoreError,
     StoreRegistry, StoredChunk, Tenant, VectorStore, now_unix,
 };
 
@@ -682,6 +682,14 @@ impl VectorService {
         record: &CollectionRecord,
     ) -> Result<Arc<dyn Embedder>, ServiceError> {
         self.collection_embedder(record, Field::QueryVector)
+    }
+
+    /// The back-ends and embedding models this server has: the jobs it can run.
+    pub fn runnable(&self) -> Runnable {
+        Runnable {
+            backends: self.stores.names().into_iter().map(String::from).collect(),
+            models: self.embedders.names(),
+        }
     }
 
     /// The back-end that holds `record`'s chunks, for writes the caller sequences itself.

@@ -17,8 +17,9 @@ use models::openai::{
 };
 use serde_json::{Map, Value};
 use store_core::{
-    AttachedFile, AttachedPage, Batch, Chunk, Claim, CollectionRecord, FencedWork, Field,
-    FileRecord, FileStatus, IngestCatalog, JobOutcome, LastError, StatusCounts, Tenant, now_unix,
+    AttachedFile, AttachedPage, Batch, Chunk, Claim, ClaimRequest, CollectionRecord, FencedWork,
+    Field, FileRecord, FileStatus, IngestCatalog, JobOutcome, LastError, Runnable, StatusCounts,
+    Tenant, now_unix,
 };
 
 use embeddings::{EmbedError, Embedder};
@@ -28,6 +29,11 @@ use crate::error::ServiceError;
 use crate::sandbox::{Failure, Sandbox};
 use crate::text;
 use crate::{CreateCollectionInput, DocumentInput, FileService, VectorService};
+
+/// Passing faults (a back-end or the embedding provider unavailable) a job is retried after,
+/// by default. With the back-off of [`store_core::retry_delay_secs`], 20 retries span about
+/// an hour.
+pub const DEFAULT_MAX_RETRIES: u32 = 20;
 
 /// `auto` chunking: 800 tokens with 400 of overlap, narrowed to what the model takes.
 pub const AUTO_MAX_TOKENS: u32 = 800;
@@ -177,6 +183,7 @@ impl IngestService {
             usage_bytes: 0,
             created_at: now_unix(),
             attempts: 0,
+            retries: 0,
         })
     }
 
@@ -589,7 +596,9 @@ pub struct Ingestor {
     service: IngestService,
     lease_secs: i64,
     max_attempts: u32,
+    max_retries: u32,
     jobs_per_claim: usize,
+    runnable: Option<Runnable>,
 }
 
 /// A claimed job whose text is chunked, ready to embed and store.
@@ -601,14 +610,30 @@ struct Job<'a> {
 }
 
 impl Ingestor {
-    /// A worker that claims one job at a time.
+    /// A worker that claims one job at a time, of any vector store; a job is tried again after
+    /// [`DEFAULT_MAX_RETRIES`] passing faults at most.
     pub fn new(service: IngestService, lease_secs: i64, max_attempts: u32) -> Self {
         Self {
             service,
             lease_secs,
             max_attempts,
+            max_retries: DEFAULT_MAX_RETRIES,
             jobs_per_claim: 1,
+            runnable: None,
         }
+    }
+
+    /// Retries a job after at most `n` passing faults (each waits longer: see
+    /// [`store_core::retry_delay_secs`]).
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Claims only jobs of vector stores whose back-end and embedding model this server has.
+    pub fn claiming_only_runnable(mut self) -> Self {
+        self.runnable = Some(self.service.vectors.runnable());
+        self
     }
 
     /// Claims up to `n` jobs at once and runs them together: small files of one vector store
@@ -647,9 +672,10 @@ impl Ingestor {
 
     async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, ServiceError> {
         let catalog = &self.service.catalog;
-        let claims = catalog
-            .claim(self.lease_secs, self.max_attempts, self.jobs_per_claim)
-            .await?;
+        let mut request =
+            ClaimRequest::new(self.lease_secs, self.max_attempts, self.jobs_per_claim);
+        request.runnable = self.runnable.clone();
+        let claims = catalog.claim(request).await?;
         if claims.is_empty() {
             return Ok(false);
         }
@@ -671,7 +697,7 @@ impl Ingestor {
                 // first (the hand-back waits for it), and none follows. Work that ends first
                 // ends the jobs as usual.
                 let hand_back = futures::future::join_all(claims.iter().map(|c| {
-                    catalog.finish(&c.job.vector_store_id, &c.job.file_id, &c.token, JobOutcome::Retry)
+                    catalog.finish(&c.job.vector_store_id, &c.job.file_id, &c.token, JobOutcome::HandBack)
                 }));
                 tokio::select! {
                     handed = hand_back => {
@@ -1150,14 +1176,14 @@ impl Ingestor {
         }
     }
 
-    /// A fault on the server's side (not the file's) is tried again until the attempts run
-    /// out, then fails the file with `server_error`.
+    /// A fault on the server's side (not the file's) is tried again, after a back-off, until
+    /// the retries run out; then the file fails with `server_error`.
     fn on_error(&self, job: &AttachedFile, e: ServiceError) -> Ended {
-        tracing::warn!(vector_store = %job.vector_store_id, file = %job.file_id, attempt = job.attempts, error = %crate::error::error_chain(&e), "ingestion step failed");
-        Ended::Outcome(if job.attempts < self.max_attempts {
+        tracing::warn!(vector_store = %job.vector_store_id, file = %job.file_id, retry = job.retries, error = %crate::error::error_chain(&e), "ingestion step failed");
+        Ended::Outcome(if job.retries < self.max_retries {
             JobOutcome::Retry
         } else {
-            JobOutcome::Failed(store_core::attempts_used_up(job.attempts))
+            JobOutcome::Failed(store_core::retries_used_up(job.retries))
         })
     }
 }
@@ -1389,6 +1415,7 @@ mod tests {
                     usage_bytes: 0,
                     created_at: 0,
                     attempts: 1,
+                    retries: 0,
                 },
                 token: "token-1".into(),
             }
@@ -1457,7 +1484,7 @@ mod tests {
             queue
                 .expect_claim()
                 .times(1)
-                .returning(|_, _, _| Ok(vec![claim()]));
+                .returning(|_| Ok(vec![claim()]));
             queue
                 .expect_fenced()
                 .returning(|_, _, _, work| futures::executor::block_on(work).map(Some));
@@ -1481,6 +1508,46 @@ mod tests {
             });
             assert!(ran.unwrap(), "the job was claimed");
             recorded
+        }
+
+        #[test]
+        fn a_passing_fault_is_retried_until_the_retries_run_out() {
+            let dir = tempfile::tempdir().unwrap();
+            let service = service(MockIngestCatalog::new(), MockCatalog::new(), true, dir.path());
+            let worker = Ingestor::new(service, 60, 3).with_max_retries(2);
+            let outcome = |retries| {
+                let job = AttachedFile {
+                    retries,
+                    ..claim().job
+                };
+                match worker.on_error(&job, ServiceError::internal_msg("down")) {
+                    Ended::Outcome(o) => o,
+                    Ended::ClaimLost => panic!("not a lost claim"),
+                }
+            };
+            assert_eq!(outcome(0), JobOutcome::Retry);
+            assert_eq!(outcome(1), JobOutcome::Retry);
+            assert_eq!(outcome(2), JobOutcome::Failed(store_core::retries_used_up(2)));
+        }
+
+        #[tokio::test]
+        async fn a_worker_claims_only_what_its_back_ends_and_models_can_run() {
+            let mut queue = MockIngestCatalog::new();
+            queue
+                .expect_claim()
+                .times(1)
+                .withf(|r| {
+                    r.runnable
+                        == Some(Runnable {
+                            backends: vec!["pgvector".into()],
+                            models: vec!["m".into()],
+                        })
+                })
+                .returning(|_| Ok(vec![]));
+            let dir = tempfile::tempdir().unwrap();
+            let service = service(queue, MockCatalog::new(), true, dir.path());
+            let worker = Ingestor::new(service, 60, 3).claiming_only_runnable();
+            assert!(!worker.run_once().await.unwrap());
         }
 
         fn jobs(recorded: &Recorded, outcome: &str) -> u64 {

@@ -2,7 +2,9 @@
 //!
 //! An attached file is a job until it ends `completed`, `failed` or `cancelled`. Workers claim
 //! jobs with a lease (`FOR UPDATE SKIP LOCKED` or equivalent); a worker that dies leaves its
-//! lease to run out, and the job is claimed again, at most `max_attempts` times in all. Every
+//! lease to run out, and the job is claimed again, at most `max_attempts` times in all (a job
+//! released because of a passing fault, or handed back at shutdown, does not spend an attempt;
+//! passing faults back off exponentially and end the job after `max_retries`). Every
 //! claim has a token of its own: renewing, finishing and writing chunks ([`IngestCatalog::fenced`])
 //! are accepted only from the current one, so a worker whose claim was taken over (the file was
 //! re-attached, or its lease ran out) can no longer change the file's chunks or status. Chunk
@@ -40,8 +42,11 @@ pub struct AttachedFile {
     pub overlap_tokens: u32,
     pub usage_bytes: u64,
     pub created_at: i64,
-    /// How many times a worker has claimed it.
+    /// How many of its claims ended without an answer (its worker crashed or stalled past the
+    /// lease), counting the one held now.
     pub attempts: u32,
+    /// How many times it was released because of a passing fault.
+    pub retries: u32,
 }
 
 /// Counts of a vector store's (or a batch's) files by status.
@@ -77,8 +82,60 @@ pub enum JobOutcome {
         usage_bytes: u64,
     },
     Failed(LastError),
-    /// A passing fault: release the claim so the job is tried again later.
+    /// A passing fault (a back-end or the embedding provider unavailable): release the claim
+    /// so the job is tried again after a back-off that doubles with each retry. It does not
+    /// spend an attempt; it adds a retry.
     Retry,
+    /// The worker is stopping: release the claim at once, spending neither an attempt nor a
+    /// retry.
+    HandBack,
+}
+
+/// The longest a retried job waits before it is claimed again, in seconds.
+pub const MAX_RETRY_DELAY_SECS: i64 = 300;
+
+/// How long a job released for its `retries`-th time (1 for the first) waits before it is
+/// claimed again: 2 s, doubling with each retry, at most [`MAX_RETRY_DELAY_SECS`].
+pub fn retry_delay_secs(retries: u32) -> i64 {
+    let doublings = retries.saturating_sub(1).min(30);
+    (2i64 << doublings).min(MAX_RETRY_DELAY_SECS)
+}
+
+/// What a claim asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub lease_secs: i64,
+    pub max_attempts: u32,
+    /// Jobs claimed at once, at most.
+    pub limit: usize,
+    /// Only jobs of vector stores on these back-ends and with these embedding models (or
+    /// none), the ones the claiming server has; `None`, any.
+    pub runnable: Option<Runnable>,
+}
+
+impl ClaimRequest {
+    /// Up to `limit` jobs of any vector store.
+    pub fn new(lease_secs: i64, max_attempts: u32, limit: usize) -> Self {
+        Self {
+            lease_secs,
+            max_attempts,
+            limit,
+            runnable: None,
+        }
+    }
+
+    /// Only jobs that `runnable` says this server can run.
+    pub fn runnable(mut self, runnable: Runnable) -> Self {
+        self.runnable = Some(runnable);
+        self
+    }
+}
+
+/// The back-ends and embedding models a server has: it claims only jobs it can run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Runnable {
+    pub backends: Vec<String>,
+    pub models: Vec<String>,
 }
 
 /// A job as one worker holds it.
@@ -102,6 +159,16 @@ pub fn attempts_used_up(max_attempts: u32) -> LastError {
     LastError {
         code: "server_error".into(),
         message: format!("the file could not be processed after {max_attempts} tries"),
+    }
+}
+
+/// What a job says once it was retried `max_retries` times because of passing faults.
+pub fn retries_used_up(max_retries: u32) -> LastError {
+    LastError {
+        code: "server_error".into(),
+        message: format!(
+            "the file could not be processed: the server was unable to, {max_retries} times over a while; attach it again to retry"
+        ),
     }
 }
 
@@ -167,20 +234,16 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
         batch_id: Option<String>,
     ) -> StoreResult<StatusCounts>;
 
-    /// Claims the oldest queued jobs whose lease is free, for `lease_secs`, with a new token.
-    /// A free job that has been claimed `max_attempts` times already is not run again: it
+    /// Claims queued jobs whose lease is free, for `lease_secs`, with a new token. A free job
+    /// whose claims ended without an answer `max_attempts` times already is not run again: it
     /// ends `failed` with [`attempts_used_up`] (a job that crashes its worker cannot crash
     /// every server that takes it). A claim whose lease ran out while held (its server crashed
     /// or stalled) also counts against the file itself, in every vector store and across
     /// re-attachments: a file whose claims ended so `max_attempts` times is not run again
     /// anywhere ([`crashed_too_often`]).
-    /// Up to `limit` jobs are claimed at once, oldest first.
-    async fn claim(
-        &self,
-        lease_secs: i64,
-        max_attempts: u32,
-        limit: usize,
-    ) -> StoreResult<Vec<Claim>>;
+    /// Up to `limit` jobs are claimed at once, by turns across tenants, each one's oldest
+    /// first; a job released by a retry waits out its back-off ([`retry_delay_secs`]).
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claim>>;
 
     /// Extends the claim `token` to `lease_secs` from now, so that a job that runs longer than
     /// one lease is not claimed twice; false when the claim is no longer held (cancelled,
@@ -260,4 +323,18 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
     /// How many files wait for ingestion or are being ingested (`in_progress`), in every
     /// vector store of every tenant.
     async fn queue_depth(&self) -> StoreResult<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_delay_doubles_up_to_its_cap() {
+        let delays: Vec<i64> = (1..=10).map(retry_delay_secs).collect();
+        assert_eq!(delays, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(retry_delay_secs(0), 2);
+        assert_eq!(retry_delay_secs(63), MAX_RETRY_DELAY_SECS);
+        assert_eq!(retry_delay_secs(u32::MAX), MAX_RETRY_DELAY_SECS);
+    }
 }

@@ -36,8 +36,9 @@ pub use field::{DocumentPart, Field, FileExpiryPart};
 pub use files::{FileCatalog, FilePage, FileRecord};
 pub use filter::{Comparison, Filter, FilterValue, Op, Scalar};
 pub use ingest::{
-    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
-    JobOutcome, LastError, StatusCounts, attempts_used_up, crashed_too_often,
+    AttachedFile, AttachedPage, Batch, Claim, ClaimRequest, FencedWork, FileStatus, GroupWork,
+    IngestCatalog, JobOutcome, LastError, MAX_RETRY_DELAY_SECS, Runnable, StatusCounts,
+    attempts_used_up, crashed_too_often, retries_used_up, retry_delay_secs,
 };
 pub use registry::StoreRegistry;
 pub use store::{

@@ -7,9 +7,9 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
-    AttachedFile, AttachedPage, Batch, Claim, FencedWork, FileStatus, GroupWork, IngestCatalog,
-    JobOutcome, LastError, PageOrder, StatusCounts, StoreError, StoreResult, attempts_used_up,
-    crashed_too_often,
+    AttachedFile, AttachedPage, Batch, Claim, ClaimRequest, FencedWork, FileStatus, GroupWork,
+    IngestCatalog, JobOutcome, LastError, PageOrder, StatusCounts, StoreError, StoreResult,
+    attempts_used_up, crashed_too_often, retry_delay_secs,
 };
 
 use crate::error;
@@ -43,6 +43,8 @@ struct Row {
     created_at: i64,
     #[diesel(sql_type = Integer)]
     attempts: i32,
+    #[diesel(sql_type = Integer)]
+    retries: i32,
 }
 
 impl From<Row> for AttachedFile {
@@ -66,6 +68,7 @@ impl From<Row> for AttachedFile {
             usage_bytes: r.usage_bytes.max(0) as u64,
             created_at: r.created_at,
             attempts: r.attempts.max(0) as u32,
+            retries: r.retries.max(0) as u32,
         }
     }
 }
@@ -116,14 +119,14 @@ fn lease_length(lease_secs: i64) -> i64 {
 /// clock, whatever the servers' clocks say (migration 7's trigger reads the same).
 const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
 
-const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts";
+const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts, retries";
 const BATCH_COLUMNS: &str = "id, vector_store_id, tenant_id, created_at, cancelled";
 
 const UPSERT: &str = "INSERT INTO vector_store_files (vector_store_id, file_id, tenant_id, batch_id, status, attributes, max_chunk_tokens, overlap_tokens, created_at) \
      VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $8) \
      ON CONFLICT (vector_store_id, file_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, status = 'in_progress', \
      last_error_code = NULL, last_error = NULL, attributes = EXCLUDED.attributes, max_chunk_tokens = EXCLUDED.max_chunk_tokens, \
-     overlap_tokens = EXCLUDED.overlap_tokens, usage_bytes = 0, attempts = 0, claimed_until = NULL, claim_token = NULL, seq = nextval('vector_store_files_seq_seq') \
+     overlap_tokens = EXCLUDED.overlap_tokens, usage_bytes = 0, attempts = 0, retries = 0, claimed_until = NULL, claim_token = NULL, seq = nextval('vector_store_files_seq_seq') \
      RETURNING ";
 
 fn upsert_query(
@@ -330,12 +333,13 @@ impl IngestCatalog for PgCatalog {
         Ok(c)
     }
 
-    async fn claim(
-        &self,
-        lease_secs: i64,
-        max_attempts: u32,
-        limit: usize,
-    ) -> StoreResult<Vec<Claim>> {
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claim>> {
+        let ClaimRequest {
+            lease_secs,
+            max_attempts,
+            limit,
+            runnable,
+        } = request;
         #[derive(QueryableByName)]
         struct ClaimRow {
             #[diesel(embed)]
@@ -373,6 +377,8 @@ impl IngestCatalog for PgCatalog {
                 // whose file crashed servers too often) ends `failed`, and other free jobs are
                 // claimed by turns across tenants (each tenant's oldest first, then each one's
                 // second oldest, …), so one tenant's large batch does not hold up another's file.
+                // Only jobs of vector stores whose back-end and model this server has are
+                // claimed: another server runs the others.
                 diesel::sql_query(format!(
                     "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $2), \
                      spent AS ( \
@@ -385,11 +391,13 @@ impl IngestCatalog for PgCatalog {
                      UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $1, attempts = v.attempts + 1, \
                        claim_token = gen_random_uuid()::text \
                      FROM (SELECT q.vector_store_id, q.file_id FROM vector_store_files q \
-                           JOIN (SELECT vector_store_id, file_id, seq, \
-                                   row_number() OVER (PARTITION BY tenant_id ORDER BY seq) AS turn \
-                                 FROM vector_store_files \
-                                 WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= {DB_NOW}) AND attempts < $2 \
-                                   AND file_id NOT IN (SELECT id FROM worn)) r \
+                           JOIN (SELECT f.vector_store_id, f.file_id, f.seq, \
+                                   row_number() OVER (PARTITION BY f.tenant_id ORDER BY f.seq) AS turn \
+                                 FROM vector_store_files f JOIN collections s ON s.id = f.vector_store_id \
+                                 WHERE f.status = 'in_progress' AND (f.claimed_until IS NULL OR f.claimed_until <= {DB_NOW}) AND f.attempts < $2 \
+                                   AND f.file_id NOT IN (SELECT id FROM worn) \
+                                   AND ($8::text[] IS NULL OR s.backend = ANY($8)) \
+                                   AND ($9::text[] IS NULL OR s.model IS NULL OR s.model = ANY($9))) r \
                              ON q.vector_store_id = r.vector_store_id AND q.file_id = r.file_id \
                            ORDER BY r.turn, r.seq LIMIT $5 FOR UPDATE OF q SKIP LOCKED) j \
                      WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
@@ -402,6 +410,8 @@ impl IngestCatalog for PgCatalog {
                 .bind::<BigInt, _>(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
                 .bind::<Text, _>(crashed.code)
                 .bind::<Text, _>(crashed.message)
+                .bind::<Nullable<Array<Text>>, _>(runnable.as_ref().map(|r| r.backends.clone()))
+                .bind::<Nullable<Array<Text>>, _>(runnable.as_ref().map(|r| r.models.clone()))
                 .load(c)
                 .await
             })
@@ -456,32 +466,51 @@ impl IngestCatalog for PgCatalog {
         outcome: JobOutcome,
     ) -> StoreResult<bool> {
         let mut conn = self.db.conn().await?;
-        let base = diesel::sql_query(format!(
+        // A release (retry or hand-back) gives back the attempt its claim took: only claims
+        // that end without an answer count. A retry waits a back-off that doubles with each.
+        let (status, bytes, code, message, release, retry) = match outcome {
+            JobOutcome::Completed { usage_bytes } => (
+                FileStatus::Completed,
+                usage_bytes as i64,
+                None,
+                None,
+                false,
+                false,
+            ),
+            JobOutcome::Failed(e) => (
+                FileStatus::Failed,
+                0,
+                Some(e.code),
+                Some(e.message),
+                false,
+                false,
+            ),
+            JobOutcome::Retry => (FileStatus::InProgress, 0, None, None, true, true),
+            JobOutcome::HandBack => (FileStatus::InProgress, 0, None, None, true, false),
+        };
+        let delays: Vec<i64> = (1..=12).map(retry_delay_secs).collect();
+        let n = diesel::sql_query(format!(
             "UPDATE vector_store_files SET \
                status = $3, usage_bytes = $4, last_error_code = $5, last_error = $6, \
-               claimed_until = CASE WHEN $3 = 'in_progress' THEN {DB_NOW} + $7 ELSE NULL END, claim_token = NULL \
-             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $8",
+               attempts = CASE WHEN $7 THEN greatest(attempts - 1, 0) ELSE attempts END, \
+               retries = CASE WHEN $8 THEN retries + 1 ELSE retries END, \
+               claimed_until = CASE WHEN NOT $7 THEN NULL WHEN $8 THEN {DB_NOW} + $9[least(retries + 1, cardinality($9))] ELSE NULL END, \
+               claim_token = NULL \
+             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $10",
         ))
         .bind::<Text, _>(vector_store_id.to_string())
-        .bind::<Text, _>(file_id.to_string());
-        let (status, bytes, code, message) = match outcome {
-            JobOutcome::Completed { usage_bytes } => {
-                (FileStatus::Completed, usage_bytes as i64, None, None)
-            }
-            JobOutcome::Failed(e) => (FileStatus::Failed, 0, Some(e.code), Some(e.message)),
-            JobOutcome::Retry => (FileStatus::InProgress, 0, None, None),
-        };
-        let n = base
-            .bind::<Text, _>(status.as_str().to_string())
-            .bind::<BigInt, _>(bytes)
-            .bind::<Nullable<Text>, _>(code)
-            .bind::<Nullable<Text>, _>(message)
-            // A released job waits a little before it is claimed again.
-            .bind::<BigInt, _>(2)
-            .bind::<Text, _>(token.to_string())
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
+        .bind::<Text, _>(file_id.to_string())
+        .bind::<Text, _>(status.as_str().to_string())
+        .bind::<BigInt, _>(bytes)
+        .bind::<Nullable<Text>, _>(code)
+        .bind::<Nullable<Text>, _>(message)
+        .bind::<Bool, _>(release)
+        .bind::<Bool, _>(retry)
+        .bind::<Array<BigInt>, _>(delays)
+        .bind::<Text, _>(token.to_string())
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
         Ok(n == 1)
     }
 

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, json};
 use store_core::{
-    AttachedFile, Batch, Catalog, FileCatalog, FileRecord, FileStatus, IngestCatalog, JobOutcome,
-    NewCollection, now_unix,
+    AttachedFile, Batch, Catalog, ClaimRequest, FileCatalog, FileRecord, FileStatus, IngestCatalog,
+    JobOutcome, NewCollection, now_unix,
 };
 use store_pgvector::{PgCatalog, PgVectorOptions};
 
@@ -72,6 +72,7 @@ async fn attached(catalog: &PgCatalog, name: &str) -> AttachedFile {
             usage_bytes: 0,
             created_at: now_unix(),
             attempts: 0,
+            retries: 0,
         })
         .await
         .unwrap()
@@ -98,7 +99,12 @@ async fn a_reattached_file_refuses_the_old_claims_renewals_writes_and_finish() {
     let catalog = catalog("reattach").await;
     let file = attached(&catalog, "reattach").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
-    let old = catalog.claim(60, 5, 1).await.unwrap().pop().expect("a job");
+    let old = catalog
+        .claim(ClaimRequest::new(60, 5, 1))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a job");
     assert_eq!(old.job.file_id, id);
 
     // Re-attached while the first worker runs: the first claim is over.
@@ -112,7 +118,7 @@ async fn a_reattached_file_refuses_the_old_claims_renewals_writes_and_finish() {
 
     // The new claim has the same attempt number (attempts were reset) but its own token.
     let new = catalog
-        .claim(60, 5, 1)
+        .claim(ClaimRequest::new(60, 5, 1))
         .await
         .unwrap()
         .pop()
@@ -160,7 +166,12 @@ async fn a_reattach_waits_for_a_fenced_write_in_flight() {
     let catalog = std::sync::Arc::new(catalog("inflight").await);
     let file = attached(&catalog, "inflight").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
-    let claim = catalog.claim(60, 5, 1).await.unwrap().pop().expect("a job");
+    let claim = catalog
+        .claim(ClaimRequest::new(60, 5, 1))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a job");
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let writer = {
@@ -203,7 +214,7 @@ async fn a_job_whose_tries_are_used_up_fails_instead_of_running_again() {
     // Two workers each die holding it (their leases of 0 s run out at once).
     for attempt in 1..=2 {
         let c = catalog
-            .claim(0, 2, 1)
+            .claim(ClaimRequest::new(0, 2, 1))
             .await
             .unwrap()
             .pop()
@@ -212,7 +223,13 @@ async fn a_job_whose_tries_are_used_up_fails_instead_of_running_again() {
         // A lease ends a second after its length, rounded to whole seconds.
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     }
-    assert!(catalog.claim(0, 2, 1).await.unwrap().is_empty());
+    assert!(
+        catalog
+            .claim(ClaimRequest::new(0, 2, 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
     assert_eq!(f.status, FileStatus::Failed);
     let e = f.last_error.expect("last_error");
@@ -230,7 +247,7 @@ async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattac
     // again, which starts its tries afresh (attempts 1 each time) but not its count of crashes.
     for crash in 1..=3 {
         let c = catalog
-            .claim(0, 3, 1)
+            .claim(ClaimRequest::new(0, 3, 1))
             .await
             .unwrap()
             .pop()
@@ -241,7 +258,13 @@ async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattac
             catalog.attach(file.clone()).await.unwrap();
         }
     }
-    assert!(catalog.claim(0, 3, 1).await.unwrap().is_empty());
+    assert!(
+        catalog
+            .claim(ClaimRequest::new(0, 3, 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
     assert_eq!(f.status, FileStatus::Failed);
     let e = f.last_error.expect("last_error");
@@ -253,7 +276,13 @@ async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattac
     );
     // Attached again, it fails at once rather than take a server down again.
     catalog.attach(file.clone()).await.unwrap();
-    assert!(catalog.claim(0, 3, 1).await.unwrap().is_empty());
+    assert!(
+        catalog
+            .claim(ClaimRequest::new(0, 3, 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
     assert_eq!(f.status, FileStatus::Failed);
 }
@@ -275,7 +304,7 @@ async fn fenced_writes_cannot_take_the_whole_pool() {
             .await
             .unwrap();
     }
-    let claims = catalog.claim(60, 3, 20).await.unwrap();
+    let claims = catalog.claim(ClaimRequest::new(60, 3, 20)).await.unwrap();
     assert_eq!(claims.len(), 13);
     let writes = claims.iter().map(|c| {
         let pool = pool.clone();
@@ -315,39 +344,152 @@ async fn tenants_take_turns_in_the_queue() {
     }
     // Tenant B's one file comes after all five of A's.
     let b = attached(&catalog, "turns_b").await;
-    let claims = catalog.claim(30, 3, 2).await.unwrap();
+    let claims = catalog.claim(ClaimRequest::new(30, 3, 2)).await.unwrap();
     let files: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
     assert_eq!(files, vec![a.file_id.as_str(), b.file_id.as_str()]);
     // Then A's others, oldest first.
-    let claims = catalog.claim(30, 3, 2).await.unwrap();
+    let claims = catalog.claim(ClaimRequest::new(30, 3, 2)).await.unwrap();
     let files: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
     assert_eq!(files, vec!["file-turns_a1", "file-turns_a2"]);
 }
 
 #[tokio::test]
-async fn a_handed_back_claim_is_not_counted_as_a_crash() {
+async fn a_handed_back_claim_spends_no_attempt_and_is_claimed_again_at_once() {
     let catalog = catalog("handback").await;
     let file = attached(&catalog, "handback").await;
     let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
     insert_file_of(&catalog, &file).await;
+    // With one attempt allowed, a hand-back that spent it would fail the job on its next claim.
     for _ in 0..3 {
         let c = catalog
-            .claim(30, 10, 1)
+            .claim(ClaimRequest::new(30, 1, 1))
             .await
             .unwrap()
             .pop()
-            .expect("claimed");
+            .expect("handed-back jobs are claimed again at once, and spend no attempt");
+        assert_eq!(c.job.attempts, 1);
+        assert_eq!(c.job.retries, 0);
         assert!(
             catalog
-                .finish(&vs, &id, &c.token, JobOutcome::Retry)
+                .finish(&vs, &id, &c.token, JobOutcome::HandBack)
                 .await
                 .unwrap()
         );
-        // Attached again (a released job would otherwise wait a little before its next claim).
-        catalog.attach(file.clone()).await.unwrap();
     }
-    let c = catalog.claim(30, 3, 1).await.unwrap().pop();
-    assert!(c.is_some(), "hand-backs were counted as crashes");
+    let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
+    assert_eq!(f.status, FileStatus::InProgress);
+}
+
+#[tokio::test]
+async fn a_retried_job_spends_no_attempt_and_waits_a_back_off_that_doubles() {
+    let catalog = catalog("retry").await;
+    let file = attached(&catalog, "retry").await;
+    let (vs, id) = (file.vector_store_id.clone(), file.file_id.clone());
+    let claim = || async {
+        catalog
+            .claim(ClaimRequest::new(30, 1, 1))
+            .await
+            .unwrap()
+            .pop()
+    };
+    let c = claim().await.expect("claimed");
+    assert!(
+        catalog
+            .finish(&vs, &id, &c.token, JobOutcome::Retry)
+            .await
+            .unwrap()
+    );
+    assert!(claim().await.is_none(), "a retry waits its back-off");
+    // The first back-off is 2 s (stamped in whole seconds: up to 3 s).
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let c = claim()
+        .await
+        .expect("claimed after the first back-off, with its attempt given back");
+    assert_eq!((c.job.attempts, c.job.retries), (1, 1));
+    assert!(
+        catalog
+            .finish(&vs, &id, &c.token, JobOutcome::Retry)
+            .await
+            .unwrap()
+    );
+    // The second is 4 s.
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert!(claim().await.is_none(), "the second back-off is longer");
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    let c = claim().await.expect("claimed after the second back-off");
+    assert_eq!((c.job.attempts, c.job.retries), (1, 2));
+    // Attached again, the job starts afresh.
+    catalog.attach(file.clone()).await.unwrap();
+    let c = claim().await.expect("a re-attached job is claimed at once");
+    assert_eq!((c.job.attempts, c.job.retries), (1, 0));
+}
+
+#[tokio::test]
+async fn a_server_claims_only_jobs_whose_back_end_and_model_it_has() {
+    use store_core::Runnable;
+    let catalog = catalog("runnable").await;
+    let tenant = catalog.ensure_tenant("runnable").await.unwrap();
+    for (name, backend, model) in [
+        ("es", "elasticsearch", Some("m")),
+        ("pg", "pgvector", Some("other")),
+    ] {
+        let store = catalog
+            .create_collection(NewCollection {
+                id: format!("vs_{name}"),
+                tenant_id: tenant.id.clone(),
+                collection: name.into(),
+                name: None,
+                backend: backend.into(),
+                model: model.map(String::from),
+                dimension: 3,
+                metadata: Map::new(),
+                expires_after_days: None,
+            })
+            .await
+            .unwrap();
+        catalog
+            .attach(AttachedFile {
+                vector_store_id: store.id,
+                file_id: format!("file-{name}"),
+                tenant_id: tenant.id.clone(),
+                batch_id: None,
+                status: FileStatus::InProgress,
+                last_error: None,
+                attributes: Map::new(),
+                max_chunk_tokens: 100,
+                overlap_tokens: 10,
+                usage_bytes: 0,
+                created_at: now_unix(),
+                attempts: 0,
+                retries: 0,
+            })
+            .await
+            .unwrap();
+    }
+    let claim = |backends: &[&str], models: &[&str]| {
+        let runnable = Runnable {
+            backends: backends.iter().map(|s| s.to_string()).collect(),
+            models: models.iter().map(|s| s.to_string()).collect(),
+        };
+        let catalog = &catalog;
+        async move {
+            catalog
+                .claim(ClaimRequest::new(30, 5, 10).runnable(runnable))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.job.file_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Neither: no such back-end with that model here.
+    assert!(claim(&["pgvector"], &["m"]).await.is_empty());
+    assert!(claim(&["elasticsearch"], &["other"]).await.is_empty());
+    assert_eq!(claim(&["pgvector"], &["other"]).await, ["file-pg"]);
+    assert_eq!(
+        claim(&["pgvector", "elasticsearch"], &["m", "other"]).await,
+        ["file-es"]
+    );
 }
 
 #[tokio::test]
@@ -367,14 +509,14 @@ async fn jobs_claimed_together_are_written_and_ended_together_while_their_claims
                 .unwrap(),
         );
     }
-    let claims = catalog.claim(60, 5, 3).await.unwrap();
+    let claims = catalog.claim(ClaimRequest::new(60, 5, 3)).await.unwrap();
     let ids: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
     assert_eq!(
         ids,
         ["file-group", "file-group-1", "file-group-2"],
         "the oldest, in order"
     );
-    let rest = catalog.claim(60, 5, 3).await.unwrap();
+    let rest = catalog.claim(ClaimRequest::new(60, 5, 3)).await.unwrap();
     assert_eq!(rest.len(), 1, "the others are taken");
 
     // The second file is re-attached meanwhile: its claim no longer holds.
@@ -474,7 +616,12 @@ async fn the_queue_depth_counts_files_until_they_end_and_a_cancel_says_how_many_
     assert_eq!(again, 0, "nothing was left to cancel");
 
     // A job being ingested is in the queue until it ends.
-    let claim = catalog.claim(60, 5, 1).await.unwrap().pop().expect("a job");
+    let claim = catalog
+        .claim(ClaimRequest::new(60, 5, 1))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a job");
     assert_eq!(catalog.queue_depth().await.unwrap(), 1);
     let outcome = JobOutcome::Completed { usage_bytes: 1 };
     let ended = catalog.finish(&vs, &file.file_id, &claim.token, outcome);
