@@ -39,6 +39,14 @@ pub fn compiled_backends() -> Vec<&'static str> {
 /// The catalog's connection pool, with migrations run when configured.
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<store_pgvector::Pool> {
     let url = settings.database.url()?;
+    let (in_flight, pool) = (settings.server.max_in_flight, settings.database.pool_size);
+    if in_flight == 0 || in_flight >= pool {
+        tracing::warn!(
+            server.max_in_flight = in_flight,
+            database.pool_size = pool,
+            "requests in progress are not bounded below the connection pool: busy tenants can leave authentication and ingestion without a connection"
+        );
+    }
     if settings.database.run_migrations {
         store_pgvector::migrate(url.expose_secret())
             .await

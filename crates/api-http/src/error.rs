@@ -175,6 +175,7 @@ impl ApiError {
                 ServiceError::Conflict(_) => Class::Conflict,
                 ServiceError::Unauthorized(_) => Class::Unauthorized,
                 ServiceError::TooLarge(_) => Class::PayloadTooLarge,
+                ServiceError::TooManyInFlight(busy) if busy.server_wide => Class::Unavailable,
                 ServiceError::RateLimited(_) | ServiceError::TooManyInFlight(_) => {
                     Class::RateLimited
                 }
@@ -208,6 +209,12 @@ impl ApiError {
         let row = self.class().row();
         let message = match self.class() {
             Class::Internal => "The server had an error while processing your request.".into(),
+            // Says only what the caller can act on: try again shortly.
+            Class::Unavailable
+                if matches!(self, ApiError::Service(ServiceError::TooManyInFlight(_))) =>
+            {
+                self.to_string()
+            }
             // The cause (which may name internal hosts) is logged, never sent.
             Class::Unavailable => {
                 "A storage or embedding back-end is unavailable; please try again shortly.".into()
@@ -333,7 +340,8 @@ impl ApiError {
     /// The response for this error on surface `S`.
     fn response<S: Surface>(&self) -> HttpResponse {
         let class = self.class();
-        if matches!(class, Class::Internal | Class::Unavailable) {
+        let busy = matches!(self, ApiError::Service(ServiceError::TooManyInFlight(_)));
+        if matches!(class, Class::Internal | Class::Unavailable) && !busy {
             tracing::error!(error = %error_chain(self), "request failed");
         }
         let mut res = HttpResponse::build(class.row().status);
@@ -343,7 +351,7 @@ impl ApiError {
         if class == Class::Unavailable {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
-        if let ApiError::Service(ServiceError::TooManyInFlight(_)) = self {
+        if busy && class != Class::Unavailable {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         if let ApiError::Service(ServiceError::RateLimited(limited)) = self {
@@ -520,5 +528,27 @@ mod tests {
         assert_eq!(h.get("retry-after-ms").unwrap(), "1500");
         assert_eq!(h.get(LIMIT_HEADER).unwrap(), "5");
         assert_eq!(h.get(REMAINING_HEADER).unwrap(), "0");
+    }
+
+    #[test]
+    fn a_request_over_the_in_flight_bounds_is_429_for_its_tenant_and_503_for_the_server() {
+        for (server_wide, status) in [
+            (false, StatusCode::TOO_MANY_REQUESTS),
+            (true, StatusCode::SERVICE_UNAVAILABLE),
+        ] {
+            let e = api(service::TooManyInFlight {
+                limit: 12,
+                server_wide,
+            });
+            let res = e.error_response();
+            assert_eq!(res.status(), status);
+            assert_eq!(res.headers().get("retry-after").unwrap(), "1");
+            let env = e.envelope();
+            assert!(
+                env.error.message.contains("at most 12 at once"),
+                "{}",
+                env.error.message
+            );
+        }
     }
 }

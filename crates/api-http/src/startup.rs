@@ -48,6 +48,11 @@ pub struct HttpSettings {
     /// then gets 429. Keep it below `database.pool_size`; 0 turns the bound off.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight_per_tenant: usize,
+    /// Requests of all tenants in progress at once; one over it waits (within the same 10 s)
+    /// and then gets 503. Keep it below `database.pool_size`, so that authentication,
+    /// ingestion and the queue always find a connection; 0 turns the bound off.
+    #[serde(default = "default_max_in_flight_total")]
+    pub max_in_flight: usize,
     /// The bearer token `GET /metrics` asks for. Unset with API keys on, `/metrics` is not
     /// served; unset in `open` mode, it is public (that mode listens on loopback only).
     #[serde(default)]
@@ -56,6 +61,10 @@ pub struct HttpSettings {
 
 fn default_max_in_flight() -> usize {
     8
+}
+
+fn default_max_in_flight_total() -> usize {
+    12
 }
 
 /// How long a request over its tenant's bound on requests in flight waits for a turn.
@@ -125,6 +134,7 @@ impl Application {
         ));
         let in_flight = web::Data::new(InFlight::new(
             settings.max_in_flight_per_tenant,
+            settings.max_in_flight,
             IN_FLIGHT_WAIT,
         ));
         let metrics_access = MetricsAccess::new(data.auth.mode(), settings.metrics_token.as_ref());

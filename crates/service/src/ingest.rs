@@ -1513,7 +1513,12 @@ mod tests {
         #[test]
         fn a_passing_fault_is_retried_until_the_retries_run_out() {
             let dir = tempfile::tempdir().unwrap();
-            let service = service(MockIngestCatalog::new(), MockCatalog::new(), true, dir.path());
+            let service = service(
+                MockIngestCatalog::new(),
+                MockCatalog::new(),
+                true,
+                dir.path(),
+            );
             let worker = Ingestor::new(service, 60, 3).with_max_retries(2);
             let outcome = |retries| {
                 let job = AttachedFile {
@@ -1527,7 +1532,10 @@ mod tests {
             };
             assert_eq!(outcome(0), JobOutcome::Retry);
             assert_eq!(outcome(1), JobOutcome::Retry);
-            assert_eq!(outcome(2), JobOutcome::Failed(store_core::retries_used_up(2)));
+            assert_eq!(
+                outcome(2),
+                JobOutcome::Failed(store_core::retries_used_up(2))
+            );
         }
 
         #[tokio::test]

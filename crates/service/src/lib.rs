@@ -29,7 +29,7 @@ pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
 pub use collections::{CreateCollectionInput, DocumentInput, Limits, SearchInput, VectorService};
 pub use error::{ServiceError, ServiceResult, error_chain};
 pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
-pub use in_flight::{InFlight, TooManyInFlight};
+pub use in_flight::{InFlight, TooManyInFlight, Turn};
 pub use ingest::{IngestService, Ingestor, StoreState, auto_chunking, batch_status, chunking};
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
 pub use records::RECORD_TTL;

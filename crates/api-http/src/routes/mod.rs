@@ -16,13 +16,12 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use store_core::{CollectionRecord, Tenant};
-use tokio::sync::OwnedSemaphorePermit;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::startup::AppState;
-use service::{InFlight, RateLimits};
+use service::{InFlight, RateLimits, Turn};
 
 /// The authenticated caller, within its tenant's rate limit. The key arrives as
 /// `Authorization: Bearer <key>` or `x-base-api-key: <key>`.
@@ -33,10 +32,7 @@ use service::{InFlight, RateLimits};
 /// held until the handler is done. Routes without a `Caller` (`/health`, `/ready`) are never
 /// limited.
 #[derive(Debug, Clone)]
-pub struct Caller(
-    pub Tenant,
-    #[allow(dead_code)] Option<Arc<OwnedSemaphorePermit>>,
-);
+pub struct Caller(pub Tenant, #[allow(dead_code)] Option<Arc<Turn>>);
 
 /// Whether a request was admitted (its [`Caller`] authenticated, within its limits and in
 /// flight), for the extractors that must not read a body before that. A handler's extractors
@@ -100,7 +96,7 @@ impl Caller {
                 req.extensions_mut().insert(status);
             }
             let turn = match in_flight {
-                Some(gate) => gate.enter(&tenant).await?.map(Arc::new),
+                Some(gate) => Some(Arc::new(gate.enter(&tenant).await?)),
                 None => None,
             };
             Ok(Caller(tenant, turn))
