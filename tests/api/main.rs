@@ -16,3 +16,4 @@ mod rate_limit;
 mod raw;
 mod sdk;
 mod tenancy;
+mod usage;

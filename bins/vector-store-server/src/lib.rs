@@ -228,8 +228,12 @@ impl Drop for Background {
     }
 }
 
+/// How often collections whose usage writes changed are looked for, to count it again.
+const USAGE_RECOUNT_EVERY: Duration = Duration::from_secs(2);
+
 /// Starts the background work: ingestion workers and the expiry sweeper (expired files are
-/// deleted, expired collections' chunks freed, every `ingest.expiry_sweep_secs`). It runs until
+/// deleted, expired collections' chunks freed, every `ingest.expiry_sweep_secs`), and the count
+/// of usage that writes changed (every 2 s). It runs until
 /// the returned [`Background`] is stopped or dropped.
 pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
     let shutdown = CancellationToken::new();
@@ -263,6 +267,25 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
             }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+    }));
+    // Usage that writes changed is counted again within seconds, one collection at a time.
+    let service = state.service.clone();
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        while !stop.is_cancelled() {
+            let pause = match service.recount_stale_usage(10).await {
+                Ok(10) => Duration::ZERO,
+                Ok(_) => USAGE_RECOUNT_EVERY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting vector stores' usage failed");
+                    USAGE_RECOUNT_EVERY * 5
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
                 () = stop.cancelled() => {}
             }
         }

@@ -514,7 +514,8 @@ impl VectorService {
         docs: Vec<DocumentInput>,
     ) -> Result<u64, ServiceError> {
         let chunks = self.embed_documents(record, docs).await?;
-        Ok(self.store(record)?.upsert(&record.spec(), chunks).await?)
+        let written = self.store(record)?.upsert(&record.spec(), chunks).await;
+        self.written(record, written).await
     }
 
     /// Stores documents into the tenant's collection `input.collection` (on `input.backend`),
@@ -705,14 +706,16 @@ impl VectorService {
         record: &CollectionRecord,
         file_ids: &[String],
     ) -> Result<u64, ServiceError> {
-        Ok(self
+        let deleted = self
             .store(record)?
             .delete_files(&record.spec(), file_ids)
-            .await?)
+            .await;
+        self.written(record, deleted).await
     }
 
     pub async fn delete_all(&self, record: &CollectionRecord) -> Result<u64, ServiceError> {
-        Ok(self.store(record)?.delete_all(&record.spec()).await?)
+        let deleted = self.store(record)?.delete_all(&record.spec()).await;
+        self.written(record, deleted).await
     }
 
     /// A page of stored chunks and the total count.
@@ -1048,7 +1051,14 @@ mod tests {
                     && chunks[1].vector == vec![0.0, 1.0, 0.0]
             })
             .returning(|_, c| Ok(c.len() as u64));
-        let svc = service(MockCatalog::new(), s, e);
+        // The write is recorded as one that may have changed the collection's usage.
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_chunks_changed()
+            .withf(|id| id == "vs_1")
+            .times(1)
+            .returning(|_| Ok(()));
+        let svc = service(catalog, s, e);
         let n = svc
             .upsert(
                 &record(Some("m")),

@@ -109,6 +109,23 @@ pub struct StoreState {
     pub status: VectorStoreStatus,
 }
 
+impl StoreState {
+    fn of(store: &CollectionRecord, counts: StatusCounts) -> Self {
+        let status = if VectorService::is_expired(store) {
+            VectorStoreStatus::Expired
+        } else if counts.in_progress > 0 {
+            VectorStoreStatus::InProgress
+        } else {
+            VectorStoreStatus::Completed
+        };
+        StoreState {
+            usage_bytes: counts.usage_bytes,
+            counts,
+            status,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IngestService {
     pub vectors: VectorService,
@@ -253,22 +270,24 @@ impl IngestService {
         Ok(record)
     }
 
-    /// A store's size, file counts and state.
+    /// A store's size, file counts and state, its size counted again first when writes may
+    /// have changed it.
     pub async fn store_state(&self, store: &CollectionRecord) -> Result<StoreState, ServiceError> {
-        let (usage_bytes, counts) =
-            futures::try_join!(self.vectors.usage_bytes(store), self.counts(store, None))?;
-        let status = if VectorService::is_expired(store) {
-            VectorStoreStatus::Expired
-        } else if counts.in_progress > 0 {
-            VectorStoreStatus::InProgress
-        } else {
-            VectorStoreStatus::Completed
-        };
-        Ok(StoreState {
-            usage_bytes,
-            counts,
-            status,
-        })
+        Ok(StoreState::of(store, self.vectors.stats(store).await?))
+    }
+
+    /// The size, file counts and state of each of a page of stores, in one look-up whatever
+    /// they hold (a size that writes changed a moment ago may show its last count).
+    pub async fn store_states(
+        &self,
+        stores: &[CollectionRecord],
+    ) -> Result<Vec<StoreState>, ServiceError> {
+        let stats = self.vectors.page_stats(stores).await?;
+        Ok(stores
+            .iter()
+            .zip(stats)
+            .map(|(store, counts)| StoreState::of(store, counts))
+            .collect())
     }
 
     /// A batch's file counts and state.

@@ -1,7 +1,7 @@
 //! The service layer: everything between the wire and the stores, usable without HTTP.
 //!
 //! - [`VectorService`]: collections with their embedding model, documents, search (vector,
-//!   keyword, hybrid), expiry and readiness;
+//!   keyword, hybrid), expiry and readiness, and each collection's file counts and usage;
 //! - [`FileService`] and [`BlobStore`]: uploaded files and their bytes;
 //! - [`IngestService`] and [`Ingestor`]: files attached to vector stores, as durable jobs that
 //!   workers claim, extract ([`text`], in the [`sandbox`]), chunk, embed and store;
@@ -24,6 +24,7 @@ mod rate_limit;
 mod records;
 pub mod sandbox;
 pub mod text;
+mod usage;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
 pub use collections::{CreateCollectionInput, DocumentInput, Limits, SearchInput, VectorService};
@@ -34,3 +35,4 @@ pub use ingest::{IngestService, Ingestor, StoreState, auto_chunking, batch_statu
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
 pub use records::RECORD_TTL;
 pub use store_core::{DocumentPart, Field, FileExpiryPart};
+pub use usage::RECOUNT_INTERVAL_SECS;

@@ -114,6 +114,27 @@ pub struct CollectionUpdate {
 }
 
 /// A database connection pool at one moment.
+/// A collection's file counts by status and the bytes of text its chunks hold, as the catalog
+/// keeps them: the counts change with the files, the usage is that of the last count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionStats {
+    pub id: String,
+    /// The counts of its attached files; `usage_bytes` is the bytes of text of all its chunks
+    /// (raw writes' too), as last counted.
+    pub counts: crate::StatusCounts,
+    /// Writes that may have changed its chunks, in all.
+    pub changes: u64,
+    /// How many of those writes the usage counted.
+    pub counted: u64,
+}
+
+impl CollectionStats {
+    /// Whether a write since the last count may have changed the usage.
+    pub fn usage_is_stale(&self) -> bool {
+        self.changes > self.counted
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStatus {
     /// The connections the pool holds (lent out or idle).
@@ -206,6 +227,32 @@ pub trait Catalog: Send + Sync + Debug + 'static {
 
     /// Records that an expired collection's chunks were freed at `at`.
     async fn mark_chunks_freed(&self, id: &str, at: i64) -> StoreResult<()>;
+
+    /// The stats of these collections (of any tenant: the caller has checked they are the
+    /// caller's), in one look-up whatever they hold; a collection not found is left out.
+    async fn collection_stats(&self, ids: Vec<String>) -> StoreResult<Vec<CollectionStats>>;
+
+    /// Records a write that may have changed the collection's chunks: its usage is out of date
+    /// until counted again. Called once the write ended, whether or not it succeeded.
+    async fn chunks_changed(&self, id: &str) -> StoreResult<()>;
+
+    /// Records the usage counted once `seen` changes had been made (read from
+    /// [`Catalog::collection_stats`] before counting); a count that saw fewer changes than one
+    /// recorded already is dropped.
+    async fn record_usage(&self, id: &str, seen: u64, usage_bytes: u64) -> StoreResult<()>;
+
+    /// Takes for a count collections of every tenant, on one of `backends`, whose usage is
+    /// out of date and that either did not change for `quiet_secs` since their last count (or
+    /// try), or were not counted (or tried) for `recount_secs`; the latest changed first, at
+    /// most `limit`. A collection taken is not taken again (by any server) before
+    /// `recount_secs`, unless it changes again.
+    async fn take_stale_usage(
+        &self,
+        backends: Vec<String>,
+        quiet_secs: i64,
+        recount_secs: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<CollectionRecord>>;
 
     /// Records that the collection's chunks use `keys` as attribute keys, unless that would make
     /// more than `max` distinct keys: then nothing is recorded and the answer is InvalidInput.

@@ -28,8 +28,8 @@ pub mod store;
 pub mod testkit;
 
 pub use catalog::{
-    ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, NewCollection, PageOrder,
-    PageRequest, PoolStatus, Tenant,
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, NewCollection,
+    PageOrder, PageRequest, PoolStatus, Tenant,
 };
 pub use error::{ErrorKind, StoreError, StoreResult};
 pub use field::{DocumentPart, Field, FileExpiryPart};

@@ -6,8 +6,9 @@ use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
-    ApiKeyRecord, Catalog, CollectionRecord, CollectionUpdate, DocumentPart, Field, NewCollection,
-    PageOrder, PageRequest, PoolStatus, StoreError, StoreResult, Tenant, now_unix,
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, DocumentPart,
+    Field, NewCollection, PageOrder, PageRequest, PoolStatus, StoreError, StoreResult, Tenant,
+    now_unix,
 };
 
 use crate::error;
@@ -110,7 +111,7 @@ impl From<KeyRow> for ApiKeyRecord {
 }
 
 #[derive(QueryableByName)]
-struct CollectionRow {
+pub(crate) struct CollectionRow {
     #[diesel(sql_type = Text)]
     id: String,
     #[diesel(sql_type = Text)]
@@ -168,7 +169,7 @@ const KEY_COLUMNS: &str =
 /// were freed.
 const EXPIRED: &str = "(chunks_freed_at IS NOT NULL OR (expires_after_days IS NOT NULL AND last_active_at + expires_after_days::bigint * 86400 < $8))";
 
-const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, dimension, metadata, expires_after_days, created_at, last_active_at";
+pub(crate) const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, dimension, metadata, expires_after_days, created_at, last_active_at";
 
 fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
@@ -491,6 +492,29 @@ impl Catalog for PgCatalog {
             .await
             .map_err(error::db)?;
         Ok(())
+    }
+
+    async fn collection_stats(&self, ids: Vec<String>) -> StoreResult<Vec<CollectionStats>> {
+        self.stats_of(ids).await
+    }
+
+    async fn chunks_changed(&self, id: &str) -> StoreResult<()> {
+        self.note_chunks_changed(id).await
+    }
+
+    async fn record_usage(&self, id: &str, seen: u64, usage_bytes: u64) -> StoreResult<()> {
+        self.note_usage(id, seen, usage_bytes).await
+    }
+
+    async fn take_stale_usage(
+        &self,
+        backends: Vec<String>,
+        quiet_secs: i64,
+        recount_secs: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<CollectionRecord>> {
+        self.stale_usage_of(backends, quiet_secs, recount_secs, limit)
+            .await
     }
 
     async fn add_attribute_keys(

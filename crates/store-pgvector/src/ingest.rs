@@ -117,7 +117,7 @@ fn lease_length(lease_secs: i64) -> i64 {
 
 /// The database's clock in whole seconds, in SQL: leases are stamped and compared with one
 /// clock, whatever the servers' clocks say (migration 7's trigger reads the same).
-const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
+pub(crate) const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
 
 const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts, retries";
 const BATCH_COLUMNS: &str = "id, vector_store_id, tenant_id, created_at, cancelled";

@@ -14,6 +14,7 @@ mod files;
 mod filter;
 mod ingest;
 mod prepared;
+mod stats;
 mod store;
 
 pub use catalog::PgCatalog;

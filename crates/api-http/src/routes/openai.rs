@@ -1,7 +1,6 @@
 //! The OpenAI Vector Stores API under `/v1/vector_stores`: a vector store is a collection.
 
 use actix_web::{HttpResponse, web};
-use futures::{StreamExt, TryStreamExt};
 use models::openai::{
     CreateVectorStore, Deleted, ListPage, ListQuery, SearchHit, SearchResultsPage,
     SearchVectorStore, UpdateVectorStore, VectorStore,
@@ -20,9 +19,6 @@ use service::{CreateCollectionInput, SearchInput, StoreState};
 
 type State = web::Data<AppState>;
 
-/// Stores of a list page whose usage and counts are read at the same time.
-const LIST_CONCURRENCY: usize = 8;
-
 /// Metadata as OpenAI's schema has it, strings only: a value stored otherwise (before every
 /// surface took strings only) is shown as its JSON text.
 fn string_values(metadata: Map<String, Value>) -> Map<String, Value> {
@@ -36,13 +32,18 @@ fn string_values(metadata: Map<String, Value>) -> Map<String, Value> {
 }
 
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
+    let store_state = state.ingest.store_state(&r).await?;
+    Ok(view_of(r, store_state))
+}
+
+fn view_of(r: CollectionRecord, store_state: StoreState) -> VectorStore {
     let expires_at = r.expires_at();
     let StoreState {
         usage_bytes,
         counts,
         status,
-    } = state.ingest.store_state(&r).await?;
-    Ok(VectorStore {
+    } = store_state;
+    VectorStore {
         object: "vector_store".into(),
         created_at: r.created_at,
         name: r.name.unwrap_or_default(),
@@ -57,7 +58,7 @@ async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiE
         }),
         expires_at,
         id: r.id,
-    })
+    }
 }
 
 #[utoipa::path(
@@ -117,12 +118,13 @@ async fn list(
         before: q.before,
     };
     let (records, has_more) = state.service.page_collections(&caller.0, page).await?;
-    // Each store's usage and file counts are separate queries: a page runs a few at a time.
-    let data: Vec<VectorStore> = futures::stream::iter(records)
-        .map(|r| view(&state, r))
-        .buffered(LIST_CONCURRENCY)
-        .try_collect()
-        .await?;
+    // The page's usage and file counts, as the catalog keeps them: one look-up for the page.
+    let states = state.ingest.store_states(&records).await?;
+    let data: Vec<VectorStore> = records
+        .into_iter()
+        .zip(states)
+        .map(|(r, s)| view_of(r, s))
+        .collect();
     Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
 

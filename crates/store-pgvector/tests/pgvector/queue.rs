@@ -400,7 +400,7 @@ async fn a_retried_job_spends_no_attempt_and_waits_a_back_off_that_doubles() {
             .unwrap()
     );
     assert!(claim().await.is_none(), "a retry waits its back-off");
-    // The first back-off is 2 s (stamped in whole seconds: up to 3 s).
+    // The first back-off is 2 s (stamped in whole seconds: between 1 and 2 s).
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     let c = claim()
         .await
@@ -412,10 +412,11 @@ async fn a_retried_job_spends_no_attempt_and_waits_a_back_off_that_doubles() {
             .await
             .unwrap()
     );
-    // The second is 4 s.
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // The second is 4 s (stamped in whole seconds: more than 3 s), longer than the first
+    // could have been.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert!(claim().await.is_none(), "the second back-off is longer");
-    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let c = claim().await.expect("claimed after the second back-off");
     assert_eq!((c.job.attempts, c.job.retries), (1, 2));
     // Attached again, the job starts afresh.
@@ -627,4 +628,111 @@ async fn the_queue_depth_counts_files_until_they_end_and_a_cancel_says_how_many_
     let ended = catalog.finish(&vs, &file.file_id, &claim.token, outcome);
     assert!(ended.await.unwrap());
     assert_eq!(catalog.queue_depth().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_collections_counts_follow_its_files_and_its_usage_is_stale_until_counted() {
+    let catalog = catalog("stats").await;
+    let file = attached(&catalog, "stats").await;
+    let vs = file.vector_store_id.clone();
+    let stats = || async {
+        catalog
+            .collection_stats(vec![vs.clone()])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    };
+    let s = stats().await;
+    assert_eq!((s.counts.in_progress, s.counts.total()), (1, 1));
+    // A second file, attached in a batch, and the first one completed.
+    let second = AttachedFile {
+        file_id: "file-stats-2".into(),
+        batch_id: Some("vsfb_stats".into()),
+        ..file.clone()
+    };
+    let batch = Batch {
+        id: "vsfb_stats".into(),
+        vector_store_id: vs.clone(),
+        tenant_id: file.tenant_id.clone(),
+        created_at: now_unix(),
+        cancelled: false,
+    };
+    catalog.create_batch(batch, vec![second]).await.unwrap();
+    let c = catalog
+        .claim(ClaimRequest::new(30, 5, 1))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(c.job.file_id, file.file_id);
+    let before = stats().await;
+    assert_eq!(before.counts.in_progress, 2);
+    catalog
+        .finish(
+            &vs,
+            &file.file_id,
+            &c.token,
+            JobOutcome::Completed { usage_bytes: 10 },
+        )
+        .await
+        .unwrap();
+    let s = stats().await;
+    assert_eq!(
+        (s.counts.in_progress, s.counts.completed, s.counts.total()),
+        (1, 1, 2)
+    );
+    // The completed file may have changed the chunks: the usage is stale until counted.
+    assert!(s.changes > before.changes);
+    assert!(s.usage_is_stale());
+    catalog.record_usage(&vs, s.changes, 1234).await.unwrap();
+    let counted = stats().await;
+    assert!(!counted.usage_is_stale());
+    assert_eq!(counted.counts.usage_bytes, 1234);
+    // A raw write makes it stale again; a count that saw fewer changes is dropped.
+    catalog.chunks_changed(&vs).await.unwrap();
+    catalog.record_usage(&vs, s.changes, 1).await.unwrap();
+    let s = stats().await;
+    assert!(s.usage_is_stale());
+    assert_eq!(s.counts.usage_bytes, 1234);
+    // Stale collections of the back-ends asked for are taken for a count; once counted, not
+    // again.
+    let stale = catalog
+        .take_stale_usage(vec!["pgvector".into()], 0, 60, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [vs.as_str()]
+    );
+    assert!(
+        catalog
+            .take_stale_usage(vec!["elasticsearch".into()], 0, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    catalog.record_usage(&vs, s.changes, 99).await.unwrap();
+    assert!(
+        catalog
+            .take_stale_usage(vec!["pgvector".into()], 0, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Detaching and cancelling change the counts.
+    catalog
+        .detach(&file.tenant_id, &vs, &file.file_id)
+        .await
+        .unwrap();
+    catalog
+        .cancel_batch(&file.tenant_id, &vs, "vsfb_stats")
+        .await
+        .unwrap();
+    let s = stats().await;
+    assert_eq!(
+        (s.counts.in_progress, s.counts.completed, s.counts.cancelled),
+        (0, 0, 1)
+    );
+    assert!(s.usage_is_stale());
 }

@@ -1,0 +1,10 @@
+DROP TRIGGER vector_store_files_stats_update ON vector_store_files;
+DROP TRIGGER vector_store_files_stats_delete ON vector_store_files;
+DROP TRIGGER vector_store_files_stats_insert ON vector_store_files;
+DROP TRIGGER collections_store_stats ON collections;
+DROP FUNCTION store_stats_of_updated_files();
+DROP FUNCTION store_stats_of_deleted_files();
+DROP FUNCTION store_stats_of_inserted_files();
+DROP FUNCTION bump_store_stats(text, text, bigint);
+DROP FUNCTION store_stats_of_new_collection();
+DROP TABLE store_stats;
