@@ -232,3 +232,103 @@ async fn a_collection_uses_at_most_a_thousand_attribute_keys_on_every_back_end()
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// A refusal by a quota: 403 `quota_exceeded`, naming the quota's setting.
+fn assert_quota(r: &e2e_tests::Reply, setting: &str) {
+    let e = assert_envelope(r, 403);
+    assert_eq!(e["code"], "quota_exceeded", "{e:?}");
+    assert!(e["message"].as_str().unwrap().contains(setting), "{e:?}");
+}
+
+#[tokio::test]
+async fn each_tenant_is_held_to_its_quotas_even_by_requests_made_at_once() {
+    let mut settings = test_settings();
+    settings.quotas = store_core::Quotas {
+        max_vector_stores: 3,
+        max_files: 2,
+        max_file_bytes: 100,
+        max_api_keys: 2,
+    };
+    let app = spawn_app_with(settings).await;
+    let upload = |key: String, name: &'static str, data: Vec<u8>| {
+        let app = &app;
+        async move {
+            app.send(
+                app.client
+                    .post(app.url("/v1/files"))
+                    .bearer_auth(key)
+                    .multipart(e2e_tests::upload_form(name, data)),
+            )
+            .await
+        }
+    };
+
+    // Six vector stores asked for at once: three are made.
+    let creates = futures::future::join_all((0..6).map(|i| {
+        app.call(
+            "POST",
+            "/v1/vector_stores",
+            Some(json!({"name": format!("q{i}")})),
+        )
+    }))
+    .await;
+    let made = creates.iter().filter(|r| r.status == 200).count();
+    assert_eq!(
+        made,
+        3,
+        "{:?}",
+        creates.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for r in creates.iter().filter(|r| r.status != 200) {
+        assert_quota(r, "quotas.max_vector_stores");
+    }
+    // The platform API's collections count too; another tenant is not held back.
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections",
+            Some(json!({"collection": "more", "dimension": 3})),
+        )
+        .await;
+    assert_quota(&r, "quotas.max_vector_stores");
+    let r = app
+        .call_as(
+            &app.key_b,
+            "POST",
+            "/v1/vector_stores",
+            Some(json!({"name": "b"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Files: two of them, and 100 bytes in all.
+    let first = upload(app.key_a.clone(), "a.txt", vec![b'a'; 60]).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let r = upload(app.key_a.clone(), "b.txt", vec![b'b'; 60]).await;
+    assert_quota(&r, "quotas.max_file_bytes");
+    let r = upload(app.key_a.clone(), "c.txt", vec![b'c'; 30]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = upload(app.key_a.clone(), "d.txt", vec![b'd'; 1]).await;
+    assert_quota(&r, "quotas.max_files");
+    // A file deleted makes room again.
+    let id = first.body["id"].as_str().unwrap();
+    let r = app.call("DELETE", &format!("/v1/files/{id}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = upload(app.key_a.clone(), "e.txt", vec![b'e'; 60]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.call("GET", "/v1/files", None).await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2, "{}", r.body);
+
+    // Keys: the tenant has one; a second is made, a third is refused until one is revoked.
+    let second = app.call("POST", "/v1/api/keys", None).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let r = app.call("POST", "/v1/api/keys", None).await;
+    assert_quota(&r, "quotas.max_api_keys");
+    let id = second.body["id"].as_str().unwrap();
+    let r = app
+        .call("DELETE", &format!("/v1/api/keys/{id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.call("POST", "/v1/api/keys", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -73,7 +73,10 @@ pub async fn catalog(
     settings: &Settings,
 ) -> anyhow::Result<(Arc<PgCatalog>, store_pgvector::Pool)> {
     let pool = connect_database(settings).await?;
-    Ok((Arc::new(PgCatalog::new(pool.clone())), pool))
+    Ok((
+        Arc::new(PgCatalog::new(pool.clone()).with_quotas(settings.quotas)),
+        pool,
+    ))
 }
 
 /// Every back-end compiled in, built from its own options.
@@ -143,7 +146,8 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
             settings.files.dir.display()
         )
     })?;
-    let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes);
+    let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes)
+        .with_min_free_bytes(settings.files.min_free_bytes);
     // What a crash left between an upload's record and its rename.
     match files
         .sweep_temporaries(Duration::from_secs(TEMPORARY_IDLE_SECS))

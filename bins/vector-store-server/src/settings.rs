@@ -28,6 +28,9 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub embeddings: EmbeddingSettings,
     pub limits: service::Limits,
+    /// What each tenant may keep.
+    #[serde(default)]
+    pub quotas: store_core::Quotas,
     pub log: LogSettings,
 }
 
@@ -103,6 +106,9 @@ pub struct ExtractSettings {
 pub struct FileSettings {
     pub dir: PathBuf,
     pub max_upload_bytes: u64,
+    /// Uploads are refused (507) while the files disk has less free; 0 turns the check off.
+    #[serde(default)]
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -175,6 +175,8 @@ impl ApiError {
                 ServiceError::Conflict(_) => Class::Conflict,
                 ServiceError::Unauthorized(_) => Class::Unauthorized,
                 ServiceError::TooLarge(_) => Class::PayloadTooLarge,
+                ServiceError::QuotaExceeded { .. } => Class::QuotaExceeded,
+                ServiceError::InsufficientStorage(_) => Class::InsufficientStorage,
                 ServiceError::TooManyInFlight(busy) if busy.server_wide => Class::Unavailable,
                 ServiceError::RateLimited(_) | ServiceError::TooManyInFlight(_) => {
                     Class::RateLimited
@@ -241,7 +243,9 @@ pub enum Class {
     MethodNotAllowed,
     Conflict,
     PayloadTooLarge,
+    QuotaExceeded,
     RateLimited,
+    InsufficientStorage,
     Unavailable,
     Internal,
 }
@@ -254,7 +258,7 @@ pub struct Row {
 }
 
 /// The API's whole error vocabulary: class → (HTTP status, envelope `type`, envelope `code`).
-pub const ERROR_TABLE: [Row; 10] = [
+pub const ERROR_TABLE: [Row; 12] = [
     Row {
         class: Class::InvalidRequest,
         status: StatusCode::BAD_REQUEST,
@@ -298,10 +302,22 @@ pub const ERROR_TABLE: [Row; 10] = [
         code: Some("payload_too_large"),
     },
     Row {
+        class: Class::QuotaExceeded,
+        status: StatusCode::FORBIDDEN,
+        kind: "invalid_request_error",
+        code: Some("quota_exceeded"),
+    },
+    Row {
         class: Class::RateLimited,
         status: StatusCode::TOO_MANY_REQUESTS,
         kind: "requests",
         code: Some("rate_limit_exceeded"),
+    },
+    Row {
+        class: Class::InsufficientStorage,
+        status: StatusCode::INSUFFICIENT_STORAGE,
+        kind: "server_error",
+        code: Some("insufficient_storage"),
     },
     Row {
         class: Class::Unavailable,
@@ -391,7 +407,9 @@ mod tests {
             Class::MethodNotAllowed,
             Class::Conflict,
             Class::PayloadTooLarge,
+            Class::QuotaExceeded,
             Class::RateLimited,
+            Class::InsufficientStorage,
             Class::Unavailable,
             Class::Internal,
         ] {
@@ -550,5 +568,24 @@ mod tests {
                 env.error.message
             );
         }
+    }
+
+    #[test]
+    fn a_quota_refusal_is_403_naming_the_quota_and_a_full_disk_507() {
+        let e = api(StoreError::QuotaExceeded {
+            quota: store_core::Quota::VectorStores,
+            limit: 3,
+        });
+        assert_eq!(e.status_code(), StatusCode::FORBIDDEN);
+        let env = e.envelope();
+        assert_eq!(env.error.code.as_deref(), Some("quota_exceeded"));
+        assert!(
+            env.error.message.contains("quotas.max_vector_stores"),
+            "{}",
+            env.error.message
+        );
+        let e = api(ServiceError::InsufficientStorage("full".into()));
+        assert_eq!(e.status_code(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(e.envelope().error.message, "full");
     }
 }

@@ -236,8 +236,9 @@ impl VectorService {
         let mut freed = 0;
         for record in &expired {
             let store = self.store(record)?;
-            match store.delete_all(&record.spec()).await {
-                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            let deleted = store.delete_all(&record.spec()).await;
+            match self.written(record, deleted).await {
+                Ok(_) | Err(ServiceError::NotFound { .. }) => {}
                 Err(e) => {
                     tracing::warn!(collection = %record.id, error = %e,
                         "could not free the chunks of an expired collection");

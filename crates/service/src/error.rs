@@ -38,6 +38,16 @@ pub enum ServiceError {
     /// An upload over the configured size.
     #[error("{0}")]
     TooLarge(String),
+    /// The caller's tenant would go over one of its quotas.
+    #[error("{message}")]
+    QuotaExceeded {
+        quota: store_core::Quota,
+        message: String,
+    },
+    /// The server's file storage is below its free-space watermark: nothing more is stored
+    /// until space is freed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error(transparent)]
     RateLimited(#[from] RateLimited),
     #[error(transparent)]
@@ -115,6 +125,10 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound { what, id } => ServiceError::NotFound { kind: what, id },
             StoreError::InvalidInput { message, field } => ServiceError::Invalid { field, message },
             StoreError::Conflict(message) => ServiceError::Conflict(message),
+            e @ StoreError::QuotaExceeded { quota, .. } => ServiceError::QuotaExceeded {
+                quota,
+                message: e.to_string(),
+            },
             StoreError::Unavailable { message, source } => ServiceError::Unavailable {
                 message: format!("storage back-end unavailable: {message}"),
                 source,

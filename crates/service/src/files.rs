@@ -231,6 +231,7 @@ pub struct FileService {
     catalog: Arc<dyn FileCatalog>,
     blobs: BlobStore,
     max_upload: u64,
+    min_free: u64,
 }
 
 impl FileService {
@@ -239,7 +240,41 @@ impl FileService {
             catalog,
             blobs,
             max_upload,
+            min_free: 0,
         }
+    }
+
+    /// Refuses uploads (507) while the files directory's disk has less than `bytes` free, and
+    /// an upload that would leave less: the disk never fills half-way through one, and
+    /// extraction keeps room to write its texts.
+    pub fn with_min_free_bytes(mut self, bytes: u64) -> Self {
+        self.min_free = bytes;
+        self
+    }
+
+    /// Refuses when the files disk has less than the watermark free.
+    async fn check_free_space(&self) -> Result<(), ServiceError> {
+        if self.min_free == 0 {
+            return Ok(());
+        }
+        let dir = self.blobs.dir.clone();
+        // The statvfs field types differ between platforms.
+        #[allow(clippy::unnecessary_cast)]
+        let free = tokio::task::spawn_blocking(move || {
+            nix::sys::statvfs::statvfs(&dir)
+                .map(|s| (s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
+        })
+        .await
+        .map_err(|e| ServiceError::internal_msg(format!("reading the free space stopped: {e}")))?
+        .map_err(|e| {
+            ServiceError::internal_msg(format!("could not read the files disk's free space: {e}"))
+        })?;
+        if free < self.min_free {
+            return Err(ServiceError::InsufficientStorage(
+                "the server's file storage is full; try again later".into(),
+            ));
+        }
+        Ok(())
     }
 
     pub fn blobs(&self) -> &BlobStore {
@@ -257,8 +292,11 @@ impl FileService {
         B: AsRef<[u8]>,
         E: std::fmt::Display,
     {
+        self.check_free_space().await?;
         let mut temp = self.blobs.temp(id);
         let n = temp.write(body, self.max_upload).await?;
+        // Written, the upload is on the disk already: what is left must stay above the mark.
+        self.check_free_space().await?;
         Ok((temp, n))
     }
 
@@ -431,5 +469,31 @@ impl FileService {
             }
         }
         Ok(expired.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store_core::MockFileCatalog;
+
+    fn body(data: &'static [u8]) -> impl Stream<Item = Result<&'static [u8], String>> + Unpin {
+        futures::stream::iter([Ok(data)])
+    }
+
+    #[tokio::test]
+    async fn uploads_are_refused_while_the_disk_is_below_its_free_space_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(dir.path()).unwrap();
+        let full = FileService::new(Arc::new(MockFileCatalog::new()), blobs.clone(), 1 << 20)
+            .with_min_free_bytes(u64::MAX);
+        let e = full.receive("file-1", body(b"hello")).await.unwrap_err();
+        assert!(matches!(e, ServiceError::InsufficientStorage(_)), "{e:?}");
+        // Nothing was written.
+        assert!(blobs.temporaries().await.unwrap().is_empty());
+        let roomy = FileService::new(Arc::new(MockFileCatalog::new()), blobs, 1 << 20)
+            .with_min_free_bytes(1);
+        let (_temp, n) = roomy.receive("file-2", body(b"hello")).await.unwrap();
+        assert_eq!(n, 5);
     }
 }

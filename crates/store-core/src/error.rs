@@ -13,6 +13,7 @@ pub enum ErrorKind {
     NotFound,
     InvalidInput,
     Conflict,
+    QuotaExceeded,
     Unavailable,
     Internal,
 }
@@ -23,6 +24,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::InvalidInput => "invalid input",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::QuotaExceeded => "quota exceeded",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         };
@@ -41,6 +43,12 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// Making the object would take its tenant over one of its quotas.
+    #[error("{}", crate::quota::exceeded(*quota, *limit))]
+    QuotaExceeded {
+        quota: crate::quota::Quota,
+        limit: u64,
+    },
     #[error("storage back-end unavailable: {message}")]
     Unavailable {
         message: String,
@@ -63,6 +71,7 @@ impl StoreError {
             StoreError::NotFound { .. } => ErrorKind::NotFound,
             StoreError::InvalidInput { .. } => ErrorKind::InvalidInput,
             StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             StoreError::Unavailable { .. } => ErrorKind::Unavailable,
             StoreError::Internal { .. } => ErrorKind::Internal,
         }

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod quota;
 pub mod registry;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -40,6 +41,7 @@ pub use ingest::{
     IngestCatalog, JobOutcome, LastError, MAX_RETRY_DELAY_SECS, Runnable, StatusCounts,
     attempts_used_up, crashed_too_often, retries_used_up, retry_delay_secs,
 };
+pub use quota::{Quota, Quotas};
 pub use registry::StoreRegistry;
 pub use store::{
     Chunk, CollectionSpec, Hit, HitSource, HybridOptions, MAX_K, PhysicalName, SearchQuery,

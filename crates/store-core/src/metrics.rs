@@ -82,7 +82,10 @@ impl Instrumented {
 fn is_failure(e: &StoreError) -> bool {
     match e.kind() {
         ErrorKind::Unavailable | ErrorKind::Internal => true,
-        ErrorKind::NotFound | ErrorKind::InvalidInput | ErrorKind::Conflict => false,
+        ErrorKind::NotFound
+        | ErrorKind::InvalidInput
+        | ErrorKind::Conflict
+        | ErrorKind::QuotaExceeded => false,
     }
 }
 

@@ -7,11 +7,12 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use store_core::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, DocumentPart,
-    Field, NewCollection, PageOrder, PageRequest, PoolStatus, StoreError, StoreResult, Tenant,
-    now_unix,
+    Field, NewCollection, PageOrder, PageRequest, PoolStatus, Quota, Quotas, StoreError,
+    StoreResult, Tenant, now_unix,
 };
 
 use crate::error;
+use crate::quota;
 use crate::{Db, Pool};
 
 #[derive(Debug, Clone)]
@@ -22,15 +23,25 @@ pub struct PgCatalog {
     /// once: ingestion can never take more than half the pool, and never deadlock it waiting
     /// for second connections.
     pub(crate) fences: std::sync::Arc<tokio::sync::Semaphore>,
+    /// What each tenant may keep.
+    pub(crate) quotas: Quotas,
 }
 
 impl PgCatalog {
+    /// A catalog with the default [`Quotas`].
     pub fn new(pool: Pool) -> Self {
         let fences = (pool.max_size() / 4).max(1);
         Self {
             db: Db(pool),
             fences: std::sync::Arc::new(tokio::sync::Semaphore::new(fences)),
+            quotas: Quotas::default(),
         }
+    }
+
+    /// Holds every tenant to `quotas`.
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
     }
 
     /// A turn for a fenced chunk write.
@@ -213,15 +224,22 @@ impl Catalog for PgCatalog {
         let mut conn = self.db.conn().await?;
         let id = new_id("key_");
         let now = now_unix();
-        diesel::sql_query("INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind::<Text, _>(id.clone())
-            .bind::<Text, _>(tenant.id.clone())
-            .bind::<Text, _>(key_hash.to_string())
-            .bind::<Text, _>(prefix.to_string())
-            .bind::<BigInt, _>(now)
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
+        let quotas = self.quotas;
+        conn.transaction(async |c| {
+            let held = quota::lock_holdings(c, &quotas, &tenant.id).await?;
+            quota::check(&quotas, Quota::ApiKeys, held.api_keys + 1)?;
+            diesel::sql_query("INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind::<Text, _>(id.clone())
+                .bind::<Text, _>(tenant.id.clone())
+                .bind::<Text, _>(key_hash.to_string())
+                .bind::<Text, _>(prefix.to_string())
+                .bind::<BigInt, _>(now)
+                .execute(c)
+                .await?;
+            Ok::<_, quota::Refusal>(())
+        })
+        .await
+        .map_err(|e| e.into_store(error::db))?;
         Ok(ApiKeyRecord {
             id,
             tenant,
@@ -326,29 +344,40 @@ impl Catalog for PgCatalog {
     async fn create_collection(&self, new: NewCollection) -> StoreResult<CollectionRecord> {
         let mut conn = self.db.conn().await?;
         let now = now_unix();
-        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-             RETURNING {COLLECTION_COLUMNS}"
-        ))
-        .bind::<Text, _>(new.id)
-        .bind::<Text, _>(new.tenant_id)
-        .bind::<Text, _>(new.collection.clone())
-        .bind::<Nullable<Text>, _>(new.name)
-        .bind::<Text, _>(new.backend)
-        .bind::<Nullable<Text>, _>(new.model)
-        .bind::<Integer, _>(new.dimension as i32)
-        .bind::<Jsonb, _>(Value::Object(new.metadata))
-        .bind::<Nullable<Integer>, _>(new.expires_after_days.map(|d| d as i32))
-        .bind::<BigInt, _>(now)
-        .load(&mut conn)
-        .await
-        .map_err(|e| match error::db(e) {
-            StoreError::Conflict(_) => StoreError::conflict(format!(
-                "a collection named '{}' already exists",
-                new.collection
-            )),
-            other => other,
-        })?;
+        let quotas = self.quotas;
+        let name = new.collection.clone();
+        let rows: Vec<CollectionRow> = conn
+            .transaction(async |c| {
+                let held = quota::lock_holdings(c, &quotas, &new.tenant_id).await?;
+                quota::check(&quotas, Quota::VectorStores, held.vector_stores + 1)?;
+                Ok::<_, quota::Refusal>(
+                    diesel::sql_query(format!(
+                        "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                         RETURNING {COLLECTION_COLUMNS}"
+                    ))
+                    .bind::<Text, _>(new.id)
+                    .bind::<Text, _>(new.tenant_id)
+                    .bind::<Text, _>(new.collection)
+                    .bind::<Nullable<Text>, _>(new.name)
+                    .bind::<Text, _>(new.backend)
+                    .bind::<Nullable<Text>, _>(new.model)
+                    .bind::<Integer, _>(new.dimension as i32)
+                    .bind::<Jsonb, _>(Value::Object(new.metadata))
+                    .bind::<Nullable<Integer>, _>(new.expires_after_days.map(|d| d as i32))
+                    .bind::<BigInt, _>(now)
+                    .load(c)
+                    .await?,
+                )
+            })
+            .await
+            .map_err(|e| {
+                e.into_store(|e| match error::db(e) {
+                    StoreError::Conflict(_) => {
+                        StoreError::conflict(format!("a collection named '{name}' already exists"))
+                    }
+                    other => other,
+                })
+            })?;
         rows.into_iter()
             .next()
             .map(Into::into)

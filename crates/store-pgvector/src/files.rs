@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel_async::RunQueryDsl;
-use store_core::{FileCatalog, FilePage, FileRecord, PageOrder, StoreResult};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use store_core::{FileCatalog, FilePage, FileRecord, PageOrder, Quota, StoreResult};
 
 use crate::PgCatalog;
-use crate::error;
+use crate::{error, quota};
 
 #[derive(QueryableByName)]
 struct FileRow {
@@ -47,19 +47,32 @@ const COLUMNS: &str = "id, tenant_id, filename, bytes, purpose, created_at, expi
 impl FileCatalog for PgCatalog {
     async fn insert_file(&self, f: FileRecord) -> StoreResult<FileRecord> {
         let mut conn = self.db.conn().await?;
-        diesel::sql_query(format!(
-            "INSERT INTO files ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind::<Text, _>(f.id.clone())
-        .bind::<Text, _>(f.tenant_id.clone())
-        .bind::<Text, _>(f.filename.clone())
-        .bind::<BigInt, _>(f.bytes as i64)
-        .bind::<Text, _>(f.purpose.clone())
-        .bind::<BigInt, _>(f.created_at)
-        .bind::<Nullable<BigInt>, _>(f.expires_at)
-        .execute(&mut conn)
+        let quotas = self.quotas;
+        let bytes = i64::try_from(f.bytes).unwrap_or(i64::MAX);
+        conn.transaction(async |c| {
+            let held = quota::lock_holdings(c, &quotas, &f.tenant_id).await?;
+            quota::check(&quotas, Quota::Files, held.files + 1)?;
+            quota::check(
+                &quotas,
+                Quota::FileBytes,
+                held.file_bytes.saturating_add(bytes),
+            )?;
+            diesel::sql_query(format!(
+                "INSERT INTO files ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind::<Text, _>(f.id.clone())
+            .bind::<Text, _>(f.tenant_id.clone())
+            .bind::<Text, _>(f.filename.clone())
+            .bind::<BigInt, _>(bytes)
+            .bind::<Text, _>(f.purpose.clone())
+            .bind::<BigInt, _>(f.created_at)
+            .bind::<Nullable<BigInt>, _>(f.expires_at)
+            .execute(c)
+            .await?;
+            Ok::<_, quota::Refusal>(())
+        })
         .await
-        .map_err(error::db)?;
+        .map_err(|e| e.into_store(error::db))?;
         Ok(f)
     }
 

@@ -14,6 +14,7 @@ mod files;
 mod filter;
 mod ingest;
 mod prepared;
+mod quota;
 mod stats;
 mod store;
 
