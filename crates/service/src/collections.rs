@@ -1233,6 +1233,11 @@ mod tests {
             .withf(|id, _| id == "vs_gone" || id == "vs_ok")
             .times(2)
             .returning(|_, _| Ok(()));
+        // Every store whose chunks were deleted, or may have been in part, is counted again.
+        catalog
+            .expect_chunks_changed()
+            .times(3)
+            .returning(|_| Ok(()));
         let mut s = store();
         s.expect_delete_all()
             .returning(|spec| match spec.name.as_str() {
