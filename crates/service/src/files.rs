@@ -6,7 +6,7 @@
 //! row and the rename is mended at start-up by [`FileService::sweep_temporaries`]. Each file's
 //! extracted text is kept beside its bytes, computed once at ingestion.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
@@ -258,17 +258,16 @@ impl FileService {
             return Ok(());
         }
         let dir = self.blobs.dir.clone();
-        // The statvfs field types differ between platforms.
-        #[allow(clippy::unnecessary_cast)]
-        let free = tokio::task::spawn_blocking(move || {
-            nix::sys::statvfs::statvfs(&dir)
-                .map(|s| (s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
-        })
-        .await
-        .map_err(|e| ServiceError::internal_msg(format!("reading the free space stopped: {e}")))?
-        .map_err(|e| {
-            ServiceError::internal_msg(format!("could not read the files disk's free space: {e}"))
-        })?;
+        let free = tokio::task::spawn_blocking(move || free_bytes(&dir))
+            .await
+            .map_err(|e| {
+                ServiceError::internal_msg(format!("reading the free space stopped: {e}"))
+            })?
+            .map_err(|e| {
+                ServiceError::internal_msg(format!(
+                    "could not read the files disk's free space: {e}"
+                ))
+            })?;
         if free < self.min_free {
             return Err(ServiceError::InsufficientStorage(
                 "the server's file storage is full; try again later".into(),
@@ -470,6 +469,20 @@ impl FileService {
         }
         Ok(expired.len())
     }
+}
+
+/// The bytes free to this process on the disk of `dir`.
+#[cfg(unix)]
+// The statvfs field types differ between platforms.
+#[allow(clippy::unnecessary_cast)]
+fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    let s = nix::sys::statvfs::statvfs(dir).map_err(std::io::Error::from)?;
+    Ok((s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> std::io::Result<u64> {
+    Ok(u64::MAX)
 }
 
 #[cfg(test)]

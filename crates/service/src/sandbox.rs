@@ -1,6 +1,9 @@
 //! Text extraction out of process. Third-party parsers (PDF, HTML) run in a child process — by
-//! default this binary's hidden `extract` subcommand — that limits its own address space and CPU
-//! time before it reads a byte, under a wall-clock timeout set here. A parser that crashes
+//! default this binary's hidden `extract` subcommand — under a wall-clock timeout set here. On
+//! Linux the parent sets the child's address space and CPU time as soon as it starts, before
+//! sending it a byte, whatever the program (`ingest.extract.program`), and makes it the first
+//! process the kernel's OOM killer ends; the built-in child also limits itself (and forbids
+//! itself files and processes). A parser that crashes
 //! (a stack overflow aborts a process, it does not unwind), hangs, or exhausts memory fails that
 //! file with a clear message; the service goes on.
 //!
@@ -127,6 +130,11 @@ impl Sandbox {
                     self.program.display()
                 ))
             })?;
+        if let Some(pid) = child.id() {
+            limit_child(pid, self.memory_bytes, self.timeout.as_secs().max(1)).map_err(|e| {
+                Failure::Server(format!("could not limit the extraction process: {e}"))
+            })?;
+        }
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -260,6 +268,34 @@ fn limit_self(memory_bytes: u64, cpu_secs: u64) -> nix::Result<()> {
     Ok(())
 }
 
+/// Sets the limits of the child `pid` from the parent (before it is sent its input): address
+/// space, CPU time (the soft limit sends SIGXCPU, a second later the hard one kills) and no core
+/// dumps; and makes it the process the OOM killer ends first, rather than the server.
+#[cfg(target_os = "linux")]
+fn limit_child(pid: u32, memory_bytes: u64, cpu_secs: u64) -> std::io::Result<()> {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("not a process id: {pid}")))?;
+    let limit = |current: u64, maximum: u64| Rlimit {
+        current: Some(current),
+        maximum: Some(maximum),
+    };
+    prlimit(Some(pid), Resource::As, limit(memory_bytes, memory_bytes))?;
+    prlimit(Some(pid), Resource::Cpu, limit(cpu_secs, cpu_secs + 1))?;
+    prlimit(Some(pid), Resource::Core, limit(0, 0))?;
+    std::fs::write(
+        format!("/proc/{}/oom_score_adj", pid.as_raw_nonzero()),
+        "1000",
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn limit_child(_pid: u32, _memory_bytes: u64, _cpu_secs: u64) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(target_os = "linux"))]
 fn limit_self(_memory_bytes: u64, _cpu_secs: u64) -> std::io::Result<()> {
     Ok(())
@@ -294,6 +330,30 @@ mod tests {
             out.starts_with("--filename=-rf.pdf|--memory-bytes|"),
             "{out}"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn any_program_is_limited_by_the_parent_before_it_reads_a_byte() {
+        // Not the built-in child: a shell that limits nothing itself reports its own limits once
+        // its input has arrived.
+        let mut s =
+            sandbox("cat > /dev/null; cat /proc/$$/limits; echo oom=$(cat /proc/$$/oom_score_adj)");
+        s.max_text_bytes = 100_000;
+        let out = s.extract("a.pdf", &b"x"[..], 1).await.unwrap();
+        let line = |name: &str| {
+            out.lines()
+                .find(|l| l.starts_with(name))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| panic!("no {name} in {out}"))
+        };
+        assert_eq!(
+            line("Max address space"),
+            "Max address space 1073741824 1073741824 bytes"
+        );
+        assert_eq!(line("Max cpu time"), "Max cpu time 2 3 seconds");
+        assert_eq!(line("Max core file size"), "Max core file size 0 0 bytes");
+        assert!(out.contains("oom=1000"), "{out}");
     }
 
     #[tokio::test]
