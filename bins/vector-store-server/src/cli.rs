@@ -100,6 +100,24 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// SIGTERM (a deployment's stop) or SIGINT (Ctrl-C).
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            _ = term.recv() => {}
+            r = tokio::signal::ctrl_c() => r.context("listening for SIGINT")?,
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("listening for Ctrl-C")?;
+    Ok(())
+}
+
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Extract { .. } | Command::Openapi => {
@@ -108,11 +126,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => {
             let (app, background) = crate::build(&settings, None).await?;
             tracing::info!(host = %settings.server.host, port = app.port(), auth = ?settings.auth.mode, "listening");
-            app.run_until_stopped().await?;
-            // In-flight jobs are handed back, so that another server takes them at once.
-            background
-                .stop(Duration::from_secs(settings.server.shutdown_timeout_secs))
-                .await;
+            let handle = app.handle();
+            let mut server = tokio::spawn(app.run_until_stopped());
+            tokio::select! {
+                stopped = &mut server => {
+                    stopped.context("the HTTP server stopped")??;
+                }
+                signal = stop_signal() => {
+                    signal?;
+                    // Workers claim nothing more and hand back their jobs (another server takes
+                    // them at once) while the requests in progress finish.
+                    tracing::info!("stopping: handing back ingestion jobs and finishing the requests in progress");
+                    let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
+                    tokio::join!(background.stop(grace), handle.stop(true));
+                    server.await.context("the HTTP server stopped")??;
+                }
+            }
             tracing::info!("stopped");
         }
         Command::Migrate => {

@@ -217,7 +217,10 @@ impl Application {
                     }
                 })
         })
-        .shutdown_timeout(settings.shutdown_timeout_secs);
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        // Whoever runs it stops it ([`Application::handle`]): the binary stops its background
+        // work before it drains the requests in progress.
+        .disable_signals();
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
