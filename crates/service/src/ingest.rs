@@ -6,8 +6,9 @@
 //!
 //! A job is counted in [`crate::metrics::INGESTION_JOBS`] where its end is written, once: by
 //! the worker whose claim `finish` accepted (`completed`, with its chunks and file bytes, or
-//! `failed`), or by [`IngestService::cancel_batch`] for the files it cancelled. (A job the queue
-//! itself fails in `claim`, its tries used up by workers that died, is not counted.)
+//! `failed`), or by [`IngestService::cancel_batch`] for the files it cancelled. A job whose tries
+//! were used up by workers that died is claimed doomed: its holder removes what earlier tries
+//! wrote and ends it `failed`, counted so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -730,12 +731,26 @@ impl Ingestor {
     }
 
     /// Runs the claimed jobs to their end; the first error of the queue's own, once all ended.
+    /// A doomed job is not run: what earlier tries wrote is removed and it ends `failed`.
     async fn run_claims(&self, claims: &[Claim]) -> Result<(), ServiceError> {
+        let (doomed, claims): (Vec<&Claim>, Vec<&Claim>) =
+            claims.iter().partition(|c| c.doomed.is_some());
+        let doomed = futures::future::join_all(doomed.into_iter().map(|c| {
+            let error = c.doomed.clone().expect("partitioned on it");
+            tracing::warn!(vector_store = %c.job.vector_store_id, file = %c.job.file_id, message = %error.message, "ingestion job not run again");
+            self.end(c, Err(Ended::Outcome(JobOutcome::Failed(error))))
+        }));
+        let (doomed, run) = futures::join!(doomed, self.run_live(claims));
+        doomed.into_iter().collect::<Result<(), _>>().and(run)
+    }
+
+    /// Runs jobs that are not doomed.
+    async fn run_live(&self, claims: Vec<&Claim>) -> Result<(), ServiceError> {
         let found = futures::future::join_all(claims.iter().map(|c| self.look_up(c))).await;
         let mut small = Vec::new();
         let mut large = Vec::new();
         let mut ended = Vec::new();
-        for (claim, f) in claims.iter().zip(found) {
+        for (&claim, f) in claims.iter().zip(found) {
             match f {
                 Ok((store, file)) if file.bytes <= GROUP_FILE_BYTES => {
                     small.push((claim, store, file))
@@ -1437,6 +1452,7 @@ mod tests {
                     retries: 0,
                 },
                 token: "token-1".into(),
+                doomed: None,
             }
         }
 
@@ -1527,6 +1543,36 @@ mod tests {
             });
             assert!(ran.unwrap(), "the job was claimed");
             recorded
+        }
+
+        #[test]
+        fn a_doomed_job_is_not_run_its_chunks_are_removed_and_it_fails() {
+            let error = store_core::crashed_too_often(3);
+            let mut queue = MockIngestCatalog::new();
+            let doomed = Claim {
+                doomed: Some(error.clone()),
+                ..claim()
+            };
+            queue
+                .expect_claim()
+                .times(1)
+                .returning(move |_| Ok(vec![doomed.clone()]));
+            // The removal of what earlier tries wrote runs under the claim.
+            queue
+                .expect_fenced()
+                .times(1)
+                .returning(|_, _, _, work| futures::executor::block_on(work).map(Some));
+            queue
+                .expect_finish()
+                .times(1)
+                .withf(move |_, _, token, outcome| {
+                    token == "token-1" && *outcome == JobOutcome::Failed(error.clone())
+                })
+                .returning(|_, _, _, _| Ok(true));
+            // The file is never read: it does not exist.
+            let recorded = run_worker(queue, false);
+            assert_eq!(jobs(&recorded, "failed"), 1);
+            assert_eq!(counter(&recorded, INGESTION_CHUNKS, &[]), 0);
         }
 
         #[test]

@@ -144,6 +144,10 @@ pub struct Claim {
     pub job: AttachedFile,
     /// This claim's own token.
     pub token: String,
+    /// The job is not to run: its tries are used up ([`attempts_used_up`]) or its file
+    /// stopped servers too often ([`crashed_too_often`]). The claim's holder removes the
+    /// chunks earlier tries wrote, then ends it `failed` with this error.
+    pub doomed: Option<LastError>,
 }
 
 /// Writes of a job's chunks, run by [`IngestCatalog::fenced`] while the claim is held; the
@@ -236,11 +240,12 @@ pub trait IngestCatalog: Send + Sync + std::fmt::Debug + 'static {
 
     /// Claims queued jobs whose lease is free, for `lease_secs`, with a new token. A free job
     /// whose claims ended without an answer `max_attempts` times already is not run again: it
-    /// ends `failed` with [`attempts_used_up`] (a job that crashes its worker cannot crash
+    /// is claimed [`Claim::doomed`] with [`attempts_used_up`], for its holder to remove what
+    /// earlier tries wrote and end it `failed` (a job that crashes its worker cannot crash
     /// every server that takes it). A claim whose lease ran out while held (its server crashed
     /// or stalled) also counts against the file itself, in every vector store and across
     /// re-attachments: a file whose claims ended so `max_attempts` times is not run again
-    /// anywhere ([`crashed_too_often`]).
+    /// anywhere (doomed with [`crashed_too_often`]).
     /// Up to `limit` jobs are claimed at once, by turns across tenants, each one's oldest
     /// first; a job released by a retry waits out its back-off ([`retry_delay_secs`]).
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claim>>;

@@ -348,6 +348,10 @@ impl IngestCatalog for PgCatalog {
             claim_token: String,
             #[diesel(sql_type = BigInt)]
             seq: i64,
+            #[diesel(sql_type = Nullable<Text>)]
+            doomed_code: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            doomed_message: Option<String>,
         }
         let mut conn = self.db.conn().await?;
         let max = i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX);
@@ -373,35 +377,29 @@ impl IngestCatalog for PgCatalog {
                 ))
                 .execute(c)
                 .await?;
-                // Both parts see the same snapshot: a free job whose tries are used up (or
-                // whose file crashed servers too often) ends `failed`, and other free jobs are
-                // claimed by turns across tenants (each tenant's oldest first, then each one's
-                // second oldest, …), so one tenant's large batch does not hold up another's file.
-                // Only jobs of vector stores whose back-end and model this server has are
-                // claimed: another server runs the others.
+                // Free jobs are claimed by turns across tenants (each tenant's oldest first, then
+                // each one's second oldest, …), so one tenant's large batch does not hold up
+                // another's file. Only jobs of vector stores whose back-end and model this
+                // server has are claimed: another server runs the others. A job whose tries are
+                // used up (or whose file stopped servers too often) is claimed doomed: its
+                // holder removes what earlier tries wrote and ends it `failed`.
                 diesel::sql_query(format!(
-                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $2), \
-                     spent AS ( \
-                       UPDATE vector_store_files SET status = 'failed', \
-                         last_error_code = CASE WHEN file_id IN (SELECT id FROM worn) THEN $6 ELSE $3 END, \
-                         last_error = CASE WHEN file_id IN (SELECT id FROM worn) THEN $7 ELSE $4 END, \
-                         claimed_until = NULL, claim_token = NULL \
-                       WHERE status = 'in_progress' AND (claimed_until IS NULL OR claimed_until <= {DB_NOW}) \
-                         AND (attempts >= $2 OR file_id IN (SELECT id FROM worn))) \
+                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $2) \
                      UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $1, attempts = v.attempts + 1, \
                        claim_token = gen_random_uuid()::text \
                      FROM (SELECT q.vector_store_id, q.file_id FROM vector_store_files q \
                            JOIN (SELECT f.vector_store_id, f.file_id, f.seq, \
                                    row_number() OVER (PARTITION BY f.tenant_id ORDER BY f.seq) AS turn \
                                  FROM vector_store_files f JOIN collections s ON s.id = f.vector_store_id \
-                                 WHERE f.status = 'in_progress' AND (f.claimed_until IS NULL OR f.claimed_until <= {DB_NOW}) AND f.attempts < $2 \
-                                   AND f.file_id NOT IN (SELECT id FROM worn) \
+                                 WHERE f.status = 'in_progress' AND (f.claimed_until IS NULL OR f.claimed_until <= {DB_NOW}) \
                                    AND ($8::text[] IS NULL OR s.backend = ANY($8)) \
                                    AND ($9::text[] IS NULL OR s.model IS NULL OR s.model = ANY($9))) r \
                              ON q.vector_store_id = r.vector_store_id AND q.file_id = r.file_id \
                            ORDER BY r.turn, r.seq LIMIT $5 FOR UPDATE OF q SKIP LOCKED) j \
                      WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
-                     RETURNING {columns}, v.claim_token, v.seq"
+                     RETURNING {columns}, v.claim_token, v.seq, \
+                       CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $6 WHEN v.attempts > $2 THEN $3 END AS doomed_code, \
+                       CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $7 WHEN v.attempts > $2 THEN $4 END AS doomed_message"
                 ))
                 .bind::<BigInt, _>(lease_length(lease_secs))
                 .bind::<Integer, _>(max)
@@ -422,6 +420,10 @@ impl IngestCatalog for PgCatalog {
         Ok(rows
             .into_iter()
             .map(|r| Claim {
+                doomed: r.doomed_code.map(|code| LastError {
+                    code,
+                    message: r.doomed_message.unwrap_or_default(),
+                }),
                 job: r.file.into(),
                 token: r.claim_token,
             })

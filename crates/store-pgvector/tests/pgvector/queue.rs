@@ -223,18 +223,31 @@ async fn a_job_whose_tries_are_used_up_fails_instead_of_running_again() {
         // A lease ends a second after its length, rounded to whole seconds.
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     }
+    // The third claim is doomed: its holder removes what was written and fails it.
+    let c = catalog
+        .claim(ClaimRequest::new(30, 2, 1))
+        .await
+        .unwrap()
+        .pop()
+        .expect("claimed doomed");
+    let e = c.doomed.clone().expect("doomed");
+    assert_eq!(e.code, "server_error");
+    assert!(e.message.contains("2 tries"), "{}", e.message);
+    let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
+    assert_eq!(
+        f.status,
+        FileStatus::InProgress,
+        "failed only by its holder"
+    );
     assert!(
         catalog
-            .claim(ClaimRequest::new(0, 2, 1))
+            .finish(&vs, &id, &c.token, JobOutcome::Failed(e))
             .await
             .unwrap()
-            .is_empty()
     );
     let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
     assert_eq!(f.status, FileStatus::Failed);
-    let e = f.last_error.expect("last_error");
-    assert_eq!(e.code, "server_error");
-    assert!(e.message.contains("2 tries"), "{}", e.message);
+    assert!(f.last_error.unwrap().message.contains("2 tries"));
 }
 
 #[tokio::test]
@@ -258,99 +271,46 @@ async fn a_file_that_keeps_stopping_servers_is_not_tried_again_even_when_reattac
             catalog.attach(file.clone()).await.unwrap();
         }
     }
-    assert!(
+    let doomed = |c: Option<store_core::Claim>| {
+        let c = c.expect("claimed doomed");
+        let e = c.doomed.clone().expect("doomed");
+        assert_eq!(e.code, "server_error");
+        assert!(
+            e.message.contains("stopped a server 3 times"),
+            "{}",
+            e.message
+        );
+        c
+    };
+    let c = doomed(
         catalog
-            .claim(ClaimRequest::new(0, 3, 1))
+            .claim(ClaimRequest::new(30, 3, 1))
             .await
             .unwrap()
-            .is_empty()
+            .pop(),
+    );
+    assert!(
+        catalog
+            .finish(
+                &vs,
+                &id,
+                &c.token,
+                JobOutcome::Failed(c.doomed.clone().unwrap())
+            )
+            .await
+            .unwrap()
     );
     let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
     assert_eq!(f.status, FileStatus::Failed);
-    let e = f.last_error.expect("last_error");
-    assert_eq!(e.code, "server_error");
-    assert!(
-        e.message.contains("stopped a server 3 times"),
-        "{}",
-        e.message
-    );
-    // Attached again, it fails at once rather than take a server down again.
+    // Attached again, it is doomed at once rather than take a server down again.
     catalog.attach(file.clone()).await.unwrap();
-    assert!(
+    doomed(
         catalog
-            .claim(ClaimRequest::new(0, 3, 1))
+            .claim(ClaimRequest::new(30, 3, 1))
             .await
             .unwrap()
-            .is_empty()
+            .pop(),
     );
-    let f = catalog.attached(&file.tenant_id, &vs, &id).await.unwrap();
-    assert_eq!(f.status, FileStatus::Failed);
-}
-
-/// Many fenced writes at once, each needing a second connection of the same pool for its write
-/// (as the chunk writes of ingestion do): they take turns rather than hold every connection
-/// while waiting for another.
-#[tokio::test]
-async fn fenced_writes_cannot_take_the_whole_pool() {
-    let pool = pool("fences").await;
-    let catalog = PgCatalog::new(pool.clone());
-    let file = attached(&catalog, "fences").await;
-    for i in 0..12 {
-        catalog
-            .attach(AttachedFile {
-                file_id: format!("file-fences{i}"),
-                ..file.clone()
-            })
-            .await
-            .unwrap();
-    }
-    let claims = catalog.claim(ClaimRequest::new(60, 3, 20)).await.unwrap();
-    assert_eq!(claims.len(), 13);
-    let writes = claims.iter().map(|c| {
-        let pool = pool.clone();
-        catalog.fenced(
-            &c.job.vector_store_id,
-            &c.job.file_id,
-            &c.token,
-            Box::pin(async move {
-                use diesel_async::RunQueryDsl;
-                let mut conn = pool.get().await?;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                diesel::sql_query("SELECT 1")
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| store_core::StoreError::internal_msg(e.to_string()))?;
-                Ok(1)
-            }),
-        )
-    });
-    for result in futures::future::join_all(writes).await {
-        assert_eq!(result.unwrap(), Some(1));
-    }
-}
-
-#[tokio::test]
-async fn tenants_take_turns_in_the_queue() {
-    let catalog = catalog("turns").await;
-    let a = attached(&catalog, "turns_a").await;
-    for i in 1..5 {
-        catalog
-            .attach(AttachedFile {
-                file_id: format!("file-turns_a{i}"),
-                ..a.clone()
-            })
-            .await
-            .unwrap();
-    }
-    // Tenant B's one file comes after all five of A's.
-    let b = attached(&catalog, "turns_b").await;
-    let claims = catalog.claim(ClaimRequest::new(30, 3, 2)).await.unwrap();
-    let files: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
-    assert_eq!(files, vec![a.file_id.as_str(), b.file_id.as_str()]);
-    // Then A's others, oldest first.
-    let claims = catalog.claim(ClaimRequest::new(30, 3, 2)).await.unwrap();
-    let files: Vec<&str> = claims.iter().map(|c| c.job.file_id.as_str()).collect();
-    assert_eq!(files, vec!["file-turns_a1", "file-turns_a2"]);
 }
 
 #[tokio::test]
