@@ -133,7 +133,8 @@ pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> 
     .context("could not load the embedding models")
 }
 
-/// An upload's temporary not written for this long, and not recorded, is removed at start-up.
+/// An upload's temporary not written for this long, and not recorded, is removed (at start-up
+/// and by the periodic sweep, which also removes bytes and texts no record owns).
 const TEMPORARY_IDLE_SECS: u64 = 15 * 60;
 
 /// The application state; `embedders` may be shared (tests load the model once).
@@ -263,6 +264,16 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
         while !stop.is_cancelled() {
             if let Err(e) = files.sweep_expired().await {
                 tracing::warn!(error = %e, "the file expiry sweep failed");
+            }
+            // Texts of files deleted during their extraction, and temporaries of work that
+            // stopped, once nothing has written them for a while.
+            match files
+                .sweep_orphans(Duration::from_secs(TEMPORARY_IDLE_SECS))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed files no record owns"),
+                Err(e) => tracing::warn!(error = %e, "the sweep of orphaned files failed"),
             }
             match service.sweep_expired(100).await {
                 Ok(0) => {}

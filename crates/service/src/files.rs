@@ -115,7 +115,34 @@ impl BlobStore {
 
     /// The names of the temporaries on disk, with the time since each was written.
     async fn temporaries(&self) -> Result<Vec<(String, std::time::Duration)>, ServiceError> {
-        let mut ids = Vec::new();
+        self.entries(|n| {
+            n.strip_prefix('.')
+                .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+        })
+        .await
+    }
+
+    /// The files' bytes and texts on disk: (file id, whether it is the text, time since it was
+    /// written).
+    async fn kept(&self) -> Result<Vec<(String, bool, std::time::Duration)>, ServiceError> {
+        Ok(self
+            .entries(|n| (!n.starts_with('.')).then_some(n))
+            .await?
+            .into_iter()
+            .map(|(name, age)| match name.strip_suffix(TEXT_SUFFIX) {
+                Some(id) => (id.to_string(), true, age),
+                None => (name, false, age),
+            })
+            .collect())
+    }
+
+    /// The directory's entries whose names `pick` keeps (as it returns them), with the time
+    /// since each was written.
+    async fn entries(
+        &self,
+        pick: impl Fn(&str) -> Option<&str>,
+    ) -> Result<Vec<(String, std::time::Duration)>, ServiceError> {
+        let mut picked = Vec::new();
         let mut dir = tokio::fs::read_dir(&self.dir)
             .await
             .map_err(|e| io_error("could not list the files directory", e))?;
@@ -125,11 +152,7 @@ impl BlobStore {
             .map_err(|e| io_error("could not list the files directory", e))?
         {
             let name = entry.file_name();
-            if let Some(id) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix('.'))
-                .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
-            {
+            if let Some(name) = name.to_str().and_then(&pick) {
                 let age = entry
                     .metadata()
                     .await
@@ -137,10 +160,10 @@ impl BlobStore {
                     .and_then(|m| m.modified().ok())
                     .and_then(|t| t.elapsed().ok())
                     .unwrap_or_default();
-                ids.push((id.to_string(), age));
+                picked.push((name.to_string(), age));
             }
         }
-        Ok(ids)
+        Ok(picked)
     }
 }
 
@@ -351,6 +374,41 @@ impl FileService {
         Ok((moved, removed))
     }
 
+    /// Removes what no file record owns and nothing has written for `idle`: bytes and texts of
+    /// files deleted meanwhile (a text written by an extraction that ran while its file was
+    /// deleted), and temporaries of uploads and extractions that stopped. Run periodically;
+    /// unlike [`FileService::sweep_temporaries`] at start-up, it moves nothing into place (an
+    /// upload may be about to). Returns how many went.
+    pub async fn sweep_orphans(&self, idle: std::time::Duration) -> Result<usize, ServiceError> {
+        let mut removed = 0;
+        for (name, age) in self.blobs.temporaries().await? {
+            if age >= idle && !self.catalog.file_exists(&name).await? {
+                drop(self.blobs.temp(&name));
+                removed += 1;
+            } else {
+                self.blobs.temp(&name).keep();
+            }
+        }
+        for (id, text, age) in self.blobs.kept().await? {
+            if age < idle || self.catalog.file_exists(&id).await? {
+                continue;
+            }
+            let path = if text {
+                self.blobs.text_path(&id)
+            } else {
+                self.blobs.path(&id)
+            };
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %id, error = %e, "could not remove an orphaned file")
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     async fn validate_and_insert(
         &self,
         tenant: &Tenant,
@@ -508,5 +566,47 @@ mod tests {
             .with_min_free_bytes(1);
         let (_temp, n) = roomy.receive("file-2", body(b"hello")).await.unwrap();
         assert_eq!(n, 5);
+    }
+
+    #[tokio::test]
+    async fn what_no_file_record_owns_is_swept_once_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(dir.path()).unwrap();
+        for name in [
+            "file-a.text",
+            "file-b",
+            "file-b.text",
+            "file-c",
+            ".file-d.part",
+            ".file-b.text.x1.part",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let mut catalog = MockFileCatalog::new();
+        catalog
+            .expect_file_exists()
+            .returning(|id| Ok(id == "file-b"));
+        let files = FileService::new(Arc::new(catalog), blobs, 1 << 20);
+        // Nothing is old enough yet.
+        assert_eq!(
+            files
+                .sweep_orphans(std::time::Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            files
+                .sweep_orphans(std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+            4
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["file-b", "file-b.text"]);
     }
 }
