@@ -137,6 +137,59 @@ async fn content_is_the_text_kept_at_ingestion_and_never_parsed_again() {
 }
 
 #[tokio::test]
+async fn a_long_content_comes_in_pages_within_the_response_limit() {
+    let mut settings = test_settings();
+    settings.limits.max_response_bytes = 1024;
+    let app = spawn_app_with(settings).await;
+    let store = app.vector_store("pages").await;
+    // Characters of one to four bytes, and ones JSON escapes (a quote, a newline, a control
+    // character written as six).
+    let text: String = (0..400)
+        .map(|i| ["a", "é", "€", "😀", "\"", "\n", "\u{1}"][i % 7])
+        .collect::<Vec<_>>()
+        .join(" ");
+    let id = app
+        .upload(&app.key_a, "long.txt", text.clone().into_bytes())
+        .await;
+    app.attach(&store, json!({"file_id": id})).await;
+    assert_eq!(app.wait_for_file(&store, &id).await["status"], "completed");
+    let mut got = String::new();
+    let mut page: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &page {
+            None => format!("/v1/vector_stores/{store}/files/{id}/content"),
+            Some(p) => format!("/v1/vector_stores/{store}/files/{id}/content?page={p}"),
+        };
+        let res = app
+            .send(app.client.get(app.url(&path)).bearer_auth(&app.key_a))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let bytes = serde_json::to_vec(&res.body).unwrap().len();
+        assert!(bytes <= 1024, "a page of {bytes} bytes");
+        got.push_str(res.body["data"][0]["text"].as_str().unwrap());
+        pages += 1;
+        if res.body["has_more"] == false {
+            assert_eq!(res.body["next_page"], Value::Null);
+            break;
+        }
+        page = Some(res.body["next_page"].as_str().unwrap().to_string());
+        assert!(pages < 100, "the pages never end");
+    }
+    assert!(pages > 2, "{pages} pages");
+    assert_eq!(got, text);
+    // A page that is not one this file's content gave is refused.
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/vector_stores/{store}/files/{id}/content?page=abc"),
+            None,
+        )
+        .await;
+    assert_envelope(&r, 400);
+}
+
+#[tokio::test]
 async fn crafted_chunking_strategies_and_batch_forms_are_refused_and_attach_nothing() {
     let app = e2e_tests::spawn_app().await;
     let store = app.vector_store("crafted").await;

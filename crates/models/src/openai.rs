@@ -211,6 +211,16 @@ pub struct ListQuery {
     pub before: Option<String>,
 }
 
+/// Which page of a file's content: `page`, the `next_page` of the page before (none: the first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ContentQuery {
+    /// The `next_page` of the page before; none for the first page.
+    pub page: Option<String>,
+}
+
 /// A page of a cursor list (`openai.pagination.SyncCursorPage`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -757,11 +767,11 @@ pub struct FileContentPage {
     /// Always `vector_store.file_content.page`.
     #[cfg_attr(feature = "openapi", schema(schema_with = object::file_content_page))]
     pub object: String,
-    /// The file's text.
+    /// The page's text (one part). A page holds at most `limits.max_response_bytes` of JSON.
     pub data: Vec<ContentPart>,
-    /// Always `false`: one page holds all the text.
+    /// Whether more of the text follows.
     pub has_more: bool,
-    /// Always `null`.
+    /// The `page` to ask for the next part of the text; `null` on the last page.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_page: Option<String>,
 }

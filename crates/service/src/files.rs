@@ -89,6 +89,51 @@ impl BlobStore {
         }
     }
 
+    /// Up to `max` bytes of the file's extracted text from byte `offset` (cut where a character
+    /// ends), and whether more follows; `None` when it has not been extracted. Only that much
+    /// is read.
+    pub async fn read_text_range(
+        &self,
+        id: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<Option<(String, bool)>, ServiceError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let mut file = match tokio::fs::File::open(self.text_path(id)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("could not read the file's text", e)),
+        };
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| io_error("could not read the file's text", e))?
+            .len();
+        file.seek(std::io::SeekFrom::Start(offset.min(size)))
+            .await
+            .map_err(|e| io_error("could not read the file's text", e))?;
+        let mut bytes = Vec::with_capacity(max.min(size.saturating_sub(offset) as usize));
+        file.take(max as u64)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| io_error("could not read the file's text", e))?;
+        // A page ends where a character does.
+        let whole = match std::str::from_utf8(&bytes) {
+            Ok(_) => bytes.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => {
+                return Err(ServiceError::invalid_body(
+                    "the page does not start where a character does",
+                ));
+            }
+        };
+        bytes.truncate(whole);
+        let more = offset + (bytes.len() as u64) < size;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ServiceError::internal_msg("a kept text is not UTF-8"))?;
+        Ok(Some((text, more)))
+    }
+
     /// Keeps the file's extracted text (durably, replacing any earlier one).
     pub async fn write_text(&self, id: &str, text: &str) -> Result<(), ServiceError> {
         // A temporary of its own: the same file may be ingested into two stores at once.

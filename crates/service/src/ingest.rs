@@ -381,29 +381,50 @@ impl IngestService {
         Ok(())
     }
 
-    /// The text of an attached file, as extracted for ingestion (never parsed again here).
+    /// A page of the text of an attached file, as extracted for ingestion (never parsed again
+    /// here): from byte `offset` (0, or a page's `next`), as much as fits in `max` bytes once
+    /// written as a JSON string; and the offset of the next page, if any.
     pub async fn content(
         &self,
         tenant: &Tenant,
         store: &CollectionRecord,
         file_id: &str,
-    ) -> Result<String, ServiceError> {
+        offset: u64,
+        max: usize,
+    ) -> Result<(String, Option<u64>), ServiceError> {
         let attached = self
             .catalog
             .attached(&tenant.id, &store.id, file_id)
             .await?;
         let file = self.files.get(tenant, file_id).await?;
-        if let Some(text) = self.files.blobs().read_text(&file.id).await? {
-            return Ok(text);
+        let max = max.max(64);
+        if let Some((text, more)) = self
+            .files
+            .blobs()
+            .read_text_range(&file.id, offset, max)
+            .await?
+        {
+            return Ok(page_of(&text, offset, more, max));
         }
         match attached.status {
             // Ingested before texts were kept: extracted (in the sandbox) this once.
-            FileStatus::Completed => self.text_of(&file).await.map_err(|e| match e {
-                Failure::Server(m) => ServiceError::internal_msg(m),
-                Failure::Invalid(m) | Failure::Unsupported(m) => {
-                    ServiceError::invalid(Field::FileId, m)
+            FileStatus::Completed => {
+                let text = self.text_of(&file).await.map_err(|e| match e {
+                    Failure::Server(m) => ServiceError::internal_msg(m),
+                    Failure::Invalid(m) | Failure::Unsupported(m) => {
+                        ServiceError::invalid(Field::FileId, m)
+                    }
+                })?;
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(text.len());
+                if !text.is_char_boundary(start) {
+                    return Err(ServiceError::invalid_body(
+                        "the page does not start where a character does",
+                    ));
                 }
-            }),
+                Ok(page_of(&text[start..], offset, false, max))
+            }
             status => Err(ServiceError::invalid(
                 Field::FileId,
                 format!(
@@ -1222,6 +1243,31 @@ impl Ingestor {
     }
 }
 
+/// The page of `text` (read from byte `offset`, `more` when the file holds more after it) that
+/// fits in `max` bytes written as a JSON string, and the offset of the next page.
+fn page_of(text: &str, offset: u64, more: bool, max: usize) -> (String, Option<u64>) {
+    // `"…"`: quotes, and each character as serde_json escapes it.
+    let mut used = 2;
+    let mut end = text.len();
+    for (i, c) in text.char_indices() {
+        used += match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if used > max {
+            end = i;
+            break;
+        }
+    }
+    // A page holds at least one character.
+    if end == 0 && !text.is_empty() {
+        end = text.chars().next().map_or(0, char::len_utf8);
+    }
+    let next = (end < text.len() || more).then_some(offset + end as u64);
+    (text[..end].to_string(), next)
+}
+
 /// The job ends `failed` with this error.
 fn failed(code: &str, message: String) -> Ended {
     Ended::Outcome(JobOutcome::Failed(LastError {
@@ -1316,6 +1362,28 @@ mod tests {
     fn unit(v: &[f32]) -> Vec<f32> {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn content_pages_tile_the_text_and_fit_their_limit_as_json() {
+        let text: String = "aé€😀\"\n\u{1}".repeat(50);
+        for max in [64, 100, 333] {
+            let (mut offset, mut got) = (0u64, String::new());
+            loop {
+                let rest = &text[offset as usize..];
+                let (page, next) = page_of(rest, offset, false, max);
+                assert!(!page.is_empty());
+                assert!(serde_json::to_string(&page).unwrap().len() <= max, "{max}");
+                got.push_str(&page);
+                match next {
+                    Some(n) => offset = n,
+                    None => break,
+                }
+            }
+            assert_eq!(got, text);
+        }
+        // More on disk after what was read: the next page starts after it.
+        assert_eq!(page_of("abc", 10, true, 64), ("abc".to_string(), Some(13)));
     }
 
     #[tokio::test]

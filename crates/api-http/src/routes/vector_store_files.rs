@@ -3,9 +3,9 @@
 
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use models::openai::{
-    AttachFile, AttachedListQuery, BatchStatus, ChunkingStrategy, CreateBatch, Deleted, FileBatch,
-    FileContentPage, FileCounts, FileLastError, ListPage, StaticChunking, UpdateAttachedFile,
-    VectorStoreFile,
+    AttachFile, AttachedListQuery, BatchStatus, ChunkingStrategy, ContentQuery, CreateBatch,
+    Deleted, FileBatch, FileContentPage, FileCounts, FileLastError, ListPage, StaticChunking,
+    UpdateAttachedFile, VectorStoreFile,
 };
 use models::platform::ContentPart;
 use store_core::{AttachedFile, AttachedPage, Batch, FileStatus};
@@ -212,21 +212,41 @@ async fn detach(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "retrieveVectorStoreFileContent",
     summary = "Retrieve a vector store file's parsed content",
-    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
-    responses((status = 200, description = "The text extracted from the file.", body = FileContentPage), NotFound, Authed),
+    description = "The text extracted from the file, a page at a time: a page holds at most `limits.max_response_bytes` of JSON; ask for the next with `page` set to `next_page`.",
+    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id."), ContentQuery),
+    responses((status = 200, description = "A page of the text extracted from the file.", body = FileContentPage), BadInput, NotFound, Authed),
 )]
 async fn content(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
     path: web::Path<(String, String)>,
+    ValidQuery(query): ValidQuery<ContentQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, file_id) = path.into_inner();
-    let text = state.ingest.content(&caller.0, &store, &file_id).await?;
+    let offset = match query.page.as_deref() {
+        None => 0,
+        Some(p) => p.parse::<u64>().map_err(|_| {
+            ApiError::invalid(
+                "page",
+                "not a page of this file's content: pass a next_page as it came",
+            )
+        })?,
+    };
+    // The page's text, written as JSON, within the response limit (less the envelope).
+    let max = state
+        .service
+        .limits()
+        .max_response_bytes
+        .saturating_sub(256);
+    let (text, next) = state
+        .ingest
+        .content(&caller.0, &store, &file_id, offset, max)
+        .await?;
     Ok(HttpResponse::Ok().json(FileContentPage {
         object: "vector_store.file_content.page".into(),
         data: vec![ContentPart::text(text)],
-        has_more: false,
-        next_page: None,
+        has_more: next.is_some(),
+        next_page: next.map(|n| n.to_string()),
     }))
 }
 
