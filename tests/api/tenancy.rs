@@ -264,3 +264,57 @@ async fn open_mode_refuses_other_hosts_and_other_sites_pages() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
+
+/// A tenant's keys come a page at a time, in the order of the whole list; another tenant's key
+/// is no cursor.
+#[tokio::test]
+async fn a_tenants_keys_are_listed_in_pages() {
+    let app = spawn_app().await;
+    let mut made = Vec::new();
+    for _ in 0..4 {
+        let r = app.call("POST", "/v1/api/keys", None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        made.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let all = app.call("GET", "/v1/api/keys", None).await;
+    let all: Vec<String> = all.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(made.iter().all(|id| all.contains(id)), "{all:?}");
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            None => "/v1/api/keys?limit=2".to_string(),
+            Some(a) => format!("/v1/api/keys?limit=2&after={a}"),
+        };
+        let r = app.call("GET", &path, None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let page: Vec<String> = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(page.len() <= 2);
+        paged.extend(page.iter().cloned());
+        if r.body["has_more"] == false {
+            break;
+        }
+        after = page.last().cloned();
+    }
+    assert_eq!(paged, all);
+    assert_envelope(&app.call("GET", "/v1/api/keys?limit=101", None).await, 400);
+    // Another tenant's key id as a cursor starts nothing.
+    let theirs = app.call_as(&app.key_b, "GET", "/v1/api/keys", None).await;
+    let theirs = theirs.body["data"][0]["id"].as_str().unwrap().to_string();
+    let r = app
+        .call("GET", &format!("/v1/api/keys?after={theirs}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body.to_string().contains(&theirs));
+}

@@ -117,6 +117,11 @@ const ERRORS: &[(&str, &str, &str)] = &[
         "No API key, or one that is not known.",
     ),
     (
+        "QuotaExceeded",
+        "403",
+        "The tenant would go over one of its quotas (`quotas.*`); the message names it.",
+    ),
+    (
         "NotFound",
         "404",
         "No such object for this caller (another tenant's objects are not found either).",
@@ -144,7 +149,12 @@ const ERRORS: &[(&str, &str, &str)] = &[
     (
         "Unavailable",
         "503",
-        "A back-end or the catalog does not answer; retry later.",
+        "A back-end or the catalog does not answer, or the server has too many requests in progress; retry later.",
+    ),
+    (
+        "InsufficientStorage",
+        "507",
+        "The server's file storage is below its free-space mark (`files.min_free_bytes`).",
     ),
 ];
 
@@ -183,6 +193,10 @@ pub struct BadInput;
 pub struct NotFound;
 /// An object that exists already, or whose state refuses the change.
 pub struct Conflict;
+/// A request that makes an object a tenant's quota bounds.
+pub struct Quota;
+/// An upload, refused while the files disk is nearly full.
+pub struct DiskFull;
 /// A back-end or the catalog that does not answer (the readiness check).
 pub struct Unready;
 /// A route behind its own token (`/metrics`): refused without it, absent while it is unset.
@@ -220,6 +234,18 @@ impl IntoResponses for NotFound {
 impl IntoResponses for Conflict {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         refs(&["Conflict"])
+    }
+}
+
+impl IntoResponses for Quota {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        refs(&["QuotaExceeded"])
+    }
+}
+
+impl IntoResponses for DiskFull {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        refs(&["InsufficientStorage"])
     }
 }
 

@@ -510,7 +510,7 @@ pub struct CreatedApiKey {
     pub key: String,
 }
 
-/// The caller's tenant's keys, oldest first.
+/// A page of the caller's tenant's keys, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyList {
@@ -518,6 +518,23 @@ pub struct ApiKeyList {
     #[cfg_attr(feature = "openapi", schema(schema_with = object::list))]
     pub object: String,
     pub data: Vec<ApiKey>,
+    /// Whether more keys follow: ask for them with `after` set to the last key's id.
+    pub has_more: bool,
+}
+
+/// Which page of the caller's keys: `limit` 1 to 100 (100), `after` a key's id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct KeysQuery {
+    /// How many keys a page holds, 1 to 100.
+    #[validate(range(min = 1, max = 100))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = 100))]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100, default = 100))]
+    pub limit: Option<u32>,
+    /// The id of the key the page starts after.
+    pub after: Option<String>,
 }
 
 #[cfg(test)]

@@ -297,9 +297,18 @@ impl AuthService {
         Ok((record, key))
     }
 
-    /// The caller's own keys, active and revoked, oldest first.
-    pub async fn keys_of(&self, tenant: &Tenant) -> Result<Vec<ApiKeyRecord>, ServiceError> {
-        Ok(self.catalog.list_tenant_api_keys(&tenant.id).await?)
+    /// A page of the caller's own keys, active and revoked, oldest first: at most `limit`,
+    /// after the key `after`; and whether more follow.
+    pub async fn keys_of(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<(Vec<ApiKeyRecord>, bool), ServiceError> {
+        Ok(self
+            .catalog
+            .list_tenant_api_keys(&tenant.id, limit, after)
+            .await?)
     }
 
     /// A new key for the caller's own tenant; the key itself is returned once.

@@ -172,8 +172,14 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     /// Revokes a key by id or prefix; NotFound when neither matches an active key.
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord>;
 
-    /// One tenant's keys, active and revoked, oldest first.
-    async fn list_tenant_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// A page of one tenant's keys, active and revoked, oldest first: at most `limit`, after the
+    /// key `after` (one of the tenant's); and whether more follow.
+    async fn list_tenant_api_keys(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        after: Option<String>,
+    ) -> StoreResult<(Vec<ApiKeyRecord>, bool)>;
 
     /// Revokes one of the tenant's active keys by id; NotFound when the tenant has no active key
     /// with that id (another tenant's key is not found either).

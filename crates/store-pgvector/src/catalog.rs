@@ -296,17 +296,27 @@ impl Catalog for PgCatalog {
         }
     }
 
-    async fn list_tenant_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyRecord>> {
+    async fn list_tenant_api_keys(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        after: Option<String>,
+    ) -> StoreResult<(Vec<ApiKeyRecord>, bool)> {
+        let limit = limit.clamp(1, 1000);
         let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.tenant_id = $1 ORDER BY k.created_at, k.id"
+             WHERE k.tenant_id = $1 AND ($2::text IS NULL OR (k.created_at, k.id) > \
+               (SELECT a.created_at, a.id FROM api_keys a WHERE a.id = $2 AND a.tenant_id = $1)) \
+             ORDER BY k.created_at, k.id LIMIT $3"
         ))
         .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Nullable<Text>, _>(after)
+        .bind::<BigInt, _>(limit as i64 + 1)
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(crate::split_page(rows, limit))
     }
 
     async fn revoke_tenant_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<ApiKeyRecord> {

@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
-use crate::openapi::{Authed, BadInput, Endpoint, NotFound, tags};
+use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, page_order};
 use crate::startup::AppState;
 use service::{FileService, TempBlob, UploadMeta};
@@ -58,7 +58,7 @@ pub struct UploadForm {
     summary = "Upload a file",
     description = "A `multipart/form-data` body with the file and its `purpose`; the file is streamed to disk, and refused past `limits.max_file_bytes`.",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, description = "The stored file.", body = FileObject), BadInput, Authed),
+    responses((status = 200, description = "The stored file.", body = FileObject), BadInput, Quota, DiskFull, Authed),
 )]
 async fn upload(
     state: State,

@@ -2,12 +2,13 @@
 //! A tenant sees and revokes only its own keys; another tenant's key id is a 404.
 
 use actix_web::{HttpResponse, web};
-use models::platform::{ApiKey, ApiKeyList, CreatedApiKey};
+use models::platform::{ApiKey, ApiKeyList, CreatedApiKey, KeysQuery};
 use store_core::ApiKeyRecord;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Platform, SurfaceError};
-use crate::openapi::{Authed, Endpoint, NotFound, tags};
+use crate::extract::ValidQuery;
+use crate::openapi::{Authed, BadInput, Endpoint, NotFound, Quota, tags};
 use crate::routes::Caller;
 use crate::startup::AppState;
 
@@ -30,14 +31,17 @@ fn view(r: ApiKeyRecord) -> ApiKey {
     tag = tags::KEYS,
     operation_id = "listApiKeys",
     summary = "List the caller's API keys",
-    description = "The keys of the caller's tenant, active and revoked, oldest first; never the keys themselves.",
-    responses((status = 200, description = "The tenant's keys.", body = ApiKeyList), Authed),
+    description = "The keys of the caller's tenant, active and revoked, oldest first, a page at a time (`limit`, `after`); never the keys themselves.",
+    params(KeysQuery),
+    responses((status = 200, description = "A page of the tenant's keys.", body = ApiKeyList), BadInput, Authed),
 )]
-async fn list(state: State, caller: Caller) -> Reply {
-    let keys = state.auth.keys_of(&caller.0).await?;
+async fn list(state: State, caller: Caller, ValidQuery(q): ValidQuery<KeysQuery>) -> Reply {
+    let limit = q.limit.unwrap_or(100) as usize;
+    let (keys, has_more) = state.auth.keys_of(&caller.0, limit, q.after).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
         object: "list".into(),
         data: keys.into_iter().map(view).collect(),
+        has_more,
     }))
 }
 
@@ -48,7 +52,7 @@ async fn list(state: State, caller: Caller) -> Reply {
     operation_id = "createApiKey",
     summary = "Create an API key",
     description = "A new key for the caller's tenant. The answer holds the key itself, this once: it is stored hashed.",
-    responses((status = 200, description = "The new key.", body = CreatedApiKey), Authed),
+    responses((status = 200, description = "The new key.", body = CreatedApiKey), Quota, Authed),
 )]
 async fn create(state: State, caller: Caller) -> Reply {
     let (record, key) = state.auth.create_key_for(&caller.0).await?;

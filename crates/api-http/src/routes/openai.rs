@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::openapi::{Authed, BadInput, Endpoint, NotFound, tags};
+use crate::openapi::{Authed, BadInput, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, VectorStorePath, page_order};
 use crate::startup::AppState;
 use service::{CreateCollectionInput, SearchInput, StoreState};
@@ -69,7 +69,7 @@ fn view_of(r: CollectionRecord, store_state: StoreState) -> VectorStore {
     summary = "Create a vector store",
     description = "Creates a vector store, optionally with files to ingest (`file_ids`) and how to chunk them. The files are attached before the store is returned; their ingestion runs in the background.",
     request_body = CreateVectorStore,
-    responses((status = 200, description = "The vector store.", body = VectorStore), BadInput, NotFound, Authed),
+    responses((status = 200, description = "The vector store.", body = VectorStore), BadInput, NotFound, Quota, Authed),
 )]
 async fn create(
     state: State,

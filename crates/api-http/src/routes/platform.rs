@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Platform, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
+use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, Named, NamesCollection};
 use crate::startup::AppState;
 use service::{CreateCollectionInput, DocumentInput, SearchInput};
@@ -83,7 +83,7 @@ async fn list(state: State, caller: Caller) -> Reply {
     summary = "Create a collection",
     description = "A collection by its per-tenant name, on a back-end (`storage_backend`) and with an embedding model.",
     request_body = CreateCollection,
-    responses((status = 200, description = "The collection.", body = CollectionInfo), BadInput, Conflict, Authed),
+    responses((status = 200, description = "The collection.", body = CollectionInfo), BadInput, Conflict, Quota, Authed),
 )]
 async fn create(
     state: State,
@@ -198,7 +198,7 @@ fn document_input(d: &models::platform::Document) -> DocumentInput {
     summary = "Index documents",
     description = "Embeds and stores documents in a collection, creating the collection first if it does not exist.",
     request_body = IndexingPayload,
-    responses((status = 200, description = "The documents are embedded and stored.", body = IndexResponse), BadInput, Conflict, Authed),
+    responses((status = 200, description = "The documents are embedded and stored.", body = IndexResponse), BadInput, Conflict, Quota, Authed),
 )]
 async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<IndexingPayload>) -> Reply {
     let input = CreateCollectionInput {

@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Raw, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
+use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, Named};
 use crate::startup::AppState;
 use service::{DocumentInput, SearchInput};
@@ -44,7 +44,7 @@ fn view(r: CollectionRecord) -> RawCollection {
     summary = "Create a collection",
     description = "A collection with an explicit `dimension`, for caller-supplied vectors, or a `model` to embed texts with.",
     request_body = CreateRawCollection,
-    responses((status = 201, description = "The collection.", body = RawCollection), BadInput, Conflict, Authed),
+    responses((status = 201, description = "The collection.", body = RawCollection), BadInput, Conflict, Quota, Authed),
 )]
 async fn create(
     state: State,
