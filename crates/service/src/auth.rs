@@ -110,7 +110,7 @@ pub struct AuthService {
     mode: AuthMode,
     default_tenant: Tenant,
     ttl: Duration,
-    cache: Mutex<KeyCache>,
+    cache: Arc<Mutex<KeyCache>>,
     lookups: Lookups,
     by_address: AddressLookups,
     misses: AtomicU64,
@@ -123,6 +123,26 @@ impl std::fmt::Debug for AuthService {
             .field("default_tenant", &self.default_tenant)
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
+    }
+}
+
+/// Remembers what a key's look-up found: its tenant for `ttl`, or that it is unknown.
+fn remember_in(cache: &Mutex<KeyCache>, ttl: Duration, hash: String, tenant: Option<Tenant>) {
+    let Ok(mut cache) = cache.lock() else {
+        return;
+    };
+    match tenant {
+        Some(tenant) => {
+            cache.unknown.remove(&hash);
+            cache.valid.insert(hash, (tenant, Instant::now() + ttl));
+        }
+        None => {
+            cache.valid.remove(&hash);
+            if cache.unknown.len() >= MAX_MISSES {
+                cache.unknown.clear();
+            }
+            cache.unknown.insert(hash, Instant::now());
+        }
     }
 }
 
@@ -160,7 +180,7 @@ impl AuthService {
             mode,
             default_tenant,
             ttl: cache_ttl,
-            cache: Mutex::new(KeyCache::default()),
+            cache: Arc::new(Mutex::new(KeyCache::default())),
             lookups: governor::RateLimiter::direct_with_clock(
                 quota(LOOKUPS_PER_SECOND, LOOKUP_BURST),
                 governor::clock::MonotonicClock,
@@ -213,9 +233,18 @@ impl AuthService {
             Cached::Stale => {}
             Cached::Missing => self.spend_budget(client)?,
         }
-        let tenant = self.catalog.tenant_for_key_hash(&hash).await?;
-        self.remember(hash, tenant.clone());
-        Ok(tenant)
+        // The look-up runs to its end, and its answer is remembered, even when the request
+        // that asked is dropped meanwhile (refused by another of its checks, or its client went
+        // away): otherwise each such request of a valid key would spend a look-up of the
+        // budget and reach the database.
+        let (catalog, cache, ttl) = (self.catalog.clone(), self.cache.clone(), self.ttl);
+        tokio::spawn(async move {
+            let tenant = catalog.tenant_for_key_hash(&hash).await?;
+            remember_in(&cache, ttl, hash, tenant.clone());
+            Ok(tenant)
+        })
+        .await
+        .map_err(|e| ServiceError::internal_msg(format!("a key look-up stopped: {e}")))?
     }
 
     /// Takes one look-up from the client's budget, then from everyone's.
@@ -256,27 +285,6 @@ impl AuthService {
         match cache.unknown.get(hash) {
             Some(at) if at.elapsed() < self.ttl.min(MISS_TTL) => Cached::Unknown,
             _ => Cached::Missing,
-        }
-    }
-
-    fn remember(&self, hash: String, tenant: Option<Tenant>) {
-        let Ok(mut cache) = self.cache.lock() else {
-            return;
-        };
-        match tenant {
-            Some(tenant) => {
-                cache.unknown.remove(&hash);
-                cache
-                    .valid
-                    .insert(hash, (tenant, Instant::now() + self.ttl));
-            }
-            None => {
-                cache.valid.remove(&hash);
-                if cache.unknown.len() >= MAX_MISSES {
-                    cache.unknown.clear();
-                }
-                cache.unknown.insert(hash, Instant::now());
-            }
         }
     }
 
@@ -378,6 +386,50 @@ mod tests {
         AuthService::new(Arc::new(catalog), mode, "default", Duration::from_secs(30))
             .await
             .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_look_up_whose_request_was_dropped_is_still_remembered() {
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_ensure_tenant()
+            .returning(|name| Ok(tenant(name)));
+        // One slow look-up in all: the second request finds the key remembered.
+        catalog
+            .expect_tenant_for_key_hash()
+            .times(1)
+            .returning(|_| {
+                std::thread::sleep(Duration::from_millis(200));
+                Ok(Some(tenant("acme")))
+            });
+        let svc = AuthService::new(
+            Arc::new(catalog),
+            AuthMode::Keys,
+            "default",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        let client = Some("10.0.0.1".parse().unwrap());
+        // The request is dropped while its key is looked up (another check refused it).
+        assert!(
+            tokio::time::timeout(
+                Duration::from_millis(20),
+                svc.authenticate(Some("vsk_valid"), client)
+            )
+            .await
+            .is_err()
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        for _ in 0..(ADDRESS_BURST as usize * 2) {
+            assert_eq!(
+                svc.authenticate(Some("vsk_valid"), client)
+                    .await
+                    .unwrap()
+                    .id,
+                "t_acme"
+            );
+        }
     }
 
     #[tokio::test]
