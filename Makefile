@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test test-chaos model services-up services-down fmt lint build bench bench-quick
+.PHONY: run test test-chaos test-hostile model services-up services-down fmt lint build bench bench-quick
 
 model:
 	scripts/fetch-model.sh
@@ -30,6 +30,11 @@ test:
 # The database restarted under load, and a minute of mixed load (make test runs it too).
 test-chaos:
 	scripts/test-chaos.sh
+
+# The release build fed memory bombs, key sprays, a million requests, heavy lists and huge
+# bodies, its memory sampled (make test runs it too).
+test-hostile:
+	scripts/test-hostile.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -38,6 +38,7 @@ run_rust --workspace "$@"
 echo "== Rust: end-to-end tests on Elasticsearch"
 E2E_STORAGE_BACKEND=elasticsearch run_rust -p e2e-tests "$@"
 "$root/scripts/test-chaos.sh"
+"$root/scripts/test-hostile.sh"
 
 # The OpenAI conformance suite: the official Python client against the real server binary.
 [[ -x "$root/.venv/bin/python" ]] || python3 -m venv "$root/.venv"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The hostile-load suite (tests/hostile): the release-built server fed memory bombs, a key
+# spray, a million requests, heavy lists beside another tenant, and 100 huge bodies at once,
+# its memory sampled and each figure printed. It builds the release binary, starts PostgreSQL
+# unless DATABASE_URL is set, and stops what it started. `make test` runs it last.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+"$root/scripts/fetch-model.sh"
+
+started=()
+cleanup() {
+    for s in "${started[@]}"; do "$root/scripts/services.sh" down "$s" || true; done
+}
+trap cleanup EXIT
+
+if [[ -z "${DATABASE_URL:-}" && -z "${VECTOR_STORE__DATABASE__URL:-}" ]]; then
+    "$root/scripts/services.sh" up pg
+    started+=(pg)
+    eval "$("$root/scripts/services.sh" env)"
+fi
+export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
+
+echo "== Hostile load against the release build"
+cargo build --release -p vector-store-server
+export E2E_SERVER_BIN="$root/target/release/vector-store-server"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --all-features --profile ci -p e2e-tests --test hostile --run-ignored only --test-threads 1 \
+        --success-output immediate "$@"
+else
+    cargo test --all-features -p e2e-tests --test hostile -- --ignored --nocapture --test-threads 1 "$@"
+fi
