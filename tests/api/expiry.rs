@@ -67,7 +67,7 @@ async fn the_sweep_frees_the_chunks_of_an_expired_store_and_keeps_it_expired() {
 
     age(&ids[0], 2).await;
     let mut freed = None;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let r = store(ids[0].clone()).await;
         // The record edited behind the service's back is seen within its cache's TTL.
         if r.body["usage_bytes"] == 0 && r.body["status"] == "expired" {

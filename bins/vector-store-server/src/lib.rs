@@ -291,8 +291,9 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         while !stop.is_cancelled() {
-            let pause = match service.recount_stale_usage(10).await {
-                Ok(10) => Duration::ZERO,
+            // A few at a time, then a pause: the background count stays a small share of the
+            // database's work, however many stores writes changed.
+            let pause = match service.recount_stale_usage(5).await {
                 Ok(_) => USAGE_RECOUNT_EVERY,
                 Err(e) => {
                     tracing::warn!(error = %e, "counting vector stores' usage failed");
