@@ -17,136 +17,15 @@
 //! release one).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e_tests::{ServerProcess, free_port, own_database, server_bin, upload_form};
+use e2e_tests::upload_form;
 use serde_json::{Value, json};
 
-const MIB: u64 = 1024 * 1024;
+mod support;
 
-/// The resident memory of a process, sampled every 20 ms: the most seen since the last reset.
-struct Rss {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    pid: u32,
-}
-
-impl Rss {
-    fn watch(pid: u32) -> Rss {
-        let peak = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (p, s) = (peak.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                if let Some(now) = rss_of(pid) {
-                    p.fetch_max(now, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        Rss { peak, stop, pid }
-    }
-
-    /// The most resident memory seen since the last reset, in bytes.
-    fn peak(&self) -> u64 {
-        self.peak.load(Ordering::Relaxed)
-    }
-
-    fn now(&self) -> u64 {
-        rss_of(self.pid).unwrap_or(0)
-    }
-
-    fn reset(&self) {
-        self.peak.store(self.now(), Ordering::Relaxed);
-    }
-}
-
-impl Drop for Rss {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// `VmRSS` of `pid`, in bytes.
-fn rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / MIB as f64
-}
-
-/// A server process in `keys` mode on a database of its own, and a key of each of `tenants`.
-async fn server(
-    name: &str,
-    env: &[(&str, &str)],
-    tenants: &[&str],
-) -> (ServerProcess, Vec<String>) {
-    let db = own_database(name).await;
-    let files = std::env::temp_dir().join(format!("vs-hostile-{name}-{}", uuid::Uuid::new_v4()));
-    let mut all = vec![
-        ("VECTOR_STORE__AUTH__MODE", "keys"),
-        ("VECTOR_STORE__INGEST__WORKERS", "2"),
-    ];
-    all.extend_from_slice(env);
-    let server = ServerProcess::start(&db, &files, free_port(), &all).await;
-    let mut keys = Vec::new();
-    for tenant in tenants {
-        let out = std::process::Command::new(server_bin())
-            .args(["keys", "create", "--tenant", tenant])
-            .env("VECTOR_STORE__DATABASE__URL", &db)
-            .env("VECTOR_STORE__LOG__LEVEL", "warn")
-            .output()
-            .expect("keys create");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        keys.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
-    }
-    (server, keys)
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap()
-}
-
-async fn call(
-    c: &reqwest::Client,
-    base: &str,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = c
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    match req.send().await {
-        Ok(res) => {
-            let status = res.status().as_u16();
-            let body = res.json().await.unwrap_or(Value::Null);
-            (status, body)
-        }
-        Err(_) => (0, Value::Null),
-    }
-}
-
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[((values.len() as f64 - 1.0) * q).round() as usize]
-}
+use support::{MIB, Rss, call, client, mib, quantile, server};
 
 #[tokio::test]
 #[ignore = "make test-hostile: a release server fed files made to exhaust its memory"]

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::Deserialize;
@@ -114,7 +115,15 @@ pub struct AuthService {
     lookups: Lookups,
     by_address: AddressLookups,
     misses: AtomicU64,
+    /// Look-ups under way, by key hash: a request for a key already being looked up waits for
+    /// that look-up rather than start (and spend budget on) another.
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
 }
+
+/// A look-up under way, shared by every request that waits for it.
+type Pending = futures::future::Shared<
+    futures::future::BoxFuture<'static, Result<Option<Tenant>, Arc<store_core::StoreError>>>,
+>;
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,6 +199,7 @@ impl AuthService {
                 governor::clock::MonotonicClock,
             ),
             misses: AtomicU64::new(0),
+            pending: Arc::default(),
         })
     }
 
@@ -227,24 +237,57 @@ impl AuthService {
         client: Option<IpAddr>,
     ) -> Result<Option<Tenant>, ServiceError> {
         let hash = hash_api_key(key);
-        match self.cached(&hash) {
+        let cached = self.cached(&hash);
+        match cached {
             Cached::Valid(tenant) => return Ok(Some(tenant)),
             Cached::Unknown => return Ok(None),
-            Cached::Stale => {}
-            Cached::Missing => self.spend_budget(client)?,
+            // A stale valid key is looked up again without spending budget.
+            Cached::Stale | Cached::Missing => {}
         }
-        // The look-up runs to its end, and its answer is remembered, even when the request
-        // that asked is dropped meanwhile (refused by another of its checks, or its client went
-        // away): otherwise each such request of a valid key would spend a look-up of the
-        // budget and reach the database.
-        let (catalog, cache, ttl) = (self.catalog.clone(), self.cache.clone(), self.ttl);
-        tokio::spawn(async move {
-            let tenant = catalog.tenant_for_key_hash(&hash).await?;
-            remember_in(&cache, ttl, hash, tenant.clone());
-            Ok(tenant)
+        let shared = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            match pending.get(&hash) {
+                Some(under_way) => under_way.clone(),
+                None => {
+                    if matches!(cached, Cached::Missing) {
+                        self.spend_budget(client)?;
+                    }
+                    // The look-up runs to its end, and its answer is remembered, even when
+                    // every request that asked is dropped meanwhile (refused by another of its
+                    // checks, or its client went away): otherwise each such request of a valid
+                    // key would spend a look-up of the budget and reach the database.
+                    let (catalog, cache, ttl) =
+                        (self.catalog.clone(), self.cache.clone(), self.ttl);
+                    let (done, key) = (self.pending.clone(), hash.clone());
+                    let task = tokio::spawn(async move {
+                        let found = catalog.tenant_for_key_hash(&key).await;
+                        if let Ok(tenant) = &found {
+                            remember_in(&cache, ttl, key.clone(), tenant.clone());
+                        }
+                        done.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                        found.map_err(Arc::new)
+                    });
+                    let shared = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(Arc::new(store_core::StoreError::internal_msg(format!(
+                                "a key look-up stopped: {e}"
+                            ))))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    pending.insert(hash, shared.clone());
+                    shared
+                }
+            }
+        };
+        shared.await.map_err(|e| match &*e {
+            store_core::StoreError::Unavailable { message, .. } => ServiceError::Unavailable {
+                message: format!("storage back-end unavailable: {message}"),
+                source: None,
+            },
+            other => ServiceError::internal_msg(format!("a key look-up failed: {other}")),
         })
-        .await
-        .map_err(|e| ServiceError::internal_msg(format!("a key look-up stopped: {e}")))?
     }
 
     /// Takes one look-up from the client's budget, then from everyone's.
@@ -430,6 +473,40 @@ mod tests {
                 "t_acme"
             );
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_for_a_key_being_looked_up_wait_for_that_look_up() {
+        let mut catalog = MockCatalog::new();
+        catalog
+            .expect_ensure_tenant()
+            .returning(|name| Ok(tenant(name)));
+        catalog
+            .expect_tenant_for_key_hash()
+            .times(1)
+            .returning(|_| {
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(Some(tenant("acme")))
+            });
+        let svc = AuthService::new(
+            Arc::new(catalog),
+            AuthMode::Keys,
+            "default",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        let client = Some("10.0.0.2".parse().unwrap());
+        // Twice the address's burst at once, for a key not yet known: one look-up, one spend.
+        let answers = futures::future::join_all(
+            (0..ADDRESS_BURST * 2).map(|_| svc.authenticate(Some("vsk_herd"), client)),
+        )
+        .await;
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.as_ref().is_ok_and(|t| t.id == "t_acme"))
+        );
     }
 
     #[tokio::test]

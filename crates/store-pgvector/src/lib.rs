@@ -8,6 +8,7 @@
 //!
 //! No features.
 
+mod attribute_keys;
 mod catalog;
 mod error;
 mod files;
