@@ -418,6 +418,22 @@ mod tests {
         Tenant::new(format!("t_{name}"), name)
     }
 
+    /// A `keys`-mode service over `catalog` (which is given the default tenant), keys cached
+    /// for 30 s.
+    async fn keys_service(mut catalog: MockCatalog) -> AuthService {
+        catalog
+            .expect_ensure_tenant()
+            .returning(|name| Ok(tenant(name)));
+        AuthService::new(
+            Arc::new(catalog),
+            AuthMode::Keys,
+            "default",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap()
+    }
+
     async fn service(mode: AuthMode, known_hash: String) -> AuthService {
         let mut catalog = MockCatalog::new();
         catalog
@@ -434,9 +450,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_look_up_whose_request_was_dropped_is_still_remembered() {
         let mut catalog = MockCatalog::new();
-        catalog
-            .expect_ensure_tenant()
-            .returning(|name| Ok(tenant(name)));
         // One slow look-up in all: the second request finds the key remembered.
         catalog
             .expect_tenant_for_key_hash()
@@ -445,14 +458,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(200));
                 Ok(Some(tenant("acme")))
             });
-        let svc = AuthService::new(
-            Arc::new(catalog),
-            AuthMode::Keys,
-            "default",
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+        let svc = keys_service(catalog).await;
         let client = Some("10.0.0.1".parse().unwrap());
         // The request is dropped while its key is looked up (another check refused it).
         assert!(
@@ -479,23 +485,13 @@ mod tests {
     async fn requests_for_a_key_being_looked_up_wait_for_that_look_up() {
         let mut catalog = MockCatalog::new();
         catalog
-            .expect_ensure_tenant()
-            .returning(|name| Ok(tenant(name)));
-        catalog
             .expect_tenant_for_key_hash()
             .times(1)
             .returning(|_| {
                 std::thread::sleep(Duration::from_millis(100));
                 Ok(Some(tenant("acme")))
             });
-        let svc = AuthService::new(
-            Arc::new(catalog),
-            AuthMode::Keys,
-            "default",
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+        let svc = keys_service(catalog).await;
         let client = Some("10.0.0.2".parse().unwrap());
         // Twice the address's burst at once, for a key not yet known: one look-up, one spend.
         let answers = futures::future::join_all(
@@ -513,22 +509,12 @@ mod tests {
     async fn unknown_keys_are_remembered_and_their_lookups_bounded() {
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut catalog = MockCatalog::new();
-        catalog
-            .expect_ensure_tenant()
-            .returning(|name| Ok(tenant(name)));
         let counted = calls.clone();
         catalog.expect_tenant_for_key_hash().returning(move |_| {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(None)
         });
-        let svc = AuthService::new(
-            Arc::new(catalog),
-            AuthMode::Keys,
-            "default",
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+        let svc = keys_service(catalog).await;
         for _ in 0..50 {
             assert!(matches!(
                 svc.authenticate(Some("vsk_same_bad_key"), None).await,
