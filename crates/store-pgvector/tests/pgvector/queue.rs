@@ -43,15 +43,27 @@ async fn pool(name: &str) -> store_pgvector::Pool {
 }
 
 async fn attached(catalog: &PgCatalog, name: &str) -> AttachedFile {
-    let tenant = catalog.ensure_tenant(name).await.unwrap();
+    attached_on(catalog, name, name, "pgvector", None).await
+}
+
+/// The file `file-{name}` attached to a new vector store `vs_{name}` of the tenant `tenant`, on
+/// `backend` with `model`.
+async fn attached_on(
+    catalog: &PgCatalog,
+    tenant: &str,
+    name: &str,
+    backend: &str,
+    model: Option<&str>,
+) -> AttachedFile {
+    let tenant = catalog.ensure_tenant(tenant).await.unwrap();
     let store = catalog
         .create_collection(NewCollection {
             id: format!("vs_{name}"),
             tenant_id: tenant.id.clone(),
             collection: name.into(),
             name: None,
-            backend: "pgvector".into(),
-            model: None,
+            backend: backend.into(),
+            model: model.map(String::from),
             dimension: 3,
             metadata: Map::new(),
             expires_after_days: None,
@@ -389,44 +401,8 @@ async fn a_retried_job_spends_no_attempt_and_waits_a_back_off_that_doubles() {
 async fn a_server_claims_only_jobs_whose_back_end_and_model_it_has() {
     use store_core::Runnable;
     let catalog = catalog("runnable").await;
-    let tenant = catalog.ensure_tenant("runnable").await.unwrap();
-    for (name, backend, model) in [
-        ("es", "elasticsearch", Some("m")),
-        ("pg", "pgvector", Some("other")),
-    ] {
-        let store = catalog
-            .create_collection(NewCollection {
-                id: format!("vs_{name}"),
-                tenant_id: tenant.id.clone(),
-                collection: name.into(),
-                name: None,
-                backend: backend.into(),
-                model: model.map(String::from),
-                dimension: 3,
-                metadata: Map::new(),
-                expires_after_days: None,
-            })
-            .await
-            .unwrap();
-        catalog
-            .attach(AttachedFile {
-                vector_store_id: store.id,
-                file_id: format!("file-{name}"),
-                tenant_id: tenant.id.clone(),
-                batch_id: None,
-                status: FileStatus::InProgress,
-                last_error: None,
-                attributes: Map::new(),
-                max_chunk_tokens: 100,
-                overlap_tokens: 10,
-                usage_bytes: 0,
-                created_at: now_unix(),
-                attempts: 0,
-                retries: 0,
-            })
-            .await
-            .unwrap();
-    }
+    attached_on(&catalog, "runnable", "es", "elasticsearch", Some("m")).await;
+    attached_on(&catalog, "runnable", "pg", "pgvector", Some("other")).await;
     let claim = |backends: &[&str], models: &[&str]| {
         let runnable = Runnable {
             backends: backends.iter().map(|s| s.to_string()).collect(),
