@@ -978,6 +978,11 @@ impl Ingestor {
         let chunks = self.embed_chunks(store, docs).await?;
         let backend = self.service.vectors.backend_of(store)?;
         let spec = store.spec();
+        let generation = jobs.iter().map(|j| j.claim.generation).max().unwrap_or(0);
+        let counts: Vec<(String, u32)> = jobs
+            .iter()
+            .map(|j| (j.file.id.clone(), chunk_count(&j.pieces)))
+            .collect();
         let held = self
             .service
             .catalog
@@ -992,9 +997,16 @@ impl Ingestor {
                             .into_iter()
                             .filter(|c| held.contains(&c.file_id))
                             .collect();
-                        // Whatever an earlier try or attachment left goes first.
+                        // Whatever an earlier try or attachment left goes first, and what
+                        // one of their late writes added goes last.
                         backend.delete_files(&spec, &held).await?;
-                        backend.upsert(&spec, chunks).await
+                        let n = backend.upsert_claimed(&spec, chunks, generation).await?;
+                        let counts: Vec<(String, u32)> = counts
+                            .into_iter()
+                            .filter(|(f, _)| held.contains(f))
+                            .collect();
+                        backend.trim_files(&spec, &counts).await?;
+                        Ok(n)
                     })
                 }),
             )
@@ -1201,20 +1213,30 @@ impl Ingestor {
             .await?;
             return Ok(usage);
         }
-        for part in docs.chunks(EMBED_BATCH) {
+        let count = chunk_count(&docs);
+        let parts = docs.chunks(EMBED_BATCH).count();
+        for (i, part) in docs.chunks(EMBED_BATCH).enumerate() {
             let chunks = self
                 .embed_chunks(store, part.to_vec())
                 .await
                 .map_err(Step::Failed)?;
             let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
             let first = !std::mem::replace(&mut replaced, true);
+            let (last, generation) = (i + 1 == parts, claim.generation);
             self.fenced(
                 claim,
                 Box::pin(async move {
+                    // Whatever an earlier try or attachment left goes first, and what one of
+                    // their late writes added goes last.
                     if first {
-                        b.delete_files(&spec, &[file_id]).await?;
+                        b.delete_files(&spec, std::slice::from_ref(&file_id))
+                            .await?;
                     }
-                    b.upsert(&spec, chunks).await
+                    let n = b.upsert_claimed(&spec, chunks, generation).await?;
+                    if last {
+                        b.trim_files(&spec, &[(file_id, count)]).await?;
+                    }
+                    Ok(n)
                 }),
             )
             .await?;
@@ -1274,6 +1296,11 @@ fn failed(code: &str, message: String) -> Ended {
         code: code.into(),
         message,
     }))
+}
+
+/// How many chunks a file has (as a `chunk_index` bound).
+fn chunk_count<T>(chunks: &[T]) -> u32 {
+    u32::try_from(chunks.len()).unwrap_or(u32::MAX)
 }
 
 /// The bytes of text a file's chunks hold.
@@ -1502,6 +1529,8 @@ mod tests {
             }
         }
 
+        const GENERATION: u64 = 1 << 40;
+
         fn claim() -> Claim {
             Claim {
                 job: AttachedFile {
@@ -1520,6 +1549,7 @@ mod tests {
                     retries: 0,
                 },
                 token: "token-1".into(),
+                generation: GENERATION,
                 doomed: None,
             }
         }
@@ -1553,9 +1583,24 @@ mod tests {
             let mut store = MockVectorStore::new();
             store.expect_name().return_const("pgvector");
             store.expect_delete_files().returning(|_, _| Ok(0));
+            // Every chunk is written as the claim's generation, and the file is trimmed to
+            // the chunks written.
+            let written = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let counted = written.clone();
             store
-                .expect_upsert()
-                .returning(|_, chunks| Ok(chunks.len() as u64));
+                .expect_upsert_claimed()
+                .withf(|_, _, generation| *generation == GENERATION)
+                .returning(move |_, chunks, _| {
+                    counted.fetch_add(chunks.len() as u32, std::sync::atomic::Ordering::SeqCst);
+                    Ok(chunks.len() as u64)
+                });
+            store
+                .expect_trim_files()
+                .withf(move |_, files| {
+                    let n = written.load(std::sync::atomic::Ordering::SeqCst);
+                    files == [("file-1".to_string(), n)] && n > 0
+                })
+                .returning(|_, _| Ok(0));
             let mut model = MockEmbedder::new();
             model.expect_model().return_const("m".to_string());
             model.expect_dimension().return_const(2usize);

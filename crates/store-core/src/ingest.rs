@@ -144,6 +144,9 @@ pub struct Claim {
     pub job: AttachedFile,
     /// This claim's own token.
     pub token: String,
+    /// Larger than every earlier claim's, of any job: orders writes that may land late
+    /// ([`crate::VectorStore::upsert_claimed`]).
+    pub generation: u64,
     /// The job is not to run: its tries are used up ([`attempts_used_up`]) or its file
     /// stopped servers too often ([`crashed_too_often`]). The claim's holder removes the
     /// chunks earlier tries wrote, then ends it `failed` with this error.

@@ -117,6 +117,28 @@ impl VectorStore for Instrumented {
             .await
     }
 
+    async fn upsert_claimed(
+        &self,
+        collection: &CollectionSpec,
+        chunks: Vec<Chunk>,
+        generation: u64,
+    ) -> StoreResult<u64> {
+        self.observe(
+            "upsert",
+            self.inner.upsert_claimed(collection, chunks, generation),
+        )
+        .await
+    }
+
+    async fn trim_files(
+        &self,
+        collection: &CollectionSpec,
+        files: &[(String, u32)],
+    ) -> StoreResult<u64> {
+        self.observe("trim_files", self.inner.trim_files(collection, files))
+            .await
+    }
+
     async fn delete_files(
         &self,
         collection: &CollectionSpec,

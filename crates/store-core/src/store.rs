@@ -402,6 +402,28 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
     /// and visible to the next search.
     async fn upsert(&self, collection: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64>;
 
+    /// [`VectorStore::upsert`] for an ingestion claim. `generation` orders the claims of every
+    /// file (a later claim has a larger one): where a request that timed out may still be
+    /// applied later, such a late write never replaces a chunk a later generation wrote. A
+    /// back-end whose writes are over when their call returns can ignore it.
+    async fn upsert_claimed(
+        &self,
+        collection: &CollectionSpec,
+        chunks: Vec<Chunk>,
+        generation: u64,
+    ) -> StoreResult<u64> {
+        let _ = generation;
+        self.upsert(collection, chunks).await
+    }
+
+    /// Removes each `(file_id, keep)` file's chunks whose `chunk_index` is `keep` or more (left
+    /// by an earlier, longer write of the file); returns how many went.
+    async fn trim_files(
+        &self,
+        collection: &CollectionSpec,
+        files: &[(String, u32)],
+    ) -> StoreResult<u64>;
+
     /// Deletes every chunk of the given files (documents); returns how many chunks went.
     async fn delete_files(
         &self,

@@ -55,6 +55,7 @@ macro_rules! conformance_suite {
             hybrid_search_fuses_both_rankings,
             the_score_threshold_applies_in_every_mode,
             delete_files_removes_exactly_those_files,
+            trimming_files_keeps_each_ones_chunks_below_its_count,
             file_attributes_change_in_place_for_that_file_only,
             every_back_end_refuses_the_same_edges_and_writes_nothing,
             delete_all_empties_but_keeps_the_collection,
@@ -848,6 +849,40 @@ pub mod cases {
             .unwrap();
         assert!(hits.iter().all(|h| h.chunk.file_id == "b"));
         store.drop_collection(&spec).await.unwrap();
+    }
+
+    pub async fn trimming_files_keeps_each_ones_chunks_below_its_count(
+        store: Arc<dyn VectorStore>,
+    ) {
+        let spec = fresh(store.as_ref()).await;
+        let mut chunks = Vec::new();
+        for f in ["a", "b", "c"] {
+            for i in 0..4u32 {
+                let mut c = chunk(&format!("{f}:{i}"), "text", vector(u64::from(i)), json!({}));
+                c.file_id = f.into();
+                c.chunk_index = i;
+                chunks.push(c);
+            }
+        }
+        store.upsert(&spec, chunks).await.unwrap();
+        let files = [
+            ("a".to_string(), 2),
+            ("c".to_string(), 0),
+            ("zzz".to_string(), 1),
+        ];
+        assert_eq!(store.trim_files(&spec, &files).await.unwrap(), 6);
+        let left: Vec<String> = store
+            .list(&spec, 100, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(left, ["a:0", "a:1", "b:0", "b:1", "b:2", "b:3"]);
+        assert_eq!(store.trim_files(&spec, &[]).await.unwrap(), 0);
+        store.drop_collection(&spec).await.unwrap();
+        let missing = store.trim_files(&spec, &files).await.unwrap_err();
+        assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
     }
 
     pub async fn file_attributes_change_in_place_for_that_file_only(store: Arc<dyn VectorStore>) {

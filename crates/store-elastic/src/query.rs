@@ -116,11 +116,35 @@ pub fn list_sort() -> Value {
 }
 
 /// The `_bulk` lines that write `chunks`; the chunk id is the document id, so a write replaces.
-pub fn bulk_lines(chunks: &[Chunk]) -> Vec<Value> {
+/// With a `generation`, each write is versioned by it: Elasticsearch refuses it where the
+/// stored document has that or a later one.
+pub fn bulk_lines(chunks: &[Chunk], generation: Option<u64>) -> Vec<Value> {
     chunks
         .iter()
-        .flat_map(|c| [json!({ "index": { "_id": c.id } }), document(c)])
+        .flat_map(|c| {
+            let action = match generation {
+                Some(g) => {
+                    json!({ "index": { "_id": c.id, "version": g, "version_type": "external" } })
+                }
+                None => json!({ "index": { "_id": c.id } }),
+            };
+            [action, document(c)]
+        })
         .collect()
+}
+
+/// The chunks of each `(file_id, keep)` file from `chunk_index` `keep` on.
+pub fn trim_query(files: &[(String, u32)]) -> Value {
+    let each: Vec<Value> = files
+        .iter()
+        .map(|(file, keep)| {
+            json!({ "bool": { "filter": [
+                { "term": { "file_id": file } },
+                { "range": { "chunk_index": { "gte": keep } } }
+            ] } })
+        })
+        .collect();
+    json!({ "bool": { "should": each, "minimum_should_match": 1 } })
 }
 
 /// A cosine `knn` score is already `(1 + cos) / 2`; BM25 is mapped by `s / (s + 1)`.
@@ -261,7 +285,7 @@ mod tests {
             vector: vec![1.0],
             attributes: Default::default(),
         };
-        let lines = bulk_lines(&[chunk.clone(), chunk]);
+        let lines = bulk_lines(&[chunk.clone(), chunk], None);
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0], json!({"index": {"_id": "vs:f:0"}}));
         assert_eq!(lines[1]["chunk_id"], "vs:f:0");

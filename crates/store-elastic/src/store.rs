@@ -10,14 +10,16 @@ use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Map, Value, json};
 use store_core::{
-    Chunk, CollectionSpec, DocumentPart, Field, Hit, HitSource, SearchRequest, StoreError,
-    StoreResult, StoredChunk, VectorStore, last_of_each_id, run_search,
+    Chunk, CollectionSpec, Hit, HitSource, SearchRequest, StoreError, StoreResult, StoredChunk,
+    VectorStore, run_search,
 };
 
 use crate::error::ElasticError;
 use crate::mapping::{self, MAX_DIMENSION};
 use crate::options::ElasticOptions;
 use crate::query;
+
+mod bulk;
 
 /// Elasticsearch's default `index.max_result_window`: `from + size` beyond it needs
 /// `search_after`.
@@ -81,9 +83,22 @@ impl ElasticStore {
         params: &[(&str, &str)],
         payload: Payload<'_>,
     ) -> Result<Reply, ElasticError> {
+        self.send_with(method, path, params, payload, &HeaderMap::new())
+            .await
+    }
+
+    /// [`Self::send`] with these headers.
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+        payload: Payload<'_>,
+        headers: &HeaderMap,
+    ) -> Result<Reply, ElasticError> {
         let mut attempt = 0u32;
         loop {
-            match self.send_once(method, path, params, payload).await {
+            match self.send_once(method, path, params, payload, headers).await {
                 Err(e) if e.is_transient() && attempt < self.options.retries => {
                     tracing::debug!(error = %e, attempt, path, "retrying an Elasticsearch request");
                     tokio::time::sleep(backoff(attempt)).await;
@@ -100,13 +115,13 @@ impl ElasticStore {
         path: &str,
         params: &[(&str, &str)],
         payload: Payload<'_>,
+        headers: &HeaderMap,
     ) -> Result<Reply, ElasticError> {
-        let headers = HeaderMap::new();
         let query = Some(params);
         let response = match payload {
             Payload::Empty => {
                 self.client
-                    .send::<&[u8], _>(method, path, headers, query, None, None)
+                    .send::<&[u8], _>(method, path, headers.clone(), query, None, None)
                     .await?
             }
             Payload::Json(body) => {
@@ -114,7 +129,7 @@ impl ElasticStore {
                     .send(
                         method,
                         path,
-                        headers,
+                        headers.clone(),
                         query,
                         Some(JsonBody::new(body)),
                         None,
@@ -124,7 +139,7 @@ impl ElasticStore {
             Payload::Lines(lines) => {
                 let body = NdBody::new(lines.iter().map(JsonBody::new).collect());
                 self.client
-                    .send(method, path, headers, query, Some(body), None)
+                    .send(method, path, headers.clone(), query, Some(body), None)
                     .await?
             }
         };
@@ -278,51 +293,6 @@ impl ElasticStore {
         }
     }
 
-    /// Writes one batch; items refused for passing reasons are sent again, the others fail the
-    /// call with the first refusal.
-    async fn bulk(&self, spec: &CollectionSpec, index: &str, batch: &[Chunk]) -> StoreResult<()> {
-        let mut pending: Vec<&Chunk> = batch.iter().collect();
-        let mut attempt = 0u32;
-        loop {
-            let owned: Vec<Chunk> = pending.iter().map(|c| (*c).clone()).collect();
-            let lines = query::bulk_lines(&owned);
-            let reply = self
-                .call(
-                    spec,
-                    Method::Post,
-                    &format!("/{index}/_bulk"),
-                    &[("refresh", "wait_for")],
-                    Payload::Lines(&lines),
-                )
-                .await?;
-            let retry: Vec<&Chunk> =
-                match bulk_outcome(&reply, pending.len(), attempt < self.options.retries)? {
-                    BulkOutcome::Written => return Ok(()),
-                    BulkOutcome::Retry(positions) => {
-                        positions.into_iter().map(|i| pending[i]).collect()
-                    }
-                    BulkOutcome::Refused { position, error } => {
-                        let chunk = pending[position];
-                        tracing::warn!(collection = %spec.name, chunk = %chunk.id, error = %error,
-                        "Elasticsearch refused a chunk");
-                        return Err(match error.into_store(&spec.name) {
-                            StoreError::InvalidInput { message, .. } => StoreError::invalid_field(
-                                Field::Chunks,
-                                format!("chunk '{}' was refused: {message}", chunk.id),
-                            ),
-                            other => other,
-                        });
-                    }
-                };
-            if retry.is_empty() {
-                return Ok(());
-            }
-            tokio::time::sleep(backoff(attempt)).await;
-            attempt += 1;
-            pending = retry;
-        }
-    }
-
     /// `_delete_by_query`, repeated while documents changed under it; returns how many went.
     async fn delete_where(&self, spec: &CollectionSpec, query: Value) -> StoreResult<u64> {
         let body = json!({ "query": query });
@@ -373,55 +343,6 @@ impl ElasticStore {
             spec.name
         )))
     }
-}
-
-/// What a `_bulk` answer says of a batch.
-#[derive(Debug)]
-enum BulkOutcome {
-    /// Every item was written.
-    Written,
-    /// These items (positions in the batch) were refused for passing reasons: send them again.
-    Retry(Vec<usize>),
-    /// The item at `position` was refused for good (or no tries are left).
-    Refused {
-        position: usize,
-        error: ElasticError,
-    },
-}
-
-/// Reads a `_bulk` answer for a batch of `sent` items; every item must be accounted for.
-fn bulk_outcome(reply: &Value, sent: usize, can_retry: bool) -> StoreResult<BulkOutcome> {
-    let items = reply
-        .get("items")
-        .and_then(Value::as_array)
-        .ok_or_else(|| decode("a _bulk answer without items"))?;
-    if items.len() != sent {
-        return Err(decode(
-            "a _bulk answer with another number of items than were sent",
-        ));
-    }
-    let mut retry = Vec::new();
-    for (position, item) in items.iter().enumerate() {
-        let result = item
-            .as_object()
-            .and_then(|o| o.values().next())
-            .ok_or_else(|| decode("a _bulk item without a result"))?;
-        let status = result.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
-        if (200..300).contains(&status) {
-            continue;
-        }
-        let error = ElasticError::response(status, result);
-        if error.is_transient() && can_retry {
-            retry.push(position);
-        } else {
-            return Ok(BulkOutcome::Refused { position, error });
-        }
-    }
-    Ok(if retry.is_empty() {
-        BulkOutcome::Written
-    } else {
-        BulkOutcome::Retry(retry)
-    })
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -507,25 +428,28 @@ impl VectorStore for ElasticStore {
     }
 
     async fn upsert(&self, spec: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64> {
-        let index = self.index(spec)?;
-        for c in &chunks {
-            spec.check_vector(&c.vector)?;
-            c.check_limits()?;
-            if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
-                return Err(StoreError::invalid_field(
-                    Field::Chunk(DocumentPart::Id),
-                    format!("a chunk id is 1 to {MAX_ID_BYTES} bytes"),
-                ));
-            }
+        self.write(spec, chunks, None).await
+    }
+
+    async fn upsert_claimed(
+        &self,
+        spec: &CollectionSpec,
+        chunks: Vec<Chunk>,
+        generation: u64,
+    ) -> StoreResult<u64> {
+        self.write(spec, chunks, Some(generation)).await
+    }
+
+    async fn trim_files(&self, spec: &CollectionSpec, files: &[(String, u32)]) -> StoreResult<u64> {
+        if files.is_empty() {
+            self.require(spec).await?;
+            return Ok(0);
         }
-        // `_bulk` would create a missing index on the fly, with a mapping of its own guessing.
-        self.require(spec).await?;
-        let chunks = last_of_each_id(chunks);
-        let total = chunks.len() as u64;
-        for batch in chunks.chunks(self.options.bulk_batch_size) {
-            self.bulk(spec, &index, batch).await?;
+        let mut deleted = 0;
+        for part in files.chunks(1_000) {
+            deleted += self.delete_where(spec, query::trim_query(part)).await?;
         }
-        Ok(total)
+        Ok(deleted)
     }
 
     async fn delete_files(&self, spec: &CollectionSpec, file_ids: &[String]) -> StoreResult<u64> {
@@ -697,66 +621,6 @@ mod tests {
         for bad in ["", "Abc", "a-b", "a/b", "..", "a b", "ü"] {
             assert!(store.index(&spec(bad)).is_err(), "{bad:?}");
         }
-    }
-
-    fn bulk_reply(statuses: &[(u16, &str)]) -> Value {
-        let items: Vec<Value> = statuses
-            .iter()
-            .map(|(status, kind)| {
-                let mut result = json!({"_id": "x", "status": status});
-                if *status >= 300 {
-                    result["error"] = json!({"type": kind, "reason": "because"});
-                }
-                json!({"index": result})
-            })
-            .collect();
-        json!({"errors": statuses.iter().any(|(s, _)| *s >= 300), "items": items})
-    }
-
-    #[test]
-    fn a_bulk_answer_sends_back_only_the_items_refused_for_passing_reasons() {
-        let reply = bulk_reply(&[
-            (201, ""),
-            (429, "es_rejected_execution_exception"),
-            (200, ""),
-            (503, "unavailable_shards_exception"),
-        ]);
-        match bulk_outcome(&reply, 4, true).unwrap() {
-            BulkOutcome::Retry(positions) => assert_eq!(positions, [1, 3]),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            bulk_outcome(&bulk_reply(&[(201, ""), (200, "")]), 2, true).unwrap(),
-            BulkOutcome::Written
-        ));
-    }
-
-    #[test]
-    fn a_bulk_item_refused_for_good_or_out_of_tries_is_reported_with_its_position() {
-        let refused = |reply: &Value, tries_left: bool| match bulk_outcome(reply, 2, tries_left) {
-            Ok(BulkOutcome::Refused { position, error }) => {
-                (position, error.into_store("c").kind())
-            }
-            other => panic!("{other:?}"),
-        };
-        let reply = bulk_reply(&[
-            (429, "es_rejected_execution_exception"),
-            (400, "document_parsing_exception"),
-        ]);
-        assert_eq!(
-            refused(&reply, true),
-            (1, store_core::ErrorKind::InvalidInput)
-        );
-        assert_eq!(
-            refused(&bulk_reply(&[(201, ""), (429, "x")]), false),
-            (1, store_core::ErrorKind::Unavailable)
-        );
-    }
-
-    #[test]
-    fn a_bulk_answer_that_does_not_account_for_every_item_is_an_error() {
-        assert!(bulk_outcome(&bulk_reply(&[(201, "")]), 2, true).is_err());
-        assert!(bulk_outcome(&json!({"errors": false}), 1, true).is_err());
     }
 
     #[test]

@@ -348,6 +348,8 @@ impl IngestCatalog for PgCatalog {
             claim_token: String,
             #[diesel(sql_type = BigInt)]
             seq: i64,
+            #[diesel(sql_type = BigInt)]
+            generation: i64,
             #[diesel(sql_type = Nullable<Text>)]
             doomed_code: Option<String>,
             #[diesel(sql_type = Nullable<Text>)]
@@ -397,7 +399,7 @@ impl IngestCatalog for PgCatalog {
                              ON q.vector_store_id = r.vector_store_id AND q.file_id = r.file_id \
                            ORDER BY r.turn, r.seq LIMIT $5 FOR UPDATE OF q SKIP LOCKED) j \
                      WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
-                     RETURNING {columns}, v.claim_token, v.seq, \
+                     RETURNING {columns}, v.claim_token, v.seq, nextval('claim_generations') AS generation, \
                        CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $6 WHEN v.attempts > $2 THEN $3 END AS doomed_code, \
                        CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $7 WHEN v.attempts > $2 THEN $4 END AS doomed_message"
                 ))
@@ -426,6 +428,7 @@ impl IngestCatalog for PgCatalog {
                 }),
                 job: r.file.into(),
                 token: r.claim_token,
+                generation: u64::try_from(r.generation).unwrap_or_default(),
             })
             .collect())
     }

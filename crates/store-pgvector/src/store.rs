@@ -632,6 +632,27 @@ impl VectorStore for PgVectorStore {
         }
     }
 
+    async fn trim_files(&self, spec: &CollectionSpec, files: &[(String, u32)]) -> StoreResult<u64> {
+        let t = table(spec)?;
+        let (ids, keep): (Vec<String>, Vec<i32>) = files
+            .iter()
+            .map(|(f, k)| (f.clone(), i32::try_from(*k).unwrap_or(i32::MAX)))
+            .unzip();
+        let mut conn = self.db.conn().await?;
+        match diesel::sql_query(format!(
+            "DELETE FROM {t} c USING unnest($1::text[], $2::int4[]) AS d(file_id, keep) \
+             WHERE c.file_id = d.file_id AND c.chunk_index >= d.keep"
+        ))
+        .bind::<Array<Text>, _>(ids)
+        .bind::<Array<Integer>, _>(keep)
+        .execute(&mut conn)
+        .await
+        {
+            Ok(n) => Ok(n as u64),
+            Err(e) => Err(self.failed(spec, e).await),
+        }
+    }
+
     async fn set_file_attributes(
         &self,
         spec: &CollectionSpec,

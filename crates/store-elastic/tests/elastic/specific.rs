@@ -206,3 +206,39 @@ async fn numbers_filter_by_value_whatever_their_json_spelling() {
     }
     store.drop_collection(&spec).await.unwrap();
 }
+
+/// A chunk of file `f`, index `i`, whose text says which write made it.
+fn file_chunk(i: u32, text: &str) -> store_core::Chunk {
+    let mut c = chunk(&format!("f:{i}"), text, vector(u64::from(i)), json!({}));
+    c.file_id = "f".into();
+    c.chunk_index = i;
+    c
+}
+
+#[tokio::test]
+async fn a_late_write_of_an_older_claim_never_replaces_a_later_ones_chunks() {
+    let store = elastic();
+    let spec = fresh(&store).await;
+    let later = vec![file_chunk(0, "later"), file_chunk(1, "later")];
+    assert_eq!(store.upsert_claimed(&spec, later, 9).await.unwrap(), 2);
+    // The older claim's write lands now: its chunk 0 and 1 are refused, its chunk 2 is new.
+    let older = (0..3).map(|i| file_chunk(i, "older")).collect();
+    store.upsert_claimed(&spec, older, 8).await.unwrap();
+    // The same generation's write again (a retried request) changes nothing.
+    let again = vec![file_chunk(0, "again")];
+    store.upsert_claimed(&spec, again, 9).await.unwrap();
+    let texts = |chunks: Vec<store_core::StoredChunk>| -> Vec<String> {
+        chunks.into_iter().map(|c| c.text).collect()
+    };
+    assert_eq!(
+        texts(store.file_chunks(&spec, "f").await.unwrap()),
+        ["later", "later", "older"]
+    );
+    // The later claim's completion trims what lies beyond its own chunks.
+    store.trim_files(&spec, &[("f".into(), 2)]).await.unwrap();
+    assert_eq!(
+        texts(store.file_chunks(&spec, "f").await.unwrap()),
+        ["later", "later"]
+    );
+    store.drop_collection(&spec).await.unwrap();
+}

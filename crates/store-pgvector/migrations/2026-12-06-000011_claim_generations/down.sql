@@ -1,0 +1,1 @@
+DROP SEQUENCE claim_generations;
