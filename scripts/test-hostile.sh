@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The hostile-load suite (tests/hostile): the release-built server fed memory bombs, a key
 # spray, a million requests, heavy lists beside another tenant, and 100 huge bodies at once,
-# its memory sampled and each figure printed. It builds the release binary, starts PostgreSQL
-# unless DATABASE_URL is set, and stops what it started. `make test` runs it last.
+# its memory sampled and each figure printed. It builds with the release profile, starts
+# PostgreSQL unless DATABASE_URL is set, and stops what it started. `make test` runs it last.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -23,11 +23,11 @@ fi
 export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
 
 echo "== Hostile load against the release build"
-cargo build --release -p vector-store-server
-export E2E_SERVER_BIN="$root/target/release/vector-store-server"
+# The suite starts the server's command line as this package builds it (`e2e-server`), built
+# here with the release profile, as `make test` builds everything.
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --all-features --profile ci -p e2e-tests --test hostile --run-ignored only --test-threads 1 \
-        --success-output immediate "$@"
+    cargo nextest run --all-features --profile ci --cargo-profile release --workspace -E 'binary_id(e2e-tests::hostile)' \
+        --run-ignored only --test-threads 1 --success-output immediate "$@"
 else
-    cargo test --all-features -p e2e-tests --test hostile -- --ignored --nocapture --test-threads 1 "$@"
+    cargo test --all-features --release -p e2e-tests --test hostile -- --ignored --nocapture --test-threads 1 "$@"
 fi

@@ -2,7 +2,9 @@
 # Runs every test against real servers: fetches the model, starts the project-local PostgreSQL
 # and the Elasticsearch-API server unless URLs are given (DATABASE_URL, ELASTICSEARCH_URL), runs
 # the Rust suite, then the end-to-end suites once more with Elasticsearch as the default back-end,
-# and stops what it started.
+# and stops what it started. Everything is built once, with the release profile the hostile-load
+# suite needs (`VS_CARGO_PROFILE=dev` runs the other suites on a debug build), and with one set
+# of features, so no suite builds again; the Python suites start that build's server binary.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,36 +29,47 @@ eval "$("$root/scripts/services.sh" env)"
 export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
 export ELASTICSEARCH_URL
 
+export VS_CARGO_PROFILE="${VS_CARGO_PROFILE:-release}"
+case "$VS_CARGO_PROFILE" in
+    dev) out_dir=debug ;;
+    *) out_dir="$VS_CARGO_PROFILE" ;;
+esac
 if cargo nextest --version >/dev/null 2>&1; then
-    run_rust() { cargo nextest run --all-features --profile ci "$@"; }
+    run_rust() { cargo nextest run --all-features --profile ci --cargo-profile "$VS_CARGO_PROFILE" "$@"; }
+    # The whole workspace, filtered: naming the package alone would resolve other features and
+    # build again.
+    e2e_only=(--workspace -E 'package(e2e-tests)')
 else
-    run_rust() { cargo test --all-features "$@"; }
+    run_rust() { cargo test --all-features --profile "$VS_CARGO_PROFILE" "$@"; }
+    # `cargo test` has no filter sets: the end-to-end package is named instead.
+    e2e_only=(-p e2e-tests)
 fi
 
 echo "== Rust: every crate; end-to-end tests on pgvector"
 run_rust --workspace "$@"
 echo "== Rust: end-to-end tests on Elasticsearch"
-E2E_STORAGE_BACKEND=elasticsearch run_rust -p e2e-tests "$@"
+E2E_STORAGE_BACKEND=elasticsearch run_rust "${e2e_only[@]}" "$@"
 "$root/scripts/test-chaos.sh"
 "$root/scripts/test-hostile.sh"
 
 # The OpenAI conformance suite: the official Python client against the real server binary.
 [[ -x "$root/.venv/bin/python" ]] || python3 -m venv "$root/.venv"
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openai/requirements.txt"
-cargo build -p vector-store-server
+# The server's command line as the end-to-end suite built it (`e2e-server`, with every feature).
+server_bin="$root/target/$out_dir/e2e-server"
 for backend in pgvector elasticsearch; do
     echo "== OpenAI client suite on $backend"
-    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$root/target/debug/vector-store-server" \
+    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
         "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"
 done
 "$root/scripts/install-browser.sh"
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openapi/requirements.txt"
 for backend in pgvector elasticsearch; do
     echo "== Self-description suite (OpenAPI, schema fuzzing, metrics, Swagger UI) on $backend"
-    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$root/target/debug/vector-store-server" \
+    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
         "$root/.venv/bin/python" -m pytest -q "$root/tests/openapi"
 done
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/console/requirements.txt"
 echo "== Console in headless Chromium"
-VS_STORAGE_BACKEND=pgvector VS_SERVER_BIN="$root/target/debug/vector-store-server" \
+VS_STORAGE_BACKEND=pgvector VS_SERVER_BIN="$server_bin" \
     "$root/.venv/bin/python" -m pytest -q "$root/tests/console"
