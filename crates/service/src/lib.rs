@@ -14,7 +14,6 @@
 //! storage back-end nor a transport.
 
 mod auth;
-mod collections;
 pub mod error;
 mod files;
 mod in_flight;
@@ -25,9 +24,9 @@ mod records;
 pub mod sandbox;
 pub mod text;
 mod usage;
+mod vectors;
 
 pub use auth::{AuthMode, AuthService, generate_api_key, hash_api_key};
-pub use collections::{CreateCollectionInput, DocumentInput, Limits, SearchInput, VectorService};
 pub use error::{ServiceError, ServiceResult, error_chain};
 pub use files::{BlobStore, FileService, TempBlob, UploadMeta};
 pub use in_flight::{InFlight, TooManyInFlight, Turn};
@@ -36,3 +35,4 @@ pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimit
 pub use records::RECORD_TTL;
 pub use store_core::{DocumentPart, Field, FileExpiryPart};
 pub use usage::RECOUNT_INTERVAL_SECS;
+pub use vectors::{CreateCollectionInput, DocumentInput, Limits, SearchInput, VectorService};

@@ -15,9 +15,9 @@ use crate::error::ServiceError;
 use crate::sandbox::Failure;
 use crate::text;
 
-mod writes;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use writes::usage;
 

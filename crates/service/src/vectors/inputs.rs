@@ -1,0 +1,73 @@
+//! What every surface converts its request bodies into.
+
+use models::SearchMode;
+use serde_json::{Map, Value};
+use store_core::Filter;
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateCollectionInput {
+    /// The per-tenant name; empty means the collection's id (vector stores have no name of
+    /// their own).
+    pub collection: String,
+    pub name: Option<String>,
+    /// The embedding model; `None` for a raw collection of caller-supplied vectors.
+    pub model: Option<String>,
+    /// Required without a model; must match the model's with one.
+    pub dimension: Option<usize>,
+    pub metadata: Map<String, Value>,
+    pub expires_after_days: Option<u32>,
+    pub backend: Option<String>,
+}
+
+impl From<models::platform::CreateCollection> for CreateCollectionInput {
+    fn from(c: models::platform::CreateCollection) -> Self {
+        Self {
+            collection: c.collection,
+            name: c.name,
+            model: Some(c.model_name),
+            dimension: None,
+            metadata: c.metadata.unwrap_or_default(),
+            expires_after_days: c.expires_after.map(|e| e.days),
+            backend: c.storage_backend,
+        }
+    }
+}
+
+impl From<models::raw::CreateRawCollection> for CreateCollectionInput {
+    fn from(c: models::raw::CreateRawCollection) -> Self {
+        Self {
+            collection: c.collection,
+            name: c.name,
+            model: c.model,
+            dimension: c.dimension,
+            metadata: c.metadata.unwrap_or_default(),
+            expires_after_days: None,
+            backend: c.storage_backend,
+        }
+    }
+}
+
+/// One document (or chunk) to store; without a vector, its text is embedded with the
+/// collection's model.
+#[derive(Debug, Clone)]
+pub struct DocumentInput {
+    pub id: String,
+    pub file_id: String,
+    pub filename: Option<String>,
+    pub chunk_index: u32,
+    pub text: String,
+    pub vector: Option<Vec<f32>>,
+    pub attributes: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchInput {
+    pub mode: SearchMode,
+    pub text: Option<String>,
+    pub vector: Option<Vec<f32>>,
+    pub filter: Option<Filter>,
+    pub k: usize,
+    pub score_threshold: Option<f32>,
+    /// (vector weight, keyword weight) for hybrid search; the configured ones when `None`.
+    pub weights: Option<(f32, f32)>,
+}

@@ -1,0 +1,343 @@
+//! `VectorService` over mocks of the catalog, the back-ends and the models.
+
+use embeddings::MockEmbedder;
+use models::SearchMode;
+use serde_json::Map;
+use store_core::{DocumentPart, MockCatalog, MockVectorStore, Tenant, now_unix};
+
+use super::*;
+
+fn tenant() -> Tenant {
+    Tenant::new("t1", "acme")
+}
+
+fn record(model: Option<&str>) -> CollectionRecord {
+    CollectionRecord {
+        id: "vs_1".into(),
+        tenant_id: "t1".into(),
+        collection: "docs".into(),
+        name: None,
+        backend: "pgvector".into(),
+        model: model.map(Into::into),
+        dimension: 3,
+        metadata: Map::new(),
+        expires_after_days: None,
+        created_at: 0,
+        last_active_at: now_unix(),
+    }
+}
+
+fn service(catalog: MockCatalog, store: MockVectorStore, embedder: MockEmbedder) -> VectorService {
+    let stores = StoreRegistry::new(vec![Arc::new(store)], "pgvector").unwrap();
+    let embedders = EmbedderRegistry::new(vec![Arc::new(embedder)], "m").unwrap();
+    VectorService::new(
+        Arc::new(catalog),
+        stores,
+        embedders,
+        HybridOptions::default(),
+    )
+}
+
+fn store() -> MockVectorStore {
+    let mut s = MockVectorStore::new();
+    s.expect_name().return_const("pgvector");
+    s
+}
+
+fn embedder() -> MockEmbedder {
+    let mut e = MockEmbedder::new();
+    e.expect_model().return_const("m".to_string());
+    e.expect_dimension().return_const(3usize);
+    e.expect_max_input_tokens().return_const(256usize);
+    e
+}
+
+fn doc(id: &str, vector: Option<Vec<f32>>) -> DocumentInput {
+    DocumentInput {
+        id: id.into(),
+        file_id: id.into(),
+        filename: None,
+        chunk_index: 0,
+        text: format!("text of {id}"),
+        vector,
+        attributes: Map::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_backend_create_removes_the_catalog_record() {
+    let mut catalog = MockCatalog::new();
+    catalog.expect_create_collection().returning(|n| {
+        Ok(CollectionRecord {
+            id: n.id,
+            tenant_id: n.tenant_id,
+            collection: n.collection,
+            name: None,
+            backend: n.backend,
+            model: n.model,
+            dimension: n.dimension,
+            metadata: n.metadata,
+            expires_after_days: None,
+            created_at: 0,
+            last_active_at: 0,
+        })
+    });
+    catalog
+        .expect_delete_collection()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut s = store();
+    s.expect_create_collection().returning(|_| {
+        Err(StoreError::unavailable(
+            "down",
+            std::io::Error::other("refused"),
+        ))
+    });
+    let svc = service(catalog, s, embedder());
+    let input = CreateCollectionInput {
+        collection: "docs".into(),
+        model: Some("m".into()),
+        ..Default::default()
+    };
+    let err = svc.create_collection(&tenant(), input).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_model_and_a_different_dimension_are_rejected() {
+    let svc = service(MockCatalog::new(), store(), embedder());
+    let input = CreateCollectionInput {
+        collection: "docs".into(),
+        model: Some("m".into()),
+        dimension: Some(5),
+        ..Default::default()
+    };
+    let err = svc.create_collection(&tenant(), input).await.unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Dimension));
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_the_model_field_s_fault() {
+    let svc = service(MockCatalog::new(), store(), embedder());
+    let input = CreateCollectionInput {
+        collection: "docs".into(),
+        model: Some("nope".into()),
+        ..Default::default()
+    };
+    let err = svc.create_collection(&tenant(), input).await.unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Model));
+}
+
+#[tokio::test]
+async fn only_documents_without_vectors_are_embedded() {
+    let mut e = embedder();
+    e.expect_embed()
+        .withf(|texts| texts == ["text of b".to_string()])
+        .returning(|_| Ok(vec![vec![0.0, 1.0, 0.0]]));
+    let mut s = store();
+    s.expect_upsert()
+        .withf(|_, chunks| {
+            chunks.len() == 2
+                && chunks[0].vector == vec![1.0, 0.0, 0.0]
+                && chunks[1].vector == vec![0.0, 1.0, 0.0]
+        })
+        .returning(|_, c| Ok(c.len() as u64));
+    // The write is recorded as one that may have changed the collection's usage.
+    let mut catalog = MockCatalog::new();
+    catalog
+        .expect_chunks_changed()
+        .withf(|id| id == "vs_1")
+        .times(1)
+        .returning(|_| Ok(()));
+    let svc = service(catalog, s, e);
+    let n = svc
+        .upsert(
+            &record(Some("m")),
+            vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn a_text_the_model_gives_no_direction_is_refused_by_its_field() {
+    let mut e = embedder();
+    e.expect_embed()
+        .returning(|texts| Ok(texts.iter().map(|_| vec![0.0, 0.0, 0.0]).collect()));
+    let svc = service(MockCatalog::new(), store(), e);
+    let docs = vec![doc("a", Some(vec![1.0, 0.0, 0.0])), doc("b", None)];
+    let err = svc.upsert(&record(Some("m")), docs).await.unwrap_err();
+    assert_eq!(
+        err.field(),
+        Some(&Field::Document {
+            index: 1,
+            part: DocumentPart::Text
+        })
+    );
+    assert!(err.to_string().contains("no word that model"), "{err}");
+    let input = SearchInput {
+        mode: SearchMode::Vector,
+        text: Some("🐋".into()),
+        vector: None,
+        filter: None,
+        k: 3,
+        score_threshold: None,
+        weights: None,
+    };
+    let err = svc.search(&record(Some("m")), input).await.unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Query));
+}
+
+#[tokio::test]
+async fn an_over_long_text_is_named_by_its_document_index() {
+    let mut e = embedder();
+    e.expect_embed().returning(|_| {
+        Err(EmbedError::InputTooLong {
+            index: 1,
+            tokens: 300,
+            max: 256,
+        })
+    });
+    let svc = service(MockCatalog::new(), store(), e);
+    let docs = vec![
+        doc("a", Some(vec![1.0, 0.0, 0.0])),
+        doc("b", None),
+        doc("c", None),
+    ];
+    let err = svc.upsert(&record(Some("m")), docs).await.unwrap_err();
+    assert_eq!(
+        err.field(),
+        Some(&Field::Document {
+            index: 2,
+            part: DocumentPart::Text
+        })
+    );
+    assert!(err.to_string().contains("300"));
+}
+
+#[tokio::test]
+async fn wrong_dimension_zero_and_non_finite_vectors_never_reach_the_store() {
+    let svc = service(MockCatalog::new(), store(), embedder());
+    for v in [vec![1.0, 0.0], vec![0.0, 0.0, 0.0]] {
+        let err = svc
+            .upsert(&record(None), vec![doc("a", Some(v))])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.field(),
+            Some(&Field::Document {
+                index: 0,
+                part: DocumentPart::Vector
+            })
+        );
+    }
+    let input = SearchInput {
+        mode: SearchMode::Vector,
+        text: None,
+        vector: Some(vec![f32::NAN, 1.0, 1.0]),
+        filter: None,
+        k: 3,
+        score_threshold: None,
+        weights: None,
+    };
+    assert!(svc.search(&record(None), input).await.is_err());
+}
+
+#[tokio::test]
+async fn text_into_a_collection_without_a_model_is_a_client_error() {
+    let svc = service(MockCatalog::new(), store(), embedder());
+    let err = svc
+        .upsert(&record(None), vec![doc("a", None)])
+        .await
+        .unwrap_err();
+    assert!(err.is_caller_fault(), "{err:?}");
+    assert!(err.to_string().contains("no embedding model"));
+}
+
+#[tokio::test]
+async fn naming_another_backend_says_where_the_collection_lives() {
+    let mut catalog = MockCatalog::new();
+    catalog
+        .expect_get_collection_by_name()
+        .returning(|_, _| Ok(record(Some("m"))));
+    let mut s1 = store();
+    s1.expect_name().return_const("pgvector");
+    let mut s2 = MockVectorStore::new();
+    s2.expect_name().return_const("elasticsearch");
+    let stores = StoreRegistry::new(vec![Arc::new(s1), Arc::new(s2)], "pgvector").unwrap();
+    let embedders = EmbedderRegistry::new(vec![Arc::new(embedder())], "m").unwrap();
+    let svc = VectorService::new(
+        Arc::new(catalog),
+        stores,
+        embedders,
+        HybridOptions::default(),
+    );
+    let err = svc
+        .collection(&tenant(), "docs", Some("elasticsearch"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Backend));
+    assert!(err.to_string().contains("'pgvector'"), "{err}");
+}
+
+#[tokio::test]
+async fn an_expired_collection_refuses_searches() {
+    let svc = service(MockCatalog::new(), store(), embedder());
+    let mut r = record(Some("m"));
+    r.expires_after_days = Some(1);
+    r.last_active_at = now_unix() - 2 * 86_400;
+    let input = SearchInput {
+        mode: SearchMode::Keyword,
+        text: Some("x".into()),
+        vector: None,
+        filter: None,
+        k: 3,
+        score_threshold: None,
+        weights: None,
+    };
+    let err = svc.search(&r, input).await.unwrap_err();
+    assert!(err.to_string().contains("expired"));
+}
+
+fn expired(id: &str) -> CollectionRecord {
+    let mut r = record(Some("m"));
+    r.id = id.into();
+    r.expires_after_days = Some(1);
+    r.last_active_at = now_unix() - 2 * 86_400;
+    r
+}
+
+#[tokio::test]
+async fn the_sweep_frees_expired_collections_and_marks_only_those_it_freed() {
+    let mut catalog = MockCatalog::new();
+    catalog.expect_expired_collections().returning(|_, _, _| {
+        Ok(vec![
+            expired("vs_gone"),
+            expired("vs_fails"),
+            expired("vs_ok"),
+        ])
+    });
+    catalog
+        .expect_mark_chunks_freed()
+        .withf(|id, _| id == "vs_gone" || id == "vs_ok")
+        .times(2)
+        .returning(|_, _| Ok(()));
+    // Every store whose chunks were deleted, or may have been in part, is counted again.
+    catalog
+        .expect_chunks_changed()
+        .times(3)
+        .returning(|_| Ok(()));
+    let mut s = store();
+    s.expect_delete_all()
+        .returning(|spec| match spec.name.as_str() {
+            "vs_gone" => Err(StoreError::not_found("collection", "vs_gone")),
+            "vs_fails" => Err(StoreError::Unavailable {
+                message: "down".into(),
+                source: None,
+            }),
+            _ => Ok(7),
+        });
+    let svc = service(catalog, s, embedder());
+    assert_eq!(svc.sweep_expired(100).await.unwrap(), 2);
+}
