@@ -591,42 +591,4 @@ impl HitSource for ElasticStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vectors_must_have_the_dimension_finite_components_and_a_direction() {
-        let spec = CollectionSpec {
-            name: "c".into(),
-            dimension: 2,
-        };
-        assert!(spec.check_vector(&[1.0, 0.0]).is_ok());
-        for bad in [vec![1.0], vec![f32::NAN, 1.0], vec![0.0, 0.0]] {
-            assert!(spec.check_vector(&bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn only_plain_lowercase_names_become_indices() {
-        let store = ElasticStore::new(ElasticOptions {
-            url: "http://127.0.0.1:1".into(),
-            ..Default::default()
-        })
-        .unwrap();
-        let spec = |name: &str| CollectionSpec {
-            name: name.into(),
-            dimension: 3,
-        };
-        assert_eq!(store.index(&spec("vs_a1")).unwrap(), "vectorstore_vs_a1");
-        for bad in ["", "Abc", "a-b", "a/b", "..", "a b", "ü"] {
-            assert!(store.index(&spec(bad)).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn back_off_doubles_and_is_capped() {
-        assert_eq!(backoff(0), Duration::from_millis(100));
-        assert_eq!(backoff(2), Duration::from_millis(400));
-        assert_eq!(backoff(40), backoff(6));
-    }
-}
+mod tests;

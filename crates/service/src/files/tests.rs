@@ -1,0 +1,66 @@
+//! Tests of uploads, the blob store and file expiry.
+
+use super::*;
+use store_core::MockFileCatalog;
+
+fn body(data: &'static [u8]) -> impl Stream<Item = Result<&'static [u8], String>> + Unpin {
+    futures::stream::iter([Ok(data)])
+}
+
+#[tokio::test]
+async fn uploads_are_refused_while_the_disk_is_below_its_free_space_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::new(dir.path()).unwrap();
+    let full = FileService::new(Arc::new(MockFileCatalog::new()), blobs.clone(), 1 << 20)
+        .with_min_free_bytes(u64::MAX);
+    let e = full.receive("file-1", body(b"hello")).await.unwrap_err();
+    assert!(matches!(e, ServiceError::InsufficientStorage(_)), "{e:?}");
+    // Nothing was written.
+    assert!(blobs.temporaries().await.unwrap().is_empty());
+    let roomy =
+        FileService::new(Arc::new(MockFileCatalog::new()), blobs, 1 << 20).with_min_free_bytes(1);
+    let (_temp, n) = roomy.receive("file-2", body(b"hello")).await.unwrap();
+    assert_eq!(n, 5);
+}
+
+#[tokio::test]
+async fn what_no_file_record_owns_is_swept_once_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::new(dir.path()).unwrap();
+    for name in [
+        "file-a.text",
+        "file-b",
+        "file-b.text",
+        "file-c",
+        ".file-d.part",
+        ".file-b.text.x1.part",
+    ] {
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    let mut catalog = MockFileCatalog::new();
+    catalog
+        .expect_file_exists()
+        .returning(|id| Ok(id == "file-b"));
+    let files = FileService::new(Arc::new(catalog), blobs, 1 << 20);
+    // Nothing is old enough yet.
+    assert_eq!(
+        files
+            .sweep_orphans(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        files
+            .sweep_orphans(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        4
+    );
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["file-b", "file-b.text"]);
+}
