@@ -2,6 +2,7 @@
 
 mod bad_requests;
 mod crash;
+mod edges;
 mod elastic;
 mod expiry;
 mod files;
