@@ -85,7 +85,8 @@ pub fn test_settings() -> Settings {
     s.server.body_limit_bytes = 1024 * 1024;
     s.auth.mode = service::AuthMode::Keys;
     let url = std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL is not set: run the tests with `make test`, or start a database with `scripts/services.sh up pg` and `eval \"$(scripts/services.sh env)\"`",
+        "DATABASE_URL is not set: run the tests with `make test`, or start a database with \
+         `scripts/services.sh up pg` and `eval \"$(scripts/services.sh env)\"`",
     );
     s.database.url = Some(SecretString::from(url));
     s.database.pool_size = 4;

@@ -155,7 +155,11 @@ fn cases() -> Vec<Case> {
             "score_threshold above 1",
             "POST",
             search,
-            json!({"collection": "docs", "query": "x", "ranking_options": {"score_threshold": 1.5}}),
+            json!({
+                "collection": "docs",
+                "query": "x",
+                "ranking_options": {"score_threshold": 1.5}
+            }),
             400,
             Some("ranking_options.score_threshold"),
         ),
@@ -179,7 +183,11 @@ fn cases() -> Vec<Case> {
             "unknown filter operator",
             "POST",
             search,
-            json!({"collection": "docs", "query": "x", "filters": {"type": "like", "key": "a", "value": "b"}}),
+            json!({
+                "collection": "docs",
+                "query": "x",
+                "filters": {"type": "like", "key": "a", "value": "b"}
+            }),
             400,
             Some("filters"),
         ),
@@ -187,7 +195,11 @@ fn cases() -> Vec<Case> {
             "filter value of the wrong type",
             "POST",
             search,
-            json!({"collection": "docs", "query": "x", "filters": {"type": "in", "key": "a", "value": "b"}}),
+            json!({
+                "collection": "docs",
+                "query": "x",
+                "filters": {"type": "in", "key": "a", "value": "b"}
+            }),
             400,
             Some("filters"),
         ),
@@ -219,7 +231,11 @@ fn cases() -> Vec<Case> {
             "other back-end named",
             "POST",
             search,
-            json!({"collection": "docs", "query": "x", "storage_backend": e2e_tests::other_backend()}),
+            json!({
+                "collection": "docs",
+                "query": "x",
+                "storage_backend": e2e_tests::other_backend()
+            }),
             400,
             Some("storage_backend"),
         ),
@@ -243,7 +259,11 @@ fn cases() -> Vec<Case> {
             "expires_after of 0 days",
             "POST",
             "/v1/api/collection",
-            json!({"collection": "exp", "model_name": "all-minilm-l6-v2", "expires_after": {"anchor": "last_active_at", "days": 0}}),
+            json!({
+                "collection": "exp",
+                "model_name": "all-minilm-l6-v2",
+                "expires_after": {"anchor": "last_active_at", "days": 0}
+            }),
             400,
             Some("expires_after.days"),
         ),
@@ -251,7 +271,15 @@ fn cases() -> Vec<Case> {
             "seventeen metadata keys",
             "POST",
             "/v1/api/collection",
-            json!({"collection": "meta", "model_name": "all-minilm-l6-v2", "metadata": (0..17).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}),
+            json!({
+                "collection": "meta",
+                "model_name": "all-minilm-l6-v2",
+                "metadata": (0..17).map(|i| (
+                    format!("k{i}"),
+                    json!("v")
+                )).collect::<serde_json::Map<_,
+                _>>()
+            }),
             400,
             Some("metadata"),
         ),
@@ -283,7 +311,10 @@ fn cases() -> Vec<Case> {
             "metadata value too long",
             "POST",
             index,
-            json!({"collection": "docs", "documents": [{"content": "x", "metadata": {"k": "v".repeat(513)}}]}),
+            json!({
+                "collection": "docs",
+                "documents": [{"content": "x", "metadata": {"k": "v".repeat(513)}}]
+            }),
             400,
             Some("documents[0].metadata"),
         ),
@@ -291,7 +322,10 @@ fn cases() -> Vec<Case> {
             "metadata value an object",
             "POST",
             index,
-            json!({"collection": "docs", "documents": [{"content": "x", "metadata": {"k": {"nested": 1}}}]}),
+            json!({
+                "collection": "docs",
+                "documents": [{"content": "x", "metadata": {"k": {"nested": 1}}}]
+            }),
             400,
             Some("documents[0].metadata"),
         ),
@@ -299,7 +333,10 @@ fn cases() -> Vec<Case> {
             "duplicate ids in one request",
             "POST",
             index,
-            json!({"collection": "docs", "documents": [{"id": "same", "content": "a"}, {"id": "same", "content": "b"}]}),
+            json!({
+                "collection": "docs",
+                "documents": [{"id": "same", "content": "a"}, {"id": "same", "content": "b"}]
+            }),
             400,
             Some("documents"),
         ),

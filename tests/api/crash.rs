@@ -191,7 +191,8 @@ async fn on_sigterm_jobs_are_handed_back_before_the_requests_in_progress_are_dra
         .await
         .unwrap();
     let head = format!(
-        "POST /v2/collections HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /v2/collections HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \
+         application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes()).await.unwrap();

@@ -39,9 +39,11 @@ async fn a_nul_character_is_refused_wherever_it_is_and_stores_nothing() {
         (
             "POST",
             "/v1/api/collection".into(),
-            Some(
-                json!({"collection": "nulcoll", "model_name": "all-minilm-l6-v2", "metadata": {"k\u{0}": 1}}),
-            ),
+            Some(json!({
+                "collection": "nulcoll",
+                "model_name": "all-minilm-l6-v2",
+                "metadata": {"k\u{0}": 1}
+            })),
             400,
             Some("metadata"),
         ),
@@ -55,9 +57,10 @@ async fn a_nul_character_is_refused_wherever_it_is_and_stores_nothing() {
         (
             "POST",
             format!("/v1/vector_stores/{store}/search"),
-            Some(
-                json!({"query": "q", "filters": {"type": "in", "key": "k", "value": ["a", "b\u{0}"]}}),
-            ),
+            Some(json!({
+                "query": "q",
+                "filters": {"type": "in", "key": "k", "value": ["a", "b\u{0}"]}
+            })),
             400,
             Some("filters.value[1]"),
         ),
@@ -134,7 +137,11 @@ async fn numbers_past_1e308_are_refused_and_the_lists_stay_readable() {
         (
             "/v1/api/collection",
             "POST".into(),
-            json!({"collection": "huge", "model_name": "all-minilm-l6-v2", "metadata": {"k": huge}}),
+            json!({
+                "collection": "huge",
+                "model_name": "all-minilm-l6-v2",
+                "metadata": {"k": huge}
+            }),
             "metadata",
         ),
         (
@@ -171,7 +178,10 @@ async fn numbers_past_1e308_are_refused_and_the_lists_stay_readable() {
         .call(
             "POST",
             "/v1/api/index",
-            Some(json!({"collection": "edge", "documents": [{"content": "x", "metadata": {"k": 1e308, "l": -1e308}}]})),
+            Some(json!({
+                "collection": "edge",
+                "documents": [{"content": "x", "metadata": {"k": 1e308, "l": -1e308}}]
+            })),
         )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
@@ -199,7 +209,11 @@ async fn collection_metadata_takes_strings_on_every_surface() {
     let cases = [
         (
             "/v1/api/collection",
-            json!({"collection": "typed", "model_name": "all-minilm-l6-v2", "metadata": {"n": 1, "b": true}}),
+            json!({
+                "collection": "typed",
+                "model_name": "all-minilm-l6-v2",
+                "metadata": {"n": 1, "b": true}
+            }),
         ),
         (
             "/v1/api/index",
@@ -228,7 +242,11 @@ async fn collection_metadata_takes_strings_on_every_surface() {
         .call(
             "POST",
             "/v1/api/collection",
-            Some(json!({"collection": "typed", "model_name": "all-minilm-l6-v2", "metadata": {"n": "1"}})),
+            Some(json!({
+                "collection": "typed",
+                "model_name": "all-minilm-l6-v2",
+                "metadata": {"n": "1"}
+            })),
         )
         .await;
     assert_eq!(made.status, 200, "{}", made.body);

@@ -7,7 +7,10 @@ use e2e_tests::{
 use serde_json::json;
 
 fn es_url() -> String {
-    elasticsearch_url().expect("ELASTICSEARCH_URL is not set: run `make test`, or `scripts/services.sh up es` and `eval \"$(scripts/services.sh env)\"`")
+    elasticsearch_url().expect(
+        "ELASTICSEARCH_URL is not set: run `make test`, or `scripts/services.sh up es` and `eval \
+         \"$(scripts/services.sh env)\"`",
+    )
 }
 
 #[tokio::test]
@@ -19,7 +22,11 @@ async fn collections_on_both_back_ends_live_side_by_side() {
             .call(
                 "POST",
                 "/v1/api/collection",
-                Some(json!({"collection": name, "model_name": "all-minilm-l6-v2", "storage_backend": backend})),
+                Some(json!({
+                    "collection": name,
+                    "model_name": "all-minilm-l6-v2",
+                    "storage_backend": backend
+                })),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -29,8 +36,16 @@ async fn collections_on_both_back_ends_live_side_by_side() {
                 "POST",
                 "/v1/api/index",
                 Some(json!({"collection": name, "documents": [
-                    {"id": "cake", "content": "A recipe for chocolate cake with butter and sugar", "metadata": {"kind": "food"}},
-                    {"id": "rust", "content": "The Rust compiler checks ownership and borrowing", "metadata": {"kind": "code"}}
+                    {
+                        "id": "cake",
+                        "content": "A recipe for chocolate cake with butter and sugar",
+                        "metadata": {"kind": "food"}
+                    },
+                    {
+                        "id": "rust",
+                        "content": "The Rust compiler checks ownership and borrowing",
+                        "metadata": {"kind": "code"}
+                    }
                 ]})),
             )
             .await;

@@ -12,9 +12,15 @@ fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         match filename {
             Some(f) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; \
+                     filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
             ),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
         }
         body.extend_from_slice(data);
         body.extend_from_slice(b"\r\n");
@@ -152,7 +158,8 @@ async fn a_form_refused_after_its_file_part_leaves_nothing_on_disk() {
         .await
         .unwrap();
     let head = format!(
-        "POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+        "POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: \
+         {ct}\r\nContent-Length: {}\r\n\r\n",
         app.key_a,
         body.len()
     );

@@ -202,11 +202,26 @@ async fn crafted_chunking_strategies_and_batch_forms_are_refused_and_attach_noth
         json!({"type": "static"}),
         json!({"type": "magic"}),
         json!({"type": "auto", "extra": 1}),
-        json!({"type": "static", "static": {"max_chunk_size_tokens": "800", "chunk_overlap_tokens": 0}}),
-        json!({"type": "static", "static": {"max_chunk_size_tokens": -1, "chunk_overlap_tokens": 0}}),
-        json!({"type": "static", "static": {"max_chunk_size_tokens": 1e300, "chunk_overlap_tokens": 0}}),
-        json!({"type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}}),
-        json!({"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 101}}),
+        json!({
+            "type": "static",
+            "static": {"max_chunk_size_tokens": "800", "chunk_overlap_tokens": 0}
+        }),
+        json!({
+            "type": "static",
+            "static": {"max_chunk_size_tokens": -1, "chunk_overlap_tokens": 0}
+        }),
+        json!({
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 1e300, "chunk_overlap_tokens": 0}
+        }),
+        json!({
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}
+        }),
+        json!({
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 101}
+        }),
     ];
     let files = format!("/v1/vector_stores/{store}/files");
     let batches = format!("/v1/vector_stores/{store}/file_batches");

@@ -1,7 +1,10 @@
 //! The service used as a library, without HTTP: the code of `crates/service/examples/library.rs`
 //! itself, against a database of its own (no other test's ingestion workers take its jobs).
 
-#[allow(dead_code)] // its `main` and command-line handling are the example's
+#[allow(
+    dead_code,
+    reason = "its `main` and command-line handling are the example's"
+)]
 #[path = "../../crates/service/examples/library.rs"]
 mod example;
 

@@ -134,7 +134,13 @@ async fn platform_documents_and_queries_are_held_to_the_same_limits() {
     assert_eq!(assert_envelope(&r, 400)["param"], "query");
     // A filter that would bind more values than any back-end takes.
     let filters = json!({"type": "or", "filters": (0..128)
-        .map(|i| json!({"type": "in", "key": format!("k{i}"), "value": (0..256).map(|v| v.to_string()).collect::<Vec<_>>()}))
+        .map(
+            |i| json!({
+                "type": "in",
+                "key": format!("k{i}"),
+                "value": (0..256).map(|v| v.to_string()).collect::<Vec<_>>()
+            })
+        )
         .collect::<Vec<_>>()});
     let r = app
         .call(

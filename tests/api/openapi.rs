@@ -108,7 +108,10 @@ async fn metrics_count_requests_by_route_template_and_show_no_ids_or_keys() {
         r.text().await.unwrap()
     };
     let missing = format!("vs_{}", uuid::Uuid::new_v4().simple());
-    let line = r#"vector_store_http_requests_total{route="/v1/vector_stores/{id}",method="GET",status="404"}"#;
+    let line = concat!(
+        r#"vector_store_http_requests_total{route="/v1/vector_stores/{id}","#,
+        r#"method="GET",status="404"}"#
+    );
     let before = sample(&scrape().await, line);
     for _ in 0..2 {
         let r = app
@@ -128,7 +131,10 @@ async fn metrics_count_requests_by_route_template_and_show_no_ids_or_keys() {
     assert_eq!(r.status, 200, "{}", r.body);
     let text = scrape().await;
     assert_eq!(sample(&text, line) - before, 2.0, "{text}");
-    assert!(text.contains("vector_store_http_request_duration_seconds_bucket{route=\"/v1/vector_stores/{id}\",method=\"GET\",le="));
+    assert!(text.contains(
+        "vector_store_http_request_duration_seconds_bucket{route=\"/v1/vector_stores/{id}\",\
+         method=\"GET\",le="
+    ));
     assert!(text.contains("vector_store_http_requests_in_flight"));
     assert!(
         text.contains("vector_store_embedding_texts_total{model="),

@@ -6,24 +6,94 @@ use serde_json::{Value, json};
 /// A dozen unrelated documents; each query below has one obviously relevant one.
 pub fn corpus() -> Value {
     json!([
-        {"id": "pasta", "content": "Boil the spaghetti in salted water for nine minutes, then toss it with tomato sauce and basil.", "metadata": {"category": "cooking", "year": 2021, "rating": 4.5}, "topics": ["food", "italian"]},
-        {"id": "volcano", "content": "Volcanic eruptions eject lava, ash and gases when magma rises through the Earth's crust.", "metadata": {"category": "science", "year": 2018}, "topics": ["geology"]},
-        {"id": "guitar", "content": "To tune a guitar, adjust each string's peg until its pitch matches the reference note.", "metadata": {"category": "music", "year": 2020}},
-        {"id": "tax", "content": "Income tax returns must be filed before the deadline to avoid late penalties.", "metadata": {"category": "finance", "year": 2022}},
-        {"id": "marathon", "content": "Training for a marathon requires long weekly runs and gradually increasing mileage.", "metadata": {"category": "sport", "year": 2019}},
-        {"id": "photosynthesis", "content": "Plants convert sunlight, water and carbon dioxide into glucose and oxygen through photosynthesis.", "metadata": {"category": "science", "year": 2020}, "author": "Ada"},
-        {"id": "bitcoin", "content": "Bitcoin is a decentralized digital currency secured by a proof-of-work blockchain.", "metadata": {"category": "finance", "year": 2017}},
-        {"id": "chess", "content": "In chess, castling moves the king two squares toward a rook, which jumps over it.", "metadata": {"category": "games", "year": 2016}},
-        {"id": "rust", "content": "Rust's borrow checker enforces memory safety without a garbage collector.", "metadata": {"category": "software", "year": 2023}, "links": ["https://www.rust-lang.org"]},
-        {"id": "coffee", "content": "Espresso is brewed by forcing hot water through finely ground coffee beans under pressure.", "metadata": {"category": "cooking", "year": 2023, "rating": 3.0}},
-        {"id": "whale", "content": "The blue whale is the largest animal known to have ever lived on Earth.", "metadata": {"category": "science", "year": 2015}},
-        {"id": "paris", "content": "The Eiffel Tower in Paris was completed in 1889 for the World's Fair.", "metadata": {"category": "travel", "year": 2024, "draft": true}}
+        {
+            "id": "pasta",
+            "content": "Boil the spaghetti in salted water for nine minutes, then toss it with \
+                        tomato sauce and basil.",
+            "metadata": {"category": "cooking", "year": 2021, "rating": 4.5},
+            "topics": ["food", "italian"]
+        },
+        {
+            "id": "volcano",
+            "content": "Volcanic eruptions eject lava, ash and gases when magma rises through the \
+                        Earth's crust.",
+            "metadata": {"category": "science", "year": 2018},
+            "topics": ["geology"]
+        },
+        {
+            "id": "guitar",
+            "content": "To tune a guitar, adjust each string's peg until its pitch matches the \
+                        reference note.",
+            "metadata": {"category": "music", "year": 2020}
+        },
+        {
+            "id": "tax",
+            "content": "Income tax returns must be filed before the deadline to avoid late \
+                        penalties.",
+            "metadata": {"category": "finance", "year": 2022}
+        },
+        {
+            "id": "marathon",
+            "content": "Training for a marathon requires long weekly runs and gradually \
+                        increasing mileage.",
+            "metadata": {"category": "sport", "year": 2019}
+        },
+        {
+            "id": "photosynthesis",
+            "content": "Plants convert sunlight, water and carbon dioxide into glucose and oxygen \
+                        through photosynthesis.",
+            "metadata": {"category": "science", "year": 2020},
+            "author": "Ada"
+        },
+        {
+            "id": "bitcoin",
+            "content": "Bitcoin is a decentralized digital currency secured by a proof-of-work \
+                        blockchain.",
+            "metadata": {"category": "finance", "year": 2017}
+        },
+        {
+            "id": "chess",
+            "content": "In chess, castling moves the king two squares toward a rook, which jumps \
+                        over it.",
+            "metadata": {"category": "games", "year": 2016}
+        },
+        {
+            "id": "rust",
+            "content": "Rust's borrow checker enforces memory safety without a garbage collector.",
+            "metadata": {"category": "software", "year": 2023},
+            "links": ["https://www.rust-lang.org"]
+        },
+        {
+            "id": "coffee",
+            "content": "Espresso is brewed by forcing hot water through finely ground coffee \
+                        beans under pressure.",
+            "metadata": {"category": "cooking", "year": 2023, "rating": 3.0}
+        },
+        {
+            "id": "whale",
+            "content": "The blue whale is the largest animal known to have ever lived on Earth.",
+            "metadata": {"category": "science", "year": 2015}
+        },
+        {
+            "id": "paris",
+            "content": "The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
+            "metadata": {"category": "travel", "year": 2024, "draft": true}
+        }
     ])
 }
 
 pub async fn seed(app: &TestApp, collection: &str) {
     let r = app
-        .call("POST", "/v1/api/collection", Some(json!({"collection": collection, "model_name": "all-minilm-l6-v2", "name": "Test docs", "metadata": {"team": "search"}})))
+        .call(
+            "POST",
+            "/v1/api/collection",
+            Some(json!({
+                "collection": collection,
+                "model_name": "all-minilm-l6-v2",
+                "name": "Test docs",
+                "metadata": {"team": "search"}
+            })),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app
@@ -86,7 +156,11 @@ async fn semantic_search_ranks_the_relevant_document_first() {
     let top = &page["data"][0];
     assert_eq!(
         top["content"],
-        json!([{"type": "text", "text": "Plants convert sunlight, water and carbon dioxide into glucose and oxygen through photosynthesis."}])
+        json!([{
+            "type": "text",
+            "text": "Plants convert sunlight, water and carbon dioxide into glucose and oxygen \
+                     through photosynthesis."
+        }])
     );
     assert_eq!(top["attributes"]["category"], "science");
     assert_eq!(top["attributes"]["author"], "Ada");
@@ -112,7 +186,16 @@ async fn full_text_and_hybrid_search_behave() {
     )
     .await;
     assert!(ids(&page).is_empty());
-    let page = search(&app, json!({"collection": "docs", "query": "Eiffel Tower landmark", "search_type": "hybrid", "max_num_results": 3})).await;
+    let page = search(
+        &app,
+        json!({
+            "collection": "docs",
+            "query": "Eiffel Tower landmark",
+            "search_type": "hybrid",
+            "max_num_results": 3
+        }),
+    )
+    .await;
     let hits = ids(&page);
     assert_eq!(hits[0], "paris");
     assert!(hits.len() <= 3);
@@ -127,7 +210,14 @@ async fn full_text_and_hybrid_search_behave() {
 async fn filters_narrow_results() {
     let app = spawn_app().await;
     seed(&app, "docs").await;
-    let q = |filters: Value| json!({"collection": "docs", "query": "science and nature", "filters": filters, "max_num_results": 50});
+    let q = |filters: Value| {
+        json!({
+            "collection": "docs",
+            "query": "science and nature",
+            "filters": filters,
+            "max_num_results": 50
+        })
+    };
     let page = search(
         &app,
         q(json!({"type": "eq", "key": "category", "value": "science"})),
@@ -186,7 +276,16 @@ async fn score_threshold_and_max_num_results_are_honoured() {
     )
     .await;
     assert_eq!(ids(&page).len(), 2);
-    let page = search(&app, json!({"collection": "docs", "query": "blue whale", "max_num_results": 50, "ranking_options": {"score_threshold": 0.7}})).await;
+    let page = search(
+        &app,
+        json!({
+            "collection": "docs",
+            "query": "blue whale",
+            "max_num_results": 50,
+            "ranking_options": {"score_threshold": 0.7}
+        }),
+    )
+    .await;
     let scores: Vec<f64> = page["data"]
         .as_array()
         .unwrap()
@@ -310,7 +409,17 @@ async fn the_whole_collection_lifecycle() {
 #[tokio::test]
 async fn indexing_into_a_new_collection_creates_it_with_the_default_model() {
     let app = spawn_app().await;
-    let r = app.call("POST", "/v1/api/index", Some(json!({"collection": "fresh", "name": "Fresh", "documents": [{"content": "naïve café ☕ in 東京"}]}))).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/api/index",
+            Some(json!({
+                "collection": "fresh",
+                "name": "Fresh",
+                "documents": [{"content": "naïve café ☕ in 東京"}]
+            })),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.body["ids"][0].as_str().unwrap().to_string();
     let page = search(

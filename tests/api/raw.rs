@@ -17,11 +17,32 @@ async fn raw_collections_take_caller_vectors_and_search_three_ways() {
     assert_eq!(r.body["model"], json!(null));
     assert_eq!(r.body["dimension"], 3);
 
-    let r = app.call("POST", "/v2/collections/raw3/documents", Some(json!({"documents": [
-        {"id": "x", "text": "points along the x axis", "vector": [1.0, 0.0, 0.0], "attributes": {"axis": "x", "n": 1}},
-        {"id": "y", "text": "points along the y axis", "vector": [0.0, 1.0, 0.0], "attributes": {"axis": "y", "n": 2}},
-        {"id": "xy", "text": "diagonal between x and y", "vector": [0.7, 0.7, 0.0], "attributes": {"axis": "xy", "n": 3}}
-    ]}))).await;
+    let r = app
+        .call(
+            "POST",
+            "/v2/collections/raw3/documents",
+            Some(json!({"documents": [
+                {
+                    "id": "x",
+                    "text": "points along the x axis",
+                    "vector": [1.0, 0.0, 0.0],
+                    "attributes": {"axis": "x", "n": 1}
+                },
+                {
+                    "id": "y",
+                    "text": "points along the y axis",
+                    "vector": [0.0, 1.0, 0.0],
+                    "attributes": {"axis": "y", "n": 2}
+                },
+                {
+                    "id": "xy",
+                    "text": "diagonal between x and y",
+                    "vector": [0.7, 0.7, 0.0],
+                    "attributes": {"axis": "xy", "n": 3}
+                }
+            ]})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["upserted"], 3);
 
@@ -39,7 +60,11 @@ async fn raw_collections_take_caller_vectors_and_search_three_ways() {
     assert!((hits[0]["score"].as_f64().unwrap() - 1.0).abs() < 1e-4);
     assert_eq!(hits[1]["id"], "xy");
 
-    let r = app.call("POST", "/v2/collections/raw3/search", Some(json!({"vector": [1.0, 0.0, 0.0], "filter": {"type": "gt", "key": "n", "value": 1}}))).await;
+    let r = app.call(
+        "POST",
+        "/v2/collections/raw3/search",
+        Some(json!({"vector": [1.0, 0.0, 0.0], "filter": {"type": "gt", "key": "n", "value": 1}}))
+    ).await;
     let ids: Vec<&str> = r.body["data"]
         .as_array()
         .unwrap()

@@ -15,12 +15,12 @@ use openai_vectorstore_sdk::{
 };
 use serde_json::{Map, Value, json};
 
-const HOLIDAYS: &str = "Every employee gets twenty-five days of paid vacation each year. \
-    Unused holiday days carry over to the first quarter of the next year.";
-const WHALES: &str = "The blue whale is the largest animal that has ever lived, \
-    feeding almost only on krill in cold oceans.";
-const VOLCANOES: &str = "Volcanoes erupt when molten rock, called magma, rises through \
-    cracks in the crust of the earth.";
+const HOLIDAYS: &str = "Every employee gets twenty-five days of paid vacation each year. Unused \
+                        holiday days carry over to the first quarter of the next year.";
+const WHALES: &str = "The blue whale is the largest animal that has ever lived, feeding almost \
+                      only on krill in cold oceans.";
+const VOLCANOES: &str = "Volcanoes erupt when molten rock, called magma, rises through cracks in \
+                         the crust of the earth.";
 
 fn client(app: &TestApp, key: &str) -> Client {
     Client::builder()

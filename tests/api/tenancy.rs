@@ -59,7 +59,17 @@ async fn another_tenants_collection_is_a_404_exactly_like_a_missing_one() {
     assert_envelope(&r, 404);
 
     // B may use the same name for a collection of its own, and the two stay apart.
-    let r = app.call_as(b, "POST", "/v1/api/index", Some(json!({"collection": "private", "documents": [{"id": "b1", "content": "tenant b's only document"}]}))).await;
+    let r = app
+        .call_as(
+            b,
+            "POST",
+            "/v1/api/index",
+            Some(json!({
+                "collection": "private",
+                "documents": [{"id": "b1", "content": "tenant b's only document"}]
+            })),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let a_page = app
         .call(

@@ -12,7 +12,12 @@ async fn usage_is_exact_for_one_store_and_catches_up_in_lists() {
     for n in 1..=3usize {
         let store = app.vector_store(&format!("usage{n}")).await;
         let docs: Vec<Value> = (0..n)
-            .map(|i| json!({"id": format!("d{i}"), "text": format!("chunk {i} of store {n}: lighthouses")}))
+            .map(|i| {
+                json!({
+                    "id": format!("d{i}"),
+                    "text": format!("chunk {i} of store {n}: lighthouses")
+                })
+            })
             .collect();
         let bytes: usize = docs.iter().map(|d| d["text"].as_str().unwrap().len()).sum();
         let r = app

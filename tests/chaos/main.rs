@@ -142,13 +142,22 @@ async fn the_database_stops_and_starts_under_load_and_no_acknowledged_write_is_l
                         .call(
                             "POST",
                             "/v2/collections/outage/documents",
-                            Some(json!({"documents": [{"id": id, "text": "outage test", "vector": vector(c * 100_000 + n)}]})),
+                            Some(json!({
+                                "documents": [{
+                                    "id": id,
+                                    "text": "outage test",
+                                    "vector": vector(c * 100_000 + n)
+                                }]
+                            })),
                         )
                         .await;
                     if r.status == 200 {
                         acked.lock().unwrap().insert(id);
                     }
-                    tally.lock().unwrap().record("upsert", r.status, &r.body, started);
+                    tally
+                        .lock()
+                        .unwrap()
+                        .record("upsert", r.status, &r.body, started);
                 } else {
                     let r = app
                         .call(
@@ -157,7 +166,10 @@ async fn the_database_stops_and_starts_under_load_and_no_acknowledged_write_is_l
                             Some(json!({"vector": vector(n), "k": 5})),
                         )
                         .await;
-                    tally.lock().unwrap().record("search", r.status, &r.body, started);
+                    tally
+                        .lock()
+                        .unwrap()
+                        .record("search", r.status, &r.body, started);
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -248,14 +260,23 @@ async fn sixty_four_clients_of_four_tenants_for_a_minute_get_no_5xx_and_lose_not
                                 Some(json!({"vector": vector(c * 7 + n), "k": 10})),
                             )
                             .await;
-                        tally.lock().unwrap().record("search", r.status, &r.body, started);
+                        tally
+                            .lock()
+                            .unwrap()
+                            .record("search", r.status, &r.body, started);
                     }
                     5..=7 => {
                         let ids: Vec<String> = (0..5).map(|i| format!("c{c}_{n}_{i}")).collect();
                         let docs: Vec<Value> = ids
                             .iter()
                             .enumerate()
-                            .map(|(i, id)| json!({"id": id, "text": format!("load document {id}"), "vector": vector(c * 1_000_000 + n * 10 + i as u64)}))
+                            .map(|(i, id)| {
+                                json!({
+                                    "id": id,
+                                    "text": format!("load document {id}"),
+                                    "vector": vector(c * 1_000_000 + n * 10 + i as u64)
+                                })
+                            })
                             .collect();
                         let r = app
                             .call_as(
@@ -268,7 +289,10 @@ async fn sixty_four_clients_of_four_tenants_for_a_minute_get_no_5xx_and_lose_not
                         if r.status == 200 {
                             books[t].lock().unwrap().0.extend(ids);
                         }
-                        tally.lock().unwrap().record("upsert", r.status, &r.body, started);
+                        tally
+                            .lock()
+                            .unwrap()
+                            .record("upsert", r.status, &r.body, started);
                     }
                     8 => {
                         let victim = books[t].lock().unwrap().0.iter().next().cloned();
@@ -286,7 +310,10 @@ async fn sixty_four_clients_of_four_tenants_for_a_minute_get_no_5xx_and_lose_not
                             b.0.remove(&victim);
                             b.1.insert(victim);
                         }
-                        tally.lock().unwrap().record("delete", r.status, &r.body, started);
+                        tally
+                            .lock()
+                            .unwrap()
+                            .record("delete", r.status, &r.body, started);
                     }
                     _ => {
                         let form = e2e_tests::upload_form(
@@ -308,7 +335,10 @@ async fn sixty_four_clients_of_four_tenants_for_a_minute_get_no_5xx_and_lose_not
                                 .2
                                 .push(r.body["id"].as_str().unwrap().to_string());
                         }
-                        tally.lock().unwrap().record("upload", r.status, &r.body, started);
+                        tally
+                            .lock()
+                            .unwrap()
+                            .record("upload", r.status, &r.body, started);
                     }
                 }
             }

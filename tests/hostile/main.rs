@@ -174,7 +174,8 @@ async fn a_key_spray_never_refuses_a_valid_key() {
         s.await.unwrap();
     }
     println!(
-        "key spray: {} made-up keys in 30 s ({:.0}/s); the valid key's statuses {statuses:?}; peak RSS {:.0} MiB",
+        "key spray: {} made-up keys in 30 s ({:.0}/s); the valid key's statuses {statuses:?}; \
+         peak RSS {:.0} MiB",
         sprayed.load(Ordering::Relaxed),
         sprayed.load(Ordering::Relaxed) as f64 / 30.0,
         mib(rss.peak())
@@ -268,7 +269,8 @@ async fn a_million_requests_without_a_scrape_leave_the_memory_where_it_was() {
         .filter_map(|s| s.split('"').next())
         .collect();
     println!(
-        "a million requests in {took:.0} s ({:.0}/s): RSS {:.0} MiB after 100,000, {:.0} MiB after 1,000,000 (peak {:.0} MiB); method labels {methods:?}; /metrics {} KB",
+        "a million requests in {took:.0} s ({:.0}/s): RSS {:.0} MiB after 100,000, {:.0} MiB \
+         after 1,000,000 (peak {:.0} MiB); method labels {methods:?}; /metrics {} KB",
         1_000_000.0 / took,
         mib(warm),
         mib(after),
@@ -320,7 +322,11 @@ async fn heavy_lists_leave_another_tenants_searches_fast() {
             let docs: Vec<Value> = (0..500)
                 .map(|i| {
                     let n = part * 500 + i;
-                    json!({"id": format!("d{n}"), "text": format!("chunk {n} of store {s}: {}", "words ".repeat(40)), "vector": vector(s * 1000 + n)})
+                    json!({
+                        "id": format!("d{n}"),
+                        "text": format!("chunk {n} of store {s}: {}", "words ".repeat(40)),
+                        "vector": vector(s * 1000 + n)
+                    })
                 })
                 .collect();
             let (st, body) = call(
@@ -411,7 +417,8 @@ async fn heavy_lists_leave_another_tenants_searches_fast() {
     let p50 = quantile(&mut took, 0.5);
     let p99 = quantile(&mut took, 0.99);
     println!(
-        "heavy lists: {} lists of 40 stores by 6 clients in 20 s ({} 5xx); the other tenant's {} searches: statuses {statuses:?}, p50 {:.3} s, p99 {:.3} s; peak RSS {:.0} MiB",
+        "heavy lists: {} lists of 40 stores by 6 clients in 20 s ({} 5xx); the other tenant's {} \
+         searches: statuses {statuses:?}, p50 {:.3} s, p99 {:.3} s; peak RSS {:.0} MiB",
         lists.load(Ordering::Relaxed),
         list_errors.load(Ordering::Relaxed),
         took.len(),
@@ -479,7 +486,8 @@ async fn a_hundred_huge_bodies_at_once_wait_for_their_turn_unread() {
         *statuses.entry(s.await.unwrap()).or_default() += 1;
     }
     println!(
-        "huge bodies: 100 at once answered in {:.1} s: {statuses:?}; RSS {:.0} MiB before, peak {:.0} MiB",
+        "huge bodies: 100 at once answered in {:.1} s: {statuses:?}; RSS {:.0} MiB before, peak \
+         {:.0} MiB",
         began.elapsed().as_secs_f64(),
         mib(before),
         mib(rss.peak())

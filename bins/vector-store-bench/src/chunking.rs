@@ -159,7 +159,8 @@ async fn measure_set(
         .await?;
         let (mrr, recall) = load::mrr_recall(&found, &relevant, 10);
         step(&format!(
-            "chunking {name}: {chunks} chunks of {} documents in {ingest_secs:.1} s; MRR@10 {mrr:.4}, recall@10 {recall:.4} ({} queries)",
+            "chunking {name}: {chunks} chunks of {} documents in {ingest_secs:.1} s; MRR@10 \
+             {mrr:.4}, recall@10 {recall:.4} ({} queries)",
             files.len(),
             found.len()
         ));

@@ -172,7 +172,9 @@ mod tests {
 
     #[test]
     fn a_gloss_loses_its_examples_and_the_examples_become_queries() {
-        let line = "00217593 04 n 01 kill 1 002 @ 00217014 n 0000 + 00355365 v 0101 | the destruction of an enemy plane or ship or tank or missile; \"the pilot reported two kills during the mission\"  ";
+        let line = "00217593 04 n 01 kill 1 002 @ 00217014 n 0000 + 00355365 v 0101 | the \
+                    destruction of an enemy plane or ship or tank or missile; \"the pilot \
+                    reported two kills during the mission\"  ";
         let (p, ex) = parse_line(line, 'n').unwrap();
         assert_eq!(p.id, "n00217593");
         assert_eq!(
@@ -184,7 +186,8 @@ mod tests {
 
     #[test]
     fn multi_word_lemmas_and_adjective_markers_are_cleaned() {
-        let line = "00002730 00 a 02 laying_waste 0 big(a) 0 002 ;c 06066555 n 0000 | facing the apex; \"a\"; \"b c d\" -- Shakespeare";
+        let line = "00002730 00 a 02 laying_waste 0 big(a) 0 002 ;c 06066555 n 0000 | facing the \
+                    apex; \"a\"; \"b c d\" -- Shakespeare";
         let (p, ex) = parse_line(line, 'a').unwrap();
         assert_eq!(p.text, "laying waste, big: facing the apex");
         assert_eq!(ex, vec!["a", "b c d"]);

@@ -407,7 +407,8 @@ pub async fn measure(
         };
         let ratio_to_model_alone = built_in.chunks as f64 / built_in.secs / alone;
         step(&format!(
-            "{}: built-in {}; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of matmul, {tokens:.0} word pieces a chunk); ratio {ratio_to_model_alone:.2}",
+            "{}: built-in {}; model alone {alone:.1} chunks/s ({gflops:.1} GFLOPS, {:.0}% of \
+             matmul, {tokens:.0} word pieces a chunk); ratio {ratio_to_model_alone:.2}",
             set.name,
             built_in_rates.describe(),
             100.0 * gflops / matmul,

@@ -70,7 +70,13 @@ fn embeddings(request: &Value) -> Value {
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
-        .map(|(index, text)| json!({"object": "embedding", "index": index, "embedding": vector(text)}))
+        .map(|(index, text)| {
+            json!({
+                "object": "embedding",
+                "index": index,
+                "embedding": vector(text)
+            })
+        })
         .collect();
     json!({
         "object": "list",

@@ -111,7 +111,8 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "whatsnew/3.2.rst.txt,reference/datamodel.rst.txt,library/os.rst.txt,library/stdtypes.rst.txt"
+        default_value = "whatsnew/3.2.rst.txt,reference/datamodel.rst.txt,library/os.rst.txt,\
+                         library/stdtypes.rst.txt"
     )]
     ingest_large_files: Vec<String>,
     /// The file uploaded, attached and polled alone (under `--pydoc-dir`).

@@ -123,7 +123,8 @@ pub(crate) async fn recall(b: &Bench, d: &Data, table: &str) -> Result<Recall> {
     let recall10_k50 = load::recall_vs_exact(&vec_k50, &exact, 10);
     let recall50_k50 = load::recall_vs_exact(&vec_k50, &exact, 50);
     step(&format!(
-        "recall@10 {recall10:.4}; at k 50: recall@10 {recall10_k50:.4}, recall@50 {recall50_k50:.4}"
+        "recall@10 {recall10:.4}; at k 50: recall@10 {recall10_k50:.4}, recall@50 \
+         {recall50_k50:.4}"
     ));
 
     let pg_vectors = d.pg_vectors();
@@ -222,7 +223,8 @@ pub(crate) async fn search_load(b: &Bench, d: &Data, table: &str) -> Result<Sear
         );
         for (name, l) in [("HTTP", &h), ("SQL ", &s)] {
             step(&format!(
-                "{name} c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms (medians of {} rounds)",
+                "{name} c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms (medians of {} \
+                 rounds)",
                 l.qps,
                 l.p50_ms,
                 l.p95_ms,

@@ -29,12 +29,13 @@ pub fn service_table_ddl(t: &str, dimension: usize) -> Vec<String> {
     vec![
         format!(
             "CREATE TABLE {t} (id text PRIMARY KEY, file_id text NOT NULL, filename text, \
-             chunk_index integer NOT NULL, text text NOT NULL, embedding vector({dimension}) NOT NULL, \
-             attributes jsonb NOT NULL DEFAULT '{{}}', \
-             tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED)"
+             chunk_index integer NOT NULL, text text NOT NULL, embedding vector({dimension}) NOT \
+             NULL, attributes jsonb NOT NULL DEFAULT '{{}}', tsv tsvector GENERATED ALWAYS AS \
+             (to_tsvector('english'::regconfig, text)) STORED)"
         ),
         format!(
-            "CREATE INDEX ON {t} USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+            "CREATE INDEX ON {t} USING hnsw (embedding vector_cosine_ops) WITH (m = 16, \
+             ef_construction = 64)"
         ),
         format!("CREATE INDEX ON {t} USING gin (tsv)"),
         format!("CREATE INDEX ON {t} USING gin (attributes jsonb_path_ops)"),
@@ -47,7 +48,8 @@ pub async fn create_copy_table(url: &str, dimension: usize) -> Result<String> {
     let c = connect(url).await?;
     let t = "bench.copy_target".to_string();
     c.batch_execute(&format!(
-        "SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS {t}"
+        "SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF \
+         EXISTS {t}"
     ))
     .await?;
     for s in service_table_ddl(&t, dimension) {
@@ -89,7 +91,8 @@ pub async fn copy_rows(
         Type::JSONB,
     ];
     let copy = format!(
-        "COPY {table} (id, file_id, filename, chunk_index, text, embedding, attributes) FROM STDIN (FORMAT binary)"
+        "COPY {table} (id, file_id, filename, chunk_index, text, embedding, attributes) FROM \
+         STDIN (FORMAT binary)"
     );
     let empty = json!({});
     let start = Instant::now();
@@ -124,9 +127,9 @@ pub async fn copy_rows(
 pub fn vector_sql(t: &str) -> String {
     const COLUMNS: &str = "id, file_id, filename, chunk_index, text, attributes";
     format!(
-        "WITH r AS MATERIALIZED (SELECT {COLUMNS}, embedding <=> $1 AS distance FROM {t} \
-         WHERE TRUE ORDER BY embedding <=> $1 LIMIT $2) \
-         SELECT {COLUMNS}, (1 - distance / 2)::float8 AS score FROM r ORDER BY distance, id"
+        "WITH r AS MATERIALIZED (SELECT {COLUMNS}, embedding <=> $1 AS distance FROM {t} WHERE \
+         TRUE ORDER BY embedding <=> $1 LIMIT $2) SELECT {COLUMNS}, (1 - distance / 2)::float8 AS \
+         score FROM r ORDER BY distance, id"
     )
 }
 
@@ -141,8 +144,8 @@ impl Searcher {
         let client = connect(url).await?;
         client
             .batch_execute(&format!(
-                "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef_search}; \
-                 SET hnsw.max_scan_tuples = 20000"
+                "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef_search}; SET \
+                 hnsw.max_scan_tuples = 20000"
             ))
             .await?;
         let statement = client.prepare(&vector_sql(table)).await?;

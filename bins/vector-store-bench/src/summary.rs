@@ -362,7 +362,8 @@ pub fn markdown(s: &Summary) -> String {
         value_rows(&mut o, [(label.as_str(), f(es.chunks_per_s, 0))]);
     }
     o.push_str(&format!(
-        "\n| vector search, k 10 (medians of {} rounds) | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n",
+        "\n| vector search, k 10 (medians of {} rounds) | clients | QPS | p50 ms | p95 ms | p99 \
+         ms |\n|---|---:|---:|---:|---:|---:|\n",
         s.search.rounds
     ));
     for (name, levels) in [("/v2 HTTP", &s.search.http), ("raw SQL", &s.search.sql)] {
@@ -404,7 +405,10 @@ pub fn markdown(s: &Summary) -> String {
         );
         value_rows(&mut o, [(label.as_str(), f(p.recall_at_10, 4))]);
     }
-    o.push_str("\n| WordNet retrieval | passages | queries | mode | MRR@10 | recall@10 |\n|---|---:|---:|---|---:|---:|\n");
+    o.push_str(
+        "\n| WordNet retrieval | passages | queries | mode | MRR@10 | recall@10 \
+         |\n|---|---:|---:|---|---:|---:|\n",
+    );
     let same = &s.quality_same_set;
     let sets = std::iter::once(("pgvector", s.passages, &s.quality.pgvector)).chain(
         same.backends
@@ -428,7 +432,8 @@ pub fn markdown(s: &Summary) -> String {
     }
     for c in &s.quality_chunk_sizes.sets {
         o.push_str(&format!(
-            "\n| chunking, {} documents of {} passages, {} queries (vector search, by document) | chunks | ingest s | MRR@10 | recall@10 |\n|---|---:|---:|---:|---:|\n",
+            "\n| chunking, {} documents of {} passages, {} queries (vector search, by document) | \
+             chunks | ingest s | MRR@10 | recall@10 |\n|---|---:|---:|---:|---:|\n",
             c.documents, c.passages_per_document, c.queries
         ));
         for r in &c.strategies {
@@ -451,7 +456,9 @@ pub fn markdown(s: &Summary) -> String {
     }
     let g = &s.ingestion;
     o.push_str(&format!(
-        "\n| ingestion through /v1 (one file batch) | files/s | chunks/s | KB/s | s |\n|---|---:|---:|---:|---:|\n| candle matmul at the model's shapes: {} GFLOPS | | | | |\n",
+        "\n| ingestion through /v1 (one file batch) | files/s | chunks/s | KB/s | s \
+         |\n|---|---:|---:|---:|---:|\n| candle matmul at the model's shapes: {} GFLOPS | | | | \
+         |\n",
         f(g.matmul_gflops, 1)
     ));
     for set in &g.sets {
@@ -470,7 +477,8 @@ pub fn markdown(s: &Summary) -> String {
         }
         let m = &set.model_alone;
         o.push_str(&format!(
-            "| {}, model alone on the same {} chunks ({} GFLOPS, {} of matmul, {} word pieces a chunk) | | {} | | |\n| **ratio built-in / model alone** | | **{}** | | |\n",
+            "| {}, model alone on the same {} chunks ({} GFLOPS, {} of matmul, {} word pieces a \
+             chunk) | | {} | | |\n| **ratio built-in / model alone** | | **{}** | | |\n",
             set.set,
             m.chunks,
             f(m.gflops, 1),
@@ -482,14 +490,18 @@ pub fn markdown(s: &Summary) -> String {
     }
     let one = &g.one_file;
     o.push_str(&format!(
-        "| upload, attach, poll one {} byte file (`{}`), built-in model | | | | {} |\n| the same, instant embedder | | | | {} |\n",
+        "| upload, attach, poll one {} byte file (`{}`), built-in model | | | | {} |\n| the same, \
+         instant embedder | | | | {} |\n",
         one.bytes,
         one.name,
         f(one.built_in_secs, 1),
         fo(one.instant_secs, 2)
     ));
     let e = &s.end_to_end;
-    o.push_str("\n| end to end, text queries | clients | QPS | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
+    o.push_str(
+        "\n| end to end, text queries | clients | QPS | p50 ms | p95 ms | p99 ms \
+         |\n|---|---:|---:|---:|---:|---:|\n",
+    );
     let e2e_rows = [
         (
             "vector search alone (/v2, query vectors given)",
@@ -503,7 +515,8 @@ pub fn markdown(s: &Summary) -> String {
         }
     }
     o.push_str(&format!(
-        "| model alone, batches of 32 (sentences/s) | 1 | {} | | | |\n| model alone, one sentence at a time | 1 | {} | | | |\n",
+        "| model alone, batches of 32 (sentences/s) | 1 | {} | | | |\n| model alone, one sentence \
+         at a time | 1 | {} | | | |\n",
         f(e.model_sentences_per_s_batch_32, 1),
         f(e.model_sentences_per_s_batch_1, 1)
     ));

@@ -125,7 +125,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let (app, background) = crate::build(&settings, None).await?;
-            tracing::info!(host = %settings.server.host, port = app.port(), auth = ?settings.auth.mode, "listening");
+            tracing::info!(
+                host = %settings.server.host,
+                port = app.port(),
+                auth = ?settings.auth.mode,
+                "listening"
+            );
             let handle = app.handle();
             let mut server = tokio::spawn(app.run_until_stopped());
             tokio::select! {
@@ -136,7 +141,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     signal?;
                     // Workers claim nothing more and hand back their jobs (another server takes
                     // them at once) while the requests in progress finish.
-                    tracing::info!("stopping: handing back ingestion jobs and finishing the requests in progress");
+                    tracing::info!(
+                        "stopping: handing back ingestion jobs and finishing the requests in \
+                         progress"
+                    );
                     let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
                     tokio::join!(background.stop(grace), handle.stop(true));
                     server.await.context("the HTTP server stopped")??;

@@ -3,8 +3,8 @@
 //! HTTP application.
 //!
 //! Features: `pgvector` (default) registers the PostgreSQL + pgvector back-end; `elastic`
-//! (default) registers the Elasticsearch back-end when `storage.elasticsearch.url` is set. The catalog
-//! always lives in PostgreSQL.
+//! (default) registers the Elasticsearch back-end when `storage.elasticsearch.url` is set. The
+//! catalog always lives in PostgreSQL.
 
 pub mod cli;
 pub mod settings;
@@ -26,14 +26,14 @@ use tokio_util::sync::CancellationToken;
 use crate::settings::Settings;
 
 /// The back-ends this binary was built with.
-#[allow(clippy::vec_init_then_push)] // each push is behind its own feature
 pub fn compiled_backends() -> Vec<&'static str> {
-    let mut names = Vec::new();
-    #[cfg(feature = "pgvector")]
-    names.push(store_pgvector::PgVectorStore::NAME);
-    #[cfg(feature = "elastic")]
-    names.push(store_elastic::ElasticStore::NAME);
-    names
+    [
+        #[cfg(feature = "pgvector")]
+        store_pgvector::PgVectorStore::NAME,
+        #[cfg(feature = "elastic")]
+        store_elastic::ElasticStore::NAME,
+    ]
+    .to_vec()
 }
 
 /// The catalog's connection pool, with migrations run when configured.
@@ -44,7 +44,8 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<store_pgvec
         tracing::warn!(
             server.max_in_flight = in_flight,
             database.pool_size = pool,
-            "requests in progress are not bounded below the connection pool: busy tenants can leave authentication and ingestion without a connection"
+            "requests in progress are not bounded below the connection pool: busy tenants can \
+             leave authentication and ingestion without a connection"
         );
     }
     if settings.database.run_migrations {
@@ -82,9 +83,10 @@ pub async fn catalog(
 /// Every back-end compiled in, built from its own options.
 pub async fn stores(
     settings: &Settings,
-    #[allow(unused_variables)] pool: &store_pgvector::Pool,
+    #[allow(unused_variables, reason = "only the pgvector back-end uses the pool")]
+    pool: &store_pgvector::Pool,
 ) -> anyhow::Result<StoreRegistry> {
-    #[allow(unused_mut)]
+    #[allow(unused_mut, reason = "without a back-end feature nothing is pushed")]
     let mut stores: Vec<Arc<dyn VectorStore>> = Vec::new();
     #[cfg(feature = "pgvector")]
     {

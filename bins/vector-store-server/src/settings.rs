@@ -60,7 +60,8 @@ impl DatabaseSettings {
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => Ok(SecretString::from(url)),
             _ => bail!(
-                "no database configured: set VECTOR_STORE__DATABASE__URL or DATABASE_URL (`make run` starts a local PostgreSQL with pgvector)"
+                "no database configured: set VECTOR_STORE__DATABASE__URL or DATABASE_URL (`make \
+                 run` starts a local PostgreSQL with pgvector)"
             ),
         }
     }
@@ -184,7 +185,8 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.moved_elasticsearch.is_some() {
             bail!(
-                "the Elasticsearch options moved from `elasticsearch.*` to `storage.elasticsearch.*` (environment: VECTOR_STORE__STORAGE__ELASTICSEARCH__…)"
+                "the Elasticsearch options moved from `elasticsearch.*` to \
+                 `storage.elasticsearch.*` (environment: VECTOR_STORE__STORAGE__ELASTICSEARCH__…)"
             );
         }
         if self.server.body_limit_bytes == 0 {

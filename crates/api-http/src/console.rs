@@ -24,8 +24,9 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' \
+                      data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+                      frame-ancestors 'none'";
 
 fn file(name: &str) -> HttpResponse {
     match FILES.iter().find(|(n, ..)| *n == name) {

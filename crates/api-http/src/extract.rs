@@ -23,7 +23,8 @@ pub struct BodyLimit(pub usize);
 /// much memory.
 pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
 
-/// Marks a route whose JSON bodies may be as large as [`BodyLimit`] ([`crate::openapi::Endpoint::large_body`]).
+/// Marks a route whose JSON bodies may be as large as [`BodyLimit`]
+/// ([`crate::openapi::Endpoint::large_body`]).
 #[derive(Debug, Clone, Copy)]
 pub struct LargeBody;
 
@@ -339,12 +340,20 @@ mod tests {
     #[test]
     fn a_nul_anywhere_in_a_body_is_refused_where_it_is() {
         let e = parse_json::<SearchRequest>(
-            br#"{"collection":"c","query":"q","filters":{"type":"eq","key":"k","value":"a\u0000b"}}"#,
+            concat!(
+                r#"{"collection":"c","query":"q","#,
+                r#""filters":{"type":"eq","key":"k","value":"a\u0000b"}}"#
+            )
+            .as_bytes(),
         )
         .unwrap_err();
         assert_eq!(param_of(e).as_deref(), Some("filters.value"));
         let e = parse_json::<models::platform::IndexingPayload>(
-            br#"{"collection":"c","documents":[{"content":"x"},{"content":"x","metadata":{"k\u0000":1}}]}"#,
+            concat!(
+                r#"{"collection":"c","documents":[{"content":"x"},"#,
+                r#"{"content":"x","metadata":{"k\u0000":1}}]}"#
+            )
+            .as_bytes(),
         )
         .unwrap_err();
         assert_eq!(param_of(e).as_deref(), Some("documents[1].metadata"));

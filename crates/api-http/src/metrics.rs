@@ -108,8 +108,13 @@ impl RequestTimer {
     pub fn finish(self, template: Option<&str>, status: u16) -> Duration {
         let elapsed = self.started.elapsed();
         let route = template.unwrap_or("unmatched").to_string();
-        counter!(REQUESTS, "route" => route.clone(), "method" => self.method, "status" => status.to_string())
-            .increment(1);
+        counter!(
+            REQUESTS,
+            "route" => route.clone(),
+            "method" => self.method,
+            "status" => status.to_string()
+        )
+        .increment(1);
         histogram!(DURATION, "route" => route, "method" => self.method)
             .record(elapsed.as_secs_f64());
         elapsed

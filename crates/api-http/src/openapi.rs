@@ -51,11 +51,21 @@ pub const METRICS_TOKEN: &str = "metrics_token";
     ),
     tags(
         (name = tags::VECTOR_STORES, description = "OpenAI: vector stores and their search."),
-        (name = tags::VECTOR_STORE_FILES, description = "OpenAI: files attached to a vector store and ingested into it."),
+        (
+            name = tags::VECTOR_STORE_FILES,
+            description = "OpenAI: files attached to a vector store and ingested into it."
+        ),
         (name = tags::FILE_BATCHES, description = "OpenAI: several files attached at once."),
         (name = tags::FILES, description = "OpenAI: uploaded files."),
-        (name = tags::PLATFORM, description = "The platform's collection API: collections by name, indexing and search."),
-        (name = tags::RAW, description = "The raw API: explicit dimensions, caller-supplied vectors, vector, keyword and hybrid search."),
+        (
+            name = tags::PLATFORM,
+            description = "The platform's collection API: collections by name, indexing and search."
+        ),
+        (
+            name = tags::RAW,
+            description = "The raw API: explicit dimensions, caller-supplied vectors, vector, \
+                           keyword and hybrid search."
+        ),
         (name = tags::KEYS, description = "The caller's own API keys: list, create and revoke."),
         (name = tags::OPERATIONS, description = "Health, readiness, metrics and this document."),
     ),
@@ -76,7 +86,10 @@ impl Modify for Components {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`Authorization: Bearer <key>`: an API key (`vector-store-server keys create`)."))
+                    .description(Some(
+                        "`Authorization: Bearer <key>`: an API key (`vector-store-server keys \
+                         create`).",
+                    ))
                     .build(),
             ),
         );
@@ -92,7 +105,10 @@ impl Modify for Components {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`Authorization: Bearer <server.metrics_token>`, when the service runs with API keys."))
+                    .description(Some(
+                        "`Authorization: Bearer <server.metrics_token>`, when the service runs \
+                         with API keys.",
+                    ))
                     .build(),
             ),
         );
@@ -149,7 +165,8 @@ const ERRORS: &[(&str, &str, &str)] = &[
     (
         "Unavailable",
         "503",
-        "A back-end or the catalog does not answer, or the server has too many requests in progress; retry later.",
+        "A back-end or the catalog does not answer, or the server has too many requests in \
+         progress; retry later.",
     ),
     (
         "InsufficientStorage",

@@ -55,7 +55,9 @@ pub fn check_open_mode_request(
         && !is_loopback_host(host_of(host))
     {
         return Err(ApiError::Forbidden(
-            "auth mode 'open' answers requests for a loopback host only (localhost, 127.0.0.1, [::1]); use auth mode 'keys' to serve other hosts".into(),
+            "auth mode 'open' answers requests for a loopback host only (localhost, 127.0.0.1, \
+             [::1]); use auth mode 'keys' to serve other hosts"
+                .into(),
         ));
     }
     let cross_site = origin.is_some_and(|o| !is_loopback_origin(o))

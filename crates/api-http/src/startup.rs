@@ -105,7 +105,9 @@ pub fn check_auth_mode(mode: AuthMode, host: &str) -> Result<(), String> {
             .unwrap_or(false);
     if mode == AuthMode::Open && !loopback {
         return Err(format!(
-            "auth mode 'open' is allowed only on a loopback address, not '{host}'; set VECTOR_STORE__AUTH__MODE=keys and create keys with `vector-store-server keys create --tenant NAME`"
+            "auth mode 'open' is allowed only on a loopback address, not '{host}'; set \
+             VECTOR_STORE__AUTH__MODE=keys and create keys with `vector-store-server keys create \
+             --tenant NAME`"
         ));
     }
     Ok(())

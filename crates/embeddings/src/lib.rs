@@ -6,8 +6,9 @@
 //!   each model's calls counted and timed ([`metrics`]);
 //! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust (no Python,
 //!   no network; one thread per model runs it, batching concurrent requests),
-//!   [`StaticEmbedder`], a static Model2Vec model (potion-base-8M) for speed,, and [`OpenAiEmbedder`], a client of any OpenAI-compatible
-//!   `/embeddings` endpoint (OpenAI, vLLM, TEI, Ollama).
+//!   [`StaticEmbedder`], a static Model2Vec model (potion-base-8M) for speed, and
+//!   [`OpenAiEmbedder`], a client of any OpenAI-compatible `/embeddings` endpoint (OpenAI, vLLM,
+//!   TEI, Ollama).
 //!
 //! Features: `mocks` (a mockall mock of [`Embedder`]).
 

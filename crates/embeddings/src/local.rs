@@ -43,7 +43,8 @@ impl std::fmt::Debug for LocalBertEmbedder {
 
 fn load_error(path: &Path, what: &str, e: impl std::fmt::Display) -> EmbedError {
     EmbedError::internal_msg(format!(
-        "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to fetch the built-in model)",
+        "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to fetch the \
+         built-in model)",
         path.display()
     ))
 }

@@ -239,7 +239,8 @@ impl OpenAiEmbedder {
         for item in parsed.data {
             if item.embedding.len() != self.options.dimension {
                 return Err(EmbedError::internal_msg(format!(
-                    "model '{}' returned a {}-dimensional vector, but is configured with dimension {}",
+                    "model '{}' returned a {}-dimensional vector, but is configured with \
+                     dimension {}",
                     self.options.name,
                     item.embedding.len(),
                     self.options.dimension

@@ -341,7 +341,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, EmbedError::UnknownModel { name, known } if name == "other" && known == "m"),
+            matches!(
+                &err,
+                EmbedError::UnknownModel { name, known } if name == "other" && known == "m"
+            ),
             "{err:?}"
         );
     }

@@ -45,7 +45,8 @@ impl StaticEmbedder {
     pub fn load(name: &str, dir: &Path, max_tokens: usize) -> Result<Self, EmbedError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             EmbedError::internal_msg(format!(
-                "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to fetch the built-in models)",
+                "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to \
+                 fetch the built-in models)",
                 dir.display()
             ))
         };

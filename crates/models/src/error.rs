@@ -47,7 +47,14 @@ mod tests {
         let v = serde_json::to_value(e).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"error": {"message": "m", "type": "invalid_request_error", "param": null, "code": null}})
+            serde_json::json!({
+                "error": {
+                    "message": "m",
+                    "type": "invalid_request_error",
+                    "param": null,
+                    "code": null
+                }
+            })
         );
     }
 }

@@ -128,7 +128,10 @@ impl Filter {
                 }
             }),
             Filter::And(fs) => {
-                json!({"type": "and", "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()})
+                json!({
+                    "type": "and",
+                    "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()
+                })
             }
             Filter::Or(fs) => {
                 json!({"type": "or", "filters": fs.iter().map(Filter::to_json).collect::<Vec<_>>()})
@@ -174,7 +177,8 @@ fn parse(v: &Value, at: &str, depth: usize, budget: &mut Budget) -> Result<Filte
         other => {
             let op = Op::parse(other).ok_or_else(|| {
                 format!(
-                    "{at}.type: unknown filter type '{other}'; expected one of eq, ne, gt, gte, lt, lte, in, nin, and, or"
+                    "{at}.type: unknown filter type '{other}'; expected one of eq, ne, gt, gte, \
+                     lt, lte, in, nin, and, or"
                 )
             })?;
             only_fields(obj, &["type", "key", "value"], at)?;
@@ -346,7 +350,9 @@ mod schema {
             let text = || string().max_length(Some(MAX_STRING_VALUE_LEN)).build();
             let value = OneOfBuilder::new()
                 .description(Some(format!(
-                    "`eq` and `ne` take a string, number or boolean; `gt`, `gte`, `lt` and `lte` a number or string; `in` and `nin` a list of 1 to {MAX_LIST} strings and numbers. Strings are at most {MAX_STRING_VALUE_LEN} characters."
+                    "`eq` and `ne` take a string, number or boolean; `gt`, `gte`, `lt` and `lte` \
+                     a number or string; `in` and `nin` a list of 1 to {MAX_LIST} strings and \
+                     numbers. Strings are at most {MAX_STRING_VALUE_LEN} characters."
                 )))
                 .item(text())
                 .item(typed(Type::Number).build())
@@ -395,7 +401,8 @@ mod schema {
             typed(Type::Object)
                 .title(Some("Compound filter"))
                 .description(Some(format!(
-                    "All (`and`) or any (`or`) of `filters`, which nest at most {MAX_DEPTH} levels deep and hold at most {MAX_COMPARISONS} comparisons in all."
+                    "All (`and`) or any (`or`) of `filters`, which nest at most {MAX_DEPTH} \
+                     levels deep and hold at most {MAX_COMPARISONS} comparisons in all."
                 )))
                 .property("type", one_of_strings(&["and", "or"]))
                 .required("type")

@@ -47,7 +47,8 @@ impl PartialSchema for Metadata {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some(format!(
-                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} characters, string values of at most {METADATA_MAX_VALUE_LEN} characters."
+                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} \
+                 characters, string values of at most {METADATA_MAX_VALUE_LEN} characters."
             )))
             .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::Object(
                 string().max_length(Some(METADATA_MAX_VALUE_LEN)).build(),
@@ -69,7 +70,8 @@ impl PartialSchema for AttributeValue {
     fn schema() -> RefOr<Schema> {
         OneOfBuilder::new()
             .description(Some(format!(
-                "A string of at most {METADATA_MAX_VALUE_LEN} characters, a number of magnitude at most 1e308, or a boolean."
+                "A string of at most {METADATA_MAX_VALUE_LEN} characters, a number of magnitude \
+                 at most 1e308, or a boolean."
             )))
             .item(string().max_length(Some(METADATA_MAX_VALUE_LEN)).build())
             .item(
@@ -94,16 +96,16 @@ impl PartialSchema for Attributes {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some(format!(
-                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} characters, values strings of at most {METADATA_MAX_VALUE_LEN} characters, numbers or booleans."
+                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} \
+                 characters, values strings of at most {METADATA_MAX_VALUE_LEN} characters, \
+                 numbers or booleans."
             )))
             .additional_properties(Some(AdditionalProperties::RefOr(
                 reference::<AttributeValue>(),
             )))
             .property_names(Some(key()))
             .max_properties(Some(METADATA_MAX_KEYS))
-            .examples([
-                serde_json::json!({"lang": "en", "year": 2024, "draft": false}),
-            ])
+            .examples([serde_json::json!({"lang": "en", "year": 2024, "draft": false})])
             .into()
     }
 }
@@ -125,7 +127,9 @@ impl PartialSchema for DocumentAttributes {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some(
-                "The document's attributes: strings, numbers or booleans, and for a document indexed through the platform API its `links` and `topics` (lists of strings) and `author`.",
+                "The document's attributes: strings, numbers or booleans, and for a document \
+                 indexed through the platform API its `links` and `topics` (lists of strings) and \
+                 `author`.",
             ))
             .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
                 OneOfBuilder::new()
@@ -133,9 +137,7 @@ impl PartialSchema for DocumentAttributes {
                     .item(ArrayBuilder::new().items(string().build()).build())
                     .into(),
             ))))
-            .examples([
-                serde_json::json!({"lang": "en", "topics": ["search"], "author": "ada"}),
-            ])
+            .examples([serde_json::json!({"lang": "en", "topics": ["search"], "author": "ada"})])
             .into()
     }
 }
@@ -160,7 +162,8 @@ impl PartialSchema for SearchType {
     fn schema() -> RefOr<Schema> {
         let mut schema = one_of_strings(&["semantic", "full_text", "hybrid"]);
         schema.description = Some(
-            "`semantic` ranks by vector similarity, `full_text` by keywords (BM25), `hybrid` by both, fused."
+            "`semantic` ranks by vector similarity, `full_text` by keywords (BM25), `hybrid` by \
+             both, fused."
                 .into(),
         );
         schema.default = Some(serde_json::json!("semantic"));
@@ -192,7 +195,12 @@ pub(crate) mod object {
         vector_store => ["vector_store"];
         /// One schema serves every deletion: of a vector store, a store's file, a file and a
         /// raw collection.
-        deleted => ["vector_store.deleted", "vector_store.file.deleted", "file", "collection.deleted"];
+        deleted => [
+            "vector_store.deleted",
+            "vector_store.file.deleted",
+            "file",
+            "collection.deleted"
+        ];
         search_results_page => ["vector_store.search_results.page"];
         file => ["file"];
         vector_store_file => ["vector_store.file"];

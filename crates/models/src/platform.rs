@@ -43,7 +43,8 @@ pub enum ExpiryAnchor {
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     #[validate(custom(function = "validation::collection_name"))]
-    /// The collection's name: a lowercase letter, then up to 62 lowercase letters, digits or underscores.
+    /// The collection's name: a lowercase letter, then up to 62 lowercase letters, digits or
+    /// underscores.
     #[cfg_attr(
         feature = "openapi",
         schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "handbook")
@@ -125,7 +126,8 @@ pub struct CollectionList {
 #[serde(deny_unknown_fields)]
 pub struct Document {
     #[validate(custom(function = "validation::id"))]
-    /// The document's id, 1 to 256 characters; a new one is made without. A document with the id of a stored one replaces it.
+    /// The document's id, 1 to 256 characters; a new one is made without. A document with the id
+    /// of a stored one replaces it.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub id: Option<String>,
     #[validate(custom(function = "validation::not_blank"))]

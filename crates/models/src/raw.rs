@@ -25,7 +25,8 @@ pub const MAX_K: u32 = 100;
 #[serde(deny_unknown_fields)]
 pub struct CreateRawCollection {
     #[validate(custom(function = "validation::collection_name"))]
-    /// The collection's name: a lowercase letter, then up to 62 lowercase letters, digits or underscores.
+    /// The collection's name: a lowercase letter, then up to 62 lowercase letters, digits or
+    /// underscores.
     #[cfg_attr(
         feature = "openapi",
         schema(pattern = "^[a-z][a-z0-9_]{0,62}$", example = "embeddings")
@@ -188,7 +189,8 @@ pub struct RawSearch {
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 2000))]
     pub vector: Option<Vec<f32>>,
     #[validate(custom(function = "validation::not_blank"))]
-    /// The query text: embedded with the collection's model for `vector`, matched by keywords for `keyword`.
+    /// The query text: embedded with the collection's model for `vector`, matched by keywords for
+    /// `keyword`.
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub text: Option<String>,
     #[serde(default)]

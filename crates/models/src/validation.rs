@@ -33,7 +33,8 @@ pub fn collection_name(name: &str) -> Result<(), ValidationError> {
     } else {
         Err(error(
             "collection_name",
-            "must start with a lowercase letter and hold only lowercase letters, digits and '_', 63 characters at most",
+            "must start with a lowercase letter and hold only lowercase letters, digits and '_', \
+             63 characters at most",
         ))
     }
 }

@@ -424,8 +424,12 @@ mod tests {
     async fn an_error_envelope_becomes_an_api_error() {
         let (mock, client) = server().await;
         let envelope = serde_json::json!({
-            "error": {"message": "vector store 'missing' not found", "type": "invalid_request_error",
-                      "param": null, "code": "not_found"}
+            "error": {
+                "message": "vector store 'missing' not found",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "not_found"
+            }
         });
         on("GET", "/v1/vector_stores/missing")
             .respond_with(ResponseTemplate::new(404).set_body_json(envelope))

@@ -114,7 +114,11 @@ mod tests {
 
     #[test]
     fn the_envelope_fills_every_field() {
-        let body = br#"{"error":{"message":"no such vector store","type":"invalid_request_error","param":"vector_store_id","code":"not_found"}}"#;
+        let body = concat!(
+            r#"{"error":{"message":"no such vector store","type":"invalid_request_error","#,
+            r#""param":"vector_store_id","code":"not_found"}}"#
+        )
+        .as_bytes();
         assert_eq!(
             api_error(&Error::from_response(404, body)),
             (

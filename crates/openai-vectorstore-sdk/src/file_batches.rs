@@ -235,7 +235,12 @@ mod tests {
     async fn a_failed_upload_creates_no_batch() {
         let (mock, client) = server().await;
         let too_large = json!({
-            "error": {"message": "too large", "type": "invalid_request_error", "param": "file", "code": null}
+            "error": {
+                "message": "too large",
+                "type": "invalid_request_error",
+                "param": "file",
+                "code": null
+            }
         });
         on("POST", "/v1/files")
             .respond_with(ResponseTemplate::new(413).set_body_json(too_large))

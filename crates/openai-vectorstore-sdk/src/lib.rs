@@ -114,7 +114,13 @@ mod testing {
         json!({
             "id": id, "object": "vector_store", "created_at": 1_700_000_000, "name": "n",
             "usage_bytes": 0,
-            "file_counts": {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0},
+            "file_counts": {
+                "in_progress": 0,
+                "completed": 0,
+                "failed": 0,
+                "cancelled": 0,
+                "total": 0
+            },
             "status": "completed", "last_active_at": 1_700_000_000, "metadata": {},
             "expires_after": null, "expires_at": null
         })
@@ -133,7 +139,10 @@ mod testing {
             "id": id, "object": "vector_store.file", "created_at": 1_700_000_000,
             "vector_store_id": "vs_1", "usage_bytes": 0, "status": status, "last_error": null,
             "attributes": {},
-            "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 128, "chunk_overlap_tokens": 64}}
+            "chunking_strategy": {
+                "type": "static",
+                "static": {"max_chunk_size_tokens": 128, "chunk_overlap_tokens": 64}
+            }
         })
     }
 
@@ -141,7 +150,13 @@ mod testing {
         json!({
             "id": id, "object": "vector_store.files_batch", "created_at": 1_700_000_000,
             "vector_store_id": "vs_1", "status": status,
-            "file_counts": {"in_progress": 0, "completed": 2, "failed": 0, "cancelled": 0, "total": 2}
+            "file_counts": {
+                "in_progress": 0,
+                "completed": 2,
+                "failed": 0,
+                "cancelled": 0,
+                "total": 2
+            }
         })
     }
 

@@ -223,11 +223,13 @@ impl AuthService {
             (Some(tenant), _, _) => Ok(tenant),
             (None, AuthMode::Open, _) => Ok(self.default_tenant.clone()),
             (None, AuthMode::Keys, None) => Err(ServiceError::Unauthorized(
-                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or in the 'x-base-api-key' header.".into(),
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or in \
+                 the 'x-base-api-key' header."
+                    .into(),
             )),
-            (None, AuthMode::Keys, Some(_)) => {
-                Err(ServiceError::Unauthorized("Incorrect API key provided.".into()))
-            }
+            (None, AuthMode::Keys, Some(_)) => Err(ServiceError::Unauthorized(
+                "Incorrect API key provided.".into(),
+            )),
         }
     }
 

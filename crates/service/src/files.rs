@@ -384,7 +384,11 @@ impl FileService {
         let temp = temp.expect("validation requires the bytes");
         if let Err(e) = temp.commit().await {
             if let Err(undo) = self.catalog.delete_file(&tenant.id, &id).await {
-                tracing::error!(file = %id, error = %undo, "could not remove the record of a file whose bytes were not stored");
+                tracing::error!(
+                    file = %id,
+                    error = %undo,
+                    "could not remove the record of a file whose bytes were not stored"
+                );
             }
             return Err(e);
         }
@@ -576,8 +580,10 @@ impl FileService {
 
 /// The bytes free to this process on the disk of `dir`.
 #[cfg(unix)]
-// The statvfs field types differ between platforms.
-#[allow(clippy::unnecessary_cast)]
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "the statvfs field types differ between platforms"
+)]
 fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     let s = nix::sys::statvfs::statvfs(dir).map_err(std::io::Error::from)?;
     Ok((s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))

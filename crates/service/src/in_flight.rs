@@ -38,12 +38,14 @@ impl TooManyInFlight {
     fn message(&self) -> String {
         if self.server_wide {
             format!(
-                "the server has too many requests in progress (at most {} at once); try again shortly",
+                "the server has too many requests in progress (at most {} at once); try again \
+                 shortly",
                 self.limit
             )
         } else {
             format!(
-                "too many requests of this API key's tenant are in progress (at most {} at once); try again shortly",
+                "too many requests of this API key's tenant are in progress (at most {} at once); \
+                 try again shortly",
                 self.limit
             )
         }

@@ -54,7 +54,8 @@ pub fn describe() {
     );
     metrics::describe_counter!(
         RATE_LIMIT_REFUSALS,
-        "Requests refused by a per-tenant limit, by reason (rate: the request rate; in_flight: no turn among the requests in flight in time)."
+        "Requests refused by a per-tenant limit, by reason (rate: the request rate; in_flight: no \
+         turn among the requests in flight in time)."
     );
 }
 

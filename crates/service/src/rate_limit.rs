@@ -3,8 +3,8 @@
 //! A tenant may make `burst` requests at once and `per_second` requests a second on average; a
 //! request over the limit is refused with the time after which it would pass. Refused requests
 //! use up nothing. Only authenticated tenants get a bucket: a request with a bad key is refused
-//! (unauthorized) before it reaches the limiter, and in `open` mode every caller without a known key is the
-//! default tenant, so a made-up key never earns a fresh bucket.
+//! (unauthorized) before it reaches the limiter, and in `open` mode every caller without a known
+//! key is the default tenant, so a made-up key never earns a fresh bucket.
 //!
 //! Memory follows the tenants active in the last moments, not every tenant ever seen: every
 //! [`HOUSEKEEPING_EVERY`] checks, the buckets that have filled up again are dropped (a missing
@@ -76,7 +76,8 @@ impl fmt::Display for RateLimited {
         };
         write!(
             f,
-            "Rate limit reached for requests: {} per second, in bursts of at most {}. Please try again in {wait}.",
+            "Rate limit reached for requests: {} per second, in bursts of at most {}. Please try \
+             again in {wait}.",
             self.per_second, self.limit
         )
     }

@@ -182,7 +182,12 @@ impl Sandbox {
             Some(c) if c == i32::from(EXIT_INVALID) => Err(Failure::Invalid(message)),
             Some(c) if c == i32::from(EXIT_UNSUPPORTED) => Err(Failure::Unsupported(message)),
             _ => {
-                tracing::warn!(file = filename, status = %status, stderr = %message, "the extraction process crashed");
+                tracing::warn!(
+                    file = filename,
+                    status = %status,
+                    stderr = %message,
+                    "the extraction process crashed"
+                );
                 Err(Failure::Invalid(format!(
                     "'{filename}' could not be parsed: the parser {}",
                     ending(status)

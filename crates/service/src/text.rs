@@ -240,7 +240,9 @@ pub mod fixtures {
         pdf(&[
             "<< /Type /Catalog /Pages 2 0 R >>".into(),
             "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".into(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << \
+             /Font << /F1 5 0 R >> >> >>"
+                .into(),
             stream("", &format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET")),
             "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into(),
         ])
@@ -252,10 +254,13 @@ pub mod fixtures {
         pdf(&[
             "<< /Type /Catalog /Pages 2 0 R >>".into(),
             "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /XObject << /X1 5 0 R >> >> >>".into(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << \
+             /XObject << /X1 5 0 R >> >> >>"
+                .into(),
             stream("", "/X1 Do"),
             stream(
-                "/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /X1 5 0 R >> >>",
+                "/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /X1 5 \
+                 0 R >> >>",
                 "/X1 Do",
             ),
         ])
@@ -305,7 +310,12 @@ mod tests {
 
     #[test]
     fn html_keeps_only_the_text() {
-        let t = extract("p.html", b"<html><head><style>p{color:red}</style></head><body><h1>Hello</h1><p>World &amp; more</p></body></html>").unwrap();
+        let t = extract(
+            "p.html",
+            b"<html><head><style>p{color:red}</style></head>\
+              <body><h1>Hello</h1><p>World &amp; more</p></body></html>",
+        )
+        .unwrap();
         assert!(t.contains("Hello") && t.contains("World & more"), "{t}");
         assert!(!t.contains("<p>") && !t.contains("color:red"), "{t}");
     }

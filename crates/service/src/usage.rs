@@ -82,7 +82,11 @@ impl VectorService {
                 }
             };
             if let Err(e) = counted.await {
-                tracing::warn!(collection = %record.id, error = %crate::error::error_chain(&e), "could not count a collection's usage");
+                tracing::warn!(
+                    collection = %record.id,
+                    error = %crate::error::error_chain(&e),
+                    "could not count a collection's usage"
+                );
             }
         }
         Ok(taken)
@@ -109,7 +113,12 @@ impl VectorService {
         result: StoreResult<T>,
     ) -> Result<T, ServiceError> {
         if let Err(e) = self.catalog().chunks_changed(&record.id).await {
-            tracing::warn!(collection = %record.id, error = %e, "could not record a change of the collection's chunks; its usage may show an old count");
+            tracing::warn!(
+                collection = %record.id,
+                error = %e,
+                "could not record a change of the collection's chunks; its usage may show an old \
+                 count"
+            );
         }
         Ok(result?)
     }

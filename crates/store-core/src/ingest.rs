@@ -174,7 +174,8 @@ pub fn retries_used_up(max_retries: u32) -> LastError {
     LastError {
         code: "server_error".into(),
         message: format!(
-            "the file could not be processed: the server was unable to, {max_retries} times over a while; attach it again to retry"
+            "the file could not be processed: the server was unable to, {max_retries} times over \
+             a while; attach it again to retry"
         ),
     }
 }
@@ -185,7 +186,8 @@ pub fn crashed_too_often(max_attempts: u32) -> LastError {
     LastError {
         code: "server_error".into(),
         message: format!(
-            "processing this file stopped a server {max_attempts} times (a crash or a stall); it is not tried again"
+            "processing this file stopped a server {max_attempts} times (a crash or a stall); it \
+             is not tried again"
         ),
     }
 }

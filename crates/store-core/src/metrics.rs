@@ -30,7 +30,8 @@ pub fn describe() {
     );
     metrics::describe_counter!(
         BACKEND_ERRORS,
-        "Calls of a storage back-end that failed on its side (unavailable or internal), by back-end and operation."
+        "Calls of a storage back-end that failed on its side (unavailable or internal), by \
+         back-end and operation."
     );
     metrics::describe_histogram!(
         BACKEND_DURATION,

@@ -69,7 +69,11 @@ pub fn attr_field(kind: AttrType, key: &str) -> String {
 
 /// The body of the index-creation request.
 pub fn index_body(options: &ElasticOptions, spec: &CollectionSpec) -> Value {
-    let template = |name: &str, family: &str, mapping: Value| json!({ name: { "path_match": format!("attr.{family}.*"), "mapping": mapping } });
+    let template = |name: &str, family: &str, mapping: Value| {
+        json!({
+            name: { "path_match": format!("attr.{family}.*"), "mapping": mapping }
+        })
+    };
     let family = json!({ "type": "object", "dynamic": true });
     json!({
         "settings": {
@@ -83,7 +87,11 @@ pub fn index_body(options: &ElasticOptions, spec: &CollectionSpec) -> Value {
             "dynamic": "strict",
             "_meta": { "dimension": spec.dimension, "schema": 1 },
             "dynamic_templates": [
-                template("attr_strings", "s", json!({ "type": "keyword", "ignore_above": MAX_KEYWORD_LENGTH })),
+                template(
+                    "attr_strings",
+                    "s",
+                    json!({ "type": "keyword", "ignore_above": MAX_KEYWORD_LENGTH })
+                ),
                 template("attr_numbers", "n", json!({ "type": "double" })),
                 template("attr_booleans", "b", json!({ "type": "boolean" })),
             ],

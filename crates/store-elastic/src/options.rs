@@ -245,9 +245,12 @@ mod tests {
 
     #[test]
     fn numeric_looking_secrets_and_empty_credentials_are_read_as_strings_and_unset() {
-        let o: ElasticOptions = serde_json::from_value(
-            json!({"url": "http://a:9200", "username": "elastic", "password": 123456, "api_key": ""}),
-        )
+        let o: ElasticOptions = serde_json::from_value(json!({
+            "url": "http://a:9200",
+            "username": "elastic",
+            "password": 123456,
+            "api_key": ""
+        }))
         .unwrap();
         assert_eq!(o.password.as_ref().unwrap().expose_secret(), "123456");
         assert!(o.api_key.is_none());

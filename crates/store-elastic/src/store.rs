@@ -185,7 +185,8 @@ impl ElasticStore {
         {
             Ok(reply) => mapping::mapped_dimension(&reply).map(Some).ok_or_else(|| {
                 StoreError::conflict(format!(
-                    "index {index} exists but was not made by this service (it has no vector field)"
+                    "index {index} exists but was not made by this service (it has no vector \
+                     field)"
                 ))
             }),
             Err(ElasticError::Response { status: 404, .. }) => Ok(None),
@@ -478,8 +479,12 @@ impl VectorStore for ElasticStore {
             "query": { "term": { "file_id": file_id } },
             "script": {
                 "lang": "painless",
-                "source": "ctx._source.attributes = params.attributes; ctx._source.attr = params.attr",
-                "params": { "attr": mapping::typed_attributes(&attributes), "attributes": attributes },
+                "source": "ctx._source.attributes = params.attributes; ctx._source.attr = \
+                           params.attr",
+                "params": {
+                    "attr": mapping::typed_attributes(&attributes),
+                    "attributes": attributes
+                },
             }
         });
         self.by_query(

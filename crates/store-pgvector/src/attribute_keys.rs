@@ -36,8 +36,8 @@ impl PgCatalog {
         let id = collection_id.to_string();
         conn.transaction(async |c| {
             diesel::sql_query(
-                "INSERT INTO attribute_keys (collection_id, key) SELECT $1, unnest($2::text[]) \
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO attribute_keys (collection_id, key) SELECT $1, unnest($2::text[]) ON \
+                 CONFLICT DO NOTHING",
             )
             .bind::<Text, _>(id.clone())
             .bind::<diesel::sql_types::Array<Text>, _>(keys)
@@ -61,7 +61,8 @@ impl PgCatalog {
             Fault::TooMany(n) => StoreError::invalid_field(
                 Field::Chunk(DocumentPart::Attributes),
                 format!(
-                    "collection '{collection_id}' would use {n} distinct attribute keys; a collection may use at most {max}"
+                    "collection '{collection_id}' would use {n} distinct attribute keys; a \
+                     collection may use at most {max}"
                 ),
             ),
         })

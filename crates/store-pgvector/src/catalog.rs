@@ -178,9 +178,12 @@ const KEY_COLUMNS: &str =
     "k.id, k.tenant_id, t.name AS tenant_name, k.prefix, k.created_at, k.revoked_at";
 /// Whether a collection's expiry has passed at `$8` (the time of the statement), or its chunks
 /// were freed.
-const EXPIRED: &str = "(chunks_freed_at IS NOT NULL OR (expires_after_days IS NOT NULL AND last_active_at + expires_after_days::bigint * 86400 < $8))";
+const EXPIRED: &str = "(chunks_freed_at IS NOT NULL OR (expires_after_days IS NOT NULL AND \
+                       last_active_at + expires_after_days::bigint * 86400 < $8))";
 
-pub(crate) const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, dimension, metadata, expires_after_days, created_at, last_active_at";
+pub(crate) const COLLECTION_COLUMNS: &str = "id, tenant_id, collection, name, backend, model, \
+                                             dimension, metadata, expires_after_days, created_at, \
+                                             last_active_at";
 
 fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
@@ -199,8 +202,8 @@ impl Catalog for PgCatalog {
     async fn ensure_tenant(&self, name: &str) -> StoreResult<Tenant> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<TenantRow> = diesel::sql_query(
-            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id, name",
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO \
+             UPDATE SET name = EXCLUDED.name RETURNING id, name",
         )
         .bind::<Text, _>(new_id("tenant_"))
         .bind::<Text, _>(name.to_string())
@@ -228,14 +231,17 @@ impl Catalog for PgCatalog {
         conn.transaction(async |c| {
             let held = quota::lock_holdings(c, &quotas, &tenant.id).await?;
             quota::check(&quotas, Quota::ApiKeys, held.api_keys + 1)?;
-            diesel::sql_query("INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind::<Text, _>(id.clone())
-                .bind::<Text, _>(tenant.id.clone())
-                .bind::<Text, _>(key_hash.to_string())
-                .bind::<Text, _>(prefix.to_string())
-                .bind::<BigInt, _>(now)
-                .execute(c)
-                .await?;
+            diesel::sql_query(
+                "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES ($1, \
+                 $2, $3, $4, $5)",
+            )
+            .bind::<Text, _>(id.clone())
+            .bind::<Text, _>(tenant.id.clone())
+            .bind::<Text, _>(key_hash.to_string())
+            .bind::<Text, _>(prefix.to_string())
+            .bind::<BigInt, _>(now)
+            .execute(c)
+            .await?;
             Ok::<_, quota::Refusal>(())
         })
         .await
@@ -252,7 +258,8 @@ impl Catalog for PgCatalog {
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY k.created_at, k.id"
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY \
+             k.created_at, k.id"
         ))
         .load(&mut conn)
         .await
@@ -264,11 +271,11 @@ impl Catalog for PgCatalog {
         // An id names one key; a prefix must name exactly one active key, or nothing is revoked.
         let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
-            "WITH m AS (SELECT id FROM api_keys WHERE revoked_at IS NULL AND (id = $1 OR prefix = $1) \
-             ORDER BY (id = $1) DESC FOR UPDATE), \
-             pick AS (SELECT CASE WHEN bool_or(id = $1) THEN $1 WHEN count(*) = 1 THEN min(id) END AS id FROM m), \
-             r AS (UPDATE api_keys SET revoked_at = $2 WHERE id = (SELECT id FROM pick) RETURNING *) \
-             SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id = k.tenant_id"
+            "WITH m AS (SELECT id FROM api_keys WHERE revoked_at IS NULL AND (id = $1 OR prefix = \
+             $1) ORDER BY (id = $1) DESC FOR UPDATE), pick AS (SELECT CASE WHEN bool_or(id = $1) \
+             THEN $1 WHEN count(*) = 1 THEN min(id) END AS id FROM m), r AS (UPDATE api_keys SET \
+             revoked_at = $2 WHERE id = (SELECT id FROM pick) RETURNING *) SELECT {KEY_COLUMNS} \
+             FROM r k JOIN tenants t ON t.id = k.tenant_id"
         ))
         .bind::<Text, _>(id_or_prefix.to_string())
         .bind::<BigInt, _>(now_unix())
@@ -305,10 +312,10 @@ impl Catalog for PgCatalog {
         let limit = limit.clamp(1, 1000);
         let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.tenant_id = $1 AND ($2::text IS NULL OR (k.created_at, k.id) > \
-               (SELECT a.created_at, a.id FROM api_keys a WHERE a.id = $2 AND a.tenant_id = $1)) \
-             ORDER BY k.created_at, k.id LIMIT $3"
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE \
+             k.tenant_id = $1 AND ($2::text IS NULL OR (k.created_at, k.id) > (SELECT \
+             a.created_at, a.id FROM api_keys a WHERE a.id = $2 AND a.tenant_id = $1)) ORDER BY \
+             k.created_at, k.id LIMIT $3"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Nullable<Text>, _>(after)
@@ -322,9 +329,9 @@ impl Catalog for PgCatalog {
     async fn revoke_tenant_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<ApiKeyRecord> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<KeyRow> = diesel::sql_query(format!(
-            "WITH r AS (UPDATE api_keys SET revoked_at = $3 \
-             WHERE id = $2 AND tenant_id = $1 AND revoked_at IS NULL RETURNING *) \
-             SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id = k.tenant_id"
+            "WITH r AS (UPDATE api_keys SET revoked_at = $3 WHERE id = $2 AND tenant_id = $1 AND \
+             revoked_at IS NULL RETURNING *) SELECT {KEY_COLUMNS} FROM r k JOIN tenants t ON t.id \
+             = k.tenant_id"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(id.to_string())
@@ -341,8 +348,8 @@ impl Catalog for PgCatalog {
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<TenantRow> = diesel::sql_query(
-            "SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+            "SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE \
+             k.key_hash = $1 AND k.revoked_at IS NULL",
         )
         .bind::<Text, _>(key_hash.to_string())
         .load(&mut conn)
@@ -362,8 +369,8 @@ impl Catalog for PgCatalog {
                 quota::check(&quotas, Quota::VectorStores, held.vector_stores + 1)?;
                 Ok::<_, quota::Refusal>(
                     diesel::sql_query(format!(
-                        "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-                         RETURNING {COLLECTION_COLUMNS}"
+                        "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, \
+                         $5, $6, $7, $8, $9, $10, $10) RETURNING {COLLECTION_COLUMNS}"
                     ))
                     .bind::<Text, _>(new.id)
                     .bind::<Text, _>(new.tenant_id)
@@ -410,7 +417,8 @@ impl Catalog for PgCatalog {
     async fn list_collections(&self, tenant_id: &str) -> StoreResult<Vec<CollectionRecord>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 ORDER BY created_at, id"
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 ORDER BY \
+             created_at, id"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .load(&mut conn)
@@ -431,10 +439,9 @@ impl Catalog for PgCatalog {
         let limit = page.limit.clamp(1, 1000);
         let mut conn = self.db.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 \
-             AND ($2::text IS NULL OR (CASE WHEN $4 THEN id > $2 ELSE id < $2 END)) \
-             AND ($3::text IS NULL OR (CASE WHEN $4 THEN id < $3 ELSE id > $3 END)) \
-             ORDER BY id {direction} LIMIT $5"
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 AND ($2::text IS \
+             NULL OR (CASE WHEN $4 THEN id > $2 ELSE id < $2 END)) AND ($3::text IS NULL OR (CASE \
+             WHEN $4 THEN id < $3 ELSE id > $3 END)) ORDER BY id {direction} LIMIT $5"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Nullable<Text>, _>(page.after)
@@ -457,12 +464,11 @@ impl Catalog for PgCatalog {
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
             // An expired collection stays expired: its name and metadata change, its expiry
             // and last use do not.
-            "UPDATE collections SET \
-             name = CASE WHEN $3 THEN $4 ELSE name END, \
-             metadata = COALESCE($5, metadata), \
-             expires_after_days = CASE WHEN $6 AND NOT {EXPIRED} THEN $7 ELSE expires_after_days END, \
-             last_active_at = CASE WHEN {EXPIRED} THEN last_active_at ELSE $8 END \
-             WHERE tenant_id = $1 AND id = $2 RETURNING {COLLECTION_COLUMNS}"
+            "UPDATE collections SET name = CASE WHEN $3 THEN $4 ELSE name END, metadata = \
+             COALESCE($5, metadata), expires_after_days = CASE WHEN $6 AND NOT {EXPIRED} THEN $7 \
+             ELSE expires_after_days END, last_active_at = CASE WHEN {EXPIRED} THEN \
+             last_active_at ELSE $8 END WHERE tenant_id = $1 AND id = $2 RETURNING \
+             {COLLECTION_COLUMNS}"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(id.to_string())
@@ -488,8 +494,8 @@ impl Catalog for PgCatalog {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(
             // An expired collection stays expired: using it does not revive it.
-            "UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2 \
-             AND (expires_after_days IS NULL OR last_active_at + expires_after_days * 86400 >= $3)",
+            "UPDATE collections SET last_active_at = $3 WHERE tenant_id = $1 AND id = $2 AND \
+             (expires_after_days IS NULL OR last_active_at + expires_after_days * 86400 >= $3)",
         )
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(id.to_string())
@@ -508,10 +514,10 @@ impl Catalog for PgCatalog {
     ) -> StoreResult<Vec<CollectionRecord>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections \
-             WHERE expires_after_days IS NOT NULL AND chunks_freed_at IS NULL \
-             AND last_active_at + expires_after_days::bigint * 86400 <= $1 AND backend = ANY($3) \
-             ORDER BY last_active_at + expires_after_days::bigint * 86400, id LIMIT $2"
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE expires_after_days IS NOT NULL \
+             AND chunks_freed_at IS NULL AND last_active_at + expires_after_days::bigint * 86400 \
+             <= $1 AND backend = ANY($3) ORDER BY last_active_at + expires_after_days::bigint * \
+             86400, id LIMIT $2"
         ))
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -101,9 +101,9 @@ impl FileCatalog for PgCatalog {
         let limit = page.limit.clamp(1, 10_000);
         let mut conn = self.db.conn().await?;
         let rows: Vec<FileRow> = diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM files WHERE tenant_id = $1 AND ($2::text IS NULL OR purpose = $2) \
-             AND ($3::text IS NULL OR (CASE WHEN $4 THEN id > $3 ELSE id < $3 END)) \
-             ORDER BY id {direction} LIMIT $5"
+            "SELECT {COLUMNS} FROM files WHERE tenant_id = $1 AND ($2::text IS NULL OR purpose = \
+             $2) AND ($3::text IS NULL OR (CASE WHEN $4 THEN id > $3 ELSE id < $3 END)) ORDER BY \
+             id {direction} LIMIT $5"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Nullable<Text>, _>(page.purpose)
@@ -123,7 +123,8 @@ impl FileCatalog for PgCatalog {
     async fn expired_files(&self, now: i64, limit: usize) -> StoreResult<Vec<FileRecord>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<FileRow> = diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM files WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+            "SELECT {COLUMNS} FROM files WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER \
+             BY expires_at LIMIT $2"
         ))
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(limit as i64)

@@ -85,19 +85,23 @@ impl Compiler {
                 let key = self.bind(Bind::Text(c.key.clone()));
                 // Scalars and lists alike: any element of the right type that compares true.
                 let elements = format!(
-                    "jsonb_array_elements(CASE WHEN jsonb_typeof(attributes -> {key}::text) = 'array' THEN attributes -> {key}::text ELSE jsonb_build_array(attributes -> {key}::text) END)"
+                    "jsonb_array_elements(CASE WHEN jsonb_typeof(attributes -> {key}::text) = \
+                     'array' THEN attributes -> {key}::text ELSE jsonb_build_array(attributes -> \
+                     {key}::text) END)"
                 );
                 match s {
                     Scalar::Number(n) => {
                         let v = self.bind(Bind::Float(*n));
                         format!(
-                            "EXISTS (SELECT 1 FROM {elements} e WHERE jsonb_typeof(e) = 'number' AND (e #>> '{{}}')::float8 {sym} {v}::float8)"
+                            "EXISTS (SELECT 1 FROM {elements} e WHERE jsonb_typeof(e) = 'number' \
+                             AND (e #>> '{{}}')::float8 {sym} {v}::float8)"
                         )
                     }
                     Scalar::String(text) => {
                         let v = self.bind(Bind::Text(text.clone()));
                         format!(
-                            "EXISTS (SELECT 1 FROM {elements} e WHERE jsonb_typeof(e) = 'string' AND (e #>> '{{}}') COLLATE \"C\" {sym} {v}::text COLLATE \"C\")"
+                            "EXISTS (SELECT 1 FROM {elements} e WHERE jsonb_typeof(e) = 'string' \
+                             AND (e #>> '{{}}') COLLATE \"C\" {sym} {v}::text COLLATE \"C\")"
                         )
                     }
                     // The parser never builds a boolean range.
@@ -156,7 +160,14 @@ mod tests {
             "{}",
             out.sql
         );
-        assert!(out.sql.ends_with("NOT ((attributes @> $5::jsonb OR attributes @> $6::jsonb) OR (attributes @> $7::jsonb OR attributes @> $8::jsonb))))"), "{}", out.sql);
+        assert!(
+            out.sql.ends_with(
+                "NOT ((attributes @> $5::jsonb OR attributes @> $6::jsonb) OR (attributes @> \
+                 $7::jsonb OR attributes @> $8::jsonb))))"
+            ),
+            "{}",
+            out.sql
+        );
         assert_eq!(out.binds.len(), 8);
         assert_eq!(out.binds[2], Bind::Text("n".into()));
         assert_eq!(out.binds[3], Bind::Float(2.0));
@@ -177,9 +188,10 @@ mod tests {
         let out = compile_filter(&f(json!({"type": "gt", "key": "year", "value": 2020})), 2);
         assert_eq!(
             out.sql,
-            "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(attributes -> $2::text) = 'array' \
-             THEN attributes -> $2::text ELSE jsonb_build_array(attributes -> $2::text) END) e \
-             WHERE jsonb_typeof(e) = 'number' AND (e #>> '{}')::float8 > $3::float8)"
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(attributes -> \
+             $2::text) = 'array' THEN attributes -> $2::text ELSE jsonb_build_array(attributes -> \
+             $2::text) END) e WHERE jsonb_typeof(e) = 'number' AND (e #>> '{}')::float8 > \
+             $3::float8)"
         );
         assert_eq!(
             out.binds,
@@ -193,7 +205,8 @@ mod tests {
             let out = compile_filter(&f(json!({"type": op, "key": "k", "value": "m"})), 1);
             assert!(
                 out.sql.ends_with(&format!(
-                    "jsonb_typeof(e) = 'string' AND (e #>> '{{}}') COLLATE \"C\" {sym} $2::text COLLATE \"C\")"
+                    "jsonb_typeof(e) = 'string' AND (e #>> '{{}}') COLLATE \"C\" {sym} $2::text \
+                     COLLATE \"C\")"
                 )),
                 "{op}: {}",
                 out.sql
@@ -210,7 +223,8 @@ mod tests {
         let out = compile_filter(&f(json!({"type": "in", "key": "n", "value": [1, "a"]})), 1);
         assert_eq!(
             out.sql,
-            "((attributes @> $1::jsonb OR attributes @> $2::jsonb) OR (attributes @> $3::jsonb OR attributes @> $4::jsonb))"
+            "((attributes @> $1::jsonb OR attributes @> $2::jsonb) OR (attributes @> $3::jsonb OR \
+             attributes @> $4::jsonb))"
         );
         assert_eq!(
             out.binds,

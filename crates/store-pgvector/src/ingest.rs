@@ -41,7 +41,8 @@ impl IngestCatalog for PgCatalog {
     ) -> StoreResult<AttachedFile> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<Row> = diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 AND file_id = $3"
+            "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = \
+             $2 AND file_id = $3"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(vector_store_id.to_string())
@@ -65,11 +66,11 @@ impl IngestCatalog for PgCatalog {
         let limit = page.limit.clamp(1, 1000);
         let mut conn = self.db.conn().await?;
         let rows: Vec<Row> = diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 \
-             AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR batch_id = $4) \
-             AND ($5::text IS NULL OR (CASE WHEN $7 THEN file_id > $5 ELSE file_id < $5 END)) \
-             AND ($6::text IS NULL OR (CASE WHEN $7 THEN file_id < $6 ELSE file_id > $6 END)) \
-             ORDER BY file_id {direction} LIMIT $8"
+            "SELECT {COLUMNS} FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = \
+             $2 AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR batch_id = $4) AND \
+             ($5::text IS NULL OR (CASE WHEN $7 THEN file_id > $5 ELSE file_id < $5 END)) AND \
+             ($6::text IS NULL OR (CASE WHEN $7 THEN file_id < $6 ELSE file_id > $6 END)) ORDER \
+             BY file_id {direction} LIMIT $8"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(vector_store_id.to_string())
@@ -94,7 +95,8 @@ impl IngestCatalog for PgCatalog {
     ) -> StoreResult<AttachedFile> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<Row> = diesel::sql_query(format!(
-            "UPDATE vector_store_files SET attributes = $4 WHERE tenant_id = $1 AND vector_store_id = $2 AND file_id = $3 RETURNING {COLUMNS}"
+            "UPDATE vector_store_files SET attributes = $4 WHERE tenant_id = $1 AND \
+             vector_store_id = $2 AND file_id = $3 RETURNING {COLUMNS}"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(vector_store_id.to_string())
@@ -113,13 +115,16 @@ impl IngestCatalog for PgCatalog {
         file_id: &str,
     ) -> StoreResult<()> {
         let mut conn = self.db.conn().await?;
-        let n = diesel::sql_query("DELETE FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 AND file_id = $3")
-            .bind::<Text, _>(tenant_id.to_string())
-            .bind::<Text, _>(vector_store_id.to_string())
-            .bind::<Text, _>(file_id.to_string())
-            .execute(&mut conn)
-            .await
-            .map_err(error::db)?;
+        let n = diesel::sql_query(
+            "DELETE FROM vector_store_files WHERE tenant_id = $1 AND vector_store_id = $2 AND \
+             file_id = $3",
+        )
+        .bind::<Text, _>(tenant_id.to_string())
+        .bind::<Text, _>(vector_store_id.to_string())
+        .bind::<Text, _>(file_id.to_string())
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
         if n == 0 {
             return Err(StoreError::not_found("vector store file", file_id));
         }
@@ -133,8 +138,9 @@ impl IngestCatalog for PgCatalog {
     ) -> StoreResult<StatusCounts> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<CountRow> = diesel::sql_query(
-            "SELECT status, count(*)::int8 AS n, coalesce(sum(usage_bytes), 0)::int8 AS bytes FROM vector_store_files \
-             WHERE vector_store_id = $1 AND ($2::text IS NULL OR batch_id = $2) GROUP BY status",
+            "SELECT status, count(*)::int8 AS n, coalesce(sum(usage_bytes), 0)::int8 AS bytes \
+             FROM vector_store_files WHERE vector_store_id = $1 AND ($2::text IS NULL OR batch_id \
+             = $2) GROUP BY status",
         )
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Nullable<Text>, _>(batch_id)
@@ -193,11 +199,11 @@ impl IngestCatalog for PgCatalog {
                 // (and the trigger of migration 7 counts it against its file), before the
                 // counts are read below.
                 diesel::sql_query(format!(
-                    "UPDATE vector_store_files v SET claim_token = NULL \
-                     FROM (SELECT vector_store_id, file_id FROM vector_store_files \
-                           WHERE status = 'in_progress' AND claim_token IS NOT NULL AND claimed_until <= {DB_NOW} \
-                           FOR UPDATE SKIP LOCKED) j \
-                     WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
+                    "UPDATE vector_store_files v SET claim_token = NULL FROM (SELECT \
+                     vector_store_id, file_id FROM vector_store_files WHERE status = \
+                     'in_progress' AND claim_token IS NOT NULL AND claimed_until <= {DB_NOW} FOR \
+                     UPDATE SKIP LOCKED) j WHERE v.vector_store_id = j.vector_store_id AND \
+                     v.file_id = j.file_id",
                 ))
                 .execute(c)
                 .await?;
@@ -208,22 +214,22 @@ impl IngestCatalog for PgCatalog {
                 // used up (or whose file stopped servers too often) is claimed doomed: its
                 // holder removes what earlier tries wrote and ends it `failed`.
                 diesel::sql_query(format!(
-                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $2) \
-                     UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $1, attempts = v.attempts + 1, \
-                       claim_token = gen_random_uuid()::text \
-                     FROM (SELECT q.vector_store_id, q.file_id FROM vector_store_files q \
-                           JOIN (SELECT f.vector_store_id, f.file_id, f.seq, \
-                                   row_number() OVER (PARTITION BY f.tenant_id ORDER BY f.seq) AS turn \
-                                 FROM vector_store_files f JOIN collections s ON s.id = f.vector_store_id \
-                                 WHERE f.status = 'in_progress' AND (f.claimed_until IS NULL OR f.claimed_until <= {DB_NOW}) \
-                                   AND ($8::text[] IS NULL OR s.backend = ANY($8)) \
-                                   AND ($9::text[] IS NULL OR s.model IS NULL OR s.model = ANY($9))) r \
-                             ON q.vector_store_id = r.vector_store_id AND q.file_id = r.file_id \
-                           ORDER BY r.turn, r.seq LIMIT $5 FOR UPDATE OF q SKIP LOCKED) j \
+                    "WITH worn AS (SELECT id FROM files WHERE crashed_claims >= $2) UPDATE \
+                     vector_store_files v SET claimed_until = {DB_NOW} + $1, attempts = \
+                     v.attempts + 1, claim_token = gen_random_uuid()::text FROM (SELECT \
+                     q.vector_store_id, q.file_id FROM vector_store_files q JOIN (SELECT \
+                     f.vector_store_id, f.file_id, f.seq, row_number() OVER (PARTITION BY \
+                     f.tenant_id ORDER BY f.seq) AS turn FROM vector_store_files f JOIN \
+                     collections s ON s.id = f.vector_store_id WHERE f.status = 'in_progress' AND \
+                     (f.claimed_until IS NULL OR f.claimed_until <= {DB_NOW}) AND ($8::text[] IS \
+                     NULL OR s.backend = ANY($8)) AND ($9::text[] IS NULL OR s.model IS NULL OR \
+                     s.model = ANY($9))) r ON q.vector_store_id = r.vector_store_id AND q.file_id \
+                     = r.file_id ORDER BY r.turn, r.seq LIMIT $5 FOR UPDATE OF q SKIP LOCKED) j \
                      WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id \
-                     RETURNING {columns}, v.claim_token, v.seq, nextval('claim_generations') AS generation, \
-                       CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $6 WHEN v.attempts > $2 THEN $3 END AS doomed_code, \
-                       CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $7 WHEN v.attempts > $2 THEN $4 END AS doomed_message"
+                     RETURNING {columns}, v.claim_token, v.seq, nextval('claim_generations') AS \
+                     generation, CASE WHEN v.file_id IN (SELECT id FROM worn) THEN $6 WHEN \
+                     v.attempts > $2 THEN $3 END AS doomed_code, CASE WHEN v.file_id IN (SELECT \
+                     id FROM worn) THEN $7 WHEN v.attempts > $2 THEN $4 END AS doomed_message"
                 ))
                 .bind::<BigInt, _>(lease_length(lease_secs))
                 .bind::<Integer, _>(max)
@@ -266,11 +272,10 @@ impl IngestCatalog for PgCatalog {
         // A row locked by this claim's own fenced write is skipped rather than waited for (the
         // write may need a pooled connection itself), and checked without a lock instead.
         let n = diesel::sql_query(format!(
-            "UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $3 \
-             FROM (SELECT vector_store_id, file_id FROM vector_store_files \
-                   WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $4 \
-                   FOR NO KEY UPDATE SKIP LOCKED) j \
-             WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
+            "UPDATE vector_store_files v SET claimed_until = {DB_NOW} + $3 FROM (SELECT \
+             vector_store_id, file_id FROM vector_store_files WHERE vector_store_id = $1 AND \
+             file_id = $2 AND status = 'in_progress' AND claim_token = $4 FOR NO KEY UPDATE SKIP \
+             LOCKED) j WHERE v.vector_store_id = j.vector_store_id AND v.file_id = j.file_id",
         ))
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string())
@@ -317,13 +322,12 @@ impl IngestCatalog for PgCatalog {
         };
         let delays: Vec<i64> = (1..=12).map(retry_delay_secs).collect();
         let n = diesel::sql_query(format!(
-            "UPDATE vector_store_files SET \
-               status = $3, usage_bytes = $4, last_error_code = $5, last_error = $6, \
-               attempts = CASE WHEN $7 THEN greatest(attempts - 1, 0) ELSE attempts END, \
-               retries = CASE WHEN $8 THEN retries + 1 ELSE retries END, \
-               claimed_until = CASE WHEN NOT $7 THEN NULL WHEN $8 THEN {DB_NOW} + $9[least(retries + 1, cardinality($9))] ELSE NULL END, \
-               claim_token = NULL \
-             WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $10",
+            "UPDATE vector_store_files SET status = $3, usage_bytes = $4, last_error_code = $5, \
+             last_error = $6, attempts = CASE WHEN $7 THEN greatest(attempts - 1, 0) ELSE \
+             attempts END, retries = CASE WHEN $8 THEN retries + 1 ELSE retries END, \
+             claimed_until = CASE WHEN NOT $7 THEN NULL WHEN $8 THEN {DB_NOW} + $9[least(retries \
+             + 1, cardinality($9))] ELSE NULL END, claim_token = NULL WHERE vector_store_id = $1 \
+             AND file_id = $2 AND status = 'in_progress' AND claim_token = $10",
         ))
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string())
@@ -361,12 +365,12 @@ impl IngestCatalog for PgCatalog {
             #[derive(QueryableByName)]
             struct One {
                 #[diesel(sql_type = Integer)]
-                #[allow(dead_code)]
+                #[allow(dead_code, reason = "the row's presence is the answer")]
                 one: i32,
             }
             let held: Vec<One> = diesel::sql_query(
-                "SELECT 1 AS one FROM vector_store_files \
-                 WHERE vector_store_id = $1 AND file_id = $2 AND status = 'in_progress' AND claim_token = $3 FOR SHARE",
+                "SELECT 1 AS one FROM vector_store_files WHERE vector_store_id = $1 AND file_id = \
+                 $2 AND status = 'in_progress' AND claim_token = $3 FOR SHARE",
             )
             .bind::<Text, _>(vs.clone())
             .bind::<Text, _>(file.clone())
@@ -397,10 +401,9 @@ impl IngestCatalog for PgCatalog {
             // done. A row another transaction has locked is left out rather than waited for
             // (several rows waited for in turn could deadlock with a change of many rows).
             let held: Vec<FileIdRow> = diesel::sql_query(
-                "SELECT file_id FROM vector_store_files \
-                 WHERE vector_store_id = $1 AND status = 'in_progress' \
-                   AND (file_id, claim_token) IN (SELECT * FROM unnest($2::text[], $3::text[])) \
-                 FOR SHARE SKIP LOCKED",
+                "SELECT file_id FROM vector_store_files WHERE vector_store_id = $1 AND status = \
+                 'in_progress' AND (file_id, claim_token) IN (SELECT * FROM unnest($2::text[], \
+                 $3::text[])) FOR SHARE SKIP LOCKED",
             )
             .bind::<Text, _>(vs)
             .bind::<Array<Text>, _>(files)
@@ -434,11 +437,10 @@ impl IngestCatalog for PgCatalog {
         }
         let done: Vec<FileIdRow> = diesel::sql_query(
             "UPDATE vector_store_files v SET status = 'completed', usage_bytes = d.bytes, \
-               last_error_code = NULL, last_error = NULL, claimed_until = NULL, claim_token = NULL \
-             FROM unnest($2::text[], $3::text[], $4::int8[]) AS d(file_id, token, bytes) \
-             WHERE v.vector_store_id = $1 AND v.file_id = d.file_id AND v.status = 'in_progress' \
-               AND v.claim_token = d.token \
-             RETURNING v.file_id",
+             last_error_code = NULL, last_error = NULL, claimed_until = NULL, claim_token = NULL \
+             FROM unnest($2::text[], $3::text[], $4::int8[]) AS d(file_id, token, bytes) WHERE \
+             v.vector_store_id = $1 AND v.file_id = d.file_id AND v.status = 'in_progress' AND \
+             v.claim_token = d.token RETURNING v.file_id",
         )
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Array<Text>, _>(files)
@@ -506,7 +508,8 @@ impl IngestCatalog for PgCatalog {
     ) -> StoreResult<Batch> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<BatchRow> = diesel::sql_query(format!(
-            "SELECT {BATCH_COLUMNS} FROM file_batches WHERE tenant_id = $1 AND vector_store_id = $2 AND id = $3"
+            "SELECT {BATCH_COLUMNS} FROM file_batches WHERE tenant_id = $1 AND vector_store_id = \
+             $2 AND id = $3"
         ))
         .bind::<Text, _>(tenant_id.to_string())
         .bind::<Text, _>(vector_store_id.to_string())
@@ -526,18 +529,22 @@ impl IngestCatalog for PgCatalog {
         let batch = self.batch(tenant_id, vector_store_id, batch_id).await?;
         let mut conn = self.db.conn().await?;
         let id = batch.id.clone();
-        let cancelled = conn.transaction(async |c| {
-            diesel::sql_query("UPDATE file_batches SET cancelled = true WHERE id = $1")
-                .bind::<Text, _>(id.clone())
-                .execute(c)
-                .await?;
-            diesel::sql_query("UPDATE vector_store_files SET status = 'cancelled', claimed_until = NULL, claim_token = NULL WHERE batch_id = $1 AND status = 'in_progress'")
+        let cancelled = conn
+            .transaction(async |c| {
+                diesel::sql_query("UPDATE file_batches SET cancelled = true WHERE id = $1")
+                    .bind::<Text, _>(id.clone())
+                    .execute(c)
+                    .await?;
+                diesel::sql_query(
+                    "UPDATE vector_store_files SET status = 'cancelled', claimed_until = NULL, \
+                     claim_token = NULL WHERE batch_id = $1 AND status = 'in_progress'",
+                )
                 .bind::<Text, _>(id.clone())
                 .execute(c)
                 .await
-        })
-        .await
-        .map_err(error::db)?;
+            })
+            .await
+            .map_err(error::db)?;
         let batch = Batch {
             cancelled: true,
             ..batch

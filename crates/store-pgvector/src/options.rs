@@ -87,8 +87,8 @@ impl SearchSettings {
     pub(crate) fn sql(&self, local: bool) -> String {
         let scope = if local { "SET LOCAL" } else { "SET" };
         format!(
-            "{scope} hnsw.iterative_scan = relaxed_order; {scope} hnsw.ef_search = {}; \
-             {scope} hnsw.max_scan_tuples = {}",
+            "{scope} hnsw.iterative_scan = relaxed_order; {scope} hnsw.ef_search = {}; {scope} \
+             hnsw.max_scan_tuples = {}",
             self.ef_search, self.max_scan_tuples
         )
     }

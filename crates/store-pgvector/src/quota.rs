@@ -60,16 +60,16 @@ pub(crate) async fn lock_holdings(
     let stores = quotas.limit(Quota::VectorStores).is_some();
     let keys = quotas.limit(Quota::ApiKeys).is_some();
     let rows: Vec<Holdings> = diesel::sql_query(format!(
-        "SELECT t.file_count AS files, t.file_bytes AS file_bytes, \
-           {} AS vector_stores, {} AS api_keys \
-         FROM tenants t WHERE t.id = $1",
+        "SELECT t.file_count AS files, t.file_bytes AS file_bytes, {} AS vector_stores, {} AS \
+         api_keys FROM tenants t WHERE t.id = $1",
         if stores {
             "(SELECT count(*) FROM collections c WHERE c.tenant_id = t.id)::int8"
         } else {
             "0::int8"
         },
         if keys {
-            "(SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL)::int8"
+            "(SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.id AND k.revoked_at IS \
+             NULL)::int8"
         } else {
             "0::int8"
         },

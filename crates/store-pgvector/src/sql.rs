@@ -127,9 +127,9 @@ pub(crate) fn condition(filter: Option<&store_core::Filter>, first: usize) -> (S
 /// they are materialised and sorted again (pgvector 0.8).
 pub(crate) fn vector_sql(t: &str, cond: &str) -> String {
     format!(
-        "WITH r AS MATERIALIZED (SELECT {COLUMNS}, embedding <=> $1 AS distance FROM {t} \
-         WHERE {cond} ORDER BY embedding <=> $1 LIMIT $2) \
-         SELECT {COLUMNS}, (1 - distance / 2)::float8 AS score FROM r ORDER BY distance, id"
+        "WITH r AS MATERIALIZED (SELECT {COLUMNS}, embedding <=> $1 AS distance FROM {t} WHERE \
+         {cond} ORDER BY embedding <=> $1 LIMIT $2) SELECT {COLUMNS}, (1 - distance / 2)::float8 \
+         AS score FROM r ORDER BY distance, id"
     )
 }
 
@@ -156,9 +156,11 @@ pub(crate) fn keyword_sql(t: &str, cond: &str) -> String {
          ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS tq
   FROM unnest(to_tsvector($1::regconfig, $2))),
 n AS MATERIALIZED (
-  SELECT CASE WHEN c.reltuples > 0 THEN c.reltuples::float8 ELSE (SELECT count(*) FROM {t})::float8 END AS docs
+  SELECT CASE WHEN c.reltuples > 0 THEN c.reltuples::float8
+              ELSE (SELECT count(*) FROM {t})::float8 END AS docs
   FROM pg_class c WHERE c.oid = '{t}'::regclass),
-df AS MATERIALIZED (SELECT term, (SELECT count(*) FROM {t} WHERE tsv @@ terms.tq)::float8 AS df FROM terms),
+df AS MATERIALIZED (
+  SELECT term, (SELECT count(*) FROM {t} WHERE tsv @@ terms.tq)::float8 AS df FROM terms),
 idf AS MATERIALIZED (
   SELECT df.term, ln(1 + (greatest(n.docs, df.df) - df.df + 0.5) / (df.df + 0.5)) AS idf
   FROM df, n WHERE df.df > 0),
@@ -166,7 +168,8 @@ q AS (SELECT replace(plainto_tsquery($1::regconfig, $2)::text, ' & ', ' | ')::ts
 cand AS (
   SELECT id, tsv, avg(length(tsv)) OVER () AS avgdl FROM {t}, q WHERE tsv @@ q.query AND {cond}),
 top AS (
-  SELECT c.id, (SELECT sum(i.idf * u.tf * {k1_1} / (u.tf + {k1} * ({one_b} + {b} * length(c.tsv) / c.avgdl)))
+  SELECT c.id, (SELECT sum(i.idf * u.tf * {k1_1}
+                         / (u.tf + {k1} * ({one_b} + {b} * length(c.tsv) / c.avgdl)))
                 FROM (SELECT lexeme, greatest(cardinality(positions), 1) AS tf FROM unnest(c.tsv)) u
                 JOIN idf i ON i.term = u.lexeme) AS bm25
   FROM cand c ORDER BY bm25 DESC, c.id LIMIT $3)

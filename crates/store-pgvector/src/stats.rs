@@ -53,8 +53,8 @@ impl PgCatalog {
     pub(crate) async fn stats_of(&self, ids: Vec<String>) -> StoreResult<Vec<CollectionStats>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<StatsRow> = diesel::sql_query(
-            "SELECT vector_store_id, in_progress, completed, failed, cancelled, usage_bytes, usage_changes, usage_counted \
-             FROM store_stats WHERE vector_store_id = ANY($1)",
+            "SELECT vector_store_id, in_progress, completed, failed, cancelled, usage_bytes, \
+             usage_changes, usage_counted FROM store_stats WHERE vector_store_id = ANY($1)",
         )
         .bind::<Array<Text>, _>(ids)
         .load(&mut conn)
@@ -66,8 +66,8 @@ impl PgCatalog {
     pub(crate) async fn note_chunks_changed(&self, id: &str) -> StoreResult<()> {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(format!(
-            "UPDATE store_stats SET usage_changes = usage_changes + 1, usage_changed_at = {DB_NOW} \
-             WHERE vector_store_id = $1",
+            "UPDATE store_stats SET usage_changes = usage_changes + 1, usage_changed_at = \
+             {DB_NOW} WHERE vector_store_id = $1",
         ))
         .bind::<Text, _>(id.to_string())
         .execute(&mut conn)
@@ -84,8 +84,8 @@ impl PgCatalog {
     ) -> StoreResult<()> {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(format!(
-            "UPDATE store_stats SET usage_bytes = $3, usage_counted = $2, usage_counted_at = {DB_NOW} \
-             WHERE vector_store_id = $1 AND usage_counted < $2",
+            "UPDATE store_stats SET usage_bytes = $3, usage_counted = $2, usage_counted_at = \
+             {DB_NOW} WHERE vector_store_id = $1 AND usage_counted < $2",
         ))
         .bind::<Text, _>(id.to_string())
         .bind::<BigInt, _>(i64::try_from(seen).unwrap_or(i64::MAX))
@@ -112,17 +112,14 @@ impl PgCatalog {
         // Taken for a count by stamping `usage_counted_at`: another server skips them, and one
         // whose count fails is not taken again before `recount_secs`.
         let rows: Vec<CollectionRow> = diesel::sql_query(format!(
-            "WITH taken AS ( \
-               UPDATE store_stats s SET usage_counted_at = {DB_NOW} \
-               FROM (SELECT s.vector_store_id FROM store_stats s JOIN collections c ON c.id = s.vector_store_id \
-                     WHERE s.usage_changes > s.usage_counted AND c.backend = ANY($2) \
-                       AND ((s.usage_counted_at <= s.usage_changed_at AND s.usage_changed_at <= {DB_NOW} - $4) \
-                            OR s.usage_counted_at <= {DB_NOW} - $1) \
-                     ORDER BY s.usage_changed_at DESC, s.vector_store_id LIMIT $3 \
-                     FOR UPDATE OF s SKIP LOCKED) t \
-               WHERE s.vector_store_id = t.vector_store_id \
-               RETURNING s.vector_store_id) \
-             SELECT {columns} FROM collections c JOIN taken t ON t.vector_store_id = c.id"
+            "WITH taken AS ( UPDATE store_stats s SET usage_counted_at = {DB_NOW} FROM (SELECT \
+             s.vector_store_id FROM store_stats s JOIN collections c ON c.id = s.vector_store_id \
+             WHERE s.usage_changes > s.usage_counted AND c.backend = ANY($2) AND \
+             ((s.usage_counted_at <= s.usage_changed_at AND s.usage_changed_at <= {DB_NOW} - $4) \
+             OR s.usage_counted_at <= {DB_NOW} - $1) ORDER BY s.usage_changed_at DESC, \
+             s.vector_store_id LIMIT $3 FOR UPDATE OF s SKIP LOCKED) t WHERE s.vector_store_id = \
+             t.vector_store_id RETURNING s.vector_store_id) SELECT {columns} FROM collections c \
+             JOIN taken t ON t.vector_store_id = c.id"
         ))
         .bind::<BigInt, _>(recount_secs)
         .bind::<Array<Text>, _>(backends)

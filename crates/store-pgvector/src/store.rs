@@ -158,8 +158,8 @@ impl PgVectorStore {
         let mut conn = self.db.conn().await?;
         let rows: Vec<Dim> = diesel::sql_query(
             "SELECT a.atttypmod AS dim FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = 'vectors' AND c.relname = $1 AND a.attname = 'embedding'",
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vectors' AND \
+             c.relname = $1 AND a.attname = 'embedding'",
         )
         .bind::<Text, _>(spec.name.clone())
         .load(&mut conn)
@@ -196,13 +196,14 @@ impl PgVectorStore {
         let statements = [
             format!(
                 "CREATE TABLE {t} (id text PRIMARY KEY, file_id text NOT NULL, filename text, \
-                 chunk_index integer NOT NULL, text text NOT NULL, embedding vector({dim}) NOT NULL, \
-                 attributes jsonb NOT NULL DEFAULT '{{}}', \
-                 tsv tsvector GENERATED ALWAYS AS (to_tsvector('{cfg}'::regconfig, text)) STORED)",
+                 chunk_index integer NOT NULL, text text NOT NULL, embedding vector({dim}) NOT \
+                 NULL, attributes jsonb NOT NULL DEFAULT '{{}}', tsv tsvector GENERATED ALWAYS AS \
+                 (to_tsvector('{cfg}'::regconfig, text)) STORED)",
                 dim = spec.dimension
             ),
             format!(
-                "CREATE INDEX ON {t} USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {})",
+                "CREATE INDEX ON {t} USING hnsw (embedding vector_cosine_ops) WITH (m = {}, \
+                 ef_construction = {})",
                 self.options.hnsw_m.clamp(2, 100),
                 self.options.hnsw_ef_construction.clamp(4, 1000)
             ),
@@ -280,10 +281,11 @@ impl VectorStore for PgVectorStore {
         }
         let sql = format!(
             "INSERT INTO {t} (id, file_id, filename, chunk_index, text, embedding, attributes) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::vector[], $7::jsonb[]) \
-             ON CONFLICT (id) DO UPDATE SET file_id = EXCLUDED.file_id, filename = EXCLUDED.filename, \
-             chunk_index = EXCLUDED.chunk_index, text = EXCLUDED.text, embedding = EXCLUDED.embedding, \
-             attributes = EXCLUDED.attributes"
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], \
+             $6::vector[], $7::jsonb[]) ON CONFLICT (id) DO UPDATE SET file_id = \
+             EXCLUDED.file_id, filename = EXCLUDED.filename, chunk_index = EXCLUDED.chunk_index, \
+             text = EXCLUDED.text, embedding = EXCLUDED.embedding, attributes = \
+             EXCLUDED.attributes"
         );
         let mut conn = self.db.conn().await?;
         let result = conn
@@ -330,8 +332,8 @@ impl VectorStore for PgVectorStore {
             .unzip();
         let mut conn = self.db.conn().await?;
         match diesel::sql_query(format!(
-            "DELETE FROM {t} c USING unnest($1::text[], $2::int4[]) AS d(file_id, keep) \
-             WHERE c.file_id = d.file_id AND c.chunk_index >= d.keep"
+            "DELETE FROM {t} c USING unnest($1::text[], $2::int4[]) AS d(file_id, keep) WHERE \
+             c.file_id = d.file_id AND c.chunk_index >= d.keep"
         ))
         .bind::<Array<Text>, _>(ids)
         .bind::<Array<Integer>, _>(keep)

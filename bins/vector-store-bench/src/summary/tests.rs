@@ -347,9 +347,11 @@ fn markdown_has_a_row_for_every_figure() {
         "| 300 small files, instant embedder (the pipeline alone) | 10.0 | 400.0 | 5.0 | 2.0 |\n",
         "| 2 large files, potion-base-8m | 10.0 | 300.0 | 5.0 | 2.0 |\n",
         "| 300 small files, the static model alone on the same chunks | | 9000 | | |\n",
-        "| 2 large files, model alone on the same 40 chunks (30.0 GFLOPS, 0.40 of matmul, 120 word pieces a chunk) | | 25.0 | | |\n",
+        "| 2 large files, model alone on the same 40 chunks (30.0 GFLOPS, 0.40 of matmul, 120 \
+         word pieces a chunk) | | 25.0 | | |\n",
         "| **ratio built-in / model alone** | | **0.80** | | |\n",
-        "| upload, attach, poll one 104806 byte file (`library-unittest.txt`), built-in model | | | | 15.0 |\n",
+        "| upload, attach, poll one 104806 byte file (`library-unittest.txt`), built-in model | | \
+         | | 15.0 |\n",
         "| the same, instant embedder | | | | 0.53 |\n",
         "| vector search alone (/v2, query vectors given) | 16 | 3400.0 | 1.5 | 2.2 | 3.0 |\n",
         "| POST /v1/vector_stores/{id}/search | 4 | 90.0 | 1.5 | 2.2 | 3.0 |\n",

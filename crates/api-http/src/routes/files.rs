@@ -35,7 +35,10 @@ const MAX_FIELD: usize = 4096;
 
 /// The parts of an upload form (its documentation; the form is read by [`read_upload`]).
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "it documents the form; the form itself is read part by part"
+)]
 pub struct UploadForm {
     /// The file's bytes; its name is the part's `filename`.
     #[schema(value_type = String, format = Binary)]
@@ -56,9 +59,16 @@ pub struct UploadForm {
     tag = tags::FILES,
     operation_id = "createFile",
     summary = "Upload a file",
-    description = "A `multipart/form-data` body with the file and its `purpose`; the file is streamed to disk, and refused past `limits.max_file_bytes`.",
+    description = "A `multipart/form-data` body with the file and its `purpose`; the file is \
+                   streamed to disk, and refused past `limits.max_file_bytes`.",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, description = "The stored file.", body = FileObject), BadInput, Quota, DiskFull, Authed),
+    responses(
+        (status = 200, description = "The stored file.", body = FileObject),
+        BadInput,
+        Quota,
+        DiskFull,
+        Authed
+    ),
 )]
 async fn upload(
     state: State,
@@ -69,7 +79,10 @@ async fn upload(
     let id = FileService::new_id();
     // A temporary received and then refused (or a form that breaks off) goes when dropped.
     let (received, meta) = read_upload(&state.files, &id, &req, payload).await?;
-    let record = state.files.register(&caller.0, id, received, meta).await?;
+    let record = state
+        .files
+        .register(&caller.tenant, id, received, meta)
+        .await?;
     Ok(HttpResponse::Ok().json(file_object(record)))
 }
 
@@ -140,7 +153,11 @@ async fn read_upload(
     operation_id = "listFiles",
     summary = "List files",
     params(FileListQuery),
-    responses((status = 200, description = "A page of the caller's files.", body = ListPage<FileObject>), BadInput, Authed),
+    responses(
+        (status = 200, description = "A page of the caller's files.", body = ListPage<FileObject>),
+        BadInput,
+        Authed
+    ),
 )]
 async fn list(
     state: State,
@@ -153,7 +170,7 @@ async fn list(
         order: page_order(q.order),
         after: q.after,
     };
-    let (files, has_more) = state.files.page(&caller.0, page).await?;
+    let (files, has_more) = state.files.page(&caller.tenant, page).await?;
     let data: Vec<FileObject> = files.into_iter().map(file_object).collect();
     Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
@@ -172,7 +189,7 @@ async fn retrieve(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(file_object(state.files.get(&caller.0, &id).await?)))
+    Ok(HttpResponse::Ok().json(file_object(state.files.get(&caller.tenant, &id).await?)))
 }
 
 #[utoipa::path(
@@ -182,14 +199,23 @@ async fn retrieve(
     operation_id = "deleteFile",
     summary = "Delete a file",
     params(("id" = String, Path, description = "The file's id.")),
-    responses((status = 200, description = "The file is gone. Vector stores it is attached to keep its chunks until it is detached from them.", body = Deleted), NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The file is gone. Vector stores it is attached to keep its chunks \
+                           until it is detached from them.",
+            body = Deleted
+        ),
+        NotFound,
+        Authed
+    ),
 )]
 async fn delete(
     state: State,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.files.delete(&caller.0, &id).await?;
+    state.files.delete(&caller.tenant, &id).await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: id.into_inner(),
         object: "file".into(),
@@ -204,14 +230,23 @@ async fn delete(
     operation_id = "downloadFile",
     summary = "Retrieve a file's content",
     params(("id" = String, Path, description = "The file's id.")),
-    responses((status = 200, description = "The file as uploaded.", content_type = "application/octet-stream", body = Vec<u8>), NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The file as uploaded.",
+            content_type = "application/octet-stream",
+            body = Vec<u8>
+        ),
+        NotFound,
+        Authed
+    ),
 )]
 async fn content(
     state: State,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.files.get(&caller.0, &id).await?;
+    let record = state.files.get(&caller.tenant, &id).await?;
     let file = state.files.blobs().open(&record.id).await?;
     let stream = tokio_util::io::ReaderStream::new(file);
     let disposition = format!(

@@ -38,7 +38,8 @@ async fn health() -> HttpResponse {
     tag = tags::OPERATIONS,
     operation_id = "ready",
     summary = "Readiness",
-    description = "Answers 200 once the catalog and every configured back-end answer, 503 while one does not.",
+    description = "Answers 200 once the catalog and every configured back-end answer, 503 while \
+                   one does not.",
     security(()),
     responses((status = 200, description = "Ready for traffic.", body = Status), Unready),
 )]
@@ -69,10 +70,17 @@ async fn document(doc: web::Data<DocumentJson>) -> HttpResponse {
     tag = tags::OPERATIONS,
     operation_id = "metrics",
     summary = "Prometheus metrics",
-    description = "The metrics in Prometheus's text format. With API keys on (`auth.mode = \"keys\"`), served only to `Authorization: Bearer <server.metrics_token>`, and not at all while no token is set.",
+    description = "The metrics in Prometheus's text format. With API keys on (`auth.mode = \
+                   \"keys\"`), served only to `Authorization: Bearer <server.metrics_token>`, and \
+                   not at all while no token is set.",
     security((), ("metrics_token" = [])),
     responses(
-        (status = 200, description = "The metrics.", content_type = "text/plain; version=0.0.4", body = String),
+        (
+            status = 200,
+            description = "The metrics.",
+            content_type = "text/plain; version=0.0.4",
+            body = String
+        ),
         Guarded,
     ),
 )]

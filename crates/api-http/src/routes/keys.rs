@@ -31,13 +31,18 @@ fn view(r: ApiKeyRecord) -> ApiKey {
     tag = tags::KEYS,
     operation_id = "listApiKeys",
     summary = "List the caller's API keys",
-    description = "The keys of the caller's tenant, active and revoked, oldest first, a page at a time (`limit`, `after`); never the keys themselves.",
+    description = "The keys of the caller's tenant, active and revoked, oldest first, a page at a \
+                   time (`limit`, `after`); never the keys themselves.",
     params(KeysQuery),
-    responses((status = 200, description = "A page of the tenant's keys.", body = ApiKeyList), BadInput, Authed),
+    responses(
+        (status = 200, description = "A page of the tenant's keys.", body = ApiKeyList),
+        BadInput,
+        Authed
+    ),
 )]
 async fn list(state: State, caller: Caller, ValidQuery(q): ValidQuery<KeysQuery>) -> Reply {
     let limit = q.limit.unwrap_or(100) as usize;
-    let (keys, has_more) = state.auth.keys_of(&caller.0, limit, q.after).await?;
+    let (keys, has_more) = state.auth.keys_of(&caller.tenant, limit, q.after).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
         object: "list".into(),
         data: keys.into_iter().map(view).collect(),
@@ -51,11 +56,12 @@ async fn list(state: State, caller: Caller, ValidQuery(q): ValidQuery<KeysQuery>
     tag = tags::KEYS,
     operation_id = "createApiKey",
     summary = "Create an API key",
-    description = "A new key for the caller's tenant. The answer holds the key itself, this once: it is stored hashed.",
+    description = "A new key for the caller's tenant. The answer holds the key itself, this once: \
+                   it is stored hashed.",
     responses((status = 200, description = "The new key.", body = CreatedApiKey), Quota, Authed),
 )]
 async fn create(state: State, caller: Caller) -> Reply {
-    let (record, key) = state.auth.create_key_for(&caller.0).await?;
+    let (record, key) = state.auth.create_key_for(&caller.tenant).await?;
     tracing::info!(key_id = %record.id, "API key created");
     Ok(HttpResponse::Ok().json(CreatedApiKey {
         record: view(record),
@@ -69,12 +75,14 @@ async fn create(state: State, caller: Caller) -> Reply {
     tag = tags::KEYS,
     operation_id = "revokeApiKey",
     summary = "Revoke an API key",
-    description = "Revokes one of the caller's active keys (the caller's own included). It stops working at once on this instance and within `auth.key_cache_ttl_secs` on the others.",
+    description = "Revokes one of the caller's active keys (the caller's own included). It stops \
+                   working at once on this instance and within `auth.key_cache_ttl_secs` on the \
+                   others.",
     params(("id" = String, Path, description = "The key's id (`key_…`).")),
     responses((status = 200, description = "The key, revoked.", body = ApiKey), NotFound, Authed),
 )]
 async fn revoke(state: State, caller: Caller, id: web::Path<String>) -> Reply {
-    let record = state.auth.revoke_key_of(&caller.0, &id).await?;
+    let record = state.auth.revoke_key_of(&caller.tenant, &id).await?;
     tracing::info!(key_id = %record.id, "API key revoked");
     Ok(HttpResponse::Ok().json(view(record)))
 }

@@ -32,7 +32,11 @@ use service::{InFlight, RateLimits, Turn};
 /// held until the handler is done. Routes without a `Caller` (`/health`, `/ready`) are never
 /// limited.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Tenant, #[allow(dead_code)] Option<Arc<Turn>>);
+pub struct Caller {
+    pub tenant: Tenant,
+    /// The request's turn in flight, given back when the request is done.
+    _turn: Option<Arc<Turn>>,
+}
 
 /// Whether a request was admitted (its [`Caller`] authenticated, within its limits and in
 /// flight), for the extractors that must not read a body before that. A handler's extractors
@@ -99,7 +103,10 @@ impl Caller {
                 Some(gate) => Some(Arc::new(gate.enter(&tenant).await?)),
                 None => None,
             };
-            Ok(Caller(tenant, turn))
+            Ok(Caller {
+                tenant,
+                _turn: turn,
+            })
         }
     }
 }
@@ -124,7 +131,7 @@ impl FromRequest for VectorStorePath {
             let caller = caller.await?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let id = id.ok_or_else(|| ApiError::internal("a vector store route without {id}"))?;
-            let store = state.service.collection_by_id(&caller.0, &id).await?;
+            let store = state.service.collection_by_id(&caller.tenant, &id).await?;
             Ok(Self { caller, store })
         })
     }
@@ -201,7 +208,7 @@ where
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let record = state
                 .service
-                .collection(&caller.0, by.collection_name(), by.backend())
+                .collection(&caller.tenant, by.collection_name(), by.backend())
                 .await
                 .map_err(ApiError::from)?;
             Ok(Self { caller, record, by })

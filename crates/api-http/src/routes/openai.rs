@@ -67,9 +67,17 @@ fn view_of(r: CollectionRecord, store_state: StoreState) -> VectorStore {
     tag = tags::VECTOR_STORES,
     operation_id = "createVectorStore",
     summary = "Create a vector store",
-    description = "Creates a vector store, optionally with files to ingest (`file_ids`) and how to chunk them. The files are attached before the store is returned; their ingestion runs in the background.",
+    description = "Creates a vector store, optionally with files to ingest (`file_ids`) and how \
+                   to chunk them. The files are attached before the store is returned; their \
+                   ingestion runs in the background.",
     request_body = CreateVectorStore,
-    responses((status = 200, description = "The vector store.", body = VectorStore), BadInput, NotFound, Quota, Authed),
+    responses(
+        (status = 200, description = "The vector store.", body = VectorStore),
+        BadInput,
+        NotFound,
+        Quota,
+        Authed
+    ),
 )]
 async fn create(
     state: State,
@@ -91,7 +99,7 @@ async fn create(
     let file_ids = body.file_ids.unwrap_or_default();
     let record = state
         .ingest
-        .create_store(&caller.0, input, file_ids, body.chunking_strategy)
+        .create_store(&caller.tenant, input, file_ids, body.chunking_strategy)
         .await?;
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
@@ -102,9 +110,14 @@ async fn create(
     tag = tags::VECTOR_STORES,
     operation_id = "listVectorStores",
     summary = "List vector stores",
-    description = "The caller's vector stores, a cursor page at a time (`after`, `before`), newest first unless `order=asc`.",
+    description = "The caller's vector stores, a cursor page at a time (`after`, `before`), \
+                   newest first unless `order=asc`.",
     params(ListQuery),
-    responses((status = 200, description = "A page of vector stores.", body = ListPage<VectorStore>), BadInput, Authed),
+    responses(
+        (status = 200, description = "A page of vector stores.", body = ListPage<VectorStore>),
+        BadInput,
+        Authed
+    ),
 )]
 async fn list(
     state: State,
@@ -117,7 +130,7 @@ async fn list(
         after: q.after,
         before: q.before,
     };
-    let (records, has_more) = state.service.page_collections(&caller.0, page).await?;
+    let (records, has_more) = state.service.page_collections(&caller.tenant, page).await?;
     // The page's usage and file counts, as the catalog keeps them: one look-up for the page.
     let states = state.ingest.store_states(&records).await?;
     let data: Vec<VectorStore> = records
@@ -135,7 +148,11 @@ async fn list(
     operation_id = "getVectorStore",
     summary = "Retrieve a vector store",
     params(("id" = String, Path, description = "The vector store's id.")),
-    responses((status = 200, description = "The vector store.", body = VectorStore), NotFound, Authed),
+    responses(
+        (status = 200, description = "The vector store.", body = VectorStore),
+        NotFound,
+        Authed
+    ),
 )]
 async fn retrieve(
     state: State,
@@ -153,10 +170,16 @@ async fn retrieve(
     tag = tags::VECTOR_STORES,
     operation_id = "modifyVectorStore",
     summary = "Modify a vector store",
-    description = "Changes the name, metadata or expiry; a field left out is kept, `null` metadata or expiry clears it.",
+    description = "Changes the name, metadata or expiry; a field left out is kept, `null` \
+                   metadata or expiry clears it.",
     params(("id" = String, Path, description = "The vector store's id.")),
     request_body = UpdateVectorStore,
-    responses((status = 200, description = "The vector store as modified.", body = VectorStore), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The vector store as modified.", body = VectorStore),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn update(
     state: State,
@@ -174,7 +197,7 @@ async fn update(
     };
     let record = state
         .service
-        .update_collection(&caller.0, &record, update)
+        .update_collection(&caller.tenant, &record, update)
         .await?;
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
@@ -196,7 +219,10 @@ async fn delete(
         store: record,
     }: VectorStorePath,
 ) -> Result<HttpResponse, ApiError> {
-    state.service.delete_collection(&caller.0, &record).await?;
+    state
+        .service
+        .delete_collection(&caller.tenant, &record)
+        .await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: record.id,
         object: "vector_store.deleted".into(),
@@ -220,10 +246,16 @@ fn hit_view(h: Hit) -> SearchHit {
     tag = tags::VECTOR_STORES,
     operation_id = "searchVectorStore",
     summary = "Search a vector store",
-    description = "The chunks most relevant to the query (one text or several), optionally filtered by attributes, at most `max_num_results`.",
+    description = "The chunks most relevant to the query (one text or several), optionally \
+                   filtered by attributes, at most `max_num_results`.",
     params(("id" = String, Path, description = "The vector store's id.")),
     request_body = SearchVectorStore,
-    responses((status = 200, description = "The hits, best first.", body = SearchResultsPage), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The hits, best first.", body = SearchResultsPage),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn search(
     state: State,

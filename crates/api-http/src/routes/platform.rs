@@ -65,10 +65,13 @@ pub fn info(r: CollectionRecord) -> CollectionInfo {
     tag = tags::PLATFORM,
     operation_id = "listCollections",
     summary = "List collections",
-    responses((status = 200, description = "The caller's collections.", body = CollectionList), Authed),
+    responses(
+        (status = 200, description = "The caller's collections.", body = CollectionList),
+        Authed
+    ),
 )]
 async fn list(state: State, caller: Caller) -> Reply {
-    let data = state.service.list_collections(&caller.0).await?;
+    let data = state.service.list_collections(&caller.tenant).await?;
     Ok(HttpResponse::Ok().json(CollectionList {
         object: "list".into(),
         data: data.into_iter().map(info).collect(),
@@ -81,9 +84,16 @@ async fn list(state: State, caller: Caller) -> Reply {
     tag = tags::PLATFORM,
     operation_id = "createCollection",
     summary = "Create a collection",
-    description = "A collection by its per-tenant name, on a back-end (`storage_backend`) and with an embedding model.",
+    description = "A collection by its per-tenant name, on a back-end (`storage_backend`) and \
+                   with an embedding model.",
     request_body = CreateCollection,
-    responses((status = 200, description = "The collection.", body = CollectionInfo), BadInput, Conflict, Quota, Authed),
+    responses(
+        (status = 200, description = "The collection.", body = CollectionInfo),
+        BadInput,
+        Conflict,
+        Quota,
+        Authed
+    ),
 )]
 async fn create(
     state: State,
@@ -92,7 +102,7 @@ async fn create(
 ) -> Reply {
     let record = state
         .service
-        .create_collection(&caller.0, body.into())
+        .create_collection(&caller.tenant, body.into())
         .await?;
     // 200, as the platform API and OpenAI's create answer (the raw /v2 API keeps 201).
     Ok(HttpResponse::Ok().json(info(record)))
@@ -106,7 +116,12 @@ async fn create(
     operation_id = "createCollectionAt",
     summary = "Create a collection",
     request_body = CreateCollection,
-    responses((status = 200, description = "The collection.", body = CollectionInfo), BadInput, Conflict, Authed),
+    responses(
+        (status = 200, description = "The collection.", body = CollectionInfo),
+        BadInput,
+        Conflict,
+        Authed
+    ),
 )]
 async fn create_at(state: State, caller: Caller, body: ValidJson<CreateCollection>) -> Reply {
     create(state, caller, body).await
@@ -119,13 +134,25 @@ async fn create_at(state: State, caller: Caller, body: ValidJson<CreateCollectio
     operation_id = "deleteCollection",
     summary = "Delete a collection",
     request_body = DeleteCollection,
-    responses((status = 200, description = "The collection and its documents are gone.", body = DeleteResponse), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The collection and its documents are gone.",
+            body = DeleteResponse
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn delete_collection(
     state: State,
     Named { caller, record, .. }: Named<ValidJson<DeleteCollection>>,
 ) -> Reply {
-    state.service.delete_collection(&caller.0, &record).await?;
+    state
+        .service
+        .delete_collection(&caller.tenant, &record)
+        .await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         message: format!("collection '{}' deleted", record.collection),
         collection: record.collection,
@@ -140,7 +167,16 @@ async fn delete_collection(
     operation_id = "getCollectionData",
     summary = "List a collection's documents",
     params(CollectionDataQuery),
-    responses((status = 200, description = "A page of documents (`limit`, `offset`).", body = CollectionData), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "A page of documents (`limit`, `offset`).",
+            body = CollectionData
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn data(
     state: State,
@@ -196,9 +232,20 @@ fn document_input(d: &models::platform::Document) -> DocumentInput {
     tag = tags::PLATFORM,
     operation_id = "indexDocuments",
     summary = "Index documents",
-    description = "Embeds and stores documents in a collection, creating the collection first if it does not exist.",
+    description = "Embeds and stores documents in a collection, creating the collection first if \
+                   it does not exist.",
     request_body = IndexingPayload,
-    responses((status = 200, description = "The documents are embedded and stored.", body = IndexResponse), BadInput, Conflict, Quota, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The documents are embedded and stored.",
+            body = IndexResponse
+        ),
+        BadInput,
+        Conflict,
+        Quota,
+        Authed
+    ),
 )]
 async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<IndexingPayload>) -> Reply {
     let input = CreateCollectionInput {
@@ -212,7 +259,7 @@ async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<Indexing
     };
     let docs: Vec<DocumentInput> = body.documents.iter().map(document_input).collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-    let (record, indexed) = state.service.index(&caller.0, input, docs).await?;
+    let (record, indexed) = state.service.index(&caller.tenant, input, docs).await?;
     Ok(HttpResponse::Ok().json(IndexResponse {
         message: format!("indexed {indexed} documents into '{}'", record.collection),
         collection: record.collection,
@@ -237,9 +284,15 @@ fn result_view(h: Hit) -> SearchResult {
     tag = tags::PLATFORM,
     operation_id = "searchCollection",
     summary = "Search a collection",
-    description = "Semantic, full-text or hybrid search (`search_type`), optionally filtered by metadata.",
+    description = "Semantic, full-text or hybrid search (`search_type`), optionally filtered by \
+                   metadata.",
     request_body = SearchRequest,
-    responses((status = 200, description = "The hits, best first.", body = SearchResponse), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The hits, best first.", body = SearchResponse),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn search(
     state: State,
@@ -275,7 +328,12 @@ async fn search(
     operation_id = "deleteIndex",
     summary = "Delete every document of a collection",
     request_body = DeleteRequest,
-    responses((status = 200, description = "The collection is empty.", body = DeleteResponse), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The collection is empty.", body = DeleteResponse),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn delete_index(
     state: State,
@@ -296,7 +354,12 @@ async fn delete_index(
     operation_id = "deleteDocumentsByIds",
     summary = "Delete documents by id",
     request_body = DeleteByIdsRequest,
-    responses((status = 200, description = "The documents named are gone.", body = DeleteResponse), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The documents named are gone.", body = DeleteResponse),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn delete_by_ids(
     state: State,

@@ -42,9 +42,16 @@ fn view(r: CollectionRecord) -> RawCollection {
     tag = tags::RAW,
     operation_id = "createRawCollection",
     summary = "Create a collection",
-    description = "A collection with an explicit `dimension`, for caller-supplied vectors, or a `model` to embed texts with.",
+    description = "A collection with an explicit `dimension`, for caller-supplied vectors, or a \
+                   `model` to embed texts with.",
     request_body = CreateRawCollection,
-    responses((status = 201, description = "The collection.", body = RawCollection), BadInput, Conflict, Quota, Authed),
+    responses(
+        (status = 201, description = "The collection.", body = RawCollection),
+        BadInput,
+        Conflict,
+        Quota,
+        Authed
+    ),
 )]
 async fn create(
     state: State,
@@ -53,7 +60,7 @@ async fn create(
 ) -> Reply {
     let record = state
         .service
-        .create_collection(&caller.0, body.into())
+        .create_collection(&caller.tenant, body.into())
         .await?;
     Ok(HttpResponse::Created().json(view(record)))
 }
@@ -64,10 +71,13 @@ async fn create(
     tag = tags::RAW,
     operation_id = "listRawCollections",
     summary = "List collections",
-    responses((status = 200, description = "The caller's collections.", body = RawCollectionList), Authed),
+    responses(
+        (status = 200, description = "The caller's collections.", body = RawCollectionList),
+        Authed
+    ),
 )]
 async fn list(state: State, caller: Caller) -> Reply {
-    let data = state.service.list_collections(&caller.0).await?;
+    let data = state.service.list_collections(&caller.tenant).await?;
     Ok(HttpResponse::Ok().json(RawCollectionList {
         object: "list".into(),
         data: data.into_iter().map(view).collect(),
@@ -86,7 +96,12 @@ type PathAnd<T> = Named<(web::Path<String>, T)>;
     operation_id = "getRawCollection",
     summary = "Retrieve a collection",
     params(("collection" = String, Path, description = "The collection's name.")),
-    responses((status = 200, description = "The collection.", body = RawCollection), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The collection.", body = RawCollection),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn get(Named { record, .. }: PathCollection) -> Reply {
     Ok(HttpResponse::Ok().json(view(record)))
@@ -99,10 +114,18 @@ async fn get(Named { record, .. }: PathCollection) -> Reply {
     operation_id = "deleteRawCollection",
     summary = "Delete a collection",
     params(("collection" = String, Path, description = "The collection's name.")),
-    responses((status = 200, description = "The collection and its documents are gone.", body = Deleted), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The collection and its documents are gone.", body = Deleted),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn delete(state: State, Named { caller, record, .. }: PathCollection) -> Reply {
-    state.service.delete_collection(&caller.0, &record).await?;
+    state
+        .service
+        .delete_collection(&caller.tenant, &record)
+        .await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: record.id,
         object: "collection.deleted".into(),
@@ -128,10 +151,20 @@ fn document_input(d: models::raw::RawDocument) -> DocumentInput {
     tag = tags::RAW,
     operation_id = "upsertRawDocuments",
     summary = "Upsert documents",
-    description = "Documents with a `vector` of the collection's dimension, or a `text` the collection's model embeds.",
+    description = "Documents with a `vector` of the collection's dimension, or a `text` the \
+                   collection's model embeds.",
     params(("collection" = String, Path, description = "The collection's name.")),
     request_body = UpsertDocuments,
-    responses((status = 200, description = "The documents are stored (replacing those with the same ids).", body = UpsertResponse), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The documents are stored (replacing those with the same ids).",
+            body = UpsertResponse
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn upsert(
     state: State,
@@ -156,7 +189,16 @@ async fn upsert(
     operation_id = "listRawDocuments",
     summary = "List documents",
     params(("collection" = String, Path, description = "The collection's name."), PageQuery),
-    responses((status = 200, description = "A page of documents (`limit`, `offset`).", body = RawDocumentPage), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "A page of documents (`limit`, `offset`).",
+            body = RawDocumentPage
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn documents(
     state: State,
@@ -198,7 +240,16 @@ fn row_view(r: StoredChunk) -> RawDocumentRow {
     summary = "Delete documents by id",
     params(("collection" = String, Path, description = "The collection's name.")),
     request_body = DeleteDocuments,
-    responses((status = 200, description = "The documents named are gone.", body = DeleteDocumentsResponse), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The documents named are gone.",
+            body = DeleteDocumentsResponse
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn delete_documents(
     state: State,
@@ -231,10 +282,16 @@ fn hit_view(h: Hit) -> RawHit {
     tag = tags::RAW,
     operation_id = "searchRawCollection",
     summary = "Search a collection",
-    description = "By `vector` or `text`, in `vector`, `keyword` or `hybrid` mode, optionally filtered.",
+    description = "By `vector` or `text`, in `vector`, `keyword` or `hybrid` mode, optionally \
+                   filtered.",
     params(("collection" = String, Path, description = "The collection's name.")),
     request_body = RawSearch,
-    responses((status = 200, description = "The `k` best hits.", body = RawSearchResponse), BadInput, NotFound, Authed),
+    responses(
+        (status = 200, description = "The `k` best hits.", body = RawSearchResponse),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn search(
     state: State,

@@ -84,17 +84,31 @@ async fn batch_view(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "createVectorStoreFile",
     summary = "Attach a file to a vector store",
-    description = "Attaches an uploaded file; it is chunked and embedded in the background (poll the file until `completed` or `failed`).",
+    description = "Attaches an uploaded file; it is chunked and embedded in the background (poll \
+                   the file until `completed` or `failed`).",
     params(("id" = String, Path, description = "The vector store's id.")),
     request_body = AttachFile,
-    responses((status = 200, description = "The attached file, `in_progress` until ingested.", body = VectorStoreFile), BadInput, NotFound, Conflict, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The attached file, `in_progress` until ingested.",
+            body = VectorStoreFile
+        ),
+        BadInput,
+        NotFound,
+        Conflict,
+        Authed
+    ),
 )]
 async fn attach(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
     ValidJson(body): ValidJson<AttachFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let attached = state.ingest.attach_file(&caller.0, &store, body).await?;
+    let attached = state
+        .ingest
+        .attach_file(&caller.tenant, &store, body)
+        .await?;
     Ok(ok_polled(true).json(file_view(attached)))
 }
 
@@ -121,7 +135,16 @@ fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFi
     operation_id = "listVectorStoreFiles",
     summary = "List a vector store's files",
     params(("id" = String, Path, description = "The vector store's id."), AttachedListQuery),
-    responses((status = 200, description = "A page of the store's files.", body = ListPage<VectorStoreFile>), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "A page of the store's files.",
+            body = ListPage<VectorStoreFile>
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn list(
     state: State,
@@ -130,7 +153,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (files, has_more) = state
         .ingest
-        .page(&caller.0, &store, page_request(q, None))
+        .page(&caller.tenant, &store, page_request(q, None))
         .await?;
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
 }
@@ -141,8 +164,19 @@ async fn list(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "getVectorStoreFile",
     summary = "Retrieve a vector store file",
-    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
-    responses((status = 200, description = "The attached file and its ingestion status.", body = VectorStoreFile), NotFound, Authed),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id.")
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The attached file and its ingestion status.",
+            body = VectorStoreFile
+        ),
+        NotFound,
+        Authed
+    ),
 )]
 async fn retrieve(
     state: State,
@@ -150,7 +184,10 @@ async fn retrieve(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, file_id) = path.into_inner();
-    let f = state.ingest.attached(&caller.0, &store, &file_id).await?;
+    let f = state
+        .ingest
+        .attached(&caller.tenant, &store, &file_id)
+        .await?;
     Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
 }
 
@@ -160,9 +197,21 @@ async fn retrieve(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "updateVectorStoreFileAttributes",
     summary = "Update a vector store file's attributes",
-    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id.")
+    ),
     request_body = UpdateAttachedFile,
-    responses((status = 200, description = "The attached file with its new attributes.", body = VectorStoreFile), BadInput, NotFound, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The attached file with its new attributes.",
+            body = VectorStoreFile
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn update(
     state: State,
@@ -174,7 +223,7 @@ async fn update(
     let f = state
         .ingest
         .set_attributes(
-            &caller.0,
+            &caller.tenant,
             &store,
             &file_id,
             body.attributes.unwrap_or_default(),
@@ -189,8 +238,20 @@ async fn update(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "deleteVectorStoreFile",
     summary = "Detach a file from a vector store",
-    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id.")),
-    responses((status = 200, description = "The file is detached and its chunks gone; the file stays in `/v1/files`.", body = Deleted), NotFound, Authed),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id.")
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The file is detached and its chunks gone; the file stays in \
+                           `/v1/files`.",
+            body = Deleted
+        ),
+        NotFound,
+        Authed
+    ),
 )]
 async fn detach(
     state: State,
@@ -198,7 +259,10 @@ async fn detach(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, file_id) = path.into_inner();
-    state.ingest.detach(&caller.0, &store, &file_id).await?;
+    state
+        .ingest
+        .detach(&caller.tenant, &store, &file_id)
+        .await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: file_id,
         object: "vector_store.file.deleted".into(),
@@ -212,9 +276,24 @@ async fn detach(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "retrieveVectorStoreFileContent",
     summary = "Retrieve a vector store file's parsed content",
-    description = "The text extracted from the file, a page at a time: a page holds at most `limits.max_response_bytes` of JSON; ask for the next with `page` set to `next_page`.",
-    params(("id" = String, Path, description = "The vector store's id."), ("file_id" = String, Path, description = "The file's id."), ContentQuery),
-    responses((status = 200, description = "A page of the text extracted from the file.", body = FileContentPage), BadInput, NotFound, Authed),
+    description = "The text extracted from the file, a page at a time: a page holds at most \
+                   `limits.max_response_bytes` of JSON; ask for the next with `page` set to \
+                   `next_page`.",
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id."),
+        ContentQuery
+    ),
+    responses(
+        (
+            status = 200,
+            description = "A page of the text extracted from the file.",
+            body = FileContentPage
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn content(
     state: State,
@@ -240,7 +319,7 @@ async fn content(
         .saturating_sub(256);
     let (text, next) = state
         .ingest
-        .content(&caller.0, &store, &file_id, offset, max)
+        .content(&caller.tenant, &store, &file_id, offset, max)
         .await?;
     Ok(HttpResponse::Ok().json(FileContentPage {
         object: "vector_store.file_content.page".into(),
@@ -256,17 +335,31 @@ async fn content(
     tag = tags::FILE_BATCHES,
     operation_id = "createVectorStoreFileBatch",
     summary = "Attach several files at once",
-    description = "Attaches `file_ids` (with one chunking strategy and attributes) or `files` (each with its own).",
+    description = "Attaches `file_ids` (with one chunking strategy and attributes) or `files` \
+                   (each with its own).",
     params(("id" = String, Path, description = "The vector store's id.")),
     request_body = CreateBatch,
-    responses((status = 200, description = "The batch, `in_progress` until every file is ingested.", body = FileBatch), BadInput, NotFound, Conflict, Authed),
+    responses(
+        (
+            status = 200,
+            description = "The batch, `in_progress` until every file is ingested.",
+            body = FileBatch
+        ),
+        BadInput,
+        NotFound,
+        Conflict,
+        Authed
+    ),
 )]
 async fn create_batch(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
     ValidJson(body): ValidJson<CreateBatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let batch = state.ingest.create_batch(&caller.0, &store, body).await?;
+    let batch = state
+        .ingest
+        .create_batch(&caller.tenant, &store, body)
+        .await?;
     Ok(ok_polled(true).json(batch_view(&state, &store, batch).await?))
 }
 
@@ -276,8 +369,15 @@ async fn create_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "getVectorStoreFileBatch",
     summary = "Retrieve a file batch",
-    params(("id" = String, Path, description = "The vector store's id."), ("batch_id" = String, Path, description = "The batch's id.")),
-    responses((status = 200, description = "The batch and its file counts.", body = FileBatch), NotFound, Authed),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("batch_id" = String, Path, description = "The batch's id.")
+    ),
+    responses(
+        (status = 200, description = "The batch and its file counts.", body = FileBatch),
+        NotFound,
+        Authed
+    ),
 )]
 async fn get_batch(
     state: State,
@@ -285,7 +385,10 @@ async fn get_batch(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, batch_id) = path.into_inner();
-    let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
+    let batch = state
+        .ingest
+        .batch(&caller.tenant, &store, &batch_id)
+        .await?;
     let view = batch_view(&state, &store, batch).await?;
     Ok(ok_polled(view.status == BatchStatus::InProgress).json(view))
 }
@@ -296,8 +399,19 @@ async fn get_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "cancelVectorStoreFileBatch",
     summary = "Cancel a file batch",
-    params(("id" = String, Path, description = "The vector store's id."), ("batch_id" = String, Path, description = "The batch's id.")),
-    responses((status = 200, description = "The batch; its files not yet ingested are cancelled.", body = FileBatch), NotFound, Authed),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("batch_id" = String, Path, description = "The batch's id.")
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The batch; its files not yet ingested are cancelled.",
+            body = FileBatch
+        ),
+        NotFound,
+        Authed
+    ),
 )]
 async fn cancel_batch(
     state: State,
@@ -307,7 +421,7 @@ async fn cancel_batch(
     let (_, batch_id) = path.into_inner();
     let batch = state
         .ingest
-        .cancel_batch(&caller.0, &store, &batch_id)
+        .cancel_batch(&caller.tenant, &store, &batch_id)
         .await?;
     Ok(HttpResponse::Ok().json(batch_view(&state, &store, batch).await?))
 }
@@ -318,8 +432,21 @@ async fn cancel_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "listFilesInVectorStoreBatch",
     summary = "List a file batch's files",
-    params(("id" = String, Path, description = "The vector store's id."), ("batch_id" = String, Path, description = "The batch's id."), AttachedListQuery),
-    responses((status = 200, description = "A page of the batch's files.", body = ListPage<VectorStoreFile>), BadInput, NotFound, Authed),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("batch_id" = String, Path, description = "The batch's id."),
+        AttachedListQuery
+    ),
+    responses(
+        (
+            status = 200,
+            description = "A page of the batch's files.",
+            body = ListPage<VectorStoreFile>
+        ),
+        BadInput,
+        NotFound,
+        Authed
+    ),
 )]
 async fn batch_files(
     state: State,
@@ -328,10 +455,13 @@ async fn batch_files(
     ValidQuery(q): ValidQuery<AttachedListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, batch_id) = path.into_inner();
-    let batch = state.ingest.batch(&caller.0, &store, &batch_id).await?;
+    let batch = state
+        .ingest
+        .batch(&caller.tenant, &store, &batch_id)
+        .await?;
     let (files, has_more) = state
         .ingest
-        .page(&caller.0, &store, page_request(q, Some(batch.id)))
+        .page(&caller.tenant, &store, page_request(q, Some(batch.id)))
         .await?;
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
 }

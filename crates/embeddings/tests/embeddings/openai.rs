@@ -38,7 +38,13 @@ impl Respond for Echo {
             .iter()
             .enumerate()
             .rev()
-            .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": [i as f32, t.as_str().unwrap().len() as f32, 0.0]}))
+            .map(|(i, t)| {
+                json!({
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": [i as f32, t.as_str().unwrap().len() as f32, 0.0]
+                })
+            })
             .collect();
         ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": data}))
     }

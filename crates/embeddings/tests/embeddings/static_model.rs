@@ -75,7 +75,9 @@ async fn a_text_over_the_limit_is_rejected_naming_its_index_never_truncated() {
     let m = registry.get("potion-base-8m").unwrap();
     let texts = vec![
         "short enough".to_string(),
-        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen".to_string(),
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen \
+         sixteen seventeen"
+            .to_string(),
     ];
     match m.embed(&texts).await {
         Err(EmbedError::InputTooLong { index, tokens, max }) => {

@@ -12,7 +12,10 @@ fn a_chunking_strategy_is_auto_or_static_and_nothing_more() {
     let auto: ChunkingStrategy = serde_json::from_value(json!({"type": "auto"})).unwrap();
     assert_eq!(auto, ChunkingStrategy::Auto {});
     assert_eq!(serde_json::to_value(auto).unwrap(), json!({"type": "auto"}));
-    let sized = json!({"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}});
+    let sized = json!({
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}
+    });
     let s: ChunkingStrategy = serde_json::from_value(sized.clone()).unwrap();
     assert_eq!(serde_json::to_value(s).unwrap(), sized);
     for bad in [

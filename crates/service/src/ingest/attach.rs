@@ -188,8 +188,11 @@ impl IngestService {
             };
             if let Err(e) = self.catalog.attach(file).await {
                 if let Err(undo) = self.vectors.delete_collection(tenant, &record).await {
-                    tracing::error!(collection = %record.id, error = %crate::error::error_chain(&undo),
-                        "could not remove a vector store whose files could not be attached");
+                    tracing::error!(
+                        collection = %record.id,
+                        error = %crate::error::error_chain(&undo),
+                        "could not remove a vector store whose files could not be attached"
+                    );
                 }
                 return Err(e.into());
             }
@@ -354,7 +357,8 @@ impl IngestService {
             status => Err(ServiceError::invalid(
                 Field::FileId,
                 format!(
-                    "the content of file '{file_id}' is available once it has been processed; it is {}",
+                    "the content of file '{file_id}' is available once it has been processed; it \
+                     is {}",
                     status.as_str()
                 ),
             )),

@@ -96,7 +96,10 @@ impl Ingestor {
                 Ok(true) => continue,
                 Ok(false) => idle,
                 Err(e) => {
-                    tracing::warn!(error = %crate::error::error_chain(&e), "an ingestion step on the queue failed");
+                    tracing::warn!(
+                        error = %crate::error::error_chain(&e),
+                        "an ingestion step on the queue failed"
+                    );
                     idle * 5
                 }
             };
@@ -123,7 +126,12 @@ impl Ingestor {
             return Ok(false);
         }
         for c in &claims {
-            tracing::debug!(vector_store = %c.job.vector_store_id, file = %c.job.file_id, attempt = c.job.attempts, "ingestion job claimed");
+            tracing::debug!(
+                vector_store = %c.job.vector_store_id,
+                file = %c.job.file_id,
+                attempt = c.job.attempts,
+                "ingestion job claimed"
+            );
         }
         // The claims are renewed while the jobs run, however long they take.
         let work = async {
@@ -140,11 +148,19 @@ impl Ingestor {
                 // first (the hand-back waits for it), and none follows. Work that ends first
                 // ends the jobs as usual.
                 let hand_back = futures::future::join_all(claims.iter().map(|c| {
-                    catalog.finish(&c.job.vector_store_id, &c.job.file_id, &c.token, JobOutcome::HandBack)
+                    catalog.finish(
+                        &c.job.vector_store_id,
+                        &c.job.file_id,
+                        &c.token,
+                        JobOutcome::HandBack
+                    )
                 }));
                 tokio::select! {
                     handed = hand_back => {
-                        tracing::info!(jobs = handed.len(), "shutting down: ingestion jobs handed back");
+                        tracing::info!(
+                            jobs = handed.len(),
+                            "shutting down: ingestion jobs handed back"
+                        );
                         handed.into_iter().find_map(Result::err).map_or(Ok(true), |e| Err(e.into()))
                     }
                     result = &mut work => result.map(|()| true),
@@ -160,7 +176,12 @@ impl Ingestor {
             claims.iter().partition(|c| c.doomed.is_some());
         let doomed = futures::future::join_all(doomed.into_iter().map(|c| {
             let error = c.doomed.clone().expect("partitioned on it");
-            tracing::warn!(vector_store = %c.job.vector_store_id, file = %c.job.file_id, message = %error.message, "ingestion job not run again");
+            tracing::warn!(
+                vector_store = %c.job.vector_store_id,
+                file = %c.job.file_id,
+                message = %error.message,
+                "ingestion job not run again"
+            );
             self.end(c, Err(Ended::Outcome(JobOutcome::Failed(error))))
         }));
         let (doomed, run) = futures::join!(doomed, self.run_live(claims));
@@ -328,7 +349,11 @@ impl Ingestor {
             ),
             Err(Ended::Outcome(outcome)) => (outcome, None),
             Err(Ended::ClaimLost) => {
-                tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, "ingestion claim taken over; its work is dropped");
+                tracing::debug!(
+                    vector_store = %job.vector_store_id,
+                    file = %job.file_id,
+                    "ingestion claim taken over; its work is dropped"
+                );
                 return self.clean_up_cancelled(job).await;
             }
         };
@@ -336,7 +361,11 @@ impl Ingestor {
             && let Err(e) = self.remove_chunks(claim).await
         {
             // A file that fails keeps none of the chunks it wrote; failing that, try again.
-            tracing::warn!(file = %job.file_id, error = %crate::error::error_chain(&e), "could not remove the chunks of a failed file");
+            tracing::warn!(
+                file = %job.file_id,
+                error = %crate::error::error_chain(&e),
+                "could not remove the chunks of a failed file"
+            );
             catalog
                 .finish(
                     &job.vector_store_id,
@@ -347,7 +376,12 @@ impl Ingestor {
                 .await?;
             return Ok(());
         }
-        tracing::info!(vector_store = %job.vector_store_id, file = %job.file_id, outcome = ?outcome, "ingestion job ended");
+        tracing::info!(
+            vector_store = %job.vector_store_id,
+            file = %job.file_id,
+            outcome = ?outcome,
+            "ingestion job ended"
+        );
         let failed = matches!(outcome, JobOutcome::Failed(_));
         if !catalog
             .finish(&job.vector_store_id, &job.file_id, &claim.token, outcome)
@@ -407,11 +441,19 @@ impl Ingestor {
                 .await
             {
                 Ok(true) => {
-                    tracing::debug!(vector_store = %job.vector_store_id, file = %job.file_id, "ingestion claim renewed")
+                    tracing::debug!(
+                        vector_store = %job.vector_store_id,
+                        file = %job.file_id,
+                        "ingestion claim renewed"
+                    )
                 }
                 Ok(false) => std::future::pending::<()>().await,
                 Err(e) => {
-                    tracing::warn!(error = %e, file = %job.file_id, "could not renew an ingestion claim")
+                    tracing::warn!(
+                        error = %e,
+                        file = %job.file_id,
+                        "could not renew an ingestion claim"
+                    )
                 }
             }
         }

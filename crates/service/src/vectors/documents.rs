@@ -105,7 +105,8 @@ impl VectorService {
                         part: DocumentPart::Text,
                     },
                     format!(
-                        "the text of document {} is {tokens} tokens long, over the limit of {max} tokens of model '{}'; split it into smaller documents",
+                        "the text of document {} is {tokens} tokens long, over the limit of {max} \
+                         tokens of model '{}'; split it into smaller documents",
                         missing[index],
                         embedder.model()
                     ),
@@ -234,6 +235,7 @@ pub(super) fn is_zero(v: &[f32]) -> bool {
 /// Why a text embedded into the zero vector cannot be stored or searched with.
 pub(super) fn no_vector(what: &str, model: &str) -> String {
     format!(
-        "{what} holds no word that model '{model}' knows: its vector is zero, which has no cosine similarity"
+        "{what} holds no word that model '{model}' knows: its vector is zero, which has no cosine \
+         similarity"
     )
 }

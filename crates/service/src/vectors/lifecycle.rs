@@ -117,7 +117,11 @@ impl VectorService {
             .await?;
         if let Err(e) = store.create_collection(&record.spec()).await {
             if let Err(cleanup) = self.catalog.delete_collection(&tenant.id, &record.id).await {
-                tracing::error!(collection = %record.id, error = %cleanup, "could not remove the catalog record of a collection whose creation failed");
+                tracing::error!(
+                    collection = %record.id,
+                    error = %cleanup,
+                    "could not remove the catalog record of a collection whose creation failed"
+                );
             }
             return Err(e.into());
         }
@@ -194,7 +198,11 @@ impl VectorService {
                 // The catalog decides (an expired collection is not revived): read it again.
                 Ok(()) => self.records.forget(record),
                 Err(e) => {
-                    tracing::warn!(collection = %record.id, error = %e, "could not update last_active_at")
+                    tracing::warn!(
+                        collection = %record.id,
+                        error = %e,
+                        "could not update last_active_at"
+                    )
                 }
             }
         }

@@ -114,7 +114,11 @@ impl VectorService {
             .map_err(|e| match e {
                 EmbedError::InputTooLong { tokens, max, .. } => ServiceError::invalid(
                     Field::Query,
-                    format!("the query is {tokens} tokens long, over the limit of {max} tokens of model '{}'", embedder.model()),
+                    format!(
+                        "the query is {tokens} tokens long, over the limit of {max} tokens of \
+                         model '{}'",
+                        embedder.model()
+                    ),
                 ),
                 other => other.into(),
             })?;

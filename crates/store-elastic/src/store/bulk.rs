@@ -236,7 +236,10 @@ fn bulk_outcome(
         }
         let error = ElasticError::response(status, result);
         if versioned
-            && matches!(&error, ElasticError::Response { status: 409, kind, .. } if kind == VERSION_CONFLICT)
+            && matches!(
+                &error,
+                ElasticError::Response { status: 409, kind, .. } if kind == VERSION_CONFLICT
+            )
         {
             continue;
         }
@@ -423,7 +426,9 @@ mod tests {
                     let polls = events.iter().filter(|e| e.starts_with("tasks")).count();
                     if polls < running {
                         events.push("tasks: running".into());
-                        json!({"nodes": {"n": {"tasks": {"n:1": {"headers": {"X-Opaque-Id": id}}}}}})
+                        json!({
+                            "nodes": {"n": {"tasks": {"n:1": {"headers": {"X-Opaque-Id": id}}}}}
+                        })
                     } else {
                         events.push("tasks: none".into());
                         json!({"nodes": {}})
@@ -431,7 +436,8 @@ mod tests {
                 }
                 .to_string();
                 let reply = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\ncontent-length: {}\r\n\r\n{body}",
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: \
+                     Elasticsearch\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
                 );
                 if socket.write_all(reply.as_bytes()).await.is_err() {

@@ -13,7 +13,8 @@ use store_elastic::{ElasticOptions, ElasticStore};
 
 pub fn options() -> ElasticOptions {
     let url = std::env::var("ELASTICSEARCH_URL").expect(
-        "ELASTICSEARCH_URL is not set: run `make test`, or `scripts/services.sh up es` and `eval \"$(scripts/services.sh env)\"`",
+        "ELASTICSEARCH_URL is not set: run `make test`, or `scripts/services.sh up es` and `eval \
+         \"$(scripts/services.sh env)\"`",
     );
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     ElasticOptions {

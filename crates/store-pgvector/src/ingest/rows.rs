@@ -113,15 +113,20 @@ pub(crate) fn lease_length(lease_secs: i64) -> i64 {
 /// clock, whatever the servers' clocks say (migration 7's trigger reads the same).
 pub(crate) const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
 
-pub(crate) const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, last_error_code, last_error, attributes, max_chunk_tokens, overlap_tokens, usage_bytes, created_at, attempts, retries";
+pub(crate) const COLUMNS: &str = "vector_store_id, file_id, tenant_id, batch_id, status, \
+                                  last_error_code, last_error, attributes, max_chunk_tokens, \
+                                  overlap_tokens, usage_bytes, created_at, attempts, retries";
 pub(crate) const BATCH_COLUMNS: &str = "id, vector_store_id, tenant_id, created_at, cancelled";
 
-const UPSERT: &str = "INSERT INTO vector_store_files (vector_store_id, file_id, tenant_id, batch_id, status, attributes, max_chunk_tokens, overlap_tokens, created_at) \
-     VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $8) \
-     ON CONFLICT (vector_store_id, file_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, status = 'in_progress', \
-     last_error_code = NULL, last_error = NULL, attributes = EXCLUDED.attributes, max_chunk_tokens = EXCLUDED.max_chunk_tokens, \
-     overlap_tokens = EXCLUDED.overlap_tokens, usage_bytes = 0, attempts = 0, retries = 0, claimed_until = NULL, claim_token = NULL, seq = nextval('vector_store_files_seq_seq') \
-     RETURNING ";
+const UPSERT: &str = "INSERT INTO vector_store_files (vector_store_id, file_id, tenant_id, \
+                      batch_id, status, attributes, max_chunk_tokens, overlap_tokens, created_at) \
+                      VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $8) ON CONFLICT \
+                      (vector_store_id, file_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, \
+                      status = 'in_progress', last_error_code = NULL, last_error = NULL, \
+                      attributes = EXCLUDED.attributes, max_chunk_tokens = \
+                      EXCLUDED.max_chunk_tokens, overlap_tokens = EXCLUDED.overlap_tokens, \
+                      usage_bytes = 0, attempts = 0, retries = 0, claimed_until = NULL, \
+                      claim_token = NULL, seq = nextval('vector_store_files_seq_seq') RETURNING ";
 
 pub(crate) fn upsert_query(
     f: &AttachedFile,
@@ -154,8 +159,8 @@ impl PgCatalog {
             held: bool,
         }
         let rows: Vec<Held> = diesel::sql_query(
-            "SELECT EXISTS (SELECT 1 FROM vector_store_files WHERE vector_store_id = $1 AND file_id = $2 \
-             AND status = 'in_progress' AND claim_token = $3) AS held",
+            "SELECT EXISTS (SELECT 1 FROM vector_store_files WHERE vector_store_id = $1 AND \
+             file_id = $2 AND status = 'in_progress' AND claim_token = $3) AS held",
         )
         .bind::<Text, _>(vector_store_id.to_string())
         .bind::<Text, _>(file_id.to_string())

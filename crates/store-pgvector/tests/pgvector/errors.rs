@@ -37,7 +37,13 @@ async fn a_text_search_configuration_that_is_not_a_name_stops_connecting() {
     };
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert!(
-        matches!(&err, store_core::StoreError::InvalidInput { field: Some(store_core::Field::Setting(s)), .. } if s == "storage.pgvector.text_search_config"),
+        matches!(
+            &err,
+            store_core::StoreError::InvalidInput {
+                field: Some(store_core::Field::Setting(s)),
+                ..
+            } if s == "storage.pgvector.text_search_config"
+        ),
         "{err:?}"
     );
 }

@@ -18,7 +18,8 @@ static MIGRATED: OnceCell<()> = OnceCell::const_new();
 
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL is not set: run `make test`, or `scripts/services.sh up pg` and `eval \"$(scripts/services.sh env)\"`",
+        "DATABASE_URL is not set: run `make test`, or `scripts/services.sh up pg` and `eval \
+         \"$(scripts/services.sh env)\"`",
     )
 }
 

@@ -20,8 +20,8 @@ use crate::metrics::{
 use crate::sandbox::{Sandbox, SandboxLimits};
 use crate::{FileService, VectorService};
 
-const TEXT: &str = "The quick brown fox jumps over the lazy dog. It was not amused \
-    at all, and the dog said so, at length, to anyone who would listen that day.";
+const TEXT: &str = "The quick brown fox jumps over the lazy dog. It was not amused at all, and \
+                    the dog said so, at length, to anyone who would listen that day.";
 const FILE_BYTES: u64 = 4321;
 /// Tokens a chunk of the job.
 const CHUNK_TOKENS: u32 = 12;

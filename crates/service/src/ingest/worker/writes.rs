@@ -34,7 +34,12 @@ impl Ingestor {
         let written = match self.store_group(&jobs).await {
             Ok(written) => written,
             Err(e) => {
-                tracing::debug!(vector_store = %store_id, jobs = jobs.len(), error = %crate::error::error_chain(&e), "a group of ingestion jobs failed; each runs alone");
+                tracing::debug!(
+                    vector_store = %store_id,
+                    jobs = jobs.len(),
+                    error = %crate::error::error_chain(&e),
+                    "a group of ingestion jobs failed; each runs alone"
+                );
                 Vec::new()
             }
         };
@@ -54,7 +59,12 @@ impl Ingestor {
             for j in &done {
                 if finished.contains(&j.file.id) {
                     crate::metrics::job_completed(j.pieces.len() as u64, j.file.bytes);
-                    tracing::info!(vector_store = %store_id, file = %j.file.id, outcome = ?JobOutcome::Completed { usage_bytes: usage(&j.pieces) }, "ingestion job ended");
+                    tracing::info!(
+                        vector_store = %store_id,
+                        file = %j.file.id,
+                        outcome = ?JobOutcome::Completed { usage_bytes: usage(&j.pieces) },
+                        "ingestion job ended"
+                    );
                 } else {
                     self.clean_up_cancelled(&j.claim.job).await?;
                 }
@@ -244,7 +254,13 @@ impl Ingestor {
     /// A fault on the server's side (not the file's) is tried again, after a back-off, until
     /// the retries run out; then the file fails with `server_error`.
     pub(super) fn on_error(&self, job: &AttachedFile, e: ServiceError) -> Ended {
-        tracing::warn!(vector_store = %job.vector_store_id, file = %job.file_id, retry = job.retries, error = %crate::error::error_chain(&e), "ingestion step failed");
+        tracing::warn!(
+            vector_store = %job.vector_store_id,
+            file = %job.file_id,
+            retry = job.retries,
+            error = %crate::error::error_chain(&e),
+            "ingestion step failed"
+        );
         Ended::Outcome(if job.retries < self.max_retries {
             JobOutcome::Retry
         } else {
