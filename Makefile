@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test test-chaos test-hostile model services-up services-down fmt lint build bench bench-quick
+.PHONY: run test test-chaos test-hostile model services-up services-down fmt lint build build-features bench bench-quick
 
 model:
 	scripts/fetch-model.sh
@@ -17,6 +17,11 @@ services-down:
 
 build:
 	$(CARGO) build -p vector-store-server
+
+# The server compiled with no back-end feature, with each alone and with all (CI runs it before
+# the tests).
+build-features:
+	scripts/build-features.sh
 
 # Uses DATABASE_URL / VECTOR_STORE__DATABASE__URL when set; otherwise starts a project-local
 # PostgreSQL with pgvector (left running: `make services-down` stops it).
