@@ -169,7 +169,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let mut keys = Vec::new();
     for tenant in ["a", "b", "c", "d"] {
         let (_, key) = state
-            .auth
+            .auth()
             .create_key(&format!("{tenant}_{run}"))
             .await
             .expect("a tenant's key");

@@ -192,13 +192,8 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
     };
     let service =
         VectorService::new(catalog, stores, embedders, hybrid).with_limits(settings.limits);
-    let ingest = IngestService::new(service.clone(), files.clone(), pg_catalog, sandbox);
-    Ok(AppState {
-        service,
-        auth: Arc::new(auth),
-        files,
-        ingest,
-    })
+    let ingest = IngestService::new(service, files, pg_catalog, sandbox);
+    Ok(AppState::new(ingest, Arc::new(auth)))
 }
 
 /// The background work of a running server: ingestion workers and the expiry sweeper.
@@ -247,7 +242,7 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
     let mut tasks = Vec::new();
     for _ in 0..settings.ingest.workers {
         let worker = Ingestor::new(
-            state.ingest.clone(),
+            state.ingest().clone(),
             settings.ingest.lease_secs,
             settings.ingest.max_attempts,
         )
@@ -258,8 +253,8 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
             worker.run(Duration::from_millis(200), shutdown.clone()),
         ));
     }
-    let files = state.files.clone();
-    let service = state.service.clone();
+    let files = state.files().clone();
+    let service = state.vectors().clone();
     let every = Duration::from_secs(settings.ingest.expiry_sweep_secs.max(1));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
@@ -289,7 +284,7 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
         }
     }));
     // Usage that writes changed is counted again within seconds, one collection at a time.
-    let service = state.service.clone();
+    let service = state.vectors().clone();
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         while !stop.is_cancelled() {

@@ -258,6 +258,36 @@ mod tests {
         }
     }
 
+    /// What the crates used as libraries take by `Default` is what the embedded defaults say,
+    /// so the server and a library user agree.
+    #[test]
+    fn the_library_defaults_are_the_embedded_defaults() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.limits, service::Limits::default());
+        assert_eq!(s.quotas, store_core::Quotas::default());
+        let pgvector: store_pgvector::PgVectorOptions =
+            serde_json::from_value(s.storage.pgvector.clone()).unwrap();
+        let pgvector_default = store_pgvector::PgVectorOptions::default();
+        assert_eq!(format!("{pgvector:?}"), format!("{pgvector_default:?}"));
+        #[cfg(feature = "elastic")]
+        {
+            let elastic: store_elastic::ElasticOptions =
+                serde_json::from_value(s.storage.elasticsearch.clone()).unwrap();
+            let elastic_default = store_elastic::ElasticOptions::default();
+            assert_eq!(format!("{elastic:?}"), format!("{elastic_default:?}"));
+        }
+    }
+
+    #[test]
+    fn the_embedded_defaults_rate_limit_fifty_a_second_in_bursts_of_a_hundred() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        let server = &s.server;
+        assert_eq!(
+            (server.rate_limit_per_second, server.rate_limit_burst),
+            (50, 100)
+        );
+    }
+
     #[test]
     fn the_environment_overrides_the_defaults() {
         let s = Settings::load_from(

@@ -8,8 +8,8 @@
 //! - `extract.rs`: extractors that parse and validate bodies and query strings;
 //! - `startup.rs`: [`Application`], bound on any port (0 for tests).
 //!
-//! This crate never names a concrete storage back-end: it receives a
-//! [`store_core::StoreRegistry`] and a [`store_core::Catalog`].
+//! This crate depends on `service` and `models` alone: it never names a storage back-end, nor
+//! the storage contract, nor a model; the service's types are all it sees.
 
 pub mod console;
 pub mod error;

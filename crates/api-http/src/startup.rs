@@ -26,6 +26,7 @@ use service::{
     VectorService,
 };
 
+/// The `[server]` settings; every default is in the binary's `config/default.toml`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
     pub host: String,
@@ -33,25 +34,19 @@ pub struct HttpSettings {
     /// The largest request body, in bytes.
     pub body_limit_bytes: usize,
     /// Worker threads; 0 means one per core.
-    #[serde(default)]
     pub workers: usize,
-    #[serde(default = "default_shutdown")]
     pub shutdown_timeout_secs: u64,
     /// Requests a second each tenant may make on average; 0 turns rate limiting off.
-    #[serde(default = "default_rate_limit_per_second")]
     pub rate_limit_per_second: u32,
     /// Requests each tenant may make at once (its bucket's size); 0 means
     /// `rate_limit_per_second`.
-    #[serde(default = "default_rate_limit_burst")]
     pub rate_limit_burst: u32,
     /// Requests of one tenant in progress at once; one over it waits up to 10 s for a turn,
     /// then gets 429. Keep it below `database.pool_size`; 0 turns the bound off.
-    #[serde(default = "default_max_in_flight")]
     pub max_in_flight_per_tenant: usize,
     /// Requests of all tenants in progress at once; one over it waits (within the same 10 s)
     /// and then gets 503. Keep it below `database.pool_size`, so that authentication,
     /// ingestion and the queue always find a connection; 0 turns the bound off.
-    #[serde(default = "default_max_in_flight_total")]
     pub max_in_flight: usize,
     /// The bearer token `GET /metrics` asks for. Unset with API keys on, `/metrics` is not
     /// served; unset in `open` mode, it is public (that mode listens on loopback only).
@@ -59,36 +54,37 @@ pub struct HttpSettings {
     pub metrics_token: Option<SecretString>,
 }
 
-fn default_max_in_flight() -> usize {
-    8
-}
-
-fn default_max_in_flight_total() -> usize {
-    12
-}
-
 /// How long a request over its tenant's bound on requests in flight waits for a turn.
 const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-fn default_shutdown() -> u64 {
-    30
-}
-
-fn default_rate_limit_per_second() -> u32 {
-    50
-}
-
-fn default_rate_limit_burst() -> u32 {
-    100
-}
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub service: VectorService,
-    pub auth: Arc<AuthService>,
-    pub files: FileService,
-    pub ingest: IngestService,
+    ingest: IngestService,
+    auth: Arc<AuthService>,
+}
+
+impl AppState {
+    /// The state over `ingest` (which holds the vector and file services) and `auth`.
+    pub fn new(ingest: IngestService, auth: Arc<AuthService>) -> Self {
+        Self { ingest, auth }
+    }
+
+    pub fn vectors(&self) -> &VectorService {
+        self.ingest.vectors()
+    }
+
+    pub fn files(&self) -> &FileService {
+        self.ingest.files()
+    }
+
+    pub fn ingest(&self) -> &IngestService {
+        &self.ingest
+    }
+
+    pub fn auth(&self) -> &AuthService {
+        &self.auth
+    }
 }
 
 pub struct Application {
@@ -115,10 +111,10 @@ pub fn check_auth_mode(mode: AuthMode, host: &str) -> Result<(), String> {
 
 impl Application {
     pub fn build(settings: &HttpSettings, state: AppState) -> std::io::Result<Self> {
-        check_auth_mode(state.auth.mode(), &settings.host).map_err(std::io::Error::other)?;
+        check_auth_mode(state.auth().mode(), &settings.host).map_err(std::io::Error::other)?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let bound = listener.local_addr()?;
-        let open = state.auth.mode() == AuthMode::Open;
+        let open = state.auth().mode() == AuthMode::Open;
         if open && !bound.ip().is_loopback() {
             return Err(std::io::Error::other(format!(
                 "auth mode 'open' is allowed only on a loopback address: '{}' is bound to {}",
@@ -139,7 +135,8 @@ impl Application {
             settings.max_in_flight,
             IN_FLIGHT_WAIT,
         ));
-        let metrics_access = MetricsAccess::new(data.auth.mode(), settings.metrics_token.as_ref());
+        let metrics_access =
+            MetricsAccess::new(data.auth().mode(), settings.metrics_token.as_ref());
         if matches!(metrics_access, MetricsAccess::Off) {
             tracing::info!("GET /metrics is off: set server.metrics_token to serve it");
         }
@@ -323,15 +320,6 @@ mod tests {
         assert!(check_auth_mode(AuthMode::Open, "localhost").is_ok());
         assert!(check_auth_mode(AuthMode::Open, "0.0.0.0").is_err());
         assert!(check_auth_mode(AuthMode::Keys, "0.0.0.0").is_ok());
-    }
-
-    #[test]
-    fn rate_limits_default_to_fifty_a_second_in_bursts_of_a_hundred() {
-        let s: HttpSettings = serde_json::from_value(serde_json::json!({
-            "host": "127.0.0.1", "port": 0, "body_limit_bytes": 1024
-        }))
-        .unwrap();
-        assert_eq!((s.rate_limit_per_second, s.rate_limit_burst), (50, 100));
     }
 
     #[test]

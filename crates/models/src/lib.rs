@@ -18,6 +18,7 @@ pub mod platform;
 pub mod raw;
 pub mod validation;
 pub mod walk;
+pub mod wire;
 
 pub use error::{ErrorBody, ErrorEnvelope};
 pub use filter::Filter;

@@ -173,13 +173,25 @@ impl PartialSchema for SearchType {
 
 impl ToSchema for SearchType {}
 
+/// The default page size of OpenAI's cursor lists, as the schema shows it.
+pub(crate) fn cursor_page_default() -> u32 {
+    crate::wire::page::CURSOR_DEFAULT
+}
+
+/// The default page size of `GET /v1/files`, as the schema shows it.
+pub(crate) fn files_page_default() -> u32 {
+    crate::wire::page::FILES_DEFAULT
+}
+
 /// The `object` of each response object: a fixed string, or one of a few.
 pub(crate) mod object {
     use super::one_of_strings;
     use utoipa::openapi::schema::Object;
 
+    use crate::wire::object::*;
+
     macro_rules! objects {
-        ($($(#[$doc:meta])* $fn:ident => [$($value:literal),+ $(,)?];)*) => {
+        ($($(#[$doc:meta])* $fn:ident => [$($value:expr),+ $(,)?];)*) => {
             $(
                 $(#[$doc])*
                 pub(crate) fn $fn() -> Object {
@@ -190,25 +202,20 @@ pub(crate) mod object {
     }
 
     objects! {
-        list => ["list"];
-        text => ["text"];
-        vector_store => ["vector_store"];
+        list => [LIST];
+        text => [TEXT];
+        vector_store => [VECTOR_STORE];
         /// One schema serves every deletion: of a vector store, a store's file, a file and a
         /// raw collection.
-        deleted => [
-            "vector_store.deleted",
-            "vector_store.file.deleted",
-            "file",
-            "collection.deleted"
-        ];
-        search_results_page => ["vector_store.search_results.page"];
-        file => ["file"];
-        vector_store_file => ["vector_store.file"];
-        files_batch => ["vector_store.files_batch"];
-        file_content_page => ["vector_store.file_content.page"];
-        collection => ["collection"];
-        upsert_result => ["upsert.result"];
-        delete_result => ["delete.result"];
-        api_key => ["api_key"];
+        deleted => [VECTOR_STORE_DELETED, VECTOR_STORE_FILE_DELETED, FILE, COLLECTION_DELETED];
+        search_results_page => [SEARCH_RESULTS_PAGE];
+        file => [FILE];
+        vector_store_file => [VECTOR_STORE_FILE];
+        files_batch => [FILES_BATCH];
+        file_content_page => [FILE_CONTENT_PAGE];
+        collection => [COLLECTION];
+        upsert_result => [UPSERT_RESULT];
+        delete_result => [DELETE_RESULT];
+        api_key => [API_KEY];
     }
 }

@@ -334,7 +334,7 @@ pub struct ContentPart {
 impl ContentPart {
     pub fn text(text: impl Into<String>) -> Self {
         Self {
-            kind: "text".into(),
+            kind: crate::wire::object::TEXT.into(),
             text: text.into(),
         }
     }
@@ -537,6 +537,20 @@ pub struct KeysQuery {
     pub limit: Option<u32>,
     /// The id of the key the page starts after.
     pub after: Option<String>,
+}
+
+impl CollectionDataQuery {
+    /// The page size asked for, or the default.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(crate::wire::page::DOCUMENTS_DEFAULT)
+    }
+}
+
+impl KeysQuery {
+    /// The page size asked for, or the default.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(crate::wire::page::KEYS_DEFAULT)
+    }
 }
 
 #[cfg(test)]

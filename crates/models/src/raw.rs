@@ -281,6 +281,13 @@ pub struct RawDocumentPage {
     pub data: Vec<RawDocumentRow>,
 }
 
+impl PageQuery {
+    /// The page size asked for, or the default.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(crate::wire::page::DOCUMENTS_DEFAULT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use crate::vector_stores::VectorStores;
 /// The base URL when neither the builder nor `OPENAI_BASE_URL` names one.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// The response header that tells polling helpers how long to wait before the next poll.
-pub const POLL_AFTER_HEADER: &str = "openai-poll-after-ms";
+pub use models::wire::POLL_AFTER_HEADER;
 /// How long a request may take in all, unless the builder says otherwise (as the official SDKs).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long polling helpers wait when neither the caller nor the response names an interval.

@@ -81,7 +81,7 @@ impl Library {
     /// A new vector store holding every file under `dir`, ingested and waited for. Returns the
     /// store's id and the files that could not be ingested, each with why.
     pub async fn index(&self, name: &str, dir: &Path) -> anyhow::Result<(String, Vec<String>)> {
-        let vectors = &self.ingest.vectors;
+        let vectors = self.ingest.vectors();
         let store = vectors
             .create_collection(
                 &self.tenant,
@@ -100,7 +100,7 @@ impl Library {
                 .unwrap_or_default();
             let bytes = tokio::fs::read(&path).await?;
             let id = FileService::new_id();
-            let files = &self.ingest.files;
+            let files = self.ingest.files();
             let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes)]);
             let received = files.receive(&id, body).await?;
             let meta = UploadMeta {
@@ -146,7 +146,7 @@ impl Library {
         query: &str,
         k: usize,
     ) -> Result<Vec<Hit>, ServiceError> {
-        let vectors = &self.ingest.vectors;
+        let vectors = self.ingest.vectors();
         let store = vectors.collection_by_id(&self.tenant, store_id).await?;
         vectors
             .search(

@@ -33,6 +33,14 @@ pub use in_flight::{InFlight, TooManyInFlight, Turn};
 pub use ingest::{IngestService, Ingestor, StoreState, auto_chunking, batch_status, chunking};
 pub use rate_limit::{HOUSEKEEPING_EVERY, RateLimitStatus, RateLimited, RateLimits};
 pub use records::RECORD_TTL;
+/// The records and values the service's answers are made of, for the surfaces over it: a
+/// surface depends on this crate (and `models`) alone, never on the storage contract.
+pub use store_core::{
+    ApiKeyRecord, AttachedFile, AttachedPage, Batch, CollectionRecord, CollectionUpdate, FilePage,
+    FileRecord, FileStatus, Hit, PageOrder, PageRequest, StatusCounts, StoredChunk, Tenant,
+};
 pub use store_core::{DocumentPart, Field, FileExpiryPart};
 pub use usage::RECOUNT_INTERVAL_SECS;
-pub use vectors::{CreateCollectionInput, DocumentInput, Limits, SearchInput, VectorService};
+pub use vectors::{
+    CreateCollectionInput, CreateStoreInput, DocumentInput, Limits, SearchInput, VectorService,
+};

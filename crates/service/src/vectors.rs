@@ -70,7 +70,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-pub use inputs::{CreateCollectionInput, DocumentInput, SearchInput};
+pub use inputs::{CreateCollectionInput, CreateStoreInput, DocumentInput, SearchInput};
 
 impl VectorService {
     pub fn new(

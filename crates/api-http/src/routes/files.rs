@@ -5,7 +5,7 @@ use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
-use store_core::{FilePage, FileRecord};
+use service::{FilePage, FileRecord};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -20,7 +20,7 @@ type State = web::Data<AppState>;
 pub fn file_object(f: FileRecord) -> FileObject {
     FileObject {
         id: f.id,
-        object: "file".into(),
+        object: models::wire::object::FILE.into(),
         bytes: f.bytes,
         created_at: f.created_at,
         filename: f.filename,
@@ -60,7 +60,7 @@ pub struct UploadForm {
     operation_id = "createFile",
     summary = "Upload a file",
     description = "A `multipart/form-data` body with the file and its `purpose`; the file is \
-                   streamed to disk, and refused past `limits.max_file_bytes`.",
+                   streamed to disk, and refused past `files.max_upload_bytes`.",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The stored file.", body = FileObject),
@@ -78,9 +78,9 @@ async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     let id = FileService::new_id();
     // A temporary received and then refused (or a form that breaks off) goes when dropped.
-    let (received, meta) = read_upload(&state.files, &id, &req, payload).await?;
+    let (received, meta) = read_upload(state.files(), &id, &req, payload).await?;
     let record = state
-        .files
+        .files()
         .register(&caller.tenant, id, received, meta)
         .await?;
     Ok(HttpResponse::Ok().json(file_object(record)))
@@ -165,12 +165,12 @@ async fn list(
     ValidQuery(q): ValidQuery<FileListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = FilePage {
+        limit: q.page_size() as usize,
         purpose: q.purpose,
-        limit: q.limit.unwrap_or(10_000) as usize,
         order: page_order(q.order),
         after: q.after,
     };
-    let (files, has_more) = state.files.page(&caller.tenant, page).await?;
+    let (files, has_more) = state.files().page(&caller.tenant, page).await?;
     let data: Vec<FileObject> = files.into_iter().map(file_object).collect();
     Ok(HttpResponse::Ok().json(ListPage::new(data, has_more, |x| &x.id)))
 }
@@ -189,7 +189,7 @@ async fn retrieve(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(file_object(state.files.get(&caller.tenant, &id).await?)))
+    Ok(HttpResponse::Ok().json(file_object(state.files().get(&caller.tenant, &id).await?)))
 }
 
 #[utoipa::path(
@@ -215,10 +215,10 @@ async fn delete(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.files.delete(&caller.tenant, &id).await?;
+    state.files().delete(&caller.tenant, &id).await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: id.into_inner(),
-        object: "file".into(),
+        object: models::wire::object::FILE.into(),
         deleted: true,
     }))
 }
@@ -246,8 +246,8 @@ async fn content(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.files.get(&caller.tenant, &id).await?;
-    let file = state.files.blobs().open(&record.id).await?;
+    let record = state.files().get(&caller.tenant, &id).await?;
+    let file = state.files().blobs().open(&record.id).await?;
     let stream = tokio_util::io::ReaderStream::new(file);
     let disposition = format!(
         "attachment; filename=\"{}\"",

@@ -44,7 +44,7 @@ async fn health() -> HttpResponse {
     responses((status = 200, description = "Ready for traffic.", body = Status), Unready),
 )]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.service.ready().await?;
+    state.vectors().ready().await?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 
@@ -92,7 +92,7 @@ async fn metrics(
     access.check(super::bearer(&req))?;
     // The metrics matter most while the database is down: the gauges read from it keep their
     // last values then, and the rest is served.
-    if let Err(e) = state.ingest.sample_gauges().await {
+    if let Err(e) = state.ingest().sample_gauges().await {
         tracing::warn!(error = %e, "could not read the queue and pool gauges");
     }
     Ok(HttpResponse::Ok()

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use models::platform::{ApiKey, ApiKeyList, CreatedApiKey, KeysQuery};
-use store_core::ApiKeyRecord;
+use service::ApiKeyRecord;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Platform, SurfaceError};
@@ -18,7 +18,7 @@ type Reply = Result<HttpResponse, SurfaceError<Platform>>;
 fn view(r: ApiKeyRecord) -> ApiKey {
     ApiKey {
         id: r.id,
-        object: "api_key".into(),
+        object: models::wire::object::API_KEY.into(),
         prefix: r.prefix,
         created_at: r.created_at,
         revoked_at: r.revoked_at,
@@ -41,10 +41,10 @@ fn view(r: ApiKeyRecord) -> ApiKey {
     ),
 )]
 async fn list(state: State, caller: Caller, ValidQuery(q): ValidQuery<KeysQuery>) -> Reply {
-    let limit = q.limit.unwrap_or(100) as usize;
-    let (keys, has_more) = state.auth.keys_of(&caller.tenant, limit, q.after).await?;
+    let limit = q.page_size() as usize;
+    let (keys, has_more) = state.auth().keys_of(&caller.tenant, limit, q.after).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
-        object: "list".into(),
+        object: models::wire::object::LIST.into(),
         data: keys.into_iter().map(view).collect(),
         has_more,
     }))
@@ -61,7 +61,7 @@ async fn list(state: State, caller: Caller, ValidQuery(q): ValidQuery<KeysQuery>
     responses((status = 200, description = "The new key.", body = CreatedApiKey), Quota, Authed),
 )]
 async fn create(state: State, caller: Caller) -> Reply {
-    let (record, key) = state.auth.create_key_for(&caller.tenant).await?;
+    let (record, key) = state.auth().create_key_for(&caller.tenant).await?;
     tracing::info!(key_id = %record.id, "API key created");
     Ok(HttpResponse::Ok().json(CreatedApiKey {
         record: view(record),
@@ -82,7 +82,7 @@ async fn create(state: State, caller: Caller) -> Reply {
     responses((status = 200, description = "The key, revoked.", body = ApiKey), NotFound, Authed),
 )]
 async fn revoke(state: State, caller: Caller, id: web::Path<String>) -> Reply {
-    let record = state.auth.revoke_key_of(&caller.tenant, &id).await?;
+    let record = state.auth().revoke_key_of(&caller.tenant, &id).await?;
     tracing::info!(key_id = %record.id, "API key revoked");
     Ok(HttpResponse::Ok().json(view(record)))
 }

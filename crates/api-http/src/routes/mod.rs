@@ -15,7 +15,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use store_core::{CollectionRecord, Tenant};
+use service::{CollectionRecord, Tenant};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -92,7 +92,7 @@ impl Caller {
         {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let client = req.peer_addr().map(|a| a.ip());
-            let tenant = state.auth.authenticate(key.as_deref(), client).await?;
+            let tenant = state.auth().authenticate(key.as_deref(), client).await?;
             if let Some(limits) = limits
                 && let Some(status) = limits.check(&tenant)?
             {
@@ -131,7 +131,10 @@ impl FromRequest for VectorStorePath {
             let caller = caller.await?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let id = id.ok_or_else(|| ApiError::internal("a vector store route without {id}"))?;
-            let store = state.service.collection_by_id(&caller.tenant, &id).await?;
+            let store = state
+                .vectors()
+                .collection_by_id(&caller.tenant, &id)
+                .await?;
             Ok(Self { caller, store })
         })
     }
@@ -207,7 +210,7 @@ where
             let by = by.await.map_err(Into::into)?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let record = state
-                .service
+                .vectors()
                 .collection(&caller.tenant, by.collection_name(), by.backend())
                 .await
                 .map_err(ApiError::from)?;
@@ -235,10 +238,10 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
 }
 
 /// The order of a cursor list; OpenAI's default is newest first.
-fn page_order(order: Option<models::openai::Order>) -> store_core::PageOrder {
+fn page_order(order: Option<models::openai::Order>) -> service::PageOrder {
     match order.unwrap_or_default() {
-        models::openai::Order::Asc => store_core::PageOrder::Asc,
-        models::openai::Order::Desc => store_core::PageOrder::Desc,
+        models::openai::Order::Asc => service::PageOrder::Asc,
+        models::openai::Order::Desc => service::PageOrder::Desc,
     }
 }
 

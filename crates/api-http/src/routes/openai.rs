@@ -7,7 +7,7 @@ use models::openai::{
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
 use serde_json::{Map, Value};
-use store_core::{CollectionRecord, CollectionUpdate, Hit, PageRequest};
+use service::{CollectionRecord, CollectionUpdate, Hit, PageRequest};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -15,7 +15,7 @@ use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, VectorStorePath, page_order};
 use crate::startup::AppState;
-use service::{CreateCollectionInput, SearchInput, StoreState};
+use service::{SearchInput, StoreState};
 
 type State = web::Data<AppState>;
 
@@ -32,7 +32,7 @@ fn string_values(metadata: Map<String, Value>) -> Map<String, Value> {
 }
 
 async fn view(state: &AppState, r: CollectionRecord) -> Result<VectorStore, ApiError> {
-    let store_state = state.ingest.store_state(&r).await?;
+    let store_state = state.ingest().store_state(&r).await?;
     Ok(view_of(r, store_state))
 }
 
@@ -44,7 +44,7 @@ fn view_of(r: CollectionRecord, store_state: StoreState) -> VectorStore {
         status,
     } = store_state;
     VectorStore {
-        object: "vector_store".into(),
+        object: models::wire::object::VECTOR_STORE.into(),
         created_at: r.created_at,
         name: r.name.unwrap_or_default(),
         usage_bytes,
@@ -84,22 +84,9 @@ async fn create(
     caller: Caller,
     ValidJson(body): ValidJson<CreateVectorStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let model = body
-        .embedding_model
-        .unwrap_or_else(|| state.service.default_model().to_string());
-    let input = CreateCollectionInput {
-        collection: String::new(),
-        name: body.name,
-        model: Some(model),
-        dimension: None,
-        metadata: body.metadata.unwrap_or_default(),
-        expires_after_days: body.expires_after.map(|e| e.days),
-        backend: body.storage_backend,
-    };
-    let file_ids = body.file_ids.unwrap_or_default();
     let record = state
-        .ingest
-        .create_store(&caller.tenant, input, file_ids, body.chunking_strategy)
+        .ingest()
+        .create_store(&caller.tenant, body.into())
         .await?;
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
 }
@@ -125,14 +112,17 @@ async fn list(
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageRequest {
-        limit: q.limit.unwrap_or(20) as usize,
+        limit: q.page_size() as usize,
         order: page_order(q.order),
         after: q.after,
         before: q.before,
     };
-    let (records, has_more) = state.service.page_collections(&caller.tenant, page).await?;
+    let (records, has_more) = state
+        .vectors()
+        .page_collections(&caller.tenant, page)
+        .await?;
     // The page's usage and file counts, as the catalog keeps them: one look-up for the page.
-    let states = state.ingest.store_states(&records).await?;
+    let states = state.ingest().store_states(&records).await?;
     let data: Vec<VectorStore> = records
         .into_iter()
         .zip(states)
@@ -196,7 +186,7 @@ async fn update(
         expires_after_days: body.expires_after.map(|e| e.map(|e| e.days)),
     };
     let record = state
-        .service
+        .vectors()
         .update_collection(&caller.tenant, &record, update)
         .await?;
     Ok(HttpResponse::Ok().json(view(&state, record).await?))
@@ -220,12 +210,12 @@ async fn delete(
     }: VectorStorePath,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .service
+        .vectors()
         .delete_collection(&caller.tenant, &record)
         .await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: record.id,
-        object: "vector_store.deleted".into(),
+        object: models::wire::object::VECTOR_STORE_DELETED.into(),
         deleted: true,
     }))
 }
@@ -276,11 +266,11 @@ async fn search(
         weights: None,
     };
     let hits = state
-        .service
+        .vectors()
         .search_many(&record, queries.clone(), template)
         .await?;
     Ok(HttpResponse::Ok().json(SearchResultsPage {
-        object: "vector_store.search_results.page".into(),
+        object: models::wire::object::SEARCH_RESULTS_PAGE.into(),
         search_query: queries,
         data: hits.into_iter().map(hit_view).collect(),
         has_more: false,

@@ -7,7 +7,7 @@ use models::platform::{
     DocumentRow, ExpiresAfter, ExpiryAnchor, IndexResponse, IndexingPayload, SearchRequest,
     SearchResponse, SearchResult,
 };
-use store_core::{CollectionRecord, Hit, StoredChunk};
+use service::{CollectionRecord, Hit, StoredChunk};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Platform, SurfaceError};
@@ -71,9 +71,9 @@ pub fn info(r: CollectionRecord) -> CollectionInfo {
     ),
 )]
 async fn list(state: State, caller: Caller) -> Reply {
-    let data = state.service.list_collections(&caller.tenant).await?;
+    let data = state.vectors().list_collections(&caller.tenant).await?;
     Ok(HttpResponse::Ok().json(CollectionList {
-        object: "list".into(),
+        object: models::wire::object::LIST.into(),
         data: data.into_iter().map(info).collect(),
     }))
 }
@@ -101,7 +101,7 @@ async fn create(
     ValidJson(body): ValidJson<CreateCollection>,
 ) -> Reply {
     let record = state
-        .service
+        .vectors()
         .create_collection(&caller.tenant, body.into())
         .await?;
     // 200, as the platform API and OpenAI's create answer (the raw /v2 API keeps 201).
@@ -150,7 +150,7 @@ async fn delete_collection(
     Named { caller, record, .. }: Named<ValidJson<DeleteCollection>>,
 ) -> Reply {
     state
-        .service
+        .vectors()
         .delete_collection(&caller.tenant, &record)
         .await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
@@ -186,14 +186,14 @@ async fn data(
         ..
     }: Named<ValidQuery<CollectionDataQuery>>,
 ) -> Reply {
-    let limit = q.limit.unwrap_or(100);
+    let limit = q.page_size();
     let offset = q.offset.unwrap_or(0);
     let (rows, total) = state
-        .service
+        .vectors()
         .list_documents(&record, limit as usize, offset as usize)
         .await?;
     Ok(HttpResponse::Ok().json(CollectionData {
-        object: "list".into(),
+        object: models::wire::object::LIST.into(),
         collection: record.collection,
         total,
         limit,
@@ -251,7 +251,7 @@ async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<Indexing
     let input = CreateCollectionInput {
         collection: body.collection,
         name: body.name,
-        model: Some(state.service.default_model().to_string()),
+        model: Some(state.vectors().default_model().to_string()),
         dimension: None,
         metadata: body.metadata.unwrap_or_default(),
         expires_after_days: body.expires_after.map(|e| e.days),
@@ -259,7 +259,7 @@ async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<Indexing
     };
     let docs: Vec<DocumentInput> = body.documents.iter().map(document_input).collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-    let (record, indexed) = state.service.index(&caller.tenant, input, docs).await?;
+    let (record, indexed) = state.vectors().index(&caller.tenant, input, docs).await?;
     Ok(HttpResponse::Ok().json(IndexResponse {
         message: format!("indexed {indexed} documents into '{}'", record.collection),
         collection: record.collection,
@@ -311,9 +311,9 @@ async fn search(
         score_threshold: body.ranking_options.and_then(|r| r.score_threshold),
         weights: None,
     };
-    let hits = state.service.search(&record, input).await?;
+    let hits = state.vectors().search(&record, input).await?;
     Ok(HttpResponse::Ok().json(SearchResponse {
-        object: "vector_store.search_results.page".into(),
+        object: models::wire::object::SEARCH_RESULTS_PAGE.into(),
         search_query: body.query,
         data: hits.into_iter().map(result_view).collect(),
         has_more: false,
@@ -339,7 +339,7 @@ async fn delete_index(
     state: State,
     Named { record, .. }: Named<ValidJson<DeleteRequest>>,
 ) -> Reply {
-    let deleted = state.service.delete_all(&record).await?;
+    let deleted = state.vectors().delete_all(&record).await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         message: format!("deleted every document of '{}'", record.collection),
         collection: record.collection,
@@ -369,7 +369,10 @@ async fn delete_by_ids(
         ..
     }: Named<ValidJson<DeleteByIdsRequest>>,
 ) -> Reply {
-    let deleted = state.service.delete_files(&record, &body.index_ids).await?;
+    let deleted = state
+        .vectors()
+        .delete_files(&record, &body.index_ids)
+        .await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         message: format!("deleted {deleted} documents from '{}'", record.collection),
         collection: record.collection,

@@ -8,7 +8,7 @@ use models::raw::{
     RawCollectionList, RawDocumentPage, RawDocumentRow, RawHit, RawSearch, RawSearchResponse,
     UpsertDocuments, UpsertResponse,
 };
-use store_core::{CollectionRecord, Hit, StoredChunk};
+use service::{CollectionRecord, Hit, StoredChunk};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Raw, SurfaceError};
@@ -24,7 +24,7 @@ type Reply = Result<HttpResponse, SurfaceError<Raw>>;
 fn view(r: CollectionRecord) -> RawCollection {
     RawCollection {
         id: r.id,
-        object: "collection".into(),
+        object: models::wire::object::COLLECTION.into(),
         collection: r.collection,
         name: r.name,
         model: r.model,
@@ -59,7 +59,7 @@ async fn create(
     ValidJson(body): ValidJson<CreateRawCollection>,
 ) -> Reply {
     let record = state
-        .service
+        .vectors()
         .create_collection(&caller.tenant, body.into())
         .await?;
     Ok(HttpResponse::Created().json(view(record)))
@@ -77,9 +77,9 @@ async fn create(
     ),
 )]
 async fn list(state: State, caller: Caller) -> Reply {
-    let data = state.service.list_collections(&caller.tenant).await?;
+    let data = state.vectors().list_collections(&caller.tenant).await?;
     Ok(HttpResponse::Ok().json(RawCollectionList {
-        object: "list".into(),
+        object: models::wire::object::LIST.into(),
         data: data.into_iter().map(view).collect(),
     }))
 }
@@ -123,12 +123,12 @@ async fn get(Named { record, .. }: PathCollection) -> Reply {
 )]
 async fn delete(state: State, Named { caller, record, .. }: PathCollection) -> Reply {
     state
-        .service
+        .vectors()
         .delete_collection(&caller.tenant, &record)
         .await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: record.id,
-        object: "collection.deleted".into(),
+        object: models::wire::object::COLLECTION_DELETED.into(),
         deleted: true,
     }))
 }
@@ -175,9 +175,9 @@ async fn upsert(
     }: PathAnd<ValidJson<UpsertDocuments>>,
 ) -> Reply {
     let docs = body.documents.into_iter().map(document_input).collect();
-    let upserted = state.service.upsert(&record, docs).await?;
+    let upserted = state.vectors().upsert(&record, docs).await?;
     Ok(HttpResponse::Ok().json(UpsertResponse {
-        object: "upsert.result".into(),
+        object: models::wire::object::UPSERT_RESULT.into(),
         upserted,
     }))
 }
@@ -209,15 +209,15 @@ async fn documents(
     }: PathAnd<ValidQuery<PageQuery>>,
 ) -> Reply {
     let (rows, total) = state
-        .service
+        .vectors()
         .list_documents(
             &record,
-            q.limit.unwrap_or(100) as usize,
+            q.page_size() as usize,
             q.offset.unwrap_or(0) as usize,
         )
         .await?;
     Ok(HttpResponse::Ok().json(RawDocumentPage {
-        object: "list".into(),
+        object: models::wire::object::LIST.into(),
         total,
         data: rows.into_iter().map(row_view).collect(),
     }))
@@ -259,9 +259,9 @@ async fn delete_documents(
         ..
     }: PathAnd<ValidJson<DeleteDocuments>>,
 ) -> Reply {
-    let deleted = state.service.delete_files(&record, &body.ids).await?;
+    let deleted = state.vectors().delete_files(&record, &body.ids).await?;
     Ok(HttpResponse::Ok().json(DeleteDocumentsResponse {
-        object: "delete.result".into(),
+        object: models::wire::object::DELETE_RESULT.into(),
         deleted,
     }))
 }
@@ -310,9 +310,9 @@ async fn search(
         score_threshold: body.score_threshold,
         weights: body.hybrid.map(|h| (h.vector_weight, h.keyword_weight)),
     };
-    let hits = state.service.search(&record, input).await?;
+    let hits = state.vectors().search(&record, input).await?;
     Ok(HttpResponse::Ok().json(RawSearchResponse {
-        object: "list".into(),
+        object: models::wire::object::LIST.into(),
         data: hits.into_iter().map(hit_view).collect(),
     }))
 }

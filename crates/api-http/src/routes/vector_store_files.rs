@@ -8,7 +8,7 @@ use models::openai::{
     UpdateAttachedFile, VectorStoreFile,
 };
 use models::platform::ContentPart;
-use store_core::{AttachedFile, AttachedPage, Batch, FileStatus};
+use service::{AttachedFile, AttachedPage, Batch, FileStatus};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ const POLL_AFTER_MS: &str = "500";
 fn ok_polled(in_progress: bool) -> HttpResponseBuilder {
     let mut res = HttpResponse::Ok();
     if in_progress {
-        res.insert_header(("openai-poll-after-ms", POLL_AFTER_MS));
+        res.insert_header((models::wire::POLL_AFTER_HEADER, POLL_AFTER_MS));
     }
     res
 }
@@ -33,7 +33,7 @@ fn ok_polled(in_progress: bool) -> HttpResponseBuilder {
 pub fn file_view(f: AttachedFile) -> VectorStoreFile {
     VectorStoreFile {
         id: f.file_id,
-        object: "vector_store.file".into(),
+        object: models::wire::object::VECTOR_STORE_FILE.into(),
         created_at: f.created_at,
         vector_store_id: f.vector_store_id,
         usage_bytes: f.usage_bytes,
@@ -52,7 +52,7 @@ pub fn file_view(f: AttachedFile) -> VectorStoreFile {
     }
 }
 
-pub fn counts_view(c: store_core::StatusCounts) -> FileCounts {
+pub fn counts_view(c: service::StatusCounts) -> FileCounts {
     FileCounts {
         in_progress: c.in_progress,
         completed: c.completed,
@@ -64,13 +64,13 @@ pub fn counts_view(c: store_core::StatusCounts) -> FileCounts {
 
 async fn batch_view(
     state: &AppState,
-    store: &store_core::CollectionRecord,
+    store: &service::CollectionRecord,
     b: Batch,
 ) -> Result<FileBatch, ApiError> {
-    let (counts, status) = state.ingest.batch_state(store, &b).await?;
+    let (counts, status) = state.ingest().batch_state(store, &b).await?;
     Ok(FileBatch {
         id: b.id,
-        object: "vector_store.files_batch".into(),
+        object: models::wire::object::FILES_BATCH.into(),
         created_at: b.created_at,
         vector_store_id: b.vector_store_id,
         status,
@@ -106,7 +106,7 @@ async fn attach(
     ValidJson(body): ValidJson<AttachFile>,
 ) -> Result<HttpResponse, ApiError> {
     let attached = state
-        .ingest
+        .ingest()
         .attach_file(&caller.tenant, &store, body)
         .await?;
     Ok(ok_polled(true).json(file_view(attached)))
@@ -116,7 +116,7 @@ fn page_request(q: AttachedListQuery, batch_id: Option<String>) -> AttachedPage 
     AttachedPage {
         status: q.filter,
         batch_id,
-        limit: q.limit.unwrap_or(20) as usize,
+        limit: q.page_size() as usize,
         order: page_order(q.order),
         after: q.after,
         before: q.before,
@@ -152,7 +152,7 @@ async fn list(
     ValidQuery(q): ValidQuery<AttachedListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (files, has_more) = state
-        .ingest
+        .ingest()
         .page(&caller.tenant, &store, page_request(q, None))
         .await?;
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))
@@ -185,7 +185,7 @@ async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let (_, file_id) = path.into_inner();
     let f = state
-        .ingest
+        .ingest()
         .attached(&caller.tenant, &store, &file_id)
         .await?;
     Ok(ok_polled(f.status == FileStatus::InProgress).json(file_view(f)))
@@ -221,7 +221,7 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let (_, file_id) = path.into_inner();
     let f = state
-        .ingest
+        .ingest()
         .set_attributes(
             &caller.tenant,
             &store,
@@ -260,12 +260,12 @@ async fn detach(
 ) -> Result<HttpResponse, ApiError> {
     let (_, file_id) = path.into_inner();
     state
-        .ingest
+        .ingest()
         .detach(&caller.tenant, &store, &file_id)
         .await?;
     Ok(HttpResponse::Ok().json(Deleted {
         id: file_id,
-        object: "vector_store.file.deleted".into(),
+        object: models::wire::object::VECTOR_STORE_FILE_DELETED.into(),
         deleted: true,
     }))
 }
@@ -313,16 +313,16 @@ async fn content(
     };
     // The page's text, written as JSON, within the response limit (less the envelope).
     let max = state
-        .service
+        .vectors()
         .limits()
         .max_response_bytes
         .saturating_sub(256);
     let (text, next) = state
-        .ingest
+        .ingest()
         .content(&caller.tenant, &store, &file_id, offset, max)
         .await?;
     Ok(HttpResponse::Ok().json(FileContentPage {
-        object: "vector_store.file_content.page".into(),
+        object: models::wire::object::FILE_CONTENT_PAGE.into(),
         data: vec![ContentPart::text(text)],
         has_more: next.is_some(),
         next_page: next.map(|n| n.to_string()),
@@ -357,7 +357,7 @@ async fn create_batch(
     ValidJson(body): ValidJson<CreateBatch>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = state
-        .ingest
+        .ingest()
         .create_batch(&caller.tenant, &store, body)
         .await?;
     Ok(ok_polled(true).json(batch_view(&state, &store, batch).await?))
@@ -386,7 +386,7 @@ async fn get_batch(
 ) -> Result<HttpResponse, ApiError> {
     let (_, batch_id) = path.into_inner();
     let batch = state
-        .ingest
+        .ingest()
         .batch(&caller.tenant, &store, &batch_id)
         .await?;
     let view = batch_view(&state, &store, batch).await?;
@@ -420,7 +420,7 @@ async fn cancel_batch(
 ) -> Result<HttpResponse, ApiError> {
     let (_, batch_id) = path.into_inner();
     let batch = state
-        .ingest
+        .ingest()
         .cancel_batch(&caller.tenant, &store, &batch_id)
         .await?;
     Ok(HttpResponse::Ok().json(batch_view(&state, &store, batch).await?))
@@ -456,11 +456,11 @@ async fn batch_files(
 ) -> Result<HttpResponse, ApiError> {
     let (_, batch_id) = path.into_inner();
     let batch = state
-        .ingest
+        .ingest()
         .batch(&caller.tenant, &store, &batch_id)
         .await?;
     let (files, has_more) = state
-        .ingest
+        .ingest()
         .page(&caller.tenant, &store, page_request(q, Some(batch.id)))
         .await?;
     Ok(HttpResponse::Ok().json(page_view(files, has_more)))

@@ -177,8 +177,14 @@ pub struct UpdateAttachedFile {
 pub struct AttachedListQuery {
     /// How many objects a page holds, 1 to 100.
     #[validate(range(min = 1, max = 100))]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = 20))]
-    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100, default = 20))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        param(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
+    )]
     pub limit: Option<u32>,
     /// The order by `created_at`.
     #[cfg_attr(feature = "openapi", schema(default = "desc"))]
@@ -260,4 +266,11 @@ pub struct FileContentPage {
     /// The `page` to ask for the next part of the text; `null` on the last page.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_page: Option<String>,
+}
+
+impl AttachedListQuery {
+    /// The page size asked for, or the default.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(crate::wire::page::CURSOR_DEFAULT)
+    }
 }

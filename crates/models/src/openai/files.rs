@@ -68,11 +68,11 @@ pub struct FileListQuery {
     #[validate(range(min = 1, max = 10000))]
     #[cfg_attr(
         feature = "openapi",
-        schema(minimum = 1, maximum = 10000, default = 10000)
+        schema(minimum = 1, maximum = 10000, default = crate::openapi::files_page_default)
     )]
     #[cfg_attr(
         feature = "openapi",
-        param(minimum = 1, maximum = 10000, default = 10000)
+        param(minimum = 1, maximum = 10000, default = crate::openapi::files_page_default)
     )]
     pub limit: Option<u32>,
     /// The order by `created_at`.
@@ -81,4 +81,11 @@ pub struct FileListQuery {
     pub order: Option<Order>,
     /// The cursor: the id of the object the page starts after.
     pub after: Option<String>,
+}
+
+impl FileListQuery {
+    /// The page size asked for, or the default.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(crate::wire::page::FILES_DEFAULT)
+    }
 }

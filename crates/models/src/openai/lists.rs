@@ -24,8 +24,14 @@ pub enum Order {
 pub struct ListQuery {
     /// How many objects a page holds, 1 to 100.
     #[validate(range(min = 1, max = 100))]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = 20))]
-    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100, default = 20))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        param(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
+    )]
     pub limit: Option<u32>,
     /// The order by `created_at`.
     #[cfg_attr(feature = "openapi", schema(default = "desc"))]
@@ -71,7 +77,7 @@ impl<T> ListPage<T> {
     /// A page of `data`, its first and last ids taken with `id`.
     pub fn new(data: Vec<T>, has_more: bool, id: impl Fn(&T) -> &str) -> Self {
         Self {
-            object: "list".into(),
+            object: crate::wire::object::LIST.into(),
             first_id: data.first().map(|x| id(x).to_string()),
             last_id: data.last().map(|x| id(x).to_string()),
             has_more,
@@ -92,4 +98,11 @@ pub struct Deleted {
     pub object: String,
     /// Always `true`.
     pub deleted: bool,
+}
+
+impl ListQuery {
+    /// The page size asked for, or the default.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(crate::wire::page::CURSOR_DEFAULT)
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use models::openai::{AttachFile, BatchStatus, ChunkingStrategy, CreateBatch, VectorStoreStatus};
+use models::openai::{AttachFile, BatchStatus, CreateBatch, VectorStoreStatus};
 use serde_json::{Map, Value};
 use store_core::{
     AttachedFile, AttachedPage, Batch, CollectionRecord, Field, FileRecord, FileStatus,
@@ -13,7 +13,7 @@ use store_core::{
 use super::chunking;
 use crate::error::ServiceError;
 use crate::sandbox::{Failure, Sandbox};
-use crate::{CreateCollectionInput, FileService, VectorService};
+use crate::{CreateStoreInput, FileService, VectorService};
 
 /// The state of a batch, from its files' counts.
 pub fn batch_status(batch: &Batch, counts: &StatusCounts) -> BatchStatus {
@@ -55,9 +55,9 @@ impl StoreState {
 
 #[derive(Debug, Clone)]
 pub struct IngestService {
-    pub vectors: VectorService,
-    pub files: FileService,
-    pub catalog: Arc<dyn IngestCatalog>,
+    pub(crate) vectors: VectorService,
+    pub(crate) files: FileService,
+    pub(crate) catalog: Arc<dyn IngestCatalog>,
     sandbox: Arc<Sandbox>,
 }
 
@@ -74,6 +74,16 @@ impl IngestService {
             catalog,
             sandbox: Arc::new(sandbox),
         }
+    }
+
+    /// The vector stores' service this one attaches files to.
+    pub fn vectors(&self) -> &VectorService {
+        &self.vectors
+    }
+
+    /// The uploaded files' service this one reads files from.
+    pub fn files(&self) -> &FileService {
+        &self.files
     }
 
     /// The text of `file`: kept from an earlier extraction, or extracted now and kept.
@@ -151,16 +161,23 @@ impl IngestService {
         Ok(self.catalog.attach(file).await?)
     }
 
-    /// Creates a collection with `file_ids` attached (each split by `chunking_strategy`). Every
-    /// file is checked before the collection is made; when one cannot be attached after all,
-    /// the collection (and what was attached to it) is removed again.
+    /// Creates a collection with files attached (each split by the input's chunking strategy),
+    /// with the default model when the input names none. Every file is checked before the
+    /// collection is made; when one cannot be attached after all, the collection (and what was
+    /// attached to it) is removed again.
     pub async fn create_store(
         &self,
         tenant: &Tenant,
-        input: CreateCollectionInput,
-        file_ids: Vec<String>,
-        chunking_strategy: Option<ChunkingStrategy>,
+        input: CreateStoreInput,
     ) -> Result<CollectionRecord, ServiceError> {
+        let CreateStoreInput {
+            collection: mut input,
+            file_ids,
+            chunking_strategy,
+        } = input;
+        if input.model.is_none() {
+            input.model = Some(self.vectors.default_model().to_string());
+        }
         let model_max = self.vectors.max_tokens_of(input.model.as_deref());
         let mut files = Vec::with_capacity(file_ids.len());
         for (i, file_id) in file_ids.into_iter().enumerate() {

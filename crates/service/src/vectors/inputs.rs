@@ -71,3 +71,31 @@ pub struct SearchInput {
     /// (vector weight, keyword weight) for hybrid search; the configured ones when `None`.
     pub weights: Option<(f32, f32)>,
 }
+
+/// A vector store made with files attached (OpenAI's `POST /v1/vector_stores`): the collection,
+/// made with the service's default model when none is named, and the files, each split by
+/// `chunking_strategy`.
+#[derive(Debug, Clone)]
+pub struct CreateStoreInput {
+    pub collection: CreateCollectionInput,
+    pub file_ids: Vec<String>,
+    pub chunking_strategy: Option<models::openai::ChunkingStrategy>,
+}
+
+impl From<models::openai::CreateVectorStore> for CreateStoreInput {
+    fn from(c: models::openai::CreateVectorStore) -> Self {
+        Self {
+            collection: CreateCollectionInput {
+                collection: String::new(),
+                name: c.name,
+                model: c.embedding_model,
+                dimension: None,
+                metadata: c.metadata.unwrap_or_default(),
+                expires_after_days: c.expires_after.map(|e| e.days),
+                backend: c.storage_backend,
+            },
+            file_ids: c.file_ids.unwrap_or_default(),
+            chunking_strategy: c.chunking_strategy,
+        }
+    }
+}
