@@ -116,8 +116,7 @@ pub fn test_settings() -> Settings {
         .join("vector-store-tests")
         .join("files");
     s.embeddings.models_dir = std::env::var_os("VECTOR_STORE_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("models"));
+        .map_or_else(|| workspace_root().join("models"), PathBuf::from);
     if std::env::var_os("TEST_LOG").is_some() {
         use vector_store_server::telemetry::*;
         init_subscriber(get_subscriber("info", s.log.format, std::io::stdout));
@@ -411,8 +410,7 @@ impl ServerProcess {
         env: &[(&str, &str)],
     ) -> ServerProcess {
         let models = std::env::var_os("VECTOR_STORE_MODELS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("models"));
+            .map_or_else(|| workspace_root().join("models"), PathBuf::from);
         let child = tokio::process::Command::new(server_bin())
             .arg("serve")
             .env("VECTOR_STORE__DATABASE__URL", db)

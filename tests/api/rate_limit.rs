@@ -31,7 +31,7 @@ fn header<'r>(reply: &'r Reply, name: &str) -> &'r str {
 async fn exhaust<F, Fut>(left: u32, send: F) -> Reply
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Reply>,
+    Fut: Future<Output = Reply>,
 {
     let started = Instant::now();
     let mut passed = 0u32;

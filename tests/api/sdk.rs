@@ -38,7 +38,11 @@ fn attrs(v: Value) -> Option<Map<String, Value>> {
 fn status_of(e: &Error) -> Option<u16> {
     match e {
         Error::Api { status, .. } => Some(*status),
-        _ => None,
+        Error::Transport(_)
+        | Error::Decode { .. }
+        | Error::Io { .. }
+        | Error::InvalidArgument(_)
+        | Error::PollTimeout { .. } => None,
     }
 }
 

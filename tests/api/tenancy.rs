@@ -248,7 +248,7 @@ async fn open_mode_refuses_other_hosts_and_other_sites_pages() {
         (None, None, Some("cross-site")),
     ] {
         let reply = get(host, origin, site).await;
-        let error = e2e_tests::assert_envelope(&reply, 403);
+        let error = assert_envelope(&reply, 403);
         assert_eq!(error["code"], "forbidden", "{}", reply.body);
     }
     // A page of another site cannot upload either (a form post names its origin).
@@ -260,9 +260,9 @@ async fn open_mode_refuses_other_hosts_and_other_sites_pages() {
                 .multipart(e2e_tests::upload_form("x.txt", b"hello".to_vec())),
         )
         .await;
-    e2e_tests::assert_envelope(&upload, 403);
+    assert_envelope(&upload, 403);
     // Keys mode answers any host: the key, not the address, decides.
-    let keyed = e2e_tests::spawn_app().await;
+    let keyed = spawn_app().await;
     let reply = keyed
         .send(
             keyed

@@ -476,8 +476,7 @@ async fn a_hundred_huge_bodies_at_once_wait_for_their_turn_unread() {
                     .body(body)
                     .send()
                     .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
+                    .map_or(0, |r| r.status().as_u16())
             })
         })
         .collect();

@@ -65,7 +65,7 @@ fn embeddings(request: &Value) -> Value {
     let inputs: Vec<&str> = match &request["input"] {
         Value::String(s) => vec![s.as_str()],
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_) => Vec::new(),
     };
     let data: Vec<Value> = inputs
         .iter()
@@ -97,7 +97,7 @@ fn vector(text: &str) -> Vec<f32> {
             .to_lowercase()
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
             });
         v[(h % DIMENSION as u64) as usize] += 1.0;
     }

@@ -198,7 +198,7 @@ fn machine() -> Machine {
         })
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     Machine {
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpus: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         cpu_model: cpu,
         memory_gib: (mem_gib * 10.0).round() / 10.0,
     }
@@ -208,7 +208,7 @@ fn machine() -> Machine {
 async fn ordered<F, Fut, T>(n: usize, concurrency: usize, pb: &ProgressBar, f: F) -> Result<Vec<T>>
 where
     F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
+    Fut: Future<Output = Result<T>>,
 {
     let out: Vec<Result<T>> = futures::stream::iter(0..n)
         .map(|i| {
@@ -239,7 +239,7 @@ impl Timing {
     async fn level<F, Fut>(self, label: &str, clients: usize, items: usize, f: F) -> Latencies
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let pb = bar(0, label);
         let l =

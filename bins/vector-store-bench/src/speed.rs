@@ -21,7 +21,7 @@ pub(crate) fn model_rates(b: &Bench, d: &Data) -> Result<ModelRates> {
         .query_texts()
         .iter()
         .take(512)
-        .map(|s| s.to_string())
+        .map(ToString::to_string)
         .collect();
     Ok(ModelRates {
         batch_32: vectors::model_throughput(&model, &sample, 32)?,
@@ -217,10 +217,7 @@ pub(crate) async fn search_load(b: &Bench, d: &Data, table: &str) -> Result<Sear
             .zip(&sql_rounds)
             .map(|(h, s)| h.qps / s.qps)
             .collect();
-        let (h, s) = (
-            crate::load::median_of(&http_rounds),
-            crate::load::median_of(&sql_rounds),
-        );
+        let (h, s) = (load::median_of(&http_rounds), load::median_of(&sql_rounds));
         for (name, l) in [("HTTP", &h), ("SQL ", &s)] {
             step(&format!(
                 "{name} c={c}: {:.0} q/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms (medians of {} \

@@ -97,7 +97,7 @@ impl VectorCache {
             bar.set_position(0);
             let mut out = BufWriter::new(OpenOptions::new().append(true).open(&self.path)?);
             for part in missing.chunks(256) {
-                let owned: Vec<String> = part.iter().map(|s| s.to_string()).collect();
+                let owned: Vec<String> = part.iter().map(ToString::to_string).collect();
                 let vectors = embedder
                     .embed_blocking(&owned)
                     .map_err(|e| anyhow::anyhow!("embedding: {e}"))?;
@@ -182,7 +182,7 @@ pub fn normalized(mut v: Vec<f32>) -> Vec<f32> {
 pub fn exact_neighbours(data: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> Vec<Vec<usize>> {
     let data: Vec<Vec<f32>> = data.iter().cloned().map(normalized).collect();
     let queries: Vec<Vec<f32>> = queries.iter().cloned().map(normalized).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let per = queries.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = queries

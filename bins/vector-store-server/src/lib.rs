@@ -81,6 +81,13 @@ pub async fn catalog(
 }
 
 /// Every back-end compiled in, built from its own options.
+#[cfg_attr(
+    not(feature = "elastic"),
+    allow(
+        clippy::unused_async,
+        reason = "only the Elasticsearch back-end is made asynchronously"
+    )
+)]
 pub async fn stores(
     settings: &Settings,
     #[allow(unused_variables, reason = "only the pgvector back-end uses the pool")]
@@ -162,10 +169,10 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
                 moved,
                 removed,
                 "mended the temporaries of interrupted uploads"
-            )
+            );
         }
         Err(e) => {
-            tracing::warn!(error = %e, "could not sweep the temporaries of interrupted uploads")
+            tracing::warn!(error = %e, "could not sweep the temporaries of interrupted uploads");
         }
     }
     let extract = &settings.ingest.extract;

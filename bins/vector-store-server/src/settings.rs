@@ -252,9 +252,11 @@ mod tests {
         let resolved = s.embeddings.resolved_models();
         match &resolved["all-minilm-l6-v2"].provider {
             ProviderConfig::Local { path, .. } => {
-                assert_eq!(path, &PathBuf::from("models/all-minilm-l6-v2"))
+                assert_eq!(path, &PathBuf::from("models/all-minilm-l6-v2"));
             }
-            other => panic!("unexpected provider {other:?}"),
+            other @ (ProviderConfig::Static { .. } | ProviderConfig::Openai { .. }) => {
+                panic!("unexpected provider {other:?}")
+            }
         }
     }
 

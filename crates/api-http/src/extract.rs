@@ -59,7 +59,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|s| s.to_ascii_lowercase());
+            .map(str::to_ascii_lowercase);
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
@@ -94,6 +94,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
 }
 
 /// The whole body, refused once it passes `limit` bytes.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "actix's payload error is non-exhaustive: the others are a broken body alike"
+)]
 async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
     use futures::StreamExt;
     let mut body = web::BytesMut::new();

@@ -94,11 +94,7 @@ pub struct Application {
 
 /// `open` auth serves every caller as one tenant: allowed only on a loopback address.
 pub fn check_auth_mode(mode: AuthMode, host: &str) -> Result<(), String> {
-    let loopback = host == "localhost"
-        || host
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false);
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if mode == AuthMode::Open && !loopback {
         return Err(format!(
             "auth mode 'open' is allowed only on a loopback address, not '{host}'; set \

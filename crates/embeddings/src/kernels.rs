@@ -190,7 +190,7 @@ mod tests {
         let want: Vec<f32> = row
             .iter()
             .map(|&x| {
-                let v = x as f64 + 0.1f32 as f64;
+                let v = f64::from(x) + f64::from(0.1f32);
                 (0.5 * v * (1.0 + libm_erf(v / std::f64::consts::SQRT_2))) as f32
             })
             .collect();

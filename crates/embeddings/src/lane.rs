@@ -205,7 +205,10 @@ fn run_one_batch(model: &dyn Forward, batch_size: usize, q: &mut Queues) {
         Err(e) => {
             let message = match e {
                 EmbedError::Internal { message, .. } => message,
-                other => other.to_string(),
+                other @ (EmbedError::UnknownModel { .. }
+                | EmbedError::InputTooLong { .. }
+                | EmbedError::InvalidInput(_)
+                | EmbedError::Unavailable { .. }) => other.to_string(),
             };
             for &(small, pos, _) in &taken {
                 let p = if small {
@@ -253,11 +256,14 @@ mod tests {
 
     impl Forward for Fake {
         fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-            let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+            let closed = self
+                .closed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             drop(
                 self.opened
                     .wait_while(closed, |closed| *closed)
-                    .unwrap_or_else(|e| e.into_inner()),
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
             if sequences.iter().any(|s| s[0] == 666) {
                 panic!("a crafted input");

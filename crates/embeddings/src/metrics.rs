@@ -92,11 +92,11 @@ impl Embedder for Instrumented {
         metrics::counter!(EMBEDDING_REQUESTS, "model" => model.clone()).increment(1);
         match &result {
             Ok(_) => {
-                metrics::counter!(EMBEDDING_TEXTS, "model" => model).increment(texts.len() as u64)
+                metrics::counter!(EMBEDDING_TEXTS, "model" => model).increment(texts.len() as u64);
             }
             Err(e) => {
                 if is_failure(e) {
-                    metrics::counter!(EMBEDDING_ERRORS, "model" => model).increment(1)
+                    metrics::counter!(EMBEDDING_ERRORS, "model" => model).increment(1);
                 }
             }
         }
@@ -169,7 +169,7 @@ mod tests {
     }
 
     fn texts(t: &[&str]) -> Vec<String> {
-        t.iter().map(|s| s.to_string()).collect()
+        t.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

@@ -255,7 +255,9 @@ mod tests {
                 assert_eq!(path, PathBuf::from("models/all-minilm-l6-v2"));
                 assert_eq!(batch_size, 4);
             }
-            other => panic!("unexpected {other:?}"),
+            other @ (ProviderConfig::Static { .. } | ProviderConfig::Openai { .. }) => {
+                panic!("unexpected {other:?}")
+            }
         }
         let remote: ModelConfig = serde_json::from_value(serde_json::json!({
             "provider": "openai", "base_url": "https://api.example/v1", "api_key": "sk-x",
@@ -274,11 +276,16 @@ mod tests {
                 max_retries,
             } => {
                 assert_eq!(base_url, "https://api.example/v1");
-                assert_eq!(api_key.as_ref().map(|k| k.expose_secret()), Some("sk-x"));
+                assert_eq!(
+                    api_key.as_ref().map(ExposeSecret::expose_secret),
+                    Some("sk-x")
+                );
                 assert_eq!(remote_model.as_deref(), Some("text-embedding-3-small"));
                 assert_eq!((batch_size, timeout_secs, max_retries), (8, 5, 0));
             }
-            other => panic!("unexpected {other:?}"),
+            other @ (ProviderConfig::Local { .. } | ProviderConfig::Static { .. }) => {
+                panic!("unexpected {other:?}")
+            }
         }
         let missing_path = serde_json::from_value::<ModelConfig>(serde_json::json!({
             "provider": "local", "dimension": 384, "max_input_tokens": 256

@@ -240,7 +240,7 @@ fn parse_value(op: Op, v: &Value, at: &str) -> Result<FilterValue, String> {
             Value::String(s) => Some(Scalar::String(s.clone())),
             Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(Scalar::Number),
             Value::Bool(b) => Some(Scalar::Bool(*b)),
-            _ => None,
+            Value::Null | Value::Array(_) | Value::Object(_) => None,
         }
     };
     match op {

@@ -120,7 +120,7 @@ pub struct UpsertDocuments {
 }
 
 fn unique_ids(docs: &[RawDocument]) -> Result<(), ValidationError> {
-    match crate::validation::first_duplicate(docs.iter().map(|d| d.id.as_str())) {
+    match validation::first_duplicate(docs.iter().map(|d| d.id.as_str())) {
         Some(i) => Err(ValidationError::new("duplicate_id")
             .with_message(format!("id '{}' appears more than once", docs[i].id).into())),
         None => Ok(()),

@@ -113,7 +113,7 @@ pub fn metadata(map: &Map<String, Value>) -> Result<(), ValidationError> {
                     ),
                 ));
             }
-            _ => {
+            Value::Null | Value::Array(_) | Value::Object(_) => {
                 return Err(error(
                     "metadata_value",
                     format!("the value of '{k}' must be a string, number or boolean"),
@@ -194,7 +194,7 @@ fn describe(e: &ValidationError) -> String {
     if let Some(m) = &e.message {
         return m.to_string();
     }
-    let p = |name: &str| e.params.get(name).map(|v| v.to_string());
+    let p = |name: &str| e.params.get(name).map(ToString::to_string);
     match e.code.as_ref() {
         "range" => match (p("min"), p("max")) {
             (Some(min), Some(max)) => format!("must be between {min} and {max}"),

@@ -218,7 +218,11 @@ mod testing {
                 param.as_deref(),
                 code.as_deref(),
             ),
-            other => panic!("not an API error: {other:?}"),
+            other @ (crate::Error::Transport(_)
+            | crate::Error::Decode { .. }
+            | crate::Error::Io { .. }
+            | crate::Error::InvalidArgument(_)
+            | crate::Error::PollTimeout { .. }) => panic!("not an API error: {other:?}"),
         }
     }
 }

@@ -46,7 +46,10 @@ impl PageRequest {
             .filter_map(|(k, v)| match v {
                 Value::Null => None,
                 Value::String(s) => Some((k, s)),
-                other => Some((k, other.to_string())),
+                other
+                @ (Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_)) => {
+                    Some((k, other.to_string()))
+                }
             })
             .collect();
         Ok(Self {

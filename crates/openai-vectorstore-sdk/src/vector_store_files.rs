@@ -143,7 +143,7 @@ mod tests {
             .await
             .unwrap()
             .iter()
-            .filter(|r| r.method == wiremock::http::Method::GET)
+            .filter(|r| r.method == Method::GET)
             .count()
     }
 
@@ -252,7 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn polling_gives_up_after_the_poll_timeout() {
-        let mock = wiremock::MockServer::start().await;
+        let mock = MockServer::start().await;
         let client = client_of(&mock)
             .poll_timeout(Duration::from_millis(250))
             .build()

@@ -247,7 +247,10 @@ impl AuthService {
             Cached::Stale | Cached::Missing => {}
         }
         let shared = {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match pending.get(&hash) {
                 Some(under_way) => under_way.clone(),
                 None => {
@@ -266,7 +269,9 @@ impl AuthService {
                         if let Ok(tenant) = &found {
                             remember_in(&cache, ttl, key.clone(), tenant.clone());
                         }
-                        done.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                        done.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&key);
                         found.map_err(Arc::new)
                     });
                     let shared = async move {
@@ -288,7 +293,13 @@ impl AuthService {
                 message: format!("storage back-end unavailable: {message}"),
                 source: None,
             },
-            other => ServiceError::internal_msg(format!("a key look-up failed: {other}")),
+            other @ (store_core::StoreError::NotFound { .. }
+            | store_core::StoreError::InvalidInput { .. }
+            | store_core::StoreError::Conflict(_)
+            | store_core::StoreError::QuotaExceeded { .. }
+            | store_core::StoreError::Internal { .. }) => {
+                ServiceError::internal_msg(format!("a key look-up failed: {other}"))
+            }
         })
     }
 

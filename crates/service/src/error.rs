@@ -94,7 +94,17 @@ impl ServiceError {
     pub fn field(&self) -> Option<&Field> {
         match self {
             ServiceError::Invalid { field, .. } => field.as_ref(),
-            _ => None,
+            ServiceError::NotFound { .. }
+            | ServiceError::InputTooLong { .. }
+            | ServiceError::Conflict(_)
+            | ServiceError::Unauthorized(_)
+            | ServiceError::TooLarge(_)
+            | ServiceError::QuotaExceeded { .. }
+            | ServiceError::InsufficientStorage(_)
+            | ServiceError::RateLimited(_)
+            | ServiceError::TooManyInFlight(_)
+            | ServiceError::Unavailable { .. }
+            | ServiceError::Internal { .. } => None,
         }
     }
 
@@ -185,7 +195,7 @@ mod tests {
         ));
         assert_eq!(e.to_string(), "storage back-end unavailable: down");
         assert_eq!(
-            std::error::Error::source(&e).map(|s| s.to_string()),
+            std::error::Error::source(&e).map(std::string::ToString::to_string),
             Some("refused".into())
         );
     }

@@ -29,7 +29,7 @@ fn io_error(what: &str, e: std::io::Error) -> ServiceError {
 }
 
 /// Makes renames in `dir` durable.
-async fn sync_dir(dir: &std::path::Path) {
+async fn sync_dir(dir: &Path) {
     if let Ok(dir) = tokio::fs::File::open(dir).await {
         let _ = dir.sync_all().await;
     }
@@ -451,7 +451,7 @@ impl FileService {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    tracing::warn!(file = %id, error = %e, "could not remove an orphaned file")
+                    tracing::warn!(file = %id, error = %e, "could not remove an orphaned file");
                 }
             }
         }

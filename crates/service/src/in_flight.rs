@@ -107,7 +107,10 @@ impl InFlight {
             return Ok(None);
         }
         let gate = {
-            let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+            let mut gates = self
+                .gates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if gates.len() >= KEEP_IDLE {
                 let max = self.per_tenant;
                 gates.retain(|_, g| Arc::strong_count(g) > 1 || g.available_permits() < max);

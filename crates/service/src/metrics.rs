@@ -81,7 +81,7 @@ pub(crate) fn refused(reason: Refusal) {
 pub(crate) fn jobs_ended(status: FileStatus, n: u64) {
     match status {
         FileStatus::Completed | FileStatus::Failed | FileStatus::Cancelled => {
-            metrics::counter!(INGESTION_JOBS, "outcome" => status.as_str()).increment(n)
+            metrics::counter!(INGESTION_JOBS, "outcome" => status.as_str()).increment(n);
         }
         FileStatus::InProgress => {}
     }

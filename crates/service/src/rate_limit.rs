@@ -151,7 +151,7 @@ impl<C: Clock> RateLimits<C> {
 
     /// How many tenants hold a bucket (those that are not full, plus any not yet swept).
     pub fn tenants(&self) -> usize {
-        self.buckets.as_ref().map_or(0, |b| b.len())
+        self.buckets.as_ref().map_or(0, RateLimiter::len)
     }
 
     fn housekeeping(&self, buckets: &Buckets<C>) {

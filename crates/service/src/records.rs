@@ -38,7 +38,10 @@ impl RecordCache {
     }
 
     fn get(&self, key: &Key) -> Option<CollectionRecord> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries
             .get(key)
             .filter(|(at, _)| at.elapsed() < RECORD_TTL)
@@ -47,7 +50,10 @@ impl RecordCache {
 
     /// Caches `record` under its name and its id.
     pub(crate) fn put(&self, record: &CollectionRecord) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (at, _)| at.elapsed() < RECORD_TTL);
             if entries.len() >= MAX_ENTRIES {
@@ -61,7 +67,10 @@ impl RecordCache {
     }
 
     pub(crate) fn forget(&self, record: &CollectionRecord) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for key in keys(record) {
             entries.remove(&key);
         }

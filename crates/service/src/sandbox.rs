@@ -347,10 +347,10 @@ mod tests {
         s.max_text_bytes = 100_000;
         let out = s.extract("a.pdf", &b"x"[..], 1).await.unwrap();
         let line = |name: &str| {
-            out.lines()
-                .find(|l| l.starts_with(name))
-                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-                .unwrap_or_else(|| panic!("no {name} in {out}"))
+            out.lines().find(|l| l.starts_with(name)).map_or_else(
+                || panic!("no {name} in {out}"),
+                |l| l.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
         };
         assert_eq!(
             line("Max address space"),

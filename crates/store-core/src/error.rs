@@ -165,9 +165,13 @@ mod tests {
         assert!(e.to_string().contains("384") && e.to_string().contains('3'));
         match e {
             StoreError::InvalidInput { field, .. } => {
-                assert_eq!(field, Some(Field::Chunk(DocumentPart::Vector)))
+                assert_eq!(field, Some(Field::Chunk(DocumentPart::Vector)));
             }
-            other => panic!("unexpected {other:?}"),
+            other @ (StoreError::NotFound { .. }
+            | StoreError::Conflict(_)
+            | StoreError::QuotaExceeded { .. }
+            | StoreError::Unavailable { .. }
+            | StoreError::Internal { .. }) => panic!("unexpected {other:?}"),
         }
     }
 }

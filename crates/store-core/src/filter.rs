@@ -41,7 +41,7 @@ fn comparison_matches(c: &Comparison, stored: Option<&serde_json::Value>) -> boo
                     Op::Gt => ord.is_gt(),
                     Op::Gte => ord.is_ge(),
                     Op::Lt => ord.is_lt(),
-                    _ => ord.is_le(),
+                    Op::Eq | Op::Ne | Op::Lte | Op::In | Op::Nin => ord.is_le(),
                 },
                 None => false,
             })

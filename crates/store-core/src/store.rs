@@ -169,7 +169,7 @@ impl HybridOptions {
         for (rank, id) in keyword_ranked.iter().enumerate() {
             add(id, self.keyword_weight / (k + rank as f32 + 1.0));
         }
-        for (_, s) in scores.iter_mut() {
+        for (_, s) in &mut scores {
             *s = if max > 0.0 {
                 (*s / max).clamp(0.0, 1.0)
             } else {
@@ -479,7 +479,7 @@ mod tests {
     use super::*;
 
     fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+        v.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

@@ -66,10 +66,18 @@ impl ElasticError {
             ElasticError::Response {
                 status: 401 | 403, ..
             } => StoreError::unavailable("Elasticsearch refused this server's credentials", self),
-            e if e.is_transient() => {
+            ElasticError::Transport(_)
+            | ElasticError::Response { .. }
+            | ElasticError::Decode(_)
+                if self.is_transient() =>
+            {
                 StoreError::unavailable("the Elasticsearch cluster is unavailable", self)
             }
-            _ => StoreError::internal("an Elasticsearch request failed", self),
+            ElasticError::Transport(_)
+            | ElasticError::Response { .. }
+            | ElasticError::Decode(_) => {
+                StoreError::internal("an Elasticsearch request failed", self)
+            }
         }
     }
 }

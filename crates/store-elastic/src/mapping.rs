@@ -143,7 +143,11 @@ pub fn typed_attributes(attributes: &Map<String, Value>) -> Value {
     for (key, value) in attributes {
         let elements: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),
-            v => vec![v],
+            v @ (Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::String(_)
+            | Value::Object(_)) => vec![v],
         };
         for v in elements {
             let (slot, indexed) = match v {
@@ -153,7 +157,7 @@ pub fn typed_attributes(attributes: &Map<String, Value>) -> Value {
                     None => continue,
                 },
                 Value::Bool(_) => (2, v.clone()),
-                _ => continue,
+                Value::Null | Value::Array(_) | Value::Object(_) => continue,
             };
             let field = field_key(key);
             match typed[slot].get_mut(&field) {

@@ -40,7 +40,7 @@ fn comparison(c: &Comparison) -> Value {
                 Op::Gt => "gt",
                 Op::Gte => "gte",
                 Op::Lt => "lt",
-                _ => "lte",
+                Op::Eq | Op::Ne | Op::Lte | Op::In | Op::Nin => "lte",
             };
             match s {
                 Scalar::String(v) => {

@@ -10,8 +10,8 @@ use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Map, Value, json};
 use store_core::{
-    Chunk, CollectionSpec, Hit, HitSource, SearchRequest, StoreError, StoreResult, StoredChunk,
-    VectorStore, run_search,
+    Chunk, CollectionSpec, ErrorKind, Hit, HitSource, SearchRequest, StoreError, StoreResult,
+    StoredChunk, VectorStore, run_search,
 };
 
 use crate::error::ElasticError;
@@ -381,11 +381,12 @@ impl VectorStore for ElasticStore {
             .await
             .map(|_| ())
             .map_err(|e| match e.into_store("") {
-                StoreError::NotFound { .. } => StoreError::unavailable(
+                // A node that answers 404 to `/` is not a cluster this back-end can use.
+                e if e.kind() == ErrorKind::NotFound => StoreError::unavailable(
                     "the Elasticsearch cluster is unavailable",
                     ElasticError::Decode("GET / answered 404".into()),
                 ),
-                other => other,
+                e => e,
             })
     }
 

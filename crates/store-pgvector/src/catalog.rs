@@ -159,7 +159,11 @@ impl From<CollectionRow> for CollectionRecord {
             dimension: r.dimension.max(0) as usize,
             metadata: match r.metadata {
                 Value::Object(m) => m,
-                _ => Map::new(),
+                Value::Null
+                | Value::Bool(_)
+                | Value::Number(_)
+                | Value::String(_)
+                | Value::Array(_) => Map::new(),
             },
             expires_after_days: r.expires_after_days.map(|d| d.max(0) as u32),
             created_at: r.created_at,
@@ -392,7 +396,11 @@ impl Catalog for PgCatalog {
                     StoreError::Conflict(_) => {
                         StoreError::conflict(format!("a collection named '{name}' already exists"))
                     }
-                    other => other,
+                    other @ (StoreError::NotFound { .. }
+                    | StoreError::InvalidInput { .. }
+                    | StoreError::QuotaExceeded { .. }
+                    | StoreError::Unavailable { .. }
+                    | StoreError::Internal { .. }) => other,
                 })
             })?;
         rows.into_iter()

@@ -4,6 +4,10 @@ use diesel::result::{DatabaseErrorKind, Error};
 use store_core::StoreError;
 
 /// A failed query.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "diesel's error is non-exhaustive: whatever it adds is a failed query too"
+)]
 pub fn db(e: Error) -> StoreError {
     match &e {
         Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {

@@ -80,7 +80,7 @@ impl Compiler {
                     Op::Gt => ">",
                     Op::Gte => ">=",
                     Op::Lt => "<",
-                    _ => "<=",
+                    Op::Eq | Op::Ne | Op::Lte | Op::In | Op::Nin => "<=",
                 };
                 let key = self.bind(Bind::Text(c.key.clone()));
                 // Scalars and lists alike: any element of the right type that compares true.

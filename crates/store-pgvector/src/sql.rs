@@ -54,7 +54,11 @@ impl From<ChunkRow> for StoredChunk {
             text: r.text,
             attributes: match r.attributes {
                 Value::Object(m) => m,
-                _ => Map::new(),
+                Value::Null
+                | Value::Bool(_)
+                | Value::Number(_)
+                | Value::String(_)
+                | Value::Array(_) => Map::new(),
             },
         }
     }

@@ -94,7 +94,10 @@ impl PgVectorStore {
                 Ok(None) => StoreError::not_found("collection", spec.name.clone()),
                 _ => mapped,
             },
-            _ => mapped,
+            ErrorKind::InvalidInput
+            | ErrorKind::Conflict
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::Unavailable => mapped,
         }
     }
 
@@ -355,7 +358,7 @@ impl VectorStore for PgVectorStore {
         store_core::limits::attributes(&attributes)?;
         let mut conn = self.db.conn().await?;
         match diesel::sql_query(format!("UPDATE {t} SET attributes = $1 WHERE file_id = $2"))
-            .bind::<diesel::sql_types::Jsonb, _>(Value::Object(attributes))
+            .bind::<Jsonb, _>(Value::Object(attributes))
             .bind::<Text, _>(file_id)
             .execute(&mut conn)
             .await

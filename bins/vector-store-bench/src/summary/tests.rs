@@ -218,7 +218,7 @@ fn key_paths(v: &Value, path: &str, out: &mut BTreeSet<String>) {
                 key_paths(x, &format!("{path}[]"), out);
             }
         }
-        _ => {}
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
     }
 }
 

@@ -14,6 +14,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
+use crate::routes::params::{StoreBatchPath, StoreFilePath, StorePath};
 use crate::routes::{VectorStorePath, page_order};
 use crate::startup::AppState;
 
@@ -86,7 +87,7 @@ async fn batch_view(
     summary = "Attach a file to a vector store",
     description = "Attaches an uploaded file; it is chunked and embedded in the background (poll \
                    the file until `completed` or `failed`).",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StorePath),
     request_body = AttachFile,
     responses(
         (
@@ -134,7 +135,7 @@ fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFi
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "listVectorStoreFiles",
     summary = "List a vector store's files",
-    params(("id" = String, Path, description = "The vector store's id."), AttachedListQuery),
+    params(StorePath, AttachedListQuery),
     responses(
         (
             status = 200,
@@ -164,10 +165,7 @@ async fn list(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "getVectorStoreFile",
     summary = "Retrieve a vector store file",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id.")
-    ),
+    params(StoreFilePath),
     responses(
         (
             status = 200,
@@ -197,10 +195,7 @@ async fn retrieve(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "updateVectorStoreFileAttributes",
     summary = "Update a vector store file's attributes",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id.")
-    ),
+    params(StoreFilePath),
     request_body = UpdateAttachedFile,
     responses(
         (
@@ -238,10 +233,7 @@ async fn update(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "deleteVectorStoreFile",
     summary = "Detach a file from a vector store",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id.")
-    ),
+    params(StoreFilePath),
     responses(
         (
             status = 200,
@@ -279,11 +271,7 @@ async fn detach(
     description = "The text extracted from the file, a page at a time: a page holds at most \
                    `limits.max_response_bytes` of JSON; ask for the next with `page` set to \
                    `next_page`.",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id."),
-        ContentQuery
-    ),
+    params(StoreFilePath, ContentQuery),
     responses(
         (
             status = 200,
@@ -337,7 +325,7 @@ async fn content(
     summary = "Attach several files at once",
     description = "Attaches `file_ids` (with one chunking strategy and attributes) or `files` \
                    (each with its own).",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StorePath),
     request_body = CreateBatch,
     responses(
         (
@@ -369,10 +357,7 @@ async fn create_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "getVectorStoreFileBatch",
     summary = "Retrieve a file batch",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("batch_id" = String, Path, description = "The batch's id.")
-    ),
+    params(StoreBatchPath),
     responses(
         (status = 200, description = "The batch and its file counts.", body = FileBatch),
         NotFound,
@@ -399,10 +384,7 @@ async fn get_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "cancelVectorStoreFileBatch",
     summary = "Cancel a file batch",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("batch_id" = String, Path, description = "The batch's id.")
-    ),
+    params(StoreBatchPath),
     responses(
         (
             status = 200,
@@ -432,11 +414,7 @@ async fn cancel_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "listFilesInVectorStoreBatch",
     summary = "List a file batch's files",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("batch_id" = String, Path, description = "The batch's id."),
-        AttachedListQuery
-    ),
+    params(StoreBatchPath, AttachedListQuery),
     responses(
         (
             status = 200,

@@ -15,8 +15,10 @@ static MODEL: OnceCell<Arc<LocalBertEmbedder>> = OnceCell::const_new();
 
 fn model_dir() -> PathBuf {
     std::env::var_os("VECTOR_STORE_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+            PathBuf::from,
+        )
         .join("all-minilm-l6-v2")
 }
 

@@ -60,7 +60,7 @@ impl Respond for Delayed {
 }
 
 fn texts(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 #[tokio::test]

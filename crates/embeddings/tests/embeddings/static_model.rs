@@ -8,8 +8,10 @@ use embeddings::{EmbedError, EmbedderRegistry, ModelConfig, ProviderConfig};
 
 fn model_dir() -> PathBuf {
     std::env::var_os("VECTOR_STORE_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+            PathBuf::from,
+        )
         .join("potion-base-8m")
 }
 
@@ -46,7 +48,7 @@ async fn the_static_model_makes_unit_vectors_that_keep_meaning() {
         "Ünïcödé façade — naïve café",
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     let v = m.embed(&texts).await.unwrap();
     assert_eq!(v.len(), texts.len());

@@ -100,7 +100,7 @@ async fn unknown_keys_are_remembered_and_their_lookups_bounded() {
     let mut catalog = MockCatalog::new();
     let counted = calls.clone();
     catalog.expect_tenant_for_key_hash().returning(move |_| {
-        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        counted.fetch_add(1, Ordering::SeqCst);
         Ok(None)
     });
     let svc = keys_service(catalog).await;
@@ -110,7 +110,7 @@ async fn unknown_keys_are_remembered_and_their_lookups_bounded() {
             Err(ServiceError::Unauthorized(_))
         ));
     }
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Made-up keys, each new: the database sees at most the burst, the rest wait.
     let mut limited = 0;
     for i in 0..(LOOKUP_BURST as usize + 100) {
@@ -124,7 +124,7 @@ async fn unknown_keys_are_remembered_and_their_lookups_bounded() {
         }
     }
     assert!(limited >= 90, "{limited}");
-    assert!(calls.load(std::sync::atomic::Ordering::SeqCst) <= LOOKUP_BURST as usize + 12);
+    assert!(calls.load(Ordering::SeqCst) <= LOOKUP_BURST as usize + 12);
 }
 
 /// A catalog that knows `keys` (by hash, each of its tenant) and counts its look-ups.

@@ -121,7 +121,17 @@ impl IngestService {
                 ServiceError::NotFound { .. } => {
                     ServiceError::invalid(field, format!("no file with id '{}'", req.file_id))
                 }
-                other => other,
+                other @ (ServiceError::Invalid { .. }
+                | ServiceError::InputTooLong { .. }
+                | ServiceError::Conflict(_)
+                | ServiceError::Unauthorized(_)
+                | ServiceError::TooLarge(_)
+                | ServiceError::QuotaExceeded { .. }
+                | ServiceError::InsufficientStorage(_)
+                | ServiceError::RateLimited(_)
+                | ServiceError::TooManyInFlight(_)
+                | ServiceError::Unavailable { .. }
+                | ServiceError::Internal { .. }) => other,
             })?;
         let (max, overlap) = chunking(req.chunking_strategy, model_max, chunking_field)?;
         Ok(AttachedFile {
@@ -371,14 +381,16 @@ impl IngestService {
                 }
                 Ok(page_of(&text[start..], offset, false, max))
             }
-            status => Err(ServiceError::invalid(
-                Field::FileId,
-                format!(
-                    "the content of file '{file_id}' is available once it has been processed; it \
-                     is {}",
-                    status.as_str()
-                ),
-            )),
+            status @ (FileStatus::InProgress | FileStatus::Failed | FileStatus::Cancelled) => {
+                Err(ServiceError::invalid(
+                    Field::FileId,
+                    format!(
+                        "the content of file '{file_id}' is available once it has been \
+                         processed; it is {}",
+                        status.as_str()
+                    ),
+                ))
+            }
         }
     }
 

@@ -183,7 +183,7 @@ mod tests {
                 call.ends_with(
                     &few_windows
                         .iter()
-                        .map(|w| w.to_string())
+                        .map(std::string::ToString::to_string)
                         .collect::<Vec<_>>()
                 )
             );

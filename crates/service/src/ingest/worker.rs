@@ -197,7 +197,7 @@ impl Ingestor {
         for (&claim, f) in claims.iter().zip(found) {
             match f {
                 Ok((store, file)) if file.bytes <= GROUP_FILE_BYTES => {
-                    small.push((claim, store, file))
+                    small.push((claim, store, file));
                 }
                 Ok(found) => large.push((claim, found)),
                 Err(e) => ended.push((claim, e)),
@@ -236,7 +236,7 @@ impl Ingestor {
             match self.read(claim, store, file).await {
                 Err(e) => ended.push((claim, e)),
                 Ok(job) if usage(&job.pieces) > GROUP_FILE_BYTES => {
-                    results.push(self.run_alone(job).await)
+                    results.push(self.run_alone(job).await);
                 }
                 Ok(job) if (1..=GROUP_CHUNKS).contains(&job.pieces.len()) => {
                     match groups.iter_mut().find(|g| g[0].store.id == job.store.id) {
@@ -291,7 +291,17 @@ impl Ingestor {
                 ServiceError::NotFound { .. } => {
                     failed("invalid_file", "the file was deleted".into())
                 }
-                other => self.on_error(job, other),
+                other @ (ServiceError::Invalid { .. }
+                | ServiceError::InputTooLong { .. }
+                | ServiceError::Conflict(_)
+                | ServiceError::Unauthorized(_)
+                | ServiceError::TooLarge(_)
+                | ServiceError::QuotaExceeded { .. }
+                | ServiceError::InsufficientStorage(_)
+                | ServiceError::RateLimited(_)
+                | ServiceError::TooManyInFlight(_)
+                | ServiceError::Unavailable { .. }
+                | ServiceError::Internal { .. }) => self.on_error(job, other),
             })?;
         Ok((store, file))
     }
@@ -445,7 +455,7 @@ impl Ingestor {
                         vector_store = %job.vector_store_id,
                         file = %job.file_id,
                         "ingestion claim renewed"
-                    )
+                    );
                 }
                 Ok(false) => std::future::pending::<()>().await,
                 Err(e) => {
@@ -453,7 +463,7 @@ impl Ingestor {
                         error = %e,
                         file = %job.file_id,
                         "could not renew an ingestion claim"
-                    )
+                    );
                 }
             }
         }

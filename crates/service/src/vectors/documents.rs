@@ -111,7 +111,10 @@ impl VectorService {
                         embedder.model()
                     ),
                 ),
-                other => other.into(),
+                other @ (EmbedError::UnknownModel { .. }
+                | EmbedError::InvalidInput(_)
+                | EmbedError::Unavailable { .. }
+                | EmbedError::Internal { .. }) => other.into(),
             })?;
             if let Some(j) = embedded.iter().position(|v| is_zero(v)) {
                 return Err(ServiceError::invalid(

@@ -202,7 +202,7 @@ impl VectorService {
                         collection = %record.id,
                         error = %e,
                         "could not update last_active_at"
-                    )
+                    );
                 }
             }
         }

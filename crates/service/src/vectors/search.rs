@@ -120,7 +120,10 @@ impl VectorService {
                         embedder.model()
                     ),
                 ),
-                other => other.into(),
+                other @ (EmbedError::UnknownModel { .. }
+                | EmbedError::InvalidInput(_)
+                | EmbedError::Unavailable { .. }
+                | EmbedError::Internal { .. }) => other.into(),
             })?;
         let vector = vectors
             .pop()

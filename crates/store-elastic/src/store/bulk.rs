@@ -120,7 +120,11 @@ impl ElasticStore {
                                 Field::Chunks,
                                 format!("chunk '{}' was refused: {message}", chunk.id),
                             ),
-                            other => other,
+                            other @ (StoreError::NotFound { .. }
+                            | StoreError::Conflict(_)
+                            | StoreError::QuotaExceeded { .. }
+                            | StoreError::Unavailable { .. }
+                            | StoreError::Internal { .. }) => other,
                         }));
                     }
                 };
@@ -285,7 +289,9 @@ mod tests {
         ]);
         match bulk_outcome(&reply, 4, true, false).unwrap() {
             BulkOutcome::Retry(positions) => assert_eq!(positions, [1, 3]),
-            other => panic!("{other:?}"),
+            other @ (BulkOutcome::Written | BulkOutcome::Refused { .. }) => {
+                panic!("{other:?}")
+            }
         }
         assert!(matches!(
             bulk_outcome(&bulk_reply(&[(201, ""), (200, "")]), 2, true, false).unwrap(),

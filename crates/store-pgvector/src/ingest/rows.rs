@@ -55,7 +55,11 @@ impl From<Row> for AttachedFile {
             }),
             attributes: match r.attributes {
                 Value::Object(m) => m,
-                _ => Map::new(),
+                Value::Null
+                | Value::Bool(_)
+                | Value::Number(_)
+                | Value::String(_)
+                | Value::Array(_) => Map::new(),
             },
             max_chunk_tokens: r.max_chunk_tokens.max(0) as u32,
             overlap_tokens: r.overlap_tokens.max(0) as u32,

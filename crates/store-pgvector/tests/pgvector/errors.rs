@@ -187,16 +187,17 @@ async fn a_store_over_a_pool_with_other_session_settings_sets_its_own_per_search
     .await
     .unwrap();
     // ... still fill k under a selective filter for a store with the default options.
-    let store: std::sync::Arc<dyn store_core::VectorStore> = std::sync::Arc::new(
-        PgVectorStore::with_options(pool, PgVectorOptions::default()),
-    );
+    let store: std::sync::Arc<dyn VectorStore> = std::sync::Arc::new(PgVectorStore::with_options(
+        pool,
+        PgVectorOptions::default(),
+    ));
     store_core::testkit::cases::a_selective_filter_still_returns_k_hits(store).await;
 }
 
 #[tokio::test]
 async fn a_statement_over_the_timeout_is_cancelled_by_the_server() {
     use diesel_async::RunQueryDsl;
-    crate::pool().await; // migrated
+    pool().await; // migrated
     let options = PgVectorOptions {
         statement_timeout_ms: 200,
         ..PgVectorOptions::default()

@@ -64,7 +64,7 @@ pub async fn trimming_files_keeps_each_ones_chunks_below_its_count(store: Arc<dy
     assert_eq!(store.trim_files(&spec, &[]).await.unwrap(), 0);
     store.drop_collection(&spec).await.unwrap();
     let missing = store.trim_files(&spec, &files).await.unwrap_err();
-    assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
 }
 
 pub async fn file_attributes_change_in_place_for_that_file_only(store: Arc<dyn VectorStore>) {

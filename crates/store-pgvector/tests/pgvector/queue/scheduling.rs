@@ -194,8 +194,14 @@ async fn a_server_claims_only_jobs_whose_back_end_and_model_it_has() {
     attached_on(&catalog, "runnable", "pg", "pgvector", Some("other")).await;
     let claim = |backends: &[&str], models: &[&str]| {
         let runnable = Runnable {
-            backends: backends.iter().map(|s| s.to_string()).collect(),
-            models: models.iter().map(|s| s.to_string()).collect(),
+            backends: backends
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+            models: models
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         };
         let catalog = &catalog;
         async move {
