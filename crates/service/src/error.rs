@@ -90,6 +90,11 @@ impl ServiceError {
         }
     }
 
+    /// What was asked for does not exist (or is another tenant's).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ServiceError::NotFound { .. })
+    }
+
     /// The part of the request an invalid input came from, when one is known.
     pub fn field(&self) -> Option<&Field> {
         match self {

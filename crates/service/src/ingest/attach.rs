@@ -113,26 +113,13 @@ impl IngestService {
         req: AttachFile,
         (field, chunking_field): (Field, Field),
     ) -> Result<AttachedFile, ServiceError> {
-        let file = self
-            .files
-            .get(tenant, &req.file_id)
-            .await
-            .map_err(|e| match e {
-                ServiceError::NotFound { .. } => {
-                    ServiceError::invalid(field, format!("no file with id '{}'", req.file_id))
-                }
-                other @ (ServiceError::Invalid { .. }
-                | ServiceError::InputTooLong { .. }
-                | ServiceError::Conflict(_)
-                | ServiceError::Unauthorized(_)
-                | ServiceError::TooLarge(_)
-                | ServiceError::QuotaExceeded { .. }
-                | ServiceError::InsufficientStorage(_)
-                | ServiceError::RateLimited(_)
-                | ServiceError::TooManyInFlight(_)
-                | ServiceError::Unavailable { .. }
-                | ServiceError::Internal { .. }) => other,
-            })?;
+        let file = self.files.get(tenant, &req.file_id).await.map_err(|e| {
+            if e.is_not_found() {
+                ServiceError::invalid(field, format!("no file with id '{}'", req.file_id))
+            } else {
+                e
+            }
+        })?;
         let (max, overlap) = chunking(req.chunking_strategy, model_max, chunking_field)?;
         Ok(AttachedFile {
             vector_store_id: store_id.to_string(),

@@ -287,21 +287,12 @@ impl Ingestor {
             .files
             .get(&tenant, &job.file_id)
             .await
-            .map_err(|e| match e {
-                ServiceError::NotFound { .. } => {
+            .map_err(|e| {
+                if e.is_not_found() {
                     failed("invalid_file", "the file was deleted".into())
+                } else {
+                    self.on_error(job, e)
                 }
-                other @ (ServiceError::Invalid { .. }
-                | ServiceError::InputTooLong { .. }
-                | ServiceError::Conflict(_)
-                | ServiceError::Unauthorized(_)
-                | ServiceError::TooLarge(_)
-                | ServiceError::QuotaExceeded { .. }
-                | ServiceError::InsufficientStorage(_)
-                | ServiceError::RateLimited(_)
-                | ServiceError::TooManyInFlight(_)
-                | ServiceError::Unavailable { .. }
-                | ServiceError::Internal { .. }) => self.on_error(job, other),
             })?;
         Ok((store, file))
     }
