@@ -11,7 +11,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
 use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
-use crate::routes::params::FilePath;
 use crate::routes::{Caller, page_order};
 use crate::startup::AppState;
 use service::{FileService, TempBlob, UploadMeta};
@@ -182,7 +181,7 @@ async fn list(
     tag = tags::FILES,
     operation_id = "retrieveFile",
     summary = "Retrieve a file",
-    params(FilePath),
+    params(("id" = String, Path, description = "The file's id.")),
     responses((status = 200, description = "The file.", body = FileObject), NotFound, Authed),
 )]
 async fn retrieve(
@@ -199,7 +198,7 @@ async fn retrieve(
     tag = tags::FILES,
     operation_id = "deleteFile",
     summary = "Delete a file",
-    params(FilePath),
+    params(("id" = String, Path, description = "The file's id.")),
     responses(
         (
             status = 200,
@@ -230,7 +229,7 @@ async fn delete(
     tag = tags::FILES,
     operation_id = "downloadFile",
     summary = "Retrieve a file's content",
-    params(FilePath),
+    params(("id" = String, Path, description = "The file's id.")),
     responses(
         (
             status = 200,

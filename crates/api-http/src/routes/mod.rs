@@ -4,7 +4,6 @@ pub mod files;
 pub mod health;
 pub mod keys;
 pub mod openai;
-mod params;
 pub mod platform;
 pub mod raw;
 pub mod vector_store_files;

@@ -13,7 +13,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Endpoint, NotFound, Quota, tags};
-use crate::routes::params::StorePath;
 use crate::routes::{Caller, VectorStorePath, page_order};
 use crate::startup::AppState;
 use service::{SearchInput, StoreState};
@@ -142,7 +141,7 @@ async fn list(
     tag = tags::VECTOR_STORES,
     operation_id = "getVectorStore",
     summary = "Retrieve a vector store",
-    params(StorePath),
+    params(("id" = String, Path, description = "The vector store's id.")),
     responses(
         (status = 200, description = "The vector store.", body = VectorStore),
         NotFound,
@@ -167,7 +166,7 @@ async fn retrieve(
     summary = "Modify a vector store",
     description = "Changes the name, metadata or expiry; a field left out is kept, `null` \
                    metadata or expiry clears it.",
-    params(StorePath),
+    params(("id" = String, Path, description = "The vector store's id.")),
     request_body = UpdateVectorStore,
     responses(
         (status = 200, description = "The vector store as modified.", body = VectorStore),
@@ -204,7 +203,7 @@ async fn update(
     operation_id = "deleteVectorStore",
     summary = "Delete a vector store",
     description = "Deletes the store and its chunks; the files it had stay in `/v1/files`.",
-    params(StorePath),
+    params(("id" = String, Path, description = "The vector store's id.")),
     responses((status = 200, description = "The store is gone.", body = Deleted), NotFound, Authed),
 )]
 async fn delete(
@@ -243,7 +242,7 @@ fn hit_view(h: Hit) -> SearchHit {
     summary = "Search a vector store",
     description = "The chunks most relevant to the query (one text or several), optionally \
                    filtered by attributes, at most `max_num_results`.",
-    params(StorePath),
+    params(("id" = String, Path, description = "The vector store's id.")),
     request_body = SearchVectorStore,
     responses(
         (status = 200, description = "The hits, best first.", body = SearchResultsPage),

@@ -14,7 +14,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::{Raw, SurfaceError};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, Quota, tags};
-use crate::routes::params::CollectionPath;
 use crate::routes::{Caller, Named};
 use crate::startup::AppState;
 use service::{DocumentInput, SearchInput};
@@ -96,7 +95,7 @@ type PathAnd<T> = Named<(web::Path<String>, T)>;
     tag = tags::RAW,
     operation_id = "getRawCollection",
     summary = "Retrieve a collection",
-    params(CollectionPath),
+    params(("collection" = String, Path, description = "The collection's name.")),
     responses(
         (status = 200, description = "The collection.", body = RawCollection),
         BadInput,
@@ -114,7 +113,7 @@ async fn get(Named { record, .. }: PathCollection) -> Reply {
     tag = tags::RAW,
     operation_id = "deleteRawCollection",
     summary = "Delete a collection",
-    params(CollectionPath),
+    params(("collection" = String, Path, description = "The collection's name.")),
     responses(
         (status = 200, description = "The collection and its documents are gone.", body = Deleted),
         BadInput,
@@ -154,7 +153,7 @@ fn document_input(d: models::raw::RawDocument) -> DocumentInput {
     summary = "Upsert documents",
     description = "Documents with a `vector` of the collection's dimension, or a `text` the \
                    collection's model embeds.",
-    params(CollectionPath),
+    params(("collection" = String, Path, description = "The collection's name.")),
     request_body = UpsertDocuments,
     responses(
         (
@@ -189,7 +188,7 @@ async fn upsert(
     tag = tags::RAW,
     operation_id = "listRawDocuments",
     summary = "List documents",
-    params(CollectionPath, PageQuery),
+    params(("collection" = String, Path, description = "The collection's name."), PageQuery),
     responses(
         (
             status = 200,
@@ -239,7 +238,7 @@ fn row_view(r: StoredChunk) -> RawDocumentRow {
     tag = tags::RAW,
     operation_id = "deleteRawDocuments",
     summary = "Delete documents by id",
-    params(CollectionPath),
+    params(("collection" = String, Path, description = "The collection's name.")),
     request_body = DeleteDocuments,
     responses(
         (
@@ -285,7 +284,7 @@ fn hit_view(h: Hit) -> RawHit {
     summary = "Search a collection",
     description = "By `vector` or `text`, in `vector`, `keyword` or `hybrid` mode, optionally \
                    filtered.",
-    params(CollectionPath),
+    params(("collection" = String, Path, description = "The collection's name.")),
     request_body = RawSearch,
     responses(
         (status = 200, description = "The `k` best hits.", body = RawSearchResponse),

@@ -14,7 +14,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
-use crate::routes::params::{StoreBatchPath, StoreFilePath, StorePath};
 use crate::routes::{VectorStorePath, page_order};
 use crate::startup::AppState;
 
@@ -87,7 +86,7 @@ async fn batch_view(
     summary = "Attach a file to a vector store",
     description = "Attaches an uploaded file; it is chunked and embedded in the background (poll \
                    the file until `completed` or `failed`).",
-    params(StorePath),
+    params(("id" = String, Path, description = "The vector store's id.")),
     request_body = AttachFile,
     responses(
         (
@@ -135,7 +134,7 @@ fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFi
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "listVectorStoreFiles",
     summary = "List a vector store's files",
-    params(StorePath, AttachedListQuery),
+    params(("id" = String, Path, description = "The vector store's id."), AttachedListQuery),
     responses(
         (
             status = 200,
@@ -165,7 +164,10 @@ async fn list(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "getVectorStoreFile",
     summary = "Retrieve a vector store file",
-    params(StoreFilePath),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id.")
+    ),
     responses(
         (
             status = 200,
@@ -195,7 +197,10 @@ async fn retrieve(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "updateVectorStoreFileAttributes",
     summary = "Update a vector store file's attributes",
-    params(StoreFilePath),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id.")
+    ),
     request_body = UpdateAttachedFile,
     responses(
         (
@@ -233,7 +238,10 @@ async fn update(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "deleteVectorStoreFile",
     summary = "Detach a file from a vector store",
-    params(StoreFilePath),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id.")
+    ),
     responses(
         (
             status = 200,
@@ -271,7 +279,11 @@ async fn detach(
     description = "The text extracted from the file, a page at a time: a page holds at most \
                    `limits.max_response_bytes` of JSON; ask for the next with `page` set to \
                    `next_page`.",
-    params(StoreFilePath, ContentQuery),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("file_id" = String, Path, description = "The file's id."),
+        ContentQuery
+    ),
     responses(
         (
             status = 200,
@@ -325,7 +337,7 @@ async fn content(
     summary = "Attach several files at once",
     description = "Attaches `file_ids` (with one chunking strategy and attributes) or `files` \
                    (each with its own).",
-    params(StorePath),
+    params(("id" = String, Path, description = "The vector store's id.")),
     request_body = CreateBatch,
     responses(
         (
@@ -357,7 +369,10 @@ async fn create_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "getVectorStoreFileBatch",
     summary = "Retrieve a file batch",
-    params(StoreBatchPath),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("batch_id" = String, Path, description = "The batch's id.")
+    ),
     responses(
         (status = 200, description = "The batch and its file counts.", body = FileBatch),
         NotFound,
@@ -384,7 +399,10 @@ async fn get_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "cancelVectorStoreFileBatch",
     summary = "Cancel a file batch",
-    params(StoreBatchPath),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("batch_id" = String, Path, description = "The batch's id.")
+    ),
     responses(
         (
             status = 200,
@@ -414,7 +432,11 @@ async fn cancel_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "listFilesInVectorStoreBatch",
     summary = "List a file batch's files",
-    params(StoreBatchPath, AttachedListQuery),
+    params(
+        ("id" = String, Path, description = "The vector store's id."),
+        ("batch_id" = String, Path, description = "The batch's id."),
+        AttachedListQuery
+    ),
     responses(
         (
             status = 200,
