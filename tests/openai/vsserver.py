@@ -37,6 +37,9 @@ def start_server(extra_env=None):
         "VECTOR_STORE__AUTH__KEY_CACHE_TTL_SECS": "0",
         "VECTOR_STORE__EMBEDDINGS__MODELS_DIR": os.environ.get("VECTOR_STORE_MODELS_DIR", os.path.join(ROOT, "models")),
         "VECTOR_STORE__LOG__LEVEL": "warn",
+        # A client that keeps a connection open (a browser) does not hold the suite's teardown
+        # for the whole default drain.
+        "VECTOR_STORE__SERVER__SHUTDOWN_TIMEOUT_SECS": "5",
     })
     if os.environ.get("ELASTICSEARCH_URL"):
         env.update({
@@ -70,4 +73,4 @@ def start_server(extra_env=None):
         time.sleep(0.2)
     yield {"base": base, "keys": keys, "env": env}
     proc.terminate()
-    proc.wait(timeout=30)
+    proc.wait(timeout=60)
