@@ -44,9 +44,12 @@ test-hostile:
 fmt:
 	$(CARGO) fmt --all
 
+# Clippy with the profile the tests build with (VS_CARGO_PROFILE, release by default): the
+# proc-macros and build scripts it compiles are the ones the test build then reuses.
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features --profile $${VS_CARGO_PROFILE:-release} \
+		-- -D warnings
 
 # Results in target/bench (summary.json, summary.md, SVG charts); see docs/benchmarks.md.
 bench:

@@ -9,6 +9,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 for features in "" "pgvector" "elastic" "pgvector,elastic"; do
     echo "== Server compiled with back-end features: ${features:-none}"
-    cargo clippy -p vector-store-server --no-default-features ${features:+--features "$features"} \
-        -- -D warnings
+    cargo clippy --profile "${VS_CARGO_PROFILE:-release}" -p vector-store-server \
+        --no-default-features ${features:+--features "$features"} -- -D warnings
 done
