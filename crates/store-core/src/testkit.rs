@@ -94,6 +94,15 @@ pub fn chunk(id: &str, text: &str, vector: Vec<f32>, attributes: Value) -> Chunk
     }
 }
 
+/// Chunk `index` of file `file`, with id `id`.
+pub fn file_chunk(id: &str, file: &str, index: u32, text: &str) -> Chunk {
+    Chunk {
+        file_id: file.into(),
+        chunk_index: index,
+        ..chunk(id, text, vector(u64::from(index)), json!({}))
+    }
+}
+
 /// A new, uniquely named collection.
 pub async fn fresh(store: &dyn VectorStore) -> CollectionSpec {
     let spec = CollectionSpec {

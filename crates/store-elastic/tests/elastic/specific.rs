@@ -207,12 +207,9 @@ async fn numbers_filter_by_value_whatever_their_json_spelling() {
     store.drop_collection(&spec).await.unwrap();
 }
 
-/// A chunk of file `f`, index `i`, whose text says which write made it.
+/// Chunk `i` of file `f`, whose text says which write made it.
 fn file_chunk(i: u32, text: &str) -> store_core::Chunk {
-    let mut c = chunk(&format!("f:{i}"), text, vector(u64::from(i)), json!({}));
-    c.file_id = "f".into();
-    c.chunk_index = i;
-    c
+    store_core::testkit::file_chunk(&format!("f:{i}"), "f", i, text)
 }
 
 #[tokio::test]

@@ -4,15 +4,10 @@ use crate::testkit::*;
 
 pub async fn delete_files_removes_exactly_those_files(store: Arc<dyn VectorStore>) {
     let spec = fresh(store.as_ref()).await;
-    let mut chunks = Vec::new();
-    for f in ["a", "b", "c"] {
-        for i in 0..3u32 {
-            let mut c = chunk(&format!("{f}{i}"), "text", vector(u64::from(i)), json!({}));
-            c.file_id = f.into();
-            c.chunk_index = i;
-            chunks.push(c);
-        }
-    }
+    let chunks = ["a", "b", "c"]
+        .into_iter()
+        .flat_map(|f| (0..3).map(move |i| file_chunk(&format!("{f}{i}"), f, i, "text")))
+        .collect();
     store.upsert(&spec, chunks).await.unwrap();
     let n = store
         .delete_files(&spec, &["a".into(), "c".into(), "zzz".into()])
@@ -37,15 +32,10 @@ pub async fn delete_files_removes_exactly_those_files(store: Arc<dyn VectorStore
 
 pub async fn trimming_files_keeps_each_ones_chunks_below_its_count(store: Arc<dyn VectorStore>) {
     let spec = fresh(store.as_ref()).await;
-    let mut chunks = Vec::new();
-    for f in ["a", "b", "c"] {
-        for i in 0..4u32 {
-            let mut c = chunk(&format!("{f}:{i}"), "text", vector(u64::from(i)), json!({}));
-            c.file_id = f.into();
-            c.chunk_index = i;
-            chunks.push(c);
-        }
-    }
+    let chunks = ["a", "b", "c"]
+        .into_iter()
+        .flat_map(|f| (0..4).map(move |i| file_chunk(&format!("{f}:{i}"), f, i, "text")))
+        .collect();
     store.upsert(&spec, chunks).await.unwrap();
     let files = [
         ("a".to_string(), 2),
