@@ -60,11 +60,10 @@ pub struct CollectionRecord {
 }
 
 impl CollectionRecord {
-    pub fn spec(&self) -> CollectionSpec {
-        CollectionSpec {
-            name: self.id.clone(),
-            dimension: self.dimension,
-        }
+    /// How a back-end sees the collection; an error only for a record whose id is not a
+    /// [`crate::PhysicalName`], which the catalog never hands out.
+    pub fn spec(&self) -> StoreResult<CollectionSpec> {
+        CollectionSpec::new(&self.id, self.dimension)
     }
 
     /// When it expires: `expires_after_days` after `last_active_at`, if it has an expiry.

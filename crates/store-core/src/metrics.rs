@@ -255,10 +255,7 @@ mod tests {
     }
 
     fn spec() -> CollectionSpec {
-        CollectionSpec {
-            name: "vs_1".into(),
-            dimension: 3,
-        }
+        CollectionSpec::new("vs_1", 3).unwrap()
     }
 
     fn store() -> MockVectorStore {
@@ -272,7 +269,7 @@ mod tests {
             ))
         });
         s.expect_usage_bytes()
-            .returning(|c| Err(StoreError::not_found("collection", &c.name)));
+            .returning(|c| Err(StoreError::not_found("collection", c.name.as_str())));
         s
     }
 

@@ -14,7 +14,7 @@ use crate::filter::Filter;
 /// `_`, unique across tenants) and the dimension of its vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionSpec {
-    pub name: String,
+    pub name: PhysicalName,
     pub dimension: usize,
 }
 
@@ -22,7 +22,8 @@ pub struct CollectionSpec {
 /// letter, then up to 62 lower-case ASCII letters, digits or `_` — PostgreSQL's identifier limit,
 /// which every back-end keeps. A collection's name goes into a query (as a table or an index
 /// name) only once parsed into this.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PhysicalName(String);
 
 impl PhysicalName {
@@ -49,6 +50,28 @@ impl PhysicalName {
     }
 }
 
+impl std::ops::Deref for PhysicalName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PhysicalName {
+    type Error = crate::StoreError;
+
+    fn try_from(name: String) -> StoreResult<Self> {
+        Self::parse(&name)
+    }
+}
+
+impl From<PhysicalName> for String {
+    fn from(name: PhysicalName) -> Self {
+        name.0
+    }
+}
+
 impl std::fmt::Display for PhysicalName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -56,9 +79,12 @@ impl std::fmt::Display for PhysicalName {
 }
 
 impl CollectionSpec {
-    /// The collection's name, checked to be one a back-end may store it under.
-    pub fn physical_name(&self) -> StoreResult<PhysicalName> {
-        PhysicalName::parse(&self.name)
+    /// A collection named `name`, once checked to be a [`PhysicalName`].
+    pub fn new(name: &str, dimension: usize) -> StoreResult<Self> {
+        Ok(Self {
+            name: PhysicalName::parse(name)?,
+            dimension,
+        })
     }
 
     /// A chunk's vector for this collection: see [`check_vector`].

@@ -103,12 +103,14 @@ pub fn file_chunk(id: &str, file: &str, index: u32, text: &str) -> Chunk {
     }
 }
 
+/// A uniquely named collection of [`DIM`] dimensions, not yet created.
+pub fn unique_spec() -> CollectionSpec {
+    CollectionSpec::new(&format!("t_{}", uuid::Uuid::new_v4().simple()), DIM).unwrap()
+}
+
 /// A new, uniquely named collection.
 pub async fn fresh(store: &dyn VectorStore) -> CollectionSpec {
-    let spec = CollectionSpec {
-        name: format!("t_{}", uuid::Uuid::new_v4().simple()),
-        dimension: DIM,
-    };
+    let spec = unique_spec();
     store
         .create_collection(&spec)
         .await

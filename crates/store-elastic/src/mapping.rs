@@ -249,12 +249,8 @@ mod tests {
     #[test]
     fn the_index_body_is_strict_with_a_cosine_hnsw_vector_of_the_collection_dimension() {
         let options = ElasticOptions::default();
-        let spec = CollectionSpec {
-            name: "vs_x".into(),
-            dimension: 384,
-        };
-        let name = spec.physical_name().unwrap();
-        assert_eq!(index_name(&options, &name), "vectorstore_vs_x");
+        let spec = CollectionSpec::new("vs_x", 384).unwrap();
+        assert_eq!(index_name(&options, &spec.name), "vectorstore_vs_x");
         let body = index_body(&options, &spec);
         let m = &body["mappings"];
         assert_eq!(m["dynamic"], "strict");

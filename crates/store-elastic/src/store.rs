@@ -71,8 +71,8 @@ impl ElasticStore {
         &self.options
     }
 
-    fn index(&self, spec: &CollectionSpec) -> StoreResult<String> {
-        Ok(mapping::index_name(&self.options, &spec.physical_name()?))
+    fn index(&self, spec: &CollectionSpec) -> String {
+        mapping::index_name(&self.options, &spec.name)
     }
 
     /// Sends one request, retrying passing failures with back-off; an error status is an error.
@@ -173,7 +173,7 @@ impl ElasticStore {
 
     /// The dimension the collection's index has, or `None` when there is no such index.
     async fn existing_dimension(&self, spec: &CollectionSpec) -> StoreResult<Option<usize>> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         match self
             .send(
                 Method::Get,
@@ -202,7 +202,7 @@ impl ElasticStore {
     }
 
     async fn search_raw(&self, spec: &CollectionSpec, body: &Value) -> StoreResult<Reply> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         self.call(
             spec,
             Method::Post,
@@ -317,7 +317,7 @@ impl ElasticStore {
         counted: &str,
         doing: &str,
     ) -> StoreResult<u64> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         let mut total = 0;
         for attempt in 0..=self.options.retries {
             let reply = self
@@ -391,7 +391,7 @@ impl VectorStore for ElasticStore {
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         spec.check_dimension(MAX_DIMENSION)?;
         if let Some(existing) = self.existing_dimension(spec).await? {
             return spec.same_dimension_as(existing);
@@ -419,7 +419,7 @@ impl VectorStore for ElasticStore {
     }
 
     async fn drop_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         match self
             .send(Method::Delete, &format!("/{index}"), &[], Payload::Empty)
             .await
@@ -503,7 +503,7 @@ impl VectorStore for ElasticStore {
     }
 
     async fn count(&self, spec: &CollectionSpec) -> StoreResult<u64> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         let reply = self
             .call(
                 spec,
@@ -564,10 +564,6 @@ impl VectorStore for ElasticStore {
 
 #[async_trait]
 impl HitSource for ElasticStore {
-    fn check(&self, spec: &CollectionSpec, _req: &SearchRequest) -> StoreResult<()> {
-        self.index(spec).map(drop)
-    }
-
     async fn vector_hits(
         &self,
         spec: &CollectionSpec,

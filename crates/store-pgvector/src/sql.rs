@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Double, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use pgvector::Vector;
 use serde_json::{Map, Value};
-use store_core::{Chunk, CollectionSpec, Hit, PhysicalName, StoreResult, StoredChunk};
+use store_core::{Chunk, CollectionSpec, Hit, PhysicalName, StoredChunk};
 
 use crate::filter::{Bind, compile_filter};
 use crate::prepared::Prepared;
@@ -23,9 +23,9 @@ pub(crate) fn quoted_table(name: &PhysicalName) -> String {
     format!("vectors.\"{name}\"")
 }
 
-/// The quoted table name of a collection, once its name parsed as a [`PhysicalName`].
-pub(crate) fn table(spec: &CollectionSpec) -> StoreResult<String> {
-    Ok(quoted_table(&spec.physical_name()?))
+/// The quoted table name of a collection.
+pub(crate) fn table(spec: &CollectionSpec) -> String {
+    quoted_table(&spec.name)
 }
 
 #[derive(QueryableByName)]
@@ -245,11 +245,8 @@ mod tests {
 
     #[test]
     fn only_plain_lowercase_identifiers_become_table_names() {
-        let spec = |name: &str| CollectionSpec {
-            name: name.into(),
-            dimension: 3,
-        };
-        assert_eq!(table(&spec("vs_abc123")).unwrap(), "vectors.\"vs_abc123\"");
+        let spec = |name: &str| CollectionSpec::new(name, 3);
+        assert_eq!(table(&spec("vs_abc123").unwrap()), "vectors.\"vs_abc123\"");
         for bad in [
             "",
             "1abc",
@@ -260,9 +257,10 @@ mod tests {
             &"a".repeat(64),
             "ünï",
         ] {
-            assert!(table(&spec(bad)).is_err(), "{bad:?}");
+            assert!(spec(bad).is_err(), "{bad:?}");
+            assert_eq!(table_name(bad), None, "{bad:?}");
         }
-        assert!(table(&spec(&"a".repeat(63))).is_ok());
+        assert!(spec(&"a".repeat(63)).is_ok());
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl PgVectorStore {
         filter: Option<&store_core::Filter>,
         k: usize,
     ) -> StoreResult<Vec<ScoredRow>> {
-        let t = table(spec)?;
+        let t = table(spec);
         let (cond, binds) = condition(filter, 3);
         let q = diesel::sql_query(vector_sql(&t, &cond))
             .into_boxed::<Pg>()
@@ -141,7 +141,7 @@ impl PgVectorStore {
         filter: Option<&store_core::Filter>,
         k: usize,
     ) -> StoreResult<Vec<ScoredRow>> {
-        let t = table(spec)?;
+        let t = table(spec);
         let (cond, binds) = condition(filter, 4);
         let q = diesel::sql_query(keyword_sql(&t, &cond))
             .into_boxed::<Pg>()
@@ -164,7 +164,7 @@ impl PgVectorStore {
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vectors' AND \
              c.relname = $1 AND a.attname = 'embedding'",
         )
-        .bind::<Text, _>(spec.name.clone())
+        .bind::<Text, _>(spec.name.to_string())
         .load(&mut conn)
         .await
         .map_err(error::db)?;
@@ -191,7 +191,7 @@ impl PgVectorStore {
 
     /// Creates the table and its indexes in one transaction.
     async fn create_table(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        let t = table(spec)?;
+        let t = table(spec);
         self.options.check()?;
         let cfg = &self.options.text_search_config;
         // Index names are left to PostgreSQL, which keeps them unique within the schema
@@ -237,7 +237,6 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        table(spec)?;
         spec.check_dimension(MAX_DIMENSION)?;
         if let Some(existing) = self.table_dimension(spec).await? {
             return spec.same_dimension_as(existing);
@@ -253,7 +252,7 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn drop_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
-        let t = table(spec)?;
+        let t = table(spec);
         let mut conn = self.db.conn().await?;
         diesel::sql_query(format!("DROP TABLE IF EXISTS {t}"))
             .execute(&mut conn)
@@ -263,7 +262,7 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn upsert(&self, spec: &CollectionSpec, chunks: Vec<Chunk>) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         for c in &chunks {
             check_chunk(spec, c)?;
         }
@@ -315,7 +314,7 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn delete_files(&self, spec: &CollectionSpec, file_ids: &[String]) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         let mut conn = self.db.conn().await?;
         match diesel::sql_query(format!("DELETE FROM {t} WHERE file_id = ANY($1)"))
             .bind::<Array<Text>, _>(file_ids)
@@ -328,7 +327,7 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn trim_files(&self, spec: &CollectionSpec, files: &[(String, u32)]) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         let (ids, keep): (Vec<String>, Vec<i32>) = files
             .iter()
             .map(|(f, k)| (f.clone(), i32::try_from(*k).unwrap_or(i32::MAX)))
@@ -354,7 +353,7 @@ impl VectorStore for PgVectorStore {
         file_id: &str,
         attributes: Map<String, Value>,
     ) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         store_core::limits::attributes(&attributes)?;
         let mut conn = self.db.conn().await?;
         match diesel::sql_query(format!("UPDATE {t} SET attributes = $1 WHERE file_id = $2"))
@@ -369,18 +368,18 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         self.execute(spec, format!("DELETE FROM {t}")).await
     }
 
     async fn count(&self, spec: &CollectionSpec) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         self.number(spec, format!("SELECT count(*) AS n FROM {t}"))
             .await
     }
 
     async fn usage_bytes(&self, spec: &CollectionSpec) -> StoreResult<u64> {
-        let t = table(spec)?;
+        let t = table(spec);
         self.number(
             spec,
             format!("SELECT coalesce(sum(octet_length(text)), 0)::int8 AS n FROM {t}"),
@@ -394,7 +393,7 @@ impl VectorStore for PgVectorStore {
         limit: usize,
         offset: usize,
     ) -> StoreResult<Vec<StoredChunk>> {
-        let t = table(spec)?;
+        let t = table(spec);
         let mut conn = self.db.conn().await?;
         let rows = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM {t} ORDER BY file_id, chunk_index, id LIMIT $1 OFFSET $2"
@@ -414,7 +413,7 @@ impl VectorStore for PgVectorStore {
         spec: &CollectionSpec,
         file_id: &str,
     ) -> StoreResult<Vec<StoredChunk>> {
-        let t = table(spec)?;
+        let t = table(spec);
         let mut conn = self.db.conn().await?;
         let rows = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM {t} WHERE file_id = $1 ORDER BY chunk_index, id"
@@ -435,8 +434,7 @@ impl VectorStore for PgVectorStore {
 
 #[async_trait]
 impl HitSource for PgVectorStore {
-    fn check(&self, spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<()> {
-        table(spec)?;
+    fn check(&self, _spec: &CollectionSpec, req: &SearchRequest) -> StoreResult<()> {
         if let SearchQuery::Keyword(text) | SearchQuery::Hybrid { text, .. } = &req.mode {
             check_no_nul(&Field::Query, text)?;
         }
@@ -480,10 +478,7 @@ mod tests {
 
     #[test]
     fn vectors_must_have_the_dimension_and_finite_components() {
-        let spec = CollectionSpec {
-            name: "c".into(),
-            dimension: 2,
-        };
+        let spec = CollectionSpec::new("c", 2).unwrap();
         assert!(spec.check_vector(&[0.1, 0.2]).is_ok());
         assert_eq!(
             spec.check_vector(&[0.1]).unwrap_err().kind(),
@@ -498,10 +493,7 @@ mod tests {
 
     #[test]
     fn nul_characters_anywhere_in_a_chunk_are_refused() {
-        let spec = CollectionSpec {
-            name: "c".into(),
-            dimension: 1,
-        };
+        let spec = CollectionSpec::new("c", 1).unwrap();
         let ok = Chunk {
             id: "a".into(),
             file_id: "f".into(),

@@ -289,7 +289,7 @@ impl IngestService {
                     .await?;
                 self.vectors
                     .backend_of(store)?
-                    .set_file_attributes(&store.spec(), file_id, attributes.clone())
+                    .set_file_attributes(&store.spec()?, file_id, attributes.clone())
                     .await?;
                 Ok(self
                     .catalog

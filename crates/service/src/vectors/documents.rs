@@ -19,7 +19,7 @@ impl VectorService {
         docs: Vec<DocumentInput>,
     ) -> Result<u64, ServiceError> {
         let chunks = self.embed_documents(record, docs).await?;
-        let written = self.store(record)?.upsert(&record.spec(), chunks).await;
+        let written = self.store(record)?.upsert(&record.spec()?, chunks).await;
         self.written(record, written).await
     }
 
@@ -193,13 +193,13 @@ impl VectorService {
     ) -> Result<u64, ServiceError> {
         let deleted = self
             .store(record)?
-            .delete_files(&record.spec(), file_ids)
+            .delete_files(&record.spec()?, file_ids)
             .await;
         self.written(record, deleted).await
     }
 
     pub async fn delete_all(&self, record: &CollectionRecord) -> Result<u64, ServiceError> {
-        let deleted = self.store(record)?.delete_all(&record.spec()).await;
+        let deleted = self.store(record)?.delete_all(&record.spec()?).await;
         self.written(record, deleted).await
     }
 
@@ -211,7 +211,7 @@ impl VectorService {
         offset: usize,
     ) -> Result<(Vec<StoredChunk>, u64), ServiceError> {
         let store = self.store(record)?;
-        let spec = record.spec();
+        let spec = record.spec()?;
         let rows = store.list(&spec, limit, offset).await?;
         let total = store.count(&spec).await?;
         let rows = fit(rows, self.limits.max_response_bytes, |c| c.text.len());
@@ -226,7 +226,7 @@ impl VectorService {
     ) -> Result<Vec<StoredChunk>, ServiceError> {
         Ok(self
             .store(record)?
-            .file_chunks(&record.spec(), file_id)
+            .file_chunks(&record.spec()?, file_id)
             .await?)
     }
 }

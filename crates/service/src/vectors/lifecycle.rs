@@ -43,7 +43,7 @@ impl VectorService {
         let mut freed = 0;
         for record in &expired {
             let store = self.store(record)?;
-            let deleted = store.delete_all(&record.spec()).await;
+            let deleted = store.delete_all(&record.spec()?).await;
             match self.written(record, deleted).await {
                 Ok(_) | Err(ServiceError::NotFound { .. }) => {}
                 Err(e) => {
@@ -115,7 +115,7 @@ impl VectorService {
                 expires_after_days: input.expires_after_days,
             })
             .await?;
-        if let Err(e) = store.create_collection(&record.spec()).await {
+        if let Err(e) = store.create_collection(&record.spec()?).await {
             if let Err(cleanup) = self.catalog.delete_collection(&tenant.id, &record.id).await {
                 tracing::error!(
                     collection = %record.id,
@@ -159,7 +159,7 @@ impl VectorService {
         record: &CollectionRecord,
     ) -> Result<(), ServiceError> {
         self.records.forget(record);
-        self.store(record)?.drop_collection(&record.spec()).await?;
+        self.store(record)?.drop_collection(&record.spec()?).await?;
         self.catalog
             .delete_collection(&tenant.id, &record.id)
             .await?;
@@ -169,7 +169,7 @@ impl VectorService {
 
     /// Bytes of text stored in the collection.
     pub async fn usage_bytes(&self, record: &CollectionRecord) -> Result<u64, ServiceError> {
-        Ok(self.store(record)?.usage_bytes(&record.spec()).await?)
+        Ok(self.store(record)?.usage_bytes(&record.spec()?).await?)
     }
 
     /// Whether the collection went unused for longer than its `expires_after`.

@@ -56,7 +56,7 @@ impl VectorService {
             score_threshold: input.score_threshold,
             hybrid,
         };
-        let hits = store.search(&record.spec(), &request).await?;
+        let hits = store.search(&record.spec()?, &request).await?;
         Ok(fit(hits, self.limits.max_response_bytes, |h| {
             h.chunk.text.len()
         }))

@@ -29,7 +29,7 @@ impl ElasticStore {
         chunks: Vec<Chunk>,
         generation: Option<u64>,
     ) -> StoreResult<u64> {
-        let index = self.index(spec)?;
+        let index = self.index(spec);
         for c in &chunks {
             spec.check_vector(&c.vector)?;
             c.check_limits()?;
@@ -462,10 +462,7 @@ mod tests {
                 ..ElasticOptions::default()
             })
             .unwrap();
-            let spec = CollectionSpec {
-                name: "c".into(),
-                dimension: 2,
-            };
+            let spec = CollectionSpec::new("c", 2).unwrap();
             let chunk = store_core::testkit::chunk("a:0", "text", vec![1.0, 0.0], json!({}));
             let e = store
                 .bulk(&spec, "idx", &[chunk], Some(7))

@@ -4,10 +4,7 @@ use super::*;
 
 #[test]
 fn vectors_must_have_the_dimension_finite_components_and_a_direction() {
-    let spec = CollectionSpec {
-        name: "c".into(),
-        dimension: 2,
-    };
+    let spec = CollectionSpec::new("c", 2).unwrap();
     assert!(spec.check_vector(&[1.0, 0.0]).is_ok());
     for bad in [vec![1.0], vec![f32::NAN, 1.0], vec![0.0, 0.0]] {
         assert!(spec.check_vector(&bad).is_err(), "{bad:?}");
@@ -21,13 +18,10 @@ fn only_plain_lowercase_names_become_indices() {
         ..Default::default()
     })
     .unwrap();
-    let spec = |name: &str| CollectionSpec {
-        name: name.into(),
-        dimension: 3,
-    };
-    assert_eq!(store.index(&spec("vs_a1")).unwrap(), "vectorstore_vs_a1");
+    let spec = |name: &str| CollectionSpec::new(name, 3);
+    assert_eq!(store.index(&spec("vs_a1").unwrap()), "vectorstore_vs_a1");
     for bad in ["", "Abc", "a-b", "a/b", "..", "a b", "ü"] {
-        assert!(store.index(&spec(bad)).is_err(), "{bad:?}");
+        assert!(spec(bad).is_err(), "{bad:?}");
     }
 }
 

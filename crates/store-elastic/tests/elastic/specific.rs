@@ -1,7 +1,7 @@
 //! Behaviour particular to the Elasticsearch back-end.
 
 use serde_json::json;
-use store_core::testkit::{DIM, chunk, fresh, request, vector};
+use store_core::testkit::{DIM, chunk, fresh, request, unique_spec, vector};
 use store_core::{CollectionSpec, ErrorKind, SearchQuery, VectorStore};
 use store_elastic::{ElasticOptions, ElasticStore};
 
@@ -16,10 +16,7 @@ async fn an_unreachable_cluster_is_unavailable_for_every_call() {
         ..options()
     })
     .unwrap();
-    let spec = CollectionSpec {
-        name: "t_down".into(),
-        dimension: DIM,
-    };
+    let spec = CollectionSpec::new("t_down", DIM).unwrap();
     assert_eq!(
         store.ping().await.unwrap_err().kind(),
         ErrorKind::Unavailable
@@ -60,10 +57,7 @@ async fn a_second_create_with_another_dimension_is_a_conflict() {
 #[tokio::test]
 async fn an_upsert_never_creates_a_missing_index() {
     let store = elastic();
-    let spec = CollectionSpec {
-        name: format!("t_{}", uuid::Uuid::new_v4().simple()),
-        dimension: DIM,
-    };
+    let spec = unique_spec();
     let e = store
         .upsert(&spec, vec![chunk("a", "x", vector(1), json!({}))])
         .await

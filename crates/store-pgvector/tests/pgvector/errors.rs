@@ -1,7 +1,7 @@
 //! Failures map to the right [`store_core::ErrorKind`].
 
 use serde_json::json;
-use store_core::testkit::{DIM, chunk, fresh, vector};
+use store_core::testkit::{DIM, chunk, fresh, unique_spec, vector};
 use store_core::{CollectionSpec, ErrorKind, VectorStore};
 use store_pgvector::{PgVectorOptions, PgVectorStore};
 
@@ -51,10 +51,7 @@ async fn a_text_search_configuration_that_is_not_a_name_stops_connecting() {
 #[tokio::test]
 async fn a_missing_collection_is_not_found_by_its_name() {
     let store = store().await;
-    let spec = CollectionSpec {
-        name: "t_never_created_here".into(),
-        dimension: DIM,
-    };
+    let spec = CollectionSpec::new("t_never_created_here", DIM).unwrap();
     for err in [
         store.count(&spec).await.unwrap_err(),
         store.usage_bytes(&spec).await.unwrap_err(),
@@ -78,10 +75,7 @@ async fn a_different_dimension_for_an_existing_collection_is_a_conflict() {
     let store = store().await;
     let spec = fresh(store.as_ref()).await;
     let err = store
-        .create_collection(&CollectionSpec {
-            name: spec.name.clone(),
-            dimension: DIM + 1,
-        })
+        .create_collection(&CollectionSpec::new(&spec.name, DIM + 1).unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
@@ -97,11 +91,11 @@ async fn names_that_are_not_plain_identifiers_and_bad_dimensions_are_invalid() {
         ("ok_name", 0),
         ("ok_name", 2001),
     ] {
-        let spec = CollectionSpec {
-            name: name.into(),
-            dimension,
+        // A bad name is refused before it reaches the store, a bad dimension by the store.
+        let err = match CollectionSpec::new(name, dimension) {
+            Ok(spec) => store.create_collection(&spec).await.unwrap_err(),
+            Err(e) => e,
         };
-        let err = store.create_collection(&spec).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name}: {err}");
     }
 }
@@ -132,10 +126,7 @@ async fn concurrent_creates_of_one_collection_all_succeed() {
     let pool = pool().await;
     let a = PgVectorStore::new(pool.clone());
     let b = PgVectorStore::new(pool);
-    let spec = CollectionSpec {
-        name: format!("t_{}", uuid::Uuid::new_v4().simple()),
-        dimension: DIM,
-    };
+    let spec = unique_spec();
     let (x, y) = tokio::join!(a.create_collection(&spec), b.create_collection(&spec));
     x.unwrap();
     y.unwrap();

@@ -58,7 +58,7 @@ async fn unfiltered_searches_reuse_one_prepared_statement_per_table_and_mode() {
             .map(|s| s.statement)
             .collect::<Vec<_>>()
     };
-    let statements = kept(pool.clone(), spec.name.clone()).await;
+    let statements = kept(pool.clone(), spec.name.to_string()).await;
     assert_eq!(statements.len(), 2, "{statements:#?}");
     assert!(statements.iter().any(|s| s.contains("embedding <=> $1")));
     assert!(

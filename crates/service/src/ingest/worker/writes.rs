@@ -84,7 +84,7 @@ impl Ingestor {
             .collect();
         let chunks = self.embed_chunks(store, docs).await?;
         let backend = self.service.vectors.backend_of(store)?;
-        let spec = store.spec();
+        let spec = store.spec()?;
         let generation = jobs.iter().map(|j| j.claim.generation).max().unwrap_or(0);
         let counts: Vec<(String, u32)> = jobs
             .iter()
@@ -171,7 +171,7 @@ impl Ingestor {
             .get_collection(&job.tenant_id, &job.vector_store_id)
             .await?;
         let backend = self.service.vectors.backend_of(&store)?;
-        let (spec, file_id) = (store.spec(), job.file_id.clone());
+        let (spec, file_id) = (store.spec()?, job.file_id.clone());
         match self
             .fenced(
                 claim,
@@ -201,9 +201,10 @@ impl Ingestor {
             .vectors
             .backend_of(store)
             .map_err(Step::Failed)?;
+        let spec = store.spec().map_err(|e| Step::Failed(e.into()))?;
         let mut replaced = false;
         if docs.is_empty() {
-            let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
+            let (b, spec, file_id) = (backend.clone(), spec.clone(), file.id.clone());
             self.fenced(
                 claim,
                 Box::pin(async move { b.delete_files(&spec, &[file_id]).await }),
@@ -218,7 +219,7 @@ impl Ingestor {
                 .embed_chunks(store, part.to_vec())
                 .await
                 .map_err(Step::Failed)?;
-            let (b, spec, file_id) = (backend.clone(), store.spec(), file.id.clone());
+            let (b, spec, file_id) = (backend.clone(), spec.clone(), file.id.clone());
             let first = !std::mem::replace(&mut replaced, true);
             let (last, generation) = (i + 1 == parts, claim.generation);
             self.fenced(

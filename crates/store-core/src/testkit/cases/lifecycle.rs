@@ -55,10 +55,7 @@ pub async fn an_empty_collection_counts_lists_and_finds_nothing(store: Arc<dyn V
 }
 
 pub async fn a_missing_collection_is_not_found(store: Arc<dyn VectorStore>) {
-    let spec = CollectionSpec {
-        name: format!("t_{}", uuid::Uuid::new_v4().simple()),
-        dimension: DIM,
-    };
+    let spec = unique_spec();
     let e = store
         .upsert(&spec, vec![chunk("a", "x", vector(1), json!({}))])
         .await
