@@ -5,10 +5,8 @@
 # what it needs that is not running, and stops what it started. `make test` runs it last, with
 # its own build profile (`VS_CARGO_PROFILE`, dev by default).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-"$root/scripts/fetch-model.sh"
+# shellcheck source=scripts/suite-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/suite-env.sh"
 
 chaos_dir="$root/.local/pg-chaos"
 chaos_port="${VECTOR_STORE_CHAOS_PG_PORT:-$((${VECTOR_STORE_PG_PORT:-55432} + 1))}"
@@ -18,19 +16,8 @@ chaos() {
         "$root/scripts/services.sh" "$@"
 }
 
-started=()
-cleanup() {
-    chaos down pg || true
-    for s in "${started[@]}"; do "$root/scripts/services.sh" down "$s" || true; done
-}
-trap cleanup EXIT
-
-if [[ -z "${DATABASE_URL:-}" && -z "${VECTOR_STORE__DATABASE__URL:-}" ]]; then
-    "$root/scripts/services.sh" up pg
-    started+=(pg)
-    eval "$("$root/scripts/services.sh" env)"
-fi
-export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
+on_exit() { chaos down pg || true; }
+need pg
 chaos up pg
 export CHAOS_PG_DIR="$chaos_dir" CHAOS_PG_PORT="$chaos_port"
 

@@ -4,23 +4,9 @@
 # its memory sampled and each figure printed. It builds with the release profile, starts
 # PostgreSQL unless DATABASE_URL is set, and stops what it started. `make test` runs it last.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-"$root/scripts/fetch-model.sh"
-
-started=()
-cleanup() {
-    for s in "${started[@]}"; do "$root/scripts/services.sh" down "$s" || true; done
-}
-trap cleanup EXIT
-
-if [[ -z "${DATABASE_URL:-}" && -z "${VECTOR_STORE__DATABASE__URL:-}" ]]; then
-    "$root/scripts/services.sh" up pg
-    started+=(pg)
-    eval "$("$root/scripts/services.sh" env)"
-fi
-export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
+# shellcheck source=scripts/suite-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/suite-env.sh"
+need pg
 
 echo "== Hostile load against the release build"
 # The suite starts the server's command line as this package builds it (`e2e-server`), built

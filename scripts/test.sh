@@ -6,28 +6,9 @@
 # suite needs (`VS_CARGO_PROFILE=dev` runs the other suites on a debug build), and with one set
 # of features, so no suite builds again; the Python suites start that build's server binary.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-"$root/scripts/fetch-model.sh"
-
-started=()
-cleanup() {
-    for s in "${started[@]}"; do "$root/scripts/services.sh" down "$s" || true; done
-}
-trap cleanup EXIT
-
-if [[ -z "${DATABASE_URL:-}" && -z "${VECTOR_STORE__DATABASE__URL:-}" ]]; then
-    "$root/scripts/services.sh" up pg
-    started+=(pg)
-fi
-if [[ -z "${ELASTICSEARCH_URL:-}" ]]; then
-    "$root/scripts/services.sh" up es
-    started+=(es)
-fi
-eval "$("$root/scripts/services.sh" env)"
-export DATABASE_URL="${DATABASE_URL:-${VECTOR_STORE__DATABASE__URL:-}}"
-export ELASTICSEARCH_URL
+# shellcheck source=scripts/suite-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/suite-env.sh"
+need pg es
 
 export VS_CARGO_PROFILE="${VS_CARGO_PROFILE:-release}"
 case "$VS_CARGO_PROFILE" in

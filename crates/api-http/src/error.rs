@@ -181,9 +181,7 @@ impl ApiError {
         match self {
             ApiError::Service(e) => match e {
                 ServiceError::NotFound { .. } => Class::NotFound,
-                ServiceError::Invalid { .. } | ServiceError::InputTooLong { .. } => {
-                    Class::InvalidRequest
-                }
+                ServiceError::Invalid { .. } => Class::InvalidRequest,
                 ServiceError::Conflict(_) => Class::Conflict,
                 ServiceError::Unauthorized(_) => Class::Unauthorized,
                 ServiceError::TooLarge(_) => Class::PayloadTooLarge,

@@ -42,21 +42,31 @@ fn reference<T: ToSchema>() -> RefOr<Schema> {
 /// characters, string values of at most 512 characters.
 pub struct Metadata;
 
+/// An object of at most [`METADATA_MAX_KEYS`] pairs with keys of 1 to
+/// [`METADATA_MAX_KEY_LEN`] characters, values `values` (`what` says which in the description).
+fn pairs(what: &str, values: RefOr<Schema>, example: serde_json::Value) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(format!(
+            "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} \
+             characters, {what}."
+        )))
+        .additional_properties(Some(AdditionalProperties::RefOr(values)))
+        .property_names(Some(key()))
+        .max_properties(Some(METADATA_MAX_KEYS))
+        .examples([example])
+        .into()
+}
+
 impl PartialSchema for Metadata {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some(format!(
-                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} \
-                 characters, string values of at most {METADATA_MAX_VALUE_LEN} characters."
-            )))
-            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::Object(
+        pairs(
+            &format!("string values of at most {METADATA_MAX_VALUE_LEN} characters"),
+            RefOr::T(Schema::Object(
                 string().max_length(Some(METADATA_MAX_VALUE_LEN)).build(),
-            )))))
-            .property_names(Some(key()))
-            .max_properties(Some(METADATA_MAX_KEYS))
-            .examples([serde_json::json!({"project": "handbook"})])
-            .into()
+            )),
+            serde_json::json!({"project": "handbook"}),
+        )
     }
 }
 
@@ -93,20 +103,14 @@ pub struct Attributes;
 
 impl PartialSchema for Attributes {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some(format!(
-                "At most {METADATA_MAX_KEYS} key-value pairs: keys of 1 to {METADATA_MAX_KEY_LEN} \
-                 characters, values strings of at most {METADATA_MAX_VALUE_LEN} characters, \
-                 numbers or booleans."
-            )))
-            .additional_properties(Some(AdditionalProperties::RefOr(
-                reference::<AttributeValue>(),
-            )))
-            .property_names(Some(key()))
-            .max_properties(Some(METADATA_MAX_KEYS))
-            .examples([serde_json::json!({"lang": "en", "year": 2024, "draft": false})])
-            .into()
+        pairs(
+            &format!(
+                "values strings of at most {METADATA_MAX_VALUE_LEN} characters, numbers or \
+                 booleans"
+            ),
+            reference::<AttributeValue>(),
+            serde_json::json!({"lang": "en", "year": 2024, "draft": false}),
+        )
     }
 }
 

@@ -283,10 +283,6 @@ pub struct RankingOptions {
     pub score_threshold: Option<f32>,
 }
 
-fn default_max_results() -> u32 {
-    10
-}
-
 /// `POST /v1/api/search`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -309,10 +305,10 @@ pub struct SearchRequest {
     pub search_type: SearchMode,
     /// Only documents whose attributes match.
     pub filters: Option<Filter>,
-    #[serde(default = "default_max_results")]
+    #[serde(default = "crate::wire::search_results_default")]
     #[validate(range(min = 1, max = 50))]
     /// The most hits, 1 to 50.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, default = 10))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, default = crate::wire::search_results_default))]
     pub max_num_results: u32,
     #[validate(nested)]
     pub ranking_options: Option<RankingOptions>,

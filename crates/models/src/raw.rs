@@ -175,10 +175,6 @@ pub struct HybridWeights {
     pub keyword_weight: f32,
 }
 
-fn default_k() -> u32 {
-    10
-}
-
 /// Search by `vector` or by `text` (embedded with the collection's model); `hybrid` needs text
 /// and takes a vector too if given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
@@ -199,10 +195,10 @@ pub struct RawSearch {
     pub mode: SearchMode,
     /// Only documents whose attributes match.
     pub filter: Option<Filter>,
-    #[serde(default = "default_k")]
+    #[serde(default = "crate::wire::search_results_default")]
     #[validate(range(min = 1, max = MAX_K))]
     /// The most hits, 1 to 100.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = 10))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = crate::wire::search_results_default))]
     pub k: u32,
     #[validate(range(min = 0.0, max = 1.0))]
     /// Hits scoring below it are left out, 0 to 1.

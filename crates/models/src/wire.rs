@@ -37,3 +37,12 @@ pub mod page {
     /// The tenant's keys.
     pub const KEYS_DEFAULT: u32 = 100;
 }
+
+/// How many hits a search answers with when the request names no `max_num_results` (`k` on
+/// the raw API).
+pub const SEARCH_RESULTS_DEFAULT: u32 = 10;
+
+/// [`SEARCH_RESULTS_DEFAULT`], as serde's default of the field.
+pub(crate) fn search_results_default() -> u32 {
+    SEARCH_RESULTS_DEFAULT
+}

@@ -22,13 +22,6 @@ pub enum ServiceError {
         field: Option<Field>,
         message: String,
     },
-    /// Input `index` of one embedding request has more tokens than the model takes.
-    #[error("input {index} is {tokens} tokens long, over the model's limit of {max} tokens")]
-    InputTooLong {
-        index: usize,
-        tokens: usize,
-        max: usize,
-    },
     /// The request contradicts what is stored (e.g. a name already taken).
     #[error("{0}")]
     Conflict(String),
@@ -100,7 +93,6 @@ impl ServiceError {
         match self {
             ServiceError::Invalid { field, .. } => field.as_ref(),
             ServiceError::NotFound { .. }
-            | ServiceError::InputTooLong { .. }
             | ServiceError::Conflict(_)
             | ServiceError::Unauthorized(_)
             | ServiceError::TooLarge(_)
@@ -115,10 +107,7 @@ impl ServiceError {
 
     /// Whether the input was at fault (so that trying the same again fails the same way).
     pub fn is_caller_fault(&self) -> bool {
-        matches!(
-            self,
-            ServiceError::Invalid { .. } | ServiceError::InputTooLong { .. }
-        )
+        matches!(self, ServiceError::Invalid { .. })
     }
 }
 
@@ -160,9 +149,7 @@ impl From<EmbedError> for ServiceError {
     fn from(e: EmbedError) -> Self {
         match e {
             EmbedError::UnknownModel { .. } => ServiceError::invalid(Field::Model, e.to_string()),
-            EmbedError::InputTooLong { index, tokens, max } => {
-                ServiceError::InputTooLong { index, tokens, max }
-            }
+            EmbedError::InputTooLong { .. } => ServiceError::invalid_body(e.to_string()),
             EmbedError::InvalidInput(message) => ServiceError::invalid_body(message),
             EmbedError::Unavailable { message, source } => ServiceError::Unavailable {
                 message: format!("embedding provider unavailable: {message}"),

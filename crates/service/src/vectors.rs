@@ -194,3 +194,18 @@ impl VectorService {
         }
     }
 }
+
+/// `e` as a service error; a text over the model's limit is told by `too_long`, given the
+/// text's index in the request, its tokens and the limit.
+fn embed_error(
+    e: EmbedError,
+    too_long: impl FnOnce(usize, usize, usize) -> ServiceError,
+) -> ServiceError {
+    match e {
+        EmbedError::InputTooLong { index, tokens, max } => too_long(index, tokens, max),
+        EmbedError::UnknownModel { .. }
+        | EmbedError::InvalidInput(_)
+        | EmbedError::Unavailable { .. }
+        | EmbedError::Internal { .. } => e.into(),
+    }
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use store_core::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, Field,
     NewCollection, PageOrder, PageRequest, PoolStatus, Quota, Quotas, StoreError, StoreResult,
@@ -13,6 +13,7 @@ use store_core::{
 
 use crate::error;
 use crate::quota;
+use crate::sql::object_or_empty;
 use crate::{Db, Pool};
 
 #[derive(Debug, Clone)]
@@ -157,14 +158,7 @@ impl From<CollectionRow> for CollectionRecord {
             backend: r.backend,
             model: r.model,
             dimension: r.dimension.max(0) as usize,
-            metadata: match r.metadata {
-                Value::Object(m) => m,
-                Value::Null
-                | Value::Bool(_)
-                | Value::Number(_)
-                | Value::String(_)
-                | Value::Array(_) => Map::new(),
-            },
+            metadata: object_or_empty(r.metadata),
             expires_after_days: r.expires_after_days.map(|d| d.max(0) as u32),
             created_at: r.created_at,
             last_active_at: r.last_active_at,
@@ -215,10 +209,9 @@ impl Catalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::internal_msg("the tenant upsert returned no row"))
+        crate::first_or(rows, || {
+            StoreError::internal_msg("the tenant upsert returned no row")
+        })
     }
 
     async fn insert_api_key(
@@ -343,10 +336,7 @@ impl Catalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::not_found("active API key", id))
+        crate::one(rows, "active API key", id)
     }
 
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
@@ -403,10 +393,9 @@ impl Catalog for PgCatalog {
                     | StoreError::Internal { .. }) => other,
                 })
             })?;
-        rows.into_iter()
-            .next()
-            .map(Into::into)
-            .ok_or_else(|| StoreError::internal_msg("the collection insert returned no row"))
+        crate::first_or(rows, || {
+            StoreError::internal_msg("the collection insert returned no row")
+        })
     }
 
     async fn get_collection(&self, tenant_id: &str, id: &str) -> StoreResult<CollectionRecord> {

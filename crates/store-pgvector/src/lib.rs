@@ -35,10 +35,12 @@ use store_core::{StoreError, StoreResult};
 
 /// The first row, as `T`, or not found: `what` with this `id` does not exist (for the caller).
 fn one<T, R: Into<T>>(rows: Vec<R>, what: &'static str, id: &str) -> StoreResult<T> {
-    rows.into_iter()
-        .next()
-        .map(Into::into)
-        .ok_or_else(|| StoreError::not_found(what, id))
+    first_or(rows, || StoreError::not_found(what, id))
+}
+
+/// The first row, as `T`, or the error `missing` makes.
+fn first_or<T, R: Into<T>>(rows: Vec<R>, missing: impl FnOnce() -> StoreError) -> StoreResult<T> {
+    rows.into_iter().next().map(Into::into).ok_or_else(missing)
 }
 
 /// Paging queries fetch `limit + 1` rows: the extra one only says that more follow.

@@ -44,6 +44,17 @@ pub(crate) struct ChunkRow {
     pub(crate) attributes: Value,
 }
 
+/// A JSON object read back from a `jsonb` column; any other value (which the writes never store)
+/// reads as an empty object.
+pub(crate) fn object_or_empty(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_) => {
+            Map::new()
+        }
+    }
+}
+
 impl From<ChunkRow> for StoredChunk {
     fn from(r: ChunkRow) -> Self {
         StoredChunk {
@@ -52,14 +63,7 @@ impl From<ChunkRow> for StoredChunk {
             filename: r.filename,
             chunk_index: r.chunk_index.max(0) as u32,
             text: r.text,
-            attributes: match r.attributes {
-                Value::Object(m) => m,
-                Value::Null
-                | Value::Bool(_)
-                | Value::Number(_)
-                | Value::String(_)
-                | Value::Array(_) => Map::new(),
-            },
+            attributes: object_or_empty(r.attributes),
         }
     }
 }

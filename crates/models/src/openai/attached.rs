@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use validator::Validate;
 
-use super::{FileCounts, Order};
+use super::{FileCounts, cursor_list_query};
 use crate::platform::ContentPart;
 use crate::validation;
 
@@ -169,34 +169,13 @@ pub struct UpdateAttachedFile {
     pub attributes: Option<Map<String, Value>>,
 }
 
-/// `GET /v1/vector_stores/{id}/files` query (also a batch's files).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
-#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
-pub struct AttachedListQuery {
-    /// How many objects a page holds, 1 to 100.
-    #[validate(range(min = 1, max = 100))]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
-    )]
-    #[cfg_attr(
-        feature = "openapi",
-        param(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
-    )]
-    pub limit: Option<u32>,
-    /// The order by `created_at`.
-    #[cfg_attr(feature = "openapi", schema(default = "desc"))]
-    #[cfg_attr(feature = "openapi", param(schema_with = crate::openapi::order))]
-    pub order: Option<Order>,
-    /// The cursor: the id of the object the page starts after.
-    pub after: Option<String>,
-    /// The cursor: the id of the object the page ends before.
-    pub before: Option<String>,
-    /// Only the files in this state.
-    #[cfg_attr(feature = "openapi", param(inline))]
-    pub filter: Option<FileStatus>,
+cursor_list_query! {
+    /// `GET /v1/vector_stores/{id}/files` query (also a batch's files).
+    pub struct AttachedListQuery {
+        /// Only the files in this state.
+        #[cfg_attr(feature = "openapi", param(inline))]
+        pub filter: Option<FileStatus>,
+    }
 }
 
 /// `POST /v1/vector_stores/{id}/file_batches`: `file_ids` or `files`, 1 to 2000.
@@ -266,11 +245,4 @@ pub struct FileContentPage {
     /// The `page` to ask for the next part of the text; `null` on the last page.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_page: Option<String>,
-}
-
-impl AttachedListQuery {
-    /// The page size asked for, or the default.
-    pub fn page_size(&self) -> u32 {
-        self.limit.unwrap_or(crate::wire::page::CURSOR_DEFAULT)
-    }
 }

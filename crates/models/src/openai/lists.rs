@@ -16,31 +16,54 @@ pub enum Order {
     Desc,
 }
 
-/// Cursor-list query: `limit` 1..=100 (20), `order` (desc), `after`, `before`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
-#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// How many objects a page holds, 1 to 100.
-    #[validate(range(min = 1, max = 100))]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
-    )]
-    #[cfg_attr(
-        feature = "openapi",
-        param(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
-    )]
-    pub limit: Option<u32>,
-    /// The order by `created_at`.
-    #[cfg_attr(feature = "openapi", schema(default = "desc"))]
-    #[cfg_attr(feature = "openapi", param(schema_with = crate::openapi::order))]
-    pub order: Option<Order>,
-    /// The cursor: the id of the object the page starts after.
-    pub after: Option<String>,
-    /// The cursor: the id of the object the page ends before.
-    pub before: Option<String>,
+/// A cursor-list query type: `limit` 1..=100 (20), `order` (desc), `after`, `before`, then the
+/// fields given; with its `page_size`.
+macro_rules! cursor_list_query {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+        #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// How many objects a page holds, 1 to 100.
+            #[validate(range(min = 1, max = 100))]
+            #[cfg_attr(
+                feature = "openapi",
+                schema(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
+            )]
+            #[cfg_attr(
+                feature = "openapi",
+                param(minimum = 1, maximum = 100, default = crate::openapi::cursor_page_default)
+            )]
+            pub limit: Option<u32>,
+            /// The order by `created_at`.
+            #[cfg_attr(feature = "openapi", schema(default = "desc"))]
+            #[cfg_attr(feature = "openapi", param(schema_with = crate::openapi::order))]
+            pub order: Option<$crate::openai::Order>,
+            /// The cursor: the id of the object the page starts after.
+            pub after: Option<String>,
+            /// The cursor: the id of the object the page ends before.
+            pub before: Option<String>,
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The page size asked for, or the default.
+            pub fn page_size(&self) -> u32 {
+                self.limit.unwrap_or(crate::wire::page::CURSOR_DEFAULT)
+            }
+        }
+    };
+}
+pub(crate) use cursor_list_query;
+
+cursor_list_query! {
+    /// Cursor-list query: `limit` 1..=100 (20), `order` (desc), `after`, `before`.
+    pub struct ListQuery {}
 }
 
 /// Which page of a file's content: `page`, the `next_page` of the page before (none: the first).
@@ -98,11 +121,4 @@ pub struct Deleted {
     pub object: String,
     /// Always `true`.
     pub deleted: bool,
-}
-
-impl ListQuery {
-    /// The page size asked for, or the default.
-    pub fn page_size(&self) -> u32 {
-        self.limit.unwrap_or(crate::wire::page::CURSOR_DEFAULT)
-    }
 }

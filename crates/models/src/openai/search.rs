@@ -116,10 +116,6 @@ pub struct SearchRankingOptions {
     pub score_threshold: Option<f32>,
 }
 
-fn default_max_results() -> u32 {
-    10
-}
-
 /// `POST /v1/vector_stores/{id}/search`. `search_mode` is an extension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -131,9 +127,9 @@ pub struct SearchVectorStore {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filters: Option<Filter>,
     /// The most hits to return, 1 to 50.
-    #[serde(default = "default_max_results")]
+    #[serde(default = "crate::wire::search_results_default")]
     #[validate(range(min = 1, max = 50))]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, default = 10))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, default = crate::wire::search_results_default))]
     pub max_num_results: u32,
     #[validate(nested)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,7 +148,7 @@ impl SearchVectorStore {
         Self {
             query: query.into(),
             filters: None,
-            max_num_results: default_max_results(),
+            max_num_results: crate::wire::SEARCH_RESULTS_DEFAULT,
             ranking_options: None,
             rewrite_query: None,
             search_mode: None,

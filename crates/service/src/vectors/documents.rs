@@ -3,12 +3,11 @@
 
 use std::collections::HashSet;
 
-use embeddings::EmbedError;
 use serde_json::{Map, Value};
 use store_core::{Chunk, CollectionRecord, DocumentPart, Field, StoredChunk, Tenant};
 
 use super::search::fit;
-use super::{CreateCollectionInput, DocumentInput, VectorService};
+use super::{CreateCollectionInput, DocumentInput, VectorService, embed_error};
 use crate::error::ServiceError;
 
 impl VectorService {
@@ -98,23 +97,21 @@ impl VectorService {
                 },
             )?;
             let texts: Vec<String> = missing.iter().map(|&i| docs[i].text.clone()).collect();
-            embedded = embedder.embed(&texts).await.map_err(|e| match e {
-                EmbedError::InputTooLong { index, tokens, max } => ServiceError::invalid(
-                    Field::Document {
-                        index: missing[index],
-                        part: DocumentPart::Text,
-                    },
-                    format!(
-                        "the text of document {} is {tokens} tokens long, over the limit of {max} \
-                         tokens of model '{}'; split it into smaller documents",
-                        missing[index],
-                        embedder.model()
-                    ),
-                ),
-                other @ (EmbedError::UnknownModel { .. }
-                | EmbedError::InvalidInput(_)
-                | EmbedError::Unavailable { .. }
-                | EmbedError::Internal { .. }) => other.into(),
+            embedded = embedder.embed(&texts).await.map_err(|e| {
+                embed_error(e, |index, tokens, max| {
+                    ServiceError::invalid(
+                        Field::Document {
+                            index: missing[index],
+                            part: DocumentPart::Text,
+                        },
+                        format!(
+                            "the text of document {} is {tokens} tokens long, over the limit of \
+                             {max} tokens of model '{}'; split it into smaller documents",
+                            missing[index],
+                            embedder.model()
+                        ),
+                    )
+                })
             })?;
             if let Some(j) = embedded.iter().position(|v| is_zero(v)) {
                 return Err(ServiceError::invalid(

@@ -1,13 +1,12 @@
 //! Searching a vector store by vector, keyword or both, with one query or several.
 
-use embeddings::EmbedError;
 use models::SearchMode;
 use store_core::{
     CollectionRecord, Field, Hit, HybridOptions, SearchQuery, SearchRequest, StoreError,
 };
 
 use super::documents::{is_zero, no_vector};
-use super::{SearchInput, VectorService};
+use super::{SearchInput, VectorService, embed_error};
 use crate::error::ServiceError;
 
 impl VectorService {
@@ -108,23 +107,18 @@ impl VectorService {
             )
         })?;
         let embedder = self.collection_embedder(record, Field::QueryVector)?;
-        let mut vectors = embedder
-            .embed(&[text.to_string()])
-            .await
-            .map_err(|e| match e {
-                EmbedError::InputTooLong { tokens, max, .. } => ServiceError::invalid(
+        let mut vectors = embedder.embed(&[text.to_string()]).await.map_err(|e| {
+            embed_error(e, |_, tokens, max| {
+                ServiceError::invalid(
                     Field::Query,
                     format!(
-                        "the query is {tokens} tokens long, over the limit of {max} tokens of \
-                         model '{}'",
+                        "the query is {tokens} tokens long, over the limit of {max} tokens \
+                             of model '{}'",
                         embedder.model()
                     ),
-                ),
-                other @ (EmbedError::UnknownModel { .. }
-                | EmbedError::InvalidInput(_)
-                | EmbedError::Unavailable { .. }
-                | EmbedError::Internal { .. }) => other.into(),
-            })?;
+                )
+            })
+        })?;
         let vector = vectors
             .pop()
             .ok_or_else(|| StoreError::internal_msg("the embedder returned no vector"))?;

@@ -3,11 +3,12 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text};
 use diesel_async::RunQueryDsl;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use store_core::{AttachedFile, Batch, FileStatus, LastError, StoreError, StoreResult};
 
 use crate::PgCatalog;
 use crate::error;
+use crate::sql::object_or_empty;
 
 #[derive(QueryableByName)]
 pub(crate) struct Row {
@@ -53,14 +54,7 @@ impl From<Row> for AttachedFile {
                 code,
                 message: r.last_error.unwrap_or_default(),
             }),
-            attributes: match r.attributes {
-                Value::Object(m) => m,
-                Value::Null
-                | Value::Bool(_)
-                | Value::Number(_)
-                | Value::String(_)
-                | Value::Array(_) => Map::new(),
-            },
+            attributes: object_or_empty(r.attributes),
             max_chunk_tokens: r.max_chunk_tokens.max(0) as u32,
             overlap_tokens: r.overlap_tokens.max(0) as u32,
             usage_bytes: r.usage_bytes.max(0) as u64,
