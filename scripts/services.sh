@@ -158,18 +158,23 @@ pg_running() {
     as_owner "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1
 }
 
-# A cluster that already runs keeps the port it was started with: status and env report that
-# port, and `up` adopts it unless VECTOR_STORE_PG_PORT asks for another.
+# A server that already runs keeps the port it was started with: status and env report that
+# port, and `up` adopts it. `adopt_port NAME PORT VAR ENV [strict]` sets VAR to PORT, the port
+# NAME runs on (when it is one); `strict` refuses another port asked for in ENV.
+adopt_port() {
+    local name="$1" actual="$2" var="$3" env="$4" mode="${5:-}"
+    [[ "$actual" =~ ^[0-9]+$ && "$actual" != "${!var}" ]] || return 0
+    if [[ "$mode" == strict && -n "${!env:-}" ]]; then
+        die "$name: the server already runs on port $actual, not ${!var}: unset $env, or run \`$0 down $name\` first"
+    fi
+    [[ "$mode" != strict ]] || log "$name: the server already runs on port $actual; using that port"
+    printf -v "$var" '%s' "$actual"
+}
+
 adopt_running_port() {
     pg_running || return 0
-    local actual
-    actual="$(as_owner sed -n 4p "$pg_dir/data/postmaster.pid" 2>/dev/null || true)"
-    [[ "$actual" =~ ^[0-9]+$ && "$actual" != "$pg_port" ]] || return 0
-    if [[ "${1:-}" == strict && -n "${VECTOR_STORE_PG_PORT:-}" ]]; then
-        die "pg: the cluster in .local/pg/data already runs on port $actual, not $pg_port: unset VECTOR_STORE_PG_PORT, or run \`$0 down pg\` first"
-    fi
-    [[ "${1:-}" != strict ]] || log "pg: the cluster already runs on port $actual; using that port"
-    pg_port="$actual"
+    adopt_port pg "$(as_owner sed -n 4p "$pg_dir/data/postmaster.pid" 2>/dev/null || true)" \
+        pg_port VECTOR_STORE_PG_PORT "${1:-}"
 }
 
 psql_local() {
@@ -269,17 +274,9 @@ es_pid() {
     echo "$pid"
 }
 
-# Like PostgreSQL's: a running server keeps the port it was started with.
 es_adopt_running_port() {
-    local actual
     es_pid >/dev/null || return 0
-    actual="$(cat "$es_dir/port" 2>/dev/null || true)"
-    [[ "$actual" =~ ^[0-9]+$ && "$actual" != "$es_port" ]] || return 0
-    if [[ "${1:-}" == strict && -n "${VECTOR_STORE_ES_PORT:-}" ]]; then
-        die "es: the server of .local/es already runs on port $actual, not $es_port: unset VECTOR_STORE_ES_PORT, or run \`$0 down es\` first"
-    fi
-    [[ "${1:-}" != strict ]] || log "es: the server already runs on port $actual; using that port"
-    es_port="$actual"
+    adopt_port es "$(cat "$es_dir/port" 2>/dev/null || true)" es_port VECTOR_STORE_ES_PORT "${1:-}"
 }
 
 es_up() {

@@ -4,7 +4,7 @@
 //! at once when one collection is read, and in the background for pages: once its writes pause
 //! for [`QUIET_SECS`], or every [`RECOUNT_INTERVAL_SECS`] while they go on.
 
-use store_core::{CollectionRecord, CollectionStats, StatusCounts, StoreResult};
+use store_core::{CollectionRecord, CollectionStats, StaleUsage, StatusCounts, StoreResult};
 
 use crate::VectorService;
 use crate::error::ServiceError;
@@ -61,10 +61,14 @@ impl VectorService {
     /// writes changed, whose writes paused for [`QUIET_SECS`] or that were not counted in the
     /// last [`RECOUNT_INTERVAL_SECS`], one after another; how many were taken.
     pub async fn recount_stale_usage(&self, limit: usize) -> Result<usize, ServiceError> {
-        let backends = self.runnable().backends;
         let stale = self
             .catalog()
-            .take_stale_usage(backends, QUIET_SECS, RECOUNT_INTERVAL_SECS, limit)
+            .take_stale_usage(StaleUsage {
+                backends: self.runnable().backends,
+                quiet_secs: QUIET_SECS,
+                recount_secs: RECOUNT_INTERVAL_SECS,
+                limit,
+            })
             .await?;
         let taken = stale.len();
         for record in &stale {

@@ -87,6 +87,17 @@ pub struct NewCollection {
     pub expires_after_days: Option<u32>,
 }
 
+/// Which collections [`Catalog::take_stale_usage`] takes: on one of `backends`, their usage out
+/// of date, and either unchanged for `quiet_secs` since their last count (or try) or not
+/// counted (or tried) for `recount_secs`; at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleUsage {
+    pub backends: Vec<String>,
+    pub quiet_secs: i64,
+    pub recount_secs: i64,
+    pub limit: usize,
+}
+
 /// Which way a cursor page runs; ids are time-ordered, so this is id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PageOrder {
@@ -246,18 +257,10 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     /// recorded already is dropped.
     async fn record_usage(&self, id: &str, seen: u64, usage_bytes: u64) -> StoreResult<()>;
 
-    /// Takes for a count collections of every tenant, on one of `backends`, whose usage is
-    /// out of date and that either did not change for `quiet_secs` since their last count (or
-    /// try), or were not counted (or tried) for `recount_secs`; the latest changed first, at
-    /// most `limit`. A collection taken is not taken again (by any server) before
-    /// `recount_secs`, unless it changes again.
-    async fn take_stale_usage(
-        &self,
-        backends: Vec<String>,
-        quiet_secs: i64,
-        recount_secs: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<CollectionRecord>>;
+    /// Takes for a count the collections of every tenant that `stale` describes, the latest
+    /// changed first. A collection taken is not taken again (by any server) before
+    /// `stale.recount_secs`, unless it changes again.
+    async fn take_stale_usage(&self, stale: StaleUsage) -> StoreResult<Vec<CollectionRecord>>;
 
     /// Records that the collection's chunks use `keys` as attribute keys, unless that would make
     /// more than `max` distinct keys: then nothing is recorded and the answer is InvalidInput.

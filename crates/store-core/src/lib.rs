@@ -30,7 +30,7 @@ pub mod testkit;
 
 pub use catalog::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, NewCollection,
-    PageOrder, PageRequest, PoolStatus, Tenant,
+    PageOrder, PageRequest, PoolStatus, StaleUsage, Tenant,
 };
 pub use error::{ErrorKind, StoreError, StoreResult};
 pub use field::{DocumentPart, Field, FileExpiryPart};

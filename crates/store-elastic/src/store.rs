@@ -55,6 +55,16 @@ enum Payload<'a> {
     Lines(&'a [Value]),
 }
 
+/// One request to the cluster.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    method: Method,
+    path: &'a str,
+    params: &'a [(&'a str, &'a str)],
+    payload: Payload<'a>,
+    headers: &'a HeaderMap,
+}
+
 /// A 2xx answer's body (`Null` when it had none).
 type Reply = Value;
 
@@ -83,23 +93,23 @@ impl ElasticStore {
         params: &[(&str, &str)],
         payload: Payload<'_>,
     ) -> Result<Reply, ElasticError> {
-        self.send_with(method, path, params, payload, &HeaderMap::new())
-            .await
+        self.send_with(Request {
+            method,
+            path,
+            params,
+            payload,
+            headers: &HeaderMap::new(),
+        })
+        .await
     }
 
-    /// [`Self::send`] with these headers.
-    async fn send_with(
-        &self,
-        method: Method,
-        path: &str,
-        params: &[(&str, &str)],
-        payload: Payload<'_>,
-        headers: &HeaderMap,
-    ) -> Result<Reply, ElasticError> {
+    /// Sends `req`, retrying passing failures with back-off; an error status is an error.
+    async fn send_with(&self, req: Request<'_>) -> Result<Reply, ElasticError> {
         let mut attempt = 0u32;
         loop {
-            match self.send_once(method, path, params, payload, headers).await {
+            match self.send_once(req).await {
                 Err(e) if e.is_transient() && attempt < self.options.retries => {
+                    let path = req.path;
                     tracing::debug!(error = %e, attempt, path, "retrying an Elasticsearch request");
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
@@ -109,14 +119,14 @@ impl ElasticStore {
         }
     }
 
-    async fn send_once(
-        &self,
-        method: Method,
-        path: &str,
-        params: &[(&str, &str)],
-        payload: Payload<'_>,
-        headers: &HeaderMap,
-    ) -> Result<Reply, ElasticError> {
+    async fn send_once(&self, req: Request<'_>) -> Result<Reply, ElasticError> {
+        let Request {
+            method,
+            path,
+            params,
+            payload,
+            headers,
+        } = req;
         let query = Some(params);
         let response = match payload {
             Payload::Empty => {

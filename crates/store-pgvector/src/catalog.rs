@@ -7,8 +7,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use store_core::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, Field,
-    NewCollection, PageOrder, PageRequest, PoolStatus, Quota, Quotas, StoreError, StoreResult,
-    Tenant, now_unix,
+    NewCollection, PageOrder, PageRequest, PoolStatus, Quota, Quotas, StaleUsage, StoreError,
+    StoreResult, Tenant, now_unix,
 };
 
 use crate::error;
@@ -548,15 +548,8 @@ impl Catalog for PgCatalog {
         self.note_usage(id, seen, usage_bytes).await
     }
 
-    async fn take_stale_usage(
-        &self,
-        backends: Vec<String>,
-        quiet_secs: i64,
-        recount_secs: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<CollectionRecord>> {
-        self.stale_usage_of(backends, quiet_secs, recount_secs, limit)
-            .await
+    async fn take_stale_usage(&self, stale: StaleUsage) -> StoreResult<Vec<CollectionRecord>> {
+        self.stale_usage_of(stale).await
     }
 
     async fn add_attribute_keys(

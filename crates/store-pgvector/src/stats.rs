@@ -4,7 +4,7 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::RunQueryDsl;
-use store_core::{CollectionRecord, CollectionStats, StatusCounts, StoreResult};
+use store_core::{CollectionRecord, CollectionStats, StaleUsage, StatusCounts, StoreResult};
 
 use crate::PgCatalog;
 use crate::catalog::{COLLECTION_COLUMNS, CollectionRow};
@@ -98,11 +98,14 @@ impl PgCatalog {
 
     pub(crate) async fn stale_usage_of(
         &self,
-        backends: Vec<String>,
-        quiet_secs: i64,
-        recount_secs: i64,
-        limit: usize,
+        stale: StaleUsage,
     ) -> StoreResult<Vec<CollectionRecord>> {
+        let StaleUsage {
+            backends,
+            quiet_secs,
+            recount_secs,
+            limit,
+        } = stale;
         let columns = COLLECTION_COLUMNS
             .split(", ")
             .map(|c| format!("c.{c}"))

@@ -10,7 +10,7 @@ use store_core::{
     Chunk, CollectionSpec, DocumentPart, Field, StoreError, StoreResult, last_of_each_id,
 };
 
-use super::{ElasticStore, MAX_ID_BYTES, Payload, backoff, decode};
+use super::{ElasticStore, MAX_ID_BYTES, Payload, Request, backoff, decode};
 use crate::error::ElasticError;
 use crate::query;
 
@@ -93,13 +93,13 @@ impl ElasticStore {
             let owned: Vec<Chunk> = pending.iter().map(|c| (*c).clone()).collect();
             let lines = query::bulk_lines(&owned, generation);
             let reply = self
-                .send_with(
-                    Method::Post,
-                    &format!("/{index}/_bulk"),
-                    &[("refresh", "wait_for")],
-                    Payload::Lines(&lines),
-                    &headers,
-                )
+                .send_with(Request {
+                    method: Method::Post,
+                    path: &format!("/{index}/_bulk"),
+                    params: &[("refresh", "wait_for")],
+                    payload: Payload::Lines(&lines),
+                    headers: &headers,
+                })
                 .await
                 .map_err(BulkError::Elastic)?;
             let can_retry = attempt < self.options.retries;

@@ -2,7 +2,8 @@
 //! retries with back-off, the back-ends and models a server has; the queue's depth and counts.
 
 use store_core::{
-    AttachedFile, Batch, Catalog, ClaimRequest, FileStatus, IngestCatalog, JobOutcome, now_unix,
+    AttachedFile, Batch, Catalog, ClaimRequest, FileStatus, IngestCatalog, JobOutcome, StaleUsage,
+    now_unix,
 };
 
 use super::{attached, attached_on, catalog, insert_file_of};
@@ -338,7 +339,7 @@ async fn a_collections_counts_follow_its_files_and_its_usage_is_stale_until_coun
     // Stale collections of the back-ends asked for are taken for a count; once counted, not
     // again.
     let stale = catalog
-        .take_stale_usage(vec!["pgvector".into()], 0, 60, 10)
+        .take_stale_usage(stale_on("pgvector"))
         .await
         .unwrap();
     assert_eq!(
@@ -347,7 +348,7 @@ async fn a_collections_counts_follow_its_files_and_its_usage_is_stale_until_coun
     );
     assert!(
         catalog
-            .take_stale_usage(vec!["elasticsearch".into()], 0, 60, 10)
+            .take_stale_usage(stale_on("elasticsearch"))
             .await
             .unwrap()
             .is_empty()
@@ -355,7 +356,7 @@ async fn a_collections_counts_follow_its_files_and_its_usage_is_stale_until_coun
     catalog.record_usage(&vs, s.changes, 99).await.unwrap();
     assert!(
         catalog
-            .take_stale_usage(vec!["pgvector".into()], 0, 60, 10)
+            .take_stale_usage(stale_on("pgvector"))
             .await
             .unwrap()
             .is_empty()
@@ -375,4 +376,14 @@ async fn a_collections_counts_follow_its_files_and_its_usage_is_stale_until_coun
         (0, 0, 1)
     );
     assert!(s.usage_is_stale());
+}
+
+/// The collections on `backend` changed since their last count, at most 10.
+fn stale_on(backend: &str) -> StaleUsage {
+    StaleUsage {
+        backends: vec![backend.into()],
+        quiet_secs: 0,
+        recount_secs: 60,
+        limit: 10,
+    }
 }
