@@ -15,7 +15,9 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use serde::Deserialize;
 use service::{CollectionRecord, Tenant};
+use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -109,6 +111,34 @@ impl Caller {
             })
         }
     }
+}
+
+/// The path of a route about one vector store, `/v1/vector_stores/{id}…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct StoreId {
+    /// The vector store's id.
+    pub id: String,
+}
+
+/// The path of a route about one file of a vector store, `…/{id}/files/{file_id}…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct StoreFileId {
+    /// The vector store's id.
+    pub id: String,
+    /// The file's id.
+    pub file_id: String,
+}
+
+/// The path of a route about one file batch of a vector store, `…/{id}/file_batches/{batch_id}…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct StoreBatchId {
+    /// The vector store's id.
+    pub id: String,
+    /// The batch's id.
+    pub batch_id: String,
 }
 
 /// The caller and the vector store its path names (`/v1/vector_stores/{id}/…`), which must

@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Endpoint, NotFound, Quota, tags};
-use crate::routes::{Caller, VectorStorePath, page_order};
+use crate::routes::{Caller, StoreId, VectorStorePath, page_order};
 use crate::startup::AppState;
 use service::{SearchInput, StoreState};
 
@@ -141,7 +141,7 @@ async fn list(
     tag = tags::VECTOR_STORES,
     operation_id = "getVectorStore",
     summary = "Retrieve a vector store",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StoreId),
     responses(
         (status = 200, description = "The vector store.", body = VectorStore),
         NotFound,
@@ -166,7 +166,7 @@ async fn retrieve(
     summary = "Modify a vector store",
     description = "Changes the name, metadata or expiry; a field left out is kept, `null` \
                    metadata or expiry clears it.",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StoreId),
     request_body = UpdateVectorStore,
     responses(
         (status = 200, description = "The vector store as modified.", body = VectorStore),
@@ -203,7 +203,7 @@ async fn update(
     operation_id = "deleteVectorStore",
     summary = "Delete a vector store",
     description = "Deletes the store and its chunks; the files it had stay in `/v1/files`.",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StoreId),
     responses((status = 200, description = "The store is gone.", body = Deleted), NotFound, Authed),
 )]
 async fn delete(
@@ -242,7 +242,7 @@ fn hit_view(h: Hit) -> SearchHit {
     summary = "Search a vector store",
     description = "The chunks most relevant to the query (one text or several), optionally \
                    filtered by attributes, at most `max_num_results`.",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StoreId),
     request_body = SearchVectorStore,
     responses(
         (status = 200, description = "The hits, best first.", body = SearchResultsPage),

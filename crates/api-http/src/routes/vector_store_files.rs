@@ -14,7 +14,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, tags};
-use crate::routes::{VectorStorePath, page_order};
+use crate::routes::{StoreBatchId, StoreFileId, StoreId, VectorStorePath, page_order};
 use crate::startup::AppState;
 
 type State = web::Data<AppState>;
@@ -86,7 +86,7 @@ async fn batch_view(
     summary = "Attach a file to a vector store",
     description = "Attaches an uploaded file; it is chunked and embedded in the background (poll \
                    the file until `completed` or `failed`).",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StoreId),
     request_body = AttachFile,
     responses(
         (
@@ -134,7 +134,7 @@ fn page_view(files: Vec<AttachedFile>, has_more: bool) -> ListPage<VectorStoreFi
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "listVectorStoreFiles",
     summary = "List a vector store's files",
-    params(("id" = String, Path, description = "The vector store's id."), AttachedListQuery),
+    params(StoreId, AttachedListQuery),
     responses(
         (
             status = 200,
@@ -164,10 +164,7 @@ async fn list(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "getVectorStoreFile",
     summary = "Retrieve a vector store file",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id.")
-    ),
+    params(StoreFileId),
     responses(
         (
             status = 200,
@@ -181,9 +178,9 @@ async fn list(
 async fn retrieve(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreFileId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, file_id) = path.into_inner();
+    let file_id = path.into_inner().file_id;
     let f = state
         .ingest()
         .attached(&caller.tenant, &store, &file_id)
@@ -197,10 +194,7 @@ async fn retrieve(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "updateVectorStoreFileAttributes",
     summary = "Update a vector store file's attributes",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id.")
-    ),
+    params(StoreFileId),
     request_body = UpdateAttachedFile,
     responses(
         (
@@ -216,10 +210,10 @@ async fn retrieve(
 async fn update(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreFileId>,
     ValidJson(body): ValidJson<UpdateAttachedFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, file_id) = path.into_inner();
+    let file_id = path.into_inner().file_id;
     let f = state
         .ingest()
         .set_attributes(
@@ -238,10 +232,7 @@ async fn update(
     tag = tags::VECTOR_STORE_FILES,
     operation_id = "deleteVectorStoreFile",
     summary = "Detach a file from a vector store",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id.")
-    ),
+    params(StoreFileId),
     responses(
         (
             status = 200,
@@ -256,9 +247,9 @@ async fn update(
 async fn detach(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreFileId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, file_id) = path.into_inner();
+    let file_id = path.into_inner().file_id;
     state
         .ingest()
         .detach(&caller.tenant, &store, &file_id)
@@ -279,11 +270,7 @@ async fn detach(
     description = "The text extracted from the file, a page at a time: a page holds at most \
                    `limits.max_response_bytes` of JSON; ask for the next with `page` set to \
                    `next_page`.",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("file_id" = String, Path, description = "The file's id."),
-        ContentQuery
-    ),
+    params(StoreFileId, ContentQuery),
     responses(
         (
             status = 200,
@@ -298,10 +285,10 @@ async fn detach(
 async fn content(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreFileId>,
     ValidQuery(query): ValidQuery<ContentQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, file_id) = path.into_inner();
+    let file_id = path.into_inner().file_id;
     let offset = match query.page.as_deref() {
         None => 0,
         Some(p) => p.parse::<u64>().map_err(|_| {
@@ -337,7 +324,7 @@ async fn content(
     summary = "Attach several files at once",
     description = "Attaches `file_ids` (with one chunking strategy and attributes) or `files` \
                    (each with its own).",
-    params(("id" = String, Path, description = "The vector store's id.")),
+    params(StoreId),
     request_body = CreateBatch,
     responses(
         (
@@ -369,10 +356,7 @@ async fn create_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "getVectorStoreFileBatch",
     summary = "Retrieve a file batch",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("batch_id" = String, Path, description = "The batch's id.")
-    ),
+    params(StoreBatchId),
     responses(
         (status = 200, description = "The batch and its file counts.", body = FileBatch),
         NotFound,
@@ -382,9 +366,9 @@ async fn create_batch(
 async fn get_batch(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreBatchId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, batch_id) = path.into_inner();
+    let batch_id = path.into_inner().batch_id;
     let batch = state
         .ingest()
         .batch(&caller.tenant, &store, &batch_id)
@@ -399,10 +383,7 @@ async fn get_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "cancelVectorStoreFileBatch",
     summary = "Cancel a file batch",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("batch_id" = String, Path, description = "The batch's id.")
-    ),
+    params(StoreBatchId),
     responses(
         (
             status = 200,
@@ -416,9 +397,9 @@ async fn get_batch(
 async fn cancel_batch(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreBatchId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, batch_id) = path.into_inner();
+    let batch_id = path.into_inner().batch_id;
     let batch = state
         .ingest()
         .cancel_batch(&caller.tenant, &store, &batch_id)
@@ -432,11 +413,7 @@ async fn cancel_batch(
     tag = tags::FILE_BATCHES,
     operation_id = "listFilesInVectorStoreBatch",
     summary = "List a file batch's files",
-    params(
-        ("id" = String, Path, description = "The vector store's id."),
-        ("batch_id" = String, Path, description = "The batch's id."),
-        AttachedListQuery
-    ),
+    params(StoreBatchId, AttachedListQuery),
     responses(
         (
             status = 200,
@@ -451,10 +428,10 @@ async fn cancel_batch(
 async fn batch_files(
     state: State,
     VectorStorePath { caller, store }: VectorStorePath,
-    path: web::Path<(String, String)>,
+    path: web::Path<StoreBatchId>,
     ValidQuery(q): ValidQuery<AttachedListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, batch_id) = path.into_inner();
+    let batch_id = path.into_inner().batch_id;
     let batch = state
         .ingest()
         .batch(&caller.tenant, &store, &batch_id)
