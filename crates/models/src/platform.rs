@@ -308,7 +308,10 @@ pub struct SearchRequest {
     #[serde(default = "crate::wire::search_results_default")]
     #[validate(range(min = 1, max = 50))]
     /// The most hits, 1 to 50.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, default = crate::wire::search_results_default))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 50, default = crate::wire::search_results_default)
+    )]
     pub max_num_results: u32,
     #[validate(nested)]
     pub ranking_options: Option<RankingOptions>,

@@ -198,7 +198,10 @@ pub struct RawSearch {
     #[serde(default = "crate::wire::search_results_default")]
     #[validate(range(min = 1, max = MAX_K))]
     /// The most hits, 1 to 100.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = crate::wire::search_results_default))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 100, default = crate::wire::search_results_default)
+    )]
     pub k: u32,
     #[validate(range(min = 0.0, max = 1.0))]
     /// Hits scoring below it are left out, 0 to 1.

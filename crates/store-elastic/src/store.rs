@@ -1,13 +1,10 @@
 //! [`ElasticStore`]: the [`VectorStore`] contract over the Elasticsearch REST API.
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use elasticsearch::Elasticsearch;
 use elasticsearch::http::Method;
-use elasticsearch::http::headers::HeaderMap;
-use elasticsearch::http::request::{JsonBody, NdBody};
 use serde_json::{Map, Value, json};
 use store_core::{
     Chunk, CollectionSpec, ErrorKind, Hit, HitSource, SearchRequest, StoreError, StoreResult,
@@ -20,6 +17,9 @@ use crate::options::ElasticOptions;
 use crate::query;
 
 mod bulk;
+mod transport;
+
+use transport::{Payload, Reply, backoff};
 
 /// Elasticsearch's default `index.max_result_window`: `from + size` beyond it needs
 /// `search_after`.
@@ -47,27 +47,6 @@ impl fmt::Debug for ElasticStore {
     }
 }
 
-/// What a request carries.
-#[derive(Clone, Copy)]
-enum Payload<'a> {
-    Empty,
-    Json(&'a Value),
-    Lines(&'a [Value]),
-}
-
-/// One request to the cluster.
-#[derive(Clone, Copy)]
-struct Request<'a> {
-    method: Method,
-    path: &'a str,
-    params: &'a [(&'a str, &'a str)],
-    payload: Payload<'a>,
-    headers: &'a HeaderMap,
-}
-
-/// A 2xx answer's body (`Null` when it had none).
-type Reply = Value;
-
 impl ElasticStore {
     pub const NAME: &'static str = "elasticsearch";
 
@@ -83,88 +62,6 @@ impl ElasticStore {
 
     fn index(&self, spec: &CollectionSpec) -> String {
         mapping::index_name(&self.options, &spec.name)
-    }
-
-    /// Sends one request, retrying passing failures with back-off; an error status is an error.
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        params: &[(&str, &str)],
-        payload: Payload<'_>,
-    ) -> Result<Reply, ElasticError> {
-        self.send_with(Request {
-            method,
-            path,
-            params,
-            payload,
-            headers: &HeaderMap::new(),
-        })
-        .await
-    }
-
-    /// Sends `req`, retrying passing failures with back-off; an error status is an error.
-    async fn send_with(&self, req: Request<'_>) -> Result<Reply, ElasticError> {
-        let mut attempt = 0u32;
-        loop {
-            match self.send_once(req).await {
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
-                    let path = req.path;
-                    tracing::debug!(error = %e, attempt, path, "retrying an Elasticsearch request");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn send_once(&self, req: Request<'_>) -> Result<Reply, ElasticError> {
-        let Request {
-            method,
-            path,
-            params,
-            payload,
-            headers,
-        } = req;
-        let query = Some(params);
-        let response = match payload {
-            Payload::Empty => {
-                self.client
-                    .send::<&[u8], _>(method, path, headers.clone(), query, None, None)
-                    .await?
-            }
-            Payload::Json(body) => {
-                self.client
-                    .send(
-                        method,
-                        path,
-                        headers.clone(),
-                        query,
-                        Some(JsonBody::new(body)),
-                        None,
-                    )
-                    .await?
-            }
-            Payload::Lines(lines) => {
-                let body = NdBody::new(lines.iter().map(JsonBody::new).collect());
-                self.client
-                    .send(method, path, headers.clone(), query, Some(body), None)
-                    .await?
-            }
-        };
-        let status = response.status_code().as_u16();
-        let bytes = response.bytes().await?;
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| ElasticError::Decode(e.to_string()))?
-        };
-        if (200..300).contains(&status) {
-            Ok(body)
-        } else {
-            Err(ElasticError::response(status, &body))
-        }
     }
 
     /// `send` for a request about one collection, with its errors as store errors.
@@ -354,10 +251,6 @@ impl ElasticStore {
             spec.name
         )))
     }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(100u64 << attempt.min(6))
 }
 
 fn decode(what: &str) -> StoreError {

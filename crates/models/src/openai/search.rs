@@ -129,7 +129,10 @@ pub struct SearchVectorStore {
     /// The most hits to return, 1 to 50.
     #[serde(default = "crate::wire::search_results_default")]
     #[validate(range(min = 1, max = 50))]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, default = crate::wire::search_results_default))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 50, default = crate::wire::search_results_default)
+    )]
     pub max_num_results: u32,
     #[validate(nested)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,8 @@ use store_core::{
     Chunk, CollectionSpec, DocumentPart, Field, StoreError, StoreResult, last_of_each_id,
 };
 
-use super::{ElasticStore, MAX_ID_BYTES, Payload, Request, backoff, decode};
+use super::transport::{Payload, Request, backoff};
+use super::{ElasticStore, MAX_ID_BYTES, decode};
 use crate::error::ElasticError;
 use crate::query;
 

@@ -1,6 +1,7 @@
 //! Tests of the store's checks and index names, without a cluster.
 
 use super::*;
+use std::time::Duration;
 
 #[test]
 fn vectors_must_have_the_dimension_finite_components_and_a_direction() {
