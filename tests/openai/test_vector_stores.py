@@ -144,6 +144,22 @@ def test_search_modes_extension(client, store, raw):
     assert hy.data[0].file_id == "chess"
 
 
+def test_hybrid_weights_in_ranking_options(client, store, raw):
+    load(raw, store.id)
+
+    def order(mode, **ranking):
+        hits = client.vector_stores.search(store.id, query="espresso beans", max_num_results=50, ranking_options=ranking or openai.NOT_GIVEN, extra_body={"search_mode": mode})
+        return [h.file_id for h in hits.data]
+
+    # One ranking alone gives that ranking's order; the keyword hits come first when it is theirs.
+    assert order("hybrid", hybrid_search={"embedding_weight": 1, "text_weight": 0}) == order("vector")
+    keyword = order("keyword")
+    assert order("hybrid", hybrid_search={"embedding_weight": 0, "text_weight": 1})[: len(keyword)] == keyword
+    with pytest.raises(openai.BadRequestError) as e:
+        order("hybrid", hybrid_search={"embedding_weight": 0, "text_weight": 0})
+    assert e.value.body["param"] == "ranking_options.hybrid_search"
+
+
 def test_other_tenants_see_nothing(client, other_client, store):
     with pytest.raises(openai.NotFoundError):
         other_client.vector_stores.retrieve(store.id)

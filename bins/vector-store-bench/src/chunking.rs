@@ -8,11 +8,11 @@
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::client::Api;
 use crate::data::Corpus;
-use crate::{bar, ingestion, load, ordered, step};
+use crate::retrieval::{Set, found_files};
+use crate::{ingestion, load, step};
 
 type Strategy = (&'static str, Option<(u32, u32)>, Option<&'static str>);
 
@@ -103,35 +103,11 @@ async fn measure_set(
     per_document: usize,
     queries: usize,
 ) -> Result<DocumentSet> {
-    let (passages, qs) = corpus.subset(documents * per_document, queries);
-    let texts: Vec<String> = passages
-        .chunks(per_document)
-        .map(|group| {
-            group
-                .iter()
-                .map(|p| p.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n\n")
-        })
-        .collect();
-    let pb = bar(texts.len() as u64, "uploading documents");
-    let files = ordered(texts.len(), 4, &pb, |i| {
-        let text = &texts[i];
-        async move { api.upload(&format!("doc{i}.txt"), text).await }
-    })
-    .await?;
-    let relevant: Vec<&str> = qs
-        .iter()
-        .map(|q| files[q.passage / per_document].as_str())
-        .collect();
-    let bodies: Vec<bytes::Bytes> = qs
-        .iter()
-        .map(|q| {
-            serde_json::to_vec(&json!({"query": q.text, "max_num_results": 10}))
-                .expect("json")
-                .into()
-        })
-        .collect();
+    let set = Set::wordnet(corpus, documents, per_document, queries);
+    let files = set.upload(api).await?;
+    let relevant = set.relevant(&files);
+    // Vector search, as the chunk sizes are for the model.
+    let bodies = set.search_bodies(Some("vector"));
     let mut results = Vec::new();
     for (name, strategy, model) in STRATEGIES {
         let run =
@@ -145,18 +121,7 @@ async fn measure_set(
             serde_json::from_value(file["chunking_strategy"]["static"].clone())
                 .ok()
                 .flatten();
-        let pb = bar(bodies.len() as u64, &format!("searching, {name}"));
-        let found = ordered(bodies.len(), 4, &pb, |i| {
-            let (body, store) = (bodies[i].clone(), &store);
-            async move {
-                let mut files = api.openai_search(store, body).await?;
-                // A document counts once, at its best chunk.
-                let mut seen = std::collections::HashSet::new();
-                files.retain(|f| seen.insert(f.clone()));
-                Ok(files)
-            }
-        })
-        .await?;
+        let found = found_files(api, &store, &bodies, name).await?;
         let (mrr, recall) = load::mrr_recall(&found, &relevant, 10);
         step(&format!(
             "chunking {name}: {chunks} chunks of {} documents in {ingest_secs:.1} s; MRR@10 \
@@ -183,7 +148,7 @@ async fn measure_set(
     Ok(DocumentSet {
         documents: files.len(),
         passages_per_document: per_document,
-        queries: qs.len(),
+        queries: set.queries.len(),
         strategies: results,
     })
 }

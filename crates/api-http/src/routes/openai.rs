@@ -260,14 +260,17 @@ async fn search(
     ValidJson(body): ValidJson<SearchVectorStore>,
 ) -> Result<HttpResponse, ApiError> {
     let queries = body.query.texts();
+    let ranking = body.ranking_options.unwrap_or_default();
     let template = SearchInput {
         mode: body.search_mode.unwrap_or_default(),
         text: None,
         vector: None,
         filter: body.filters,
         k: body.max_num_results as usize,
-        score_threshold: body.ranking_options.and_then(|r| r.score_threshold),
-        weights: None,
+        score_threshold: ranking.score_threshold,
+        weights: ranking
+            .hybrid_search
+            .map(|w| (w.embedding_weight, w.text_weight)),
     };
     let hits = state
         .vectors()

@@ -114,6 +114,36 @@ pub struct SearchRankingOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub score_threshold: Option<f32>,
+    /// How a hybrid search weighs its two rankings; the configured weights without.
+    #[validate(nested)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hybrid_search: Option<HybridSearchOptions>,
+}
+
+/// The weights of reciprocal rank fusion in a hybrid search: each ranking's share of a chunk's
+/// score. Only their ratio matters; one may be 0, not both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "some_weight"))]
+pub struct HybridSearchOptions {
+    /// The weight of the ranking by embedding (vector) similarity, 0 to 100.
+    #[validate(range(min = 0.0, max = 100.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 100.0))]
+    pub embedding_weight: f32,
+    /// The weight of the ranking by keywords (BM25), 0 to 100.
+    #[validate(range(min = 0.0, max = 100.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 100.0))]
+    pub text_weight: f32,
+}
+
+fn some_weight(w: &HybridSearchOptions) -> Result<(), ValidationError> {
+    if w.embedding_weight > 0.0 || w.text_weight > 0.0 {
+        Ok(())
+    } else {
+        Err(ValidationError::new("weights")
+            .with_message("one of the weights must be above 0".into()))
+    }
 }
 
 /// `POST /v1/vector_stores/{id}/search`. `search_mode` is an extension.
