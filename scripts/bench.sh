@@ -7,7 +7,8 @@
 #   scripts/bench.sh            100k chunks, 1000 WordNet queries (make bench)
 #   scripts/bench.sh --quick    5k chunks, 300 queries, short load levels, 2k passages on every
 #                               back-end for quality, fewer files ingested (make bench-quick)
-#   scripts/bench.sh -- ARGS    extra arguments for vector-store-bench (see --help)
+#   scripts/bench.sh -- ARGS    extra arguments for vector-store-bench (see --help); they override
+#                               the defaults above, e.g. `--quick -- --only-retrieval --queries 100`
 #
 # WordNet comes from the Debian package wordnet-base and English prose (Python's documentation
 # sources) from python3.11-doc (apt-get download + dpkg -x, no install) into .local/bench, and

@@ -179,15 +179,19 @@ async fn chunk_texts(api: &Api, store: &str) -> Result<Vec<String>> {
     }
 }
 
-/// One ingestion of already uploaded files: a file batch to a new store, waited for.
+/// The most files one file batch takes.
+const MAX_BATCH: usize = 2000;
+
+/// One ingestion of already uploaded files: file batches to a new store, waited for.
 pub struct Run {
     pub store: String,
     pub secs: f64,
     pub chunks: u64,
 }
 
-/// Attaches `file_ids` as one file batch to a new store named after `label` (with `model`, and
-/// `chunking` as `static` (max, overlap) tokens when given) and waits until every file completed.
+/// Attaches `file_ids` as file batches of at most [`MAX_BATCH`] to a new store named after
+/// `label` (with `model`, and `chunking` as `static` (max, overlap) tokens when given) and waits
+/// until every file completed.
 pub async fn ingest(
     api: &Api,
     label: &str,
@@ -196,26 +200,38 @@ pub async fn ingest(
     chunking: Option<(u32, u32)>,
 ) -> Result<Run> {
     let store = new_store(api, &format!("bench {label}"), model).await?;
-    let mut body = json!({"file_ids": file_ids});
-    if let Some((max, overlap)) = chunking {
-        body["chunking_strategy"] = json!({"type": "static", "static": {
-            "max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
-    }
     let t0 = Instant::now();
-    let batch = api
-        .post_json(&format!("/v1/vector_stores/{store}/file_batches"), &body)
-        .await?;
-    let batch = batch["id"].as_str().unwrap_or_default().to_string();
+    // A batch takes at most MAX_BATCH files: more are attached as several, all at once.
+    let mut batches = Vec::new();
+    for part in file_ids.chunks(MAX_BATCH) {
+        let mut body = json!({"file_ids": part});
+        if let Some((max, overlap)) = chunking {
+            body["chunking_strategy"] = json!({"type": "static", "static": {
+                "max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
+        }
+        let batch = api
+            .post_json(&format!("/v1/vector_stores/{store}/file_batches"), &body)
+            .await?;
+        let id = batch["id"].as_str().unwrap_or_default().to_string();
+        batches.push((id, part.len()));
+    }
     let pb = bar(file_ids.len() as u64, &format!("ingesting, {label}"));
     loop {
-        let b = api
-            .get_json(&format!("/v1/vector_stores/{store}/file_batches/{batch}"))
-            .await?;
-        pb.set_position(b["file_counts"]["completed"].as_u64().unwrap_or(0));
-        if b["status"] != "in_progress" {
-            if b["file_counts"]["completed"] != file_ids.len() {
+        let (mut completed, mut running) = (0, false);
+        for (batch, files) in &batches {
+            let b = api
+                .get_json(&format!("/v1/vector_stores/{store}/file_batches/{batch}"))
+                .await?;
+            let done = b["file_counts"]["completed"].as_u64().unwrap_or(0);
+            completed += done;
+            if b["status"] == "in_progress" {
+                running = true;
+            } else if done != *files as u64 {
                 bail!("{label}: the batch ended {b}");
             }
+        }
+        pb.set_position(completed);
+        if !running {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -44,7 +44,10 @@ use speed::{index, model_rates, recall, search_load};
 use summary::{Machine, Measured, Memory, Recall, Rss, Search, Summary};
 
 #[derive(Debug, Parser)]
-#[command(about = "Benchmarks a running vector-store service against raw PostgreSQL")]
+#[command(
+    about = "Benchmarks a running vector-store service against raw PostgreSQL",
+    args_override_self = true
+)]
 struct Args {
     /// Base URL of the running service.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
