@@ -82,28 +82,16 @@ pub async fn measure(
     per_document: usize,
     queries: usize,
 ) -> Result<ChunkSizes> {
-    let short = measure_set(api, corpus, documents, per_document, queries).await?;
-    let long = measure_set(
-        api,
-        corpus,
-        (documents / 2).max(2),
-        per_document * 4,
-        queries,
-    )
-    .await?;
+    let [short, long] = Set::wordnet_short_and_long(corpus, documents, per_document, queries);
     Ok(ChunkSizes {
-        sets: vec![short, long],
+        sets: vec![
+            measure_set(api, &short, per_document).await?,
+            measure_set(api, &long, per_document * 4).await?,
+        ],
     })
 }
 
-async fn measure_set(
-    api: &Api,
-    corpus: &Corpus,
-    documents: usize,
-    per_document: usize,
-    queries: usize,
-) -> Result<DocumentSet> {
-    let set = Set::wordnet(corpus, documents, per_document, queries);
+async fn measure_set(api: &Api, set: &Set, per_document: usize) -> Result<DocumentSet> {
     let files = set.upload(api).await?;
     let relevant = set.relevant(&files);
     // Vector search, as the chunk sizes are for the model.

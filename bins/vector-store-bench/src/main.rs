@@ -422,19 +422,15 @@ fn write_charts(out: &Path, search: &Search, recall: &Recall) -> Result<()> {
 async fn openai_retrieval(b: &Bench, corpus: &data::Corpus) -> Result<retrieval::Retrieval> {
     let a = &b.args;
     let qa = qa::load(&a.boolq_file)?;
+    let [short, long] = retrieval::Set::wordnet_short_and_long(
+        corpus,
+        a.chunking_documents,
+        a.passages_per_document,
+        a.queries,
+    );
     let sets = [
-        retrieval::Set::wordnet(
-            corpus,
-            a.chunking_documents,
-            a.passages_per_document,
-            a.queries,
-        ),
-        retrieval::Set::wordnet(
-            corpus,
-            (a.chunking_documents / 2).max(2),
-            a.passages_per_document * 4,
-            a.queries,
-        ),
+        short,
+        long,
         retrieval::Set::boolq(&qa, a.boolq_passages, a.queries),
     ];
     let models: Vec<&str> = a.retrieval_models.iter().map(String::as_str).collect();

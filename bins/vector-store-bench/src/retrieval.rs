@@ -46,6 +46,20 @@ impl Set {
         }
     }
 
+    /// The two WordNet sets every quality figure uses: `documents` files of `per_document`
+    /// passages, and half as many long files of four times as many passages.
+    pub fn wordnet_short_and_long(
+        corpus: &Corpus,
+        documents: usize,
+        per_document: usize,
+        queries: usize,
+    ) -> [Self; 2] {
+        [
+            Self::wordnet(corpus, documents, per_document, queries),
+            Self::wordnet(corpus, (documents / 2).max(2), per_document * 4, queries),
+        ]
+    }
+
     /// The first `passages` BoolQ paragraphs, a file each, and up to `queries` questions about
     /// them.
     pub fn boolq(qa: &Qa, passages: usize, queries: usize) -> Self {
