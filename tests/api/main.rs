@@ -13,6 +13,7 @@ mod library;
 mod limits;
 mod openapi;
 mod platform;
+mod ranking;
 mod rate_limit;
 mod raw;
 mod sdk;

@@ -158,6 +158,10 @@ struct Args {
     /// Measure only what the OpenAI search finds (retrieval.json and retrieval.md).
     #[arg(long)]
     only_retrieval: bool,
+    /// Also write each query's 50 best chunks by vector and by keyword search, with their
+    /// scores, as JSON lines to this file (to study how the two lists fuse).
+    #[arg(long)]
+    ranked_lists: Option<PathBuf>,
     /// Where the results go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -434,7 +438,7 @@ async fn openai_retrieval(b: &Bench, corpus: &data::Corpus) -> Result<retrieval:
         retrieval::Set::boolq(&qa, a.boolq_passages, a.queries),
     ];
     let models: Vec<&str> = a.retrieval_models.iter().map(String::as_str).collect();
-    retrieval::measure(&b.api, &sets, &models).await
+    retrieval::measure(&b.api, &sets, &models, a.ranked_lists.as_deref()).await
 }
 
 #[tokio::main]

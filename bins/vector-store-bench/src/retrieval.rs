@@ -151,8 +151,67 @@ pub struct ModelQuality {
     pub modes: ByMode<ModeQuality>,
 }
 
-/// Measures every set with every model.
-pub async fn measure(api: &Api, sets: &[Set], models: &[&str]) -> Result<Retrieval> {
+/// Each query's `RANKED_DEPTH` best chunks by vector and by keyword search, as JSON lines:
+/// `{corpus, model, query, relevant, vector: [[file_id, chunk, score]…], keyword: […]}`, with
+/// `chunk` the chunk's text (which, with the file, tells chunks apart).
+async fn write_ranked_lists(
+    api: &Api,
+    store: &str,
+    set: &Set,
+    model: &str,
+    relevant: &[&str],
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    const RANKED_DEPTH: usize = 50;
+    let pb = bar(
+        set.queries.len() as u64,
+        &format!("ranked lists, {}, {model}", set.name),
+    );
+    let lists = ordered(set.queries.len(), 4, &pb, |i| {
+        let query = set.queries[i].0.clone();
+        async move {
+            let mut by_mode = serde_json::Map::new();
+            for mode in ["vector", "keyword"] {
+                let body =
+                    json!({"query": query, "max_num_results": RANKED_DEPTH, "search_mode": mode});
+                let page = api
+                    .post_json(&format!("/v1/vector_stores/{store}/search"), &body)
+                    .await?;
+                let hits: Vec<serde_json::Value> = page["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|h| json!([h["file_id"], h["content"][0]["text"], h["score"]]))
+                    .collect();
+                by_mode.insert(mode.to_string(), hits.into());
+            }
+            Ok(by_mode)
+        }
+    })
+    .await?;
+    for (i, by_mode) in lists.into_iter().enumerate() {
+        let mut line = json!({
+            "corpus": set.name, "model": model, "query": set.queries[i].0, "relevant": relevant[i],
+        });
+        for (mode, hits) in by_mode {
+            line[mode] = hits;
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Measures every set with every model; with `ranked_lists`, also writes each query's ranked
+/// lists there.
+pub async fn measure(
+    api: &Api,
+    sets: &[Set],
+    models: &[&str],
+    ranked_lists: Option<&std::path::Path>,
+) -> Result<Retrieval> {
+    let mut lists = ranked_lists
+        .map(|p| std::fs::File::create(p).map(std::io::BufWriter::new))
+        .transpose()?;
     let mut corpora = Vec::new();
     for set in sets {
         let ids = set.upload(api).await?;
@@ -189,6 +248,9 @@ pub async fn measure(api: &Api, sets: &[Set], models: &[&str]) -> Result<Retriev
                 },
             };
             by_model.push(quality);
+            if let Some(out) = lists.as_mut() {
+                write_ranked_lists(api, &run.store, set, model, &relevant, out).await?;
+            }
             api.delete(&format!("/v1/vector_stores/{}", run.store))
                 .await?;
         }
@@ -201,6 +263,9 @@ pub async fn measure(api: &Api, sets: &[Set], models: &[&str]) -> Result<Retriev
             queries: set.queries.len(),
             models: by_model,
         });
+    }
+    if let Some(mut out) = lists {
+        std::io::Write::flush(&mut out)?;
     }
     Ok(Retrieval { corpora })
 }

@@ -15,10 +15,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use api_http::{AppState, Application};
-use embeddings::EmbedderRegistry;
-use secrecy::ExposeSecret;
+use embeddings::{
+    ChatOptions, ChatRewriter, EmbedderRegistry, HttpReranker, QueryRewriter, Reranker,
+    RerankerOptions,
+};
+use secrecy::{ExposeSecret, SecretString};
 use service::sandbox::Sandbox;
-use service::{AuthService, BlobStore, FileService, IngestService, Ingestor, VectorService};
+use service::{
+    AuthService, BlobStore, FileService, IngestService, Ingestor, SearchModels, VectorService,
+};
 use store_core::{Catalog, HybridOptions, StoreRegistry, VectorStore};
 use store_pgvector::PgCatalog;
 use tokio_util::sync::CancellationToken;
@@ -197,10 +202,43 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
         keyword_weight: settings.search.hybrid_keyword_weight,
         rrf_k: settings.search.rrf_k,
     };
-    let service =
-        VectorService::new(catalog, stores, embedders, hybrid).with_limits(settings.limits);
+    let service = VectorService::new(catalog, stores, embedders, hybrid)
+        .with_search_models(search_models(settings))
+        .with_limits(settings.limits);
     let ingest = IngestService::new(service, files, pg_catalog, sandbox);
     Ok(AppState::new(ingest, Arc::new(auth)))
+}
+
+/// The reranker and query rewriter `search` names, reached over HTTP.
+pub fn search_models(settings: &Settings) -> SearchModels {
+    let secret =
+        |key: &Option<SecretString>| key.clone().filter(|k| !k.expose_secret().trim().is_empty());
+    let timeout = |secs: f64| Duration::from_secs_f64(secs);
+    let search = &settings.search;
+    let reranker = settings.rerankers.get(&search.reranker).map(|r| {
+        Arc::new(HttpReranker::new(RerankerOptions {
+            name: search.reranker.clone(),
+            protocol: r.protocol,
+            url: r.url.clone(),
+            model: r.model.clone(),
+            api_key: secret(&r.api_key),
+            timeout: timeout(r.timeout_secs),
+        })) as Arc<dyn Reranker>
+    });
+    let rewriter = settings.chat_models.get(&search.query_rewriter).map(|c| {
+        Arc::new(ChatRewriter::new(ChatOptions {
+            name: search.query_rewriter.clone(),
+            base_url: c.base_url.clone(),
+            model: c.model.clone(),
+            api_key: secret(&c.api_key),
+            timeout: timeout(c.timeout_secs),
+        })) as Arc<dyn QueryRewriter>
+    });
+    SearchModels {
+        reranker,
+        rerank_depth: search.rerank_depth,
+        rewriter,
+    }
 }
 
 /// The background work of a running server: ingestion workers and the expiry sweeper.

@@ -24,6 +24,12 @@ pub struct Settings {
     #[serde(default, rename = "elasticsearch")]
     pub moved_elasticsearch: Option<serde_json::Value>,
     pub search: SearchSettings,
+    /// Rerankers by name; `search.reranker` picks the one searches use.
+    #[serde(default)]
+    pub rerankers: BTreeMap<String, RerankerSettings>,
+    /// Chat models by name; `search.query_rewriter` picks the one that rewrites queries.
+    #[serde(default)]
+    pub chat_models: BTreeMap<String, ChatModelSettings>,
     pub files: FileSettings,
     pub ingest: IngestSettings,
     pub embeddings: EmbeddingSettings,
@@ -117,6 +123,50 @@ pub struct SearchSettings {
     pub hybrid_vector_weight: f32,
     pub hybrid_keyword_weight: f32,
     pub rrf_k: u32,
+    /// The reranker of `ranker: "auto"`, a name under `rerankers`; empty: no reranking.
+    #[serde(default)]
+    pub reranker: String,
+    /// How many of the best hits the reranker sees.
+    #[serde(default = "rerank_depth")]
+    pub rerank_depth: usize,
+    /// The chat model of `rewrite_query: true`, a name under `chat_models`; empty: queries
+    /// are searched as given.
+    #[serde(default)]
+    pub query_rewriter: String,
+}
+
+fn rerank_depth() -> usize {
+    50
+}
+
+fn remote_timeout_secs() -> f64 {
+    5.0
+}
+
+/// A reranker served over HTTP.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RerankerSettings {
+    pub protocol: embeddings::RerankProtocol,
+    /// The whole endpoint, e.g. `http://host/v1/rerank`.
+    pub url: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    #[serde(default = "remote_timeout_secs")]
+    pub timeout_secs: f64,
+}
+
+/// An OpenAI-compatible chat model served over HTTP.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatModelSettings {
+    /// E.g. `http://host/v1`.
+    pub base_url: String,
+    pub model: String,
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    #[serde(default = "remote_timeout_secs")]
+    pub timeout_secs: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +267,7 @@ impl Settings {
         {
             bail!("search: rrf_k must be positive and the hybrid weights non-negative");
         }
+        self.check_search_models()?;
         let max_text = store_core::limits::MAX_TEXT_BYTES;
         if self.limits.max_text_bytes == 0 || self.limits.max_text_bytes > max_text {
             bail!("limits.max_text_bytes must be between 1 and {max_text}");
@@ -225,6 +276,49 @@ impl Settings {
             bail!("limits.max_query_bytes and limits.max_response_bytes must be positive");
         }
         api_http::check_auth_mode(self.auth.mode, &self.server.host).map_err(anyhow::Error::msg)
+    }
+}
+
+impl Settings {
+    /// The models `search` names exist, and every remote model has a URL and a timeout.
+    fn check_search_models(&self) -> anyhow::Result<()> {
+        let search = &self.search;
+        if !search.reranker.is_empty() && !self.rerankers.contains_key(&search.reranker) {
+            bail!(
+                "search.reranker '{}' is not among the configured rerankers",
+                search.reranker
+            );
+        }
+        if !search.query_rewriter.is_empty()
+            && !self.chat_models.contains_key(&search.query_rewriter)
+        {
+            bail!(
+                "search.query_rewriter '{}' is not among the configured chat_models",
+                search.query_rewriter
+            );
+        }
+        let max_k = store_core::MAX_K;
+        if !(1..=max_k).contains(&search.rerank_depth) {
+            bail!("search.rerank_depth must be between 1 and {max_k}");
+        }
+        let remote = self
+            .rerankers
+            .iter()
+            .map(|(n, r)| (format!("rerankers.{n}"), &r.url, r.timeout_secs))
+            .chain(
+                self.chat_models
+                    .iter()
+                    .map(|(n, c)| (format!("chat_models.{n}"), &c.base_url, c.timeout_secs)),
+            );
+        for (name, url, timeout) in remote {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("{name}: the URL must start with http:// or https://");
+            }
+            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 600.0) {
+                bail!("{name}.timeout_secs must be above 0 and at most 600");
+            }
+        }
+        Ok(())
     }
 }
 

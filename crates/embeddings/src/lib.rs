@@ -1,4 +1,4 @@
-//! Embedding models behind one trait.
+//! Models behind traits: embedders, and the rerankers and chat models a search can use.
 //!
 //! - [`Embedder`]: turns texts into vectors of a fixed dimension, rejecting texts longer than the
 //!   model's maximum input tokens;
@@ -9,10 +9,14 @@
 //!   [`StaticEmbedder`], a static Model2Vec model (potion-base-8M) for speed, and
 //!   [`OpenAiEmbedder`], a client of any OpenAI-compatible `/embeddings` endpoint (OpenAI, vLLM,
 //!   TEI, Ollama).
+//! - [`Reranker`] ([`HttpReranker`]: the Cohere/Jina/vLLM and TEI `/rerank` protocols) and
+//!   [`QueryRewriter`] ([`ChatRewriter`]: an OpenAI-compatible chat model), reached over HTTP,
+//!   failing with a [`RemoteError`].
 //!
-//! Features: `mocks` (a mockall mock of [`Embedder`]).
+//! Features: `mocks` (mockall mocks of [`Embedder`], [`Reranker`] and [`QueryRewriter`]).
 
 mod bert;
+pub mod chat;
 pub mod error;
 mod kernels;
 mod lane;
@@ -20,12 +24,17 @@ pub mod local;
 pub mod metrics;
 pub mod openai;
 pub mod registry;
+mod remote;
+pub mod rerank;
 pub mod static_model;
 
+pub use chat::{ChatOptions, ChatRewriter, QueryRewriter};
 pub use error::EmbedError;
 pub use local::LocalBertEmbedder;
 pub use openai::{OpenAiEmbedder, OpenAiOptions};
 pub use registry::{EmbedderRegistry, ModelConfig, ProviderConfig};
+pub use remote::RemoteError;
+pub use rerank::{HttpReranker, RerankProtocol, Reranker, RerankerOptions};
 pub use static_model::StaticEmbedder;
 
 use std::fmt::Debug;

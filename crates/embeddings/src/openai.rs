@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::Embedder;
 use crate::error::EmbedError;
+use crate::remote::{Capped, MAX_ERROR_BYTES, provider_message, read_capped};
 
 #[derive(Debug, Clone)]
 pub struct OpenAiOptions {
@@ -271,41 +272,6 @@ impl OpenAiEmbedder {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| EmbedError::internal_msg("the embedding provider left inputs out"))
     }
-}
-
-/// The most bytes of a provider's error answer that are read.
-const MAX_ERROR_BYTES: usize = 64 * 1024;
-
-enum Capped {
-    TooLarge(usize),
-    Read(reqwest::Error),
-}
-
-/// The body of `res`, refused once it passes `cap` bytes (an error body is cut there instead).
-async fn read_capped(mut res: reqwest::Response, cap: usize) -> Result<Vec<u8>, Capped> {
-    if res.content_length().is_some_and(|n| n > cap as u64) && res.status().is_success() {
-        return Err(Capped::TooLarge(cap));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(Capped::Read)? {
-        if body.len() + chunk.len() > cap {
-            if !res.status().is_success() {
-                body.extend_from_slice(&chunk[..cap - body.len()]);
-                return Ok(body);
-            }
-            return Err(Capped::TooLarge(cap));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn provider_message(body: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v.pointer("/error/message")
-        .or_else(|| v.get("error"))
-        .and_then(|m| m.as_str())
-        .map(str::to_string)
 }
 
 #[async_trait]

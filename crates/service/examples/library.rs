@@ -159,6 +159,7 @@ impl Library {
                     k,
                     score_threshold: None,
                     weights: None,
+                    rerank: false,
                 },
             )
             .await

@@ -42,5 +42,6 @@ pub use store_core::{
 pub use store_core::{DocumentPart, Field, FileExpiryPart};
 pub use usage::RECOUNT_INTERVAL_SECS;
 pub use vectors::{
-    CreateCollectionInput, CreateStoreInput, DocumentInput, Limits, SearchInput, VectorService,
+    CreateCollectionInput, CreateStoreInput, DocumentInput, Limits, SearchInput, SearchModels,
+    VectorService,
 };

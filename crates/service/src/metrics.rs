@@ -23,6 +23,12 @@ pub const DB_POOL_IN_USE: &str = "vector_store_db_pool_in_use";
 pub const DB_POOL_WAITING: &str = "vector_store_db_pool_waiting";
 /// Requests refused by a per-tenant limit, by `reason`: `rate` or `in_flight`.
 pub const RATE_LIMIT_REFUSALS: &str = "vector_store_rate_limit_refusals_total";
+/// Searches whose hits a reranker was asked to reorder, by `reranker` and `outcome`:
+/// `reranked`, or why the hits kept their order (`timeout`, `unreachable`, `status`, `answer`).
+pub const RERANKS: &str = "vector_store_reranks_total";
+/// Queries a chat model was asked to rewrite, by `rewriter` and `outcome`: `rewritten`, or why
+/// the query was searched as given (`timeout`, `unreachable`, `status`, `answer`, `invalid`).
+pub const QUERY_REWRITES: &str = "vector_store_query_rewrites_total";
 
 /// Describes the metrics of the service and of the crates below it to the installed recorder
 /// (their HELP lines); once, after the recorder is installed.
@@ -51,6 +57,16 @@ pub fn describe() {
     metrics::describe_gauge!(
         DB_POOL_WAITING,
         "Callers waiting for a connection of the database pool."
+    );
+    metrics::describe_counter!(
+        RERANKS,
+        "Searches whose hits a reranker was asked to reorder, by reranker and outcome (reranked; \
+         or, the hits keeping their order: timeout, unreachable, status, answer)."
+    );
+    metrics::describe_counter!(
+        QUERY_REWRITES,
+        "Queries a chat model was asked to rewrite, by rewriter and outcome (rewritten; or, the \
+         query searched as given: timeout, unreachable, status, answer, invalid)."
     );
     metrics::describe_counter!(
         RATE_LIMIT_REFUSALS,

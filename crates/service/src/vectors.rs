@@ -25,6 +25,7 @@ pub struct VectorService {
     stores: StoreRegistry,
     embedders: EmbedderRegistry,
     hybrid: HybridOptions,
+    search_models: SearchModels,
     records: Arc<RecordCache>,
     limits: Limits,
     /// When every back-end last answered a readiness ping.
@@ -61,7 +62,6 @@ impl Default for Limits {
     }
 }
 
-/// The longest prefix of `items` whose texts fit in `budget` bytes (at least one item).
 mod documents;
 mod inputs;
 mod lifecycle;
@@ -71,6 +71,7 @@ mod search;
 mod tests;
 
 pub use inputs::{CreateCollectionInput, CreateStoreInput, DocumentInput, SearchInput};
+pub use search::SearchModels;
 
 impl VectorService {
     pub fn new(
@@ -84,11 +85,18 @@ impl VectorService {
             stores,
             embedders,
             hybrid,
+            search_models: SearchModels::default(),
             records: Arc::default(),
             limits: Limits::default(),
             ready_at: Arc::default(),
             known_keys: Arc::default(),
         }
+    }
+
+    /// The reranker and query rewriter searches may use.
+    pub fn with_search_models(mut self, models: SearchModels) -> Self {
+        self.search_models = models;
+        self
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {

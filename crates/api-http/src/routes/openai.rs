@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use models::openai::{
-    CreateVectorStore, Deleted, ListPage, ListQuery, SearchHit, SearchResultsPage,
+    CreateVectorStore, Deleted, ListPage, ListQuery, Ranker, SearchHit, SearchResultsPage,
     SearchVectorStore, UpdateVectorStore, VectorStore,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
@@ -259,7 +259,10 @@ async fn search(
     }: VectorStorePath,
     ValidJson(body): ValidJson<SearchVectorStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let queries = body.query.texts();
+    let mut queries = body.query.texts();
+    if body.rewrite_query == Some(true) {
+        queries = state.vectors().rewrite_queries(queries).await;
+    }
     let ranking = body.ranking_options.unwrap_or_default();
     let template = SearchInput {
         mode: body.search_mode.unwrap_or_default(),
@@ -271,6 +274,7 @@ async fn search(
         weights: ranking
             .hybrid_search
             .map(|w| (w.embedding_weight, w.text_weight)),
+        rerank: ranking.ranker != Some(Ranker::None),
     };
     let hits = state
         .vectors()

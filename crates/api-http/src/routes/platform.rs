@@ -310,6 +310,7 @@ async fn search(
         k: body.max_num_results as usize,
         score_threshold: body.ranking_options.and_then(|r| r.score_threshold),
         weights: None,
+        rerank: false,
     };
     let hits = state.vectors().search(&record, input).await?;
     Ok(HttpResponse::Ok().json(SearchResponse {

@@ -309,6 +309,7 @@ async fn search(
         k: body.k as usize,
         score_threshold: body.score_threshold,
         weights: body.hybrid.map(|h| (h.vector_weight, h.keyword_weight)),
+        rerank: false,
     };
     let hits = state.vectors().search(&record, input).await?;
     Ok(HttpResponse::Ok().json(RawSearchResponse {

@@ -90,7 +90,8 @@ fn query_rules(q: &Query) -> Result<(), ValidationError> {
     texts.iter().try_for_each(|t| validation::not_blank(t))
 }
 
-/// The ranker of a search.
+/// The ranker of a search: `auto` (the default) and `default-2024-11-15` rerank the hits with
+/// the configured reranker, when there is one; `none` never does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Ranker {
@@ -167,7 +168,8 @@ pub struct SearchVectorStore {
     #[validate(nested)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<SearchRankingOptions>,
-    /// Accepted for compatibility; queries are searched as given.
+    /// Rewrite each query with the configured chat model before searching (`search_query`
+    /// then holds the rewrites); without one, queries are searched as given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_query: Option<bool>,
     /// Extension: rank by vector similarity (the default), keywords or both.

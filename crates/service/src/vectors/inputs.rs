@@ -70,6 +70,9 @@ pub struct SearchInput {
     pub score_threshold: Option<f32>,
     /// (vector weight, keyword weight) for hybrid search; the configured ones when `None`.
     pub weights: Option<(f32, f32)>,
+    /// Whether the configured reranker, if there is one, reorders a text search's hits
+    /// (OpenAI's `ranker: auto`).
+    pub rerank: bool,
 }
 
 /// A vector store made with files attached (OpenAI's `POST /v1/vector_stores`): the collection,

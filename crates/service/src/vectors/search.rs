@@ -1,15 +1,78 @@
-//! Searching a vector store by vector, keyword or both, with one query or several.
+//! Searching a vector store by vector, keyword or both, with one query or several, the queries
+//! rewritten and the hits reranked by the configured models when asked.
 
+use std::sync::Arc;
+
+use embeddings::{QueryRewriter, Reranker};
 use models::SearchMode;
 use store_core::{
-    CollectionRecord, Field, Hit, HybridOptions, SearchQuery, SearchRequest, StoreError,
+    CollectionRecord, Field, Hit, HybridOptions, MAX_K, SearchQuery, SearchRequest, StoreError,
 };
 
 use super::documents::{is_zero, no_vector};
 use super::{SearchInput, VectorService, embed_error};
 use crate::error::ServiceError;
 
+/// The models a search may use besides the collection's embedder.
+#[derive(Debug, Clone)]
+pub struct SearchModels {
+    /// What reorders the hits of a search that asks for it; none: no reranking.
+    pub reranker: Option<Arc<dyn Reranker>>,
+    /// How many of the best hits the reranker sees (at least the hits asked for).
+    pub rerank_depth: usize,
+    /// What rewrites the queries of a search that asks for it; none: queries are searched as
+    /// given.
+    pub rewriter: Option<Arc<dyn QueryRewriter>>,
+}
+
+impl Default for SearchModels {
+    fn default() -> Self {
+        Self {
+            reranker: None,
+            rerank_depth: 50,
+            rewriter: None,
+        }
+    }
+}
+
 impl VectorService {
+    /// Each query rewritten by the configured rewriter; as given without one. A rewrite that
+    /// fails, or that is no valid query, leaves its query as given (logged and counted).
+    pub async fn rewrite_queries(&self, queries: Vec<String>) -> Vec<String> {
+        let Some(rewriter) = &self.search_models.rewriter else {
+            return queries;
+        };
+        let rewrites = futures::future::join_all(queries.iter().map(|q| rewriter.rewrite(q))).await;
+        queries
+            .into_iter()
+            .zip(rewrites)
+            .map(|(query, rewrite)| {
+                let outcome = match rewrite {
+                    Ok(new) => match self.check_query(&new) {
+                        Ok(()) => Ok(new),
+                        Err(e) => Err(("invalid", e.to_string())),
+                    },
+                    Err(e) => Err((e.reason(), e.to_string())),
+                };
+                let label: &'static str = match &outcome {
+                    Ok(_) => "rewritten",
+                    Err((reason, error)) => {
+                        tracing::warn!(
+                            rewriter = rewriter.name(),
+                            %error,
+                            "the query rewrite failed; searching the query as given"
+                        );
+                        reason
+                    }
+                };
+                metrics::counter!(crate::metrics::QUERY_REWRITES,
+                    "rewriter" => rewriter.name().to_string(), "outcome" => label)
+                .increment(1);
+                outcome.unwrap_or(query)
+            })
+            .collect()
+    }
+
     pub async fn search(
         &self,
         record: &CollectionRecord,
@@ -24,6 +87,10 @@ impl VectorService {
         if let Some(t) = &text {
             self.check_query(t)?;
         }
+        let reranker = match (&self.search_models.reranker, &text) {
+            (Some(r), Some(t)) if input.rerank && input.k > 0 => Some((r, t.clone())),
+            _ => None,
+        };
         let mode = match input.mode {
             SearchMode::Vector => SearchQuery::Vector(
                 self.query_vector(record, input.vector, text.as_deref())
@@ -51,11 +118,24 @@ impl VectorService {
         let request = SearchRequest {
             mode,
             filter: input.filter,
-            k: input.k,
-            score_threshold: input.score_threshold,
+            // The reranker sees more candidates than are kept, and sets the scores the
+            // threshold is held against.
+            k: match reranker {
+                Some(_) => input.k.max(self.search_models.rerank_depth).min(MAX_K),
+                None => input.k,
+            },
+            score_threshold: match reranker {
+                Some(_) => None,
+                None => input.score_threshold,
+            },
             hybrid,
         };
-        let hits = store.search(&record.spec()?, &request).await?;
+        let mut hits = store.search(&record.spec()?, &request).await?;
+        if let Some((reranker, query)) = reranker {
+            hits = rerank(reranker.as_ref(), &query, hits).await;
+            hits.retain(|h| input.score_threshold.is_none_or(|t| h.score >= t));
+            hits.truncate(input.k);
+        }
         Ok(fit(hits, self.limits.max_response_bytes, |h| {
             h.chunk.text.len()
         }))
@@ -150,6 +230,34 @@ impl VectorService {
             ));
         }
         Ok(())
+    }
+}
+
+/// `hits` in the reranker's order with its scores; as they were when it fails (logged and
+/// counted, never an error of the search).
+async fn rerank(reranker: &dyn Reranker, query: &str, hits: Vec<Hit>) -> Vec<Hit> {
+    let texts: Vec<String> = hits.iter().map(|h| h.chunk.text.clone()).collect();
+    let name = reranker.name().to_string();
+    match reranker.rerank(query, &texts).await {
+        Ok(order) => {
+            metrics::counter!(crate::metrics::RERANKS, "reranker" => name, "outcome" => "reranked")
+                .increment(1);
+            let mut slots: Vec<Option<Hit>> = hits.into_iter().map(Some).collect();
+            order
+                .into_iter()
+                .filter_map(|(i, score)| {
+                    let mut hit = slots.get_mut(i)?.take()?;
+                    hit.score = score;
+                    Some(hit)
+                })
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(reranker = %name, error = %e, "reranking failed; the hits keep their order");
+            metrics::counter!(crate::metrics::RERANKS, "reranker" => name, "outcome" => e.reason())
+                .increment(1);
+            hits
+        }
     }
 }
 

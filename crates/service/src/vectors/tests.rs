@@ -184,6 +184,7 @@ async fn a_text_the_model_gives_no_direction_is_refused_by_its_field() {
         k: 3,
         score_threshold: None,
         weights: None,
+        rerank: false,
     };
     let err = svc.search(&record(Some("m")), input).await.unwrap_err();
     assert_eq!(err.field(), Some(&Field::Query));
@@ -240,6 +241,7 @@ async fn wrong_dimension_zero_and_non_finite_vectors_never_reach_the_store() {
         k: 3,
         score_threshold: None,
         weights: None,
+        rerank: false,
     };
     assert!(svc.search(&record(None), input).await.is_err());
 }
@@ -295,6 +297,7 @@ async fn an_expired_collection_refuses_searches() {
         k: 3,
         score_threshold: None,
         weights: None,
+        rerank: false,
     };
     let err = svc.search(&r, input).await.unwrap_err();
     assert!(err.to_string().contains("expired"));
