@@ -150,7 +150,9 @@ async fn reranks_in_both_protocols(tei: bool) {
     let (store, files) = store_of_paragraphs(&app).await;
     let query = json!({"query": "cats kept as companions", "max_num_results": 4});
 
-    let plain = hits(&search(&app, &store, json!({"ranking_options": {"ranker": "none"}, "query": "cats kept as companions", "max_num_results": 4})).await);
+    let mut unranked = query.clone();
+    unranked["ranking_options"] = json!({"ranker": "none"});
+    let plain = hits(&search(&app, &store, unranked).await);
     assert_eq!(
         plain[0].0, files[0],
         "without the reranker the cat paragraph leads"
@@ -227,7 +229,12 @@ async fn a_reranker_that_fails_or_is_slow_leaves_the_order_as_it_was() {
         .await;
     let app = spawn_app_with(with_reranker(&slow, "cohere", 0.5)).await;
     let (store, _) = store_of_paragraphs(&app).await;
-    let body = |ranker: &str| json!({"query": "cats kept as companions", "ranking_options": {"ranker": ranker}});
+    let body = |ranker: &str| {
+        json!({
+            "query": "cats kept as companions",
+            "ranking_options": {"ranker": ranker},
+        })
+    };
     let plain = hits(&search(&app, &store, body("none")).await);
     let fallen_back = hits(&search(&app, &store, body("auto")).await);
     assert_eq!(fallen_back, plain);

@@ -198,6 +198,7 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
     .await
     .context("could not prepare authentication")?;
     let hybrid = HybridOptions {
+        fusion: settings.search.fusion,
         vector_weight: settings.search.hybrid_vector_weight,
         keyword_weight: settings.search.hybrid_keyword_weight,
         rrf_k: settings.search.rrf_k,

@@ -120,6 +120,9 @@ pub struct FileSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SearchSettings {
+    /// How hybrid search fuses its two rankings.
+    #[serde(default)]
+    pub fusion: store_core::Fusion,
     pub hybrid_vector_weight: f32,
     pub hybrid_keyword_weight: f32,
     pub rrf_k: u32,
@@ -264,8 +267,9 @@ impl Settings {
         if self.search.rrf_k == 0
             || self.search.hybrid_vector_weight < 0.0
             || self.search.hybrid_keyword_weight < 0.0
+            || self.search.hybrid_vector_weight + self.search.hybrid_keyword_weight <= 0.0
         {
-            bail!("search: rrf_k must be positive and the hybrid weights non-negative");
+            bail!("search: rrf_k must be positive and the hybrid weights non-negative, not both 0");
         }
         self.check_search_models()?;
         let max_text = store_core::limits::MAX_TEXT_BYTES;

@@ -1,5 +1,6 @@
-//! Query rewriting with a chat model behind any OpenAI-compatible `POST {base_url}/chat/completions`
-//! endpoint (OpenAI, vLLM, Ollama, llama.cpp). The prompt is `prompts/rewrite_query.md`.
+//! Query rewriting with a chat model behind any OpenAI-compatible
+//! `POST {base_url}/chat/completions` endpoint (OpenAI, vLLM, Ollama, llama.cpp). The prompt
+//! is `prompts/rewrite_query.md`.
 
 use std::fmt::Debug;
 use std::time::Duration;

@@ -77,6 +77,12 @@ fn cl100k() -> Option<&'static tiktoken_rs::CoreBPE> {
     BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
 }
 
+/// The text of `tokens` of OpenAI's `cl100k_base` encoding; `None` when one is not a token of
+/// it or they do not make UTF-8 text.
+pub fn decode_tokens(tokens: &[u32]) -> Option<String> {
+    cl100k()?.decode(tokens).ok()
+}
+
 /// Tokens of `text` in OpenAI's `cl100k_base` encoding.
 pub fn count_tokens(text: &str) -> usize {
     match cl100k() {

@@ -2,6 +2,7 @@
 //! (`openai.types.vector_store*`), plus the documented extension fields.
 
 mod attached;
+mod embeddings;
 mod files;
 mod lists;
 mod search;
@@ -10,6 +11,7 @@ mod stores;
 mod tests;
 
 pub use attached::*;
+pub use embeddings::*;
 pub use files::*;
 pub use lists::*;
 pub use search::*;

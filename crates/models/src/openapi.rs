@@ -221,5 +221,6 @@ pub(crate) mod object {
         upsert_result => [UPSERT_RESULT];
         delete_result => [DELETE_RESULT];
         api_key => [API_KEY];
+        embedding => [EMBEDDING];
     }
 }

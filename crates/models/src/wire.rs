@@ -18,6 +18,7 @@ pub mod object {
     pub const UPSERT_RESULT: &str = "upsert.result";
     pub const DELETE_RESULT: &str = "delete.result";
     pub const API_KEY: &str = "api_key";
+    pub const EMBEDDING: &str = "embedding";
 }
 
 /// The header with which an answer about work in progress says how long to wait before asking
@@ -41,6 +42,9 @@ pub mod page {
 /// How many hits a search answers with when the request names no `max_num_results` (`k` on
 /// the raw API).
 pub const SEARCH_RESULTS_DEFAULT: u32 = 10;
+
+/// The most inputs one `POST /v1/embeddings` embeds (OpenAI's limit).
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
 
 /// [`SEARCH_RESULTS_DEFAULT`], as serde's default of the field.
 pub(crate) fn search_results_default() -> u32 {

@@ -42,6 +42,6 @@ pub use store_core::{
 pub use store_core::{DocumentPart, Field, FileExpiryPart};
 pub use usage::RECOUNT_INTERVAL_SECS;
 pub use vectors::{
-    CreateCollectionInput, CreateStoreInput, DocumentInput, Limits, SearchInput, SearchModels,
-    VectorService,
+    CreateCollectionInput, CreateStoreInput, DocumentInput, EmbedInput, Embedded, Limits,
+    SearchInput, SearchModels, VectorService,
 };

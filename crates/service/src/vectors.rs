@@ -63,6 +63,7 @@ impl Default for Limits {
 }
 
 mod documents;
+mod embed;
 mod inputs;
 mod lifecycle;
 mod lookup;
@@ -70,6 +71,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
+pub use embed::{EmbedInput, Embedded};
 pub use inputs::{CreateCollectionInput, CreateStoreInput, DocumentInput, SearchInput};
 pub use search::SearchModels;
 

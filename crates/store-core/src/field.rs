@@ -58,6 +58,10 @@ pub enum Field {
     Key,
     /// A setting of the server's configuration, by its dotted name.
     Setting(String),
+    /// An input of an embeddings request, by its place; the whole input when `None`.
+    Input(Option<usize>),
+    /// The dimension an embeddings request asks for.
+    Dimensions,
 }
 
 /// A field of one document (or chunk).
@@ -128,6 +132,9 @@ impl Field {
             Field::Tenant => "tenant".into(),
             Field::Key => "key".into(),
             Field::Setting(name) => name.clone(),
+            Field::Input(None) => "input".into(),
+            Field::Input(Some(i)) => format!("input[{i}]"),
+            Field::Dimensions => "dimensions".into(),
         }
     }
 }

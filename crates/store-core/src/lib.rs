@@ -19,6 +19,7 @@ pub mod error;
 pub mod field;
 pub mod files;
 pub mod filter;
+pub mod fusion;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
@@ -44,7 +45,7 @@ pub use ingest::{
 pub use quota::{Quota, Quotas};
 pub use registry::StoreRegistry;
 pub use store::{
-    Chunk, CollectionSpec, Hit, HitSource, HybridOptions, MAX_K, PhysicalName, SearchQuery,
+    Chunk, CollectionSpec, Fusion, Hit, HitSource, HybridOptions, MAX_K, PhysicalName, SearchQuery,
     SearchRequest, StoredChunk, VectorStore, check_vector, last_of_each_id, run_search,
 };
 

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::StoreResult;
 use crate::filter::Filter;
+pub use crate::fusion::{Fusion, HybridOptions};
 
 /// A collection as a back-end sees it: its physical name (lowercase ASCII letters, digits and
 /// `_`, unique across tenants) and the dimension of its vectors.
@@ -153,88 +154,9 @@ pub enum SearchQuery {
     Vector(Vec<f32>),
     /// Full-text relevance; score = rank / (rank + 1).
     Keyword(String),
-    /// Reciprocal rank fusion of the two lists, normalised so that a chunk ranked first by both
-    /// scores 1.
+    /// The two lists fused ([`HybridOptions`]), scores in 0..=1, a chunk ranked first by both
+    /// scoring 1.
     Hybrid { vector: Vec<f32>, text: String },
-}
-
-/// Weights of reciprocal rank fusion: score = Σ wᵢ / (rrf_k + rankᵢ), divided by its maximum.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HybridOptions {
-    pub vector_weight: f32,
-    pub keyword_weight: f32,
-    pub rrf_k: u32,
-}
-
-impl Default for HybridOptions {
-    fn default() -> Self {
-        Self {
-            vector_weight: 1.0,
-            keyword_weight: 1.0,
-            rrf_k: 60,
-        }
-    }
-}
-
-impl HybridOptions {
-    /// Fuses two ranked lists of ids (best first) into `(id, score)` pairs, best first, with
-    /// scores in 0..=1. Back-ends that fuse on their side use this so that every back-end gives
-    /// the same scores.
-    pub fn fuse(&self, vector_ranked: &[String], keyword_ranked: &[String]) -> Vec<(String, f32)> {
-        let k = self.rrf_k as f32;
-        let max = (self.vector_weight + self.keyword_weight) / (k + 1.0);
-        let mut scores: Vec<(String, f32)> = Vec::new();
-        let mut add =
-            |id: &String, contribution: f32| match scores.iter_mut().find(|(i, _)| i == id) {
-                Some((_, s)) => *s += contribution,
-                None => scores.push((id.clone(), contribution)),
-            };
-        for (rank, id) in vector_ranked.iter().enumerate() {
-            add(id, self.vector_weight / (k + rank as f32 + 1.0));
-        }
-        for (rank, id) in keyword_ranked.iter().enumerate() {
-            add(id, self.keyword_weight / (k + rank as f32 + 1.0));
-        }
-        for (_, s) in &mut scores {
-            *s = if max > 0.0 {
-                (*s / max).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-        }
-        // Stable: equal scores keep vector-first order.
-        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scores
-    }
-
-    /// How many hits of each list are fused for `k` hybrid hits: twice `k`, and at least 20.
-    /// (Deeper lists fuse worse on the WordNet benchmark: at 100k passages, 50 gave MRR@10
-    /// 0.199 against 0.204.)
-    pub fn depth(k: usize) -> usize {
-        (2 * k).max(20)
-    }
-
-    /// Fuses the hits of a vector and a keyword search (each best first) into hybrid hits: fused
-    /// scores, none below `threshold`, at most `k`.
-    pub fn fuse_hits(
-        &self,
-        by_vector: Vec<Hit>,
-        by_keyword: Vec<Hit>,
-        threshold: Option<f32>,
-        k: usize,
-    ) -> Vec<Hit> {
-        let v_ids: Vec<String> = by_vector.iter().map(|h| h.chunk.id.clone()).collect();
-        let k_ids: Vec<String> = by_keyword.iter().map(|h| h.chunk.id.clone()).collect();
-        let mut chunks: HashMap<String, StoredChunk> = HashMap::new();
-        for h in by_vector.into_iter().chain(by_keyword) {
-            chunks.entry(h.chunk.id.clone()).or_insert(h.chunk);
-        }
-        let fused = self
-            .fuse(&v_ids, &k_ids)
-            .into_iter()
-            .filter_map(|(id, score)| chunks.remove(&id).map(|chunk| Hit { chunk, score }));
-        threshold_and_k(fused, threshold, k)
-    }
 }
 
 /// The rules every vector stored or searched with meets, on every back-end: `dimension`
@@ -376,7 +298,7 @@ pub fn last_of_each_id(chunks: Vec<Chunk>) -> Vec<Chunk> {
 }
 
 /// The hits scoring at least `threshold`, at most `k`, in the order given.
-fn threshold_and_k(
+pub(crate) fn threshold_and_k(
     hits: impl IntoIterator<Item = Hit>,
     threshold: Option<f32>,
     k: usize,
@@ -504,10 +426,6 @@ pub trait VectorStore: Send + Sync + Debug + 'static {
 mod tests {
     use super::*;
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(std::string::ToString::to_string).collect()
-    }
-
     #[test]
     fn a_physical_name_is_one_identifier_on_every_back_end() {
         let longest = format!("a{}", "b".repeat(PhysicalName::MAX_LEN - 1));
@@ -519,43 +437,6 @@ mod tests {
         let e = PhysicalName::parse("a\"; drop").unwrap_err();
         assert!(e.to_string().contains("lowercase letter"), "{e}");
         assert!(PhysicalName::parse(&format!("{longest}b")).is_err());
-    }
-
-    #[test]
-    fn fusion_gives_one_to_a_chunk_ranked_first_by_both() {
-        let fused = HybridOptions::default().fuse(&ids(&["a", "b"]), &ids(&["a", "c"]));
-        assert_eq!(fused[0].0, "a");
-        assert!((fused[0].1 - 1.0).abs() < 1e-6);
-        assert!(fused.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
-        assert_eq!(fused.len(), 3);
-    }
-
-    fn hit(id: &str, score: f32) -> Hit {
-        Hit {
-            chunk: StoredChunk {
-                id: id.into(),
-                file_id: id.into(),
-                filename: None,
-                chunk_index: 0,
-                text: id.into(),
-                attributes: Map::new(),
-            },
-            score,
-        }
-    }
-
-    #[test]
-    fn fused_hits_keep_each_chunk_once_above_the_threshold_and_at_most_k() {
-        let opts = HybridOptions::default();
-        let v = vec![hit("a", 0.9), hit("b", 0.8)];
-        let kw = vec![hit("a", 0.5), hit("c", 0.4)];
-        let all = opts.fuse_hits(v.clone(), kw.clone(), None, 10);
-        let ids: Vec<&str> = all.iter().map(|h| h.chunk.id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c"]);
-        assert!((all[0].score - 1.0).abs() < 1e-6);
-        assert_eq!(opts.fuse_hits(v.clone(), kw.clone(), None, 1).len(), 1);
-        let kept = opts.fuse_hits(v, kw, Some(0.9), 10);
-        assert_eq!(kept.len(), 1, "only the chunk first in both lists scores 1");
     }
 
     #[test]
@@ -575,16 +456,5 @@ mod tests {
             .map(|c| (c.id.as_str(), c.text.as_str()))
             .collect();
         assert_eq!(got, [("a", "3"), ("b", "2"), ("c", "4")]);
-    }
-
-    #[test]
-    fn fusion_weights_favour_the_heavier_list() {
-        let opts = HybridOptions {
-            vector_weight: 1.0,
-            keyword_weight: 3.0,
-            rrf_k: 60,
-        };
-        let fused = opts.fuse(&ids(&["v"]), &ids(&["k"]));
-        assert_eq!(fused[0].0, "k");
     }
 }

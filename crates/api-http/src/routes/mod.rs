@@ -1,5 +1,6 @@
 //! The HTTP skins over the service layer. Each module exports `configure`.
 
+pub mod embeddings;
 pub mod files;
 pub mod health;
 pub mod keys;
@@ -295,5 +296,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .configure(vector_store_files::configure),
         )
         .configure(files::configure)
+        .configure(embeddings::configure)
         .configure(raw::configure);
 }

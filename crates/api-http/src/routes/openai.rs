@@ -263,9 +263,10 @@ async fn search(
     if body.rewrite_query == Some(true) {
         queries = state.vectors().rewrite_queries(queries).await;
     }
+    let mode = body.mode();
     let ranking = body.ranking_options.unwrap_or_default();
     let template = SearchInput {
-        mode: body.search_mode.unwrap_or_default(),
+        mode,
         text: None,
         vector: None,
         filter: body.filters,

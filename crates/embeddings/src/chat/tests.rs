@@ -1,3 +1,5 @@
+//! The chat rewriter against a local fake chat server: what it sends, the line it keeps.
+
 use std::time::Duration;
 
 use serde_json::json;

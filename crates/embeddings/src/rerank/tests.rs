@@ -1,3 +1,5 @@
+//! Both rerank protocols against a local fake: requests, order, scores in 0..1, failures.
+
 use std::time::Duration;
 
 use serde_json::json;

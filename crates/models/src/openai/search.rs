@@ -172,12 +172,23 @@ pub struct SearchVectorStore {
     /// then holds the rewrites); without one, queries are searched as given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_query: Option<bool>,
-    /// Extension: rank by vector similarity (the default), keywords or both.
+    /// Extension: rank by vector similarity, keywords, or both fused (the default).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(default = "hybrid"))]
     pub search_mode: Option<SearchMode>,
 }
 
+/// The mode of an OpenAI search that names none: both rankings fused, which finds the most on
+/// the benchmark's corpora (`docs/benchmarks.md`), as OpenAI's own search runs keyword and
+/// semantic search together.
+pub const DEFAULT_SEARCH_MODE: SearchMode = SearchMode::Hybrid;
+
 impl SearchVectorStore {
+    /// The mode asked for, or [`DEFAULT_SEARCH_MODE`].
+    pub fn mode(&self) -> SearchMode {
+        self.search_mode.unwrap_or(DEFAULT_SEARCH_MODE)
+    }
+
     /// A search for `query` with every option at its default.
     pub fn new(query: impl Into<Query>) -> Self {
         Self {

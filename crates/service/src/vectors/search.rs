@@ -253,7 +253,11 @@ async fn rerank(reranker: &dyn Reranker, query: &str, hits: Vec<Hit>) -> Vec<Hit
                 .collect()
         }
         Err(e) => {
-            tracing::warn!(reranker = %name, error = %e, "reranking failed; the hits keep their order");
+            tracing::warn!(
+                reranker = %name,
+                error = %e,
+                "reranking failed; the hits keep their order"
+            );
             metrics::counter!(crate::metrics::RERANKS, "reranker" => name, "outcome" => e.reason())
                 .increment(1);
             hits
