@@ -81,6 +81,7 @@ def test_a_query_embedded_here_finds_what_the_store_finds(client, raw, store):
         ({"input": [[4294967295]]}, "input[0]"),
         ({"input": [4294967295]}, "input"),
         ({"input": ["x"] * 2049}, "input"),
+        ({"input": ["word " * 2000] * 5}, "input"),
     ],
 )
 def test_bad_requests_are_400_with_the_field(client, kwargs, param):

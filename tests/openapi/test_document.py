@@ -168,6 +168,7 @@ OPENAI_OBJECTS = [
     ("listVectorStores", "item", ot.VectorStore),
     ("searchVectorStore", "item", ot.VectorStoreSearchResponse),
     ("retrieveVectorStoreFileContent", "item", ovs.FileContentResponse),
+    ("createEmbedding", None, ot.CreateEmbeddingResponse),
 ]
 
 

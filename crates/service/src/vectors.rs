@@ -50,6 +50,13 @@ pub struct Limits {
     /// The most text one search or list answer carries, in bytes: past it, the lowest-ranked
     /// hits (or the page's last documents) are left out.
     pub max_response_bytes: usize,
+    /// The most `cl100k_base` tokens one `POST /v1/embeddings` embeds, its inputs together.
+    #[serde(default = "default_embedding_tokens")]
+    pub max_embedding_tokens: usize,
+}
+
+fn default_embedding_tokens() -> usize {
+    8192
 }
 
 impl Default for Limits {
@@ -58,6 +65,7 @@ impl Default for Limits {
             max_text_bytes: store_core::limits::DEFAULT_TEXT_BYTES,
             max_query_bytes: 4096,
             max_response_bytes: 16 * 1024 * 1024,
+            max_embedding_tokens: default_embedding_tokens(),
         }
     }
 }

@@ -39,7 +39,8 @@ pub struct Embedded {
 impl VectorService {
     /// Embeds each input with `input.model`. An unknown model is not found; token arrays are
     /// decoded as `cl100k_base`; an input over the model's token limit or the text limit is
-    /// refused by its place.
+    /// refused by its place, and inputs over `max_embedding_tokens` together as a whole: the
+    /// model is shared, so one request holds it for a bounded time.
     pub async fn embed(&self, input: EmbedInput) -> Result<Embedded, ServiceError> {
         let embedder = self.embedders.get(&input.model).map_err(|e| match e {
             EmbedError::UnknownModel { name, .. } => ServiceError::NotFound {
@@ -128,6 +129,16 @@ impl VectorService {
                 ));
             }
             tokens += n;
+            if tokens > self.limits.max_embedding_tokens {
+                return Err(ServiceError::invalid(
+                    Field::Input(None),
+                    format!(
+                        "the inputs are over {} tokens together; one request embeds at most {} \
+                         (cl100k_base tokens)",
+                        self.limits.max_embedding_tokens, self.limits.max_embedding_tokens
+                    ),
+                ));
+            }
             texts.push(text);
         }
         Ok((texts, tokens))
