@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use e2e_tests::{TestApp, spawn_app, spawn_app_with, test_settings};
+
+use crate::search::{hits, ids, search_page, store_of};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use vector_store_server::settings::{ChatModelSettings, RerankerSettings, Settings};
@@ -92,49 +94,7 @@ fn with_reranker(server: &MockServer, protocol: &str, timeout_secs: f64) -> Sett
 
 /// A store of the four paragraphs, a file each, ingested; its id and the files' ids in order.
 async fn store_of_paragraphs(app: &TestApp) -> (String, Vec<String>) {
-    let store = app.vector_store("ranking").await;
-    let mut files = Vec::new();
-    for (i, text) in TEXTS.iter().enumerate() {
-        let file = app
-            .upload(&app.key_a, &format!("p{i}.txt"), text.as_bytes().to_vec())
-            .await;
-        app.attach(&store, json!({ "file_id": file })).await;
-        let done = app.wait_for_file(&store, &file).await;
-        assert_eq!(done["status"], "completed", "{done}");
-        files.push(file);
-    }
-    (store, files)
-}
-
-/// The answer of a search of `store`.
-async fn search(app: &TestApp, store: &str, body: Value) -> Value {
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/vector_stores/{store}/search"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
-}
-
-fn hits(page: &Value) -> Vec<(String, f64)> {
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["file_id"].as_str().unwrap().to_string(),
-                h["score"].as_f64().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn ids(hits: &[(String, f64)]) -> Vec<&str> {
-    hits.iter().map(|(id, _)| id.as_str()).collect()
+    store_of(app, &TEXTS).await
 }
 
 async fn metrics(app: &TestApp) -> String {
@@ -152,14 +112,14 @@ async fn reranks_in_both_protocols(tei: bool) {
 
     let mut unranked = query.clone();
     unranked["ranking_options"] = json!({"ranker": "none"});
-    let plain = hits(&search(&app, &store, unranked).await);
+    let plain = hits(&search_page(&app, &store, unranked).await);
     assert_eq!(
         plain[0].0, files[0],
         "without the reranker the cat paragraph leads"
     );
 
     // `auto` is the default: the reranker's order and its scores, in 0..1.
-    let reranked = hits(&search(&app, &store, query.clone()).await);
+    let reranked = hits(&search_page(&app, &store, query.clone()).await);
     let ledgers = [files[1].as_str(), files[3].as_str()];
     assert_eq!(reranked.len(), 4);
     assert!(
@@ -177,17 +137,17 @@ async fn reranks_in_both_protocols(tei: bool) {
     assert!(reranked[1].1 > 0.5 && reranked[2].1 < 0.5, "{reranked:?}");
     let mut named = query.clone();
     named["ranking_options"] = json!({"ranker": "default-2024-11-15"});
-    assert_eq!(hits(&search(&app, &store, named).await), reranked);
+    assert_eq!(hits(&search_page(&app, &store, named).await), reranked);
 
     // The threshold holds against the reranker's scores; the count against its order.
     let mut cut = query.clone();
     cut["ranking_options"] = json!({"score_threshold": 0.5});
-    let kept = hits(&search(&app, &store, cut).await);
+    let kept = hits(&search_page(&app, &store, cut).await);
     assert_eq!(ids(&kept), ids(&reranked)[..2].to_vec());
     let mut one = query.clone();
     one["max_num_results"] = json!(1);
     assert_eq!(
-        ids(&hits(&search(&app, &store, one).await)),
+        ids(&hits(&search_page(&app, &store, one).await)),
         ids(&reranked)[..1].to_vec()
     );
 
@@ -235,8 +195,8 @@ async fn a_reranker_that_fails_or_is_slow_leaves_the_order_as_it_was() {
             "ranking_options": {"ranker": ranker},
         })
     };
-    let plain = hits(&search(&app, &store, body("none")).await);
-    let fallen_back = hits(&search(&app, &store, body("auto")).await);
+    let plain = hits(&search_page(&app, &store, body("none")).await);
+    let fallen_back = hits(&search_page(&app, &store, body("auto")).await);
     assert_eq!(fallen_back, plain);
     let text = metrics(&app).await;
     assert!(
@@ -254,8 +214,8 @@ async fn a_reranker_that_fails_or_is_slow_leaves_the_order_as_it_was() {
         .await;
     let app = spawn_app_with(with_reranker(&broken, "tei", 5.0)).await;
     let (store, _) = store_of_paragraphs(&app).await;
-    let plain = hits(&search(&app, &store, body("none")).await);
-    assert_eq!(hits(&search(&app, &store, body("auto")).await), plain);
+    let plain = hits(&search_page(&app, &store, body("none")).await);
+    assert_eq!(hits(&search_page(&app, &store, body("auto")).await), plain);
     let text = metrics(&app).await;
     assert!(
         text.lines().any(
@@ -323,7 +283,7 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
     let (store, files) = store_of_paragraphs(&app).await;
     let question = "hi! where do I write down what my account spends?";
 
-    let page = search(
+    let page = search_page(
         &app,
         &store,
         json!({"query": question, "rewrite_query": true}),
@@ -345,7 +305,7 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
     assert_eq!(asked["messages"][0]["role"], "system");
 
     // Not asked: searched as given.
-    let page = search(&app, &store, json!({"query": question})).await;
+    let page = search_page(&app, &store, json!({"query": question})).await;
     assert_eq!(page["search_query"], json!([question]));
     assert_eq!(chat.received_requests().await.unwrap().len(), 1);
     let text = metrics(&app).await;
@@ -361,7 +321,7 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
 async fn without_a_working_rewriter_queries_are_searched_as_given() {
     let app = spawn_app().await;
     let (store, _) = store_of_paragraphs(&app).await;
-    let page = search(
+    let page = search_page(
         &app,
         &store,
         json!({"query": ["felines", "ledgers"], "rewrite_query": true}),
@@ -373,7 +333,7 @@ async fn without_a_working_rewriter_queries_are_searched_as_given() {
     let chat = fake_chat(None).await;
     let app = spawn_app_with(with_rewriter(&chat)).await;
     let (store, _) = store_of_paragraphs(&app).await;
-    let page = search(
+    let page = search_page(
         &app,
         &store,
         json!({"query": "felines", "rewrite_query": true}),

@@ -4,6 +4,23 @@
 use e2e_tests::{TestApp, assert_envelope, spawn_app};
 use serde_json::{Value, json};
 
+/// A store of `texts`, a file each (`p0.txt`, …), ingested; its id and the files' ids in
+/// order.
+pub(crate) async fn store_of(app: &TestApp, texts: &[&str]) -> (String, Vec<String>) {
+    let store = app.vector_store("paragraphs").await;
+    let mut files = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let file = app
+            .upload(&app.key_a, &format!("p{i}.txt"), text.as_bytes().to_vec())
+            .await;
+        app.attach(&store, json!({ "file_id": file })).await;
+        let done = app.wait_for_file(&store, &file).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        files.push(file);
+    }
+    (store, files)
+}
+
 /// A store of six one-paragraph files, ingested; its id.
 async fn store_of_paragraphs(app: &TestApp) -> String {
     let texts = [
@@ -14,20 +31,11 @@ async fn store_of_paragraphs(app: &TestApp) -> String {
         "Dogs were the first animals people tamed, long before farming began.",
         "The feline pets of the ledger office chase mice between the filing cabinets.",
     ];
-    let store = app.vector_store("weights").await;
-    for (i, text) in texts.iter().enumerate() {
-        let file = app
-            .upload(&app.key_a, &format!("p{i}.txt"), text.as_bytes().to_vec())
-            .await;
-        app.attach(&store, json!({ "file_id": file })).await;
-        let done = app.wait_for_file(&store, &file).await;
-        assert_eq!(done["status"], "completed", "{done}");
-    }
-    store
+    store_of(app, &texts).await.0
 }
 
-/// The file ids and scores of a search of `store`.
-async fn search(app: &TestApp, store: &str, body: Value) -> Vec<(String, f64)> {
+/// The answer of an OpenAI search of `store`, which must succeed.
+pub(crate) async fn search_page(app: &TestApp, store: &str, body: Value) -> Value {
     let r = app
         .call(
             "POST",
@@ -36,7 +44,12 @@ async fn search(app: &TestApp, store: &str, body: Value) -> Vec<(String, f64)> {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    r.body["data"]
+    r.body
+}
+
+/// The file ids and scores of a search's hits.
+pub(crate) fn hits(page: &Value) -> Vec<(String, f64)> {
+    page["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -49,7 +62,12 @@ async fn search(app: &TestApp, store: &str, body: Value) -> Vec<(String, f64)> {
         .collect()
 }
 
-fn ids(hits: &[(String, f64)]) -> Vec<&str> {
+/// The file ids and scores of a search of `store`.
+async fn search(app: &TestApp, store: &str, body: Value) -> Vec<(String, f64)> {
+    hits(&search_page(app, store, body).await)
+}
+
+pub(crate) fn ids(hits: &[(String, f64)]) -> Vec<&str> {
     hits.iter().map(|(id, _)| id.as_str()).collect()
 }
 
