@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e_tests::{TestApp, spawn_app, spawn_app_with, test_settings};
+use e2e_tests::{TestApp, assert_envelope, spawn_app, spawn_app_with, test_settings};
 
 use crate::search::{hits, ids, search_page, store_of};
 use secrecy::SecretString;
@@ -315,6 +315,17 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
                 && l.contains("outcome=\"rewritten\"")),
         "{text}"
     );
+
+    // A query over the limit is refused before anything is sent to the chat model.
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/vector_stores/{store}/search"),
+            Some(json!({"query": "x".repeat(5000), "rewrite_query": true})),
+        )
+        .await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "query");
+    assert_eq!(chat.received_requests().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -261,7 +261,7 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let mut queries = body.query.texts();
     if body.rewrite_query == Some(true) {
-        queries = state.vectors().rewrite_queries(queries).await;
+        queries = state.vectors().rewrite_queries(queries).await?;
     }
     let mode = body.mode();
     let ranking = body.ranking_options.unwrap_or_default();

@@ -84,60 +84,65 @@ impl VectorService {
         })
     }
 
-    /// The texts of `input`, each within the text limit, and their `cl100k_base` tokens.
+    /// The texts of `input`, each within the text limit, and their `cl100k_base` tokens, at
+    /// most `max_embedding_tokens` together. Each input is measured before it is tokenised or
+    /// decoded, and the first over a limit ends the work.
     fn embedding_texts(&self, input: EmbeddingInput) -> Result<(Vec<String>, usize), ServiceError> {
-        let field = |i: usize, one: bool| Field::Input((!one).then_some(i));
-        let decode = |i: usize, one: bool, t: Vec<u32>| {
-            decode_tokens(&t)
-                .map(|text| (text, t.len()))
-                .ok_or_else(|| {
-                    ServiceError::invalid(
-                        field(i, one),
-                        "the tokens are not cl100k_base tokens of UTF-8 text",
-                    )
-                })
+        enum Raw {
+            Text(String),
+            Tokens(Vec<u32>),
+        }
+        let (one, raw): (bool, Vec<Raw>) = match input {
+            EmbeddingInput::Text(t) => (true, vec![Raw::Text(t)]),
+            EmbeddingInput::Texts(ts) => (false, ts.into_iter().map(Raw::Text).collect()),
+            EmbeddingInput::Tokens(t) => (true, vec![Raw::Tokens(t)]),
+            EmbeddingInput::TokenLists(ts) => (false, ts.into_iter().map(Raw::Tokens).collect()),
         };
-        let counted = |t: String| {
-            let n = count_tokens(&t);
-            Ok((t, n))
+        let max_tokens = self.limits.max_embedding_tokens;
+        let over_tokens = || {
+            ServiceError::invalid(
+                Field::Input(None),
+                format!(
+                    "the inputs are over {max_tokens} tokens together; one request embeds at \
+                     most {max_tokens} (cl100k_base tokens)"
+                ),
+            )
         };
-        type Item = Result<(String, usize), ServiceError>;
-        let (one, items): (bool, Vec<Item>) = match input {
-            EmbeddingInput::Text(t) => (true, vec![counted(t)]),
-            EmbeddingInput::Texts(ts) => (false, ts.into_iter().map(counted).collect()),
-            EmbeddingInput::Tokens(t) => (true, vec![decode(0, true, t)]),
-            EmbeddingInput::TokenLists(ts) => (
-                false,
-                ts.into_iter()
-                    .enumerate()
-                    .map(|(i, t)| decode(i, false, t))
-                    .collect(),
-            ),
-        };
-        let mut texts = Vec::with_capacity(items.len());
+        let mut texts = Vec::with_capacity(raw.len());
         let mut tokens = 0;
-        for (i, item) in items.into_iter().enumerate() {
-            let (text, n) = item?;
-            if text.len() > self.limits.max_text_bytes {
-                return Err(ServiceError::invalid(
-                    field(i, one),
-                    format!(
-                        "the input is {} bytes long; inputs are at most {} bytes",
-                        text.len(),
-                        self.limits.max_text_bytes
-                    ),
-                ));
-            }
+        for (i, item) in raw.into_iter().enumerate() {
+            let field = Field::Input((!one).then_some(i));
+            let (text, n) = match item {
+                Raw::Text(text) => {
+                    if text.len() > self.limits.max_text_bytes {
+                        return Err(ServiceError::invalid(
+                            field,
+                            format!(
+                                "the input is {} bytes long; inputs are at most {} bytes",
+                                text.len(),
+                                self.limits.max_text_bytes
+                            ),
+                        ));
+                    }
+                    let n = count_tokens(&text);
+                    (text, n)
+                }
+                Raw::Tokens(t) => {
+                    if tokens + t.len() > max_tokens {
+                        return Err(over_tokens());
+                    }
+                    let text = decode_tokens(&t).ok_or_else(|| {
+                        ServiceError::invalid(
+                            field,
+                            "the tokens are not cl100k_base tokens of UTF-8 text",
+                        )
+                    })?;
+                    (text, t.len())
+                }
+            };
             tokens += n;
-            if tokens > self.limits.max_embedding_tokens {
-                return Err(ServiceError::invalid(
-                    Field::Input(None),
-                    format!(
-                        "the inputs are over {} tokens together; one request embeds at most {} \
-                         (cl100k_base tokens)",
-                        self.limits.max_embedding_tokens, self.limits.max_embedding_tokens
-                    ),
-                ));
+            if tokens > max_tokens {
+                return Err(over_tokens());
             }
             texts.push(text);
         }

@@ -36,14 +36,18 @@ impl Default for SearchModels {
 }
 
 impl VectorService {
-    /// Each query rewritten by the configured rewriter; as given without one. A rewrite that
-    /// fails, or that is no valid query, leaves its query as given (logged and counted).
-    pub async fn rewrite_queries(&self, queries: Vec<String>) -> Vec<String> {
+    /// Each query rewritten by the configured rewriter; as given without one. A query over
+    /// the limits is refused before any is sent; a rewrite that fails, or that is no valid
+    /// query, leaves its query as given (logged and counted).
+    pub async fn rewrite_queries(&self, queries: Vec<String>) -> Result<Vec<String>, ServiceError> {
+        for query in &queries {
+            self.check_query(query)?;
+        }
         let Some(rewriter) = &self.search_models.rewriter else {
-            return queries;
+            return Ok(queries);
         };
         let rewrites = futures::future::join_all(queries.iter().map(|q| rewriter.rewrite(q))).await;
-        queries
+        Ok(queries
             .into_iter()
             .zip(rewrites)
             .map(|(query, rewrite)| {
@@ -70,7 +74,7 @@ impl VectorService {
                 .increment(1);
                 outcome.unwrap_or(query)
             })
-            .collect()
+            .collect())
     }
 
     pub async fn search(
