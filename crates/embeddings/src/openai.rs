@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::Embedder;
 use crate::error::EmbedError;
-use crate::remote::{Capped, MAX_ERROR_BYTES, provider_message, read_capped};
+use crate::remote::{Capped, error_message, read_capped};
 
 #[derive(Debug, Clone)]
 pub struct OpenAiOptions {
@@ -194,11 +194,7 @@ impl OpenAiEmbedder {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(|s| Duration::from_secs_f64(s.min(86_400.0)));
-        let text = read_capped(res, MAX_ERROR_BYTES)
-            .await
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let message = provider_message(&text).unwrap_or_else(|| status.to_string());
+        let message = error_message(res).await;
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Attempt::Retry(Failure {
                 message: format!("{status}: {message}"),

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 /// The most bytes of a provider's error answer that are read.
-pub(crate) const MAX_ERROR_BYTES: usize = 64 * 1024;
+const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 pub(crate) enum Capped {
     TooLarge(usize),
@@ -34,12 +34,23 @@ pub(crate) async fn read_capped(mut res: reqwest::Response, cap: usize) -> Resul
     Ok(body)
 }
 
-pub(crate) fn provider_message(body: &str) -> Option<String> {
+fn provider_message(body: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     v.pointer("/error/message")
         .or_else(|| v.get("error"))
         .and_then(|m| m.as_str())
         .map(str::to_string)
+}
+
+/// What an error answer says: the provider's message when it gives one (read up to
+/// [`MAX_ERROR_BYTES`]), else the status.
+pub(crate) async fn error_message(res: reqwest::Response) -> String {
+    let status = res.status();
+    let text = read_capped(res, MAX_ERROR_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    provider_message(&text).unwrap_or_else(|| status.to_string())
 }
 
 /// Why a model served over HTTP gave no usable answer.
@@ -118,14 +129,10 @@ pub(crate) async fn post_json<T: DeserializeOwned>(
     let res = req.send().await.map_err(failed)?;
     let status = res.status();
     if !status.is_success() {
-        let text = read_capped(res, MAX_ERROR_BYTES)
-            .await
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
         return Err(RemoteError::Refused {
             url: url.to_string(),
             status: status.as_u16(),
-            message: provider_message(&text).unwrap_or_else(|| status.to_string()),
+            message: error_message(res).await,
         });
     }
     let bytes = read_capped(res, MAX_ANSWER_BYTES)
