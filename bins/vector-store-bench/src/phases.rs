@@ -97,10 +97,13 @@ pub(crate) async fn retrieval_quality(
 }
 
 /// Files through the OpenAI surface, against the model alone and the matrix multiply.
-pub(crate) async fn file_ingestion(b: &Bench, d: &Data) -> Result<ingestion::Ingestion> {
+pub(crate) async fn file_ingestion(
+    b: &Bench,
+    corpus: &crate::data::Corpus,
+) -> Result<ingestion::Ingestion> {
     let args = &b.args;
     let sets = [
-        ingestion::small_files(&d.corpus, args.ingest_small_files),
+        ingestion::small_files(corpus, args.ingest_small_files),
         ingestion::large_files(&args.pydoc_dir, &args.ingest_large_files)?,
     ];
     let one_file =
@@ -131,9 +134,15 @@ pub(crate) async fn file_ingestion(b: &Bench, d: &Data) -> Result<ingestion::Ing
                     )
                 })
                 .into_iter()
+                .chain(
+                    args.chunks_alone_model
+                        .as_deref()
+                        .map(|m| ("built-in model, each chunk alone", m)),
+                )
                 .chain(args.static_model.as_deref().map(|m| (m, m)))
                 .collect(),
             instant_model: args.instant_port.map(|_| args.instant_model.as_str()),
+            chunks_alone_model: args.chunks_alone_model.as_deref(),
             static_model: static_model.as_ref(),
         },
     )

@@ -522,10 +522,12 @@ pub fn markdown(s: &Summary) -> String {
     let one = &g.one_file;
     o.push_str(&format!(
         "| upload, attach, poll one {} byte file (`{}`), built-in model | | | | {} |\n| the same, \
-         instant embedder | | | | {} |\n",
+         built-in model, each chunk alone | | | | {} |\n| the same, instant embedder | | | | {} \
+         |\n",
         one.bytes,
         one.name,
         f(one.built_in_secs, 1),
+        fo(one.chunks_alone_secs, 1),
         fo(one.instant_secs, 2)
     ));
     let e = &s.end_to_end;

@@ -8,7 +8,7 @@
 //! time. Matrix products are candle's; everything else is here.
 //!
 //! The output is the mean of each sequence's last hidden states, L2-normalised, as
-//! sentence-transformers computes it.
+//! sentence-transformers computes it, or for late chunking the hidden states themselves.
 
 use candle_core::{
     CpuStorage, CustomOp1, DType, Device, InplaceOp1, InplaceOp2, Layout, Shape, Tensor,
@@ -16,7 +16,7 @@ use candle_core::{
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::kernels;
+use crate::kernels::{self, mean_pool};
 
 /// The fields of a BERT `config.json` the encoder needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -216,8 +216,21 @@ impl Encoder {
 
     /// The sentence vector of each sequence of token ids (`[CLS]` … `[SEP]`, no padding).
     pub fn embed(&self, sequences: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
+        self.run(sequences, &vec![false; sequences.len()])
+    }
+
+    /// For each sequence of token ids, its sentence vector, or where `states[s]` holds, the
+    /// last hidden state of each of its tokens, one row after another (tokens × hidden).
+    pub fn run(&self, sequences: &[&[u32]], states: &[bool]) -> candle_core::Result<Vec<Vec<f32>>> {
         if sequences.is_empty() {
             return Ok(Vec::new());
+        }
+        if states.len() != sequences.len() {
+            candle_core::bail!(
+                "{} outputs asked for {} sequences",
+                states.len(),
+                sequences.len()
+            );
         }
         let batch = Batch::new(sequences, self.heads, self.hidden)?;
         for (s, ids) in sequences.iter().enumerate() {
@@ -236,7 +249,21 @@ impl Encoder {
         for layer in &self.layers {
             x = self.layer(layer, &x, &batch)?;
         }
-        x.apply_op1_no_bwd(&MeanPool { batch: &batch })?.to_vec2()
+        let rows = x.flatten_all()?.to_vec1::<f32>()?;
+        let h = self.hidden;
+        Ok(batch
+            .spans
+            .iter()
+            .zip(states)
+            .map(|(&(first, len), &states)| {
+                let rows = &rows[first * h..(first + len) * h];
+                if states {
+                    rows.to_vec()
+                } else {
+                    mean_pool(rows, h)
+                }
+            })
+            .collect())
     }
 
     fn embeddings(&self, sequences: &[&[u32]], batch: &Batch) -> Tensor {
@@ -559,39 +586,5 @@ impl InplaceOp1 for BiasGelu<'_> {
             );
         });
         Ok(())
-    }
-}
-
-/// Packed (tokens, hidden) → (sequences, hidden): the mean of each sequence's rows, L2-normalised.
-struct MeanPool<'a> {
-    batch: &'a Batch,
-}
-
-impl CustomOp1 for MeanPool<'_> {
-    fn name(&self) -> &'static str {
-        "mean-pool"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let b = self.batch;
-        let h = b.hidden;
-        let x = f32_slice(storage, layout)?;
-        let mut out = vec![0f32; b.spans.len() * h];
-        for (dst, &(first, len)) in out.chunks_exact_mut(h).zip(&b.spans) {
-            for row in x[first * h..(first + len) * h].chunks_exact(h) {
-                for (o, v) in dst.iter_mut().zip(row) {
-                    *o += v;
-                }
-            }
-            let n = len as f32;
-            dst.iter_mut().for_each(|o| *o /= n);
-            let norm = dst.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            dst.iter_mut().for_each(|o| *o /= norm);
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b.spans.len(), h))))
     }
 }

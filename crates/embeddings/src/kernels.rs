@@ -117,6 +117,24 @@ pub fn erf(x: f32) -> f32 {
     y.copysign(x)
 }
 
+/// The mean of `rows` (each `hidden` wide), L2-normalised.
+pub fn mean_pool(rows: &[f32], hidden: usize) -> Vec<f32> {
+    let mut out = vec![0f32; hidden];
+    for row in rows.chunks_exact(hidden) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    normalise(&mut out);
+    out
+}
+
+/// Scales `v` to unit length (a zero vector stays zero).
+pub fn normalise(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

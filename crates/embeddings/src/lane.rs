@@ -17,15 +17,18 @@ use tokio::sync::oneshot;
 
 use crate::error::EmbedError;
 
-/// Runs the model on one batch of token sequences.
+/// Runs the model on one batch of token sequences: for each, its vector, or where `states[s]`
+/// holds, its tokens' hidden states one row after another.
 pub(crate) trait Forward: Send + Sync + 'static {
-    fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    fn forward(&self, sequences: &[&[u32]], states: &[bool]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
 type Reply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
 
 struct Request {
     ids: Vec<Vec<u32>>,
+    /// The tokens' hidden states are wanted, not the sequences' vectors.
+    states: bool,
     reply: Reply,
 }
 
@@ -47,9 +50,19 @@ impl Lane {
 
     /// The vectors of `ids`, in order.
     pub async fn embed(&self, ids: Vec<Vec<u32>>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.send(ids, false).await
+    }
+
+    /// The hidden states of the tokens of each of `ids` (tokens × hidden, one row after
+    /// another), in order.
+    pub async fn token_states(&self, ids: Vec<Vec<u32>>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.send(ids, true).await
+    }
+
+    async fn send(&self, ids: Vec<Vec<u32>>, states: bool) -> Result<Vec<Vec<f32>>, EmbedError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request { ids, reply })
+            .send(Request { ids, states, reply })
             .map_err(|_| EmbedError::internal_msg("the model's thread has stopped"))?;
         answer
             .await
@@ -60,6 +73,7 @@ impl Lane {
 /// A request in the lane: its texts longest first (attention pads to the longest of a batch).
 struct Pending {
     ids: Vec<Vec<u32>>,
+    states: bool,
     order: Vec<usize>,
     next: usize,
     out: Vec<Vec<f32>>,
@@ -73,6 +87,7 @@ impl Pending {
         Self {
             out: vec![Vec::new(); r.ids.len()],
             ids: r.ids,
+            states: r.states,
             order,
             next: 0,
             reply: Some(r.reply),
@@ -167,8 +182,15 @@ fn run_one_batch(model: &dyn Forward, batch_size: usize, q: &mut Queues) {
                     .map(|&i| p.ids[i].as_slice())
             })
             .collect();
+        let states: Vec<bool> = taken
+            .iter()
+            .flat_map(|&(small, pos, n)| {
+                let p = if small { &q.small[pos] } else { &q.large[pos] };
+                std::iter::repeat_n(p.states, n)
+            })
+            .collect();
         let expected = sequences.len();
-        std::panic::catch_unwind(AssertUnwindSafe(|| model.forward(&sequences)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| model.forward(&sequences, &states)))
             .unwrap_or_else(|_| Err(EmbedError::internal_msg("the model panicked")))
             .and_then(|v| {
                 if v.len() == expected {
@@ -255,7 +277,11 @@ mod tests {
     }
 
     impl Forward for Fake {
-        fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        fn forward(
+            &self,
+            sequences: &[&[u32]],
+            states: &[bool],
+        ) -> Result<Vec<Vec<f32>>, EmbedError> {
             let closed = self
                 .closed
                 .lock()
@@ -280,7 +306,14 @@ mod tests {
                 .push(sequences.iter().map(|s| s[0]).collect());
             Ok(sequences
                 .iter()
-                .map(|s| vec![s[0] as f32, s.len() as f32])
+                .zip(states)
+                .map(|(s, &states)| {
+                    if states {
+                        s.iter().map(|&id| id as f32).collect()
+                    } else {
+                        vec![s[0] as f32, s.len() as f32]
+                    }
+                })
                 .collect())
         }
     }

@@ -5,7 +5,8 @@
 //! - [`EmbedderRegistry`]: model name → embedder, built once from configuration ([`ModelConfig`]),
 //!   each model's calls counted and timed ([`metrics`]);
 //! - providers: [`LocalBertEmbedder`], the built-in all-MiniLM-L6-v2 run in pure Rust (no Python,
-//!   no network; one thread per model runs it, batching concurrent requests),
+//!   no network; one thread per model runs it, batching concurrent requests; a file's chunks
+//!   read in context, each token once, by [`Embedder::embed_spans`]: late chunking),
 //!   [`StaticEmbedder`], a static Model2Vec model (potion-base-8M) for speed, and
 //!   [`OpenAiEmbedder`], a client of any OpenAI-compatible `/embeddings` endpoint (OpenAI, vLLM,
 //!   TEI, Ollama).
@@ -20,6 +21,7 @@ pub mod chat;
 pub mod error;
 mod kernels;
 mod lane;
+mod late;
 pub mod local;
 pub mod metrics;
 pub mod openai;
@@ -38,6 +40,7 @@ pub use rerank::{HttpReranker, RerankProtocol, Reranker, RerankerOptions};
 pub use static_model::StaticEmbedder;
 
 use std::fmt::Debug;
+use std::ops::Range;
 
 use async_trait::async_trait;
 
@@ -53,4 +56,41 @@ pub trait Embedder: Send + Sync + Debug + 'static {
     /// One vector per text, in order. A text over `max_input_tokens` is
     /// [`EmbedError::InputTooLong`] naming its index; an empty list gives an empty list.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Whether [`embed_spans`](Self::embed_spans) reads each span in the context of the text
+    /// around it (late chunking).
+    fn late_chunking(&self) -> bool {
+        false
+    }
+    /// One vector per span of `text` (byte ranges on character boundaries, overlapping or
+    /// not). A model that does late chunking encodes the text once, in windows as long as it
+    /// reads, and pools each span's tokens, however long the span; any other embeds each
+    /// span's text as [`embed`](Self::embed) does.
+    async fn embed_spans(
+        &self,
+        text: &str,
+        spans: &[Range<usize>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed(&span_texts(text, spans)?).await
+    }
+}
+
+/// The text of each span of `text`; a span outside it or off a character boundary is
+/// [`EmbedError::InvalidInput`].
+pub fn span_texts(text: &str, spans: &[Range<usize>]) -> Result<Vec<String>, EmbedError> {
+    check_spans(text, spans)?;
+    Ok(spans.iter().map(|r| text[r.clone()].to_string()).collect())
+}
+
+/// Whether every span is a slice of `text` ([`EmbedError::InvalidInput`] names the first that
+/// is not).
+pub fn check_spans(text: &str, spans: &[Range<usize>]) -> Result<(), EmbedError> {
+    match spans.iter().find(|r| text.get((*r).clone()).is_none()) {
+        None => Ok(()),
+        Some(r) => Err(EmbedError::InvalidInput(format!(
+            "span {}..{} is not a slice of a text of {} bytes",
+            r.start,
+            r.end,
+            text.len()
+        ))),
+    }
 }

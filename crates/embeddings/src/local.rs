@@ -5,20 +5,23 @@
 //! normalisation. Texts over `max_input_tokens` (counting `[CLS]` and `[SEP]`) are rejected,
 //! never silently truncated.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokenizers::{Encoding, Tokenizer};
 
-use crate::Embedder;
 use crate::bert::{BertConfig, Encoder};
 use crate::error::EmbedError;
+use crate::kernels::normalise;
 use crate::lane::{Forward, Lane};
+use crate::{Embedder, check_spans, late, span_texts};
 
 #[derive(Clone)]
 pub struct LocalBertEmbedder {
     inner: Arc<Inner>,
+    late_chunking: bool,
 }
 
 struct Inner {
@@ -31,12 +34,20 @@ struct Inner {
     batch_size: usize,
 }
 
+/// The hidden states of a text's tokens: each token's byte offsets in the text and its state.
+#[derive(Debug, Clone)]
+pub struct TokenStates {
+    pub offsets: Vec<(usize, usize)>,
+    pub states: Vec<Vec<f32>>,
+}
+
 impl std::fmt::Debug for LocalBertEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalBertEmbedder")
             .field("name", &self.inner.name)
             .field("dimension", &self.inner.dimension)
             .field("max_tokens", &self.inner.max_tokens)
+            .field("late_chunking", &self.late_chunking)
             .finish()
     }
 }
@@ -88,7 +99,17 @@ impl LocalBertEmbedder {
                 max_tokens,
                 batch_size: batch_size.max(1),
             }),
+            late_chunking: false,
         })
+    }
+
+    /// With late chunking on, [`Embedder::embed_spans`] reads each span in the context of
+    /// the text around it (see [`crate::late`]); off, it embeds each span's text alone.
+    pub fn with_late_chunking(self, on: bool) -> Self {
+        Self {
+            late_chunking: on,
+            ..self
+        }
     }
 
     /// Tokens of `text` as the model sees it, `[CLS]` and `[SEP]` included.
@@ -99,6 +120,44 @@ impl LocalBertEmbedder {
             .encode(text, true)
             .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
         Ok(real_tokens(&encoding))
+    }
+
+    /// The last hidden state of each token of `text` read alone, `[CLS]` and `[SEP]` included
+    /// (offsets `(0, 0)`), as the model pools them into the text's vector.
+    pub async fn token_states(&self, text: &str) -> Result<TokenStates, EmbedError> {
+        let this = self.clone();
+        let owned = text.to_string();
+        let encoding = tokio::task::spawn_blocking(move || {
+            let e = this
+                .inner
+                .tokenizer
+                .encode(owned.as_str(), true)
+                .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+            if real_tokens(&e) > this.inner.max_tokens {
+                return Err(EmbedError::InputTooLong {
+                    index: 0,
+                    tokens: real_tokens(&e),
+                    max: this.inner.max_tokens,
+                });
+            }
+            Ok(e)
+        })
+        .await
+        .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
+        let rows = self
+            .inner
+            .lane
+            .token_states(vec![encoding.get_ids().to_vec()])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        Ok(TokenStates {
+            offsets: encoding.get_offsets().to_vec(),
+            states: rows
+                .chunks_exact(self.inner.dimension)
+                .map(<[f32]>::to_vec)
+                .collect(),
+        })
     }
 
     /// Embeds on the calling thread (call from a blocking thread), apart from the model's
@@ -121,6 +180,89 @@ impl LocalBertEmbedder {
 }
 
 impl Inner {
+    /// Late chunking of `spans` of `text`: the text's tokens read once, in windows as long as
+    /// the model reads, a lane batch of windows at a time (so memory stays bounded whatever
+    /// the text), and each span's tokens pooled.
+    async fn embed_spans(
+        self: Arc<Self>,
+        text: String,
+        spans: Vec<Range<usize>>,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let this = self.clone();
+        let (ids, plan, specials) = tokio::task::spawn_blocking(move || {
+            let encoding = this
+                .tokenizer
+                .encode(text.as_str(), false)
+                .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+            let specials = this.specials()?;
+            let window = this.max_tokens.saturating_sub(2).max(1);
+            let plan = late::plan(encoding.get_offsets(), &spans, window);
+            Ok::<_, EmbedError>((encoding.get_ids().to_vec(), plan, specials))
+        })
+        .await
+        .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
+        let h = self.dimension;
+        let mut sums = vec![vec![0f32; h]; plan.rows.len()];
+        // Which spans pool rows of each window.
+        let mut readers: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); plan.windows.len()];
+        for (span, rows) in plan.rows.iter().enumerate() {
+            for (w, r) in rows {
+                readers[*w].push((span, r.clone()));
+            }
+        }
+        for (group, windows) in plan.windows.chunks(self.batch_size).enumerate() {
+            let sequences: Vec<Vec<u32>> = windows
+                .iter()
+                .map(|w| {
+                    let mut s = Vec::with_capacity(w.len() + 2);
+                    s.push(specials.0);
+                    s.extend_from_slice(&ids[w.clone()]);
+                    s.push(specials.1);
+                    s
+                })
+                .collect();
+            let states = self.lane.token_states(sequences).await?;
+            for (k, states) in states.iter().enumerate() {
+                for (span, rows) in &readers[group * self.batch_size + k] {
+                    let sum = &mut sums[*span];
+                    for row in states[rows.start * h..rows.end * h].chunks_exact(h) {
+                        sum.iter_mut().zip(row).for_each(|(s, x)| *s += x);
+                    }
+                }
+            }
+        }
+        // A span holding no token (only what the tokenizer drops) is read alone, as the model
+        // reads any text.
+        let empty: Vec<usize> = (0..sums.len())
+            .filter(|&i| plan.rows[i].is_empty())
+            .collect();
+        if !empty.is_empty() {
+            let alone = self
+                .lane
+                .embed(vec![vec![specials.0, specials.1]; empty.len()])
+                .await?;
+            for (i, v) in empty.into_iter().zip(alone) {
+                sums[i] = v;
+            }
+        }
+        sums.iter_mut().for_each(|v| normalise(v));
+        Ok(sums)
+    }
+
+    /// The ids of `[CLS]` and `[SEP]` (what the tokenizer puts around a text).
+    fn specials(&self) -> Result<(u32, u32), EmbedError> {
+        let empty = self
+            .tokenizer
+            .encode("", true)
+            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+        match empty.get_ids() {
+            [first, .., last] => Ok((*first, *last)),
+            _ => Err(EmbedError::internal_msg(
+                "the tokenizer adds no [CLS] and [SEP] around a text",
+            )),
+        }
+    }
+
     /// The token ids of every text, `[CLS]`/`[SEP]` added, never truncated nor padded; the
     /// first text over the limit is an error.
     fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, EmbedError> {
@@ -146,13 +288,15 @@ impl Inner {
     }
 
     fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.model.forward(sequences)
+        self.model
+            .embed(sequences)
+            .map_err(|e| EmbedError::internal("the model failed", e))
     }
 }
 
 impl Forward for Encoder {
-    fn forward(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.embed(sequences)
+    fn forward(&self, sequences: &[&[u32]], states: &[bool]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.run(sequences, states)
             .map_err(|e| EmbedError::internal("the model failed", e))
     }
 }
@@ -185,6 +329,29 @@ impl Embedder for LocalBertEmbedder {
             .await
             .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
         self.inner.lane.embed(ids).await
+    }
+
+    fn late_chunking(&self) -> bool {
+        self.late_chunking
+    }
+
+    async fn embed_spans(
+        &self,
+        text: &str,
+        spans: &[Range<usize>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if !self.late_chunking {
+            return self.embed(&span_texts(text, spans)?).await;
+        }
+        // Checked here: the plan takes spans as they are.
+        check_spans(text, spans)?;
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner
+            .clone()
+            .embed_spans(text.to_string(), spans.to_vec())
+            .await
     }
 }
 

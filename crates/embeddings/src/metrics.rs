@@ -3,6 +3,7 @@
 //! [`crate::EmbedderRegistry`] puts around each model it is given. The one label is the
 //! model's registered name (`model`), a name of the configuration.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -69,6 +70,26 @@ fn is_failure(e: &EmbedError) -> bool {
     }
 }
 
+impl Instrumented {
+    /// Counts and times one call that embedded `texts` texts (or spans).
+    fn record<T>(&self, started: Instant, texts: usize, result: &Result<T, EmbedError>) {
+        let model = self.inner.model().to_string();
+        metrics::histogram!(EMBEDDING_DURATION, "model" => model.clone())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(EMBEDDING_REQUESTS, "model" => model.clone()).increment(1);
+        match result {
+            Ok(_) => {
+                metrics::counter!(EMBEDDING_TEXTS, "model" => model).increment(texts as u64);
+            }
+            Err(e) => {
+                if is_failure(e) {
+                    metrics::counter!(EMBEDDING_ERRORS, "model" => model).increment(1);
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Embedder for Instrumented {
     fn model(&self) -> &str {
@@ -86,20 +107,22 @@ impl Embedder for Instrumented {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let started = Instant::now();
         let result = self.inner.embed(texts).await;
-        let model = self.inner.model().to_string();
-        metrics::histogram!(EMBEDDING_DURATION, "model" => model.clone())
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!(EMBEDDING_REQUESTS, "model" => model.clone()).increment(1);
-        match &result {
-            Ok(_) => {
-                metrics::counter!(EMBEDDING_TEXTS, "model" => model).increment(texts.len() as u64);
-            }
-            Err(e) => {
-                if is_failure(e) {
-                    metrics::counter!(EMBEDDING_ERRORS, "model" => model).increment(1);
-                }
-            }
-        }
+        self.record(started, texts.len(), &result);
+        result
+    }
+
+    fn late_chunking(&self) -> bool {
+        self.inner.late_chunking()
+    }
+
+    async fn embed_spans(
+        &self,
+        text: &str,
+        spans: &[Range<usize>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let started = Instant::now();
+        let result = self.inner.embed_spans(text, spans).await;
+        self.record(started, spans.len(), &result);
         result
     }
 }

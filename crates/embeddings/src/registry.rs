@@ -26,6 +26,9 @@ pub struct ModelConfig {
 fn default_local_batch() -> usize {
     32
 }
+fn default_late_chunking() -> bool {
+    true
+}
 fn default_remote_batch() -> usize {
     64
 }
@@ -45,6 +48,10 @@ pub enum ProviderConfig {
         path: PathBuf,
         #[serde(default = "default_local_batch")]
         batch_size: usize,
+        /// A file's chunks are read in the context of the text around them, each token once
+        /// (see [`Embedder::embed_spans`]).
+        #[serde(default = "default_late_chunking")]
+        late_chunking: bool,
     },
     /// A static (Model2Vec) model in a directory (`config.json`, `tokenizer.json`,
     /// `model.safetensors`), e.g. potion-base-8M.
@@ -89,16 +96,22 @@ impl EmbedderRegistry {
         let mut built: Vec<Arc<dyn Embedder>> = Vec::new();
         for (name, config) in models {
             let embedder: Arc<dyn Embedder> = match &config.provider {
-                ProviderConfig::Local { path, batch_size } => {
-                    let (name, path, dim, max, batch) = (
+                ProviderConfig::Local {
+                    path,
+                    batch_size,
+                    late_chunking,
+                } => {
+                    let (name, path, dim, max, batch, late) = (
                         name.clone(),
                         path.clone(),
                         config.dimension,
                         config.max_input_tokens,
                         *batch_size,
+                        *late_chunking,
                     );
                     let model = tokio::task::spawn_blocking(move || {
                         LocalBertEmbedder::load(&name, &path, max, batch)
+                            .map(|m| m.with_late_chunking(late))
                     })
                     .await
                     .map_err(|e| EmbedError::internal("the model loader stopped", e))??;

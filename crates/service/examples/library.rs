@@ -60,6 +60,7 @@ impl Library {
                 provider: ProviderConfig::Local {
                     path: models_dir.join(MODEL),
                     batch_size: 32,
+                    late_chunking: true,
                 },
             },
         )]);

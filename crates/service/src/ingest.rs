@@ -12,7 +12,8 @@
 //! wrote and ends it `failed`, counted so.
 //!
 //! Its parts: [`chunking`] (chunk sizes), `attach` ([`IngestService`]: attachments, batches,
-//! states), `windows` ([`embed_windows`]: texts longer than the model reads) and `worker`
+//! states), `windows` ([`embed_pieces`]: a file's chunks, read in context or alone, in
+//! windows when longer than the model reads) and `worker`
 //! ([`Ingestor`], its writes in `worker/writes.rs`).
 
 mod attach;
@@ -22,7 +23,7 @@ mod worker;
 
 pub use attach::{IngestService, StoreState, batch_status};
 pub use chunking::{auto_chunking, chunking};
-pub use windows::embed_windows;
+pub use windows::embed_pieces;
 pub use worker::Ingestor;
 
 /// Passing faults (a back-end or the embedding provider unavailable) a job is retried after,

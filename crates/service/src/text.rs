@@ -5,6 +5,7 @@
 //! `unsupported_file`; unreadable content is `invalid_file`. Chunks are windows of OpenAI's
 //! `cl100k_base` tokens.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,6 +167,14 @@ fn tokens_with_offsets(text: &str) -> (Vec<u32>, Vec<usize>) {
 /// Time and memory are linear in the text, whatever it holds (see [`segments`]). Blocking for
 /// a long text: call it from a blocking thread.
 pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<&str> {
+    chunk_spans(text, max_tokens, overlap)
+        .into_iter()
+        .map(|r| &text[r])
+        .collect()
+}
+
+/// The windows of [`chunk`], as byte ranges of `text`.
+pub fn chunk_spans(text: &str, max_tokens: usize, overlap: usize) -> Vec<Range<usize>> {
     let (tokens, offsets) = tokens_with_offsets(text);
     let boundary = |mut i: usize| {
         i = i.min(text.len());
@@ -180,9 +189,13 @@ pub fn chunk(text: &str, max_tokens: usize, overlap: usize) -> Vec<&str> {
     let mut start = 0;
     while start < tokens.len() {
         let end = (start + max).min(tokens.len());
-        let piece = text[boundary(offsets[start])..boundary(offsets[end])].trim();
-        if !piece.is_empty() {
-            out.push(piece);
+        let (from, to) = (boundary(offsets[start]), boundary(offsets[end]));
+        let piece = &text[from..to];
+        let trimmed = piece.trim_start();
+        let first = from + (piece.len() - trimmed.len());
+        let last = first + trimmed.trim_end().len();
+        if first < last {
+            out.push(first..last);
         }
         if end == tokens.len() {
             break;

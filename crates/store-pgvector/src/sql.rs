@@ -150,8 +150,9 @@ pub(crate) const BM25_B: f64 = 0.75;
 /// score / (score + 1).
 ///
 /// - Each query lexeme's document frequency is counted through the GIN index, and the number
-///   of documents is the planner's estimate (`reltuples`), counted when there is none yet:
-///   idf = ln(1 + (N − df + 0.5) / (df + 0.5)).
+///   of documents is the table's live rows as its statistics keep them (`n_live_tup`, exact
+///   once the writers' counts are flushed, unlike the planner's sampled `reltuples`), counted
+///   when there are none yet: idf = ln(1 + (N − df + 0.5) / (df + 0.5)).
 /// - A document's term frequencies are its lexemes' position counts; its length is its number
 ///   of distinct lexemes, against the average over the matching documents.
 /// - Lexemes are quoted (quotes and backslashes doubled) into one-lexeme queries, never parsed
@@ -163,10 +164,13 @@ pub(crate) fn keyword_sql(t: &str, cond: &str) -> String {
   SELECT DISTINCT lexeme AS term,
          ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS tq
   FROM unnest(to_tsvector($1::regconfig, $2))),
+live AS MATERIALIZED (
+  SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables
+                   WHERE relid = '{t}'::regclass), 0)::float8 AS rows),
 n AS MATERIALIZED (
-  SELECT CASE WHEN c.reltuples > 0 THEN c.reltuples::float8
+  SELECT CASE WHEN live.rows > 0 THEN live.rows
               ELSE (SELECT count(*) FROM {t})::float8 END AS docs
-  FROM pg_class c WHERE c.oid = '{t}'::regclass),
+  FROM live),
 df AS MATERIALIZED (
   SELECT term, (SELECT count(*) FROM {t} WHERE tsv @@ terms.tq)::float8 AS df FROM terms),
 idf AS MATERIALIZED (

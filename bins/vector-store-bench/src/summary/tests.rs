@@ -200,6 +200,7 @@ fn measured() -> Measured {
                 name: "library-unittest.txt".to_string(),
                 bytes: 104_806,
                 built_in_secs: 15.0,
+                chunks_alone_secs: None,
                 instant_secs: Some(0.53),
             },
         },

@@ -18,7 +18,11 @@ fn both_providers_deserialize_with_their_defaults() {
     .unwrap();
     assert!(matches!(
         local.provider,
-        ProviderConfig::Local { batch_size: 32, .. }
+        ProviderConfig::Local {
+            batch_size: 32,
+            late_chunking: true,
+            ..
+        }
     ));
     let remote: ModelConfig = serde_json::from_value(serde_json::json!({
         "provider": "openai", "base_url": "http://localhost:1/v1", "api_key": "sk-x",
@@ -45,13 +49,18 @@ fn both_providers_deserialize_with_their_defaults() {
 fn explicit_provider_settings_override_the_defaults() {
     let local: ModelConfig = serde_json::from_value(serde_json::json!({
         "provider": "local", "path": "models/all-minilm-l6-v2", "batch_size": 4,
-        "dimension": 384, "max_input_tokens": 256
+        "dimension": 384, "max_input_tokens": 256, "late_chunking": false
     }))
     .unwrap();
     match local.provider {
-        ProviderConfig::Local { path, batch_size } => {
+        ProviderConfig::Local {
+            path,
+            batch_size,
+            late_chunking,
+        } => {
             assert_eq!(path, PathBuf::from("models/all-minilm-l6-v2"));
             assert_eq!(batch_size, 4);
+            assert!(!late_chunking);
         }
         other @ (ProviderConfig::Static { .. } | ProviderConfig::Openai { .. }) => {
             panic!("unexpected {other:?}")
@@ -134,6 +143,7 @@ fn missing_local_model() -> BTreeMap<String, ModelConfig> {
         provider: ProviderConfig::Local {
             path: "/no/such/dir".into(),
             batch_size: 8,
+            late_chunking: true,
         },
     };
     BTreeMap::from([("m".to_string(), config)])

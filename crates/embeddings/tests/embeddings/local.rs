@@ -23,7 +23,7 @@ fn model_dir() -> PathBuf {
 }
 
 /// The model, loaded once for the whole binary. A missing model fails the test, never skips it.
-async fn model() -> Arc<LocalBertEmbedder> {
+pub async fn model() -> Arc<LocalBertEmbedder> {
     MODEL
         .get_or_init(|| async {
             let dir = model_dir();
@@ -46,15 +46,15 @@ async fn model() -> Arc<LocalBertEmbedder> {
         .clone()
 }
 
-struct Case {
-    text: String,
-    tokens: usize,
+pub struct Case {
+    pub text: String,
+    pub tokens: usize,
     /// How close a 128-token truncation of this text comes to the reference, when recorded.
     cosine_if_truncated: Option<f32>,
-    vector: Vec<f32>,
+    pub vector: Vec<f32>,
 }
 
-fn reference() -> Vec<Case> {
+pub fn reference() -> Vec<Case> {
     let raw = include_str!("../fixtures/reference_vectors.json");
     let v: Value = serde_json::from_str(raw).unwrap();
     v["cases"]
@@ -75,7 +75,7 @@ fn reference() -> Vec<Case> {
         .collect()
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -236,6 +236,7 @@ async fn the_registry_loads_the_built_in_model_and_checks_its_dimension() {
                 provider: ProviderConfig::Local {
                     path: model_dir(),
                     batch_size: 16,
+                    late_chunking: true,
                 },
             },
         )])

@@ -2,6 +2,7 @@
 //! implementation, the static model (potion-base-8M), and the HTTP client against a local fake
 //! server.
 
+mod late;
 mod local;
 mod openai;
 mod static_model;

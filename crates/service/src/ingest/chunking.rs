@@ -28,7 +28,7 @@ pub fn auto_chunking(model_max: Option<usize>) -> (u32, u32) {
 
 /// The (max tokens, overlap tokens) of a `chunking_strategy`, which the request named as
 /// `field`. Every size OpenAI takes is taken; a chunk longer than the model reads is embedded in
-/// windows ([`super::embed_windows`]).
+/// windows ([`super::embed_pieces`]).
 pub fn chunking(
     strategy: Option<ChunkingStrategy>,
     model_max: Option<usize>,

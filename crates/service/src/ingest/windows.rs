@@ -1,4 +1,8 @@
-//! Embedding texts longer than the model reads: in windows, the vector their weighted mean.
+//! Embedding a file's chunks: read in the context of the file's text by a model that does
+//! late chunking; otherwise each chunk alone, one longer than the model reads in windows, its
+//! vector their weighted mean.
+
+use std::ops::Range;
 
 use embeddings::{EmbedError, Embedder};
 
@@ -7,6 +11,53 @@ use crate::text;
 
 /// The fewest cl100k tokens a window of [`embed_windows`] shrinks to.
 const MIN_WINDOW_TOKENS: usize = 8;
+
+/// The vectors of the pieces (byte ranges) of some texts, in order. A model that does late
+/// chunking reads the pieces of a text of several in the context of the part of the text they
+/// cover (one call per text, the calls side by side); every other piece, and every piece when
+/// the model does not, is embedded alone ([`embed_windows`], all in one call). (Late chunking
+/// of a text's only piece, read whole, gives the vector of the piece alone.)
+pub async fn embed_pieces(
+    embedder: &dyn Embedder,
+    texts: &[(&str, &[Range<usize>])],
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let late = embedder.late_chunking();
+    let in_context = |spans: &[Range<usize>]| late && spans.len() > 1;
+    let alone = texts
+        .iter()
+        .filter(|(_, spans)| !in_context(spans))
+        .flat_map(|&(text, spans)| spans.iter().map(move |r| text.get(r.clone())))
+        .collect::<Option<Vec<&str>>>()
+        .ok_or_else(|| EmbedError::InvalidInput("a piece is not in its text".into()))?;
+    let read =
+        texts
+            .iter()
+            .filter(|(_, spans)| in_context(spans))
+            .map(|&(text, spans)| async move {
+                let from = spans.iter().map(|r| r.start).min().unwrap_or(0);
+                let to = spans.iter().map(|r| r.end).max().unwrap_or(0);
+                let shifted: Vec<Range<usize>> =
+                    spans.iter().map(|r| r.start - from..r.end - from).collect();
+                let part = text.get(from..to).ok_or_else(|| {
+                    EmbedError::InvalidInput(format!("pieces {from}..{to} are not in the text"))
+                })?;
+                embedder.embed_spans(part, &shifted).await
+            });
+    let (alone, read) = futures::try_join!(
+        embed_windows(embedder, &alone),
+        futures::future::try_join_all(read)
+    )?;
+    let (mut alone, mut read) = (alone.into_iter(), read.into_iter());
+    let mut out = Vec::with_capacity(texts.iter().map(|(_, s)| s.len()).sum());
+    for (_, spans) in texts {
+        if in_context(spans) {
+            out.extend(read.next().unwrap_or_default());
+        } else {
+            out.extend(alone.by_ref().take(spans.len()));
+        }
+    }
+    Ok(out)
+}
 
 /// One vector per text, for texts of any length: a text the model reads whole is embedded as
 /// it is; a longer one is cut into consecutive windows the model reads (of the `auto` chunk
@@ -18,6 +69,9 @@ pub async fn embed_windows(
     embedder: &dyn Embedder,
     texts: &[&str],
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
     let (auto, _) = auto_chunking(Some(embedder.max_input_tokens()));
     let mut windows = vec![auto as usize; texts.len()];
     loop {
@@ -188,5 +242,79 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[tokio::test]
+    #[allow(clippy::single_range_in_vec_init, reason = "a text of one piece")]
+    async fn a_late_chunking_model_reads_a_texts_pieces_in_the_part_they_cover_a_lone_one_alone() {
+        let calls = Arc::new(std::sync::Mutex::new(
+            Vec::<(String, Vec<Range<usize>>)>::new(),
+        ));
+        let mut model = MockEmbedder::new();
+        model.expect_late_chunking().return_const(true);
+        let seen = calls.clone();
+        model.expect_embed_spans().returning(move |text, spans| {
+            seen.lock()
+                .unwrap()
+                .push((text.to_string(), spans.to_vec()));
+            Ok(spans.iter().map(|r| vec![r.len() as f32]).collect())
+        });
+        let (a, b) = ("zero one two three four", "");
+        model.expect_max_input_tokens().return_const(256usize);
+        model.expect_dimension().return_const(1usize);
+        model.expect_embed().returning(|texts: &[String]| {
+            Ok(texts.iter().map(|t| vec![-(t.len() as f32)]).collect())
+        });
+        let (c, d) = ("five six", "seven eight nine");
+        let texts: [(&str, &[Range<usize>]); 4] = [
+            (c, &[0..4]),
+            (a, &[5..12, 9..18]),
+            (b, &[]),
+            (d, &[0..5, 6..11]),
+        ];
+        let v = embed_pieces(&model, &texts).await.unwrap();
+        // In order: "five" alone, then the pieces read in context.
+        assert_eq!(
+            v,
+            vec![vec![-4.0], vec![7.0], vec![9.0], vec![5.0], vec![5.0]]
+        );
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(
+            calls,
+            vec![
+                ("one two three".to_string(), vec![0..7, 4..13]),
+                ("seven eight".to_string(), vec![0..5, 6..11]),
+            ],
+            "the part of the text the pieces cover, the spans moved with it"
+        );
+        assert!(embed_pieces(&model, &[(a, &[20..40])]).await.is_err());
+        assert!(embed_pieces(&model, &[(a, &[0..4, 20..40])]).await.is_err());
+    }
+
+    #[tokio::test]
+    #[allow(clippy::single_range_in_vec_init, reason = "a text of one piece")]
+    async fn any_other_model_embeds_every_piece_alone_in_one_call() {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::<Vec<String>>::new()));
+        let mut model = words_model(1000);
+        model.checkpoint();
+        model.expect_late_chunking().return_const(false);
+        model.expect_max_input_tokens().return_const(256usize);
+        model.expect_dimension().return_const(2usize);
+        let seen = calls.clone();
+        model.expect_embed().returning(move |texts: &[String]| {
+            seen.lock().unwrap().push(texts.to_vec());
+            Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect())
+        });
+        let v = embed_pieces(
+            &model,
+            &[("one two three", &[0..3, 4..7]), ("four", &[0..4])],
+        )
+        .await
+        .unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(
+            *calls.lock().unwrap(),
+            vec![vec!["one".to_string(), "two".into(), "four".into()]]
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! (small files of one store together, larger ones alone), keeps its claims while they run and
 //! writes each job's end.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use store_core::{
@@ -18,8 +19,6 @@ use crate::text;
 #[cfg(test)]
 mod tests;
 mod writes;
-
-use writes::usage;
 
 /// Files of at most this many chunks, claimed together for one vector store, are embedded
 /// together and written in one fenced write.
@@ -49,7 +48,29 @@ struct Job<'a> {
     claim: &'a Claim,
     store: CollectionRecord,
     file: FileRecord,
-    pieces: Vec<String>,
+    pieces: Pieces,
+}
+
+/// A file's text and its chunks, as byte ranges of it.
+struct Pieces {
+    text: String,
+    spans: Vec<Range<usize>>,
+}
+
+impl Pieces {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The bytes of text the chunks hold.
+    fn bytes(&self) -> u64 {
+        self.spans.iter().map(|r| r.len() as u64).sum()
+    }
+
+    /// The text of each chunk.
+    fn texts(&self) -> impl Iterator<Item = String> + '_ {
+        self.spans.iter().map(|r| self.text[r.clone()].to_string())
+    }
 }
 
 impl Ingestor {
@@ -235,7 +256,7 @@ impl Ingestor {
         for (claim, store, file) in small {
             match self.read(claim, store, file).await {
                 Err(e) => ended.push((claim, e)),
-                Ok(job) if usage(&job.pieces) > GROUP_FILE_BYTES => {
+                Ok(job) if job.pieces.bytes() > GROUP_FILE_BYTES => {
                     results.push(self.run_alone(job).await);
                 }
                 Ok(job) if (1..=GROUP_CHUNKS).contains(&job.pieces.len()) => {
@@ -315,11 +336,9 @@ impl Ingestor {
         };
         // Off the async threads: a long text takes a while, and the claim's renewals must go on.
         let (max, overlap) = (job.max_chunk_tokens as usize, job.overlap_tokens as usize);
-        let pieces = tokio::task::spawn_blocking(move || {
-            text::chunk(&text, max, overlap)
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
+        let pieces = tokio::task::spawn_blocking(move || Pieces {
+            spans: text::chunk_spans(&text, max, overlap),
+            text,
         })
         .await
         .map_err(|e| {

@@ -118,9 +118,12 @@ fn service(
     model.expect_model().return_const("m".to_string());
     model.expect_dimension().return_const(2usize);
     model.expect_max_input_tokens().return_const(256usize);
-    model
-        .expect_embed()
-        .returning(|texts: &[String]| Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect()));
+    // Late chunking: the file's chunks come as spans of its text.
+    model.expect_late_chunking().return_const(true);
+    model.expect_embed_spans().returning(|text, spans| {
+        assert!(spans.iter().all(|r| text.get(r.clone()).is_some()));
+        Ok(spans.iter().map(|_| vec![1.0, 0.0]).collect())
+    });
     let vectors = VectorService::new(
         Arc::new(catalog),
         StoreRegistry::new(vec![Arc::new(store)], "pgvector").unwrap(),

@@ -4,9 +4,11 @@ use store_core::{
     AttachedFile, Chunk, Claim, CollectionRecord, FencedWork, FileRecord, JobOutcome,
 };
 
-use super::{EMBED_BATCH, Ended, Ingestor, Job, Step, Stored, failed};
+use std::ops::Range;
+
+use super::{EMBED_BATCH, Ended, Ingestor, Job, Pieces, Step, Stored, failed};
 use crate::error::ServiceError;
-use crate::{DocumentInput, ingest::embed_windows};
+use crate::{DocumentInput, ingest::embed_pieces};
 
 impl Ingestor {
     /// Stores one job's chunks and ends it.
@@ -52,7 +54,7 @@ impl Ingestor {
                 .finish_completed(
                     &store_id,
                     done.iter()
-                        .map(|j| (j.file.id.clone(), j.claim.token.clone(), usage(&j.pieces)))
+                        .map(|j| (j.file.id.clone(), j.claim.token.clone(), j.pieces.bytes()))
                         .collect(),
                 )
                 .await?;
@@ -62,7 +64,7 @@ impl Ingestor {
                     tracing::info!(
                         vector_store = %store_id,
                         file = %j.file.id,
-                        outcome = ?JobOutcome::Completed { usage_bytes: usage(&j.pieces) },
+                        outcome = ?JobOutcome::Completed { usage_bytes: j.pieces.bytes() },
                         "ingestion job ended"
                     );
                 } else {
@@ -80,15 +82,19 @@ impl Ingestor {
         let store = &jobs[0].store;
         let docs: Vec<DocumentInput> = jobs
             .iter()
-            .flat_map(|j| documents(&j.file, j.claim, j.pieces.iter().cloned()))
+            .flat_map(|j| documents(&j.file, j.claim, &j.pieces))
             .collect();
-        let chunks = self.embed_chunks(store, docs).await?;
+        let texts: Vec<(&str, &[Range<usize>])> = jobs
+            .iter()
+            .map(|j| (j.pieces.text.as_str(), j.pieces.spans.as_slice()))
+            .collect();
+        let chunks = self.embed_chunks(store, docs, &texts).await?;
         let backend = self.service.vectors.backend_of(store)?;
         let spec = store.spec()?;
         let generation = jobs.iter().map(|j| j.claim.generation).max().unwrap_or(0);
         let counts: Vec<(String, u32)> = jobs
             .iter()
-            .map(|j| (j.file.id.clone(), chunk_count(&j.pieces)))
+            .map(|j| (j.file.id.clone(), chunk_count(&j.pieces.spans)))
             .collect();
         let held = self
             .service
@@ -121,29 +127,32 @@ impl Ingestor {
         Ok(held)
     }
 
-    /// Embeds `docs` (in requests of [`EMBED_BATCH`]) into chunks of `store`.
+    /// The chunks of `store` of `docs`, whose texts are the pieces of `texts` in order,
+    /// embedded by [`embed_pieces`].
     pub(super) async fn embed_chunks(
         &self,
         store: &CollectionRecord,
         docs: Vec<DocumentInput>,
+        texts: &[(&str, &[Range<usize>])],
     ) -> Result<Vec<Chunk>, ServiceError> {
         let embedder = self.service.vectors.embedder_of(store)?;
-        let mut chunks = Vec::with_capacity(docs.len());
-        for part in docs.chunks(EMBED_BATCH) {
-            let texts: Vec<&str> = part.iter().map(|d| d.text.as_str()).collect();
-            let vectors = embed_windows(embedder.as_ref(), &texts).await?;
-            let part: Vec<DocumentInput> = part
-                .iter()
-                .cloned()
-                .zip(vectors)
-                .map(|(d, v)| DocumentInput {
-                    vector: Some(v),
-                    ..d
-                })
-                .collect();
-            chunks.extend(self.service.vectors.embed_documents(store, part).await?);
+        let vectors = embed_pieces(embedder.as_ref(), texts).await?;
+        if vectors.len() != docs.len() {
+            return Err(ServiceError::internal_msg(format!(
+                "the model gave {} vectors for {} chunks",
+                vectors.len(),
+                docs.len()
+            )));
         }
-        Ok(chunks)
+        let docs = docs
+            .into_iter()
+            .zip(vectors)
+            .map(|(d, v)| DocumentInput {
+                vector: Some(v),
+                ..d
+            })
+            .collect();
+        self.service.vectors.embed_documents(store, docs).await
     }
 
     /// Runs `work` under the claim; `ClaimLost` when it is no longer held.
@@ -192,10 +201,10 @@ impl Ingestor {
         store: &CollectionRecord,
         file: &FileRecord,
         claim: &Claim,
-        pieces: Vec<String>,
+        pieces: Pieces,
     ) -> Result<u64, Step> {
-        let usage = usage(&pieces);
-        let docs = documents(file, claim, pieces.into_iter());
+        let usage = pieces.bytes();
+        let docs = documents(file, claim, &pieces);
         let backend = self
             .service
             .vectors
@@ -215,8 +224,9 @@ impl Ingestor {
         let count = chunk_count(&docs);
         let parts = docs.chunks(EMBED_BATCH).count();
         for (i, part) in docs.chunks(EMBED_BATCH).enumerate() {
+            let spans = &pieces.spans[i * EMBED_BATCH..i * EMBED_BATCH + part.len()];
             let chunks = self
-                .embed_chunks(store, part.to_vec())
+                .embed_chunks(store, part.to_vec(), &[(pieces.text.as_str(), spans)])
                 .await
                 .map_err(Step::Failed)?;
             let (b, spec, file_id) = (backend.clone(), spec.clone(), file.id.clone());
@@ -275,18 +285,10 @@ pub(super) fn chunk_count<T>(chunks: &[T]) -> u32 {
     u32::try_from(chunks.len()).unwrap_or(u32::MAX)
 }
 
-/// The bytes of text a file's chunks hold.
-pub(super) fn usage(pieces: &[String]) -> u64 {
-    pieces.iter().map(|p| p.len() as u64).sum()
-}
-
 /// The documents of a file's chunks, ids `{file_id}:{index}`.
-pub(super) fn documents(
-    file: &FileRecord,
-    claim: &Claim,
-    pieces: impl Iterator<Item = String>,
-) -> Vec<DocumentInput> {
+pub(super) fn documents(file: &FileRecord, claim: &Claim, pieces: &Pieces) -> Vec<DocumentInput> {
     pieces
+        .texts()
         .enumerate()
         .map(|(i, text)| DocumentInput {
             id: format!("{}:{i}", file.id),
