@@ -109,7 +109,9 @@ pub(crate) async fn post_json<T: DeserializeOwned>(
     body: &serde_json::Value,
     timeout: Duration,
 ) -> Result<T, RemoteError> {
-    let mut req = client.post(url).json(body);
+    // The request carries its own timeout (to the end of the answer's body), whatever the
+    // client was built with.
+    let mut req = client.post(url).timeout(timeout).json(body);
     if let Some(key) = key {
         req = req.bearer_auth(key.expose_secret());
     }
