@@ -196,7 +196,7 @@ impl Inner {
                 .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
             let specials = this.specials()?;
             let window = this.max_tokens.saturating_sub(2).max(1);
-            let plan = late::plan(encoding.get_offsets(), &spans, window);
+            let plan = late::plan(&text, encoding.get_offsets(), &spans, window);
             Ok::<_, EmbedError>((encoding.get_ids().to_vec(), plan, specials))
         })
         .await
