@@ -180,9 +180,9 @@ impl LocalBertEmbedder {
 }
 
 impl Inner {
-    /// Late chunking of `spans` of `text`: the text's tokens read once, in windows as long as
-    /// the model reads, a lane batch of windows at a time (so memory stays bounded whatever
-    /// the text), and each span's tokens pooled.
+    /// Late chunking of `spans` of `text`: the text's tokens read once, in the windows of
+    /// [`late::plan`], a lane batch of windows at a time (so memory stays bounded whatever the
+    /// text), and each span's tokens pooled.
     async fn embed_spans(
         self: Arc<Self>,
         text: String,
@@ -224,8 +224,11 @@ impl Inner {
             let states = self.lane.token_states(sequences).await?;
             for (k, states) in states.iter().enumerate() {
                 for (span, rows) in &readers[group * self.batch_size + k] {
+                    let read = states.get(rows.start * h..rows.end * h).ok_or_else(|| {
+                        EmbedError::internal_msg("the model gave fewer token states than tokens")
+                    })?;
                     let sum = &mut sums[*span];
-                    for row in states[rows.start * h..rows.end * h].chunks_exact(h) {
+                    for row in read.chunks_exact(h) {
                         sum.iter_mut().zip(row).for_each(|(s, x)| *s += x);
                     }
                 }

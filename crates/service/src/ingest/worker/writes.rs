@@ -1,10 +1,10 @@
 //! How a job's chunks are embedded and written: each write fenced by the job's claim.
 
+use std::ops::Range;
+
 use store_core::{
     AttachedFile, Chunk, Claim, CollectionRecord, FencedWork, FileRecord, JobOutcome,
 };
-
-use std::ops::Range;
 
 use super::{EMBED_BATCH, Ended, Ingestor, Job, Pieces, Step, Stored, failed};
 use crate::error::ServiceError;
