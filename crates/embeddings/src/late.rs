@@ -1,6 +1,6 @@
-//! Late chunking: a text is encoded once, in windows as long as the model reads, and each span
-//! of it (a chunk) is the mean of its tokens' hidden states, so that every token is encoded once
-//! and each chunk's vector sees the text around it.
+//! Late chunking: a text is encoded once, in windows, and each span of it (a chunk) is the mean
+//! of its tokens' hidden states, so that every token is encoded once and each chunk's vector
+//! sees the text around it.
 //!
 //! The windows tile the text's tokens without overlap, cut where spans start or end, each as
 //! near the spans' usual length as those cuts allow and never longer than the model reads. For
@@ -61,11 +61,17 @@ pub(crate) fn plan(
     let rows = tokens
         .iter()
         .map(|t| {
-            windows
+            if t.is_empty() {
+                return Vec::new();
+            }
+            // The windows are in order: from the first that ends after the span starts.
+            let first = windows.partition_point(|w| w.end <= t.start);
+            windows[first..]
                 .iter()
+                .take_while(|w| w.start < t.end)
                 .enumerate()
-                .filter(|(_, w)| !t.is_empty() && w.start < t.end && t.start < w.end)
-                .map(|(i, w)| {
+                .map(|(k, w)| {
+                    let i = first + k;
                     let (from, to) = (t.start.max(w.start), t.end.min(w.end));
                     if from == w.start && to == w.end {
                         (i, 0..w.len() + 2)
@@ -103,10 +109,12 @@ fn windows(n: usize, tokens: &[Range<usize>], breaks: &[u8], window: usize) -> V
     let mut at = 0;
     while at < n {
         let reach = (at + window).min(n);
-        let next = edges
+        // The edges are sorted: those past `at` and within reach.
+        let in_reach =
+            &edges[edges.partition_point(|&e| e <= at)..edges.partition_point(|&e| e <= reach)];
+        let next = in_reach
             .iter()
             .copied()
-            .filter(|&e| e > at && e <= reach)
             .min_by_key(|&e| (e - at).abs_diff(target))
             .unwrap_or(reach);
         let slack = target / 4;
