@@ -358,6 +358,37 @@ mod tests {
         }
     }
 
+    /// A remote model's key and timeout read from the environment: a key of digits stays text,
+    /// a number of whole seconds is a timeout, and the timeout has its default where none is
+    /// given.
+    #[test]
+    fn remote_models_take_their_key_and_timeout_from_the_environment() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("VECTOR_STORE__RERANKERS__R__PROTOCOL", "tei"),
+                (
+                    "VECTOR_STORE__RERANKERS__R__URL",
+                    "http://127.0.0.1:1/rerank",
+                ),
+                ("VECTOR_STORE__RERANKERS__R__API_KEY", "12345"),
+                ("VECTOR_STORE__RERANKERS__R__TIMEOUT_SECS", "7"),
+                (
+                    "VECTOR_STORE__CHAT_MODELS__C__BASE_URL",
+                    "http://127.0.0.1:1/v1",
+                ),
+                ("VECTOR_STORE__CHAT_MODELS__C__MODEL", "small"),
+            ]),
+        )
+        .unwrap();
+        let r = &s.rerankers["r"];
+        assert_eq!(r.api_key.as_ref().unwrap().expose_secret(), "12345");
+        assert_eq!(r.timeout_secs, 7.0);
+        let c = &s.chat_models["c"];
+        assert!(c.api_key.is_none());
+        assert_eq!(c.timeout_secs, 5.0);
+    }
+
     /// What the crates used as libraries take by `Default` is what the embedded defaults say,
     /// so the server and a library user agree.
     #[test]

@@ -44,4 +44,9 @@ impl EmbedError {
             source: None,
         }
     }
+
+    /// A tokenizer that failed on a text.
+    pub(crate) fn tokenizer(error: impl std::fmt::Display) -> Self {
+        Self::internal_msg(format!("tokenization failed: {error}"))
+    }
 }

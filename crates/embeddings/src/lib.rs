@@ -74,6 +74,17 @@ pub trait Embedder: Send + Sync + Debug + 'static {
     }
 }
 
+/// Runs `work` (tokenising, loading or running a model) on the blocking threads, off the async
+/// ones; `what` names it in the error if its task dies.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, EmbedError> + Send + 'static,
+) -> Result<T, EmbedError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| EmbedError::internal(format!("the {what} task stopped"), e))?
+}
+
 /// The text of each span of `text`; a span outside it or off a character boundary is
 /// [`EmbedError::InvalidInput`].
 pub fn span_texts(text: &str, spans: &[Range<usize>]) -> Result<Vec<String>, EmbedError> {

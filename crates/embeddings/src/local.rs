@@ -118,7 +118,7 @@ impl LocalBertEmbedder {
             .inner
             .tokenizer
             .encode(text, true)
-            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+            .map_err(EmbedError::tokenizer)?;
         Ok(real_tokens(&encoding))
     }
 
@@ -127,12 +127,12 @@ impl LocalBertEmbedder {
     pub async fn token_states(&self, text: &str) -> Result<TokenStates, EmbedError> {
         let this = self.clone();
         let owned = text.to_string();
-        let encoding = tokio::task::spawn_blocking(move || {
+        let encoding = crate::blocking("tokenizer", move || {
             let e = this
                 .inner
                 .tokenizer
                 .encode(owned.as_str(), true)
-                .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+                .map_err(EmbedError::tokenizer)?;
             if real_tokens(&e) > this.inner.max_tokens {
                 return Err(EmbedError::InputTooLong {
                     index: 0,
@@ -142,8 +142,7 @@ impl LocalBertEmbedder {
             }
             Ok(e)
         })
-        .await
-        .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
+        .await?;
         let rows = self
             .inner
             .lane
@@ -189,18 +188,17 @@ impl Inner {
         spans: Vec<Range<usize>>,
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let this = self.clone();
-        let (ids, plan, specials) = tokio::task::spawn_blocking(move || {
+        let (ids, plan, specials) = crate::blocking("tokenizer", move || {
             let encoding = this
                 .tokenizer
                 .encode(text.as_str(), false)
-                .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+                .map_err(EmbedError::tokenizer)?;
             let specials = this.specials()?;
             let window = this.max_tokens.saturating_sub(2).max(1);
             let plan = late::plan(&text, encoding.get_offsets(), &spans, window);
-            Ok::<_, EmbedError>((encoding.get_ids().to_vec(), plan, specials))
+            Ok((encoding.get_ids().to_vec(), plan, specials))
         })
-        .await
-        .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
+        .await?;
         let h = self.dimension;
         let mut sums = vec![vec![0f32; h]; plan.rows.len()];
         // Which spans pool rows of each window.
@@ -257,7 +255,7 @@ impl Inner {
         let empty = self
             .tokenizer
             .encode("", true)
-            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+            .map_err(EmbedError::tokenizer)?;
         match empty.get_ids() {
             [first, .., last] => Ok((*first, *last)),
             _ => Err(EmbedError::internal_msg(
@@ -272,7 +270,7 @@ impl Inner {
         let encodings = self
             .tokenizer
             .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
-            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))?;
+            .map_err(EmbedError::tokenizer)?;
         if let Some((index, e)) = encodings
             .iter()
             .enumerate()
@@ -326,11 +324,8 @@ impl Embedder for LocalBertEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let this = self.clone();
-        let texts = texts.to_vec();
-        let ids = tokio::task::spawn_blocking(move || this.inner.tokenize(&texts))
-            .await
-            .map_err(|e| EmbedError::internal("the tokenizer task stopped", e))??;
+        let (inner, texts) = (Arc::clone(&self.inner), texts.to_vec());
+        let ids = crate::blocking("tokenizer", move || inner.tokenize(&texts)).await?;
         self.inner.lane.embed(ids).await
     }
 

@@ -109,22 +109,20 @@ impl EmbedderRegistry {
                         *batch_size,
                         *late_chunking,
                     );
-                    let model = tokio::task::spawn_blocking(move || {
+                    let model = crate::blocking("model loader", move || {
                         LocalBertEmbedder::load(&name, &path, max, batch)
                             .map(|m| m.with_late_chunking(late))
                     })
-                    .await
-                    .map_err(|e| EmbedError::internal("the model loader stopped", e))??;
+                    .await?;
                     check_dimension(&model, dim)?;
                     Arc::new(model)
                 }
                 ProviderConfig::Static { path } => {
                     let (name, path, max) = (name.clone(), path.clone(), config.max_input_tokens);
-                    let model = tokio::task::spawn_blocking(move || {
+                    let model = crate::blocking("model loader", move || {
                         StaticEmbedder::load(&name, &path, max)
                     })
-                    .await
-                    .map_err(|e| EmbedError::internal("the model loader stopped", e))??;
+                    .await?;
                     check_dimension(&model, config.dimension)?;
                     Arc::new(model)
                 }

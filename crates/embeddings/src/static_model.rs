@@ -101,7 +101,7 @@ impl Inner {
         self.tokenizer
             .encode(text, false)
             .map(|e| e.get_ids().len())
-            .map_err(|e| EmbedError::internal_msg(format!("tokenization failed: {e}")))
+            .map_err(EmbedError::tokenizer)
     }
 }
 
@@ -125,9 +125,7 @@ impl Embedder for StaticEmbedder {
         }
         let this = self.clone();
         let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
-            .await
-            .map_err(|e| EmbedError::internal("the embedding task stopped", e))?
+        crate::blocking("embedding", move || this.embed_blocking(&texts)).await
     }
 }
 

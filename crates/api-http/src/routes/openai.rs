@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use models::openai::{
-    CreateVectorStore, Deleted, ListPage, ListQuery, Ranker, SearchHit, SearchResultsPage,
+    CreateVectorStore, Deleted, ListPage, ListQuery, SearchHit, SearchResultsPage,
     SearchVectorStore, UpdateVectorStore, VectorStore,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
@@ -263,20 +263,7 @@ async fn search(
     if body.rewrite_query == Some(true) {
         queries = state.vectors().rewrite_queries(queries).await?;
     }
-    let mode = body.mode();
-    let ranking = body.ranking_options.unwrap_or_default();
-    let template = SearchInput {
-        mode,
-        text: None,
-        vector: None,
-        filter: body.filters,
-        k: body.max_num_results as usize,
-        score_threshold: ranking.score_threshold,
-        weights: ranking
-            .hybrid_search
-            .map(|w| (w.embedding_weight, w.text_weight)),
-        rerank: ranking.ranker != Some(Ranker::None),
-    };
+    let template = SearchInput::from(&body);
     let hits = state
         .vectors()
         .search_many(&record, queries.clone(), template)

@@ -15,7 +15,7 @@ use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, Named, NamesCollection};
 use crate::startup::AppState;
-use service::{CreateCollectionInput, DocumentInput, SearchInput};
+use service::{CreateCollectionInput, DocumentInput};
 
 type State = web::Data<AppState>;
 type Reply = Result<HttpResponse, SurfaceError<Platform>>;
@@ -210,22 +210,6 @@ fn row_view(r: StoredChunk) -> DocumentRow {
     }
 }
 
-/// A document to index; one without an id gets a new one.
-fn document_input(d: &models::platform::Document) -> DocumentInput {
-    let id =
-        d.id.clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    DocumentInput {
-        id: id.clone(),
-        file_id: id,
-        filename: None,
-        chunk_index: 0,
-        text: d.content.clone(),
-        vector: None,
-        attributes: d.attributes(),
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/index",
@@ -257,7 +241,7 @@ async fn index(state: State, caller: Caller, ValidJson(body): ValidJson<Indexing
         expires_after_days: body.expires_after.map(|e| e.days),
         backend: body.storage_backend,
     };
-    let docs: Vec<DocumentInput> = body.documents.iter().map(document_input).collect();
+    let docs: Vec<DocumentInput> = body.documents.iter().map(DocumentInput::from).collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     let (record, indexed) = state.vectors().index(&caller.tenant, input, docs).await?;
     Ok(HttpResponse::Ok().json(IndexResponse {
@@ -302,17 +286,7 @@ async fn search(
         ..
     }: Named<ValidJson<SearchRequest>>,
 ) -> Reply {
-    let input = SearchInput {
-        mode: body.search_type,
-        text: Some(body.query.clone()),
-        vector: None,
-        filter: body.filters,
-        k: body.max_num_results as usize,
-        score_threshold: body.ranking_options.and_then(|r| r.score_threshold),
-        weights: None,
-        rerank: false,
-    };
-    let hits = state.vectors().search(&record, input).await?;
+    let hits = state.vectors().search(&record, (&body).into()).await?;
     Ok(HttpResponse::Ok().json(SearchResponse {
         object: models::wire::object::SEARCH_RESULTS_PAGE.into(),
         search_query: body.query,

@@ -16,7 +16,7 @@ use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Conflict, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, Named};
 use crate::startup::AppState;
-use service::{DocumentInput, SearchInput};
+use service::DocumentInput;
 
 type State = web::Data<AppState>;
 type Reply = Result<HttpResponse, SurfaceError<Raw>>;
@@ -133,18 +133,6 @@ async fn delete(state: State, Named { caller, record, .. }: PathCollection) -> R
     }))
 }
 
-fn document_input(d: models::raw::RawDocument) -> DocumentInput {
-    DocumentInput {
-        file_id: d.id.clone(),
-        id: d.id,
-        filename: None,
-        chunk_index: 0,
-        text: d.text,
-        vector: d.vector,
-        attributes: d.attributes.unwrap_or_default(),
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/{collection}/documents",
@@ -174,7 +162,11 @@ async fn upsert(
         ..
     }: PathAnd<ValidJson<UpsertDocuments>>,
 ) -> Reply {
-    let docs = body.documents.into_iter().map(document_input).collect();
+    let docs = body
+        .documents
+        .into_iter()
+        .map(DocumentInput::from)
+        .collect();
     let upserted = state.vectors().upsert(&record, docs).await?;
     Ok(HttpResponse::Ok().json(UpsertResponse {
         object: models::wire::object::UPSERT_RESULT.into(),
@@ -301,17 +293,7 @@ async fn search(
         ..
     }: PathAnd<ValidJson<RawSearch>>,
 ) -> Reply {
-    let input = SearchInput {
-        mode: body.mode,
-        text: body.text,
-        vector: body.vector,
-        filter: body.filter,
-        k: body.k as usize,
-        score_threshold: body.score_threshold,
-        weights: body.hybrid.map(|h| (h.vector_weight, h.keyword_weight)),
-        rerank: false,
-    };
-    let hits = state.vectors().search(&record, input).await?;
+    let hits = state.vectors().search(&record, body.into()).await?;
     Ok(HttpResponse::Ok().json(RawSearchResponse {
         object: models::wire::object::LIST.into(),
         data: hits.into_iter().map(hit_view).collect(),

@@ -60,6 +60,38 @@ pub struct DocumentInput {
     pub attributes: Map<String, Value>,
 }
 
+/// A platform document; one without an id gets a new one.
+impl From<&models::platform::Document> for DocumentInput {
+    fn from(d: &models::platform::Document) -> Self {
+        let id =
+            d.id.clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        Self {
+            file_id: id.clone(),
+            id,
+            filename: None,
+            chunk_index: 0,
+            text: d.content.clone(),
+            vector: None,
+            attributes: d.attributes(),
+        }
+    }
+}
+
+impl From<models::raw::RawDocument> for DocumentInput {
+    fn from(d: models::raw::RawDocument) -> Self {
+        Self {
+            file_id: d.id.clone(),
+            id: d.id,
+            filename: None,
+            chunk_index: 0,
+            text: d.text,
+            vector: d.vector,
+            attributes: d.attributes.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SearchInput {
     pub mode: SearchMode,
@@ -73,6 +105,55 @@ pub struct SearchInput {
     /// Whether the configured reranker, if there is one, reorders a text search's hits
     /// (OpenAI's `ranker: auto`).
     pub rerank: bool,
+}
+
+impl From<models::raw::RawSearch> for SearchInput {
+    fn from(s: models::raw::RawSearch) -> Self {
+        Self {
+            mode: s.mode,
+            text: s.text,
+            vector: s.vector,
+            filter: s.filter,
+            k: s.k as usize,
+            score_threshold: s.score_threshold,
+            weights: s.hybrid.map(|h| (h.vector_weight, h.keyword_weight)),
+            rerank: false,
+        }
+    }
+}
+
+impl From<&models::platform::SearchRequest> for SearchInput {
+    fn from(s: &models::platform::SearchRequest) -> Self {
+        Self {
+            mode: s.search_type,
+            text: Some(s.query.clone()),
+            vector: None,
+            filter: s.filters.clone(),
+            k: s.max_num_results as usize,
+            score_threshold: s.ranking_options.as_ref().and_then(|r| r.score_threshold),
+            weights: None,
+            rerank: false,
+        }
+    }
+}
+
+/// What an OpenAI search asks of each of its queries; [`SearchInput::text`] is left to each.
+impl From<&models::openai::SearchVectorStore> for SearchInput {
+    fn from(s: &models::openai::SearchVectorStore) -> Self {
+        let ranking = s.ranking_options.clone().unwrap_or_default();
+        Self {
+            mode: s.mode(),
+            text: None,
+            vector: None,
+            filter: s.filters.clone(),
+            k: s.max_num_results as usize,
+            score_threshold: ranking.score_threshold,
+            weights: ranking
+                .hybrid_search
+                .map(|w| (w.embedding_weight, w.text_weight)),
+            rerank: ranking.ranker != Some(models::openai::Ranker::None),
+        }
+    }
 }
 
 /// A vector store made with files attached (OpenAI's `POST /v1/vector_stores`): the collection,
