@@ -10,7 +10,9 @@
 //! - one tenant's heavy lists of stores holding many chunks, on 6 connections, while another
 //!   tenant searches: no 5xx, and the other tenant's p99 under 2 s;
 //! - 100 bodies of 30 MiB sent at once by one tenant: each waits for its turn before it is
-//!   read, so the memory stays bounded.
+//!   read, so the memory stays bounded;
+//! - files made for the built-in model's late chunking ([`late`]): each is ingested, under
+//!   1 GiB.
 //!
 //! They are `#[ignore]`d in the main run: each needs a server process of its own and the
 //! machine to itself. `E2E_SERVER_BIN` names the binary (`scripts/test-hostile.sh` builds the
@@ -20,12 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e_tests::upload_form;
 use serde_json::{Value, json};
 
+mod late;
 mod support;
 
-use support::{MIB, Rss, call, client, mib, quantile, server};
+use support::{MIB, Rss, call, client, mib, quantile, server, upload_and_attach, wait_ended};
 
 #[tokio::test]
 #[ignore = "make test-hostile: a release server fed files made to exhaust its memory"]
@@ -60,60 +62,17 @@ async fn memory_bombs_fail_alone_under_a_gibibyte() {
     let mut ids = Vec::new();
     for (name, data) in [("zeros.json", zeros), ("word.txt", word)] {
         let size = data.len();
-        let res = c
-            .post(format!("{}/v1/files", server.base))
-            .bearer_auth(key)
-            .multipart(upload_form(name, data))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let (s, body) = call(
-            &c,
-            &server.base,
-            key,
-            "POST",
-            &format!("/v1/vector_stores/{store}/files"),
-            Some(json!({"file_id": id})),
-        )
-        .await;
-        assert_eq!(s, 200, "{body}");
-        println!("{name}: {} MB uploaded and attached", size / 1_000_000);
-        ids.push((name, id));
+        let id = upload_and_attach(&c, &server.base, key, &store, (name, data), None).await;
+        println!(
+            "{name}: {} MB uploaded and attached as {id}",
+            size / 1_000_000
+        );
+        ids.push(id);
     }
     let began = Instant::now();
-    for (name, id) in &ids {
-        loop {
-            let (s, f) = call(
-                &c,
-                &server.base,
-                key,
-                "GET",
-                &format!("/v1/vector_stores/{store}/files/{id}"),
-                None,
-            )
-            .await;
-            assert_eq!(s, 200, "{f}");
-            if f["status"] != "in_progress" {
-                println!(
-                    "{name}: {} after {:.1} s ({})",
-                    f["status"],
-                    began.elapsed().as_secs_f64(),
-                    f["last_error"]["message"]
-                );
-                assert!(f["status"] == "failed" || f["status"] == "completed", "{f}");
-                break;
-            }
-            assert!(
-                began.elapsed() < Duration::from_secs(600),
-                "{name} stayed in_progress: {f}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+    for id in &ids {
+        let f = wait_ended(&c, &server.base, key, (&store, id), began).await;
+        assert!(f["status"] == "failed" || f["status"] == "completed", "{f}");
     }
     let mut server = server;
     assert!(

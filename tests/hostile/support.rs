@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use e2e_tests::{ServerProcess, free_port, own_database, server_bin};
-use serde_json::Value;
+use e2e_tests::{ServerProcess, free_port, own_database, server_bin, upload_form};
+use serde_json::{Value, json};
 
 pub const MIB: u64 = 1024 * 1024;
 
@@ -130,4 +130,66 @@ pub async fn call(
 pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     values[((values.len() as f64 - 1.0) * q).round() as usize]
+}
+
+/// Uploads `data` as `name` and attaches it to `store`, with `chunking` as its chunking
+/// strategy when given; the file's id.
+pub async fn upload_and_attach(
+    c: &reqwest::Client,
+    base: &str,
+    key: &str,
+    store: &str,
+    (name, data): (&str, Vec<u8>),
+    chunking: Option<Value>,
+) -> String {
+    let res = c
+        .post(format!("{base}/v1/files"))
+        .bearer_auth(key)
+        .multipart(upload_form(name, data))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut attach = json!({"file_id": id});
+    if let Some(strategy) = chunking {
+        attach["chunking_strategy"] = strategy;
+    }
+    let path = format!("/v1/vector_stores/{store}/files");
+    let (s, body) = call(c, base, key, "POST", &path, Some(attach)).await;
+    assert_eq!(s, 200, "{body}");
+    id
+}
+
+/// Polls a file of `store` until it leaves `in_progress`, for 600 s at most; its last view,
+/// printed with the time it took since `began`.
+pub async fn wait_ended(
+    c: &reqwest::Client,
+    base: &str,
+    key: &str,
+    (store, id): (&str, &str),
+    began: Instant,
+) -> Value {
+    let path = format!("/v1/vector_stores/{store}/files/{id}");
+    loop {
+        let (s, f) = call(c, base, key, "GET", &path, None).await;
+        assert_eq!(s, 200, "{f}");
+        if f["status"] != "in_progress" {
+            println!(
+                "{id}: {} after {:.1} s ({})",
+                f["status"],
+                began.elapsed().as_secs_f64(),
+                f["last_error"]["message"]
+            );
+            return f;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(600),
+            "{id} stayed in_progress: {f}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
