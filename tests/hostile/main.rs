@@ -27,7 +27,10 @@ use serde_json::{Value, json};
 mod late;
 mod support;
 
-use support::{MIB, Rss, call, client, mib, quantile, server, upload_and_attach, wait_ended};
+use support::{
+    MIB, Rss, call, client, mib, quantile, same_process_under_a_gibibyte, server,
+    upload_and_attach, wait_ended,
+};
 
 #[tokio::test]
 #[ignore = "make test-hostile: a release server fed files made to exhaust its memory"]
@@ -74,21 +77,7 @@ async fn memory_bombs_fail_alone_under_a_gibibyte() {
         let f = wait_ended(&c, &server.base, key, (&store, id), began).await;
         assert!(f["status"] == "failed" || f["status"] == "completed", "{f}");
     }
-    let mut server = server;
-    assert!(
-        server.child.try_wait().unwrap().is_none(),
-        "the server is still the same process"
-    );
-    println!(
-        "memory bombs: RSS {:.0} MiB before, peak {:.0} MiB",
-        mib(started_at),
-        mib(rss.peak())
-    );
-    assert!(
-        rss.peak() < 1024 * MIB,
-        "peak RSS {:.0} MiB",
-        mib(rss.peak())
-    );
+    same_process_under_a_gibibyte("memory bombs", server, &rss, started_at);
 }
 
 #[tokio::test]

@@ -193,3 +193,27 @@ pub async fn wait_ended(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Asserts that the server is still the process it was started as and that its resident
+/// memory peaked under 1 GiB, and prints the figures of `scenario`.
+pub fn same_process_under_a_gibibyte(
+    scenario: &str,
+    mut server: ServerProcess,
+    rss: &Rss,
+    started_at: u64,
+) {
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server is still the same process"
+    );
+    println!(
+        "{scenario}: RSS {:.0} MiB before, peak {:.0} MiB",
+        mib(started_at),
+        mib(rss.peak())
+    );
+    assert!(
+        rss.peak() < 1024 * MIB,
+        "peak RSS {:.0} MiB",
+        mib(rss.peak())
+    );
+}
