@@ -467,10 +467,7 @@ async fn main() -> Result<()> {
     if b.args.only_retrieval {
         let corpus = data::load(&b.args.wordnet_dir, b.args.seed)?;
         let found = openai_retrieval(&b, &corpus).await?;
-        std::fs::write(
-            b.args.out.join("retrieval.json"),
-            serde_json::to_string_pretty(&found)?,
-        )?;
+        write_json(&b.args.out.join("retrieval.json"), &found)?;
         let md = summary::retrieval_markdown(&found);
         std::fs::write(b.args.out.join("retrieval.md"), &md)?;
         println!("{md}");
@@ -480,10 +477,7 @@ async fn main() -> Result<()> {
     if b.args.only_ingestion {
         let corpus = data::load(&b.args.wordnet_dir, b.args.seed)?;
         let ingestion = file_ingestion(&b, &corpus).await?;
-        std::fs::write(
-            b.args.out.join("ingestion.json"),
-            serde_json::to_string_pretty(&ingestion)?,
-        )?;
+        write_json(&b.args.out.join("ingestion.json"), &ingestion)?;
         return Ok(());
     }
 
@@ -534,10 +528,7 @@ async fn main() -> Result<()> {
         memory: Memory { idle, end },
         elapsed_s: started.elapsed().as_secs_f64(),
     });
-    std::fs::write(
-        b.args.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
+    write_json(&b.args.out.join("summary.json"), &summary)?;
     let md = summary::markdown(&summary);
     std::fs::write(b.args.out.join("summary.md"), &md)?;
     println!("{md}");
@@ -545,5 +536,11 @@ async fn main() -> Result<()> {
     if !b.args.keep {
         b.api.delete_collection(PG_COLLECTION).await?;
     }
+    Ok(())
+}
+
+/// Writes `value` as indented JSON to `path`.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(value)?)?;
     Ok(())
 }

@@ -125,22 +125,12 @@ impl LocalBertEmbedder {
     /// The last hidden state of each token of `text` read alone, `[CLS]` and `[SEP]` included
     /// (offsets `(0, 0)`), as the model pools them into the text's vector.
     pub async fn token_states(&self, text: &str) -> Result<TokenStates, EmbedError> {
-        let this = self.clone();
-        let owned = text.to_string();
+        let (inner, owned) = (Arc::clone(&self.inner), text.to_string());
         let encoding = crate::blocking("tokenizer", move || {
-            let e = this
-                .inner
-                .tokenizer
-                .encode(owned.as_str(), true)
-                .map_err(EmbedError::tokenizer)?;
-            if real_tokens(&e) > this.inner.max_tokens {
-                return Err(EmbedError::InputTooLong {
-                    index: 0,
-                    tokens: real_tokens(&e),
-                    max: this.inner.max_tokens,
-                });
-            }
-            Ok(e)
+            let mut encodings = inner.encode(vec![owned.as_str()])?;
+            encodings
+                .pop()
+                .ok_or_else(|| EmbedError::internal_msg("the tokenizer gave no encoding"))
         })
         .await?;
         let rows = self
@@ -264,12 +254,12 @@ impl Inner {
         }
     }
 
-    /// The token ids of every text, `[CLS]`/`[SEP]` added, never truncated nor padded; the
+    /// The encoding of every text, `[CLS]`/`[SEP]` added, never truncated nor padded; the
     /// first text over the limit is an error.
-    fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, EmbedError> {
+    fn encode(&self, texts: Vec<&str>) -> Result<Vec<Encoding>, EmbedError> {
         let encodings = self
             .tokenizer
-            .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
+            .encode_batch(texts, true)
             .map_err(EmbedError::tokenizer)?;
         if let Some((index, e)) = encodings
             .iter()
@@ -282,6 +272,12 @@ impl Inner {
                 max: self.max_tokens,
             });
         }
+        Ok(encodings)
+    }
+
+    /// The token ids of every text, as [`Inner::encode`] has them.
+    fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, EmbedError> {
+        let encodings = self.encode(texts.iter().map(String::as_str).collect())?;
         Ok(encodings
             .into_iter()
             .map(|e| e.get_ids().to_vec())
