@@ -12,7 +12,10 @@
 //! - 100 bodies of 30 MiB sent at once by one tenant: each waits for its turn before it is
 //!   read, so the memory stays bounded;
 //! - files made for the built-in model's late chunking ([`late`]): each is ingested, under
-//!   1 GiB.
+//!   1 GiB;
+//! - Office files made to hurt their parser ([`office`]): zip bombs, deep nesting, an entity
+//!   bomb, 100,000 entries, a cut archive, an encrypted document: each fails with its own
+//!   message while the server's memory stays flat.
 //!
 //! They are `#[ignore]`d in the main run: each needs a server process of its own and the
 //! machine to itself. `E2E_SERVER_BIN` names the binary (`scripts/test-hostile.sh` builds the
@@ -25,6 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod late;
+mod office;
 mod support;
 
 use support::{

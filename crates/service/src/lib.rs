@@ -4,7 +4,8 @@
 //!   keyword, hybrid), expiry and readiness, and each collection's file counts and usage;
 //! - [`FileService`] and [`BlobStore`]: uploaded files and their bytes;
 //! - [`IngestService`] and [`Ingestor`]: files attached to vector stores, as durable jobs that
-//!   workers claim, extract ([`text`], in the [`sandbox`]), chunk, embed and store;
+//!   workers claim, extract ([`text`] and [`office`], in the [`sandbox`]), chunk, embed and
+//!   store;
 //! - [`AuthService`], [`RateLimits`], [`InFlight`]: tenants, API keys and per-tenant limits;
 //! - [`ServiceError`]: every failure in the service's own terms, for each wire surface to map;
 //! - [`metrics`]: what the service records through the `metrics` facade, and
@@ -19,6 +20,7 @@ mod files;
 mod in_flight;
 mod ingest;
 pub mod metrics;
+pub mod office;
 mod rate_limit;
 mod records;
 pub mod sandbox;

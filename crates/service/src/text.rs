@@ -1,7 +1,8 @@
 //! Text extraction and chunking for ingestion.
 //!
 //! Formats by file extension: plain text, Markdown, CSV/TSV, JSON, source code and other text
-//! formats as UTF-8; HTML as its text only; PDF through a pure-Rust extractor. Anything else is
+//! formats as UTF-8; HTML as its text only; PDF through a pure-Rust extractor; Word, PowerPoint
+//! and Excel files (Office Open XML) as their text in reading order. Anything else is
 //! `unsupported_file`; unreadable content is `invalid_file`. Chunks are windows of OpenAI's
 //! `cl100k_base` tokens.
 
@@ -28,12 +29,12 @@ fn extension(filename: &str) -> Option<String> {
     Some(ext.to_ascii_lowercase())
 }
 
-/// Whether `filename`'s format is read by a third-party parser (PDF, HTML), which runs in the
-/// extraction sandbox; the text formats are checked here, in process.
+/// Whether `filename`'s format is read by a third-party parser (PDF, HTML, Office), which runs
+/// in the extraction sandbox; the text formats are checked here, in process.
 pub fn needs_parser(filename: &str) -> bool {
     matches!(
         extension(filename).as_deref(),
-        Some("pdf" | "html" | "htm" | "xhtml")
+        Some("pdf" | "html" | "htm" | "xhtml" | "docx" | "pptx" | "xlsx")
     )
 }
 
@@ -53,6 +54,16 @@ pub fn extract(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
             html2text::from_read(html.as_bytes(), usize::MAX / 4).map_err(|e| {
                 ExtractError::Invalid(format!("'{filename}' is not readable HTML: {e}"))
             })?
+        }
+        "docx" | "pptx" | "xlsx" => {
+            let kind = crate::office::Kind::from_extension(&ext).expect("an Office extension");
+            crate::office::extract(kind, filename, bytes)?
+        }
+        "doc" | "ppt" | "xls" => {
+            return Err(ExtractError::Unsupported(format!(
+                "'.{ext}' files (the binary formats of Office 97–2003) are not supported: save \
+                 '{filename}' as .{ext}x"
+            )));
         }
         e if TEXT_EXTENSIONS.contains(&e) => {
             let text = utf8(filename, bytes)?;
