@@ -1,10 +1,10 @@
-//! Text extraction out of process. Third-party parsers (PDF, HTML) run in a child process — by
-//! default this binary's hidden `extract` subcommand — under a wall-clock timeout set here. On
-//! Linux the parent sets the child's address space and CPU time as soon as it starts, before
-//! sending it a byte, whatever the program (`ingest.extract.program`), and makes it the first
-//! process the kernel's OOM killer ends; the built-in child also limits itself (and forbids
-//! itself files and processes). A parser that crashes
-//! (a stack overflow aborts a process, it does not unwind), hangs, or exhausts memory fails that
+//! Text extraction out of process. Third-party parsers (PDF, HTML, Office) run in a child
+//! process — by default this binary's hidden `extract` subcommand — under a wall-clock timeout
+//! set here. On Linux the parent sets the child's address space and CPU time as soon as it
+//! starts, before sending it a byte, whatever the program (`ingest.extract.program`), and makes
+//! it the first process the kernel's OOM killer ends; the built-in child also limits itself (and
+//! forbids itself files and processes). A parser that crashes (a stack overflow aborts a
+//! process, it does not unwind), hangs, or exhausts memory fails that
 //! file with a clear message; the service goes on.
 //!
 //! The protocol: the file's bytes on the child's standard input, its text on standard output,
