@@ -201,7 +201,7 @@ fn styles(package: &mut Package<'_>, path: &str) -> Result<HashMap<String, Style
                     styles.insert(id, style);
                 }
             }
-            _ => {}
+            Node::Close(_) | Node::Text(_) => {}
         }
     }
     Ok(styles)

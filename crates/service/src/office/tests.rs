@@ -110,14 +110,10 @@ fn a_word_document_reads_in_order_with_headings_lists_and_tables() {
         "<w:r><w:instrText>PAGE</w:instrText></w:r>",
     ]
     .concat();
+    let (chosen, fallback) = (run("chosen"), run("fallback"));
     let alternate = format!(
-        r#"<mc:AlternateContent xmlns:mc="m"><mc:Choice Requires="wps">{}</mc:Choice>{}"#,
-        run("chosen"),
-        format!(
-            "<mc:Fallback>{}</mc:Fallback></mc:AlternateContent>",
-            run("fallback")
-        )
-    );
+        r#"<mc:AlternateContent xmlns:mc="m"><mc:Choice Requires="wps">{chosen}</mc:Choice>"#
+    ) + &format!("<mc:Fallback>{fallback}</mc:Fallback></mc:AlternateContent>");
     let body = [
         para("Heading1", "Refunds &amp; returns"),
         para("", "Goods come back within 30 days."),
