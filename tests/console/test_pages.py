@@ -1,8 +1,11 @@
 """Each page at 390 px (a phone), driven by keyboard where it matters, and the pages' own
 edges: a failed file's error and retry, detaching, chunk paging, keys made and revoked."""
 
+import io
 import os
 import uuid
+
+import docx
 
 from playwright.sync_api import expect
 
@@ -202,6 +205,24 @@ def test_files_dropped_or_picked_as_a_folder_are_listed(browser, server, tmp_pat
     page.get_by_role("button", name="Upload and ingest").click()
     for n in ["d1.txt", "d2.txt", "notes/f1.txt", "notes/f2.txt"]:
         page.locator(f'.upload-row[data-file="{n}"] .pill.completed').wait_for(timeout=60_000)
+    page.close()
+
+
+def test_office_files_upload_with_their_mime_types_and_are_read(browser, server):
+    page = open_console(browser, server, PHONE)
+    make_store(page, f"office-{uuid.uuid4().hex[:6]}")
+    d = docx.Document()
+    d.add_heading("Harbour rules", level=1)
+    d.add_paragraph("Boats moor on the east pier after sunset.")
+    memo = io.BytesIO()
+    d.save(memo)
+    kind = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    upload(page, [{"name": "memo.docx", "mimeType": kind, "buffer": memo.getvalue()}])
+    assert page.locator('.upload-row[data-file="memo.docx"] .pill').inner_text() == "completed"
+    assert "Word (.docx)" in page.locator("#upload-formats").inner_text()
+    page.get_by_role("link", name="See the vector store").click()
+    page.get_by_role("heading", name="Chunks (1)").wait_for()
+    assert "# Harbour rules" in page.locator("main").inner_text()
     page.close()
 
 
