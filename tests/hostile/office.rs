@@ -59,7 +59,7 @@ fn crafted() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     const BODY: &str = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>"#;
     const END: &str = "</w:t></w:r></w:p></w:body></w:document>";
     let spaces = vec![b' '; MIB as usize];
-    // 1 GiB of text in about a MB, its size declared.
+    // 1 GiB of text in 10 MB, its size declared.
     let honest = docx(BODY, &spaces, 1024, END);
     // 256 MiB declared as 1 KB: it fails at the 1,001st byte.
     let mut lying = docx(BODY, &spaces, 256, END);
