@@ -6,7 +6,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::support::{
-    Rss, call, client, same_process_under_a_gibibyte, server, upload_and_attach, wait_ended,
+    Rss, call, client, create_store, same_process_under_a_gibibyte, server, upload_and_attach,
+    wait_ended,
 };
 
 /// A text of `bytes` bytes or a little more, cycling through `chars`.
@@ -36,10 +37,7 @@ async fn late_chunking_reads_crafted_files_within_bounds() {
     let (server, keys) = server("late", &[], &["a"]).await;
     let rss = Rss::watch(server.child.id().unwrap());
     let (c, key, base) = (client(), &keys[0], server.base.clone());
-    let body = json!({"name": "late", "embedding_model": "all-minilm-l6-v2"});
-    let (s, store) = call(&c, &base, key, "POST", "/v1/vector_stores", Some(body)).await;
-    assert_eq!(s, 200, "{store}");
-    let store = store["id"].as_str().unwrap().to_string();
+    let store = create_store(&c, &base, key, "late", "all-minilm-l6-v2").await;
     let started_at = rss.now();
     let largest = json!({"type": "static", "static": {
         "max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048}});

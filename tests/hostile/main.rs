@@ -32,7 +32,7 @@ mod office;
 mod support;
 
 use support::{
-    MIB, Rss, call, client, mib, quantile, same_process_under_a_gibibyte, server,
+    MIB, Rss, call, client, create_store, mib, quantile, same_process_under_a_gibibyte, server,
     upload_and_attach, wait_ended,
 };
 
@@ -44,17 +44,7 @@ async fn memory_bombs_fail_alone_under_a_gibibyte() {
     let rss = Rss::watch(pid);
     let c = client();
     let key = &keys[0];
-    let (s, store) = call(
-        &c,
-        &server.base,
-        key,
-        "POST",
-        "/v1/vector_stores",
-        Some(json!({"name": "bombs", "embedding_model": "potion-base-8m"})),
-    )
-    .await;
-    assert_eq!(s, 200, "{store}");
-    let store = store["id"].as_str().unwrap().to_string();
+    let store = create_store(&c, &server.base, key, "bombs", "potion-base-8m").await;
     let started_at = rss.now();
     let mut zeros = Vec::with_capacity(160_000_001);
     zeros.push(b'[');

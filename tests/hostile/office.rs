@@ -6,11 +6,10 @@
 use std::io::Write;
 use std::time::Instant;
 
-use serde_json::json;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
 use crate::support::{
-    MIB, Rss, call, client, mib, same_process_under_a_gibibyte, server, upload_and_attach,
+    MIB, Rss, client, create_store, mib, same_process_under_a_gibibyte, server, upload_and_attach,
     wait_ended,
 };
 
@@ -113,10 +112,7 @@ async fn office_files_made_to_hurt_fail_alone_and_quickly() {
     let (server, keys) = server("office", &[], &["a"]).await;
     let rss = Rss::watch(server.child.id().unwrap());
     let (c, key, base) = (client(), &keys[0], server.base.clone());
-    let body = json!({"name": "office", "embedding_model": "potion-base-8m"});
-    let (s, store) = call(&c, &base, key, "POST", "/v1/vector_stores", Some(body)).await;
-    assert_eq!(s, 200, "{store}");
-    let store = store["id"].as_str().unwrap().to_string();
+    let store = create_store(&c, &base, key, "office", "potion-base-8m").await;
     let started_at = rss.now();
     let mut ids = Vec::new();
     for (name, data, expected) in crafted() {

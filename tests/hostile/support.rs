@@ -135,6 +135,20 @@ pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values[((values.len() as f64 - 1.0) * q).round() as usize]
 }
 
+/// Creates a vector store named `name` that embeds with `model`; its id.
+pub async fn create_store(
+    c: &reqwest::Client,
+    base: &str,
+    key: &str,
+    name: &str,
+    model: &str,
+) -> String {
+    let body = json!({"name": name, "embedding_model": model});
+    let (s, store) = call(c, base, key, "POST", "/v1/vector_stores", Some(body)).await;
+    assert_eq!(s, 200, "{store}");
+    store["id"].as_str().unwrap().to_string()
+}
+
 /// Uploads `data` as `name` and attaches it to `store`, with `chunking` as its chunking
 /// strategy when given; the file's id.
 pub async fn upload_and_attach(
