@@ -273,7 +273,14 @@ impl UploadService {
             return Err(ServiceError::invalid(Field::PartIds(None), message));
         }
         let file_id = FileService::new_id();
-        let (temp, digest) = self.concatenate(&upload, part_ids, &file_id).await?;
+        let (temp, digest) = match self.concatenate(&upload, part_ids, &file_id).await {
+            Ok(joined) => joined,
+            Err(e) => {
+                // A completion or cancellation at the same time removed the parts: say so.
+                self.open_upload(tenant, id).await?;
+                return Err(e);
+            }
+        };
         if let Some(expected) = expected
             && expected != digest
         {
