@@ -19,4 +19,5 @@ mod raw;
 mod sdk;
 mod search;
 mod tenancy;
+mod uploads;
 mod usage;

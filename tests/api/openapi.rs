@@ -30,6 +30,7 @@ async fn the_document_is_served_without_a_key_and_names_every_surface() {
     for path in [
         "/v1/vector_stores/{id}/search",
         "/v1/files/{id}/content",
+        "/v1/uploads/{upload_id}/parts",
         "/v1/api/collection",
         "/v2/collections/{collection}/search",
         "/health",

@@ -5,6 +5,7 @@ import re
 import typing
 
 import openai.types as ot
+import openai.types.uploads  # noqa: F401 (ot.uploads)
 import openai.types.vector_stores as ovs
 import pydantic
 import pytest
@@ -169,6 +170,10 @@ OPENAI_OBJECTS = [
     ("searchVectorStore", "item", ot.VectorStoreSearchResponse),
     ("retrieveVectorStoreFileContent", "item", ovs.FileContentResponse),
     ("createEmbedding", None, ot.CreateEmbeddingResponse),
+    ("createUpload", None, ot.Upload),
+    ("addUploadPart", None, ot.uploads.UploadPart),
+    ("completeUpload", None, ot.Upload),
+    ("cancelUpload", None, ot.Upload),
 ]
 
 

@@ -22,7 +22,8 @@ use embeddings::{
 use secrecy::{ExposeSecret, SecretString};
 use service::sandbox::Sandbox;
 use service::{
-    AuthService, BlobStore, FileService, IngestService, Ingestor, SearchModels, VectorService,
+    AuthService, BlobStore, FileService, IngestService, Ingestor, SearchModels, UploadService,
+    VectorService,
 };
 use store_core::{Catalog, HybridOptions, StoreRegistry, VectorStore};
 use store_pgvector::PgCatalog;
@@ -206,8 +207,9 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
     let service = VectorService::new(catalog, stores, embedders, hybrid)
         .with_search_models(search_models(settings))
         .with_limits(settings.limits);
+    let uploads = UploadService::new(pg_catalog.clone(), files.clone(), settings.uploads);
     let ingest = IngestService::new(service, files, pg_catalog, sandbox);
-    Ok(AppState::new(ingest, Arc::new(auth)))
+    Ok(AppState::new(ingest, uploads, Arc::new(auth)))
 }
 
 /// The reranker and query rewriter `search` names, reached over HTTP.
@@ -280,7 +282,8 @@ impl Drop for Background {
 const USAGE_RECOUNT_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the background work: ingestion workers and the expiry sweeper (expired files are
-/// deleted, expired collections' chunks freed, every `ingest.expiry_sweep_secs`), and the count
+/// deleted, expired uploads' parts removed, expired collections' chunks freed, every
+/// `ingest.expiry_sweep_secs`), and the count
 /// of usage that writes changed (every 2 s). It runs until
 /// the returned [`Background`] is stopped or dropped.
 pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
@@ -300,6 +303,7 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
         ));
     }
     let files = state.files().clone();
+    let uploads = state.uploads().clone();
     let service = state.vectors().clone();
     let every = Duration::from_secs(settings.ingest.expiry_sweep_secs.max(1));
     let stop = shutdown.clone();
@@ -307,6 +311,12 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
         while !stop.is_cancelled() {
             if let Err(e) = files.sweep_expired().await {
                 tracing::warn!(error = %e, "the file expiry sweep failed");
+            }
+            // Uploads in parts past their expiry, and the parts no pending upload owns.
+            match uploads.sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(uploads = n, "expired uploads and removed their parts"),
+                Err(e) => tracing::warn!(error = %e, "the upload expiry sweep failed"),
             }
             // Texts of files deleted during their extraction, and temporaries of work that
             // stopped, once nothing has written them for a while.

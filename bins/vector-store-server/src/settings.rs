@@ -31,6 +31,8 @@ pub struct Settings {
     #[serde(default)]
     pub chat_models: BTreeMap<String, ChatModelSettings>,
     pub files: FileSettings,
+    /// The bounds of uploads in parts (`/v1/uploads`).
+    pub uploads: service::UploadLimits,
     pub ingest: IngestSettings,
     pub embeddings: EmbeddingSettings,
     pub limits: service::Limits,
@@ -276,6 +278,14 @@ impl Settings {
         if self.limits.max_text_bytes == 0 || self.limits.max_text_bytes > max_text {
             bail!("limits.max_text_bytes must be between 1 and {max_text}");
         }
+        let uploads = &self.uploads;
+        if uploads.max_bytes == 0
+            || uploads.max_part_bytes == 0
+            || uploads.max_parts == 0
+            || uploads.expiry_secs == 0
+        {
+            bail!("uploads: max_bytes, max_part_bytes, max_parts and expiry_secs must be positive");
+        }
         if self.limits.max_query_bytes == 0 || self.limits.max_response_bytes == 0 {
             bail!("limits.max_query_bytes and limits.max_response_bytes must be positive");
         }
@@ -396,6 +406,7 @@ mod tests {
         let s = Settings::load_from(None, env(&[])).unwrap();
         assert_eq!(s.limits, service::Limits::default());
         assert_eq!(s.quotas, store_core::Quotas::default());
+        assert_eq!(s.uploads, service::UploadLimits::default());
         let pgvector: store_pgvector::PgVectorOptions =
             serde_json::from_value(s.storage.pgvector.clone()).unwrap();
         let pgvector_default = store_pgvector::PgVectorOptions::default();

@@ -20,7 +20,7 @@ pub trait Surface: 'static {
     fn param(field: &Field) -> String;
 }
 
-/// The OpenAI surface: `/v1/vector_stores` and `/v1/files`.
+/// The OpenAI surface: `/v1/vector_stores`, `/v1/files` and `/v1/uploads`.
 pub enum OpenAi {}
 /// The platform's collection API under `/v1/api`.
 pub enum Platform {}

@@ -25,6 +25,7 @@ pub mod tags {
     pub const VECTOR_STORE_FILES: &str = "Vector store files";
     pub const FILE_BATCHES: &str = "Vector store file batches";
     pub const FILES: &str = "Files";
+    pub const UPLOADS: &str = "Uploads";
     pub const EMBEDDINGS: &str = "Embeddings";
     /// The platform's collection API (`/v1/api`), under the tag it has always had.
     pub const PLATFORM: &str = "VECTOR_STORE";
@@ -44,10 +45,10 @@ pub const METRICS_TOKEN: &str = "metrics_token";
     info(
         title = "vector-store",
         description = "One HTTP API over pluggable vector-store back-ends (PostgreSQL + pgvector, \
-            Elasticsearch): the OpenAI Vector Stores, Files and Embeddings API under \
-            `/v1/vector_stores`, `/v1/files` and `/v1/embeddings`, the platform's collection API \
-            under `/v1/api`, and the raw `/v2` API with explicit dimensions and caller-supplied \
-            vectors.\n\nEvery error is the OpenAI envelope \
+            Elasticsearch): the OpenAI Vector Stores, Files, Uploads and Embeddings API under \
+            `/v1/vector_stores`, `/v1/files`, `/v1/uploads` and `/v1/embeddings`, the platform's \
+            collection API under `/v1/api`, and the raw `/v2` API with explicit dimensions and \
+            caller-supplied vectors.\n\nEvery error is the OpenAI envelope \
             `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -59,6 +60,10 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         ),
         (name = tags::FILE_BATCHES, description = "OpenAI: several files attached at once."),
         (name = tags::FILES, description = "OpenAI: uploaded files."),
+        (
+            name = tags::UPLOADS,
+            description = "OpenAI: files uploaded in parts, then completed into files."
+        ),
         (
             name = tags::EMBEDDINGS,
             description = "OpenAI: texts embedded with any of the store's models."

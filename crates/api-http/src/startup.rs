@@ -23,7 +23,7 @@ use crate::openapi::DocumentJson;
 use crate::routes;
 use service::{
     AuthMode, AuthService, FileService, InFlight, IngestService, RateLimitStatus, RateLimits,
-    VectorService,
+    UploadService, VectorService,
 };
 
 /// The `[server]` settings; every default is in the binary's `config/default.toml`.
@@ -61,13 +61,23 @@ const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct AppState {
     ingest: IngestService,
+    uploads: UploadService,
     auth: Arc<AuthService>,
 }
 
 impl AppState {
-    /// The state over `ingest` (which holds the vector and file services) and `auth`.
-    pub fn new(ingest: IngestService, auth: Arc<AuthService>) -> Self {
-        Self { ingest, auth }
+    /// The state over `ingest` (which holds the vector and file services), `uploads` and
+    /// `auth`.
+    pub fn new(ingest: IngestService, uploads: UploadService, auth: Arc<AuthService>) -> Self {
+        Self {
+            ingest,
+            uploads,
+            auth,
+        }
+    }
+
+    pub fn uploads(&self) -> &UploadService {
+        &self.uploads
     }
 
     pub fn vectors(&self) -> &VectorService {

@@ -1,5 +1,5 @@
 //! The OpenAI Vector Stores API objects, field for field as the official SDKs type them
-//! (`openai.types.vector_store*`), plus the documented extension fields.
+//! (`openai.types.vector_store*`, `openai.types.upload*`), plus the documented extension fields.
 
 mod attached;
 mod embeddings;
@@ -9,6 +9,7 @@ mod search;
 mod stores;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
 pub use attached::*;
 pub use embeddings::*;
@@ -16,3 +17,4 @@ pub use files::*;
 pub use lists::*;
 pub use search::*;
 pub use stores::*;
+pub use uploads::*;

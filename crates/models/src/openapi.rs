@@ -214,6 +214,8 @@ pub(crate) mod object {
         deleted => [VECTOR_STORE_DELETED, VECTOR_STORE_FILE_DELETED, FILE, COLLECTION_DELETED];
         search_results_page => [SEARCH_RESULTS_PAGE];
         file => [FILE];
+        upload => [UPLOAD];
+        upload_part => [UPLOAD_PART];
         vector_store_file => [VECTOR_STORE_FILE];
         files_batch => [FILES_BATCH];
         file_content_page => [FILE_CONTENT_PAGE];

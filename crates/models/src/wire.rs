@@ -6,6 +6,8 @@ pub mod object {
     pub const LIST: &str = "list";
     pub const TEXT: &str = "text";
     pub const FILE: &str = "file";
+    pub const UPLOAD: &str = "upload";
+    pub const UPLOAD_PART: &str = "upload.part";
     pub const VECTOR_STORE: &str = "vector_store";
     pub const VECTOR_STORE_DELETED: &str = "vector_store.deleted";
     pub const VECTOR_STORE_FILE: &str = "vector_store.file";

@@ -9,14 +9,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use models::openai::FILE_PURPOSES;
 use store_core::{
     Field, FileCatalog, FileExpiryPart, FilePage, FileRecord, StoreError, Tenant, now_unix,
 };
-use tokio::io::AsyncWriteExt;
 
 use crate::error::ServiceError;
+
+mod temp;
+
+pub use temp::TempBlob;
+pub(crate) use temp::sync_dir;
 
 /// Files on local disk, one per id.
 #[derive(Debug, Clone)]
@@ -24,15 +28,8 @@ pub struct BlobStore {
     dir: PathBuf,
 }
 
-fn io_error(what: &str, e: std::io::Error) -> ServiceError {
+pub(crate) fn io_error(what: &str, e: std::io::Error) -> ServiceError {
     StoreError::internal(what.to_string(), e).into()
-}
-
-/// Makes renames in `dir` durable.
-async fn sync_dir(dir: &Path) {
-    if let Ok(dir) = tokio::fs::File::open(dir).await {
-        let _ = dir.sync_all().await;
-    }
 }
 
 /// Temporaries are `.{id}.part`.
@@ -45,6 +42,11 @@ impl BlobStore {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         Ok(Self { dir })
+    }
+
+    /// The directory the files are kept in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn path(&self, id: &str) -> PathBuf {
@@ -66,12 +68,7 @@ impl BlobStore {
 
     /// The temporary `.{name}.part`, renamed to `target` when committed.
     fn temporary(&self, name: &str, target: PathBuf) -> TempBlob {
-        TempBlob {
-            path: self.temp_path(name),
-            target,
-            dir: self.dir.clone(),
-            done: false,
-        }
+        TempBlob::new(self.temp_path(name), target, self.dir.clone())
     }
 
     pub async fn open(&self, id: &str) -> Result<tokio::fs::File, ServiceError> {
@@ -197,7 +194,9 @@ impl BlobStore {
             .map_err(|e| io_error("could not list the files directory", e))?
         {
             let name = entry.file_name();
-            if let Some(name) = name.to_str().and_then(&pick) {
+            // Directories (the parts of uploads in progress) are not files' bytes.
+            let is_file = entry.file_type().await.is_ok_and(|t| t.is_file());
+            if is_file && let Some(name) = name.to_str().and_then(&pick) {
                 let age = entry
                     .metadata()
                     .await
@@ -209,79 +208,6 @@ impl BlobStore {
             }
         }
         Ok(picked)
-    }
-}
-
-/// A blob being received; removed on drop unless [`TempBlob::commit`]ted.
-#[derive(Debug)]
-pub struct TempBlob {
-    path: PathBuf,
-    target: PathBuf,
-    dir: PathBuf,
-    done: bool,
-}
-
-impl TempBlob {
-    /// Streams `body` in and syncs it; more than `max` bytes is 413.
-    pub async fn write<S, B, E>(&mut self, mut body: S, max: u64) -> Result<u64, ServiceError>
-    where
-        S: Stream<Item = Result<B, E>> + Unpin,
-        B: AsRef<[u8]>,
-        E: std::fmt::Display,
-    {
-        let mut file = tokio::fs::File::create(&self.path)
-            .await
-            .map_err(|e| io_error("could not create the file", e))?;
-        let mut n: u64 = 0;
-        while let Some(part) = body.next().await {
-            let part = part.map_err(|e| {
-                ServiceError::invalid(Field::File, format!("the upload broke off: {e}"))
-            })?;
-            let bytes = part.as_ref();
-            n += bytes.len() as u64;
-            if n > max {
-                return Err(ServiceError::TooLarge(format!(
-                    "the file is larger than the upload limit of {max} bytes"
-                )));
-            }
-            file.write_all(bytes)
-                .await
-                .map_err(|e| io_error("could not write the file", e))?;
-        }
-        file.sync_all()
-            .await
-            .map_err(|e| io_error("could not sync the file", e))?;
-        Ok(n)
-    }
-
-    /// Renames the temporary to its final name, durably. (Done already by a start-up sweep of
-    /// another instance sharing the directory counts as done.)
-    pub async fn commit(mut self) -> Result<(), ServiceError> {
-        match tokio::fs::rename(&self.path, &self.target).await {
-            Ok(()) => {}
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && tokio::fs::try_exists(&self.target).await.unwrap_or(false) => {}
-            Err(e) => return Err(io_error("could not store the file", e)),
-        }
-        self.done = true;
-        sync_dir(&self.dir).await;
-        Ok(())
-    }
-}
-
-impl TempBlob {
-    /// Leaves the temporary where it is.
-    fn keep(mut self) {
-        self.done = true;
-    }
-}
-
-impl Drop for TempBlob {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.path);
-        }
     }
 }
 
@@ -321,7 +247,7 @@ impl FileService {
     }
 
     /// Refuses when the files disk has less than the watermark free.
-    async fn check_free_space(&self) -> Result<(), ServiceError> {
+    pub(crate) async fn check_free_space(&self) -> Result<(), ServiceError> {
         if self.min_free == 0 {
             return Ok(());
         }
@@ -471,34 +397,8 @@ impl FileService {
         let purpose = meta
             .purpose
             .ok_or_else(|| ServiceError::invalid(Field::Purpose, "'purpose' is required"))?;
-        if !FILE_PURPOSES.contains(&purpose.as_str()) {
-            return Err(ServiceError::invalid(
-                Field::Purpose,
-                format!(
-                    "unknown purpose '{purpose}'; expected one of {}",
-                    FILE_PURPOSES.join(", ")
-                ),
-            ));
-        }
-        let filename = meta
-            .filename
-            .map(|f| {
-                f.rsplit(['/', '\\'])
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string()
-            })
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| {
-                ServiceError::invalid(Field::File, "the 'file' part needs a filename")
-            })?;
-        if filename.chars().count() > 255 {
-            return Err(ServiceError::invalid(
-                Field::File,
-                "filenames are at most 255 characters",
-            ));
-        }
+        check_purpose(&purpose)?;
+        let filename = clean_filename(meta.filename.as_deref().unwrap_or_default(), Field::File)?;
         let created_at = now_unix();
         let expires_at = match (
             meta.expires_anchor.as_deref(),
@@ -576,6 +476,30 @@ impl FileService {
         }
         Ok(expired.len())
     }
+}
+
+/// Refuses a purpose the Files API does not take.
+pub(crate) fn check_purpose(purpose: &str) -> Result<(), ServiceError> {
+    if FILE_PURPOSES.contains(&purpose) {
+        return Ok(());
+    }
+    let expected = FILE_PURPOSES.join(", ");
+    let message = format!("unknown purpose '{purpose}'; expected one of {expected}");
+    Err(ServiceError::invalid(Field::Purpose, message))
+}
+
+/// A filename without the path it may come with; refused (as `field`) when empty or longer
+/// than 255 characters.
+pub(crate) fn clean_filename(name: &str, field: Field) -> Result<String, ServiceError> {
+    let name = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid(field, "a filename is required"));
+    }
+    if name.chars().count() > 255 {
+        let message = "filenames are at most 255 characters";
+        return Err(ServiceError::invalid(field, message));
+    }
+    Ok(name.to_string())
 }
 
 /// The bytes free to this process on the disk of `dir`.

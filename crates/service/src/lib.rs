@@ -3,6 +3,7 @@
 //! - [`VectorService`]: collections with their embedding model, documents, search (vector,
 //!   keyword, hybrid), expiry and readiness, and each collection's file counts and usage;
 //! - [`FileService`] and [`BlobStore`]: uploaded files and their bytes;
+//! - [`UploadService`]: uploads in parts, completed into files;
 //! - [`IngestService`] and [`Ingestor`]: files attached to vector stores, as durable jobs that
 //!   workers claim, extract ([`text`] and [`office`], in the [`sandbox`]), chunk, embed and
 //!   store;
@@ -25,6 +26,7 @@ mod rate_limit;
 mod records;
 pub mod sandbox;
 pub mod text;
+mod uploads;
 mod usage;
 mod vectors;
 
@@ -39,9 +41,11 @@ pub use records::RECORD_TTL;
 /// surface depends on this crate (and `models`) alone, never on the storage contract.
 pub use store_core::{
     ApiKeyRecord, AttachedFile, AttachedPage, Batch, CollectionRecord, CollectionUpdate, FilePage,
-    FileRecord, FileStatus, Hit, PageOrder, PageRequest, StatusCounts, StoredChunk, Tenant,
+    FileRecord, FileStatus, Hit, PageOrder, PageRequest, PartRecord, StatusCounts, StoredChunk,
+    Tenant, UploadRecord, UploadStatus,
 };
 pub use store_core::{DocumentPart, Field, FileExpiryPart};
+pub use uploads::{EXPIRES_AFTER_SECS, NewUpload, UploadLimits, UploadService};
 pub use usage::RECOUNT_INTERVAL_SECS;
 pub use vectors::{
     CreateCollectionInput, CreateStoreInput, DocumentInput, EmbedInput, Embedded, Limits,

@@ -62,6 +62,20 @@ pub enum Field {
     Input(Option<usize>),
     /// The dimension an embeddings request asks for.
     Dimensions,
+    /// The size an upload in parts declares.
+    UploadBytes,
+    /// The name of the file an upload in parts makes.
+    Filename,
+    /// The MIME type of an upload in parts.
+    MimeType,
+    /// The expiry of an upload in parts (a JSON object, unlike [`Field::FileExpiresAfter`]).
+    UploadExpiresAfter(FileExpiryPart),
+    /// The bytes of one part of an upload.
+    PartData,
+    /// The parts an upload is completed with, as a whole or one by position.
+    PartIds(Option<usize>),
+    /// The MD5 checksum an upload is completed with.
+    Md5,
 }
 
 /// A field of one document (or chunk).
@@ -135,6 +149,16 @@ impl Field {
             Field::Input(None) => "input".into(),
             Field::Input(Some(i)) => format!("input[{i}]"),
             Field::Dimensions => "dimensions".into(),
+            Field::UploadBytes => "bytes".into(),
+            Field::Filename => "filename".into(),
+            Field::MimeType => "mime_type".into(),
+            Field::UploadExpiresAfter(FileExpiryPart::Both) => "expires_after".into(),
+            Field::UploadExpiresAfter(FileExpiryPart::Anchor) => "expires_after.anchor".into(),
+            Field::UploadExpiresAfter(FileExpiryPart::Seconds) => "expires_after.seconds".into(),
+            Field::PartData => "data".into(),
+            Field::PartIds(None) => "part_ids".into(),
+            Field::PartIds(Some(i)) => format!("part_ids[{i}]"),
+            Field::Md5 => "md5".into(),
         }
     }
 }
@@ -166,6 +190,11 @@ mod tests {
                 Field::FileExpiresAfter(FileExpiryPart::Seconds),
                 "expires_after[seconds]",
             ),
+            (
+                Field::UploadExpiresAfter(FileExpiryPart::Seconds),
+                "expires_after.seconds",
+            ),
+            (Field::PartIds(Some(3)), "part_ids[3]"),
             (
                 Field::Setting("storage.elasticsearch.url".into()),
                 "storage.elasticsearch.url",

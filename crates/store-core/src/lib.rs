@@ -7,6 +7,7 @@
 //!   collection lives on;
 //! - [`StoreRegistry`]: the back-ends compiled into a binary, keyed by name, built once, each
 //!   counted and timed ([`metrics`]);
+//! - [`UploadCatalog`]: uploads in parts and their parts' records;
 //! - [`StoreError`] with its transport-free [`ErrorKind`].
 //!
 //! Features: `testkit` (the conformance suite every back-end runs against its real server),
@@ -28,6 +29,7 @@ pub mod registry;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod uploads;
 
 pub use catalog::{
     ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, NewCollection,
@@ -48,6 +50,7 @@ pub use store::{
     Chunk, CollectionSpec, Fusion, Hit, HitSource, HybridOptions, MAX_K, PhysicalName, SearchQuery,
     SearchRequest, StoredChunk, VectorStore, check_vector, last_of_each_id, run_search,
 };
+pub use uploads::{PartBounds, PartRecord, UploadCatalog, UploadRecord, UploadStatus};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use catalog::MockCatalog;
@@ -57,6 +60,8 @@ pub use files::MockFileCatalog;
 pub use ingest::MockIngestCatalog;
 #[cfg(any(test, feature = "mocks"))]
 pub use store::MockVectorStore;
+#[cfg(any(test, feature = "mocks"))]
+pub use uploads::MockUploadCatalog;
 
 /// Seconds since the Unix epoch, as every stored timestamp is kept.
 pub fn now_unix() -> i64 {

@@ -3,7 +3,7 @@
 //! - [`PgVectorStore`]: one table per collection in the `vectors` schema, with an HNSW index
 //!   (cosine), a stored `tsvector` with a GIN index for keyword search, and JSONB attributes
 //!   (GIN) that filters compile to, always with bound parameters;
-//! - [`PgCatalog`]: tenants, API keys (SHA-256 only) and collection records;
+//! - [`PgCatalog`]: tenants, API keys (SHA-256 only), collection records, files and uploads;
 //! - [`connect`] (a deadpool pool over diesel-async) and [`migrate`] (embedded migrations).
 //!
 //! No features.
@@ -21,6 +21,7 @@ mod quota;
 mod sql;
 mod stats;
 mod store;
+mod uploads;
 
 pub use catalog::PgCatalog;
 pub use filter::{Bind, SqlFilter, compile_filter};

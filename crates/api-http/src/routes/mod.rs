@@ -7,6 +7,7 @@ pub mod keys;
 pub mod openai;
 pub mod platform;
 pub mod raw;
+pub mod uploads;
 pub mod vector_store_files;
 
 use std::future::Future;
@@ -296,6 +297,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .configure(vector_store_files::configure),
         )
         .configure(files::configure)
+        .configure(uploads::configure)
         .configure(embeddings::configure)
         .configure(raw::configure);
 }

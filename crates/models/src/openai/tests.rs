@@ -117,3 +117,38 @@ fn list_limits_are_one_to_a_hundred() {
     };
     assert_eq!(first_error(&q.validate().unwrap_err()).0, "limit");
 }
+
+#[test]
+fn an_upload_has_openai_s_shape_and_its_requests_take_nothing_more() {
+    let upload = Upload {
+        id: "upload_1".into(),
+        object: "upload".into(),
+        bytes: 3,
+        created_at: 1,
+        expires_at: 3601,
+        filename: "a.txt".into(),
+        purpose: "assistants".into(),
+        status: UploadStatus::Pending,
+        file: None,
+    };
+    let json = serde_json::to_value(&upload).unwrap();
+    assert_eq!(json["status"], "pending");
+    assert!(json["file"].is_null() && json.as_object().unwrap().contains_key("file"));
+    let create: CreateUpload = serde_json::from_value(json!({
+        "bytes": 3, "filename": "a.txt", "mime_type": "text/plain", "purpose": "assistants",
+        "expires_after": {"anchor": "created_at", "seconds": 3600}
+    }))
+    .unwrap();
+    assert_eq!(create.expires_after.unwrap().seconds, 3600);
+    for bad in [
+        json!({"bytes": 3, "filename": "a", "mime_type": "text/plain", "purpose": "x", "n": 1}),
+        json!({"bytes": -1, "filename": "a", "mime_type": "text/plain", "purpose": "x"}),
+    ] {
+        assert!(
+            serde_json::from_value::<CreateUpload>(bad.clone()).is_err(),
+            "{bad}"
+        );
+    }
+    let complete: CompleteUpload = serde_json::from_value(json!({"part_ids": ["part_1"]})).unwrap();
+    assert!(complete.validate().is_ok() && complete.md5.is_none());
+}
