@@ -287,6 +287,31 @@ pub fn payload_config(limit: usize) -> web::PayloadConfig {
     web::PayloadConfig::new(limit)
 }
 
+/// The form of a `multipart/form-data` body, read part by part; any other body is 400, the
+/// message naming the `parts` the route expects.
+pub fn multipart_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    parts: &str,
+) -> Result<actix_multipart::Multipart, ApiError> {
+    let is_multipart = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::invalid_body(format!(
+            "expected Content-Type: multipart/form-data with {parts}"
+        )));
+    }
+    Ok(actix_multipart::Multipart::new(req.headers(), payload))
+}
+
+/// A form that breaks off or is not well-formed, as a 400.
+pub fn malformed(e: actix_multipart::MultipartError) -> ApiError {
+    ApiError::invalid_body(format!("malformed multipart body: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

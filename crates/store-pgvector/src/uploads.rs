@@ -131,6 +131,14 @@ fn records(rows: Vec<UploadRow>) -> StoreResult<Vec<UploadRecord>> {
     rows.into_iter().map(UploadRecord::try_from).collect()
 }
 
+/// The upload `id` the rows hold, or not found.
+fn one_upload(rows: Vec<UploadRow>, id: &str) -> StoreResult<UploadRecord> {
+    records(rows)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::not_found("upload", id))
+}
+
 /// Locks the tenant's upload `id` for the rest of the transaction and reads it; not found
 /// when the tenant has none such.
 async fn lock_upload(
@@ -145,11 +153,7 @@ async fn lock_upload(
     .bind::<Text, _>(id.to_string())
     .load(c)
     .await?;
-    let upload = records(rows)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| StoreError::not_found("upload", id))?;
-    Ok(upload)
+    Ok(one_upload(rows, id)?)
 }
 
 /// Refuses an upload that is no longer pending.
@@ -183,11 +187,7 @@ async fn finish(
     .bind::<Nullable<Text>, _>(file_id)
     .load(c)
     .await?;
-    let upload = records(rows)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| StoreError::not_found("upload", id))?;
-    Ok(upload)
+    Ok(one_upload(rows, id)?)
 }
 
 #[async_trait]
@@ -224,10 +224,7 @@ impl UploadCatalog for PgCatalog {
         .load(&mut conn)
         .await
         .map_err(error::db)?;
-        records(rows)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::not_found("upload", id))
+        one_upload(rows, id)
     }
 
     async fn insert_part(

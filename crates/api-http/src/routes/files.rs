@@ -1,7 +1,6 @@
 //! The OpenAI Files API under `/v1/files`: multipart uploads streamed to disk.
 
-use actix_multipart::Multipart;
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
@@ -9,7 +8,7 @@ use service::{FilePage, FileRecord};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
-use crate::extract::ValidQuery;
+use crate::extract::{ValidQuery, malformed, multipart_form};
 use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, page_order};
 use crate::startup::AppState;
@@ -94,20 +93,7 @@ async fn read_upload(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(Option<(TempBlob, u64)>, UploadMeta), ApiError> {
-    let is_multipart = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
-    if !is_multipart {
-        return Err(ApiError::invalid_body(
-            "expected Content-Type: multipart/form-data with 'file' and 'purpose' parts",
-        ));
-    }
-    let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::invalid_body(format!("malformed multipart body: {e}"))
-    };
-    let mut form = Multipart::new(req.headers(), payload);
+    let mut form = multipart_form(req, payload, "'file' and 'purpose' parts")?;
     let mut meta = UploadMeta::default();
     let mut received = None;
     while let Some(field) = form.next().await {

@@ -1,8 +1,6 @@
 //! The OpenAI Uploads API under `/v1/uploads`: a file sent in parts (each streamed to disk),
 //! then completed into an ordinary file.
 
-use actix_multipart::Multipart;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use models::openai::{CompleteUpload, CreateUpload, Upload, UploadPart, UploadStatus};
@@ -10,7 +8,7 @@ use service::{FileRecord, NewUpload, PartRecord, Tenant, UploadRecord, UploadSer
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, malformed, multipart_form};
 use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
 use crate::routes::Caller;
 use crate::routes::files::file_object;
@@ -126,20 +124,7 @@ async fn read_part(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<PartRecord, ApiError> {
-    let is_multipart = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
-    if !is_multipart {
-        return Err(ApiError::invalid_body(
-            "expected Content-Type: multipart/form-data with a 'data' part",
-        ));
-    }
-    let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::invalid_body(format!("malformed multipart body: {e}"))
-    };
-    let mut form = Multipart::new(req.headers(), payload);
+    let mut form = multipart_form(req, payload, "a 'data' part")?;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(malformed)?;
         let name = field
