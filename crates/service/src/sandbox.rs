@@ -78,6 +78,14 @@ impl Sandbox {
         // The child's text is held to the limit as it is read; a text format's text is no
         // longer than its bytes, held to the limit here.
         if text::needs_parser(filename) {
+            // The parser holds the file whole: one larger than half its memory cannot be read.
+            let most = self.memory_bytes / 2;
+            if size > most {
+                return Err(Failure::Invalid(format!(
+                    "'{filename}' is {size} bytes; a file its parser reads may be at most {most} \
+                     (half of ingest.extract.memory_limit_mib)"
+                )));
+            }
             return self.run_child(filename, input).await;
         }
         if size > self.max_text_bytes as u64 {
@@ -443,6 +451,22 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(&e, Failure::Invalid(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_file_larger_than_half_the_parsers_memory_is_refused_unread() {
+        // The size alone decides: the sandbox's 1 GiB takes a file of 512 MiB, not one more.
+        let s = sandbox("cat");
+        let half = 512 * 1024 * 1024;
+        let e = s
+            .extract("big.docx", &b"ok"[..], half + 1)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Failure::Invalid(m) if m.contains(&format!("at most {half}"))),
+            "{e:?}"
+        );
+        assert_eq!(s.extract("a.pdf", &b"ok"[..], half).await.unwrap(), "ok");
     }
 
     #[tokio::test]
