@@ -187,8 +187,8 @@ impl<'a> Package<'a> {
         }))
     }
 
-    /// The relationships of the part at `path`: (type's last segment, resolved target) in
-    /// document order, internal targets only.
+    /// The relationships of the part at `path` (`""`: the package's own), as (id, type's last
+    /// segment, target resolved to a part path), in document order, internal targets only.
     pub(crate) fn relationships(
         &mut self,
         path: &str,
