@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use store_core::{FileCatalog, FilePage, FileRecord, PageOrder, Quota, StoreResult};
 
 use crate::PgCatalog;
@@ -43,6 +43,26 @@ impl From<FileRow> for FileRecord {
 
 const COLUMNS: &str = "id, tenant_id, filename, bytes, purpose, created_at, expires_at";
 
+/// Writes the file's row (its bytes count in its tenant's holdings through a trigger); the
+/// caller has checked the quotas in the same transaction.
+pub(crate) async fn insert_row(
+    c: &mut AsyncPgConnection,
+    f: &FileRecord,
+) -> Result<usize, diesel::result::Error> {
+    diesel::sql_query(format!(
+        "INSERT INTO files ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind::<Text, _>(f.id.clone())
+    .bind::<Text, _>(f.tenant_id.clone())
+    .bind::<Text, _>(f.filename.clone())
+    .bind::<BigInt, _>(i64::try_from(f.bytes).unwrap_or(i64::MAX))
+    .bind::<Text, _>(f.purpose.clone())
+    .bind::<BigInt, _>(f.created_at)
+    .bind::<Nullable<BigInt>, _>(f.expires_at)
+    .execute(c)
+    .await
+}
+
 #[async_trait]
 impl FileCatalog for PgCatalog {
     async fn insert_file(&self, f: FileRecord) -> StoreResult<FileRecord> {
@@ -57,18 +77,7 @@ impl FileCatalog for PgCatalog {
                 Quota::FileBytes,
                 held.file_bytes.saturating_add(bytes),
             )?;
-            diesel::sql_query(format!(
-                "INSERT INTO files ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ))
-            .bind::<Text, _>(f.id.clone())
-            .bind::<Text, _>(f.tenant_id.clone())
-            .bind::<Text, _>(f.filename.clone())
-            .bind::<BigInt, _>(bytes)
-            .bind::<Text, _>(f.purpose.clone())
-            .bind::<BigInt, _>(f.created_at)
-            .bind::<Nullable<BigInt>, _>(f.expires_at)
-            .execute(c)
-            .await?;
+            insert_row(c, &f).await?;
             Ok::<_, quota::Refusal>(())
         })
         .await

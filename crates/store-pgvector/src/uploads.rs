@@ -324,19 +324,7 @@ impl UploadCatalog for PgCatalog {
             quota::check(&quotas, Quota::Files, holdings.files + 1)?;
             // The parts' bytes leave the tenant's count as the file's come in.
             let upload = finish(c, id, UploadStatus::Completed, Some(f.id.clone())).await?;
-            diesel::sql_query(
-                "INSERT INTO files (id, tenant_id, filename, bytes, purpose, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind::<Text, _>(f.id.clone())
-            .bind::<Text, _>(f.tenant_id.clone())
-            .bind::<Text, _>(f.filename.clone())
-            .bind::<BigInt, _>(bigint(f.bytes))
-            .bind::<Text, _>(f.purpose.clone())
-            .bind::<BigInt, _>(f.created_at)
-            .bind::<Nullable<BigInt>, _>(f.expires_at)
-            .execute(c)
-            .await?;
+            crate::files::insert_row(c, &f).await?;
             Ok::<_, Failed>(upload)
         })
         .await
