@@ -186,3 +186,58 @@ async fn while_the_cluster_is_unreachable_ready_and_its_collections_are_503_and_
         "the refused write changed nothing"
     );
 }
+
+/// A server that answers every request with `root` (200, as an Elasticsearch node would).
+async fn canned_cluster(root: serde_json::Value) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = root.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: \
+                 Elasticsearch\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_cluster_the_back_end_cannot_use_stops_the_start_in_one_line() {
+    let elasticsearch = |number: &str| {
+        json!({"version": {"number": number, "build_flavor": "default"},
+               "tagline": "You Know, for Search"})
+    };
+    let opensearch = json!({"version": {"distribution": "opensearch", "number": "2.17.0"},
+                            "tagline": "The OpenSearch Project: https://opensearch.org/"});
+    let cases = [
+        (elasticsearch("7.17.24"), "Elasticsearch 7.17.24"),
+        (elasticsearch("8.3.3"), "Elasticsearch 8.3.3"),
+        (opensearch, "opensearch 2.17.0, not Elasticsearch"),
+    ];
+    for (root, expected) in cases {
+        let mut settings = test_settings();
+        settings.storage.elasticsearch = json!({"url": canned_cluster(root).await});
+        settings.storage.default_backend = "pgvector".into();
+        let embedders = vector_store_server::embedders(&settings)
+            .await
+            .expect("the built-in model loads");
+        let Err(e) = vector_store_server::state(&settings, embedders).await else {
+            panic!("a service started on an unusable cluster ({expected})");
+        };
+        let line = format!("{e:#}");
+        assert!(
+            line.contains(expected) && line.contains("needs Elasticsearch 8.4 or later"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+}

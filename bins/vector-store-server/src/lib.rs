@@ -119,7 +119,8 @@ pub async fn stores(
 }
 
 /// The Elasticsearch back-end when a cluster is configured. A cluster that does not answer yet
-/// is not fatal: `/ready` reports it and requests recover when it answers.
+/// is not fatal (`/ready` reports it and requests recover when it answers); one that answers and
+/// cannot be used (not Elasticsearch, or a version outside 8.4–9.x) stops the start.
 #[cfg(feature = "elastic")]
 async fn elastic_store(settings: &Settings) -> anyhow::Result<Option<store_elastic::ElasticStore>> {
     let options: store_elastic::ElasticOptions = if settings.storage.elasticsearch.is_null() {
@@ -133,8 +134,10 @@ async fn elastic_store(settings: &Settings) -> anyhow::Result<Option<store_elast
     }
     let store = store_elastic::ElasticStore::new(options)
         .map_err(|e| anyhow::anyhow!("invalid storage.elasticsearch options: {e}"))?;
-    if let Err(e) = store.ping().await {
-        tracing::warn!(error = %e, "the Elasticsearch cluster does not answer yet");
+    match store.probe().await {
+        Ok(_) => {}
+        Err(e @ store_elastic::ProbeError::Unsupported(_)) => return Err(e.into()),
+        Err(e) => tracing::warn!(error = %e, "the Elasticsearch cluster does not answer yet"),
     }
     Ok(Some(store))
 }

@@ -9,10 +9,15 @@
 //!   store;
 //! - attribute numbers are of magnitude at most [`MAX_NUMBER`] (1e308), which PostgreSQL's
 //!   `jsonb` hands back as a decimal that still reads as a 64-bit float;
-//! - attribute string values are at most [`MAX_ATTRIBUTE_STRING_CHARS`] characters: the longest
-//!   keyword Elasticsearch indexes (`ignore_above`), so a filter finds them on every back-end;
+//! - attribute string values are at most [`MAX_ATTRIBUTE_STRING_UNITS`] UTF-16 code units: the
+//!   longest keyword Elasticsearch indexes (`ignore_above` counts UTF-16 units, so a character
+//!   outside the Basic Multilingual Plane, like most emoji, counts two), so a filter finds them
+//!   on every back-end;
 //! - one collection's chunks use at most [`MAX_ATTRIBUTE_KEYS`] distinct attribute keys (the
-//!   catalog counts them before a write reaches the back-end).
+//!   catalog counts them before a write reaches the back-end);
+//! - a keyword search reads the first [`MAX_KEYWORD_TERMS`] words of its query
+//!   ([`keyword_terms`]): Elasticsearch makes a clause of each word and refuses a query past
+//!   1,024 clauses, filters included.
 
 use serde_json::{Map, Value};
 
@@ -28,12 +33,33 @@ pub const MAX_ID_BYTES: usize = 512;
 pub const MAX_TEXT_BYTES: usize = 524_288;
 /// The default limit on one chunk's (or document's) text.
 pub const DEFAULT_TEXT_BYTES: usize = 262_144;
-/// The longest attribute string value, in characters.
-pub const MAX_ATTRIBUTE_STRING_CHARS: usize = 8191;
+/// The longest attribute string value, in UTF-16 code units.
+pub const MAX_ATTRIBUTE_STRING_UNITS: usize = 8191;
 /// The most distinct attribute keys one collection's chunks may use, on every back-end
 /// (Elasticsearch maps each key to up to three fields of the index, under its 10,000-field
 /// limit).
 pub const MAX_ATTRIBUTE_KEYS: usize = 1000;
+
+/// The most words a keyword search reads from its query.
+pub const MAX_KEYWORD_TERMS: usize = 256;
+
+/// `text` up to the end of its [`MAX_KEYWORD_TERMS`]th word (a word being a run of letters and
+/// digits, as the analyzers of both back-ends split them), unchanged when it has no more.
+pub fn keyword_terms(text: &str) -> &str {
+    let mut words = 0;
+    let mut in_word = false;
+    for (at, c) in text.char_indices() {
+        let letter = c.is_alphanumeric();
+        if in_word && !letter {
+            words += 1;
+            if words == MAX_KEYWORD_TERMS {
+                return &text[..at];
+            }
+        }
+        in_word = letter;
+    }
+    text
+}
 
 /// Which limit a chunk broke, and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,10 +104,14 @@ fn attribute_value(v: &Value) -> Result<(), LimitExceeded> {
     match v {
         Value::String(s) => {
             no_nul(DocumentPart::Attributes, s)?;
-            if s.chars().count() > MAX_ATTRIBUTE_STRING_CHARS {
+            if s.encode_utf16().count() > MAX_ATTRIBUTE_STRING_UNITS {
                 return Err(exceeded(
                     DocumentPart::Attributes,
-                    format!("strings are at most {MAX_ATTRIBUTE_STRING_CHARS} characters"),
+                    format!(
+                        "strings are at most {MAX_ATTRIBUTE_STRING_UNITS} UTF-16 code units (a \
+                         character outside the Basic Multilingual Plane, like most emoji, \
+                         counts two)"
+                    ),
                 ));
             }
             Ok(())
@@ -217,10 +247,30 @@ mod tests {
     }
 
     #[test]
+    fn a_keyword_query_keeps_its_first_words_cut_between_characters() {
+        assert_eq!(keyword_terms(""), "");
+        assert_eq!(keyword_terms("a fox, a cat!"), "a fox, a cat!");
+        let many: Vec<String> = (0..MAX_KEYWORD_TERMS + 10)
+            .map(|i| format!("é{i}"))
+            .collect();
+        let joined = many.join("—");
+        assert_eq!(keyword_terms(&joined), many[..MAX_KEYWORD_TERMS].join("—"));
+        let exact = many[..MAX_KEYWORD_TERMS].join(" ");
+        assert_eq!(keyword_terms(&exact), exact);
+        let emoji = "😀 ".repeat(1000);
+        assert_eq!(keyword_terms(&emoji), emoji, "no letters, no words");
+    }
+
+    #[test]
     fn attribute_strings_are_bounded_like_a_keyword() {
-        let ok = "é".repeat(MAX_ATTRIBUTE_STRING_CHARS);
+        let ok = "é".repeat(MAX_ATTRIBUTE_STRING_UNITS);
         assert!(check("a", "t", json!({ "k": ok })).is_ok());
-        let long = "e".repeat(MAX_ATTRIBUTE_STRING_CHARS + 1);
+        let long = "e".repeat(MAX_ATTRIBUTE_STRING_UNITS + 1);
         assert!(check("a", "t", json!({ "k": long })).is_err());
+        // Elasticsearch's `ignore_above` counts UTF-16 units: an emoji is two.
+        let emoji = |n: usize| json!({ "k": format!("{}v", "😀".repeat(n)) });
+        assert!(check("a", "t", emoji(MAX_ATTRIBUTE_STRING_UNITS / 2)).is_ok());
+        let e = check("a", "t", emoji(MAX_ATTRIBUTE_STRING_UNITS / 2 + 1)).unwrap_err();
+        assert!(e.message.contains("UTF-16"), "{e}");
     }
 }

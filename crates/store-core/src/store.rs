@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::error::StoreResult;
 use crate::filter::Filter;
 pub use crate::fusion::{Fusion, HybridOptions};
+use crate::limits::keyword_terms;
 
 /// A collection as a back-end sees it: its physical name (lowercase ASCII letters, digits and
 /// `_`, unique across tenants) and the dimension of its vectors.
@@ -263,7 +264,9 @@ pub async fn run_search<S: HitSource + ?Sized>(
             k,
         )),
         SearchQuery::Keyword(text) => Ok(threshold_and_k(
-            source.keyword_hits(collection, text, filter, k).await?,
+            source
+                .keyword_hits(collection, keyword_terms(text), filter, k)
+                .await?,
             threshold,
             k,
         )),
@@ -271,7 +274,7 @@ pub async fn run_search<S: HitSource + ?Sized>(
             let depth = HybridOptions::depth(k);
             let (by_vector, by_keyword) = futures::try_join!(
                 source.vector_hits(collection, vector, filter, depth),
-                source.keyword_hits(collection, text, filter, depth)
+                source.keyword_hits(collection, keyword_terms(text), filter, depth)
             )?;
             Ok(request
                 .hybrid

@@ -10,10 +10,13 @@
 //! - vector search is the top-level `knn` option with the filter inside it, keyword search a
 //!   `match`, hybrid search both of them fused by reciprocal rank on this side (no licensed
 //!   feature needed), with the same 0..1 scores as every back-end;
+//! - [`cluster`]: the capability probe's reading of `GET /` (version, Serverless), which decides
+//!   what index creation sends and refuses clusters the back-end cannot use;
 //! - [`ElasticOptions`]: connection and index settings (`VECTOR_STORE__STORAGE__ELASTICSEARCH__*`).
 //!
 //! No features.
 
+pub mod cluster;
 mod error;
 pub mod mapping;
 mod options;
@@ -21,4 +24,4 @@ pub mod query;
 mod store;
 
 pub use options::ElasticOptions;
-pub use store::ElasticStore;
+pub use store::{ElasticStore, ProbeError};

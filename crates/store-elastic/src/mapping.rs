@@ -12,9 +12,6 @@ use store_core::{Chunk, CollectionSpec, PhysicalName, StoredChunk};
 
 use crate::options::ElasticOptions;
 
-/// Largest dimension of an indexed `dense_vector`.
-pub const MAX_DIMENSION: usize = 4096;
-
 /// Longest string attribute that is indexed for filters (longer ones are kept, not filterable).
 pub const MAX_KEYWORD_LENGTH: usize = 8191;
 
@@ -67,22 +64,23 @@ pub fn attr_field(kind: AttrType, key: &str) -> String {
     format!("attr.{}.{}", kind.family(), field_key(key))
 }
 
-/// The body of the index-creation request.
-pub fn index_body(options: &ElasticOptions, spec: &CollectionSpec) -> Value {
+/// The body of the index-creation request; `shard_settings` is false on clusters that manage
+/// shards themselves (Serverless refuses `number_of_shards` and `number_of_replicas`).
+pub fn index_body(options: &ElasticOptions, spec: &CollectionSpec, shard_settings: bool) -> Value {
     let template = |name: &str, family: &str, mapping: Value| {
         json!({
             name: { "path_match": format!("attr.{family}.*"), "mapping": mapping }
         })
     };
     let family = json!({ "type": "object", "dynamic": true });
+    let mut index =
+        json!({ "mapping": { "total_fields": { "limit": options.total_fields_limit } } });
+    if shard_settings {
+        index["number_of_shards"] = json!(options.shards);
+        index["number_of_replicas"] = json!(options.replicas);
+    }
     json!({
-        "settings": {
-            "index": {
-                "number_of_shards": options.shards,
-                "number_of_replicas": options.replicas,
-                "mapping": { "total_fields": { "limit": options.total_fields_limit } }
-            }
-        },
+        "settings": { "index": index },
         "mappings": {
             "dynamic": "strict",
             "_meta": { "dimension": spec.dimension, "schema": 1 },
@@ -251,7 +249,7 @@ mod tests {
         let options = ElasticOptions::default();
         let spec = CollectionSpec::new("vs_x", 384).unwrap();
         assert_eq!(index_name(&options, &spec.name), "vectorstore_vs_x");
-        let body = index_body(&options, &spec);
+        let body = index_body(&options, &spec, true);
         let m = &body["mappings"];
         assert_eq!(m["dynamic"], "strict");
         assert_eq!(
@@ -272,8 +270,20 @@ mod tests {
             body["settings"]["index"]["mapping"]["total_fields"]["limit"],
             10_000
         );
+        assert_eq!(body["settings"]["index"]["number_of_shards"], 1);
+        assert_eq!(body["settings"]["index"]["number_of_replicas"], 1);
         let response = json!({"vectorstore_vs_x": body});
         assert_eq!(mapped_dimension(&response), Some(384));
+    }
+
+    #[test]
+    fn a_cluster_that_manages_shards_gets_no_shard_settings() {
+        let spec = CollectionSpec::new("vs_x", 3).unwrap();
+        let body = index_body(&ElasticOptions::default(), &spec, false);
+        assert_eq!(
+            body["settings"],
+            json!({"index": {"mapping": {"total_fields": {"limit": 10_000}}}})
+        );
     }
 
     #[test]

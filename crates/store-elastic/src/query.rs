@@ -29,12 +29,8 @@ fn comparison(c: &Comparison) -> Value {
     match (&c.op, &c.value) {
         (Op::Eq, FilterValue::Scalar(s)) => equals(&c.key, s),
         (Op::Ne, FilterValue::Scalar(s)) => none_of(vec![equals(&c.key, s)]),
-        (Op::In, FilterValue::List(list)) => {
-            any_of(list.iter().map(|s| equals(&c.key, s)).collect())
-        }
-        (Op::Nin, FilterValue::List(list)) => {
-            none_of(list.iter().map(|s| equals(&c.key, s)).collect())
-        }
+        (Op::In, FilterValue::List(list)) => any_of(one_of(&c.key, list)),
+        (Op::Nin, FilterValue::List(list)) => none_of(one_of(&c.key, list)),
         (op @ (Op::Gt | Op::Gte | Op::Lt | Op::Lte), FilterValue::Scalar(s)) => {
             let bound = match op {
                 Op::Gt => "gt",
@@ -66,6 +62,30 @@ fn equals(key: &str, s: &Scalar) -> Value {
         }
         Scalar::Bool(v) => json!({ "term": { attr_field(AttrType::Bool, key): v } }),
     }
+}
+
+/// A value list as one `terms` query per type present: one clause, where a `term` per value
+/// would count each value against the cluster's clause limit.
+fn one_of(key: &str, list: &[Scalar]) -> Vec<Value> {
+    let mut strings = Vec::new();
+    let mut numbers = Vec::new();
+    let mut bools = Vec::new();
+    for s in list {
+        match s {
+            Scalar::String(v) => strings.push(json!(v)),
+            Scalar::Number(v) => numbers.push(json!(v)),
+            Scalar::Bool(v) => bools.push(json!(v)),
+        }
+    }
+    [
+        (AttrType::String, strings),
+        (AttrType::Number, numbers),
+        (AttrType::Bool, bools),
+    ]
+    .into_iter()
+    .filter(|(_, values)| !values.is_empty())
+    .map(|(kind, values)| json!({ "terms": { attr_field(kind, key): values } }))
+    .collect()
 }
 
 fn any_of(queries: Vec<Value>) -> Value {
@@ -193,15 +213,15 @@ mod tests {
                 json!({"range": {"attr.s.name": {"lte": "m"}}}),
             ),
             (
-                json!({"type": "in", "key": "k", "value": ["a", 2]}),
+                json!({"type": "in", "key": "k", "value": ["a", 2, "b"]}),
                 json!({"bool": {"should": [
-                    {"term": {"attr.s.k": "a"}},
-                    {"range": {"attr.n.k": {"gte": 2.0, "lte": 2.0}}}
+                    {"terms": {"attr.s.k": ["a", "b"]}},
+                    {"terms": {"attr.n.k": [2.0]}}
                 ], "minimum_should_match": 1}}),
             ),
             (
                 json!({"type": "nin", "key": "k", "value": ["a"]}),
-                json!({"bool": {"must_not": [{"term": {"attr.s.k": "a"}}]}}),
+                json!({"bool": {"must_not": [{"terms": {"attr.s.k": ["a"]}}]}}),
             ),
             (
                 json!({"type": "eq", "key": "a.b", "value": "x"}),
@@ -211,6 +231,52 @@ mod tests {
         for (filter, expected) in cases {
             assert_eq!(filter_query(&f(filter.clone())), expected, "{filter}");
         }
+    }
+
+    /// The leaf queries of a query: what Elasticsearch counts against its clause limit.
+    fn leaves(q: &Value) -> usize {
+        match q.get("bool") {
+            Some(b) => ["must", "should", "filter", "must_not"]
+                .iter()
+                .filter_map(|k| b.get(*k).and_then(Value::as_array))
+                .flatten()
+                .map(leaves)
+                .sum(),
+            None => 1,
+        }
+    }
+
+    #[test]
+    fn the_largest_filter_and_keyword_query_stay_under_the_clause_limit() {
+        use models::filter::{MAX_COMPARISONS, MAX_LIST, MAX_VALUES};
+        use store_core::limits::{MAX_KEYWORD_TERMS, keyword_terms};
+        // Every comparison a list of strings and numbers, within the values allowed in all.
+        let per = (MAX_VALUES / MAX_COMPARISONS).min(MAX_LIST);
+        let list: Vec<Value> = (0..per)
+            .map(|i| {
+                if i % 2 == 0 {
+                    json!(format!("v{i}"))
+                } else {
+                    json!(i)
+                }
+            })
+            .collect();
+        let each: Vec<Value> = (0..MAX_COMPARISONS)
+            .map(|i| {
+                let op = if i % 2 == 0 { "in" } else { "nin" };
+                json!({"type": op, "key": format!("k{i}"), "value": list})
+            })
+            .collect();
+        let filter = f(json!({"type": "or", "filters": each}));
+        assert!(leaves(&filter_query(&filter)) <= 2 * MAX_COMPARISONS);
+        let words: Vec<String> = (0..5_000).map(|i| format!("w{i}")).collect();
+        let words = words.join(" ");
+        let text = keyword_terms(&words);
+        let body = match_body(text, 10, Some(&filter));
+        let query = &body["query"]["bool"];
+        let total = leaves(&query["filter"][0]) + text.split(' ').count();
+        assert!(text.split(' ').count() == MAX_KEYWORD_TERMS, "{text}");
+        assert!(total <= 1024, "{total} clauses");
     }
 
     #[test]

@@ -11,13 +11,18 @@ use store_core::{
     StoredChunk, VectorStore, run_search,
 };
 
+use crate::cluster::MAX_DIMENSION;
 use crate::error::ElasticError;
-use crate::mapping::{self, MAX_DIMENSION};
+use crate::mapping;
 use crate::options::ElasticOptions;
 use crate::query;
 
 mod bulk;
+mod probe;
 mod transport;
+
+pub use probe::ProbeError;
+use probe::ProbeState;
 
 use transport::{Payload, Reply, backoff};
 
@@ -36,6 +41,7 @@ const MAX_ID_BYTES: usize = 512;
 pub struct ElasticStore {
     client: Elasticsearch,
     options: ElasticOptions,
+    probe_state: ProbeState,
 }
 
 impl fmt::Debug for ElasticStore {
@@ -53,7 +59,11 @@ impl ElasticStore {
     /// The back-end for `options`. Nothing is sent yet.
     pub fn new(options: ElasticOptions) -> StoreResult<Self> {
         let client = options.client()?;
-        Ok(Self { client, options })
+        Ok(Self {
+            client,
+            options,
+            probe_state: ProbeState::default(),
+        })
     }
 
     pub fn options(&self) -> &ElasticOptions {
@@ -73,9 +83,12 @@ impl ElasticStore {
         params: &[(&str, &str)],
         payload: Payload<'_>,
     ) -> StoreResult<Reply> {
-        self.send(method, path, params, payload)
-            .await
-            .map_err(|e| e.into_store(&spec.name))
+        self.send(method, path, params, payload).await.map_err(|e| {
+            if matches!(e, ElasticError::Transport(_)) {
+                self.forget_cluster();
+            }
+            e.into_store(&spec.name)
+        })
     }
 
     /// The dimension the collection's index has, or `None` when there is no such index.
@@ -279,27 +292,47 @@ impl VectorStore for ElasticStore {
         Self::NAME
     }
 
+    /// The capability probe: reachable, and a cluster this back-end can use.
     async fn ping(&self) -> StoreResult<()> {
-        self.send(Method::Get, "/", &[], Payload::Empty)
-            .await
-            .map(|_| ())
-            .map_err(|e| match e.into_store("") {
+        match self.probe().await {
+            Ok(_) => Ok(()),
+            Err(ProbeError::Unsupported(why)) => Err(StoreError::unavailable(
+                why.clone(),
+                ElasticError::Decode(why),
+            )),
+            Err(ProbeError::Unreachable(e)) if e.kind() == ErrorKind::NotFound => {
                 // A node that answers 404 to `/` is not a cluster this back-end can use.
-                e if e.kind() == ErrorKind::NotFound => StoreError::unavailable(
+                Err(StoreError::unavailable(
                     "the Elasticsearch cluster is unavailable",
                     ElasticError::Decode("GET / answered 404".into()),
-                ),
-                e => e,
-            })
+                ))
+            }
+            Err(ProbeError::Unreachable(e)) => Err(e),
+        }
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> StoreResult<()> {
         let index = self.index(spec);
         spec.check_dimension(MAX_DIMENSION)?;
+        let cluster = self.cluster().await?;
+        if let Some(info) = &cluster {
+            let max = info.max_dimension();
+            if spec.dimension > max {
+                let (major, minor, patch) = info.version;
+                return Err(StoreError::invalid_field(
+                    store_core::Field::Dimension,
+                    format!(
+                        "dimension must be at most {max} on this Elasticsearch cluster \
+                         ({major}.{minor}.{patch})"
+                    ),
+                ));
+            }
+        }
         if let Some(existing) = self.existing_dimension(spec).await? {
             return spec.same_dimension_as(existing);
         }
-        let body = mapping::index_body(&self.options, spec);
+        let shard_settings = cluster.is_none_or(|info| info.takes_shard_settings());
+        let body = mapping::index_body(&self.options, spec, shard_settings);
         match self
             .send(Method::Put, &format!("/{index}"), &[], Payload::Json(&body))
             .await
@@ -317,6 +350,11 @@ impl VectorStore for ElasticStore {
                     ))),
                 }
             }
+            // The caller's part was checked above: a refusal is of this back-end's settings.
+            Err(e @ ElasticError::Response { status: 400, .. }) => Err(StoreError::internal(
+                "the Elasticsearch cluster refused to create the collection's index",
+                e,
+            )),
             Err(e) => Err(e.into_store(&spec.name)),
         }
     }
@@ -351,7 +389,8 @@ impl VectorStore for ElasticStore {
             return Ok(0);
         }
         let mut deleted = 0;
-        for part in files.chunks(1_000) {
+        // Two clauses a file, under the cluster's limit of 1,024.
+        for part in files.chunks(256) {
             deleted += self.delete_where(spec, query::trim_query(part)).await?;
         }
         Ok(deleted)
@@ -363,8 +402,8 @@ impl VectorStore for ElasticStore {
             return Ok(0);
         }
         let mut deleted = 0;
-        // `terms` takes at most 65 536 values by default.
-        for ids in file_ids.chunks(10_000) {
+        // `terms` takes at most 65,536 values by default, and 1,024 on Serverless.
+        for ids in file_ids.chunks(1_024) {
             deleted += self
                 .delete_where(spec, json!({ "terms": { "file_id": ids } }))
                 .await?;

@@ -119,7 +119,7 @@ pub async fn wrong_dimensions_are_rejected(store: Arc<dyn VectorStore>) {
 }
 
 pub async fn every_back_end_refuses_the_same_edges_and_writes_nothing(store: Arc<dyn VectorStore>) {
-    use crate::limits::{MAX_ATTRIBUTE_STRING_CHARS, MAX_TEXT_BYTES};
+    use crate::limits::{MAX_ATTRIBUTE_STRING_UNITS as MAX_UNITS, MAX_TEXT_BYTES};
     let spec = fresh(store.as_ref()).await;
     let ok = || chunk("ok", "fine", vector(1), json!({}));
     let mut nul_text = ok();
@@ -131,7 +131,13 @@ pub async fn every_back_end_refuses_the_same_edges_and_writes_nothing(store: Arc
     let mut long_text = ok();
     long_text.text = "x".repeat(MAX_TEXT_BYTES + 1);
     let mut long_value = ok();
-    long_value.attributes = json!({"k": "v".repeat(MAX_ATTRIBUTE_STRING_CHARS + 1)})
+    long_value.attributes = json!({"k": "v".repeat(MAX_UNITS + 1)})
+        .as_object()
+        .cloned()
+        .unwrap();
+    // Fewer characters than the limit, more UTF-16 units: what Elasticsearch counts.
+    let mut long_emoji = ok();
+    long_emoji.attributes = json!({"k": "😀".repeat(MAX_UNITS.div_ceil(2))})
         .as_object()
         .cloned()
         .unwrap();
@@ -141,6 +147,10 @@ pub async fn every_back_end_refuses_the_same_edges_and_writes_nothing(store: Arc
         ("an id of 800 bytes", emoji_id),
         ("text over the cap", long_text),
         ("an attribute string over the keyword limit", long_value),
+        (
+            "an attribute string of emoji over the keyword limit",
+            long_emoji,
+        ),
     ] {
         let err = store.upsert(&spec, vec![ok(), bad]).await.expect_err(what);
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
@@ -168,7 +178,8 @@ pub async fn every_back_end_refuses_the_same_edges_and_writes_nothing(store: Arc
         words.push(' ');
     }
     at_edges.text = format!("{words}word");
-    at_edges.attributes = json!({"k": "v".repeat(MAX_ATTRIBUTE_STRING_CHARS)})
+    let emoji_at_edge = format!("{}v", "😀".repeat(MAX_UNITS / 2));
+    at_edges.attributes = json!({"k": "v".repeat(MAX_UNITS), "e": emoji_at_edge})
         .as_object()
         .cloned()
         .unwrap();
@@ -180,5 +191,16 @@ pub async fn every_back_end_refuses_the_same_edges_and_writes_nothing(store: Arc
     );
     // A filter string of 512 characters does not equal the 8191 stored: no hit, no error.
     assert!(store.search(&spec, &req).await.unwrap().is_empty());
+    // The longest strings are indexed for filters on every back-end, emoji or not.
+    for key in ["k", "e"] {
+        req.filter =
+            Some(Filter::from_json(&json!({"type": "gt", "key": key, "value": "a"})).unwrap());
+        let hits = store.search(&spec, &req).await.unwrap();
+        assert_eq!(
+            hits.len(),
+            1,
+            "a range on the longest {key} string finds it"
+        );
+    }
     store.drop_collection(&spec).await.unwrap();
 }
