@@ -1,5 +1,6 @@
 //! Tests of the store's checks and index names, without a cluster.
 
+use super::transport::backoff;
 use super::*;
 use std::time::Duration;
 
