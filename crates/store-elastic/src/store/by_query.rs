@@ -266,14 +266,23 @@ impl ElasticStore {
                 },
                 Err(e) => e,
             };
-            let refused = matches!(e.status(), Some(429 | 503))
-                || matches!(&e, ElasticError::Transport(t) if !t.is_timeout() && t.status_code().is_none());
-            if !refused || e.is_timeout() || !e.is_transient() || attempt >= self.options.retries {
+            if !was_refused(&e) || attempt >= self.options.retries {
                 return Err(e);
             }
             tokio::time::sleep(retry_delay(&e, attempt)).await;
             attempt += 1;
         }
+    }
+}
+
+/// The call surely did not run: the cluster refused it (429, 503), or no connection was made.
+fn was_refused(e: &ElasticError) -> bool {
+    match e {
+        ElasticError::Transport(t) => !t.is_timeout() && t.status_code().is_none(),
+        ElasticError::Response { .. } | ElasticError::Status { .. } => {
+            matches!(e.status(), Some(429 | 503)) && e.is_transient()
+        }
+        ElasticError::Decode(_) | ElasticError::StillRunning { .. } => false,
     }
 }
 
