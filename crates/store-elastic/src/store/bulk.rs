@@ -114,7 +114,8 @@ impl ElasticStore {
                     ));
                 }
                 Err(BulkError::Elastic(e)) => {
-                    if matches!(&e, ElasticError::Transport(t) if t.is_timeout()) {
+                    // No answer in time (here or at a proxy): the write may still run.
+                    if e.is_timeout() {
                         self.settle(&id).await;
                     }
                     return Err(e.into_store(&spec.name));

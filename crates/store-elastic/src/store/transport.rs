@@ -163,7 +163,7 @@ impl ElasticStore {
             }
         };
         // An empty error answer (Elasticsearch's own 413) is not JSON either.
-        let body = body.filter(|b| !(b.is_null() && !(200..300).contains(&status)));
+        let body = body.filter(|b| !b.is_null() || (200..300).contains(&status));
         Ok(Answer {
             status,
             body,
