@@ -230,7 +230,12 @@ impl ElasticStore {
                 Err(e) if e.is_transient() => {
                     tracing::debug!(error = %e, task, "could not look at a by-query task");
                 }
-                Err(e) => return Err(e),
+                // Not an error of the call's collection (a 404 here is the task's).
+                Err(e) => {
+                    return Err(ElasticError::Decode(format!(
+                        "task {task} could not be followed: {e}"
+                    )));
+                }
             }
             if Instant::now() + pause > deadline {
                 return Err(ElasticError::StillRunning {

@@ -228,6 +228,51 @@ async fn without_the_tasks_api_calls_wait_for_their_answer_and_it_is_learnt_once
     );
 }
 
+#[tokio::test]
+async fn a_task_that_outlasts_the_wait_is_left_running_and_not_started_again() {
+    let (url, log) = fake::cluster(|seen| {
+        let last = seen.last().unwrap();
+        match last.path() {
+            "/_tasks" => Reply::Json(200, json!({"nodes": {}})),
+            PATH => task_started(1),
+            _ => Reply::Json(200, task(false, None)),
+        }
+    })
+    .await;
+    let store = ElasticStore::new(crate::ElasticOptions {
+        url,
+        task_timeout_secs: 1,
+        ..crate::ElasticOptions::default()
+    })
+    .unwrap();
+    let body = json!({"query": {"match_all": {}}});
+    let e = store.by_query(&spec(), delete(&body)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.to_string().contains("left running"), "{e}");
+    assert_eq!(started(&log.lock().unwrap()), 1);
+}
+
+#[tokio::test]
+async fn a_task_that_cannot_be_found_is_not_a_missing_collection() {
+    let (url, _) = fake::cluster(|seen| {
+        let last = seen.last().unwrap();
+        match last.path() {
+            "/_tasks" => Reply::Json(200, json!({"nodes": {}})),
+            PATH => task_started(1),
+            _ => Reply::Json(
+                404,
+                json!({"error": {"type": "index_not_found_exception",
+                    "reason": "no such index [.tasks]"}, "status": 404}),
+            ),
+        }
+    })
+    .await;
+    let store = fake::store(url, 5, 0);
+    let body = json!({"query": {"match_all": {}}});
+    let e = store.by_query(&spec(), delete(&body)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+}
+
 #[test]
 fn a_completed_task_gives_its_response_or_its_error() {
     let ok = task(true, Some(by_query_response(1, json!([]))));
