@@ -5,8 +5,13 @@
 //!   chunk's identity fields, the attributes as given (kept, not indexed) and a typed copy of them
 //!   (`attr.s.*` keyword, `attr.n.*` double, `attr.b.*` boolean) that filters compile to
 //!   ([`query`]);
-//! - writes go through `_bulk` in bounded batches with `refresh=wait_for`; per-item failures are
-//!   retried when transient and reported otherwise;
+//! - writes go through `_bulk` in batches bounded in chunks and bytes with `refresh=wait_for`;
+//!   per-item failures are retried when transient and reported otherwise;
+//! - deletes and attribute updates are `_delete_by_query` / `_update_by_query` run as tasks the
+//!   store follows to their end (`GET _tasks/<id>`), never started twice for one call;
+//! - answers are read as real clusters give them: by-query `failures[]`, shards that failed in a
+//!   200, proxies' pages that are not JSON, 429 with `Retry-After`, circuit breakers that
+//!   tripped for good;
 //! - vector search is the top-level `knn` option with the filter inside it, keyword search a
 //!   `match`, hybrid search both of them fused by reciprocal rank on this side (no licensed
 //!   feature needed), with the same 0..1 scores as every back-end;

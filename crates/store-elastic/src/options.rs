@@ -54,6 +54,12 @@ pub struct ElasticOptions {
     pub analyzer: String,
     /// Chunks per `_bulk` request.
     pub bulk_batch_size: usize,
+    /// Bytes per `_bulk` request at most (a batch is cut short before it would pass them);
+    /// keep it well under the cluster's `http.max_content_length` (100 MB by default).
+    pub bulk_max_bytes: usize,
+    /// How long a delete or attribute update (a `_delete_by_query` / `_update_by_query` task)
+    /// is waited for before the call gives up on it (it is left running).
+    pub task_timeout_secs: u64,
     /// The index's `index.mapping.total_fields.limit`: each distinct attribute key and type
     /// takes one field.
     pub total_fields_limit: u32,
@@ -77,6 +83,8 @@ impl Default for ElasticOptions {
             hnsw_ef_construction: 100,
             analyzer: "english".into(),
             bulk_batch_size: 500,
+            bulk_max_bytes: 10 * 1024 * 1024,
+            task_timeout_secs: 600,
             total_fields_limit: 10_000,
         }
     }
@@ -128,6 +136,9 @@ impl ElasticOptions {
                 "index_prefix",
                 "must be lowercase ASCII letters, digits, '_' or '-', not starting with '_' or '-'",
             );
+        }
+        if self.bulk_max_bytes == 0 {
+            return bad("bulk_max_bytes", "must be positive");
         }
         if self.bulk_batch_size == 0 || self.num_candidates == 0 || self.shards == 0 {
             return bad(

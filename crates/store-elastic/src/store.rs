@@ -1,6 +1,7 @@
 //! [`ElasticStore`]: the [`VectorStore`] contract over the Elasticsearch REST API.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use elasticsearch::Elasticsearch;
@@ -18,13 +19,16 @@ use crate::options::ElasticOptions;
 use crate::query;
 
 mod bulk;
+mod by_query;
+#[cfg(test)]
+mod fake;
 mod probe;
 mod transport;
 
+use by_query::{ByQuery, TaskApi};
 pub use probe::ProbeError;
 use probe::ProbeState;
-
-use transport::{Payload, Reply, backoff};
+use transport::{Payload, Reply};
 
 /// Elasticsearch's default `index.max_result_window`: `from + size` beyond it needs
 /// `search_after`.
@@ -42,6 +46,7 @@ pub struct ElasticStore {
     client: Elasticsearch,
     options: ElasticOptions,
     probe_state: ProbeState,
+    tasks: Arc<TaskApi>,
 }
 
 impl fmt::Debug for ElasticStore {
@@ -63,6 +68,7 @@ impl ElasticStore {
             client,
             options,
             probe_state: ProbeState::default(),
+            tasks: Arc::default(),
         })
     }
 
@@ -121,16 +127,19 @@ impl ElasticStore {
         }
     }
 
+    /// A search over every shard: an answer from only some of them is an error.
     async fn search_raw(&self, spec: &CollectionSpec, body: &Value) -> StoreResult<Reply> {
         let index = self.index(spec);
-        self.call(
-            spec,
-            Method::Post,
-            &format!("/{index}/_search"),
-            &[],
-            Payload::Json(body),
-        )
-        .await
+        let reply = self
+            .call(
+                spec,
+                Method::Post,
+                &format!("/{index}/_search"),
+                &[("allow_partial_search_results", "false")],
+                Payload::Json(body),
+            )
+            .await?;
+        whole(reply, spec)
     }
 
     /// Scored chunks of one search, best first.
@@ -217,52 +226,21 @@ impl ElasticStore {
     /// `_delete_by_query`, repeated while documents changed under it; returns how many went.
     async fn delete_where(&self, spec: &CollectionSpec, query: Value) -> StoreResult<u64> {
         let body = json!({ "query": query });
-        self.by_query(
-            spec,
-            "_delete_by_query",
-            &body,
-            "deleted",
-            "they were being deleted",
-        )
-        .await
+        let call = ByQuery {
+            endpoint: "_delete_by_query",
+            body: &body,
+            counted: "deleted",
+            doing: "they were being deleted",
+        };
+        self.by_query(spec, call).await
     }
+}
 
-    /// Runs a `_delete_by_query` / `_update_by_query` again while it meets version conflicts;
-    /// the sum of its `counted` field.
-    async fn by_query(
-        &self,
-        spec: &CollectionSpec,
-        endpoint: &str,
-        body: &Value,
-        counted: &str,
-        doing: &str,
-    ) -> StoreResult<u64> {
-        let index = self.index(spec);
-        let mut total = 0;
-        for attempt in 0..=self.options.retries {
-            let reply = self
-                .call(
-                    spec,
-                    Method::Post,
-                    &format!("/{index}/{endpoint}"),
-                    &[("refresh", "true"), ("conflicts", "proceed")],
-                    Payload::Json(body),
-                )
-                .await?;
-            total += reply.get(counted).and_then(Value::as_u64).unwrap_or(0);
-            let conflicts = reply
-                .get("version_conflicts")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            if conflicts == 0 {
-                return Ok(total);
-            }
-            tokio::time::sleep(backoff(attempt)).await;
-        }
-        Err(StoreError::conflict(format!(
-            "chunks of collection {} kept changing while {doing}; try again",
-            spec.name
-        )))
+/// `reply`, unless only some shards answered (or some timed out).
+fn whole(reply: Reply, spec: &CollectionSpec) -> StoreResult<Reply> {
+    match ElasticError::of_partial(&reply) {
+        Some(e) => Err(e.into_store(&spec.name)),
+        None => Ok(reply),
     }
 }
 
@@ -430,14 +408,13 @@ impl VectorStore for ElasticStore {
                 },
             }
         });
-        self.by_query(
-            spec,
-            "_update_by_query",
-            &body,
-            "updated",
-            "their attributes were being set",
-        )
-        .await
+        let call = ByQuery {
+            endpoint: "_update_by_query",
+            body: &body,
+            counted: "updated",
+            doing: "their attributes were being set",
+        };
+        self.by_query(spec, call).await
     }
 
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {
@@ -455,7 +432,8 @@ impl VectorStore for ElasticStore {
                 Payload::Empty,
             )
             .await?;
-        reply
+        // `_count` takes no `allow_partial_search_results`: its shards are looked at here.
+        whole(reply, spec)?
             .get("count")
             .and_then(Value::as_u64)
             .ok_or_else(|| decode("a _count answer without a count"))

@@ -1,5 +1,5 @@
-//! Chunk writes through `_bulk`: each item's outcome, versions for ingestion claims, and the
-//! wait after a write that timed out on this side.
+//! Chunk writes through `_bulk`: batches bounded in chunks and in bytes, each item's outcome,
+//! versions for ingestion claims, and the wait after a write that timed out on this side.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,8 @@ use store_core::{
     Chunk, CollectionSpec, DocumentPart, Field, StoreError, StoreResult, last_of_each_id,
 };
 
-use super::transport::{Payload, Request, backoff};
+use super::by_query::task_of;
+use super::transport::{Payload, Request, overload_backoff};
 use super::{ElasticStore, MAX_ID_BYTES, decode};
 use crate::error::ElasticError;
 use crate::query;
@@ -41,19 +42,44 @@ impl ElasticStore {
                 ));
             }
         }
+        let chunks = last_of_each_id(chunks);
+        let sizes = chunks
+            .iter()
+            .map(|c| {
+                let size = bulk_bytes(c, generation);
+                if size > self.options.bulk_max_bytes {
+                    return Err(StoreError::invalid_field(
+                        Field::Chunks,
+                        format!(
+                            "chunk '{}' takes {size} bytes in a write, more than the {} bytes \
+                             one request to Elasticsearch may carry",
+                            c.id, self.options.bulk_max_bytes
+                        ),
+                    ));
+                }
+                Ok(size)
+            })
+            .collect::<StoreResult<Vec<usize>>>()?;
         // `_bulk` would create a missing index on the fly, with a mapping of its own guessing.
         self.require(spec).await?;
-        let chunks = last_of_each_id(chunks);
         let total = chunks.len() as u64;
-        for batch in chunks.chunks(self.options.bulk_batch_size) {
+        let mut rest = &chunks[..];
+        for n in batch_lengths(
+            &sizes,
+            self.options.bulk_batch_size,
+            self.options.bulk_max_bytes,
+        ) {
+            let (batch, after) = rest.split_at(n);
             self.bulk(spec, &index, batch, generation).await?;
+            rest = after;
         }
         Ok(total)
     }
 
-    /// Writes one batch. A request that timed out here may still be running there: the call
-    /// returns only once Elasticsearch no longer lists its task (or the wait runs out), so a
-    /// fence the caller holds is not released while the write can still land.
+    /// Writes one batch; one the cluster finds too large (413) is written in halves. A request
+    /// that timed out here may still be running there: the call returns only once
+    /// Elasticsearch no longer lists its task (or the wait runs out), so a fence the caller
+    /// holds is not released while the write can still land.
     async fn bulk(
         &self,
         spec: &CollectionSpec,
@@ -61,17 +87,42 @@ impl ElasticStore {
         batch: &[Chunk],
         generation: Option<u64>,
     ) -> StoreResult<()> {
-        let id = format!("vector-store-bulk-{}", uuid::Uuid::new_v4());
-        match self.bulk_tries(index, batch, generation, &id).await {
-            Ok(()) => Ok(()),
-            Err(BulkError::Store(e)) => Err(e),
-            Err(BulkError::Elastic(e)) => {
-                if matches!(&e, ElasticError::Transport(t) if t.is_timeout()) {
-                    self.settle(&id).await;
+        let mut parts = vec![batch];
+        while let Some(part) = parts.pop() {
+            let id = format!("vector-store-bulk-{}", uuid::Uuid::new_v4());
+            match self.bulk_tries(index, part, generation, &id).await {
+                Ok(()) => {}
+                Err(BulkError::Store(e)) => return Err(e),
+                Err(BulkError::Elastic(e)) if e.status() == Some(413) && part.len() > 1 => {
+                    tracing::info!(
+                        index,
+                        chunks = part.len(),
+                        "Elasticsearch found a write too large; writing it in halves"
+                    );
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
                 }
-                Err(e.into_store(&spec.name))
+                Err(BulkError::Elastic(e)) if e.status() == Some(413) => {
+                    return Err(StoreError::invalid_field(
+                        Field::Chunks,
+                        format!(
+                            "chunk '{}' is larger than the Elasticsearch cluster accepts in one \
+                             request (its http.max_content_length)",
+                            part[0].id
+                        ),
+                    ));
+                }
+                Err(BulkError::Elastic(e)) => {
+                    // No answer in time (here or at a proxy): the write may still run.
+                    if e.is_timeout() {
+                        self.settle(&id).await;
+                    }
+                    return Err(e.into_store(&spec.name));
+                }
             }
         }
+        Ok(())
     }
 
     /// Items refused for passing reasons are sent again; the others fail the call with the
@@ -132,7 +183,8 @@ impl ElasticStore {
             if retry.is_empty() {
                 return Ok(());
             }
-            tokio::time::sleep(backoff(attempt)).await;
+            // Items are sent back for a full queue or a moving shard: give the cluster time.
+            tokio::time::sleep(overload_backoff(attempt)).await;
             attempt += 1;
             pending = retry;
         }
@@ -184,18 +236,47 @@ fn decode_err(e: impl std::fmt::Display) -> ElasticError {
 
 /// Whether a `_tasks` answer lists a task sent with `X-Opaque-Id: id`.
 fn runs_task_of(reply: &Value, id: &str) -> bool {
-    let Some(nodes) = reply.get("nodes").and_then(Value::as_object) else {
-        return false;
-    };
-    nodes
-        .values()
-        .filter_map(|n| n.get("tasks").and_then(Value::as_object))
-        .flat_map(|tasks| tasks.values())
-        .any(|t| {
-            t.pointer("/headers/X-Opaque-Id")
-                .and_then(Value::as_str)
-                .is_some_and(|v| v == id)
-        })
+    task_of(reply, id).is_some()
+}
+
+/// The bytes `chunk` takes in a `_bulk` body: its two lines and their line ends.
+fn bulk_bytes(chunk: &Chunk, generation: Option<u64>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    for line in query::bulk_lines(std::slice::from_ref(chunk), generation) {
+        // Writing a `Value` to a counter cannot fail.
+        let _ = serde_json::to_writer(&mut count, &line);
+        count.0 += 1;
+    }
+    count.0
+}
+
+/// Lengths of consecutive batches of chunks of `sizes` bytes: each at most `max_chunks` long
+/// and at most `max_bytes` big (a chunk alone is never over it: that is checked before).
+fn batch_lengths(sizes: &[usize], max_chunks: usize, max_bytes: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let (mut n, mut bytes) = (0usize, 0usize);
+    for &size in sizes {
+        if n > 0 && (n == max_chunks || bytes + size > max_bytes) {
+            out.push(n);
+            (n, bytes) = (0, 0);
+        }
+        n += 1;
+        bytes += size;
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
 }
 
 /// What a `_bulk` answer says of a batch.
@@ -354,134 +435,23 @@ mod tests {
         assert!(!runs_task_of(&json!({}), "a"));
     }
 
-    mod timed_out {
-        use std::sync::{Arc, Mutex};
+    #[test]
+    fn batches_are_cut_by_count_and_by_bytes() {
+        assert_eq!(batch_lengths(&[10; 5], 2, 1_000), [2, 2, 1]);
+        assert_eq!(batch_lengths(&[40, 40, 40, 90, 10], 10, 100), [2, 1, 2]);
+        assert_eq!(batch_lengths(&[100, 100], 10, 100), [1, 1]);
+        assert!(batch_lengths(&[], 10, 100).is_empty());
+    }
 
-        use store_core::ErrorKind;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        use tokio::net::{TcpListener, TcpStream};
-
-        use super::*;
-        use crate::ElasticOptions;
-
-        /// What the fake cluster saw and answered, in order.
-        type Events = Arc<Mutex<Vec<String>>>;
-
-        /// A cluster that never answers a `_bulk` in time and lists its task for the first
-        /// `running` looks at `_tasks`.
-        async fn slow_cluster(running: usize) -> (String, Events) {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let events: Events = Arc::default();
-            let seen = events.clone();
-            tokio::spawn(async move {
-                let opaque: Arc<Mutex<String>> = Arc::default();
-                loop {
-                    let (socket, _) = listener.accept().await.unwrap();
-                    tokio::spawn(serve(socket, seen.clone(), opaque.clone(), running));
-                }
-            });
-            (url, events)
-        }
-
-        async fn serve(
-            mut socket: TcpStream,
-            events: Events,
-            opaque: Arc<Mutex<String>>,
-            running: usize,
-        ) {
-            let mut buf = Vec::new();
-            loop {
-                let mut part = [0u8; 4096];
-                let head_end = loop {
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                    match socket.read(&mut part).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&part[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
-                let header = |name: &str| {
-                    head.lines()
-                        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-                        .map(str::to_string)
-                };
-                let length: usize = header("content-length").map_or(0, |v| v.parse().unwrap());
-                while buf.len() < head_end + length {
-                    match socket.read(&mut part).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&part[..n]),
-                    }
-                }
-                buf.drain(..head_end + length);
-                let path = head
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                if path.contains("/_bulk") {
-                    *opaque.lock().unwrap() = header("x-opaque-id").unwrap_or_default();
-                    events.lock().unwrap().push("bulk".into());
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    return;
-                }
-                let id = opaque.lock().unwrap().clone();
-                let body = {
-                    let mut events = events.lock().unwrap();
-                    let polls = events.iter().filter(|e| e.starts_with("tasks")).count();
-                    if polls < running {
-                        events.push("tasks: running".into());
-                        json!({
-                            "nodes": {"n": {"tasks": {"n:1": {"headers": {"X-Opaque-Id": id}}}}}
-                        })
-                    } else {
-                        events.push("tasks: none".into());
-                        json!({"nodes": {}})
-                    }
-                }
-                .to_string();
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: \
-                     Elasticsearch\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                if socket.write_all(reply.as_bytes()).await.is_err() {
-                    return;
-                }
-            }
-        }
-
-        #[tokio::test]
-        async fn a_write_that_timed_out_returns_once_its_task_is_gone() {
-            let (url, events) = slow_cluster(3).await;
-            let store = ElasticStore::new(ElasticOptions {
-                url,
-                timeout_secs: 1,
-                retries: 0,
-                ..ElasticOptions::default()
-            })
-            .unwrap();
-            let spec = CollectionSpec::new("c", 2).unwrap();
-            let chunk = store_core::testkit::chunk("a:0", "text", vec![1.0, 0.0], json!({}));
-            let e = store
-                .bulk(&spec, "idx", &[chunk], Some(7))
-                .await
-                .unwrap_err();
-            events.lock().unwrap().push("returned".into());
-            assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
-            assert_eq!(
-                *events.lock().unwrap(),
-                [
-                    "bulk",
-                    "tasks: running",
-                    "tasks: running",
-                    "tasks: running",
-                    "tasks: none",
-                    "returned"
-                ]
-            );
-        }
+    #[test]
+    fn the_bytes_of_a_chunk_are_those_its_bulk_lines_take() {
+        let chunk = store_core::testkit::chunk("a:0", "text", vec![1.0, 0.0], json!({}));
+        let lines = query::bulk_lines(std::slice::from_ref(&chunk), Some(7));
+        let expected: usize = lines.iter().map(|l| l.to_string().len() + 1).sum();
+        assert_eq!(bulk_bytes(&chunk, Some(7)), expected);
     }
 }
+
+#[cfg(test)]
+#[path = "bulk_tests.rs"]
+mod cluster_tests;

@@ -106,80 +106,34 @@ impl ElasticStore {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use serde_json::{Value, json};
     use store_core::{CollectionSpec, ErrorKind, VectorStore};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
     use super::*;
-    use crate::ElasticOptions;
-
-    /// The requests a fake cluster saw: method, path and body.
-    type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;
+    use crate::store::fake::{self, Log, Reply};
 
     /// A cluster that answers `GET /` with `root` (`None`: 403), 404 to a mapping, and
     /// acknowledges whatever else it is sent.
-    async fn cluster(root: Option<Value>) -> (ElasticStore, Seen) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen: Seen = Arc::default();
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let (log, root) = (log.clone(), root.clone());
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut part = [0u8; 4096];
-                    let (head, body) = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                            let length: usize = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length: "))
-                                .map_or(0, |v| v.trim().parse().unwrap());
-                            if buf.len() >= i + 4 + length {
-                                break (head, buf[i + 4..i + 4 + length].to_vec());
-                            }
-                        }
-                        match socket.read(&mut part).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&part[..n]),
-                        }
-                    };
-                    let mut words = head.split_whitespace();
-                    let method = words.next().unwrap_or_default().to_uppercase();
-                    let path = words.next().unwrap_or_default().to_string();
-                    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    log.lock().unwrap().push((method.clone(), path.clone(), body));
-                    let (status, reply) = match (method.as_str(), path.as_str()) {
-                        ("GET", "/") => match root {
-                            Some(root) => ("200 OK", root),
-                            None => ("403 Forbidden", json!({"error": {"type":
-                                "security_exception", "reason": "unauthorized"}})),
-                        },
-                        (_, p) if p.ends_with("/_mapping") => ("404 Not Found", json!({"error":
-                            {"type": "index_not_found_exception", "reason": "no such index"}})),
-                        _ => ("200 OK", json!({"acknowledged": true})),
-                    };
-                    let reply = reply.to_string();
-                    let answer = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nconnection: \
-                         close\r\ncontent-length: {}\r\n\r\n{reply}",
-                        reply.len()
-                    );
-                    let _ = socket.write_all(answer.as_bytes()).await;
-                });
+    async fn cluster(root: Option<Value>) -> (ElasticStore, Log) {
+        let (url, log) = fake::cluster(move |seen| {
+            let last = seen.last().unwrap();
+            match (last.method.as_str(), last.path()) {
+                ("GET", "/") => match &root {
+                    Some(root) => Reply::Json(200, root.clone()),
+                    None => Reply::Json(
+                        403,
+                        json!({"error": {"type": "security_exception", "reason": "no"}}),
+                    ),
+                },
+                (_, p) if p.ends_with("/_mapping") => Reply::Json(
+                    404,
+                    json!({"error": {"type": "index_not_found_exception", "reason": "no"}}),
+                ),
+                _ => Reply::Json(200, json!({"acknowledged": true})),
             }
-        });
-        let store = ElasticStore::new(ElasticOptions {
-            url,
-            retries: 0,
-            ..Default::default()
         })
-        .unwrap();
-        (store, seen)
+        .await;
+        (fake::store(url, 5, 0), log)
     }
 
     fn root(number: &str, flavor: &str) -> Value {
@@ -188,18 +142,22 @@ mod tests {
     }
 
     /// The settings of the index the store asked for.
-    fn created_settings(seen: &Seen) -> Value {
-        let seen = seen.lock().unwrap();
-        let (_, _, body) = seen.iter().find(|(m, _, _)| m == "PUT").expect("an index made");
+    fn created_settings(log: &Log) -> Value {
+        let log = log.lock().unwrap();
+        let made = log
+            .iter()
+            .find(|s| s.method == "PUT")
+            .expect("an index made");
+        let body: Value = serde_json::from_str(&made.body).unwrap();
         body["settings"]["index"].clone()
     }
 
     #[tokio::test]
     async fn serverless_indices_are_made_without_shard_settings() {
-        let (store, seen) = cluster(Some(root("8.11.0", "serverless"))).await;
+        let (store, log) = cluster(Some(root("8.11.0", "serverless"))).await;
         let spec = CollectionSpec::new("vs_a", 3).unwrap();
         store.create_collection(&spec).await.unwrap();
-        let settings = created_settings(&seen);
+        let settings = created_settings(&log);
         assert!(settings.get("number_of_shards").is_none(), "{settings}");
         assert!(settings.get("number_of_replicas").is_none(), "{settings}");
         assert_eq!(settings["mapping"]["total_fields"]["limit"], 10_000);
@@ -207,23 +165,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_without_monitor_still_works_with_the_configured_shards() {
-        let (store, seen) = cluster(None).await;
-        store.ping().await.expect("403 on GET / is a reachable cluster");
+        let (store, log) = cluster(None).await;
+        store
+            .ping()
+            .await
+            .expect("403 on GET / is a reachable cluster");
         let spec = CollectionSpec::new("vs_a", 3).unwrap();
         store.create_collection(&spec).await.unwrap();
-        assert_eq!(created_settings(&seen)["number_of_shards"], 1);
+        assert_eq!(created_settings(&log)["number_of_shards"], 1);
     }
 
     #[tokio::test]
     async fn the_probe_is_remembered_and_bounds_the_dimension_by_version() {
-        let (store, seen) = cluster(Some(root("8.7.1", "default"))).await;
+        let (store, log) = cluster(Some(root("8.7.1", "default"))).await;
         let big = CollectionSpec::new("vs_a", 1025).unwrap();
         let e = store.create_collection(&big).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert!(e.to_string().contains("at most 1024"), "{e}");
         let spec = CollectionSpec::new("vs_b", 1024).unwrap();
         store.create_collection(&spec).await.unwrap();
-        let probes = seen.lock().unwrap().iter().filter(|(_, p, _)| p == "/").count();
+        let probes = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path() == "/")
+            .count();
         assert_eq!(probes, 1, "probed once until the cluster is lost");
     }
 
@@ -233,6 +199,9 @@ mod tests {
         let e = store.ping().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert!(e.to_string().contains("Elasticsearch 7.17.9"), "{e}");
-        assert!(matches!(store.probe().await, Err(ProbeError::Unsupported(_))));
+        assert!(matches!(
+            store.probe().await,
+            Err(ProbeError::Unsupported(_))
+        ));
     }
 }
