@@ -57,6 +57,19 @@ pub fn elasticsearch_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// The cluster's credentials the tests were given (`ELASTICSEARCH_USERNAME`, `_PASSWORD`,
+/// `_API_KEY`, `_INSECURE`), as the server's settings.
+fn elasticsearch_credentials() -> Vec<(String, String)> {
+    ["USERNAME", "PASSWORD", "API_KEY", "INSECURE"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = std::env::var(format!("ELASTICSEARCH_{name}")).ok()?;
+            Some((format!("VECTOR_STORE__STORAGE__ELASTICSEARCH__{name}"), value))
+        })
+        .filter(|(_, value)| !value.is_empty())
+        .collect()
+}
+
 /// This package's build of the server binary (`e2e-server`), beside the test executable as
 /// cargo lays them out (`target/<profile>/deps/api-…` and `target/<profile>/e2e-server`).
 pub fn server_bin() -> PathBuf {
@@ -433,6 +446,7 @@ impl ServerProcess {
                 "vsproc_",
             )
             .env("VECTOR_STORE__STORAGE__ELASTICSEARCH__REPLICAS", "0")
+            .envs(elasticsearch_credentials())
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
