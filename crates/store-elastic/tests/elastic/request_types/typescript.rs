@@ -23,7 +23,8 @@ pub const CLIENTS: [&str; 2] = ["es8", "es9"];
 
 /// The TypeScript project holding the clients.
 pub fn project_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/es-types")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/es-types");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// What a request's body is.
@@ -290,11 +291,42 @@ pub fn check(
     let result = if output.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        Err(annotated(
+            &project,
+            &format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
         ))
     };
     (files, result)
+}
+
+/// tsc's output with, under each error, the request it is in (the comment above its literal).
+fn annotated(project: &Path, output: &str) -> String {
+    let mut out = String::new();
+    for line in output.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let Some((file, rest)) = line.split_once('(') else {
+            continue;
+        };
+        let number = rest
+            .split([',', ')'])
+            .next()
+            .and_then(|n| n.parse::<usize>().ok());
+        let (Some(number), Ok(text)) = (number, std::fs::read_to_string(project.join(file))) else {
+            continue;
+        };
+        if let Some(request) = text
+            .lines()
+            .take(number)
+            .filter(|l| l.starts_with("// #"))
+            .last()
+        {
+            writeln!(out, "    in request {}", &request[3..]).expect("a string takes writes");
+        }
+    }
+    out
 }
