@@ -212,10 +212,10 @@ async fn list_every_way(store: &ElasticStore, spec: &CollectionSpec) {
 /// A `_bulk` held back past the client's timeout: the store then asks for the write's tasks.
 async fn a_write_that_times_out(recorder: &Recorder, spec: &CollectionSpec) {
     let impatient = through(recorder, |o| {
-        o.timeout_secs = 1;
+        o.timeout_secs = 2;
         o.retries = 0;
     });
-    recorder.hold("/_bulk", Duration::from_millis(1_500));
+    recorder.hold("/_bulk", Duration::from_secs(3));
     let late = chunk("late", "late words", vector(9), json!({}));
     let e = impatient
         .upsert(spec, vec![late])

@@ -137,7 +137,7 @@ impl Recorder {
 
 /// The next request's head (lower-cased) and body; `None` once the connection is closed.
 async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
-    let mut part = [0u8; 16 * 1024];
+    let mut part = [0u8; 8 * 1024];
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
