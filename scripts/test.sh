@@ -2,9 +2,10 @@
 # Runs every test against real servers: fetches the model, starts the project-local PostgreSQL
 # and the Elasticsearch-API server unless URLs are given (DATABASE_URL, ELASTICSEARCH_URL), runs
 # the Rust suite, then the end-to-end suites once more with Elasticsearch as the default back-end,
-# and stops what it started. Everything is built once, with the release profile the hostile-load
-# suite needs (`VS_CARGO_PROFILE=dev` runs the other suites on a debug build), and with one set
-# of features, so no suite builds again; the Python suites start that build's server binary.
+# and stops what it started. The Elasticsearch client's TypeScript types (npm) are installed
+# first. Everything is built once, with the release profile the hostile-load suite needs
+# (`VS_CARGO_PROFILE=dev` runs the other suites on a debug build), and with one set of features,
+# so no suite builds again; the Python suites start that build's server binary.
 set -euo pipefail
 # shellcheck source=scripts/suite-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/suite-env.sh"
@@ -25,6 +26,11 @@ else
     # `cargo test` has no filter sets: the end-to-end package is named instead.
     e2e_only=(-p e2e-tests)
 fi
+
+# The official Elasticsearch client's TypeScript types, which store-elastic's request-types
+# test checks every request body against (`tests/es-types`).
+echo "== Elasticsearch client types (npm ci)"
+npm ci --prefix "$root/tests/es-types" --no-audit --no-fund --loglevel=error
 
 echo "== Rust: every crate; end-to-end tests on pgvector"
 run_rust --workspace "$@"

@@ -4,6 +4,7 @@
 //! starts an Elasticsearch-API server and sets the variable; without it every test fails with a
 //! message saying how to start one.
 
+mod request_types;
 mod specific;
 
 use std::sync::Arc;
