@@ -152,31 +152,33 @@ pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> 
 /// and by the periodic sweep, which also removes bytes and texts no record owns).
 const TEMPORARY_IDLE_SECS: u64 = 15 * 60;
 
+/// The blob store `files.backend` names.
+pub fn blob_store(files: &settings::FileSettings) -> anyhow::Result<BlobStore> {
+    match files.backend {
+        settings::FilesBackend::Local => BlobStore::new(&files.dir).with_context(|| {
+            format!(
+                "could not create the files directory {}",
+                files.dir.display()
+            )
+        }),
+        settings::FilesBackend::S3 => Ok(BlobStore::s3(&files.s3)?),
+    }
+}
+
 /// The application state; `embedders` may be shared (tests load the model once).
 pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::Result<AppState> {
     let (pg_catalog, pool) = catalog(settings).await?;
     let catalog: Arc<dyn Catalog> = pg_catalog.clone();
-    let blobs = BlobStore::new(&settings.files.dir).with_context(|| {
-        format!(
-            "could not create the files directory {}",
-            settings.files.dir.display()
-        )
-    })?;
+    let blobs = blob_store(&settings.files)?;
     let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes)
         .with_min_free_bytes(settings.files.min_free_bytes);
-    // What a crash left between an upload's record and its rename.
+    // What a crash left of writes in progress.
     match files
         .sweep_temporaries(Duration::from_secs(TEMPORARY_IDLE_SECS))
         .await
     {
-        Ok((0, 0)) => {}
-        Ok((moved, removed)) => {
-            tracing::info!(
-                moved,
-                removed,
-                "mended the temporaries of interrupted uploads"
-            );
-        }
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed the temporaries of interrupted uploads"),
         Err(e) => {
             tracing::warn!(error = %e, "could not sweep the temporaries of interrupted uploads");
         }

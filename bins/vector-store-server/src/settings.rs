@@ -113,11 +113,29 @@ pub struct ExtractSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSettings {
+    /// Where file bytes, texts and upload parts are kept.
+    #[serde(default)]
+    pub backend: FilesBackend,
+    /// The bucket of `backend = "s3"`.
+    #[serde(default)]
+    pub s3: service::blob::S3Settings,
+    /// The directory of `backend = "local"`.
     pub dir: PathBuf,
     pub max_upload_bytes: u64,
     /// Uploads are refused (507) while the files disk has less free; 0 turns the check off.
     #[serde(default)]
     pub min_free_bytes: u64,
+}
+
+/// The `files.backend` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilesBackend {
+    /// A directory on local disk (`files.dir`).
+    #[default]
+    Local,
+    /// A bucket of an S3-speaking object store (`[files.s3]`).
+    S3,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +256,12 @@ impl Settings {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.files.backend == FilesBackend::S3 && self.files.s3.bucket.trim().is_empty() {
+            bail!(
+                "files.backend is \"s3\" but files.s3.bucket is empty \
+                 (set it, e.g. VECTOR_STORE__FILES__S3__BUCKET)"
+            );
+        }
         if self.moved_elasticsearch.is_some() {
             bail!(
                 "the Elasticsearch options moved from `elasticsearch.*` to \

@@ -27,8 +27,8 @@ mod store;
 pub use local::LocalBackend;
 pub(crate) use local::sync_dir;
 pub use s3::{PART_BYTES, S3Backend, S3Settings};
-pub(crate) use store::{TEXT_SUFFIX, UPLOADS};
 pub use store::{BlobStore, TempBlob};
+pub(crate) use store::{TEXT_SUFFIX, UPLOADS};
 
 /// A blob's bytes as they are read.
 pub type ByteStream = BoxStream<'static, Result<Bytes, BlobError>>;

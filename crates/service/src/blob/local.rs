@@ -58,7 +58,10 @@ impl BlobBackend for LocalBackend {
                 .map_err(BlobError::io("could not make the blob's directory"))?;
             sync_dir(parent.parent().unwrap_or(&self.dir)).await;
         }
-        let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("blob");
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("blob");
         let unique = uuid::Uuid::new_v4().simple();
         let temp = parent.join(format!(".{name}.{unique}{TEMP_SUFFIX}"));
         let file = tokio::fs::File::create(&temp)
@@ -216,7 +219,10 @@ struct LocalWriter {
 #[async_trait::async_trait]
 impl BlobWriter for LocalWriter {
     async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
-        let file = self.file.as_mut().expect("a writer is written until it is finished");
+        let file = self
+            .file
+            .as_mut()
+            .expect("a writer is written until it is finished");
         file.write_all(chunk)
             .await
             .map_err(BlobError::io("could not write the file"))

@@ -179,7 +179,11 @@ impl BlobBackend for S3Backend {
 
     async fn delete_dir(&self, dir: &str) -> Result<(), BlobError> {
         let prefix = self.dir_path(dir);
-        let keys = self.store.list(prefix.as_ref()).map_ok(|m| m.location).boxed();
+        let keys = self
+            .store
+            .list(prefix.as_ref())
+            .map_ok(|m| m.location)
+            .boxed();
         self.store
             .delete_stream(keys)
             .try_for_each(|_| async { Ok(()) })

@@ -103,7 +103,14 @@ async fn round_trip(backend: &dyn BlobBackend) {
     backend.delete("file-1").await.unwrap();
     assert!(read(backend, "file-1").await.is_none());
     backend.delete_dir("uploads/upload_1").await.unwrap();
-    assert!(backend.list("uploads/upload_1").await.unwrap().blobs.is_empty());
+    assert!(
+        backend
+            .list("uploads/upload_1")
+            .await
+            .unwrap()
+            .blobs
+            .is_empty()
+    );
     backend.delete_dir("uploads/upload_9").await.unwrap();
 }
 
@@ -125,11 +132,18 @@ async fn abandoned_writes_leave_nothing(backend: &dyn BlobBackend) {
 
 /// An object of several parts comes back whole.
 async fn multipart_objects_round_trip(backend: &dyn BlobBackend) {
-    let bytes: Vec<u8> = (0..(2 * PART_BYTES + 12_345)).map(|i| (i % 251) as u8).collect();
+    let bytes: Vec<u8> = (0..(2 * PART_BYTES + 12_345))
+        .map(|i| (i % 251) as u8)
+        .collect();
     put(backend, "file-big", &bytes).await;
-    assert_eq!(backend.head("file-big").await.unwrap(), Some(bytes.len() as u64));
+    assert_eq!(
+        backend.head("file-big").await.unwrap(),
+        Some(bytes.len() as u64)
+    );
     assert!(read(backend, "file-big").await.unwrap() == bytes);
-    let tail = backend.get_range("file-big", PART_BYTES as u64..u64::MAX).await;
+    let tail = backend
+        .get_range("file-big", PART_BYTES as u64..u64::MAX)
+        .await;
     assert!(tail.unwrap().unwrap()[..] == bytes[PART_BYTES..]);
 }
 
@@ -165,7 +179,11 @@ async fn an_abandoned_s3_write_leaves_nothing_and_its_multipart_upload_is_aborte
     let (settings, backend) = s3("p").await;
     let mut writer = backend.writer("file-begun").await.unwrap();
     writer.write(&vec![1u8; PART_BYTES + 1]).await.unwrap();
-    assert_eq!(uploads_in_progress(&settings).await, 1, "a multipart upload was begun");
+    assert_eq!(
+        uploads_in_progress(&settings).await,
+        1,
+        "a multipart upload was begun"
+    );
     drop(writer);
     abandoned_writes_leave_nothing(&*backend).await;
     // The abort runs in the background.
@@ -195,7 +213,13 @@ async fn large_s3_objects_are_sent_in_parts_and_round_trip() {
 async fn stale_local_temporaries_are_swept_and_s3_has_none() {
     let (dir, backend) = local();
     std::fs::write(dir.path().join(".file-1.x.part"), b"x").unwrap();
-    assert_eq!(backend.sweep_temporaries(Duration::from_secs(60)).await.unwrap(), 0);
+    assert_eq!(
+        backend
+            .sweep_temporaries(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(backend.sweep_temporaries(Duration::ZERO).await.unwrap(), 1);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let (_, backend) = s3("").await;

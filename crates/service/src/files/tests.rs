@@ -64,3 +64,40 @@ async fn what_no_file_record_owns_is_swept_once_idle() {
     left.sort();
     assert_eq!(left, ["file-b", "file-b.text"]);
 }
+
+#[tokio::test]
+async fn on_s3_what_no_file_record_owns_is_swept_once_idle() {
+    let settings = crate::blob::tests::s3_bucket("orphans").await;
+    let blobs = BlobStore::s3(&settings).unwrap();
+    for key in [
+        "file-a.text",
+        "file-b",
+        "file-b.text",
+        "file-c",
+        "uploads/upload_1/p1",
+    ] {
+        let mut temp = blobs.temp(key).await.unwrap();
+        temp.write(body(b"x"), 10).await.unwrap();
+        temp.commit().await.unwrap();
+    }
+    let mut catalog = MockFileCatalog::new();
+    catalog
+        .expect_file_exists()
+        .returning(|id| Ok(id == "file-b"));
+    let files = FileService::new(Arc::new(catalog), blobs.clone(), 1 << 20);
+    let idle = std::time::Duration::from_secs(3600);
+    assert_eq!(files.sweep_orphans(idle).await.unwrap(), 0);
+    assert_eq!(
+        files
+            .sweep_orphans(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        2
+    );
+    let listing = blobs.list("").await.unwrap();
+    let mut left: Vec<_> = listing.blobs.into_iter().map(|b| b.name).collect();
+    left.sort();
+    assert_eq!(left, ["file-b", "file-b.text"]);
+    // Parts are the uploads' sweep's.
+    assert_eq!(listing.dirs, ["uploads"]);
+}
