@@ -532,4 +532,33 @@ mod tests {
         assert!(format!("{e:#}").contains("nope"), "{e:#}");
         assert!(Settings::load_from(Some(Path::new("/no/such/file.toml")), env(&[])).is_err());
     }
+
+    #[test]
+    fn files_in_s3_are_configured_from_the_environment_and_need_a_bucket() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.files.backend, FilesBackend::Local);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("VECTOR_STORE__FILES__BACKEND", "s3"),
+                ("VECTOR_STORE__FILES__S3__BUCKET", "docs"),
+                ("VECTOR_STORE__FILES__S3__ENDPOINT", "http://127.0.0.1:9000"),
+                ("VECTOR_STORE__FILES__S3__SECRET_ACCESS_KEY", "hunter2"),
+                ("VECTOR_STORE__FILES__S3__ALLOW_HTTP", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.files.backend, FilesBackend::S3);
+        assert_eq!(s.files.s3.bucket, "docs");
+        assert_eq!(s.files.s3.region, "us-east-1");
+        assert!(s.files.s3.allow_http);
+        assert_eq!(s.files.s3.secret_access_key.expose_secret(), "hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let e =
+            Settings::load_from(None, env(&[("VECTOR_STORE__FILES__BACKEND", "s3")])).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("files.s3.bucket is empty"),
+            "{e:#}"
+        );
+    }
 }
