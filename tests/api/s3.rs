@@ -231,3 +231,17 @@ async fn uploads_in_parts_on_s3_complete_cancel_and_expire() {
         "the expired upload's part is removed"
     );
 }
+
+#[tokio::test]
+async fn a_bucket_that_cannot_be_listed_stops_start_up_with_one_line() {
+    let bucket = Bucket::new("x").await;
+    let mut s = test_settings();
+    bucket.apply(&mut s);
+    s.files.s3.bucket = format!("missing-{}", uuid::Uuid::new_v4().simple());
+    let e = vector_store_server::blob_store(&s.files).await.unwrap_err();
+    let line = format!("{e:#}");
+    assert!(line.contains("files.s3: the bucket missing-"), "{line}");
+    assert!(!line.contains('\n'), "{line}");
+    bucket.apply(&mut s);
+    vector_store_server::blob_store(&s.files).await.unwrap();
+}

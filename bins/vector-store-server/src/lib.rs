@@ -152,8 +152,8 @@ pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> 
 /// and by the periodic sweep, which also removes bytes and texts no record owns).
 const TEMPORARY_IDLE_SECS: u64 = 15 * 60;
 
-/// The blob store `files.backend` names.
-pub fn blob_store(files: &settings::FileSettings) -> anyhow::Result<BlobStore> {
+/// The blob store `files.backend` names, once it answers.
+pub async fn blob_store(files: &settings::FileSettings) -> anyhow::Result<BlobStore> {
     match files.backend {
         settings::FilesBackend::Local => BlobStore::new(&files.dir).with_context(|| {
             format!(
@@ -161,7 +161,15 @@ pub fn blob_store(files: &settings::FileSettings) -> anyhow::Result<BlobStore> {
                 files.dir.display()
             )
         }),
-        settings::FilesBackend::S3 => Ok(BlobStore::s3(&files.s3)?),
+        settings::FilesBackend::S3 => {
+            let blobs = BlobStore::s3(&files.s3)?;
+            blobs.check().await.map_err(|e| {
+                let cause = e.one_line();
+                let bucket = &files.s3.bucket;
+                anyhow::anyhow!("files.s3: the bucket {bucket} could not be listed: {cause}")
+            })?;
+            Ok(blobs)
+        }
     }
 }
 
@@ -169,7 +177,7 @@ pub fn blob_store(files: &settings::FileSettings) -> anyhow::Result<BlobStore> {
 pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::Result<AppState> {
     let (pg_catalog, pool) = catalog(settings).await?;
     let catalog: Arc<dyn Catalog> = pg_catalog.clone();
-    let blobs = blob_store(&settings.files)?;
+    let blobs = blob_store(&settings.files).await?;
     let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes)
         .with_min_free_bytes(settings.files.min_free_bytes);
     // What a crash left of writes in progress.

@@ -66,6 +66,19 @@ impl BlobError {
         move |source| BlobError::Io { what, source }
     }
 
+    /// What went wrong, on one line: for a remote failure, the store's own answer (an S3
+    /// error's body is XML over several lines).
+    pub fn one_line(&self) -> String {
+        let text = match self {
+            BlobError::Remote { source, .. } => source.to_string(),
+            BlobError::TooLarge { .. }
+            | BlobError::BrokenOff(_)
+            | BlobError::Io { .. }
+            | BlobError::Config(_) => crate::error_chain(self),
+        };
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     pub(crate) fn remote(what: &'static str) -> impl Fn(object_store::Error) -> Self + Copy {
         move |source| BlobError::Remote { what, source }
     }

@@ -42,6 +42,12 @@ impl BlobStore {
         &self.backend
     }
 
+    /// Fails when the store cannot be reached (a missing bucket, refused credentials): one
+    /// listing of a prefix that holds nothing.
+    pub async fn check(&self) -> Result<(), BlobError> {
+        self.backend.list(".reachable").await.map(drop)
+    }
+
     /// The local directory blobs are kept in, when they are.
     pub fn local_dir(&self) -> Option<&Path> {
         self.backend.local_dir()
