@@ -318,6 +318,7 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
     let every = Duration::from_secs(settings.ingest.expiry_sweep_secs.max(1));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
+        let mut orphans_swept = None;
         while !stop.is_cancelled() {
             if let Err(e) = files.sweep_expired().await {
                 tracing::warn!(error = %e, "the file expiry sweep failed");
@@ -329,14 +330,21 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
                 Err(e) => tracing::warn!(error = %e, "the upload expiry sweep failed"),
             }
             // Texts of files deleted during their extraction, and temporaries of work that
-            // stopped, once nothing has written them for a while.
-            match files
-                .sweep_orphans(Duration::from_secs(TEMPORARY_IDLE_SECS))
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed files no record owns"),
-                Err(e) => tracing::warn!(error = %e, "the sweep of orphaned files failed"),
+            // stopped, once nothing has written them for a while. It lists every blob (in a
+            // bucket, a request per thousand): a few times per idle period is enough.
+            let orphans_due = orphans_swept.is_none_or(|t: std::time::Instant| {
+                t.elapsed() >= Duration::from_secs(TEMPORARY_IDLE_SECS / 3)
+            });
+            if orphans_due {
+                orphans_swept = Some(std::time::Instant::now());
+                match files
+                    .sweep_orphans(Duration::from_secs(TEMPORARY_IDLE_SECS))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed files no record owns"),
+                    Err(e) => tracing::warn!(error = %e, "the sweep of orphaned files failed"),
+                }
             }
             match service.sweep_expired(100).await {
                 Ok(0) => {}
