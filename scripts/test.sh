@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test against real servers: fetches the model, starts the project-local PostgreSQL
-# and the Elasticsearch-API server unless URLs are given (DATABASE_URL, ELASTICSEARCH_URL), runs
+# Runs every test against real servers: fetches the model, starts the project-local PostgreSQL,
+# the Elasticsearch-API server and the S3-API server unless URLs are given (DATABASE_URL,
+# ELASTICSEARCH_URL, VECTOR_STORE_TEST_S3_ENDPOINT), runs
 # the Rust suite, then the end-to-end suites once more with Elasticsearch as the default back-end,
 # and stops what it started. The Elasticsearch client's TypeScript types (npm) are installed
 # first. Everything is built once, with the release profile the hostile-load suite needs
@@ -9,7 +10,7 @@
 set -euo pipefail
 # shellcheck source=scripts/suite-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/suite-env.sh"
-need pg es
+need pg es s3
 
 export VS_CARGO_PROFILE="${VS_CARGO_PROFILE:-release}"
 case "$VS_CARGO_PROFILE" in

@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+pub mod s3;
+
 use embeddings::EmbedderRegistry;
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -155,31 +155,41 @@ pub async fn embedders(settings: &Settings) -> anyhow::Result<EmbedderRegistry> 
 /// and by the periodic sweep, which also removes bytes and texts no record owns).
 const TEMPORARY_IDLE_SECS: u64 = 15 * 60;
 
+/// The blob store `files.backend` names, once it answers.
+pub async fn blob_store(files: &settings::FileSettings) -> anyhow::Result<BlobStore> {
+    match files.backend {
+        settings::FilesBackend::Local => BlobStore::new(&files.dir).with_context(|| {
+            format!(
+                "could not create the files directory {}",
+                files.dir.display()
+            )
+        }),
+        settings::FilesBackend::S3 => {
+            let blobs = BlobStore::s3(&files.s3)?;
+            blobs.check().await.map_err(|e| {
+                let cause = e.one_line();
+                let bucket = &files.s3.bucket;
+                anyhow::anyhow!("files.s3: the bucket {bucket} could not be listed: {cause}")
+            })?;
+            Ok(blobs)
+        }
+    }
+}
+
 /// The application state; `embedders` may be shared (tests load the model once).
 pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::Result<AppState> {
     let (pg_catalog, pool) = catalog(settings).await?;
     let catalog: Arc<dyn Catalog> = pg_catalog.clone();
-    let blobs = BlobStore::new(&settings.files.dir).with_context(|| {
-        format!(
-            "could not create the files directory {}",
-            settings.files.dir.display()
-        )
-    })?;
+    let blobs = blob_store(&settings.files).await?;
     let files = FileService::new(pg_catalog.clone(), blobs, settings.files.max_upload_bytes)
         .with_min_free_bytes(settings.files.min_free_bytes);
-    // What a crash left between an upload's record and its rename.
+    // What a crash left of writes in progress.
     match files
         .sweep_temporaries(Duration::from_secs(TEMPORARY_IDLE_SECS))
         .await
     {
-        Ok((0, 0)) => {}
-        Ok((moved, removed)) => {
-            tracing::info!(
-                moved,
-                removed,
-                "mended the temporaries of interrupted uploads"
-            );
-        }
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed the temporaries of interrupted uploads"),
         Err(e) => {
             tracing::warn!(error = %e, "could not sweep the temporaries of interrupted uploads");
         }
@@ -311,6 +321,7 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
     let every = Duration::from_secs(settings.ingest.expiry_sweep_secs.max(1));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
+        let mut orphans_swept = None;
         while !stop.is_cancelled() {
             if let Err(e) = files.sweep_expired().await {
                 tracing::warn!(error = %e, "the file expiry sweep failed");
@@ -322,14 +333,21 @@ pub fn spawn_background(settings: &Settings, state: &AppState) -> Background {
                 Err(e) => tracing::warn!(error = %e, "the upload expiry sweep failed"),
             }
             // Texts of files deleted during their extraction, and temporaries of work that
-            // stopped, once nothing has written them for a while.
-            match files
-                .sweep_orphans(Duration::from_secs(TEMPORARY_IDLE_SECS))
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed files no record owns"),
-                Err(e) => tracing::warn!(error = %e, "the sweep of orphaned files failed"),
+            // stopped, once nothing has written them for a while. It lists every blob (in a
+            // bucket, a request per thousand): a few times per idle period is enough.
+            let orphans_due = orphans_swept.is_none_or(|t: std::time::Instant| {
+                t.elapsed() >= Duration::from_secs(TEMPORARY_IDLE_SECS / 3)
+            });
+            if orphans_due {
+                orphans_swept = Some(std::time::Instant::now());
+                match files
+                    .sweep_orphans(Duration::from_secs(TEMPORARY_IDLE_SECS))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed files no record owns"),
+                    Err(e) => tracing::warn!(error = %e, "the sweep of orphaned files failed"),
+                }
             }
             match service.sweep_expired(100).await {
                 Ok(0) => {}

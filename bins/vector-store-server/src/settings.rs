@@ -113,11 +113,29 @@ pub struct ExtractSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSettings {
+    /// Where file bytes, texts and upload parts are kept.
+    #[serde(default)]
+    pub backend: FilesBackend,
+    /// The bucket of `backend = "s3"`.
+    #[serde(default)]
+    pub s3: service::blob::S3Settings,
+    /// The directory of `backend = "local"`.
     pub dir: PathBuf,
     pub max_upload_bytes: u64,
     /// Uploads are refused (507) while the files disk has less free; 0 turns the check off.
     #[serde(default)]
     pub min_free_bytes: u64,
+}
+
+/// The `files.backend` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilesBackend {
+    /// A directory on local disk (`files.dir`).
+    #[default]
+    Local,
+    /// A bucket of an S3-speaking object store (`[files.s3]`).
+    S3,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +256,12 @@ impl Settings {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.files.backend == FilesBackend::S3 && self.files.s3.bucket.trim().is_empty() {
+            bail!(
+                "files.backend is \"s3\" but files.s3.bucket is empty \
+                 (set it, e.g. VECTOR_STORE__FILES__S3__BUCKET)"
+            );
+        }
         if self.moved_elasticsearch.is_some() {
             bail!(
                 "the Elasticsearch options moved from `elasticsearch.*` to \
@@ -507,5 +531,34 @@ mod tests {
         .unwrap_err();
         assert!(format!("{e:#}").contains("nope"), "{e:#}");
         assert!(Settings::load_from(Some(Path::new("/no/such/file.toml")), env(&[])).is_err());
+    }
+
+    #[test]
+    fn files_in_s3_are_configured_from_the_environment_and_need_a_bucket() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.files.backend, FilesBackend::Local);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("VECTOR_STORE__FILES__BACKEND", "s3"),
+                ("VECTOR_STORE__FILES__S3__BUCKET", "docs"),
+                ("VECTOR_STORE__FILES__S3__ENDPOINT", "http://127.0.0.1:9000"),
+                ("VECTOR_STORE__FILES__S3__SECRET_ACCESS_KEY", "hunter2"),
+                ("VECTOR_STORE__FILES__S3__ALLOW_HTTP", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.files.backend, FilesBackend::S3);
+        assert_eq!(s.files.s3.bucket, "docs");
+        assert_eq!(s.files.s3.region, "us-east-1");
+        assert!(s.files.s3.allow_http);
+        assert_eq!(s.files.s3.secret_access_key.expose_secret(), "hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let e =
+            Settings::load_from(None, env(&[("VECTOR_STORE__FILES__BACKEND", "s3")])).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("files.s3.bucket is empty"),
+            "{e:#}"
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`VectorService`]: collections with their embedding model, documents, search (vector,
 //!   keyword, hybrid), expiry and readiness, and each collection's file counts and usage;
-//! - [`FileService`] and [`BlobStore`]: uploaded files and their bytes;
+//! - [`FileService`] and [`BlobStore`]: uploaded files and their bytes, in a local directory or
+//!   an S3 bucket ([`blob`]);
 //! - [`UploadService`]: uploads in parts, completed into files;
 //! - [`IngestService`] and [`Ingestor`]: files attached to vector stores, as durable jobs that
 //!   workers claim, extract ([`text`] and [`office`], in the [`sandbox`]), chunk, embed and
@@ -16,6 +17,7 @@
 //! storage back-end nor a transport.
 
 mod auth;
+pub mod blob;
 pub mod error;
 mod files;
 mod in_flight;

@@ -1,18 +1,19 @@
 //! Uploads in parts (OpenAI's Uploads API): a file larger than one request may carry, sent as
 //! parts and then completed into an ordinary file.
 //!
-//! Each part streams into a temporary in the upload's own directory of the files directory
-//! (`<files.dir>/uploads/<upload_id>/<part_id>`), is synced and renamed into place, and only
-//! then recorded in the [`UploadCatalog`] (which checks the tenant's file-bytes quota, the
-//! upload's state and its declared size in the same transaction): a part answered with 200 is on
-//! disk and in the catalog, and survives a restart. Completing streams the parts, in the order
-//! asked for, into the new file's blob (with its MD5 when one is to be checked), then swaps the
-//! parts' records for the file's in one transaction and removes the parts' directory. A
-//! cancelled or expired upload's directory is removed; [`UploadService::sweep`] expires uploads
-//! past their time and removes any directory whose upload no longer wants it.
+//! Each part streams into the blob `uploads/<upload_id>/<part_id>` of the files' [`BlobStore`]
+//! (under `files.dir`, or in the bucket), is stored durably, and only then recorded in the
+//! [`UploadCatalog`] (which checks the tenant's file-bytes quota, the upload's state and its
+//! declared size in the same transaction; a refused part's blob is removed): a part answered
+//! with 200 is stored and in the catalog, and survives a restart. Completing streams the parts,
+//! in the order asked for, into the new file's blob (with its MD5 when one is to be checked),
+//! then swaps the parts' records for the file's in one transaction and removes the parts. A
+//! cancelled or expired upload's parts are removed; [`UploadService::sweep`] expires uploads
+//! past their time and removes the parts of any upload that no longer wants them.
+//!
+//! [`BlobStore`]: crate::BlobStore
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -23,8 +24,9 @@ use store_core::{
     UploadStatus, now_unix,
 };
 
+use crate::blob::UPLOADS;
 use crate::error::ServiceError;
-use crate::files::{FileService, TempBlob, check_purpose, clean_filename, io_error, sync_dir};
+use crate::files::{FileService, check_purpose, clean_filename};
 
 /// The `[uploads]` settings: the bounds of uploads in parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -86,14 +88,9 @@ impl UploadService {
         &self.limits
     }
 
-    /// Where the parts of all uploads are kept.
-    fn root(&self) -> PathBuf {
-        self.files.blobs().dir().join("uploads")
-    }
-
-    /// Where the parts of the (recorded, so well-formed) upload `id` are kept.
-    pub fn parts_dir(&self, id: &str) -> PathBuf {
-        self.root().join(id)
+    /// The key prefix of the parts of the (recorded, so well-formed) upload `id`.
+    pub fn parts_dir(id: &str) -> String {
+        format!("{UPLOADS}/{id}")
     }
 
     pub async fn create(
@@ -180,14 +177,9 @@ impl UploadService {
         let received: u64 = parts.iter().map(|p| p.bytes).sum();
         let left = upload.bytes.saturating_sub(received);
         self.files.check_free_space().await?;
-        let dir = self.parts_dir(&upload.id);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| io_error("could not make the upload's directory", e))?;
-        sync_dir(&self.root()).await;
         let part_id = format!("part_{}", uuid::Uuid::now_v7().simple());
-        let target = dir.join(&part_id);
-        let mut temp = TempBlob::new(dir.join(format!(".{part_id}.part")), target.clone(), dir);
+        let key = format!("{}/{part_id}", Self::parts_dir(&upload.id));
+        let mut temp = self.files.blobs().temp(&key).await?;
         let bound = self.limits.max_part_bytes.min(left);
         let written = temp.write(body, bound).await;
         let bytes = written.map_err(|e| self.part_refusal(e, left, upload.bytes))?;
@@ -207,7 +199,7 @@ impl UploadService {
         match self.catalog.insert_part(&tenant.id, part, bounds).await {
             Ok(part) => Ok(part),
             Err(e) => {
-                remove_file(&target).await;
+                self.files.blobs().delete_key(&key).await;
                 Err(e.into())
             }
         }
@@ -323,18 +315,22 @@ impl UploadService {
         upload: &UploadRecord,
         part_ids: &[String],
         file_id: &str,
-    ) -> Result<(TempBlob, [u8; 16]), ServiceError> {
+    ) -> Result<(crate::TempBlob, [u8; 16]), ServiceError> {
         self.files.check_free_space().await?;
-        let dir = self.parts_dir(&upload.id);
-        let paths: Vec<PathBuf> = part_ids.iter().map(|p| dir.join(p)).collect();
+        let dir = Self::parts_dir(&upload.id);
+        let keys: Vec<String> = part_ids.iter().map(|p| format!("{dir}/{p}")).collect();
         let mut hasher = Md5::new();
+        let blobs = self.files.blobs().clone();
         // One part open at a time, read as the file is written.
-        let body = futures::stream::iter(paths)
-            .then(tokio::fs::File::open)
-            .map_ok(tokio_util::io::ReaderStream::new)
+        let body = futures::stream::iter(keys)
+            .then(move |key| {
+                let blobs = blobs.clone();
+                async move { blobs.open_key(&key).await }
+            })
+            .map_ok(|(stream, _)| stream.map_err(ServiceError::from))
             .try_flatten()
             .inspect_ok(|chunk| hasher.update(chunk));
-        let mut temp = self.files.blobs().temp(file_id);
+        let mut temp = self.files.blobs().temp(file_id).await?;
         let written = temp
             .write(Box::pin(body), upload.bytes)
             .await
@@ -372,33 +368,17 @@ impl UploadService {
                 break;
             }
         }
-        let mut dirs = match tokio::fs::read_dir(self.root()).await {
-            Ok(dirs) => dirs,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(expired),
-            Err(e) => return Err(io_error("could not list the uploads' directory", e)),
-        };
-        while let Some(entry) = dirs
-            .next_entry()
-            .await
-            .map_err(|e| io_error("could not list the uploads' directory", e))?
-        {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            if !self.catalog.upload_pending(&name).await? {
-                self.remove_parts(&name).await;
+        for upload in self.files.blobs().list(UPLOADS).await?.dirs {
+            if !self.catalog.upload_pending(&upload).await? {
+                self.remove_parts(&upload).await;
             }
         }
         Ok(expired)
     }
 
-    /// Removes the parts' directory of the upload `id`.
+    /// Removes the parts of the upload `id`.
     async fn remove_parts(&self, id: &str) {
-        match tokio::fs::remove_dir_all(self.parts_dir(id)).await {
-            Ok(()) => sync_dir(&self.root()).await,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(upload = id, error = %e, "could not remove an upload's parts"),
-        }
+        self.files.blobs().delete_dir(&Self::parts_dir(id)).await;
     }
 }
 
@@ -410,14 +390,6 @@ fn unreadable(e: ServiceError, upload: &str) -> ServiceError {
         return ServiceError::internal_msg(message);
     }
     e
-}
-
-async fn remove_file(path: &std::path::Path) {
-    if let Err(e) = tokio::fs::remove_file(path).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %path.display(), error = %e, "could not remove a refused part");
-    }
 }
 
 /// Refuses what is not a MIME type (`type/subtype`, optionally with parameters). The Files API

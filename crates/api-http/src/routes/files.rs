@@ -233,8 +233,7 @@ async fn content(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let record = state.files().get(&caller.tenant, &id).await?;
-    let file = state.files().blobs().open(&record.id).await?;
-    let stream = tokio_util::io::ReaderStream::new(file);
+    let (stream, _) = state.files().blobs().open(&record.id).await?;
     let disposition = format!(
         "attachment; filename=\"{}\"",
         record.filename.replace(['"', '\\', '\r', '\n'], "_")

@@ -16,7 +16,7 @@ async fn uploads_are_refused_while_the_disk_is_below_its_free_space_mark() {
     let e = full.receive("file-1", body(b"hello")).await.unwrap_err();
     assert!(matches!(e, ServiceError::InsufficientStorage(_)), "{e:?}");
     // Nothing was written.
-    assert!(blobs.temporaries().await.unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let roomy =
         FileService::new(Arc::new(MockFileCatalog::new()), blobs, 1 << 20).with_min_free_bytes(1);
     let (_temp, n) = roomy.receive("file-2", body(b"hello")).await.unwrap();
@@ -63,4 +63,41 @@ async fn what_no_file_record_owns_is_swept_once_idle() {
         .collect();
     left.sort();
     assert_eq!(left, ["file-b", "file-b.text"]);
+}
+
+#[tokio::test]
+async fn on_s3_what_no_file_record_owns_is_swept_once_idle() {
+    let settings = crate::blob::tests::s3_bucket("orphans").await;
+    let blobs = BlobStore::s3(&settings).unwrap();
+    for key in [
+        "file-a.text",
+        "file-b",
+        "file-b.text",
+        "file-c",
+        "uploads/upload_1/p1",
+    ] {
+        let mut temp = blobs.temp(key).await.unwrap();
+        temp.write(body(b"x"), 10).await.unwrap();
+        temp.commit().await.unwrap();
+    }
+    let mut catalog = MockFileCatalog::new();
+    catalog
+        .expect_file_exists()
+        .returning(|id| Ok(id == "file-b"));
+    let files = FileService::new(Arc::new(catalog), blobs.clone(), 1 << 20);
+    let idle = std::time::Duration::from_secs(3600);
+    assert_eq!(files.sweep_orphans(idle).await.unwrap(), 0);
+    assert_eq!(
+        files
+            .sweep_orphans(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        2
+    );
+    let listing = blobs.list("").await.unwrap();
+    let mut left: Vec<_> = listing.blobs.into_iter().map(|b| b.name).collect();
+    left.sort();
+    assert_eq!(left, ["file-b", "file-b.text"]);
+    // Parts are the uploads' sweep's.
+    assert_eq!(listing.dirs, ["uploads"]);
 }

@@ -93,7 +93,10 @@ impl IngestService {
         if let Some(text) = blobs.read_text(&file.id).await.map_err(server)? {
             return Ok(text);
         }
-        let bytes = blobs.open(&file.id).await.map_err(server)?;
+        use futures::TryStreamExt as _;
+        // Streamed from the blob store (a file or an object) into the sandbox.
+        let (stream, _) = blobs.open(&file.id).await.map_err(server)?;
+        let bytes = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
         let text = self
             .sandbox
             .extract(&file.filename, bytes, file.bytes)

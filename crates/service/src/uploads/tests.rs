@@ -464,3 +464,31 @@ fn md5s_and_mime_types_are_checked_for_form() {
         assert!(check_mime_type(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn on_s3_the_sweep_removes_the_parts_no_pending_upload_owns() {
+    let settings = crate::blob::tests::s3_bucket("sweep").await;
+    let blobs = crate::BlobStore::s3(&settings).unwrap();
+    for key in [
+        "uploads/upload_old/p1",
+        "uploads/upload_left/p2",
+        "uploads/upload_live/p3",
+    ] {
+        let mut temp = blobs.temp(key).await.unwrap();
+        temp.write(body(b"x"), 10).await.unwrap();
+        temp.commit().await.unwrap();
+    }
+    let mut catalog = MockUploadCatalog::new();
+    catalog.expect_expire_uploads().times(1).returning(|_, _| {
+        let mut u = upload(1, UploadStatus::Expired);
+        u.id = "upload_old".into();
+        Ok(vec![u])
+    });
+    catalog
+        .expect_upload_pending()
+        .returning(|id| Ok(id == "upload_live"));
+    let files = FileService::new(Arc::new(MockFileCatalog::new()), blobs.clone(), 1 << 20);
+    let uploads = UploadService::new(Arc::new(catalog), files, limits());
+    assert_eq!(uploads.sweep().await.unwrap(), 1);
+    assert_eq!(blobs.list("uploads").await.unwrap().dirs, ["upload_live"]);
+}
