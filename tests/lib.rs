@@ -66,7 +66,10 @@ fn elasticsearch_credentials() -> Vec<(String, String)> {
         .into_iter()
         .filter_map(|name| {
             let value = std::env::var(format!("ELASTICSEARCH_{name}")).ok()?;
-            Some((format!("VECTOR_STORE__STORAGE__ELASTICSEARCH__{name}"), value))
+            Some((
+                format!("VECTOR_STORE__STORAGE__ELASTICSEARCH__{name}"),
+                value,
+            ))
         })
         .filter(|(_, value)| !value.is_empty())
         .collect()

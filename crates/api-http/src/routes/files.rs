@@ -1,4 +1,4 @@
-//! The OpenAI Files API under `/v1/files`: multipart uploads streamed to disk.
+//! The OpenAI Files API under `/v1/files`: multipart uploads streamed to the file store.
 
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -59,7 +59,7 @@ pub struct UploadForm {
     operation_id = "createFile",
     summary = "Upload a file",
     description = "A `multipart/form-data` body with the file and its `purpose`; the file is \
-                   streamed to disk, and refused past `files.max_upload_bytes`.",
+                   streamed to the file store, and refused past `files.max_upload_bytes`.",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The stored file.", body = FileObject),

@@ -1,5 +1,5 @@
-//! The OpenAI Uploads API under `/v1/uploads`: a file sent in parts (each streamed to disk),
-//! then completed into an ordinary file.
+//! The OpenAI Uploads API under `/v1/uploads`: a file sent in parts (each streamed to the file
+//! store), then completed into an ordinary file.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
@@ -85,7 +85,8 @@ async fn create(
     tag = tags::UPLOADS,
     operation_id = "addUploadPart",
     summary = "Add a part to an upload",
-    description = "A `multipart/form-data` body with one `data` part, streamed to disk: at most \
+    description = "A `multipart/form-data` body with one `data` part, streamed to the file \
+                   store: at most \
                    `uploads.max_part_bytes`, and no more than the upload has yet to receive. \
                    Parts count against the tenant's `quotas.max_file_bytes`.",
     params(("upload_id" = String, Path, description = "The upload's id.")),
