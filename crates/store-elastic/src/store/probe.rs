@@ -33,11 +33,17 @@ pub(super) struct ProbeState {
 
 impl ProbeState {
     fn set(&self, known: Known) {
-        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = known;
+        *self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = known;
     }
 
     fn get(&self) -> Known {
-        self.known.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
