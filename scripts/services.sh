@@ -106,6 +106,65 @@ PY
     fi
 }
 
+
+# --- servers started here by PID: Elasticsearch-API and S3-API ---------------------------------
+
+# `daemon_pid DIR PATTERN`: the PID in DIR/pid, while it is still a PATTERN process (PIDs are
+# reused).
+daemon_pid() {
+    local pid
+    [[ -f "$1/pid" ]] || return 1
+    pid="$(cat "$1/pid")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2" || return 1
+    echo "$pid"
+}
+
+# `daemon_start NAME DIR URL COMMAND...`: COMMAND in its own session (a Ctrl-C in the terminal
+# does not reach it), writing its own PID to DIR/pid and its output to DIR/log; waits until URL
+# answers, at most 30 s.
+daemon_start() {
+    local name="$1" dir="$2" url="$3" i
+    shift 3
+    rm -f "$dir/pid"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" "$@" </dev/null >>"$dir/log" 2>&1 9>&- &
+    for ((i = 0; i < 300; i++)); do
+        if http_answers "$url/"; then
+            log "$name: started on ${url#http://} (PID $(cat "$dir/pid"))"
+            return 0
+        fi
+        if ((i > 5)) && ! "${name}_pid" >/dev/null; then
+            tail -n 30 "$dir/log" >&2
+            die "$name: the server exited (log: ${dir#"$root/"}/log)"
+        fi
+        sleep 0.1
+    done
+    tail -n 30 "$dir/log" >&2
+    die "$name: no answer on $url after 30 s (log: ${dir#"$root/"}/log)"
+}
+
+# `daemon_stop NAME DIR`: TERM, then KILL after 10 s.
+daemon_stop() {
+    local name="$1" dir="$2" pid i
+    if ! pid="$("${name}_pid")"; then
+        rm -f "$dir/pid"
+        log "$name: not running here"
+        return 0
+    fi
+    kill -TERM "$pid"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name: PID $pid did not stop within 10 s; killing it"
+        kill -KILL "$pid"
+    fi
+    rm -f "$dir/pid"
+    log "$name: stopped"
+}
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 pg_external() { [[ -n "${DATABASE_URL:-}" || -n "${VECTOR_STORE__DATABASE__URL:-}" ]]; }
@@ -271,16 +330,7 @@ pg_status() {
 
 es_is_users() { [[ -n "${ELASTICSEARCH_URL:-}" && "${ELASTICSEARCH_URL}" != "$(es_local_url)" ]]; }
 
-es_pid() {
-    local pid
-    [[ -f "$es_dir/pid" ]] || return 1
-    pid="$(cat "$es_dir/pid")"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    # The PID is ours only while it is still a noida-db process (PIDs are reused).
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "noida-db" || return 1
-    echo "$pid"
-}
+es_pid() { daemon_pid "$es_dir" noida-db; }
 
 es_adopt_running_port() {
     es_pid >/dev/null || return 0
@@ -306,48 +356,13 @@ es_up() {
         die "es: something else already answers on 127.0.0.1:$es_port (set VECTOR_STORE_ES_PORT)"
     fi
     mkdir -p "$es_dir/data"
-    rm -f "$es_dir/pid"
     echo "$es_port" >"$es_dir/port"
-    # Its own session (a Ctrl-C in the terminal does not reach it); it writes its own PID.
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$es_dir/pid" \
+    daemon_start es "$es_dir" "$(es_local_url)" \
         "$bin" start --only elasticsearch --host 127.0.0.1 --elasticsearch-port "$es_port" \
-        --data-dir "$es_dir/data" </dev/null >>"$es_dir/log" 2>&1 9>&- &
-    local i
-    for ((i = 0; i < 300; i++)); do
-        if http_answers "$(es_local_url)/"; then
-            log "es: started on 127.0.0.1:$es_port (PID $(cat "$es_dir/pid"))"
-            return 0
-        fi
-        if ((i > 5)) && ! es_pid >/dev/null; then
-            tail -n 30 "$es_dir/log" >&2
-            die "es: the server exited (log: .local/es/log)"
-        fi
-        sleep 0.1
-    done
-    tail -n 30 "$es_dir/log" >&2
-    die "es: no answer on $(es_local_url) after 30 s (log: .local/es/log)"
+        --data-dir "$es_dir/data"
 }
 
-es_down() {
-    local pid i
-    if ! pid="$(es_pid)"; then
-        rm -f "$es_dir/pid"
-        log "es: not running here"
-        return 0
-    fi
-    kill -TERM "$pid"
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "es: PID $pid did not stop within 10 s; killing it"
-        kill -KILL "$pid"
-    fi
-    rm -f "$es_dir/pid"
-    log "es: stopped"
-}
+es_down() { daemon_stop es "$es_dir"; }
 
 es_status() {
     local pid
@@ -366,16 +381,7 @@ s3_is_users() {
     [[ -n "${VECTOR_STORE_TEST_S3_ENDPOINT:-}" && "$VECTOR_STORE_TEST_S3_ENDPOINT" != "$(s3_local_url)" ]]
 }
 
-s3_pid() {
-    local pid
-    [[ -f "$s3_dir/pid" ]] || return 1
-    pid="$(cat "$s3_dir/pid")"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    # The PID is ours only while it is still a moto process (PIDs are reused).
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "moto" || return 1
-    echo "$pid"
-}
+s3_pid() { daemon_pid "$s3_dir" moto; }
 
 s3_adopt_running_port() {
     s3_pid >/dev/null || return 0
@@ -402,43 +408,11 @@ s3_up() {
         die "s3: something else already answers on 127.0.0.1:$s3_port (set VECTOR_STORE_S3_PORT)"
     fi
     mkdir -p "$s3_dir"
-    rm -f "$s3_dir/pid"
     echo "$s3_port" >"$s3_dir/port"
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$s3_dir/pid" \
-        "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" </dev/null >>"$s3_dir/log" 2>&1 9>&- &
-    local i
-    for ((i = 0; i < 300; i++)); do
-        if http_answers "$(s3_local_url)/"; then
-            log "s3: started on 127.0.0.1:$s3_port (PID $(cat "$s3_dir/pid"))"
-            return 0
-        fi
-        if ((i > 5)) && ! s3_pid >/dev/null; then
-            tail -n 30 "$s3_dir/log" >&2
-            die "s3: the server exited (log: .local/s3/log)"
-        fi
-        sleep 0.1
-    done
-    tail -n 30 "$s3_dir/log" >&2
-    die "s3: no answer on $(s3_local_url) after 30 s (log: .local/s3/log)"
+    daemon_start s3 "$s3_dir" "$(s3_local_url)" "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port"
 }
 
-s3_down() {
-    local pid i
-    if ! pid="$(s3_pid)"; then
-        rm -f "$s3_dir/pid"
-        log "s3: not running here"
-        return 0
-    fi
-    kill -TERM "$pid"
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-    rm -f "$s3_dir/pid"
-    log "s3: stopped"
-}
+s3_down() { daemon_stop s3 "$s3_dir"; }
 
 s3_status() {
     local pid
