@@ -4,12 +4,12 @@
 //! claimed together are written together). A server stopped with SIGTERM hands its jobs back
 //! before it finishes the requests in progress.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use e2e_tests::{Plain, ServerProcess, free_port, own_database};
-use serde_json::{Value, json};
-use service::text;
+use serde_json::json;
+
+use crate::batch::Batch;
 
 fn document(i: usize) -> String {
     (0..120)
@@ -34,34 +34,9 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
     let mut server = ServerProcess::start(&db, &files, port, &env).await;
     let api = Plain::new(&server.base);
     let base = server.base.clone();
-    let store = api
-        .post("/v1/vector_stores", json!({"name": "crash"}))
-        .await;
-    let store = store["id"].as_str().unwrap().to_string();
-    let mut ids = Vec::new();
-    let mut texts = Vec::new();
-    for i in 0..8 {
-        ids.push(
-            api.upload(&format!("report{i}.txt"), document(i).into_bytes())
-                .await,
-        );
-        texts.push(document(i));
-    }
-    api.post(
-        &format!("/v1/vector_stores/{store}/file_batches"),
-        json!({"file_ids": ids}),
-    )
-    .await;
+    let batch = Batch::start(&api, "report", document).await;
     // Part of the way, then SIGKILL: no shutdown, no cleanup.
-    let mut done = 0;
-    for _ in 0..3000 {
-        let s = api.get(&format!("/v1/vector_stores/{store}")).await;
-        done = s["file_counts"]["completed"].as_u64().unwrap();
-        if done >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = batch.first_done(&api).await;
     server.child.start_kill().unwrap();
     assert!(
         (1..8).contains(&done),
@@ -79,49 +54,7 @@ async fn a_server_killed_mid_batch_finishes_it_after_a_restart_with_clean_chunks
     );
 
     let mut server = ServerProcess::start(&db, &files, port, &env).await;
-    let mut counts = Value::Null;
-    for _ in 0..3000 {
-        let s = api.get(&format!("/v1/vector_stores/{store}")).await;
-        counts = s["file_counts"].clone();
-        if counts["in_progress"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(counts["completed"], 8, "{counts}");
-
-    let docs = api
-        .get(&format!("/v2/collections/{store}/documents?limit=1000"))
-        .await;
-    let rows = docs["data"].as_array().unwrap();
-    let unique: HashSet<&str> = rows.iter().map(|d| d["id"].as_str().unwrap()).collect();
-    assert_eq!(unique.len(), rows.len(), "no chunk id twice");
-    for (file, text) in ids.iter().zip(&texts) {
-        let f = api
-            .get(&format!("/v1/vector_stores/{store}/files/{file}"))
-            .await;
-        let s = &f["chunking_strategy"]["static"];
-        let clean = text::chunk(
-            text,
-            s["max_chunk_size_tokens"].as_u64().unwrap() as usize,
-            s["chunk_overlap_tokens"].as_u64().unwrap() as usize,
-        );
-        let stored: Vec<&Value> = rows
-            .iter()
-            .filter(|d| d["file_id"] == file.as_str())
-            .collect();
-        assert_eq!(
-            stored.len(),
-            clean.len(),
-            "{file}: as many chunks as a clean ingest"
-        );
-        for i in 0..clean.len() {
-            assert!(
-                unique.contains(format!("{file}:{i}").as_str()),
-                "{file}:{i}"
-            );
-        }
-    }
+    batch.assert_clean(&api).await;
     server.child.start_kill().ok();
     server.child.wait().await.ok();
     std::fs::remove_dir_all(files).ok();

@@ -1,6 +1,7 @@
 //! End-to-end tests of the HTTP API against the real database and the real local model.
 
 mod bad_requests;
+mod batch;
 mod crash;
 mod edges;
 mod elastic;
