@@ -5,17 +5,23 @@
 use std::time::Duration;
 
 use e2e_tests::s3::Bucket;
-use e2e_tests::{TestApp, spawn_app_with, test_settings};
+use e2e_tests::{TestApp, own_database, spawn_app_with, test_settings};
+use secrecy::SecretString;
 use serde_json::json;
 
 const TEXT: &str = "The lighthouse keeper logged every passing tanker in a green ledger. \
                     Storms in October closed the harbour for nine days.";
 
+/// An app with its files in `bucket`, on a database of its own (`db`): the workers of the
+/// other tests' apps, on other file stores, must not take its jobs, nor its workers theirs, and
+/// no other app's expiry sweep may end its uploads.
 async fn app_on(
+    db: &str,
     bucket: &Bucket,
     tune: impl FnOnce(&mut vector_store_server::settings::Settings),
 ) -> TestApp {
     let mut s = test_settings();
+    s.database.url = Some(SecretString::from(own_database(db).await));
     bucket.apply(&mut s);
     tune(&mut s);
     let dir = s.files.dir.clone();
@@ -40,7 +46,7 @@ async fn keys_become(bucket: &Bucket, want: &[String]) -> Vec<String> {
 #[tokio::test]
 async fn a_file_on_s3_is_ingested_read_searched_and_deleted() {
     let bucket = Bucket::new("vs/files").await;
-    let app = app_on(&bucket, |_| {}).await;
+    let app = app_on("s3_flow", &bucket, |_| {}).await;
     let id = app.upload(&app.key_a, "ledger.txt", TEXT.into()).await;
     assert_eq!(bucket.keys().await, [format!("vs/files/{id}")]);
     // The bytes as uploaded.
@@ -89,7 +95,7 @@ async fn a_file_on_s3_is_ingested_read_searched_and_deleted() {
 #[tokio::test]
 async fn uploads_refused_on_s3_leave_no_object() {
     let bucket = Bucket::new("refused").await;
-    let app = app_on(&bucket, |s| {
+    let app = app_on("s3_refusals", &bucket, |s| {
         s.files.max_upload_bytes = 12 << 20;
         s.quotas.max_file_bytes = 7 << 20;
     })
@@ -155,7 +161,7 @@ async fn part(app: &TestApp, upload: &str, data: Vec<u8>) -> String {
 #[tokio::test]
 async fn uploads_in_parts_on_s3_complete_cancel_and_expire() {
     let bucket = Bucket::new("parts").await;
-    let app = app_on(&bucket, |s| {
+    let app = app_on("s3_parts", &bucket, |s| {
         s.files.max_upload_bytes = 1000;
         s.uploads.max_part_bytes = 1200;
         s.uploads.expiry_secs = 2;
