@@ -148,28 +148,14 @@ impl ElasticStore {
         ];
         let mut attempt = 0;
         loop {
-            let e = match self
-                .exchange(Request {
-                    method: Method::Post,
-                    path,
-                    params: &params,
-                    payload: Payload::Json(body),
-                    headers: &headers,
-                })
-                .await
-            {
-                Ok(answer) if answer.is_success() => {
-                    let reply = answer.body.unwrap_or_default();
+            let e = match self.post_by_query(path, &params, body, &headers).await {
+                Ok(reply) => {
                     return match reply.get("task").and_then(Value::as_str) {
                         Some(task) => self.follow(task).await,
                         // A cluster that ran the call before answering.
                         None => Ok(reply),
                     };
                 }
-                Ok(answer) => match by_query_answer(answer) {
-                    Ok(reply) => return Ok(reply),
-                    Err(e) => e,
-                },
                 Err(e) => e,
             };
             if !e.is_transient() {
@@ -255,20 +241,10 @@ impl ElasticStore {
         let mut attempt = 0;
         loop {
             let e = match self
-                .exchange(Request {
-                    method: Method::Post,
-                    path,
-                    params: &params,
-                    payload: Payload::Json(body),
-                    headers: &HeaderMap::new(),
-                })
+                .post_by_query(path, &params, body, &HeaderMap::new())
                 .await
             {
-                Ok(answer) if answer.is_success() => return Ok(answer.body.unwrap_or_default()),
-                Ok(answer) => match by_query_answer(answer) {
-                    Ok(reply) => return Ok(reply),
-                    Err(e) => e,
-                },
+                Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
             if !was_refused(&e) || attempt >= self.options.retries {
@@ -276,6 +252,31 @@ impl ElasticStore {
             }
             tokio::time::sleep(retry_delay(&e, attempt)).await;
             attempt += 1;
+        }
+    }
+
+    /// Sends one by-query request: the body of a success, or of an error status that is a
+    /// by-query answer ([`by_query_answer`]); any other answer is an error.
+    async fn post_by_query(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        body: &Value,
+        headers: &HeaderMap,
+    ) -> Result<Value, ElasticError> {
+        let answer = self
+            .exchange(Request {
+                method: Method::Post,
+                path,
+                params,
+                payload: Payload::Json(body),
+                headers,
+            })
+            .await?;
+        if answer.is_success() {
+            Ok(answer.body.unwrap_or_default())
+        } else {
+            by_query_answer(answer)
         }
     }
 }
