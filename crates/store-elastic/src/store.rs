@@ -272,20 +272,14 @@ impl VectorStore for ElasticStore {
 
     /// The capability probe: reachable, and a cluster this back-end can use.
     async fn ping(&self) -> StoreResult<()> {
-        match self.probe().await {
+        match self.probe().await.map_err(ProbeError::into_store) {
             Ok(_) => Ok(()),
-            Err(ProbeError::Unsupported(why)) => Err(StoreError::unavailable(
-                why.clone(),
-                ElasticError::Decode(why),
+            // A node that answers 404 to `/` is not a cluster this back-end can use.
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(StoreError::unavailable(
+                "the Elasticsearch cluster is unavailable",
+                ElasticError::Decode("GET / answered 404".into()),
             )),
-            Err(ProbeError::Unreachable(e)) if e.kind() == ErrorKind::NotFound => {
-                // A node that answers 404 to `/` is not a cluster this back-end can use.
-                Err(StoreError::unavailable(
-                    "the Elasticsearch cluster is unavailable",
-                    ElasticError::Decode("GET / answered 404".into()),
-                ))
-            }
-            Err(ProbeError::Unreachable(e)) => Err(e),
+            Err(e) => Err(e),
         }
     }
 

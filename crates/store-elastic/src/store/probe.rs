@@ -58,6 +58,19 @@ pub enum ProbeError {
     Unreachable(StoreError),
 }
 
+impl ProbeError {
+    /// The store error for a request that needed the probe: an unusable cluster is
+    /// unavailable, with the probe's line as the reason.
+    pub(super) fn into_store(self) -> StoreError {
+        match self {
+            ProbeError::Unsupported(why) => {
+                StoreError::unavailable(why.clone(), ElasticError::Decode(why))
+            }
+            ProbeError::Unreachable(e) => e,
+        }
+    }
+}
+
 impl ElasticStore {
     /// Asks the cluster what it is (`GET /`) and remembers the answer: `Some` with its version
     /// and flavor, `None` when the credentials may not ask (403; the back-end still works).
@@ -95,12 +108,7 @@ impl ElasticStore {
         match self.probe_state.get() {
             Known::Cluster(info) => Ok(Some(info)),
             Known::Hidden => Ok(None),
-            Known::Nothing => self.probe().await.map_err(|e| match e {
-                ProbeError::Unsupported(why) => {
-                    StoreError::unavailable(why.clone(), ElasticError::Decode(why))
-                }
-                ProbeError::Unreachable(e) => e,
-            }),
+            Known::Nothing => self.probe().await.map_err(ProbeError::into_store),
         }
     }
 
