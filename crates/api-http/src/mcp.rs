@@ -70,7 +70,10 @@ async fn answer(
         .map_err(|e| ApiError::invalid_body(format!("a request MCP cannot read: {e}")))?;
     request.extensions_mut().insert(mcp_caller);
     let (parts, body) = service.handle(request).await.into_parts();
-    let Ok(body) = body.collect().await.map(http_body_util::Collected::to_bytes);
+    let Ok(body) = body
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes);
     let status = StatusCode::from_u16(parts.status.as_u16())
         .map_err(|_| ApiError::internal("an MCP reply without a valid status"))?;
     let is_json = parts

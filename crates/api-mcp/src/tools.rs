@@ -43,8 +43,6 @@ const SEARCH_RESULTS: usize = 10;
 /// The counter of tool calls, by tool and outcome (`ok`, `error`).
 const CALLS: &str = "vector_store_mcp_tool_calls_total";
 
-type ToolResult<T> = Result<Json<T>, String>;
-
 /// The MCP server: its tools over the service layer.
 #[derive(Debug, Clone)]
 pub struct VectorStoreMcp {
@@ -137,7 +135,7 @@ impl VectorStoreMcp {
         &self,
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<SearchArgs>,
-    ) -> ToolResult<SearchResults> {
+    ) -> Result<Json<SearchResults>, String> {
         let caller = caller(&parts)?;
         let template = SearchInput::from(&SearchVectorStore::new(args.query.as_str()));
         let mut hits: Vec<(String, Hit)> = Vec::new();
@@ -174,7 +172,7 @@ impl VectorStoreMcp {
         &self,
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<FetchArgs>,
-    ) -> ToolResult<FetchedDocument> {
+    ) -> Result<Json<FetchedDocument>, String> {
         let caller = caller(&parts)?;
         let not_found = || format!("no document with id '{}'", args.id);
         let (store_id, file_id) = handle::decode(&args.id).ok_or_else(not_found)?;
@@ -253,7 +251,7 @@ impl VectorStoreMcp {
         &self,
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<ListStoresArgs>,
-    ) -> ToolResult<StoreList> {
+    ) -> Result<Json<StoreList>, String> {
         let caller = caller(&parts)?;
         let limit = args.limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
@@ -298,7 +296,7 @@ impl VectorStoreMcp {
         &self,
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<SearchStoreArgs>,
-    ) -> ToolResult<StoreHits> {
+    ) -> Result<Json<StoreHits>, String> {
         let caller = caller(&parts)?;
         if args.vector_store_ids.is_empty() {
             return Err("vector_store_ids must name at least one vector store".into());
@@ -349,7 +347,7 @@ impl VectorStoreMcp {
         &self,
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<FileContentArgs>,
-    ) -> ToolResult<FileContent> {
+    ) -> Result<Json<FileContent>, String> {
         let caller = caller(&parts)?;
         let store = self.store(&caller.tenant, &args.vector_store_id).await?;
         let (text, truncated) = self
