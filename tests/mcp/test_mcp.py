@@ -245,3 +245,17 @@ def test_tool_calls_are_counted_by_tool(server, corpus):
     lines = [line for line in r.text.splitlines() if line.startswith("vector_store_mcp_tool_calls_total{")]
     assert any('tool="list_vector_stores"' in line and 'outcome="ok"' in line for line in lines), lines
     assert any('tool="fetch"' in line and 'outcome="error"' in line for line in lines), lines
+
+
+def test_the_transports_refusals_keep_their_status_in_the_envelope(server):
+    auth = {"authorization": f"Bearer {server['keys'][0]}"}
+    r = httpx2.get(f"{server['base']}/mcp", headers=auth)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    r = httpx2.post(f"{server['base']}/mcp", json=INITIALIZE, headers={**auth, "accept": "text/html"})
+    assert r.status_code == 406, r.text
+    assert "Accept" in r.json()["error"]["message"] or "accept" in r.json()["error"]["message"]
+    # rmcp answers a body that is no JSON-RPC message with 415.
+    r = httpx2.post(f"{server['base']}/mcp", content=b"not json", headers={**ACCEPT, **auth})
+    assert r.status_code == 415, r.text
+    assert r.json()["error"]["type"] == "invalid_request_error"

@@ -7,7 +7,7 @@
 //! bridge copies the method, URI, headers and body into an `http::Request`, and the reply's
 //! status, headers and (whole) body back. Replies are JSON, sessions are none, so a reply is
 //! complete when its body is. A refusal of the transport's own (a foreign `Origin`, 403; a
-//! wrong `Accept`, 406) is sent in the API's error envelope.
+//! wrong `Accept`, 406) keeps its status and is sent in the API's error envelope.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
@@ -81,7 +81,16 @@ async fn answer(
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !status.is_success() && !is_json {
-        return Err(refusal(status, &body));
+        let mut res = refusal(status, &body).error_response();
+        // Statuses the envelope's table has no row for (406, 415) are kept as they came.
+        *res.status_mut() = status;
+        if let Some(allow) = parts.headers.get(http::header::ALLOW)
+            && let Ok(allow) = HeaderValue::from_bytes(allow.as_bytes())
+        {
+            res.headers_mut()
+                .insert(actix_web::http::header::ALLOW, allow);
+        }
+        return Ok(res);
     }
     let mut res = HttpResponse::build(status);
     for (name, value) in &parts.headers {
@@ -98,7 +107,7 @@ async fn answer(
     Ok(res.body(body))
 }
 
-/// The transport's plain-text refusal as the API's error.
+/// The transport's plain-text refusal as the API's error (its status is set by the caller).
 fn refusal(status: StatusCode, body: &[u8]) -> ApiError {
     let text = String::from_utf8_lossy(body).trim().to_string();
     match status {
