@@ -16,7 +16,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "openai"))
-from vsserver import start_server  # noqa: E402
+from vsserver import start_server  # noqa: E402, F401  (test_writes starts a second server)
 
 METRICS_TOKEN = "mcp-suite-metrics"
 # The revisions the suite speaks: the handshake era (the newest one with `initialize`) and the

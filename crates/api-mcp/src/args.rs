@@ -146,3 +146,41 @@ pub struct FileContent {
     /// Whether the file's text goes on after `text`.
     pub truncated: bool,
 }
+
+/// `create_vector_store`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStoreArgs {
+    pub name: String,
+    /// Up to 16 string values.
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `create_vector_store`'s result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreatedStore {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// `upload_text`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadTextArgs {
+    pub vector_store_id: String,
+    /// The file's name (`notes.md`, `faq.txt`): its extension says how it is read.
+    pub filename: String,
+    pub text: String,
+    /// The file's attributes, for filters (up to 16).
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// `upload_text`'s result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UploadedText {
+    pub vector_store_id: String,
+    pub file_id: String,
+    /// `in_progress` until the file is ingested (`get_file_content` reads it then).
+    pub status: String,
+}

@@ -1,9 +1,12 @@
-//! The service's MCP server, mounted at `/mcp` by `api-http`: read-only tools over the
-//! `service` crate, spoken by the official Rust SDK (`rmcp`) as MCP over Streamable HTTP.
+//! The service's MCP server, mounted at `/mcp` by `api-http`: tools (read-only unless
+//! `mcp.allow_writes`) over the `service` crate, spoken by the official Rust SDK (`rmcp`) as
+//! MCP over Streamable HTTP.
 //!
 //! - `tools.rs`: [`VectorStoreMcp`], the tools (`search` and `fetch` of OpenAI's deep-research
 //!   contract, `list_vector_stores`, `search_vector_store`, `get_file_content`);
 //! - `args.rs`: their arguments and results, with the JSON schemas `tools/list` shows;
+//! - `writes.rs`: the tools that write (`create_vector_store`, `upload_text`), listed only with
+//!   `mcp.allow_writes`;
 //! - `handle.rs`: the opaque id of a store's file that `search` gives and `fetch` takes.
 //!
 //! [`service`] builds the tower service (over `http` 1.x) that answers one HTTP request of
@@ -18,6 +21,7 @@
 mod args;
 mod handle;
 mod tools;
+mod writes;
 
 use std::sync::Arc;
 
@@ -34,6 +38,8 @@ pub use tools::{TOOLS, VectorStoreMcp};
 pub struct McpSettings {
     /// Whether `/mcp` is served at all.
     pub enabled: bool,
+    /// Whether the tools that write (`create_vector_store`, `upload_text`) are listed.
+    pub allow_writes: bool,
     /// The `Host` values `/mcp` answers (`name` or `name:port`); empty: any.
     pub allowed_hosts: Vec<String>,
     /// The browser origins `/mcp` answers (`https://app.example:*`); a request with any other
@@ -45,6 +51,7 @@ impl Default for McpSettings {
     fn default() -> Self {
         Self {
             enabled: true,
+            allow_writes: false,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
         }
@@ -80,7 +87,7 @@ pub fn service(ingest: IngestService, settings: &McpSettings) -> McpService {
     } else {
         config.with_allowed_hosts(settings.allowed_hosts.clone())
     };
-    let server = VectorStoreMcp::new(ingest);
+    let server = VectorStoreMcp::new(ingest, settings.allow_writes);
     StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),

@@ -34,6 +34,8 @@ pub const TOOLS: &[&str] = &[
     "list_vector_stores",
     "search_vector_store",
     "get_file_content",
+    "create_vector_store",
+    "upload_text",
 ];
 
 /// The most stores `search` looks in at once (the newest, when the caller has more).
@@ -46,13 +48,13 @@ const CALLS: &str = "vector_store_mcp_tool_calls_total";
 /// The MCP server: its tools over the service layer.
 #[derive(Debug, Clone)]
 pub struct VectorStoreMcp {
-    ingest: IngestService,
+    pub(crate) ingest: IngestService,
     router: ToolRouter<Self>,
 }
 
 /// The message a caller gets for `e`: the HTTP API's, and a generic one for the server's own
 /// faults (whose cause is logged, never sent).
-fn message(e: ServiceError) -> String {
+pub(crate) fn message(e: ServiceError) -> String {
     match e {
         ServiceError::Internal { .. } => {
             tracing::error!(error = %service::error_chain(&e), "an MCP tool failed");
@@ -75,7 +77,7 @@ fn message(e: ServiceError) -> String {
 }
 
 /// The caller that whoever mounted `/mcp` put in the request.
-fn caller(parts: &Parts) -> Result<&McpCaller, String> {
+pub(crate) fn caller(parts: &Parts) -> Result<&McpCaller, String> {
     parts.extensions.get::<McpCaller>().ok_or_else(|| {
         tracing::error!("an MCP request without its caller");
         "The server had an error while processing your request.".to_string()
@@ -91,11 +93,13 @@ fn file_url(caller: &McpCaller, store: &str, file: &str) -> String {
 
 #[tool_router]
 impl VectorStoreMcp {
-    pub fn new(ingest: IngestService) -> Self {
-        Self {
-            ingest,
-            router: Self::tool_router(),
+    /// The server over `ingest`; with `allow_writes`, the tools that write are listed too.
+    pub fn new(ingest: IngestService, allow_writes: bool) -> Self {
+        let mut router = Self::tool_router();
+        if allow_writes {
+            router += Self::write_router();
         }
+        Self { ingest, router }
     }
 
     /// The stores `search` reaches: those `?vector_store_ids=` names, or the caller's newest.
@@ -118,7 +122,11 @@ impl VectorStoreMcp {
         Ok(stores)
     }
 
-    async fn store(&self, tenant: &Tenant, id: &str) -> Result<CollectionRecord, String> {
+    pub(crate) async fn store(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<CollectionRecord, String> {
         self.ingest
             .vectors()
             .collection_by_id(tenant, id)
@@ -396,8 +404,8 @@ impl ServerHandler for VectorStoreMcp {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(
-                "Read-only access to the caller's vector stores: search and fetch files, list \
-                 stores, search them with filters, read a file's text.",
+                "The caller's vector stores: search and fetch files, list stores, search them \
+                 with filters, read a file's text.",
             )
     }
 
