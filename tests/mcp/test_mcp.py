@@ -9,7 +9,7 @@ import pytest
 from conftest import METRICS_TOKEN, MODES, connect
 
 TOOLS = {"search", "fetch", "list_vector_stores", "search_vector_store", "get_file_content"}
-NEGOTIATED = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28"}
+NEGOTIATED = {"legacy": "2025-11-25", "auto": "2026-07-28", "2026-07-28": "2026-07-28"}
 
 
 def run(coro):
@@ -28,11 +28,17 @@ def error(result) -> str:
     return result.content[0].text
 
 
-@pytest.mark.parametrize("mode", MODES)
+# "auto" probes `server/discover` (2026-07-28) before it would fall back to `initialize`; a
+# pinned version skips the probe.
+@pytest.mark.parametrize("mode", ["auto", *MODES])
 def test_each_revision_negotiates_and_lists_read_only_tools(server, mode):
     async def go():
         async with connect(server, server["keys"][0], mode) as c:
             assert c.protocol_version == NEGOTIATED[mode]
+            if mode != "2026-07-28":
+                # Learnt from `server/discover` or from `initialize`.
+                assert c.server_info.name == "vector-store-server"
+                assert c.server_capabilities.tools is not None
             tools = (await c.list_tools()).tools
             assert {t.name for t in tools} == TOOLS
             for t in tools:
