@@ -248,6 +248,7 @@ def test_tool_calls_are_counted_by_tool(server, corpus):
     run(go())
     r = httpx2.get(f"{server['base']}/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
     assert r.status_code == 200
+    assert "# HELP vector_store_mcp_tool_calls_total" in r.text
     lines = [line for line in r.text.splitlines() if line.startswith("vector_store_mcp_tool_calls_total{")]
     assert any('tool="list_vector_stores"' in line and 'outcome="ok"' in line for line in lines), lines
     assert any('tool="fetch"' in line and 'outcome="error"' in line for line in lines), lines

@@ -30,7 +30,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde::Deserialize;
 use service::{IngestService, Tenant};
 
-pub use tools::{TOOLS, VectorStoreMcp};
+pub use tools::{CALLS, TOOLS, VectorStoreMcp, describe_metrics};
 
 /// The `[mcp]` settings; the binary's `config/default.toml` has every default.
 #[derive(Debug, Clone, Deserialize)]

@@ -43,7 +43,15 @@ const SEARCH_STORES_MAX: usize = 20;
 /// The most files `search` gives.
 const SEARCH_RESULTS: usize = 10;
 /// The counter of tool calls, by tool and outcome (`ok`, `error`).
-const CALLS: &str = "vector_store_mcp_tool_calls_total";
+pub const CALLS: &str = "vector_store_mcp_tool_calls_total";
+
+/// Describes this crate's metrics to the recorder that renders them.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        CALLS,
+        "MCP tool calls answered, by tool and outcome (ok, error)."
+    );
+}
 
 /// The MCP server: its tools over the service layer.
 #[derive(Debug, Clone)]
