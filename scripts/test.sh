@@ -50,6 +50,15 @@ for backend in pgvector elasticsearch; do
     VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
         "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"
 done
+# `/mcp` through the official MCP client (both protocol revisions) against the same binary, and
+# through the MCP Inspector's CLI.
+"$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/mcp/requirements.txt"
+npm ci --prefix "$root/tests/mcp/inspector" --no-audit --no-fund --loglevel=error
+for backend in pgvector elasticsearch; do
+    echo "== MCP client suite on $backend"
+    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
+        "$root/.venv/bin/python" -m pytest -q "$root/tests/mcp"
+done
 "$root/scripts/install-browser.sh"
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openapi/requirements.txt"
 for backend in pgvector elasticsearch; do

@@ -13,6 +13,7 @@ mod ingestion;
 mod instances;
 mod library;
 mod limits;
+mod mcp;
 mod openapi;
 mod platform;
 mod ranking;

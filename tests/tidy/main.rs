@@ -35,6 +35,10 @@ const FORBIDDEN_EDGES: &[(&str, &str, &str)] = &[
     ("service", "store-elastic", "only the binary names a back-end"),
     ("api-http", "store-", "handlers reach storage through the service"),
     ("api-http", "embeddings", "handlers reach the models through the service"),
+    ("api-mcp", "actix", "the MCP tools know no HTTP framework: api-http bridges them"),
+    ("api-mcp", "api-http", "the MCP tools reach the service, never the HTTP skin"),
+    ("api-mcp", "store-", "the MCP tools reach storage through the service"),
+    ("api-mcp", "embeddings", "the MCP tools reach the models through the service"),
     ("store-pgvector", "store-elastic", "back-ends know nothing of each other"),
     ("store-elastic", "store-pgvector", "back-ends know nothing of each other"),
     ("openai-vectorstore-sdk", "store-", "the SDK speaks the wire format only"),
@@ -252,7 +256,7 @@ fn the_crate_graph_points_one_way() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    for expected in ["service", "api-http", "store-core", "models"] {
+    for expected in ["service", "api-http", "api-mcp", "store-core", "models"] {
         assert!(names.contains(&expected), "{names:?}");
     }
     let violations = forbidden_edges(&metadata);

@@ -222,7 +222,7 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
         .with_limits(settings.limits);
     let uploads = UploadService::new(pg_catalog.clone(), files.clone(), settings.uploads);
     let ingest = IngestService::new(service, files, pg_catalog, sandbox);
-    Ok(AppState::new(ingest, uploads, Arc::new(auth)))
+    Ok(AppState::new(ingest, uploads, Arc::new(auth)).with_mcp(settings.mcp.clone()))
 }
 
 /// The reranker and query rewriter `search` names, reached over HTTP.

@@ -39,6 +39,8 @@ pub struct Settings {
     /// What each tenant may keep.
     #[serde(default)]
     pub quotas: store_core::Quotas,
+    /// `/mcp`, the MCP server.
+    pub mcp: api_mcp::McpSettings,
     pub log: LogSettings,
 }
 

@@ -29,7 +29,7 @@ pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
 pub struct LargeBody;
 
 /// The body limit of `req`'s route.
-fn limit_of(req: &HttpRequest) -> usize {
+pub(crate) fn limit_of(req: &HttpRequest) -> usize {
     let server = req
         .app_data::<BodyLimit>()
         .map_or(SMALL_BODY_BYTES, |l| l.0);
@@ -98,7 +98,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     clippy::wildcard_enum_match_arm,
     reason = "actix's payload error is non-exhaustive: the others are a broken body alike"
 )]
-async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub(crate) async fn read_body(
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     use futures::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

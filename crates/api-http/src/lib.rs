@@ -6,14 +6,17 @@
 //! - `error.rs`: [`ApiError`], the service's error and HTTP's own, mapped once to a status and
 //!   the OpenAI error envelope;
 //! - `extract.rs`: extractors that parse and validate bodies and query strings;
+//! - `mcp.rs`: `/mcp`, the MCP server of `api-mcp` behind the API's authentication and limits,
+//!   bridged from actix-web to `rmcp`'s tower service;
 //! - `startup.rs`: [`Application`], bound on any port (0 for tests).
 //!
-//! This crate depends on `service` and `models` alone: it never names a storage back-end, nor
-//! the storage contract, nor a model; the service's types are all it sees.
+//! This crate depends on `service`, `models` and `api-mcp` alone: it never names a storage
+//! back-end, nor the storage contract, nor a model; the service's types are all it sees.
 
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod origin;

@@ -87,6 +87,7 @@ fn describe() {
     );
     describe_gauge!(IN_FLIGHT, "HTTP requests being answered now.");
     service::metrics::describe();
+    api_mcp::describe_metrics();
 }
 
 /// One request in progress: counted in flight until dropped, then observed with its status.

@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, ResponseError, web};
+use api_mcp::McpSettings;
 use futures::future::Either;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -63,6 +64,7 @@ pub struct AppState {
     ingest: IngestService,
     uploads: UploadService,
     auth: Arc<AuthService>,
+    mcp: McpSettings,
 }
 
 impl AppState {
@@ -73,7 +75,18 @@ impl AppState {
             ingest,
             uploads,
             auth,
+            mcp: McpSettings::default(),
         }
+    }
+
+    /// The state with `/mcp` set up as `mcp` says (its defaults otherwise).
+    pub fn with_mcp(mut self, mcp: McpSettings) -> Self {
+        self.mcp = mcp;
+        self
+    }
+
+    pub fn mcp(&self) -> &McpSettings {
+        &self.mcp
     }
 
     pub fn uploads(&self) -> &UploadService {
@@ -149,6 +162,10 @@ impl Application {
         let metrics_access = web::Data::new(metrics_access);
         crate::metrics::recorder();
         let document = web::Data::new(DocumentJson::new());
+        let mcp = data
+            .mcp()
+            .enabled
+            .then(|| web::Data::new(api_mcp::service(data.ingest().clone(), data.mcp())));
         if limits.is_enabled() {
             tracing::info!(
                 per_second = limits.per_second(),
@@ -164,6 +181,11 @@ impl Application {
                 .configure(routes::configure)
                 .into_app()
                 .configure(crate::console::configure)
+                .configure(|cfg| {
+                    if let Some(mcp) = &mcp {
+                        cfg.app_data(mcp.clone()).configure(crate::mcp::configure);
+                    }
+                })
                 .service(web::redirect("/docs", "/docs/"))
                 .service(swagger_ui())
                 .app_data(data.clone())

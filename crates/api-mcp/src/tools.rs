@@ -1,0 +1,456 @@
+//! [`VectorStoreMcp`]: the MCP server's tools, each a call of the service layer within the
+//! caller's tenant. A tool that fails answers a tool error (`isError: true`) with the message
+//! the HTTP API would send; arguments that do not fit the tool's schema are one too.
+
+use std::collections::HashSet;
+
+use http::request::Parts;
+use models::openai::SearchVectorStore;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::{Extension, ToolCallContext};
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_router};
+use serde_json::{Map, Value};
+use service::{CollectionRecord, Hit, IngestService, PageOrder, PageRequest, SearchInput};
+use service::{ServiceError, Tenant};
+use validator::Validate;
+
+use crate::McpCaller;
+use crate::args::{
+    FetchArgs, FetchedDocument, FileContent, FileContentArgs, ListStoresArgs, QueryArg, SearchArgs,
+    SearchResult, SearchResults, SearchStoreArgs, StoreHit, StoreHits, StoreList, StoreSummary,
+};
+use crate::handle;
+
+/// The tools' names, the only values of the `tool` label of the metrics.
+pub const TOOLS: &[&str] = &[
+    "search",
+    "fetch",
+    "list_vector_stores",
+    "search_vector_store",
+    "get_file_content",
+    "create_vector_store",
+    "upload_text",
+];
+
+/// The most stores `search` looks in at once (the newest, when the caller has more).
+const SEARCH_STORES_MAX: usize = 20;
+/// The most files `search` gives.
+const SEARCH_RESULTS: usize = 10;
+/// The counter of tool calls, by tool and outcome (`ok`, `error`).
+pub const CALLS: &str = "vector_store_mcp_tool_calls_total";
+
+/// Describes this crate's metrics to the recorder that renders them.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        CALLS,
+        "MCP tool calls answered, by tool and outcome (ok, error)."
+    );
+}
+
+/// The MCP server: its tools over the service layer.
+#[derive(Debug, Clone)]
+pub struct VectorStoreMcp {
+    pub(crate) ingest: IngestService,
+    router: ToolRouter<Self>,
+}
+
+/// The message a caller gets for `e`: the HTTP API's, and a generic one for the server's own
+/// faults (whose cause is logged, never sent).
+pub(crate) fn message(e: ServiceError) -> String {
+    match e {
+        ServiceError::Internal { .. } => {
+            tracing::error!(error = %service::error_chain(&e), "an MCP tool failed");
+            "The server had an error while processing your request.".into()
+        }
+        ServiceError::Unavailable { .. } => {
+            tracing::warn!(error = %service::error_chain(&e), "an MCP tool found a back-end down");
+            "A storage or embedding back-end is unavailable; please try again shortly.".into()
+        }
+        ServiceError::NotFound { .. }
+        | ServiceError::Invalid { .. }
+        | ServiceError::Conflict(_)
+        | ServiceError::Unauthorized(_)
+        | ServiceError::TooLarge(_)
+        | ServiceError::QuotaExceeded { .. }
+        | ServiceError::InsufficientStorage(_)
+        | ServiceError::RateLimited(_)
+        | ServiceError::TooManyInFlight(_) => e.to_string(),
+    }
+}
+
+/// The caller that whoever mounted `/mcp` put in the request.
+pub(crate) fn caller(parts: &Parts) -> Result<&McpCaller, String> {
+    parts.extensions.get::<McpCaller>().ok_or_else(|| {
+        tracing::error!("an MCP request without its caller");
+        "The server had an error while processing your request.".to_string()
+    })
+}
+
+fn file_url(caller: &McpCaller, store: &str, file: &str) -> String {
+    format!(
+        "{}/v1/vector_stores/{store}/files/{file}/content",
+        caller.base_url
+    )
+}
+
+#[tool_router]
+impl VectorStoreMcp {
+    /// The server over `ingest`; with `allow_writes`, the tools that write are listed too.
+    pub fn new(ingest: IngestService, allow_writes: bool) -> Self {
+        let mut router = Self::tool_router();
+        if allow_writes {
+            router += Self::write_router();
+        }
+        Self { ingest, router }
+    }
+
+    /// The stores `search` reaches: those `?vector_store_ids=` names, or the caller's newest.
+    async fn searched_stores(&self, caller: &McpCaller) -> Result<Vec<CollectionRecord>, String> {
+        let vectors = self.ingest.vectors();
+        let Some(ids) = &caller.stores else {
+            let all = vectors
+                .list_collections(&caller.tenant)
+                .await
+                .map_err(message)?;
+            let mut stores: Vec<_> = all.into_iter().filter(|r| r.model.is_some()).collect();
+            stores.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+            stores.truncate(SEARCH_STORES_MAX);
+            return Ok(stores);
+        };
+        let mut stores = Vec::new();
+        for id in ids.iter().take(SEARCH_STORES_MAX) {
+            stores.push(self.store(&caller.tenant, id).await?);
+        }
+        Ok(stores)
+    }
+
+    pub(crate) async fn store(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<CollectionRecord, String> {
+        self.ingest
+            .vectors()
+            .collection_by_id(tenant, id)
+            .await
+            .map_err(message)
+    }
+
+    #[tool(
+        description = "Search the caller's vector stores for files relevant to a query. Returns \
+                       {results: [{id, title, url}]}, most relevant first; pass an id to fetch.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(args): Parameters<SearchArgs>,
+    ) -> Result<Json<SearchResults>, String> {
+        let caller = caller(&parts)?;
+        let template = SearchInput::from(&SearchVectorStore::new(args.query.as_str()));
+        let mut hits: Vec<(String, Hit)> = Vec::new();
+        for store in self.searched_stores(caller).await? {
+            let found = self
+                .ingest
+                .vectors()
+                .search_many(&store, vec![args.query.clone()], template.clone())
+                .await
+                .map_err(message)?;
+            hits.extend(found.into_iter().map(|h| (store.id.clone(), h)));
+        }
+        hits.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+        let mut seen = HashSet::new();
+        let results = hits
+            .into_iter()
+            .filter(|(store, h)| seen.insert((store.clone(), h.chunk.file_id.clone())))
+            .take(SEARCH_RESULTS)
+            .map(|(store, h)| SearchResult {
+                id: handle::encode(&store, &h.chunk.file_id),
+                url: file_url(caller, &store, &h.chunk.file_id),
+                title: h.chunk.filename.unwrap_or(h.chunk.file_id),
+            })
+            .collect();
+        Ok(Json(SearchResults { results }))
+    }
+
+    #[tool(
+        description = "The full text of one file that search found, by its id. Returns \
+                       {id, title, text, url, metadata}.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn fetch(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(args): Parameters<FetchArgs>,
+    ) -> Result<Json<FetchedDocument>, String> {
+        let caller = caller(&parts)?;
+        let not_found = || format!("no document with id '{}'", args.id);
+        let (store_id, file_id) = handle::decode(&args.id).ok_or_else(not_found)?;
+        if caller
+            .stores
+            .as_ref()
+            .is_some_and(|ids| !ids.iter().any(|s| s == store_id))
+        {
+            return Err(not_found());
+        }
+        let store = self.store(&caller.tenant, store_id).await?;
+        let attached = self
+            .ingest
+            .attached(&caller.tenant, &store, file_id)
+            .await
+            .map_err(message)?;
+        let file = self
+            .ingest
+            .files()
+            .get(&caller.tenant, file_id)
+            .await
+            .map_err(message)?;
+        let (text, truncated) = self.text(&caller.tenant, &store, file_id, None).await?;
+        let mut metadata = Map::new();
+        metadata.insert("vector_store_id".into(), store.id.clone().into());
+        metadata.insert("file_id".into(), file.id.clone().into());
+        metadata.insert("attributes".into(), Value::Object(attached.attributes));
+        metadata.insert("truncated".into(), truncated.into());
+        Ok(Json(FetchedDocument {
+            url: file_url(caller, &store.id, &file.id),
+            id: args.id,
+            title: file.filename,
+            text,
+            metadata,
+        }))
+    }
+
+    /// The first page of a file's text, at most `max_chars` characters, and whether there is
+    /// more.
+    async fn text(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        file_id: &str,
+        max_chars: Option<u32>,
+    ) -> Result<(String, bool), String> {
+        let limit = self
+            .ingest
+            .vectors()
+            .limits()
+            .max_response_bytes
+            .saturating_sub(1024);
+        // A character is at most 4 bytes, and JSON writes a control character in 6.
+        let max = max_chars.map_or(limit, |c| (c as usize).saturating_mul(6).min(limit));
+        let (mut text, next) = self
+            .ingest
+            .content(tenant, store, file_id, 0, max)
+            .await
+            .map_err(message)?;
+        let mut truncated = next.is_some();
+        if let Some(c) = max_chars
+            && let Some((end, _)) = text.char_indices().nth(c as usize)
+        {
+            text.truncate(end);
+            truncated = true;
+        }
+        Ok((text, truncated))
+    }
+
+    #[tool(
+        description = "The caller's vector stores, newest first, a page at a time (limit 1 to \
+                       100, after: the last id of the page before).",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_vector_stores(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(args): Parameters<ListStoresArgs>,
+    ) -> Result<Json<StoreList>, String> {
+        let caller = caller(&parts)?;
+        let limit = args.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(format!("limit must be 1 to 100, not {limit}"));
+        }
+        let page = PageRequest {
+            limit: limit as usize,
+            order: PageOrder::Desc,
+            after: args.after,
+            before: None,
+        };
+        let (records, has_more) = self
+            .ingest
+            .vectors()
+            .page_collections(&caller.tenant, page)
+            .await
+            .map_err(message)?;
+        let data: Vec<StoreSummary> = records
+            .into_iter()
+            .map(|r| StoreSummary {
+                name: r.name.unwrap_or_default(),
+                created_at: r.created_at,
+                metadata: r.metadata,
+                id: r.id,
+            })
+            .collect();
+        let last_id = data.last().map(|s| s.id.clone());
+        Ok(Json(StoreList {
+            data,
+            has_more,
+            last_id,
+        }))
+    }
+
+    #[tool(
+        description = "Search one or more vector stores as POST /v1/vector_stores/{id}/search \
+                       does: query, max_num_results (1 to 50), filters, ranking_options, \
+                       rewrite_query. Returns the matching chunks, best first.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search_vector_store(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(args): Parameters<SearchStoreArgs>,
+    ) -> Result<Json<StoreHits>, String> {
+        let caller = caller(&parts)?;
+        if args.vector_store_ids.is_empty() {
+            return Err("vector_store_ids must name at least one vector store".into());
+        }
+        let body = search_body(&args)?;
+        let mut queries = body.query.texts();
+        if body.rewrite_query == Some(true) {
+            queries = self
+                .ingest
+                .vectors()
+                .rewrite_queries(queries)
+                .await
+                .map_err(message)?;
+        }
+        let template = SearchInput::from(&body);
+        let mut data = Vec::new();
+        for id in &args.vector_store_ids {
+            let store = self.store(&caller.tenant, id).await?;
+            let hits = self
+                .ingest
+                .vectors()
+                .search_many(&store, queries.clone(), template.clone())
+                .await
+                .map_err(message)?;
+            data.extend(hits.into_iter().map(|h| StoreHit {
+                vector_store_id: store.id.clone(),
+                filename: h.chunk.filename.unwrap_or_else(|| h.chunk.file_id.clone()),
+                file_id: h.chunk.file_id,
+                score: h.score,
+                attributes: h.chunk.attributes,
+                text: h.chunk.text,
+            }));
+        }
+        data.sort_by(|a, b| b.score.total_cmp(&a.score));
+        data.truncate(body.max_num_results as usize);
+        Ok(Json(StoreHits {
+            search_query: queries,
+            data,
+        }))
+    }
+
+    #[tool(
+        description = "The text of one file of a vector store, at most max_chars characters; \
+                       truncated tells whether it goes on.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_file_content(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(args): Parameters<FileContentArgs>,
+    ) -> Result<Json<FileContent>, String> {
+        let caller = caller(&parts)?;
+        let store = self.store(&caller.tenant, &args.vector_store_id).await?;
+        let (text, truncated) = self
+            .text(&caller.tenant, &store, &args.file_id, args.max_chars)
+            .await?;
+        Ok(Json(FileContent {
+            vector_store_id: store.id,
+            file_id: args.file_id,
+            text,
+            truncated,
+        }))
+    }
+}
+
+/// The body `POST /v1/vector_stores/{id}/search` would take for `args`, validated as it is.
+fn search_body(args: &SearchStoreArgs) -> Result<SearchVectorStore, String> {
+    let mut body = Map::new();
+    let query = match &args.query {
+        QueryArg::One(q) => Value::from(q.as_str()),
+        QueryArg::Many(qs) => Value::from(qs.clone()),
+    };
+    body.insert("query".into(), query);
+    if let Some(n) = args.max_num_results {
+        body.insert("max_num_results".into(), n.into());
+    }
+    if let Some(f) = &args.filters {
+        body.insert("filters".into(), Value::Object(f.clone()));
+    }
+    if let Some(r) = &args.ranking_options {
+        body.insert("ranking_options".into(), Value::Object(r.clone()));
+    }
+    if let Some(r) = args.rewrite_query {
+        body.insert("rewrite_query".into(), r.into());
+    }
+    let body: SearchVectorStore =
+        serde_json::from_value(Value::Object(body)).map_err(|e| e.to_string())?;
+    body.validate().map_err(|e| e.to_string())?;
+    Ok(body)
+}
+
+impl ServerHandler for VectorStoreMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "vector-store-server",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(
+                "The caller's vector stores: search and fetch files, list stores, search them \
+                 with filters, read a file's text.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.router.list_all()))
+    }
+
+    /// Calls the tool; arguments that do not fit its schema are a tool error, as the
+    /// specification asks, not a protocol error.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool = TOOLS
+            .iter()
+            .copied()
+            .find(|t| *t == request.name)
+            .unwrap_or("unknown");
+        let known = self.router.has_route(&request.name);
+        let outcome = match self
+            .router
+            .call(ToolCallContext::new(self, request, context))
+            .await
+        {
+            Err(e) if known && e.code == ErrorCode::INVALID_PARAMS => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(e.message)]).into())
+            }
+            other => other,
+        };
+        let ok = matches!(&outcome, Ok(CallToolResponse::Complete(r)) if r.is_error != Some(true));
+        metrics::counter!(CALLS, "tool" => tool, "outcome" => if ok { "ok" } else { "error" })
+            .increment(1);
+        outcome
+    }
+}
