@@ -262,7 +262,14 @@ def test_the_transports_refusals_keep_their_status_in_the_envelope(server):
     r = httpx2.post(f"{server['base']}/mcp", json=INITIALIZE, headers={**auth, "accept": "text/html"})
     assert r.status_code == 406, r.text
     assert "Accept" in r.json()["error"]["message"] or "accept" in r.json()["error"]["message"]
-    # rmcp answers a body that is no JSON-RPC message with 415.
-    r = httpx2.post(f"{server['base']}/mcp", content=b"not json", headers={**ACCEPT, **auth})
+    # A body sent as anything but JSON.
+    text = {**ACCEPT, **auth, "content-type": "text/plain"}
+    r = httpx2.post(f"{server['base']}/mcp", content=b"not json", headers=text)
     assert r.status_code == 415, r.text
     assert r.json()["error"]["type"] == "invalid_request_error"
+    # A JSON body that is no JSON, or no JSON-RPC message, is a bad request.
+    for body in (b"not json", b'{"jsonrpc": "2.0", "nothing": 1}', b"[]", b""):
+        r = httpx2.post(f"{server['base']}/mcp", content=body, headers={**ACCEPT, **auth})
+        assert r.status_code == 400, (body, r.text)
+        err = r.json()["error"]
+        assert err["type"] == "invalid_request_error" and "JSON-RPC" in err["message"], err

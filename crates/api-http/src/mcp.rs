@@ -7,10 +7,12 @@
 //! bridge copies the method, URI, headers and body into an `http::Request`, and the reply's
 //! status, headers and (whole) body back. Replies are JSON, sessions are none, so a reply is
 //! complete when its body is. A refusal of the transport's own (a foreign `Origin`, 403; a
-//! wrong `Accept`, 406) keeps its status and is sent in the API's error envelope.
+//! wrong `Accept`, 406; no JSON `Content-Type`, 415) keeps its status and is sent in the API's
+//! error envelope; a JSON body that is no JSON-RPC message is a 400.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use api_mcp::{McpCaller, McpService};
 use http_body_util::{BodyExt, Full};
@@ -74,13 +76,43 @@ async fn answer(
         .collect()
         .await
         .map(http_body_util::Collected::to_bytes);
+    reply(req, &parts, body)
+}
+
+/// The transport's reply as actix-web's; a refusal of its own in the API's error envelope.
+fn reply(
+    req: &HttpRequest,
+    parts: &http::response::Parts,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
     let status = StatusCode::from_u16(parts.status.as_u16())
         .map_err(|_| ApiError::internal("an MCP reply without a valid status"))?;
-    let is_json = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !status.is_success() && !is_json {
+    let is_json = |v: Option<&[u8]>| {
+        v.and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+    };
+    if !status.is_success()
+        && !is_json(
+            parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .map(http::HeaderValue::as_bytes),
+        )
+    {
+        // `rmcp` answers a JSON body that is no JSON-RPC message with 415, as it does a body
+        // that is no JSON: the first is a bad request.
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            && is_json(req.headers().get(CONTENT_TYPE).map(HeaderValue::as_bytes))
+        {
+            let text = String::from_utf8_lossy(&body);
+            let why = text
+                .trim()
+                .trim_start_matches("fail to deserialize request body ");
+            return Err(ApiError::invalid_body(format!(
+                "the body is no JSON-RPC message: {why}"
+            )));
+        }
         let mut res = refusal(status, &body).error_response();
         // Statuses the envelope's table has no row for (406, 415) are kept as they came.
         *res.status_mut() = status;

@@ -16,7 +16,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_router};
 use serde_json::{Map, Value};
-use service::{CollectionRecord, Hit, IngestService, PageOrder, PageRequest, SearchInput};
+use service::{CollectionRecord, IngestService, PageOrder, PageRequest, SearchInput};
 use service::{ServiceError, Tenant};
 use validator::Validate;
 
@@ -38,10 +38,10 @@ pub const TOOLS: &[&str] = &[
     "upload_text",
 ];
 
-/// The most stores `search` looks in at once (the newest, when the caller has more).
-const SEARCH_STORES_MAX: usize = 20;
 /// The most files `search` gives.
 const SEARCH_RESULTS: usize = 10;
+/// The most chunks `search` ranks to find them (the most a vector-store search gives).
+const SEARCH_CHUNKS: usize = 50;
 /// The counter of tool calls, by tool and outcome (`ok`, `error`).
 pub const CALLS: &str = "vector_store_mcp_tool_calls_total";
 
@@ -93,10 +93,11 @@ pub(crate) fn caller(parts: &Parts) -> Result<&McpCaller, String> {
 }
 
 fn file_url(caller: &McpCaller, store: &str, file: &str) -> String {
-    format!(
-        "{}/v1/vector_stores/{store}/files/{file}/content",
-        caller.base_url
-    )
+    format!("{}/files/{file}/content", store_url(caller, store))
+}
+
+fn store_url(caller: &McpCaller, store: &str) -> String {
+    format!("{}/v1/vector_stores/{store}", caller.base_url)
 }
 
 #[tool_router]
@@ -110,7 +111,8 @@ impl VectorStoreMcp {
         Self { ingest, router }
     }
 
-    /// The stores `search` reaches: those `?vector_store_ids=` names, or the caller's newest.
+    /// The stores `search` reaches: those `?vector_store_ids=` names (each must be the
+    /// caller's), or else every store of the caller's that a text search can run on.
     async fn searched_stores(&self, caller: &McpCaller) -> Result<Vec<CollectionRecord>, String> {
         let vectors = self.ingest.vectors();
         let Some(ids) = &caller.stores else {
@@ -118,14 +120,25 @@ impl VectorStoreMcp {
                 .list_collections(&caller.tenant)
                 .await
                 .map_err(message)?;
-            let mut stores: Vec<_> = all.into_iter().filter(|r| r.model.is_some()).collect();
-            stores.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-            stores.truncate(SEARCH_STORES_MAX);
-            return Ok(stores);
+            return Ok(all
+                .into_iter()
+                .filter(|r| vectors.text_searchable(r))
+                .collect());
         };
-        let mut stores = Vec::new();
-        for id in ids.iter().take(SEARCH_STORES_MAX) {
-            stores.push(self.store(&caller.tenant, id).await?);
+        self.stores(&caller.tenant, ids).await
+    }
+
+    /// The caller's stores of `ids`, each once; an id that is not the caller's is not found.
+    async fn stores(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<CollectionRecord>, String> {
+        let mut stores: Vec<CollectionRecord> = Vec::new();
+        for id in ids {
+            if !stores.iter().any(|s| &s.id == id) {
+                stores.push(self.store(tenant, id).await?);
+            }
         }
         Ok(stores)
     }
@@ -153,18 +166,17 @@ impl VectorStoreMcp {
         Parameters(args): Parameters<SearchArgs>,
     ) -> Result<Json<SearchResults>, String> {
         let caller = caller(&parts)?;
-        let template = SearchInput::from(&SearchVectorStore::new(args.query.as_str()));
-        let mut hits: Vec<(String, Hit)> = Vec::new();
-        for store in self.searched_stores(caller).await? {
-            let found = self
-                .ingest
-                .vectors()
-                .search_many(&store, vec![args.query.clone()], template.clone())
-                .await
-                .map_err(message)?;
-            hits.extend(found.into_iter().map(|h| (store.id.clone(), h)));
-        }
-        hits.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+        let template = SearchInput {
+            k: SEARCH_CHUNKS,
+            ..SearchInput::from(&SearchVectorStore::new(args.query.as_str()))
+        };
+        let stores = self.searched_stores(caller).await?;
+        let hits = self
+            .ingest
+            .vectors()
+            .search_stores(&stores, vec![args.query.clone()], template)
+            .await
+            .map_err(message)?;
         let mut seen = HashSet::new();
         let results = hits
             .into_iter()
@@ -172,7 +184,12 @@ impl VectorStoreMcp {
             .take(SEARCH_RESULTS)
             .map(|(store, h)| SearchResult {
                 id: handle::encode(&store, &h.chunk.file_id),
-                url: file_url(caller, &store, &h.chunk.file_id),
+                // Only a file's chunks have a name; a document indexed without one has its
+                // store's url.
+                url: match &h.chunk.filename {
+                    Some(_) => file_url(caller, &store, &h.chunk.file_id),
+                    None => store_url(caller, &store),
+                },
                 title: h.chunk.filename.unwrap_or(h.chunk.file_id),
             })
             .collect();
@@ -200,11 +217,13 @@ impl VectorStoreMcp {
             return Err(not_found());
         }
         let store = self.store(&caller.tenant, store_id).await?;
-        let attached = self
-            .ingest
-            .attached(&caller.tenant, &store, file_id)
-            .await
-            .map_err(message)?;
+        let attached = match self.ingest.attached(&caller.tenant, &store, file_id).await {
+            Ok(attached) => attached,
+            Err(e) if e.is_not_found() => {
+                return self.fetch_document(caller, &store, &args.id, file_id).await;
+            }
+            Err(e) => return Err(message(e)),
+        };
         let file = self
             .ingest
             .files()
@@ -221,6 +240,58 @@ impl VectorStoreMcp {
             url: file_url(caller, &store.id, &file.id),
             id: args.id,
             title: file.filename,
+            text,
+            metadata,
+        }))
+    }
+
+    /// `fetch` of a document indexed without a file (through `/v1/api` or `/v2`): its chunks'
+    /// text, joined in order, as far as one response holds; `url` is its store's.
+    async fn fetch_document(
+        &self,
+        caller: &McpCaller,
+        store: &CollectionRecord,
+        id: &str,
+        document_id: &str,
+    ) -> Result<Json<FetchedDocument>, String> {
+        let chunks = self
+            .ingest
+            .vectors()
+            .file_chunks(store, document_id)
+            .await
+            .map_err(message)?;
+        let Some(first) = chunks.first() else {
+            return Err(format!("no document with id '{id}'"));
+        };
+        let title = first.filename.clone().unwrap_or_else(|| document_id.into());
+        let attributes = first.attributes.clone();
+        let limit = self.ingest.vectors().limits().max_response_bytes / 2;
+        let mut text = String::new();
+        let mut truncated = false;
+        for chunk in &chunks {
+            let sep = if text.is_empty() { "" } else { "\n\n" };
+            text.push_str(sep);
+            let room = limit.saturating_sub(text.len());
+            if chunk.text.len() > room {
+                let mut end = room;
+                while !chunk.text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.push_str(&chunk.text[..end]);
+                truncated = true;
+                break;
+            }
+            text.push_str(&chunk.text);
+        }
+        let mut metadata = Map::new();
+        metadata.insert("vector_store_id".into(), store.id.clone().into());
+        metadata.insert("document_id".into(), document_id.into());
+        metadata.insert("attributes".into(), Value::Object(attributes));
+        metadata.insert("truncated".into(), truncated.into());
+        Ok(Json(FetchedDocument {
+            url: store_url(caller, &store.id),
+            id: id.into(),
+            title,
             text,
             metadata,
         }))
@@ -327,27 +398,24 @@ impl VectorStoreMcp {
                 .await
                 .map_err(message)?;
         }
-        let template = SearchInput::from(&body);
-        let mut data = Vec::new();
-        for id in &args.vector_store_ids {
-            let store = self.store(&caller.tenant, id).await?;
-            let hits = self
-                .ingest
-                .vectors()
-                .search_many(&store, queries.clone(), template.clone())
-                .await
-                .map_err(message)?;
-            data.extend(hits.into_iter().map(|h| StoreHit {
-                vector_store_id: store.id.clone(),
+        let stores = self.stores(&caller.tenant, &args.vector_store_ids).await?;
+        let hits = self
+            .ingest
+            .vectors()
+            .search_stores(&stores, queries.clone(), SearchInput::from(&body))
+            .await
+            .map_err(message)?;
+        let data = hits
+            .into_iter()
+            .map(|(store, h)| StoreHit {
+                vector_store_id: store,
                 filename: h.chunk.filename.unwrap_or_else(|| h.chunk.file_id.clone()),
                 file_id: h.chunk.file_id,
                 score: h.score,
                 attributes: h.chunk.attributes,
                 text: h.chunk.text,
-            }));
-        }
-        data.sort_by(|a, b| b.score.total_cmp(&a.score));
-        data.truncate(body.max_num_results as usize);
+            })
+            .collect();
         Ok(Json(StoreHits {
             search_query: queries,
             data,

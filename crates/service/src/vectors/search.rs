@@ -1,6 +1,7 @@
 //! Searching a vector store by vector, keyword or both, with one query or several, the queries
 //! rewritten and the hits reranked by the configured models when asked.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use embeddings::{QueryRewriter, Reranker};
@@ -12,6 +13,9 @@ use store_core::{
 use super::documents::{is_zero, no_vector};
 use super::{SearchInput, VectorService, embed_error};
 use crate::error::ServiceError;
+
+/// The vectors of queries already embedded in one call, by model, dimension and query.
+type QueryVectors = HashMap<(String, usize, String), Vec<f32>>;
 
 /// The models a search may use besides the collection's embedder.
 #[derive(Debug, Clone)]
@@ -152,14 +156,74 @@ impl VectorService {
         queries: Vec<String>,
         template: SearchInput,
     ) -> Result<Vec<Hit>, ServiceError> {
-        let k = template.k;
         for text in &queries {
             self.check_query(text)?;
         }
+        let k = template.k;
+        let mut merged = self
+            .search_queries(record, &queries, &template, &mut QueryVectors::default())
+            .await?;
+        merged.sort_by(|a, b| b.score.total_cmp(&a.score));
+        merged.truncate(k);
+        Ok(merged)
+    }
+
+    /// Searches each of `records` with each of `queries` and merges the hits by score, best
+    /// first, at most `template.k`, each with its store's id. A query is embedded once per
+    /// model, however many stores share it; the stores are searched one after another, so a
+    /// call holds one connection at a time.
+    pub async fn search_stores(
+        &self,
+        records: &[CollectionRecord],
+        queries: Vec<String>,
+        template: SearchInput,
+    ) -> Result<Vec<(String, Hit)>, ServiceError> {
+        for text in &queries {
+            self.check_query(text)?;
+        }
+        let mut vectors = QueryVectors::default();
+        let mut merged = Vec::new();
+        for record in records {
+            let hits = self
+                .search_queries(record, &queries, &template, &mut vectors)
+                .await?;
+            merged.extend(hits.into_iter().map(|h| (record.id.clone(), h)));
+        }
+        merged.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+        merged.truncate(template.k);
+        Ok(merged)
+    }
+
+    /// Whether a text search of `record` can run here: it has a model, has not expired, and
+    /// lives on a back-end this server has.
+    pub fn text_searchable(&self, record: &CollectionRecord) -> bool {
+        record.model.is_some() && !Self::is_expired(record) && self.store(record).is_ok()
+    }
+
+    /// The hits of `record` for each query, merged by chunk (each chunk's best score), unsorted.
+    async fn search_queries(
+        &self,
+        record: &CollectionRecord,
+        queries: &[String],
+        template: &SearchInput,
+        vectors: &mut QueryVectors,
+    ) -> Result<Vec<Hit>, ServiceError> {
         let mut merged: Vec<Hit> = Vec::new();
         for text in queries {
+            let vector = match (&template.vector, &record.model, template.mode) {
+                (None, Some(model), SearchMode::Vector | SearchMode::Hybrid) => {
+                    let key = (model.clone(), record.dimension, text.clone());
+                    if !vectors.contains_key(&key) {
+                        let v = self.query_vector(record, None, Some(text)).await?;
+                        vectors.insert(key.clone(), v);
+                    }
+                    vectors.get(&key).cloned()
+                }
+                (given, ..) => given.clone(),
+            };
             let input = SearchInput {
-                text: Some(text),
+                text: Some(text.clone()),
+                vector,
                 ..template.clone()
             };
             for hit in self.search(record, input).await? {
@@ -170,8 +234,6 @@ impl VectorService {
                 }
             }
         }
-        merged.sort_by(|a, b| b.score.total_cmp(&a.score));
-        merged.truncate(k);
         Ok(merged)
     }
 

@@ -3,7 +3,9 @@
 use embeddings::MockEmbedder;
 use models::SearchMode;
 use serde_json::Map;
-use store_core::{DocumentPart, MockCatalog, MockVectorStore, Tenant, now_unix};
+use store_core::{
+    DocumentPart, Hit, MockCatalog, MockVectorStore, SearchQuery, StoredChunk, Tenant, now_unix,
+};
 
 use super::*;
 
@@ -343,4 +345,53 @@ async fn the_sweep_frees_expired_collections_and_marks_only_those_it_freed() {
         });
     let svc = service(catalog, s, embedder());
     assert_eq!(svc.sweep_expired(100).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
+    let mut e = embedder();
+    e.expect_embed()
+        .times(2)
+        .returning(|texts| Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect()));
+    let mut s = store();
+    // Each store's hit scores by the store (vs_1 0.1, vs_2 0.2, vs_3 0.3).
+    s.expect_search().times(6).returning(|spec, request| {
+        assert!(matches!(&request.mode, SearchQuery::Vector(v) if v == &[1.0, 0.0, 0.0]));
+        let n: f32 = spec.name.as_str()[3..].parse().unwrap();
+        let chunk = StoredChunk {
+            id: format!("{}-c", spec.name),
+            file_id: "f".into(),
+            filename: None,
+            chunk_index: 0,
+            text: "t".into(),
+            attributes: Map::new(),
+        };
+        Ok(vec![Hit {
+            chunk,
+            score: n / 10.0,
+        }])
+    });
+    let svc = service(MockCatalog::new(), s, e);
+    let stores: Vec<CollectionRecord> = (1..=3)
+        .map(|i| CollectionRecord {
+            id: format!("vs_{i}"),
+            ..record(Some("m"))
+        })
+        .collect();
+    let template = SearchInput {
+        mode: SearchMode::Vector,
+        text: None,
+        vector: None,
+        filter: None,
+        k: 2,
+        score_threshold: None,
+        weights: None,
+        rerank: false,
+    };
+    let hits = svc
+        .search_stores(&stores, vec!["a".into(), "b".into()], template)
+        .await
+        .unwrap();
+    let found: Vec<(&str, f32)> = hits.iter().map(|(s, h)| (s.as_str(), h.score)).collect();
+    assert_eq!(found, [("vs_3", 0.3), ("vs_2", 0.2)]);
 }
