@@ -1,5 +1,5 @@
-"""What `search` and `fetch` reach: every one of the caller's vector stores (not only the
-newest), and documents indexed through `/v2` without a file."""
+"""What `search`, `fetch` and `get_file_content` reach: every one of the caller's vector
+stores (not only the newest), and documents indexed through `/v2` without a file."""
 
 import subprocess
 import uuid
@@ -45,9 +45,15 @@ def test_search_reaches_every_store_and_fetches_documents_without_a_file(server)
                 "attributes": {"sea": "north"},
                 "truncated": False,
             }
+            content = ok(await c.call_tool("get_file_content", {
+                "vector_store_id": oldest, "file_id": "kraken", "max_chars": 10}))
+            assert content == {"vector_store_id": oldest, "file_id": "kraken",
+                               "text": KRAKEN[:10], "truncated": True}
             # A document id the store does not hold is not found.
             missing = hit["id"].replace("kraken", "nothing")
             assert "no document" in error(await c.call_tool("fetch", {"id": missing}))
+            assert "nothing" in error(await c.call_tool("get_file_content", {
+                "vector_store_id": oldest, "file_id": "nothing"}))
 
     run(go())
     # The url answers the caller.

@@ -7,6 +7,7 @@
 //! - `args.rs`: their arguments and results, with the JSON schemas `tools/list` shows;
 //! - `writes.rs`: the tools that write (`create_vector_store`, `upload_text`), listed only with
 //!   `mcp.allow_writes`;
+//! - `documents.rs`: the text of documents indexed without a file;
 //! - `handle.rs`: the opaque id of a store's file that `search` gives and `fetch` takes.
 //!
 //! [`service`] builds the tower service (over `http` 1.x) that answers one HTTP request of
@@ -19,6 +20,7 @@
 //! framework is named here.
 
 mod args;
+mod documents;
 mod handle;
 mod tools;
 mod writes;

@@ -25,6 +25,7 @@ use crate::args::{
     FetchArgs, FetchedDocument, FileContent, FileContentArgs, ListStoresArgs, QueryArg, SearchArgs,
     SearchResult, SearchResults, SearchStoreArgs, StoreHit, StoreHits, StoreList, StoreSummary,
 };
+use crate::documents::cut_chars;
 use crate::handle;
 
 /// The tools' names, the only values of the `tool` label of the metrics.
@@ -63,24 +64,16 @@ pub struct VectorStoreMcp {
 /// The message a caller gets for `e`: the HTTP API's, and a generic one for the server's own
 /// faults (whose cause is logged, never sent).
 pub(crate) fn message(e: ServiceError) -> String {
-    match e {
-        ServiceError::Internal { .. } => {
-            tracing::error!(error = %service::error_chain(&e), "an MCP tool failed");
-            "The server had an error while processing your request.".into()
-        }
-        ServiceError::Unavailable { .. } => {
-            tracing::warn!(error = %service::error_chain(&e), "an MCP tool found a back-end down");
-            "A storage or embedding back-end is unavailable; please try again shortly.".into()
-        }
-        ServiceError::NotFound { .. }
-        | ServiceError::Invalid { .. }
-        | ServiceError::Conflict(_)
-        | ServiceError::Unauthorized(_)
-        | ServiceError::TooLarge(_)
-        | ServiceError::QuotaExceeded { .. }
-        | ServiceError::InsufficientStorage(_)
-        | ServiceError::RateLimited(_)
-        | ServiceError::TooManyInFlight(_) => e.to_string(),
+    if !e.is_server_fault() {
+        return e.to_string();
+    }
+    let error = service::error_chain(&e);
+    if let ServiceError::Unavailable { .. } = e {
+        tracing::warn!(%error, "an MCP tool found a back-end down");
+        "A storage or embedding back-end is unavailable; please try again shortly.".into()
+    } else {
+        tracing::error!(%error, "an MCP tool failed");
+        "The server had an error while processing your request.".into()
     }
 }
 
@@ -230,7 +223,10 @@ impl VectorStoreMcp {
             .get(&caller.tenant, file_id)
             .await
             .map_err(message)?;
-        let (text, truncated) = self.text(&caller.tenant, &store, file_id, None).await?;
+        let (text, truncated) = self
+            .text(&caller.tenant, &store, file_id, None)
+            .await
+            .map_err(message)?;
         let mut metadata = Map::new();
         metadata.insert("vector_store_id".into(), store.id.clone().into());
         metadata.insert("file_id".into(), file.id.clone().into());
@@ -245,8 +241,8 @@ impl VectorStoreMcp {
         }))
     }
 
-    /// `fetch` of a document indexed without a file (through `/v1/api` or `/v2`): its chunks'
-    /// text, joined in order, as far as one response holds; `url` is its store's.
+    /// `fetch` of a document indexed without a file (through `/v1/api` or `/v2`); `url` is its
+    /// store's.
     async fn fetch_document(
         &self,
         caller: &McpCaller,
@@ -254,47 +250,36 @@ impl VectorStoreMcp {
         id: &str,
         document_id: &str,
     ) -> Result<Json<FetchedDocument>, String> {
-        let chunks = self
-            .ingest
-            .vectors()
-            .file_chunks(store, document_id)
-            .await
-            .map_err(message)?;
-        let Some(first) = chunks.first() else {
+        let Some(doc) = self
+            .document(store, document_id, self.text_budget(None), None)
+            .await?
+        else {
             return Err(format!("no document with id '{id}'"));
         };
-        let title = first.filename.clone().unwrap_or_else(|| document_id.into());
-        let attributes = first.attributes.clone();
-        let limit = self.ingest.vectors().limits().max_response_bytes / 2;
-        let mut text = String::new();
-        let mut truncated = false;
-        for chunk in &chunks {
-            let sep = if text.is_empty() { "" } else { "\n\n" };
-            text.push_str(sep);
-            let room = limit.saturating_sub(text.len());
-            if chunk.text.len() > room {
-                let mut end = room;
-                while !chunk.text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                text.push_str(&chunk.text[..end]);
-                truncated = true;
-                break;
-            }
-            text.push_str(&chunk.text);
-        }
         let mut metadata = Map::new();
         metadata.insert("vector_store_id".into(), store.id.clone().into());
         metadata.insert("document_id".into(), document_id.into());
-        metadata.insert("attributes".into(), Value::Object(attributes));
-        metadata.insert("truncated".into(), truncated.into());
+        metadata.insert("attributes".into(), Value::Object(doc.attributes));
+        metadata.insert("truncated".into(), doc.truncated.into());
         Ok(Json(FetchedDocument {
             url: store_url(caller, &store.id),
             id: id.into(),
-            title,
-            text,
+            title: doc.title,
+            text: doc.text,
             metadata,
         }))
+    }
+
+    /// The most bytes of text one reply holds, for `max_chars` characters at most.
+    fn text_budget(&self, max_chars: Option<u32>) -> usize {
+        let limit = self
+            .ingest
+            .vectors()
+            .limits()
+            .max_response_bytes
+            .saturating_sub(1024);
+        // A character is at most 4 bytes, and JSON writes a control character in 6.
+        max_chars.map_or(limit, |c| (c as usize).saturating_mul(6).min(limit))
     }
 
     /// The first page of a file's text, at most `max_chars` characters, and whether there is
@@ -305,27 +290,12 @@ impl VectorStoreMcp {
         store: &CollectionRecord,
         file_id: &str,
         max_chars: Option<u32>,
-    ) -> Result<(String, bool), String> {
-        let limit = self
-            .ingest
-            .vectors()
-            .limits()
-            .max_response_bytes
-            .saturating_sub(1024);
-        // A character is at most 4 bytes, and JSON writes a control character in 6.
-        let max = max_chars.map_or(limit, |c| (c as usize).saturating_mul(6).min(limit));
+    ) -> Result<(String, bool), ServiceError> {
         let (mut text, next) = self
             .ingest
-            .content(tenant, store, file_id, 0, max)
-            .await
-            .map_err(message)?;
-        let mut truncated = next.is_some();
-        if let Some(c) = max_chars
-            && let Some((end, _)) = text.char_indices().nth(c as usize)
-        {
-            text.truncate(end);
-            truncated = true;
-        }
+            .content(tenant, store, file_id, 0, self.text_budget(max_chars))
+            .await?;
+        let truncated = next.is_some() | cut_chars(&mut text, max_chars);
         Ok((text, truncated))
     }
 
@@ -434,9 +404,22 @@ impl VectorStoreMcp {
     ) -> Result<Json<FileContent>, String> {
         let caller = caller(&parts)?;
         let store = self.store(&caller.tenant, &args.vector_store_id).await?;
-        let (text, truncated) = self
+        let (text, truncated) = match self
             .text(&caller.tenant, &store, &args.file_id, args.max_chars)
-            .await?;
+            .await
+        {
+            Ok(found) => found,
+            // A document indexed without a file.
+            Err(e) if e.is_not_found() => {
+                let budget = self.text_budget(args.max_chars);
+                let doc = self
+                    .document(&store, &args.file_id, budget, args.max_chars)
+                    .await?;
+                doc.map(|d| (d.text, d.truncated))
+                    .ok_or_else(|| message(e))?
+            }
+            Err(e) => return Err(message(e)),
+        };
         Ok(Json(FileContent {
             vector_store_id: store.id,
             file_id: args.file_id,

@@ -105,6 +105,15 @@ impl ServiceError {
         }
     }
 
+    /// Whether the server or a back-end was at fault: the cause is for the log, and the caller
+    /// is told only that there was one.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Internal { .. } | ServiceError::Unavailable { .. }
+        )
+    }
+
     /// Whether the input was at fault (so that trying the same again fails the same way).
     pub fn is_caller_fault(&self) -> bool {
         matches!(self, ServiceError::Invalid { .. })
