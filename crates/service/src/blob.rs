@@ -139,8 +139,12 @@ pub trait BlobBackend: Send + Sync + Debug + 'static {
     async fn open_read(&self, key: &str) -> Result<Option<(ByteStream, u64)>, BlobError>;
     /// The blob's size.
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError>;
-    /// The bytes `range` of the blob (cut at its end).
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Option<Bytes>, BlobError>;
+    /// The bytes `range` of the blob (cut at its end) and the blob's size, read at once.
+    async fn get_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Option<(Bytes, u64)>, BlobError>;
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
     /// Removes every blob whose key starts with `dir/`.
     async fn delete_dir(&self, dir: &str) -> Result<(), BlobError>;

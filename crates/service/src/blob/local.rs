@@ -100,7 +100,11 @@ impl BlobBackend for LocalBackend {
         }
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Option<Bytes>, BlobError> {
+    async fn get_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Option<(Bytes, u64)>, BlobError> {
         let read = BlobError::io("could not read the file");
         let mut file = match tokio::fs::File::open(self.path(key)).await {
             Ok(f) => f,
@@ -114,7 +118,7 @@ impl BlobBackend for LocalBackend {
             let len = range.end.min(size).saturating_sub(start);
             let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
             file.take(len).read_to_end(&mut bytes).await?;
-            Ok::<_, std::io::Error>(Bytes::from(bytes))
+            Ok::<_, std::io::Error>((Bytes::from(bytes), size))
         }
         .await;
         result.map(Some).map_err(read)

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -154,19 +154,32 @@ impl BlobBackend for S3Backend {
         }
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Option<Bytes>, BlobError> {
-        let Some(size) = self.head(key).await? else {
-            return Ok(None);
-        };
-        let (start, end) = (range.start.min(size), range.end.min(size));
-        if start >= end {
-            return Ok(Some(Bytes::new()));
+    async fn get_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Option<(Bytes, u64)>, BlobError> {
+        let read = BlobError::remote("could not read the object");
+        if range.start < range.end {
+            let options = GetOptions {
+                range: Some(GetRange::Bounded(range.clone())),
+                ..GetOptions::default()
+            };
+            match self.store.get_opts(&self.path(key), options).await {
+                Ok(got) => {
+                    let size = got.meta.size;
+                    return Ok(Some((got.bytes().await.map_err(read)?, size)));
+                }
+                Err(e) if missing(&e) => return Ok(None),
+                // A range that starts at or past the end is refused (416): nothing is there.
+                Err(e) => match self.head(key).await? {
+                    Some(size) if range.start < size => return Err(read(e)),
+                    Some(_) => {}
+                    None => return Ok(None),
+                },
+            }
         }
-        match self.store.get_range(&self.path(key), start..end).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if missing(&e) => Ok(None),
-            Err(e) => Err(BlobError::remote("could not read the object")(e)),
-        }
+        Ok(self.head(key).await?.map(|size| (Bytes::new(), size)))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

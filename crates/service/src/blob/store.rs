@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
 
 use super::{BlobBackend, BlobError, BlobWriter, ByteStream, Listing, LocalBackend};
 use super::{S3Backend, S3Settings};
@@ -76,11 +77,11 @@ impl BlobStore {
     /// The file's extracted text, when it has been extracted.
     pub async fn read_text(&self, id: &str) -> Result<Option<String>, ServiceError> {
         let key = format!("{id}{TEXT_SUFFIX}");
-        let Some(size) = self.backend.head(&key).await? else {
+        let Some((stream, _)) = self.backend.open_read(&key).await? else {
             return Ok(None);
         };
-        let bytes = self.backend.get_range(&key, 0..size).await?;
-        Ok(bytes.and_then(|b| String::from_utf8(b.to_vec()).ok()))
+        let chunks: Vec<Bytes> = stream.try_collect().await?;
+        Ok(String::from_utf8(chunks.concat()).ok())
     }
 
     /// Up to `max` bytes of the file's extracted text from byte `offset` (cut where a character
@@ -93,11 +94,8 @@ impl BlobStore {
         max: usize,
     ) -> Result<Option<(String, bool)>, ServiceError> {
         let key = format!("{id}{TEXT_SUFFIX}");
-        let Some(size) = self.backend.head(&key).await? else {
-            return Ok(None);
-        };
         let end = offset.saturating_add(max as u64);
-        let Some(bytes) = self.backend.get_range(&key, offset..end).await? else {
+        let Some((bytes, size)) = self.backend.get_range(&key, offset..end).await? else {
             return Ok(None);
         };
         let mut bytes = bytes.to_vec();

@@ -83,10 +83,21 @@ async fn round_trip(backend: &dyn BlobBackend) {
     assert_eq!(backend.head("file-1").await.unwrap(), Some(11));
     assert_eq!(backend.head("file-2").await.unwrap(), None);
     assert!(read(backend, "file-2").await.is_none());
-    let range = backend.get_range("file-1", 6..100).await.unwrap().unwrap();
-    assert_eq!(&range[..], b"world");
-    let past = backend.get_range("file-1", 50..100).await.unwrap().unwrap();
-    assert!(past.is_empty());
+    let (range, size) = backend.get_range("file-1", 6..100).await.unwrap().unwrap();
+    assert_eq!((&range[..], size), (&b"world"[..], 11));
+    let (past, size) = backend.get_range("file-1", 50..100).await.unwrap().unwrap();
+    assert!(past.is_empty() && size == 11);
+    let (none, size) = backend.get_range("file-1", 3..3).await.unwrap().unwrap();
+    assert!(none.is_empty() && size == 11);
+    assert!(backend.get_range("file-2", 0..10).await.unwrap().is_none());
+    put(backend, "file-empty", b"").await;
+    let (empty, size) = backend
+        .get_range("file-empty", 0..10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(empty.is_empty() && size == 0);
+    backend.delete("file-empty").await.unwrap();
     let top = backend.list("").await.unwrap();
     let mut names: Vec<_> = top.blobs.iter().map(|b| b.name.as_str()).collect();
     names.sort_unstable();
@@ -144,7 +155,7 @@ async fn multipart_objects_round_trip(backend: &dyn BlobBackend) {
     let tail = backend
         .get_range("file-big", PART_BYTES as u64..u64::MAX)
         .await;
-    assert!(tail.unwrap().unwrap()[..] == bytes[PART_BYTES..]);
+    assert!(tail.unwrap().unwrap().0[..] == bytes[PART_BYTES..]);
 }
 
 #[tokio::test]
