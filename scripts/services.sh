@@ -326,27 +326,53 @@ pg_status() {
     fi
 }
 
+# --- what the servers run by PID share ------------------------------------------------------------
+
+# While NAME's server runs, the port it was started on (kept in its directory) is PORT_VAR's,
+# whatever ENV_VAR asks (see adopt_port).
+daemon_adopt_port() { # NAME PORT_VAR ENV_VAR [strict]
+    local dir="${1}_dir"
+    "$1_pid" >/dev/null || return 0
+    adopt_port "$1" "$(cat "${!dir}/port" 2>/dev/null || true)" "$2" "$3" "${4:-}"
+}
+
+# Whether NAME's server is to be started here (status 0): not when the caller's own is set in
+# the variable USERS_VAR, nor when ours already runs on PORT; either is said in a line.
+daemon_wanted() { # NAME USERS_VAR PORT
+    if "$1_is_users"; then
+        log "$1: $2 is set, so that server is used and none is started"
+        return 1
+    fi
+    if "$1_pid" >/dev/null; then
+        log "$1: already running on 127.0.0.1:$3"
+        return 1
+    fi
+}
+
+# NAME's state in a line: external (the caller's, its URL in USERS_VAR), running on PORT (with
+# DETAIL), or stopped.
+daemon_status() { # NAME USERS_VAR PORT DETAIL
+    local pid
+    if "$1_is_users"; then
+        echo "$1: external ($(redact "${!2}"))"
+    elif pid="$("$1_pid")"; then
+        echo "$1: running on 127.0.0.1:$3 (PID $pid, $4)"
+    else
+        echo "$1: stopped"
+    fi
+}
+
 # --- the Elasticsearch-API server ---------------------------------------------------------------
 
 es_is_users() { [[ -n "${ELASTICSEARCH_URL:-}" && "${ELASTICSEARCH_URL}" != "$(es_local_url)" ]]; }
 
 es_pid() { daemon_pid "$es_dir" noida-db; }
 
-es_adopt_running_port() {
-    es_pid >/dev/null || return 0
-    adopt_port es "$(cat "$es_dir/port" 2>/dev/null || true)" es_port VECTOR_STORE_ES_PORT "${1:-}"
-}
+es_adopt_running_port() { daemon_adopt_port es es_port VECTOR_STORE_ES_PORT "${1:-}"; }
 
 es_up() {
     es_adopt_running_port strict
-    if es_is_users; then
-        log "es: ELASTICSEARCH_URL is set, so that server is used and none is started"
-        return 0
-    fi
-    if es_pid >/dev/null; then
-        log "es: already running on 127.0.0.1:$es_port"
-        return 0
-    fi
+    daemon_wanted es ELASTICSEARCH_URL "$es_port" || return 0
     ensure_package noida-db "$NOIDA_DB_VERSION"
     local bin
     bin="$(site_packages)/noida_db/noida-db"
@@ -364,16 +390,7 @@ es_up() {
 
 es_down() { daemon_stop es "$es_dir"; }
 
-es_status() {
-    local pid
-    if es_is_users; then
-        echo "es: external ($(redact "$ELASTICSEARCH_URL"))"
-    elif pid="$(es_pid)"; then
-        echo "es: running on 127.0.0.1:$es_port (PID $pid, data .local/es/data)"
-    else
-        echo "es: stopped"
-    fi
-}
+es_status() { daemon_status es ELASTICSEARCH_URL "$es_port" "data .local/es/data"; }
 
 # --- the S3-API server -------------------------------------------------------------------------
 
@@ -383,21 +400,11 @@ s3_is_users() {
 
 s3_pid() { daemon_pid "$s3_dir" moto; }
 
-s3_adopt_running_port() {
-    s3_pid >/dev/null || return 0
-    adopt_port s3 "$(cat "$s3_dir/port" 2>/dev/null || true)" s3_port VECTOR_STORE_S3_PORT "${1:-}"
-}
+s3_adopt_running_port() { daemon_adopt_port s3 s3_port VECTOR_STORE_S3_PORT "${1:-}"; }
 
 s3_up() {
     s3_adopt_running_port strict
-    if s3_is_users; then
-        log "s3: VECTOR_STORE_TEST_S3_ENDPOINT is set, so that server is used and none is started"
-        return 0
-    fi
-    if s3_pid >/dev/null; then
-        log "s3: already running on 127.0.0.1:$s3_port"
-        return 0
-    fi
+    daemon_wanted s3 VECTOR_STORE_TEST_S3_ENDPOINT "$s3_port" || return 0
     ensure_venv
     if ! "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("moto") != sys.argv[1])' \
         "$MOTO_VERSION" 2>/dev/null || [[ ! -x "$venv/bin/moto_server" ]]; then
@@ -414,16 +421,7 @@ s3_up() {
 
 s3_down() { daemon_stop s3 "$s3_dir"; }
 
-s3_status() {
-    local pid
-    if s3_is_users; then
-        echo "s3: external ($(redact "$VECTOR_STORE_TEST_S3_ENDPOINT"))"
-    elif pid="$(s3_pid)"; then
-        echo "s3: running on 127.0.0.1:$s3_port (PID $pid, in memory)"
-    else
-        echo "s3: stopped"
-    fi
-}
+s3_status() { daemon_status s3 VECTOR_STORE_TEST_S3_ENDPOINT "$s3_port" "in memory"; }
 
 # --- the rest -----------------------------------------------------------------------------------
 

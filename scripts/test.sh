@@ -45,27 +45,24 @@ E2E_STORAGE_BACKEND=elasticsearch run_rust "${e2e_only[@]}" "$@"
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openai/requirements.txt"
 # The server's command line as the end-to-end suite built it (`e2e-server`, with every feature).
 server_bin="$root/target/$out_dir/e2e-server"
-for backend in pgvector elasticsearch; do
-    echo "== OpenAI client suite on $backend"
-    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
-        "$root/.venv/bin/python" -m pytest -q "$root/tests/openai"
-done
+# The Python suite in tests/DIR against that binary, once on each back-end.
+on_each_backend() { # TITLE DIR
+    local backend
+    for backend in pgvector elasticsearch; do
+        echo "== $1 on $backend"
+        VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
+            "$root/.venv/bin/python" -m pytest -q "$root/tests/$2"
+    done
+}
+on_each_backend "OpenAI client suite" openai
 # `/mcp` through the official MCP client (both protocol revisions) against the same binary, and
-# through the MCP Inspector's CLI.
+# through the MCP Inspector's CLI and the OpenAI Agents SDK.
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/mcp/requirements.txt"
 npm ci --prefix "$root/tests/mcp/inspector" --no-audit --no-fund --loglevel=error
-for backend in pgvector elasticsearch; do
-    echo "== MCP client suite on $backend"
-    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
-        "$root/.venv/bin/python" -m pytest -q "$root/tests/mcp"
-done
+on_each_backend "MCP client suite" mcp
 "$root/scripts/install-browser.sh"
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/openapi/requirements.txt"
-for backend in pgvector elasticsearch; do
-    echo "== Self-description suite (OpenAPI, schema fuzzing, metrics, Swagger UI) on $backend"
-    VS_STORAGE_BACKEND="$backend" VS_SERVER_BIN="$server_bin" \
-        "$root/.venv/bin/python" -m pytest -q "$root/tests/openapi"
-done
+on_each_backend "Self-description suite (OpenAPI, schema fuzzing, metrics, Swagger UI)" openapi
 "$root/.venv/bin/pip" install --disable-pip-version-check -q -r "$root/tests/console/requirements.txt"
 echo "== Console in headless Chromium"
 VS_STORAGE_BACKEND=pgvector VS_SERVER_BIN="$server_bin" \
