@@ -70,6 +70,7 @@ impl Default for Limits {
     }
 }
 
+mod across;
 mod documents;
 mod embed;
 mod inputs;

@@ -15,7 +15,7 @@ use super::{SearchInput, VectorService, embed_error};
 use crate::error::ServiceError;
 
 /// The vectors of queries already embedded in one call, by model, dimension and query.
-type QueryVectors = HashMap<(String, usize, String), Vec<f32>>;
+pub(super) type QueryVectors = HashMap<(String, usize, String), Vec<f32>>;
 
 /// The models a search may use besides the collection's embedder.
 #[derive(Debug, Clone)]
@@ -115,14 +115,7 @@ impl VectorService {
                 SearchQuery::Hybrid { vector, text }
             }
         };
-        let hybrid = match input.weights {
-            Some((vector_weight, keyword_weight)) => HybridOptions {
-                vector_weight,
-                keyword_weight,
-                ..self.hybrid
-            },
-            None => self.hybrid,
-        };
+        let hybrid = self.hybrid_options(input.weights);
         let request = SearchRequest {
             mode,
             filter: input.filter,
@@ -168,32 +161,6 @@ impl VectorService {
         Ok(merged)
     }
 
-    /// Searches each of `records` with each of `queries` and merges the hits by score, best
-    /// first, at most `template.k`, each with its store's id. A query is embedded once per
-    /// model, however many stores share it; the stores are searched one after another, so a
-    /// call holds one connection at a time.
-    pub async fn search_stores(
-        &self,
-        records: &[CollectionRecord],
-        queries: Vec<String>,
-        template: SearchInput,
-    ) -> Result<Vec<(String, Hit)>, ServiceError> {
-        for text in &queries {
-            self.check_query(text)?;
-        }
-        let mut vectors = QueryVectors::default();
-        let mut merged = Vec::new();
-        for record in records {
-            let hits = self
-                .search_queries(record, &queries, &template, &mut vectors)
-                .await?;
-            merged.extend(hits.into_iter().map(|h| (record.id.clone(), h)));
-        }
-        merged.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
-        merged.truncate(template.k);
-        Ok(merged)
-    }
-
     /// Whether a text search of `record` can run here: it has a model, has not expired, and
     /// lives on a back-end this server has.
     pub fn text_searchable(&self, record: &CollectionRecord) -> bool {
@@ -201,7 +168,7 @@ impl VectorService {
     }
 
     /// The hits of `record` for each query, merged by chunk (each chunk's best score), unsorted.
-    async fn search_queries(
+    pub(super) async fn search_queries(
         &self,
         record: &CollectionRecord,
         queries: &[String],
@@ -210,31 +177,52 @@ impl VectorService {
     ) -> Result<Vec<Hit>, ServiceError> {
         let mut merged: Vec<Hit> = Vec::new();
         for text in queries {
-            let vector = match (&template.vector, &record.model, template.mode) {
-                (None, Some(model), SearchMode::Vector | SearchMode::Hybrid) => {
-                    let key = (model.clone(), record.dimension, text.clone());
-                    if !vectors.contains_key(&key) {
-                        let v = self.query_vector(record, None, Some(text)).await?;
-                        vectors.insert(key.clone(), v);
-                    }
-                    vectors.get(&key).cloned()
+            let vector = match (&template.vector, template.mode) {
+                (None, SearchMode::Vector | SearchMode::Hybrid) if record.model.is_some() => {
+                    Some(self.cached_vector(record, text, vectors).await?)
                 }
-                (given, ..) => given.clone(),
+                (given, _) => given.clone(),
             };
             let input = SearchInput {
                 text: Some(text.clone()),
                 vector,
                 ..template.clone()
             };
-            for hit in self.search(record, input).await? {
-                match merged.iter_mut().find(|h| h.chunk.id == hit.chunk.id) {
-                    Some(existing) if existing.score < hit.score => *existing = hit,
-                    Some(_) => {}
-                    None => merged.push(hit),
-                }
-            }
+            merge_best(&mut merged, self.search(record, input).await?);
         }
         Ok(merged)
+    }
+
+    /// The vector of `text` by `record`'s model, embedded once per model in a call.
+    pub(super) async fn cached_vector(
+        &self,
+        record: &CollectionRecord,
+        text: &str,
+        vectors: &mut QueryVectors,
+    ) -> Result<Vec<f32>, ServiceError> {
+        let key = (
+            record.model.clone().unwrap_or_default(),
+            record.dimension,
+            text.to_string(),
+        );
+        if let Some(v) = vectors.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.query_vector(record, None, Some(text)).await?;
+        vectors.insert(key, v.clone());
+        Ok(v)
+    }
+
+    /// The configured fusion, with `weights` (vector, keyword) in place of its own when given.
+    pub(super) fn hybrid_options(&self, weights: Option<(f32, f32)>) -> HybridOptions {
+        match weights {
+            Some((vector_weight, keyword_weight)) => HybridOptions {
+                vector_weight,
+                keyword_weight,
+                ..self.hybrid
+            },
+            None => self.hybrid,
+        }
     }
 
     pub(super) async fn query_vector(
@@ -299,9 +287,20 @@ impl VectorService {
     }
 }
 
+/// `hits` merged into `merged` by chunk id, each chunk keeping its best score.
+pub(super) fn merge_best(merged: &mut Vec<Hit>, hits: Vec<Hit>) {
+    for hit in hits {
+        match merged.iter_mut().find(|h| h.chunk.id == hit.chunk.id) {
+            Some(existing) if existing.score < hit.score => *existing = hit,
+            Some(_) => {}
+            None => merged.push(hit),
+        }
+    }
+}
+
 /// `hits` in the reranker's order with its scores; as they were when it fails (logged and
 /// counted, never an error of the search).
-async fn rerank(reranker: &dyn Reranker, query: &str, hits: Vec<Hit>) -> Vec<Hit> {
+pub(super) async fn rerank(reranker: &dyn Reranker, query: &str, hits: Vec<Hit>) -> Vec<Hit> {
     let texts: Vec<String> = hits.iter().map(|h| h.chunk.text.clone()).collect();
     let name = reranker.name().to_string();
     match reranker.rerank(query, &texts).await {

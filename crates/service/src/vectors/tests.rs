@@ -395,3 +395,63 @@ async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
     let found: Vec<(&str, f32)> = hits.iter().map(|(s, h)| (s.as_str(), h.score)).collect();
     assert_eq!(found, [("vs_3", 0.3), ("vs_2", 0.2)]);
 }
+
+fn chunk_hit(id: &str, score: f32) -> Hit {
+    let chunk = StoredChunk {
+        id: id.into(),
+        file_id: id.into(),
+        filename: None,
+        chunk_index: 0,
+        text: id.into(),
+        attributes: Map::new(),
+    };
+    Hit { chunk, score }
+}
+
+#[tokio::test]
+async fn a_hybrid_search_of_several_stores_fuses_their_hits_together() {
+    let mut e = embedder();
+    e.expect_embed()
+        .times(1)
+        .returning(|texts| Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect()));
+    let mut s = store();
+    // vs_1 holds a chunk that matches well; vs_2 one that matches poorly, though it is the
+    // best of its store in both lists (so a hybrid search of vs_2 alone scores it 1).
+    s.expect_search().times(4).returning(|spec, request| {
+        let hit = match (spec.name.as_str(), &request.mode) {
+            ("vs_1", SearchQuery::Vector(_)) => chunk_hit("c", 0.9),
+            ("vs_1", SearchQuery::Keyword(_)) => chunk_hit("c", 0.8),
+            ("vs_2", SearchQuery::Vector(_)) => chunk_hit("c", 0.55),
+            ("vs_2", SearchQuery::Keyword(_)) => chunk_hit("c", 0.1),
+            other => panic!("unexpected search {other:?}"),
+        };
+        // The same chunk id in two stores is two chunks.
+        Ok(vec![hit])
+    });
+    let svc = service(MockCatalog::new(), s, e);
+    let stores: Vec<CollectionRecord> = (1..=2)
+        .map(|i| CollectionRecord {
+            id: format!("vs_{i}"),
+            ..record(Some("m"))
+        })
+        .collect();
+    let template = SearchInput {
+        mode: SearchMode::Hybrid,
+        text: None,
+        vector: None,
+        filter: None,
+        k: 10,
+        score_threshold: None,
+        weights: None,
+        rerank: false,
+    };
+    let hits = svc
+        .search_stores(&stores, vec!["q".into()], template)
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str, f32)> = hits
+        .iter()
+        .map(|(s, h)| (s.as_str(), h.chunk.id.as_str(), h.score))
+        .collect();
+    assert_eq!(found, [("vs_1", "c", 1.0), ("vs_2", "c", 0.0)]);
+}

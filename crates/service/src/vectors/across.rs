@@ -1,0 +1,123 @@
+//! Searching several vector stores at once (the MCP server's `search` and
+//! `search_vector_store`): one list of hits, best first, each with its store's id.
+//!
+//! A hybrid search of one store normalises its scores within that store, so every store's best
+//! hit would score alike, however poor. Across stores, the vector hits of all the stores and
+//! their keyword hits are fused together instead, as one hybrid search over all of them would,
+//! and reranked together when a reranker is asked for.
+
+use models::SearchMode;
+use store_core::{CollectionRecord, Hit, HybridOptions, MAX_K};
+
+use super::search::{QueryVectors, merge_best, rerank};
+use super::{SearchInput, VectorService};
+use crate::error::ServiceError;
+
+/// What joins a store's id to a chunk's while hits of several stores are fused: ids never hold
+/// a NUL.
+const JOIN: char = '\0';
+
+fn tagged(store: &str, mut hit: Hit) -> Hit {
+    hit.chunk.id = format!("{store}{JOIN}{}", hit.chunk.id);
+    hit
+}
+
+fn untagged(mut hit: Hit) -> (String, Hit) {
+    let (store, id) = hit.chunk.id.split_once(JOIN).unwrap_or_default();
+    let (store, id) = (store.to_string(), id.to_string());
+    hit.chunk.id = id;
+    (store, hit)
+}
+
+fn best_first(hits: &mut [Hit]) {
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+}
+
+impl VectorService {
+    /// Searches each of `records` with each of `queries` and merges the hits, best first, at
+    /// most `template.k`, each with its store's id. A query is embedded once per model, however
+    /// many stores share it; the stores are searched one after another, so a call holds one
+    /// connection at a time.
+    pub async fn search_stores(
+        &self,
+        records: &[CollectionRecord],
+        queries: Vec<String>,
+        template: SearchInput,
+    ) -> Result<Vec<(String, Hit)>, ServiceError> {
+        for text in &queries {
+            self.check_query(text)?;
+        }
+        let mut vectors = QueryVectors::default();
+        let mut merged: Vec<Hit> = Vec::new();
+        if template.mode == SearchMode::Hybrid && records.len() > 1 {
+            for text in &queries {
+                let hits = self
+                    .hybrid_across(records, text, &template, &mut vectors)
+                    .await?;
+                merge_best(&mut merged, hits);
+            }
+        } else {
+            for record in records {
+                let hits = self
+                    .search_queries(record, &queries, &template, &mut vectors)
+                    .await?;
+                merged.extend(hits.into_iter().map(|h| tagged(&record.id, h)));
+            }
+        }
+        best_first(&mut merged);
+        merged.truncate(template.k);
+        Ok(merged.into_iter().map(untagged).collect())
+    }
+
+    /// One hybrid search of `text` over all of `records`: their vector hits and their keyword
+    /// hits, each list over every store, fused; reranked when asked. Chunk ids are tagged with
+    /// their store's.
+    async fn hybrid_across(
+        &self,
+        records: &[CollectionRecord],
+        text: &str,
+        template: &SearchInput,
+        vectors: &mut QueryVectors,
+    ) -> Result<Vec<Hit>, ServiceError> {
+        let reranker = (self.search_models.reranker.as_ref())
+            .filter(|_| template.rerank && template.k > 0 && !text.trim().is_empty());
+        let k = match reranker {
+            Some(_) => template.k.max(self.search_models.rerank_depth).min(MAX_K),
+            None => template.k,
+        };
+        let depth = HybridOptions::depth(k);
+        let one = |mode, vector| SearchInput {
+            mode,
+            text: Some(text.to_string()),
+            vector,
+            k: depth,
+            score_threshold: None,
+            rerank: false,
+            ..template.clone()
+        };
+        let (mut by_vector, mut by_keyword) = (Vec::new(), Vec::new());
+        for record in records {
+            let vector = self.cached_vector(record, text, vectors).await?;
+            let found = self
+                .search(record, one(SearchMode::Vector, Some(vector)))
+                .await?;
+            by_vector.extend(found.into_iter().map(|h| tagged(&record.id, h)));
+            let found = self.search(record, one(SearchMode::Keyword, None)).await?;
+            by_keyword.extend(found.into_iter().map(|h| tagged(&record.id, h)));
+        }
+        for list in [&mut by_vector, &mut by_keyword] {
+            best_first(list);
+            list.truncate(depth);
+        }
+        let threshold = template.score_threshold;
+        let fusion = self.hybrid_options(template.weights);
+        let Some(reranker) = reranker else {
+            return Ok(fusion.fuse_hits(by_vector, by_keyword, threshold, k));
+        };
+        let fused = fusion.fuse_hits(by_vector, by_keyword, None, k);
+        let mut hits = rerank(reranker.as_ref(), text, fused).await;
+        hits.retain(|h| threshold.is_none_or(|t| h.score >= t));
+        hits.truncate(template.k);
+        Ok(hits)
+    }
+}
