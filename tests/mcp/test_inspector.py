@@ -1,19 +1,16 @@
-"""`/mcp` through a second client, the MCP Inspector's CLI (TypeScript SDK), when
-`tests/mcp/inspector` has been installed (`npm ci --prefix tests/mcp/inspector`; make test does).
-It asks for Node >= 22.19 and runs on the Node 20 we have."""
+"""`/mcp` through a second client, the MCP Inspector's CLI (TypeScript SDK), installed in
+`tests/mcp/inspector` (`npm ci --prefix tests/mcp/inspector`; make test does, and the suite fails
+without it). It asks for Node >= 22.19 and runs on the Node 20 we have."""
 
 import json
 import os
 import subprocess
 
-import pytest
-
 CLI = os.path.join(os.path.dirname(__file__), "inspector", "node_modules", ".bin", "mcp-inspector")
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CLI), reason="the MCP Inspector is not installed (npm ci --prefix tests/mcp/inspector)")
 
 
 def inspector(server, key, *args) -> subprocess.CompletedProcess:
+    assert os.path.exists(CLI), "the MCP Inspector is not installed: npm ci --prefix tests/mcp/inspector"
     cmd = [CLI, "--cli", f"{server['base']}/mcp", "--transport", "http", "--header", f"Authorization: Bearer {key}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
