@@ -86,15 +86,7 @@ impl FileCatalog for PgCatalog {
     }
 
     async fn get_file(&self, tenant_id: &str, id: &str) -> StoreResult<FileRecord> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<FileRow> = diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM files WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind::<Text, _>(tenant_id.to_string())
-        .bind::<Text, _>(id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
+        let rows: Vec<FileRow> = self.db.owned_rows("files", COLUMNS, tenant_id, id).await?;
         crate::one(rows, "file", id)
     }
 

@@ -83,6 +83,29 @@ impl Db {
         Ok(())
     }
 
+    /// The tenant's row `id` of `table` (`columns` of it; both constants of this crate): none
+    /// or one.
+    pub(crate) async fn owned_rows<R>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Vec<R>>
+    where
+        R: diesel::QueryableByName<diesel::pg::Pg> + Send + 'static,
+    {
+        let mut conn = self.conn().await?;
+        diesel::sql_query(format!(
+            "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind::<diesel::sql_types::Text, _>(tenant_id.to_string())
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .load(&mut conn)
+        .await
+        .map_err(error::db)
+    }
+
     /// Deletes the tenant's row `id` of `table` (a constant of this crate); not found when there
     /// is none.
     pub(crate) async fn delete_owned(

@@ -215,15 +215,10 @@ impl UploadCatalog for PgCatalog {
     }
 
     async fn get_upload(&self, tenant_id: &str, id: &str) -> StoreResult<UploadRecord> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<UploadRow> = diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM uploads WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind::<Text, _>(tenant_id.to_string())
-        .bind::<Text, _>(id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
+        let rows: Vec<UploadRow> = self
+            .db
+            .owned_rows("uploads", COLUMNS, tenant_id, id)
+            .await?;
         one_upload(rows, id)
     }
 
