@@ -1,6 +1,6 @@
 //! `/mcp` behind the API's doors, as seen over HTTP (the protocol itself is shown by the
-//! official clients in `tests/mcp/`): the per-tenant rate limit, `mcp.enabled`, and `open`
-//! mode's refusal of foreign hosts.
+//! official clients in `tests/mcp/`): the per-tenant rate limit and requests in flight, the
+//! body limit, `mcp.enabled`, and `open` mode's refusal of foreign hosts.
 
 use e2e_tests::{Reply, TestApp, assert_envelope, spawn_app_with, test_settings};
 use serde_json::{Value, json};
@@ -75,4 +75,71 @@ async fn open_mode_refuses_mcp_for_a_foreign_host() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = post_mcp(&app, &[("host", "evil.example")]).await;
     assert_envelope(&r, 403);
+}
+
+#[tokio::test]
+async fn a_body_over_the_json_limit_is_413_before_it_is_read() {
+    let app = spawn_app_with(test_settings()).await;
+    let mut body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"upload_text","arguments":{"text":""#.to_vec();
+    body.extend(std::iter::repeat_n(b'a', 2 * 1024 * 1024));
+    body.extend(br#""}}}"#);
+    let r = app
+        .send(
+            app.client
+                .post(app.url("/mcp"))
+                .bearer_auth(&app.key_a)
+                .header("accept", "application/json, text/event-stream")
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+    let error = assert_envelope(&r, 413);
+    assert!(
+        error["message"].as_str().unwrap().contains("1048576"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn mcp_requests_count_against_the_tenants_requests_in_flight() {
+    use tokio::io::AsyncWriteExt;
+
+    let mut settings = test_settings();
+    settings.server.max_in_flight_per_tenant = 1;
+    let app = spawn_app_with(settings).await;
+    // A request whose body never ends holds the tenant's one request in flight.
+    let host = app.address.trim_start_matches("http://");
+    let mut held = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n{{\"jsonrpc\"",
+        app.key_a
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    let mut refused = None;
+    for _ in 0..50 {
+        let r = post_mcp(&app, &[]).await;
+        if r.status == 429 {
+            refused = Some(r);
+            break;
+        }
+        // Until the held request is in flight.
+        assert_eq!(r.status, 200, "{}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("the held request never counted");
+    assert_envelope(&refused, 429);
+    // Another tenant is not held up by it.
+    let other = app
+        .send(
+            app.client
+                .post(app.url("/mcp"))
+                .bearer_auth(&app.key_b)
+                .header("accept", "application/json, text/event-stream")
+                .json(&initialize()),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    drop(held);
 }
