@@ -80,9 +80,11 @@ async fn open_mode_refuses_mcp_for_a_foreign_host() {
 #[tokio::test]
 async fn a_body_over_the_json_limit_is_413_before_it_is_read() {
     let app = spawn_app_with(test_settings()).await;
-    let mut body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"upload_text","arguments":{"text":""#.to_vec();
-    body.extend(std::iter::repeat_n(b'a', 2 * 1024 * 1024));
-    body.extend(br#""}}}"#);
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "upload_text", "arguments": {"text": "a".repeat(2 * 1024 * 1024)}}
+    })
+    .to_string();
     let r = app
         .send(
             app.client
