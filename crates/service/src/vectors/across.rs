@@ -49,7 +49,9 @@ impl VectorService {
         }
         let mut vectors = QueryVectors::default();
         let mut merged: Vec<Hit> = Vec::new();
-        if template.mode == SearchMode::Hybrid && records.len() > 1 {
+        // A blank query is refused as a search of one store refuses it.
+        let blank = queries.iter().any(|q| q.trim().is_empty());
+        if template.mode == SearchMode::Hybrid && records.len() > 1 && !blank {
             for text in &queries {
                 let hits = self
                     .hybrid_across(records, text, &template, &mut vectors)
@@ -79,8 +81,8 @@ impl VectorService {
         template: &SearchInput,
         vectors: &mut QueryVectors,
     ) -> Result<Vec<Hit>, ServiceError> {
-        let reranker = (self.search_models.reranker.as_ref())
-            .filter(|_| template.rerank && template.k > 0 && !text.trim().is_empty());
+        let reranker =
+            (self.search_models.reranker.as_ref()).filter(|_| template.rerank && template.k > 0);
         let k = match reranker {
             Some(_) => template.k.max(self.search_models.rerank_depth).min(MAX_K),
             None => template.k,

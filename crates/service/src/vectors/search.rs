@@ -178,7 +178,9 @@ impl VectorService {
         let mut merged: Vec<Hit> = Vec::new();
         for text in queries {
             let vector = match (&template.vector, template.mode) {
-                (None, SearchMode::Vector | SearchMode::Hybrid) if record.model.is_some() => {
+                (None, SearchMode::Vector | SearchMode::Hybrid)
+                    if record.model.is_some() && !text.trim().is_empty() =>
+                {
                     Some(self.cached_vector(record, text, vectors).await?)
                 }
                 (given, _) => given.clone(),

@@ -455,3 +455,36 @@ async fn a_hybrid_search_of_several_stores_fuses_their_hits_together() {
         .collect();
     assert_eq!(found, [("vs_1", "c", 1.0), ("vs_2", "c", 0.0)]);
 }
+
+#[tokio::test]
+async fn a_blank_query_of_several_stores_is_refused_as_one_stores_is() {
+    let svc = service(MockCatalog::new(), store(), embedder());
+    let stores: Vec<CollectionRecord> = (1..=2)
+        .map(|i| CollectionRecord {
+            id: format!("vs_{i}"),
+            ..record(Some("m"))
+        })
+        .collect();
+    for mode in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {
+        let template = SearchInput {
+            mode,
+            text: None,
+            vector: None,
+            filter: None,
+            k: 10,
+            score_threshold: None,
+            weights: None,
+            rerank: false,
+        };
+        let one = svc
+            .search_many(&stores[0], vec![" ".into()], template.clone())
+            .await
+            .unwrap_err();
+        let several = svc
+            .search_stores(&stores, vec![" ".into()], template)
+            .await
+            .unwrap_err();
+        assert_eq!(several.to_string(), one.to_string(), "{mode:?}");
+        assert!(several.is_caller_fault(), "{several}");
+    }
+}
