@@ -267,9 +267,15 @@ def test_the_transports_refusals_keep_their_status_in_the_envelope(server):
     r = httpx2.post(f"{server['base']}/mcp", content=b"not json", headers=text)
     assert r.status_code == 415, r.text
     assert r.json()["error"]["type"] == "invalid_request_error"
-    # A JSON body that is no JSON, or no JSON-RPC message, is a bad request.
-    for body in (b"not json", b'{"jsonrpc": "2.0", "nothing": 1}', b"[]", b""):
+    # A JSON body that is no JSON (invalid UTF-8, nested past any parser's depth), or no
+    # JSON-RPC message, is a bad request.
+    nested = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    bodies = (b"not json", b'{"jsonrpc": "2.0", "nothing": 1}', b"[]", b"", b'{"a": "\xff\xfe"}', nested)
+    for body in bodies:
         r = httpx2.post(f"{server['base']}/mcp", content=body, headers={**ACCEPT, **auth})
         assert r.status_code == 400, (body, r.text)
         err = r.json()["error"]
         assert err["type"] == "invalid_request_error" and "JSON-RPC" in err["message"], err
+    # The server answers on.
+    r = httpx2.post(f"{server['base']}/mcp", json=INITIALIZE, headers={**ACCEPT, **auth})
+    assert r.status_code == 200, r.text
