@@ -17,10 +17,15 @@ fn initialize() -> Value {
 }
 
 async fn post_mcp(app: &TestApp, extra: &[(&str, &str)]) -> Reply {
+    post_mcp_as(app, &app.key_a, extra).await
+}
+
+/// [`post_mcp`] with `key`.
+async fn post_mcp_as(app: &TestApp, key: &str, extra: &[(&str, &str)]) -> Reply {
     let mut req = app
         .client
         .post(app.url("/mcp"))
-        .bearer_auth(&app.key_a)
+        .bearer_auth(key)
         .header("accept", "application/json, text/event-stream")
         .json(&initialize());
     for (name, value) in extra {
@@ -133,15 +138,7 @@ async fn mcp_requests_count_against_the_tenants_requests_in_flight() {
     let refused = refused.expect("the held request never counted");
     assert_envelope(&refused, 429);
     // Another tenant is not held up by it.
-    let other = app
-        .send(
-            app.client
-                .post(app.url("/mcp"))
-                .bearer_auth(&app.key_b)
-                .header("accept", "application/json, text/event-stream")
-                .json(&initialize()),
-        )
-        .await;
+    let other = post_mcp_as(&app, &app.key_b, &[]).await;
     assert_eq!(other.status, 200, "{}", other.body);
     drop(held);
 }

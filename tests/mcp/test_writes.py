@@ -72,3 +72,5 @@ def test_a_store_is_created_and_a_text_uploaded_then_found(writer, mode):
             assert result.is_error
 
     asyncio.run(read())
+    with http(writer, other) as h:
+        assert h.get("/v1/files").json()["data"] == [], "a refused upload leaves no file"

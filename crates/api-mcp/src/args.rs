@@ -2,8 +2,10 @@
 //! result is sent as `structuredContent` and as the same JSON in a text block.
 
 use rmcp::schemars::{self, JsonSchema};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use validator::Validate;
 
 /// `search`'s arguments (OpenAI's deep-research contract).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -183,4 +185,13 @@ pub struct UploadedText {
     pub file_id: String,
     /// `in_progress` until the file is ingested (`get_file_content` reads it then).
     pub status: String,
+}
+
+/// `fields` read as the HTTP API's body `T` and validated as the API validates it.
+pub(crate) fn body<T: DeserializeOwned + Validate>(
+    fields: Map<String, Value>,
+) -> Result<T, String> {
+    let body: T = serde_json::from_value(Value::Object(fields)).map_err(|e| e.to_string())?;
+    body.validate().map_err(|e| e.to_string())?;
+    Ok(body)
 }

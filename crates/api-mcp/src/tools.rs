@@ -18,12 +18,12 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_router};
 use serde_json::{Map, Value};
 use service::{CollectionRecord, IngestService, PageOrder, PageRequest, SearchInput};
 use service::{ServiceError, Tenant};
-use validator::Validate;
 
 use crate::McpCaller;
 use crate::args::{
     FetchArgs, FetchedDocument, FileContent, FileContentArgs, ListStoresArgs, QueryArg, SearchArgs,
     SearchResult, SearchResults, SearchStoreArgs, StoreHit, StoreHits, StoreList, StoreSummary,
+    body,
 };
 use crate::documents::cut_chars;
 use crate::handle;
@@ -431,28 +431,25 @@ impl VectorStoreMcp {
 
 /// The body `POST /v1/vector_stores/{id}/search` would take for `args`, validated as it is.
 fn search_body(args: &SearchStoreArgs) -> Result<SearchVectorStore, String> {
-    let mut body = Map::new();
+    let mut fields = Map::new();
     let query = match &args.query {
         QueryArg::One(q) => Value::from(q.as_str()),
         QueryArg::Many(qs) => Value::from(qs.clone()),
     };
-    body.insert("query".into(), query);
+    fields.insert("query".into(), query);
     if let Some(n) = args.max_num_results {
-        body.insert("max_num_results".into(), n.into());
+        fields.insert("max_num_results".into(), n.into());
     }
     if let Some(f) = &args.filters {
-        body.insert("filters".into(), Value::Object(f.clone()));
+        fields.insert("filters".into(), Value::Object(f.clone()));
     }
     if let Some(r) = &args.ranking_options {
-        body.insert("ranking_options".into(), Value::Object(r.clone()));
+        fields.insert("ranking_options".into(), Value::Object(r.clone()));
     }
     if let Some(r) = args.rewrite_query {
-        body.insert("rewrite_query".into(), r.into());
+        fields.insert("rewrite_query".into(), r.into());
     }
-    let body: SearchVectorStore =
-        serde_json::from_value(Value::Object(body)).map_err(|e| e.to_string())?;
-    body.validate().map_err(|e| e.to_string())?;
-    Ok(body)
+    body(fields)
 }
 
 impl ServerHandler for VectorStoreMcp {

@@ -6,20 +6,10 @@ use models::openai::{AttachFile, CreateVectorStore};
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use service::{FileService, UploadMeta};
-use validator::Validate;
 
-use crate::args::{CreateStoreArgs, CreatedStore, UploadTextArgs, UploadedText};
+use crate::args::{CreateStoreArgs, CreatedStore, UploadTextArgs, UploadedText, body};
 use crate::tools::{VectorStoreMcp, caller, message};
-
-/// `fields` read as `T` and validated as the HTTP API reads and validates its body.
-fn body<T: DeserializeOwned + Validate>(fields: Map<String, Value>) -> Result<T, String> {
-    let body: T = serde_json::from_value(Value::Object(fields)).map_err(|e| e.to_string())?;
-    body.validate().map_err(|e| e.to_string())?;
-    Ok(body)
-}
 
 #[tool_router(router = write_router, vis = "pub(crate)")]
 impl VectorStoreMcp {
@@ -80,34 +70,16 @@ impl VectorStoreMcp {
         if let Some(a) = args.attributes {
             fields.insert("attributes".into(), Value::Object(a));
         }
-        let mut attach: AttachFile = body(fields)?;
-        let files = self.ingest.files();
-        let id = FileService::new_id();
-        let bytes = args.text.into_bytes();
-        let chunks = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
-        let received = files.receive(&id, chunks).await.map_err(message)?;
-        let meta = UploadMeta {
-            filename: Some(args.filename),
-            purpose: Some("assistants".into()),
-            ..UploadMeta::default()
-        };
-        let file = files
-            .register(&caller.tenant, id, Some(received), meta)
-            .await
-            .map_err(message)?;
-        attach.file_id = file.id;
+        let attach: AttachFile = body(fields)?;
         let attached = self
             .ingest
-            .attach_file(&caller.tenant, &store, attach)
+            .attach_text(&caller.tenant, &store, args.filename, args.text, attach)
             .await
             .map_err(message)?;
         Ok(Json(UploadedText {
             vector_store_id: attached.vector_store_id,
             file_id: attached.file_id,
-            status: serde_json::to_value(attached.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            status: attached.status.as_str().to_string(),
         }))
     }
 }

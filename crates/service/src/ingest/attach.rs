@@ -161,6 +161,40 @@ impl IngestService {
         Ok(self.catalog.attach(file).await?)
     }
 
+    /// Stores `text` as a new file of the tenant's named `filename` (purpose `assistants`) and
+    /// attaches it to `store` as `req` asks, in place of `req.file_id`. When the attachment is
+    /// refused, the new file is deleted again: a refusal leaves no file behind.
+    pub async fn attach_text(
+        &self,
+        tenant: &Tenant,
+        store: &CollectionRecord,
+        filename: String,
+        text: String,
+        mut req: AttachFile,
+    ) -> Result<AttachedFile, ServiceError> {
+        let id = FileService::new_id();
+        let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(text.into_bytes())]);
+        let received = self.files.receive(&id, body).await?;
+        let meta = crate::UploadMeta {
+            filename: Some(filename),
+            purpose: Some("assistants".into()),
+            ..Default::default()
+        };
+        req.file_id = self
+            .files
+            .register(tenant, id, Some(received), meta)
+            .await?
+            .id;
+        let file_id = req.file_id.clone();
+        let attached = self.attach_file(tenant, store, req).await;
+        if attached.is_err()
+            && let Err(e) = self.files.delete(tenant, &file_id).await
+        {
+            tracing::warn!(file_id, error = %e, "a file whose attachment failed stays stored");
+        }
+        attached
+    }
+
     /// Creates a collection with files attached (each split by the input's chunking strategy),
     /// with the default model when the input names none. Every file is checked before the
     /// collection is made; when one cannot be attached after all, the collection (and what was
@@ -528,28 +562,4 @@ fn page_of(text: &str, offset: u64, more: bool, max: usize) -> (String, Option<u
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_pages_tile_the_text_and_fit_their_limit_as_json() {
-        let text: String = "aé€😀\"\n\u{1}".repeat(50);
-        for max in [64, 100, 333] {
-            let (mut offset, mut got) = (0u64, String::new());
-            loop {
-                let rest = &text[offset as usize..];
-                let (page, next) = page_of(rest, offset, false, max);
-                assert!(!page.is_empty());
-                assert!(serde_json::to_string(&page).unwrap().len() <= max, "{max}");
-                got.push_str(&page);
-                match next {
-                    Some(n) => offset = n,
-                    None => break,
-                }
-            }
-            assert_eq!(got, text);
-        }
-        // More on disk after what was read: the next page starts after it.
-        assert_eq!(page_of("abc", 10, true, 64), ("abc".to_string(), Some(13)));
-    }
-}
+mod tests;

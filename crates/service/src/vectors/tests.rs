@@ -347,6 +347,43 @@ async fn the_sweep_frees_expired_collections_and_marks_only_those_it_freed() {
     assert_eq!(svc.sweep_expired(100).await.unwrap(), 2);
 }
 
+/// `n` stores, `vs_1` … `vs_n`, of the model `m`.
+fn stores(n: usize) -> Vec<CollectionRecord> {
+    (1..=n)
+        .map(|i| CollectionRecord {
+            id: format!("vs_{i}"),
+            ..record(Some("m"))
+        })
+        .collect()
+}
+
+/// A search of `mode` for `k` hits, with nothing else asked.
+fn template(mode: SearchMode, k: usize) -> SearchInput {
+    SearchInput {
+        mode,
+        text: None,
+        vector: None,
+        filter: None,
+        k,
+        score_threshold: None,
+        weights: None,
+        rerank: false,
+    }
+}
+
+/// A hit of the chunk `id` (of the file `id`, reading `id`).
+fn chunk_hit(id: &str, score: f32) -> Hit {
+    let chunk = StoredChunk {
+        id: id.into(),
+        file_id: id.into(),
+        filename: None,
+        chunk_index: 0,
+        text: id.into(),
+        attributes: Map::new(),
+    };
+    Hit { chunk, score }
+}
+
 #[tokio::test]
 async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
     let mut e = embedder();
@@ -358,54 +395,17 @@ async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
     s.expect_search().times(6).returning(|spec, request| {
         assert!(matches!(&request.mode, SearchQuery::Vector(v) if v == &[1.0, 0.0, 0.0]));
         let n: f32 = spec.name.as_str()[3..].parse().unwrap();
-        let chunk = StoredChunk {
-            id: format!("{}-c", spec.name),
-            file_id: "f".into(),
-            filename: None,
-            chunk_index: 0,
-            text: "t".into(),
-            attributes: Map::new(),
-        };
-        Ok(vec![Hit {
-            chunk,
-            score: n / 10.0,
-        }])
+        Ok(vec![chunk_hit(&format!("{}-c", spec.name), n / 10.0)])
     });
     let svc = service(MockCatalog::new(), s, e);
-    let stores: Vec<CollectionRecord> = (1..=3)
-        .map(|i| CollectionRecord {
-            id: format!("vs_{i}"),
-            ..record(Some("m"))
-        })
-        .collect();
-    let template = SearchInput {
-        mode: SearchMode::Vector,
-        text: None,
-        vector: None,
-        filter: None,
-        k: 2,
-        score_threshold: None,
-        weights: None,
-        rerank: false,
-    };
+    let stores = stores(3);
+    let template = template(SearchMode::Vector, 2);
     let hits = svc
         .search_stores(&stores, vec!["a".into(), "b".into()], template)
         .await
         .unwrap();
     let found: Vec<(&str, f32)> = hits.iter().map(|(s, h)| (s.as_str(), h.score)).collect();
     assert_eq!(found, [("vs_3", 0.3), ("vs_2", 0.2)]);
-}
-
-fn chunk_hit(id: &str, score: f32) -> Hit {
-    let chunk = StoredChunk {
-        id: id.into(),
-        file_id: id.into(),
-        filename: None,
-        chunk_index: 0,
-        text: id.into(),
-        attributes: Map::new(),
-    };
-    Hit { chunk, score }
 }
 
 #[tokio::test]
@@ -429,22 +429,8 @@ async fn a_hybrid_search_of_several_stores_fuses_their_hits_together() {
         Ok(vec![hit])
     });
     let svc = service(MockCatalog::new(), s, e);
-    let stores: Vec<CollectionRecord> = (1..=2)
-        .map(|i| CollectionRecord {
-            id: format!("vs_{i}"),
-            ..record(Some("m"))
-        })
-        .collect();
-    let template = SearchInput {
-        mode: SearchMode::Hybrid,
-        text: None,
-        vector: None,
-        filter: None,
-        k: 10,
-        score_threshold: None,
-        weights: None,
-        rerank: false,
-    };
+    let stores = stores(2);
+    let template = template(SearchMode::Hybrid, 10);
     let hits = svc
         .search_stores(&stores, vec!["q".into()], template)
         .await
@@ -459,23 +445,9 @@ async fn a_hybrid_search_of_several_stores_fuses_their_hits_together() {
 #[tokio::test]
 async fn a_blank_query_of_several_stores_is_refused_as_one_stores_is() {
     let svc = service(MockCatalog::new(), store(), embedder());
-    let stores: Vec<CollectionRecord> = (1..=2)
-        .map(|i| CollectionRecord {
-            id: format!("vs_{i}"),
-            ..record(Some("m"))
-        })
-        .collect();
+    let stores = stores(2);
     for mode in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {
-        let template = SearchInput {
-            mode,
-            text: None,
-            vector: None,
-            filter: None,
-            k: 10,
-            score_threshold: None,
-            weights: None,
-            rerank: false,
-        };
+        let template = template(mode, 10);
         let one = svc
             .search_many(&stores[0], vec![" ".into()], template.clone())
             .await
