@@ -3,61 +3,13 @@
 //! what the API reports and what quotas count, scoped by tenant. Part bytes count against the
 //! tenant's file-bytes quota from the moment a part is recorded until its upload ends.
 
-use std::fmt;
-use std::str::FromStr;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreResult;
 use crate::files::FileRecord;
 
-/// Where an upload is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UploadStatus {
-    /// Taking parts.
-    Pending,
-    /// Its parts became a file.
-    Completed,
-    /// Cancelled by its owner; its parts are gone.
-    Cancelled,
-    /// Not completed in time; its parts are gone.
-    Expired,
-}
-
-impl UploadStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UploadStatus::Pending => "pending",
-            UploadStatus::Completed => "completed",
-            UploadStatus::Cancelled => "cancelled",
-            UploadStatus::Expired => "expired",
-        }
-    }
-}
-
-impl fmt::Display for UploadStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for UploadStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        [
-            UploadStatus::Pending,
-            UploadStatus::Completed,
-            UploadStatus::Cancelled,
-            UploadStatus::Expired,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-        .ok_or_else(|| format!("unknown upload status '{s}'"))
-    }
-}
+pub use models::openai::UploadStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadRecord {

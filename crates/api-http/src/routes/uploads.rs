@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
-use models::openai::{CompleteUpload, CreateUpload, Upload, UploadPart, UploadStatus};
+use models::openai::{CompleteUpload, CreateUpload, Upload, UploadPart};
 use service::{FileRecord, NewUpload, PartRecord, Tenant, UploadRecord, UploadService};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -25,12 +25,7 @@ fn upload_object(u: UploadRecord, file: Option<FileRecord>) -> Upload {
         expires_at: u.expires_at,
         filename: u.filename,
         purpose: u.purpose,
-        status: match u.status {
-            service::UploadStatus::Pending => UploadStatus::Pending,
-            service::UploadStatus::Completed => UploadStatus::Completed,
-            service::UploadStatus::Cancelled => UploadStatus::Cancelled,
-            service::UploadStatus::Expired => UploadStatus::Expired,
-        },
+        status: u.status,
         file: file.map(file_object),
     }
 }

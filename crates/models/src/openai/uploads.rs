@@ -1,6 +1,9 @@
 //! Uploads in parts (`POST /v1/uploads`, `…/parts`, `…/complete`, `…/cancel`): the upload and
 //! part objects and the requests that make and complete an upload.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -47,6 +50,39 @@ pub enum UploadStatus {
     Cancelled,
     /// Not completed before `expires_at`; its parts are gone.
     Expired,
+}
+
+impl UploadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Pending => "pending",
+            UploadStatus::Completed => "completed",
+            UploadStatus::Cancelled => "cancelled",
+            UploadStatus::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for UploadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for UploadStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            UploadStatus::Pending,
+            UploadStatus::Completed,
+            UploadStatus::Cancelled,
+            UploadStatus::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| format!("unknown upload status '{s}'"))
+    }
 }
 
 /// `openai.types.uploads.UploadPart`.

@@ -2,26 +2,31 @@
 
 use crate::testkit::*;
 
+/// `per_file` chunks `{f}:{i}` of each file `f`, reading "text".
+fn files_chunks(files: &[&str], per_file: u32) -> Vec<Chunk> {
+    files
+        .iter()
+        .flat_map(|f| (0..per_file).map(move |i| file_chunk(&format!("{f}:{i}"), f, i, "text")))
+        .collect()
+}
+
+/// The ids of the collection's chunks, as listed.
+async fn listed(store: &dyn VectorStore, spec: &CollectionSpec) -> Vec<String> {
+    let chunks = store.list(spec, 100, 0).await.unwrap();
+    chunks.into_iter().map(|c| c.id).collect()
+}
+
 pub async fn delete_files_removes_exactly_those_files(store: Arc<dyn VectorStore>) {
     let spec = fresh(store.as_ref()).await;
-    let chunks = ["a", "b", "c"]
-        .into_iter()
-        .flat_map(|f| (0..3).map(move |i| file_chunk(&format!("{f}{i}"), f, i, "text")))
-        .collect();
+    let chunks = files_chunks(&["a", "b", "c"], 3);
     store.upsert(&spec, chunks).await.unwrap();
     let n = store
         .delete_files(&spec, &["a".into(), "c".into(), "zzz".into()])
         .await
         .unwrap();
     assert_eq!(n, 6);
-    let left: Vec<String> = store
-        .list(&spec, 100, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(left, ["b0", "b1", "b2"]);
+    let left = listed(store.as_ref(), &spec).await;
+    assert_eq!(left, ["b:0", "b:1", "b:2"]);
     let hits = store
         .search(&spec, &request(SearchQuery::Vector(vector(0)), 10))
         .await
@@ -32,10 +37,7 @@ pub async fn delete_files_removes_exactly_those_files(store: Arc<dyn VectorStore
 
 pub async fn trimming_files_keeps_each_ones_chunks_below_its_count(store: Arc<dyn VectorStore>) {
     let spec = fresh(store.as_ref()).await;
-    let chunks = ["a", "b", "c"]
-        .into_iter()
-        .flat_map(|f| (0..4).map(move |i| file_chunk(&format!("{f}:{i}"), f, i, "text")))
-        .collect();
+    let chunks = files_chunks(&["a", "b", "c"], 4);
     store.upsert(&spec, chunks).await.unwrap();
     let files = [
         ("a".to_string(), 2),
@@ -43,13 +45,7 @@ pub async fn trimming_files_keeps_each_ones_chunks_below_its_count(store: Arc<dy
         ("zzz".to_string(), 1),
     ];
     assert_eq!(store.trim_files(&spec, &files).await.unwrap(), 6);
-    let left: Vec<String> = store
-        .list(&spec, 100, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let left = listed(store.as_ref(), &spec).await;
     assert_eq!(left, ["a:0", "a:1", "b:0", "b:1", "b:2", "b:3"]);
     assert_eq!(store.trim_files(&spec, &[]).await.unwrap(), 0);
     store.drop_collection(&spec).await.unwrap();
