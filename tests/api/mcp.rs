@@ -142,3 +142,74 @@ async fn mcp_requests_count_against_the_tenants_requests_in_flight() {
     assert_eq!(other.status, 200, "{}", other.body);
     drop(held);
 }
+
+#[tokio::test]
+async fn a_tool_still_running_after_its_client_left_holds_the_turn_in_flight() {
+    use std::time::Duration;
+
+    use secrecy::SecretString;
+    use vector_store_server::settings::ChatModelSettings;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // A chat model that takes 3 s to rewrite a query.
+    let chat = MockServer::start().await;
+    let answer =
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "q"}}]});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(answer)
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&chat)
+        .await;
+    let mut settings = test_settings();
+    settings.server.max_in_flight_per_tenant = 1;
+    settings.server.metrics_token = Some(SecretString::from("metrics-token"));
+    settings.chat_models.insert(
+        "slow".into(),
+        ChatModelSettings {
+            base_url: format!("{}/v1", chat.uri()),
+            model: "slow-chat".into(),
+            api_key: Some(SecretString::from("sk-chat")),
+            timeout_secs: 10.0,
+        },
+    );
+    settings.search.query_rewriter = "slow".into();
+    let app = spawn_app_with(settings).await;
+    let store = app
+        .call("POST", "/v1/vector_stores", Some(json!({"name": "s"})))
+        .await;
+    assert_eq!(store.status, 200, "{}", store.body);
+    let call = json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "search_vector_store", "arguments": {
+            "vector_store_ids": [store.body["id"]], "query": "q", "rewrite_query": true
+        }}
+    });
+    // The client gives up while the tool waits for the chat model.
+    let gave_up = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&app.key_a)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .timeout(Duration::from_millis(800))
+        .json(&call)
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "{gave_up:?}");
+    assert_eq!(chat.received_requests().await.unwrap().len(), 1);
+    // The request is still in flight while its tool runs: the tenant's next request is let in
+    // (it waits for a turn) only once the tool has ended, and so was counted.
+    let next = post_mcp(&app, &[]).await;
+    assert_eq!(next.status, 200, "{}", next.body);
+    let text = app.metrics("metrics-token").await.text().await.unwrap();
+    let ended = text.lines().find(|l| {
+        l.starts_with("vector_store_mcp_tool_calls_total")
+            && l.contains("tool=\"search_vector_store\"")
+    });
+    assert!(ended.is_some_and(|l| l.ends_with(" 1")), "{text}");
+}

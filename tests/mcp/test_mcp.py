@@ -135,6 +135,13 @@ def test_search_vector_store_takes_the_search_routes_arguments(server, corpus, m
                 "filters": {"type": "eq", "key": "lang", "value": "xx"},
             }))
             assert none["data"] == []
+            # The search route's search_mode: keywords alone find the word, and not a paraphrase.
+            found = ok(await c.call_tool("search_vector_store", {
+                "vector_store_ids": [a["id"]], "query": "Etna", "search_mode": "keyword"}))
+            assert found["data"][0]["filename"] == "etna.txt"
+            unmatched = ok(await c.call_tool("search_vector_store", {
+                "vector_store_ids": [a["id"]], "query": "zyxwvut", "search_mode": "keyword"}))
+            assert unmatched["data"] == []
 
     run(go())
 
@@ -195,6 +202,7 @@ BAD_ARGUMENTS = [
     ("search_vector_store", {"vector_store_ids": [], "query": "x"}),
     ("search_vector_store", {"vector_store_ids": ["vs_x"], "query": "x", "max_num_results": 51}),
     ("search_vector_store", {"vector_store_ids": ["vs_x"], "query": "x", "filters": {"type": "nope"}}),
+    ("search_vector_store", {"vector_store_ids": ["vs_x"], "query": "x", "search_mode": "nope"}),
     ("get_file_content", {"vector_store_id": "vs_x"}),
     ("get_file_content", {"vector_store_id": "vs_x", "file_id": "file-x", "max_chars": -1}),
 ]
@@ -211,6 +219,15 @@ def test_bad_arguments_are_tool_errors(server, corpus, mode):
                 "vector_store_ids": [corpus["a"]["id"]], "query": "x", "max_num_results": 51,
             }))
             assert "max_num_results" in msg
+            # A NUL, which no store keeps, is refused with the API's message wherever it is.
+            for tool, args, where in [
+                ("get_file_content", {"vector_store_id": "vs_\x00", "file_id": "f"}, "vector_store_id"),
+                ("search_vector_store", {"vector_store_ids": [corpus["a"]["id"]], "query": "x",
+                                         "filters": {"type": "eq", "key": "k", "value": "a\x00"}},
+                 "filters.value"),
+            ]:
+                msg = error(await c.call_tool(tool, args))
+                assert msg == f"{where}: must not contain the NUL character (U+0000)", (tool, msg)
 
     run(go())
 

@@ -58,7 +58,7 @@ async fn answer(
     };
     let mcp_caller = McpCaller {
         tenant: caller.tenant.clone(),
-        stores: store_ids(req.query_string()),
+        stores: store_ids(req.query_string())?,
         base_url,
     };
     let mut request = http::Request::builder()
@@ -151,8 +151,9 @@ fn refusal(status: StatusCode, body: &[u8]) -> ApiError {
     }
 }
 
-/// The stores of `?vector_store_ids=a,b` (or the parameter repeated); `None` without it.
-fn store_ids(query: &str) -> Option<Vec<String>> {
+/// The stores of `?vector_store_ids=a,b` (or the parameter repeated); `None` without it. An id
+/// holding a NUL names no store and is refused.
+fn store_ids(query: &str) -> Result<Option<Vec<String>>, ApiError> {
     let ids: Vec<String> = form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == "vector_store_ids")
         .flat_map(|(_, v)| {
@@ -163,7 +164,13 @@ fn store_ids(query: &str) -> Option<Vec<String>> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    (!ids.is_empty()).then_some(ids)
+    if ids.iter().any(|id| id.contains('\0')) {
+        return Err(ApiError::invalid(
+            "vector_store_ids",
+            "vector_store_ids: must not contain the NUL character (U+0000)",
+        ));
+    }
+    Ok((!ids.is_empty()).then_some(ids))
 }
 
 #[cfg(test)]
@@ -172,12 +179,13 @@ mod tests {
 
     #[test]
     fn store_ids_come_comma_separated_or_repeated() {
-        assert_eq!(store_ids(""), None);
-        assert_eq!(store_ids("other=1"), None);
+        assert_eq!(store_ids("").unwrap(), None);
+        assert_eq!(store_ids("other=1").unwrap(), None);
         assert_eq!(
-            store_ids("vector_store_ids=vs_a,vs_b&vector_store_ids=vs_c"),
+            store_ids("vector_store_ids=vs_a,vs_b&vector_store_ids=vs_c").unwrap(),
             Some(vec!["vs_a".into(), "vs_b".into(), "vs_c".into()])
         );
+        assert!(store_ids("vector_store_ids=vs_a,vs%00b").is_err());
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct SearchStoreArgs {
     pub ranking_options: Option<Map<String, Value>>,
     /// Rewrite the query with the configured chat model before searching.
     pub rewrite_query: Option<bool>,
+    /// `"hybrid"` (keywords and meaning fused; the default), `"vector"` or `"keyword"`.
+    pub search_mode: Option<String>,
 }
 
 /// One hit of `search_vector_store`.
@@ -194,4 +196,56 @@ pub(crate) fn body<T: DeserializeOwned + Validate>(
     let body: T = serde_json::from_value(Value::Object(fields)).map_err(|e| e.to_string())?;
     body.validate().map_err(|e| e.to_string())?;
     Ok(body)
+}
+
+/// Where the first key or string of `fields` holding a NUL is (a dotted path), if one does: no
+/// store keeps a NUL, so such an argument is refused, as the HTTP API refuses it in a body.
+/// `fields` came from JSON, whose parser bounds how deep it nests.
+pub(crate) fn nul_at(fields: &Map<String, Value>) -> Option<String> {
+    fn object(fields: &Map<String, Value>, prefix: &str) -> Option<String> {
+        fields.iter().find_map(|(key, value)| {
+            let path = match prefix {
+                "" => key.clone(),
+                _ => format!("{prefix}.{key}"),
+            };
+            if key.contains('\0') {
+                return Some(path);
+            }
+            walk(value, path)
+        })
+    }
+    fn walk(value: &Value, path: String) -> Option<String> {
+        match value {
+            Value::String(s) => s.contains('\0').then_some(path),
+            Value::Array(items) => {
+                (items.iter().enumerate()).find_map(|(i, item)| walk(item, format!("{path}[{i}]")))
+            }
+            Value::Object(fields) => object(fields, &path),
+            Value::Null | Value::Bool(_) | Value::Number(_) => None,
+        }
+    }
+    object(fields, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_nul_anywhere_in_the_arguments_is_found_with_its_path() {
+        let at = |v: Value| nul_at(v.as_object().unwrap());
+        assert_eq!(
+            at(json!({"query": "fine", "n": 3, "f": [true, null]})),
+            None
+        );
+        assert_eq!(at(json!({"query": "a\u{0}b"})).as_deref(), Some("query"));
+        let deep = json!({"filters": {"filters": [{"value": "x"}, {"value": ["y", "\u{0}"]}]}});
+        assert_eq!(at(deep).as_deref(), Some("filters.filters[1].value[1]"));
+        assert_eq!(
+            at(json!({"attributes": {"k\u{0}": 1}})).as_deref(),
+            Some("attributes.k\u{0}")
+        );
+    }
 }

@@ -16,14 +16,17 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_router};
 use serde_json::{Map, Value};
-use service::{CollectionRecord, IngestService, PageOrder, PageRequest, SearchInput};
+use service::{
+    CollectionRecord, IngestService, MAX_SEARCHED_STORES, PageOrder, PageRequest, SearchInput,
+    VectorService,
+};
 use service::{ServiceError, Tenant};
 
 use crate::McpCaller;
 use crate::args::{
     FetchArgs, FetchedDocument, FileContent, FileContentArgs, ListStoresArgs, QueryArg, SearchArgs,
     SearchResult, SearchResults, SearchStoreArgs, StoreHit, StoreHits, StoreList, StoreSummary,
-    body,
+    body, nul_at,
 };
 use crate::documents::cut_chars;
 use crate::handle;
@@ -105,7 +108,8 @@ impl VectorStoreMcp {
     }
 
     /// The stores `search` reaches: those `?vector_store_ids=` names (each must be the
-    /// caller's), or else every store of the caller's that a text search can run on.
+    /// caller's), or else the stores of the caller's that a text search can run on, the
+    /// [`MAX_SEARCHED_STORES`] most recently active of them.
     async fn searched_stores(&self, caller: &McpCaller) -> Result<Vec<CollectionRecord>, String> {
         let vectors = self.ingest.vectors();
         let Some(ids) = &caller.stores else {
@@ -113,10 +117,13 @@ impl VectorStoreMcp {
                 .list_collections(&caller.tenant)
                 .await
                 .map_err(message)?;
-            return Ok(all
+            let mut all: Vec<_> = all
                 .into_iter()
                 .filter(|r| vectors.text_searchable(r))
-                .collect());
+                .collect();
+            all.sort_by(|a, b| (b.last_active_at, &b.id).cmp(&(a.last_active_at, &a.id)));
+            all.truncate(MAX_SEARCHED_STORES);
+            return Ok(all);
         };
         self.stores(&caller.tenant, ids).await
     }
@@ -127,6 +134,8 @@ impl VectorStoreMcp {
         tenant: &Tenant,
         ids: &[String],
     ) -> Result<Vec<CollectionRecord>, String> {
+        let distinct: HashSet<&String> = ids.iter().collect();
+        VectorService::check_searched_stores(distinct.len()).map_err(message)?;
         let mut stores: Vec<CollectionRecord> = Vec::new();
         for id in ids {
             if !stores.iter().any(|s| &s.id == id) {
@@ -270,14 +279,18 @@ impl VectorStoreMcp {
         }))
     }
 
-    /// The most bytes of text one reply holds, for `max_chars` characters at most.
+    /// The most bytes of text one reply holds, for `max_chars` characters at most. A reply
+    /// carries its result twice, as structured content and as the same JSON in a text block,
+    /// where every quote and backslash of the first is escaped again: at most three times the
+    /// text as JSON, which the page read is cut to.
     fn text_budget(&self, max_chars: Option<u32>) -> usize {
         let limit = self
             .ingest
             .vectors()
             .limits()
             .max_response_bytes
-            .saturating_sub(1024);
+            .saturating_sub(1024)
+            / 3;
         // A character is at most 4 bytes, and JSON writes a control character in 6.
         max_chars.map_or(limit, |c| (c as usize).saturating_mul(6).min(limit))
     }
@@ -344,9 +357,10 @@ impl VectorStoreMcp {
     }
 
     #[tool(
-        description = "Search one or more vector stores as POST /v1/vector_stores/{id}/search \
-                       does: query, max_num_results (1 to 50), filters, ranking_options, \
-                       rewrite_query. Returns the matching chunks, best first.",
+        description = "Search one or more vector stores (at most 50) as POST \
+                       /v1/vector_stores/{id}/search does: query, max_num_results (1 to 50), \
+                       filters, ranking_options, rewrite_query, search_mode. Returns the \
+                       matching chunks, best first.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn search_vector_store(
@@ -359,6 +373,7 @@ impl VectorStoreMcp {
             return Err("vector_store_ids must name at least one vector store".into());
         }
         let body = search_body(&args)?;
+        let stores = self.stores(&caller.tenant, &args.vector_store_ids).await?;
         let mut queries = body.query.texts();
         if body.rewrite_query == Some(true) {
             queries = self
@@ -368,7 +383,6 @@ impl VectorStoreMcp {
                 .await
                 .map_err(message)?;
         }
-        let stores = self.stores(&caller.tenant, &args.vector_store_ids).await?;
         let hits = self
             .ingest
             .vectors()
@@ -449,7 +463,32 @@ fn search_body(args: &SearchStoreArgs) -> Result<SearchVectorStore, String> {
     if let Some(r) = args.rewrite_query {
         fields.insert("rewrite_query".into(), r.into());
     }
+    if let Some(m) = &args.search_mode {
+        fields.insert("search_mode".into(), m.as_str().into());
+    }
     body(fields)
+}
+
+impl VectorStoreMcp {
+    /// `request` run by its tool; arguments that do not fit the tool's schema are a tool error,
+    /// as the specification asks, not a protocol error.
+    async fn route(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let known = self.router.has_route(&request.name);
+        match self
+            .router
+            .call(ToolCallContext::new(self, request, context))
+            .await
+        {
+            Err(e) if known && e.code == ErrorCode::INVALID_PARAMS => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(e.message)]).into())
+            }
+            other => other,
+        }
+    }
 }
 
 impl ServerHandler for VectorStoreMcp {
@@ -473,8 +512,8 @@ impl ServerHandler for VectorStoreMcp {
         Ok(ListToolsResult::with_all_items(self.router.list_all()))
     }
 
-    /// Calls the tool; arguments that do not fit its schema are a tool error, as the
-    /// specification asks, not a protocol error.
+    /// Calls the tool, counted by its outcome; arguments holding a NUL are a tool error before
+    /// any tool runs.
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -486,15 +525,15 @@ impl ServerHandler for VectorStoreMcp {
             .find(|t| *t == request.name)
             .unwrap_or("unknown");
         let known = self.router.has_route(&request.name);
-        let outcome = match self
-            .router
-            .call(ToolCallContext::new(self, request, context))
-            .await
-        {
-            Err(e) if known && e.code == ErrorCode::INVALID_PARAMS => {
-                Ok(CallToolResult::error(vec![ContentBlock::text(e.message)]).into())
-            }
-            other => other,
+        let nul = (request.arguments.as_ref())
+            .and_then(nul_at)
+            .filter(|_| known);
+        let outcome = match nul {
+            Some(path) => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "{path}: must not contain the NUL character (U+0000)"
+            ))])
+            .into()),
+            None => self.route(request, context).await,
         };
         let ok = matches!(&outcome, Ok(CallToolResponse::Complete(r)) if r.is_error != Some(true));
         metrics::counter!(CALLS, "tool" => tool, "outcome" => if ok { "ok" } else { "error" })

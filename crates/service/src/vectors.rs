@@ -80,6 +80,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
+pub use across::MAX_SEARCHED_STORES;
 pub use embed::{EmbedInput, Embedded};
 pub use inputs::{CreateCollectionInput, CreateStoreInput, DocumentInput, SearchInput};
 pub use search::SearchModels;

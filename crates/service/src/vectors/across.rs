@@ -33,17 +33,32 @@ fn best_first(hits: &mut [Hit]) {
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
 }
 
+/// `hits` with `more` added, cut to the best `n` once it holds twice that: what a search of
+/// many stores keeps stays bounded by `n`, not by the number of stores.
+fn keep_best(hits: &mut Vec<Hit>, more: impl IntoIterator<Item = Hit>, n: usize) {
+    hits.extend(more);
+    if hits.len() > n.saturating_mul(2) {
+        best_first(hits);
+        hits.truncate(n);
+    }
+}
+
+/// The most vector stores one search reaches: each costs a vector and a keyword query per
+/// query text, all within one request.
+pub const MAX_SEARCHED_STORES: usize = 50;
+
 impl VectorService {
     /// Searches each of `records` with each of `queries` and merges the hits, best first, at
     /// most `template.k`, each with its store's id. A query is embedded once per model, however
     /// many stores share it; the stores are searched one after another, so a call holds one
-    /// connection at a time.
+    /// connection at a time. More than [`MAX_SEARCHED_STORES`] stores are refused.
     pub async fn search_stores(
         &self,
         records: &[CollectionRecord],
         queries: Vec<String>,
         template: SearchInput,
     ) -> Result<Vec<(String, Hit)>, ServiceError> {
+        Self::check_searched_stores(records.len())?;
         for text in &queries {
             self.check_query(text)?;
         }
@@ -63,12 +78,24 @@ impl VectorService {
                 let hits = self
                     .search_queries(record, &queries, &template, &mut vectors)
                     .await?;
-                merged.extend(hits.into_iter().map(|h| tagged(&record.id, h)));
+                let hits = hits.into_iter().map(|h| tagged(&record.id, h));
+                keep_best(&mut merged, hits, template.k);
             }
         }
         best_first(&mut merged);
         merged.truncate(template.k);
         Ok(merged.into_iter().map(untagged).collect())
+    }
+
+    /// Refuses a search of `n` stores, more than [`MAX_SEARCHED_STORES`], before any is looked
+    /// up.
+    pub fn check_searched_stores(n: usize) -> Result<(), ServiceError> {
+        if n > MAX_SEARCHED_STORES {
+            return Err(ServiceError::invalid_body(format!(
+                "at most {MAX_SEARCHED_STORES} vector stores are searched at once, not {n}"
+            )));
+        }
+        Ok(())
     }
 
     /// One hybrid search of `text` over all of `records`: their vector hits and their keyword
@@ -103,9 +130,14 @@ impl VectorService {
             let found = self
                 .search(record, one(SearchMode::Vector, Some(vector)))
                 .await?;
-            by_vector.extend(found.into_iter().map(|h| tagged(&record.id, h)));
+            keep_best(
+                &mut by_vector,
+                found.into_iter().map(|h| tagged(&record.id, h)),
+                depth,
+            );
             let found = self.search(record, one(SearchMode::Keyword, None)).await?;
-            by_keyword.extend(found.into_iter().map(|h| tagged(&record.id, h)));
+            let found = found.into_iter().map(|h| tagged(&record.id, h));
+            keep_best(&mut by_keyword, found, depth);
         }
         for list in [&mut by_vector, &mut by_keyword] {
             best_first(list);

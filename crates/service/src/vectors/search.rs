@@ -161,10 +161,12 @@ impl VectorService {
         Ok(merged)
     }
 
-    /// Whether a text search of `record` can run here: it has a model, has not expired, and
-    /// lives on a back-end this server has.
+    /// Whether a text search of `record` can run here: it has not expired, and lives on a
+    /// back-end and has a model this server has.
     pub fn text_searchable(&self, record: &CollectionRecord) -> bool {
-        record.model.is_some() && !Self::is_expired(record) && self.store(record).is_ok()
+        !Self::is_expired(record)
+            && self.store(record).is_ok()
+            && self.collection_embedder(record, Field::Query).is_ok()
     }
 
     /// The hits of `record` for each query, merged by chunk (each chunk's best score), unsorted.

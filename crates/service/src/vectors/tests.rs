@@ -409,6 +409,60 @@ async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
 }
 
 #[tokio::test]
+async fn the_best_hits_of_many_stores_survive_what_is_cut_on_the_way() {
+    let mut e = embedder();
+    e.expect_embed()
+        .times(1)
+        .returning(|texts| Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect()));
+    let mut s = store();
+    // Store vs_i holds three hits scoring about i / 100, the stores come shuffled: the best
+    // are vs_39's, then vs_38's.
+    s.expect_search().times(40).returning(|spec, _| {
+        let n: f32 = spec.name.as_str()[3..].parse().unwrap();
+        Ok((0..3)
+            .map(|j| chunk_hit(&format!("{}-{j}", spec.name), (n + j as f32 / 10.0) / 100.0))
+            .collect())
+    });
+    let svc = service(MockCatalog::new(), s, e);
+    let stores: Vec<CollectionRecord> = (0..40)
+        .map(|i| CollectionRecord {
+            id: format!("vs_{}", (i * 37) % 40),
+            ..record(Some("m"))
+        })
+        .collect();
+    let hits = svc
+        .search_stores(&stores, vec!["q".into()], template(SearchMode::Vector, 4))
+        .await
+        .unwrap();
+    let found: Vec<&str> = hits.iter().map(|(_, h)| h.chunk.id.as_str()).collect();
+    assert_eq!(found, ["vs_39-2", "vs_39-1", "vs_39-0", "vs_38-2"]);
+}
+
+#[tokio::test]
+async fn more_stores_than_one_search_reaches_are_refused_before_any_is_searched() {
+    // The mocks expect no embedding and no search.
+    let svc = service(MockCatalog::new(), store(), embedder());
+    let err = svc
+        .search_stores(
+            &stores(51),
+            vec!["q".into()],
+            template(SearchMode::Hybrid, 10),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_caller_fault(), "{err}");
+    assert!(
+        err.to_string().contains("at most 50 vector stores"),
+        "{err}"
+    );
+    assert!(
+        svc.search_stores(&stores(50), vec![], template(SearchMode::Vector, 1))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
 async fn a_hybrid_search_of_several_stores_fuses_their_hits_together() {
     let mut e = embedder();
     e.expect_embed()
