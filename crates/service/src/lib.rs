@@ -27,6 +27,8 @@ pub mod office;
 mod rate_limit;
 mod records;
 pub mod sandbox;
+#[cfg(test)]
+mod testing;
 pub mod text;
 mod uploads;
 mod usage;

@@ -14,19 +14,7 @@ fn tenant() -> Tenant {
 }
 
 fn record(model: Option<&str>) -> CollectionRecord {
-    CollectionRecord {
-        id: "vs_1".into(),
-        tenant_id: "t1".into(),
-        collection: "docs".into(),
-        name: None,
-        backend: "pgvector".into(),
-        model: model.map(Into::into),
-        dimension: 3,
-        metadata: Map::new(),
-        expires_after_days: None,
-        created_at: 0,
-        last_active_at: now_unix(),
-    }
+    crate::testing::store_record(model, 3)
 }
 
 fn service(catalog: MockCatalog, store: MockVectorStore, embedder: MockEmbedder) -> VectorService {

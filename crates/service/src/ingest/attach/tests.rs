@@ -63,19 +63,7 @@ async fn a_text_whose_attachment_is_refused_leaves_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let kept = Arc::new(Mutex::new(Vec::new()));
     let service = refusing(kept.clone(), dir.path());
-    let store = CollectionRecord {
-        id: "vs_1".into(),
-        tenant_id: "t1".into(),
-        collection: "notes".into(),
-        name: None,
-        backend: "pgvector".into(),
-        model: Some("m".into()),
-        dimension: 2,
-        metadata: Map::new(),
-        expires_after_days: None,
-        created_at: 0,
-        last_active_at: now_unix(),
-    };
+    let store = crate::testing::store_record(Some("m"), 2);
     let req = AttachFile {
         file_id: "file-pending".into(),
         attributes: None,

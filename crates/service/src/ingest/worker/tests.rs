@@ -7,7 +7,7 @@ use serde_json::Map;
 use store_core::{
     AttachedFile, Batch, Claim, CollectionRecord, FileRecord, FileStatus, HybridOptions,
     JobOutcome, MockCatalog, MockFileCatalog, MockIngestCatalog, MockVectorStore, PoolStatus,
-    StoreError, StoreRegistry, now_unix,
+    StoreError, StoreRegistry,
 };
 
 use super::*;
@@ -27,19 +27,7 @@ const FILE_BYTES: u64 = 4321;
 const CHUNK_TOKENS: u32 = 12;
 
 fn record() -> CollectionRecord {
-    CollectionRecord {
-        id: "vs_1".into(),
-        tenant_id: "t1".into(),
-        collection: "docs".into(),
-        name: None,
-        backend: "pgvector".into(),
-        model: Some("m".into()),
-        dimension: 2,
-        metadata: Map::new(),
-        expires_after_days: None,
-        created_at: 0,
-        last_active_at: now_unix(),
-    }
+    crate::testing::store_record(Some("m"), 2)
 }
 
 const GENERATION: u64 = 1 << 40;
