@@ -455,3 +455,34 @@ async fn parts_survive_a_restart_of_the_server() {
     drop(server);
     std::fs::remove_dir_all(files).ok();
 }
+
+#[tokio::test]
+async fn a_file_named_with_any_characters_is_downloaded_under_its_name() {
+    let app = spawn_app_with(test_settings()).await;
+    let name = "a\u{1}\"b é.txt";
+    let r = create(&app, &app.key_a, 3, json!({"filename": name})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let upload = r.body["id"].as_str().unwrap().to_string();
+    let part_id = part(&app, &upload, b"abc".to_vec()).await;
+    let done = complete(&app, &upload, json!({"part_ids": [part_id]})).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["file"]["filename"], name);
+    let file = done.body["file"]["id"].as_str().unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/files/{file}/content")))
+        .bearer_auth(&app.key_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"a__b _.txt\"; filename*=UTF-8''a%01%22b%20%C3%A9.txt"
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"abc");
+}

@@ -1,6 +1,8 @@
 //! The OpenAI Files API under `/v1/files`: multipart uploads streamed to the file store.
 
-use actix_web::http::header::CONTENT_DISPOSITION;
+use actix_web::http::header::{
+    Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
@@ -234,15 +236,35 @@ async fn content(
 ) -> Result<HttpResponse, ApiError> {
     let record = state.files().get(&caller.tenant, &id).await?;
     let (stream, _) = state.files().blobs().open(&record.id).await?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        record.filename.replace(['"', '\\', '\r', '\n'], "_")
-    );
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .insert_header((CONTENT_DISPOSITION, disposition))
+        .insert_header(attachment(&record.filename))
         .no_chunking(record.bytes)
         .streaming(stream))
+}
+
+/// `Content-Disposition: attachment` naming `filename`: as printable ASCII (anything else,
+/// quotes and backslashes as `_`) for every client, and whole in UTF-8 (`filename*`) for those
+/// that read it. A name may hold any character; the header is always valid.
+fn attachment(filename: &str) -> ContentDisposition {
+    let ascii = filename
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![
+            DispositionParam::Filename(ascii),
+            DispositionParam::FilenameExt(ExtendedValue {
+                charset: Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: filename.as_bytes().to_vec(),
+            }),
+        ],
+    }
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {
