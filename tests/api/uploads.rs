@@ -272,6 +272,13 @@ async fn limits_and_foreign_parts_are_refused_with_the_envelope() {
     // Over what the upload declared.
     let r = send_part(&app.address, &key, &upload, text(601)).await;
     assert_eq!(assert_envelope(&r, 400)["param"], "data", "{}", r.body);
+    // An empty part, stored nowhere.
+    let before = on_disk(&parts_dir(&files, &upload));
+    let r = send_part(&app.address, &key, &upload, Vec::new()).await;
+    let refused = assert_envelope(&r, 400);
+    assert_eq!(refused["param"], "data", "{}", r.body);
+    assert!(refused["message"].as_str().unwrap().contains("at least one byte"));
+    assert_eq!(on_disk(&parts_dir(&files, &upload)), before);
     // A part of another upload, and one that does not exist.
     let other = pending(&app, 10).await;
     let foreign = part(&app, &other, text(10)).await;

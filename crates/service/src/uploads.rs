@@ -13,7 +13,7 @@
 //!
 //! [`BlobStore`]: crate::BlobStore
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -183,6 +183,11 @@ impl UploadService {
         let bound = self.limits.max_part_bytes.min(left);
         let written = temp.write(body, bound).await;
         let bytes = written.map_err(|e| self.part_refusal(e, left, upload.bytes))?;
+        // An empty part adds nothing but a file and a row (only an empty file is made of one).
+        if bytes == 0 && upload.bytes > 0 {
+            let message = "a part must hold at least one byte";
+            return Err(ServiceError::invalid(Field::PartData, message));
+        }
         // Written, the part is on the disk already: what is left must stay above the mark.
         self.files.check_free_space().await?;
         temp.commit().await?;
@@ -246,8 +251,9 @@ impl UploadService {
             .map(|p| (p.id, p.bytes))
             .collect();
         let mut total: u64 = 0;
+        let mut listed = HashSet::with_capacity(part_ids.len());
         for (i, part) in part_ids.iter().enumerate() {
-            if part_ids[..i].contains(part) {
+            if !listed.insert(part) {
                 let message = format!("part {part} is listed twice");
                 return Err(ServiceError::invalid(Field::PartIds(Some(i)), message));
             }
