@@ -277,7 +277,12 @@ async fn limits_and_foreign_parts_are_refused_with_the_envelope() {
     let r = send_part(&app.address, &key, &upload, Vec::new()).await;
     let refused = assert_envelope(&r, 400);
     assert_eq!(refused["param"], "data", "{}", r.body);
-    assert!(refused["message"].as_str().unwrap().contains("at least one byte"));
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least one byte")
+    );
     assert_eq!(on_disk(&parts_dir(&files, &upload)), before);
     // A part of another upload, and one that does not exist.
     let other = pending(&app, 10).await;

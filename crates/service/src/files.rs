@@ -81,6 +81,24 @@ impl FileService {
         Ok(())
     }
 
+    /// Streams `body` into `temp` (at most `max` bytes), refused with 507 as soon as the files
+    /// disk is below its mark: each write checks it as it goes, so writes at once go past the
+    /// mark by at most [`TempBlob::CHECK_EVERY`] bytes each, never to a full disk.
+    pub(crate) async fn write_watched<S, B, E>(
+        &self,
+        temp: &mut TempBlob,
+        body: S,
+        max: u64,
+    ) -> Result<u64, ServiceError>
+    where
+        S: Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        temp.write_checked(body, max, || self.check_free_space())
+            .await
+    }
+
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
     }
@@ -98,7 +116,7 @@ impl FileService {
     {
         self.check_free_space().await?;
         let mut temp = self.blobs.temp(id).await?;
-        let n = temp.write(body, self.max_upload).await?;
+        let n = self.write_watched(&mut temp, body, self.max_upload).await?;
         // Written, the upload is on the disk already: what is left must stay above the mark.
         self.check_free_space().await?;
         Ok((temp, n))

@@ -181,7 +181,7 @@ impl UploadService {
         let key = format!("{}/{part_id}", Self::parts_dir(&upload.id));
         let mut temp = self.files.blobs().temp(&key).await?;
         let bound = self.limits.max_part_bytes.min(left);
-        let written = temp.write(body, bound).await;
+        let written = self.files.write_watched(&mut temp, body, bound).await;
         let bytes = written.map_err(|e| self.part_refusal(e, left, upload.bytes))?;
         // An empty part adds nothing but a file and a row (only an empty file is made of one).
         if bytes == 0 && upload.bytes > 0 {
@@ -337,8 +337,8 @@ impl UploadService {
             .try_flatten()
             .inspect_ok(|chunk| hasher.update(chunk));
         let mut temp = self.files.blobs().temp(file_id).await?;
-        let written = temp
-            .write(Box::pin(body), upload.bytes)
+        let written = (self.files)
+            .write_watched(&mut temp, Box::pin(body), upload.bytes)
             .await
             .map_err(|e| unreadable(e, &upload.id))?;
         if written != upload.bytes {

@@ -166,14 +166,37 @@ pub struct TempBlob {
 }
 
 impl TempBlob {
+    /// How many bytes [`TempBlob::write_checked`] writes between two checks.
+    pub const CHECK_EVERY: u64 = 8 << 20;
+
     /// Streams `body` in; more than `max` bytes is 413 (refused as soon as it is seen).
-    pub async fn write<S, B, E>(&mut self, mut body: S, max: u64) -> Result<u64, ServiceError>
+    pub async fn write<S, B, E>(&mut self, body: S, max: u64) -> Result<u64, ServiceError>
     where
         S: Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
         E: std::fmt::Display,
     {
-        let mut n: u64 = 0;
+        self.write_checked(body, max, || std::future::ready(Ok(())))
+            .await
+    }
+
+    /// [`TempBlob::write`], calling `check` each time another [`TempBlob::CHECK_EVERY`] bytes
+    /// are written; its error stops the write (e.g. a disk fallen below its mark while
+    /// several writes went on at once).
+    pub async fn write_checked<S, B, E, F, C>(
+        &mut self,
+        mut body: S,
+        max: u64,
+        mut check: F,
+    ) -> Result<u64, ServiceError>
+    where
+        S: Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+        F: FnMut() -> C,
+        C: Future<Output = Result<(), ServiceError>>,
+    {
+        let (mut n, mut next_check) = (0u64, Self::CHECK_EVERY);
         while let Some(part) = body.next().await {
             let part = part.map_err(|e| BlobError::BrokenOff(e.to_string()))?;
             let bytes = part.as_ref();
@@ -182,6 +205,10 @@ impl TempBlob {
                 return Err(BlobError::TooLarge { max }.into());
             }
             self.writer.write(bytes).await?;
+            if n >= next_check {
+                check().await?;
+                next_check = n.saturating_add(Self::CHECK_EVERY);
+            }
         }
         Ok(n)
     }

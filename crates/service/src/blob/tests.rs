@@ -258,3 +258,38 @@ fn s3_secrets_are_not_shown() {
     .unwrap();
     assert!(!format!("{backend:?}").contains("hunter2"));
 }
+
+#[tokio::test]
+async fn a_checked_write_checks_as_it_goes_and_stops_at_the_first_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::new(dir.path()).unwrap();
+    let mib = vec![7u8; 1 << 20];
+    let body = || futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(mib.clone())));
+    // 20 MiB: checked after 8 and 16.
+    let checks = std::sync::atomic::AtomicU32::new(0);
+    let mut temp = store.temp("file-ok").await.unwrap();
+    let n = temp
+        .write_checked(body(), u64::MAX, || {
+            checks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(Ok(()))
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, checks.into_inner()), (20 << 20, 2));
+    drop(temp);
+    // A check that refuses stops the write there, and the temporary goes.
+    let mut temp = store.temp("file-full").await.unwrap();
+    let refused = temp
+        .write_checked(body(), u64::MAX, || {
+            std::future::ready(Err(ServiceError::InsufficientStorage("full".into())))
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::InsufficientStorage(_)),
+        "{refused:?}"
+    );
+    drop(temp);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
