@@ -71,6 +71,9 @@ struct CohereResult {
     relevance_score: f64,
 }
 
+/// The most texts one TEI request carries: TEI's default `max_client_batch_size`.
+const TEI_BATCH: usize = 32;
+
 #[derive(Deserialize)]
 struct TeiResult {
     index: usize,
@@ -116,10 +119,27 @@ impl Reranker for HttpReranker {
                     .collect()
             }
             RerankProtocol::Tei => {
-                let body = json!({"query": query, "texts": documents, "truncate": true});
-                let a: Vec<TeiResult> =
-                    post_json(&self.client, &o.url, key, &body, o.timeout).await?;
-                a.into_iter().map(|r| (r.index, r.score)).collect()
+                // TEI takes at most 32 texts a request by default (`max_client_batch_size`):
+                // the documents go in batches of that many, at once.
+                let batches = documents.chunks(TEI_BATCH).enumerate().map(|(b, texts)| {
+                    let body = json!({"query": query, "texts": texts, "truncate": true});
+                    async move {
+                        let a: Vec<TeiResult> =
+                            post_json(&self.client, &o.url, key, &body, o.timeout).await?;
+                        let offset = b * TEI_BATCH;
+                        a.into_iter()
+                            .map(|r| match r.index < texts.len() {
+                                true => Ok((offset + r.index, r.score)),
+                                false => Err(RemoteError::unusable(
+                                    &o.url,
+                                    format!("index {} for {} texts", r.index, texts.len()),
+                                )),
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    }
+                });
+                let answers = futures::future::try_join_all(batches).await?;
+                answers.into_iter().flatten().collect()
             }
         };
         ranked(scored, documents.len()).map_err(|m| RemoteError::unusable(&o.url, m))
@@ -127,8 +147,14 @@ impl Reranker for HttpReranker {
 }
 
 /// The answer's scores in 0..=1, best first, every document once: those left out follow,
-/// scored 0. An index out of range, given twice, or a score that is not a number is an error.
+/// scored 0. An index out of range, given twice, or a score that is not a number is an error,
+/// and so is an answer that scores no document at all (it would score every one 0).
 pub fn ranked(scored: Vec<(usize, f64)>, documents: usize) -> Result<Vec<(usize, f32)>, String> {
+    if scored.is_empty() && documents > 0 {
+        return Err(format!(
+            "the answer scores none of the {documents} documents"
+        ));
+    }
     let mut seen = vec![false; documents];
     for &(index, score) in &scored {
         match seen.get_mut(index) {

@@ -47,6 +47,8 @@ fn documents_left_out_follow_scored_zero() {
 #[test]
 fn bad_indexes_are_refused() {
     assert!(ranked(vec![(3, 0.5)], 3).unwrap_err().contains("index 3"));
+    assert!(ranked(vec![], 3).unwrap_err().contains("none of the 3"));
+    assert_eq!(ranked(vec![], 0).unwrap(), []);
     assert!(
         ranked(vec![(1, 0.5), (1, 0.4)], 3)
             .unwrap_err()
@@ -107,6 +109,46 @@ async fn tei_protocol_sends_texts_and_maps_raw_scores_into_zero_to_one() {
     let out = r.rerank("pets that fly", &docs()).await.unwrap();
     assert_eq!(out.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [2, 0, 1]);
     assert!(out.iter().all(|(_, s)| *s > 0.0 && *s < 1.0));
+}
+
+/// A TEI server with its default `max_client_batch_size` (32): more texts are 413; each text
+/// `doc N` scores N / 10 - 2.5 (a logit).
+struct Tei;
+
+impl wiremock::Respond for Tei {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body: serde_json::Value = request.body_json().unwrap();
+        let texts = body["texts"].as_array().unwrap();
+        if texts.len() > 32 {
+            return ResponseTemplate::new(413).set_body_json(json!({"error": "batch too large"}));
+        }
+        let scored: Vec<_> = (texts.iter().enumerate())
+            .map(|(i, t)| {
+                let n: f64 = t.as_str().unwrap()[4..].parse().unwrap();
+                json!({"index": i, "score": n / 10.0 - 2.5})
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(scored)
+    }
+}
+
+#[tokio::test]
+async fn tei_protocol_sends_at_most_32_texts_a_request() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/rerank"))
+        .respond_with(Tei)
+        .expect(2)
+        .mount(&server)
+        .await;
+    let r = HttpReranker::new(options(
+        &server,
+        RerankProtocol::Tei,
+        Duration::from_secs(5),
+    ));
+    let documents: Vec<String> = (0..50).map(|n| format!("doc {n}")).collect();
+    let out = r.rerank("q", &documents).await.unwrap();
+    let order: Vec<usize> = out.iter().map(|(i, _)| *i).collect();
+    assert_eq!(order, (0..50).rev().collect::<Vec<_>>());
 }
 
 #[tokio::test]
