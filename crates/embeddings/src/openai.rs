@@ -291,16 +291,18 @@ impl Embedder for OpenAiEmbedder {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        for (index, text) in texts.iter().enumerate() {
-            let tokens = count_tokens(text);
-            if tokens > self.options.max_input_tokens {
-                return Err(EmbedError::InputTooLong {
-                    index,
-                    tokens,
-                    max: self.options.max_input_tokens,
-                });
+        // Counting tokens takes time in proportion to the text: off the request threads.
+        let (owned, max) = (texts.to_vec(), self.options.max_input_tokens);
+        crate::blocking("tokenizer", move || {
+            for (index, text) in owned.iter().enumerate() {
+                let tokens = count_tokens(text);
+                if tokens > max {
+                    return Err(EmbedError::InputTooLong { index, tokens, max });
+                }
             }
-        }
+            Ok(())
+        })
+        .await?;
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(self.options.batch_size) {
             out.extend(self.embed_batch(batch).await?);

@@ -6,7 +6,7 @@ use embeddings::openai::{count_tokens, decode_tokens};
 use models::openai::{CreateEmbedding, EmbeddingInput};
 use store_core::Field;
 
-use super::{VectorService, embed_error};
+use super::{Limits, VectorService, embed_error};
 use crate::error::ServiceError;
 
 /// Texts to embed with a model.
@@ -64,7 +64,14 @@ impl VectorService {
                 ),
             ));
         }
-        let (texts, tokens) = self.embedding_texts(input.input)?;
+        // Counting tokens takes time in proportion to the text: off the request threads.
+        let limits = self.limits;
+        let (texts, tokens) =
+            tokio::task::spawn_blocking(move || embedding_texts(&limits, input.input))
+                .await
+                .map_err(|e| {
+                    ServiceError::internal_msg(format!("counting tokens stopped: {e}"))
+                })??;
         let vectors = embedder.embed(&texts).await.map_err(|e| {
             embed_error(e, |index, tokens, max| {
                 ServiceError::invalid(
@@ -83,69 +90,72 @@ impl VectorService {
             tokens,
         })
     }
+}
 
-    /// The texts of `input`, each within the text limit, and their `cl100k_base` tokens, at
-    /// most `max_embedding_tokens` together. Each input is measured before it is tokenised or
-    /// decoded, and the first over a limit ends the work.
-    fn embedding_texts(&self, input: EmbeddingInput) -> Result<(Vec<String>, usize), ServiceError> {
-        enum Raw {
-            Text(String),
-            Tokens(Vec<u32>),
-        }
-        let (one, raw): (bool, Vec<Raw>) = match input {
-            EmbeddingInput::Text(t) => (true, vec![Raw::Text(t)]),
-            EmbeddingInput::Texts(ts) => (false, ts.into_iter().map(Raw::Text).collect()),
-            EmbeddingInput::Tokens(t) => (true, vec![Raw::Tokens(t)]),
-            EmbeddingInput::TokenLists(ts) => (false, ts.into_iter().map(Raw::Tokens).collect()),
-        };
-        let max_tokens = self.limits.max_embedding_tokens;
-        let over_tokens = || {
-            ServiceError::invalid(
-                Field::Input(None),
-                format!(
-                    "the inputs are over {max_tokens} tokens together; one request embeds at \
-                     most {max_tokens} (cl100k_base tokens)"
-                ),
-            )
-        };
-        let mut texts = Vec::with_capacity(raw.len());
-        let mut tokens = 0;
-        for (i, item) in raw.into_iter().enumerate() {
-            let field = Field::Input((!one).then_some(i));
-            let (text, n) = match item {
-                Raw::Text(text) => {
-                    if text.len() > self.limits.max_text_bytes {
-                        return Err(ServiceError::invalid(
-                            field,
-                            format!(
-                                "the input is {} bytes long; inputs are at most {} bytes",
-                                text.len(),
-                                self.limits.max_text_bytes
-                            ),
-                        ));
-                    }
-                    let n = count_tokens(&text);
-                    (text, n)
-                }
-                Raw::Tokens(t) => {
-                    if tokens + t.len() > max_tokens {
-                        return Err(over_tokens());
-                    }
-                    let text = decode_tokens(&t).ok_or_else(|| {
-                        ServiceError::invalid(
-                            field,
-                            "the tokens are not cl100k_base tokens of UTF-8 text",
-                        )
-                    })?;
-                    (text, t.len())
-                }
-            };
-            tokens += n;
-            if tokens > max_tokens {
-                return Err(over_tokens());
-            }
-            texts.push(text);
-        }
-        Ok((texts, tokens))
+/// The texts of `input`, each within the text limit, and their `cl100k_base` tokens, at
+/// most `max_embedding_tokens` together. Each input is measured before it is tokenised or
+/// decoded, and the first over a limit ends the work.
+fn embedding_texts(
+    limits: &Limits,
+    input: EmbeddingInput,
+) -> Result<(Vec<String>, usize), ServiceError> {
+    enum Raw {
+        Text(String),
+        Tokens(Vec<u32>),
     }
+    let (one, raw): (bool, Vec<Raw>) = match input {
+        EmbeddingInput::Text(t) => (true, vec![Raw::Text(t)]),
+        EmbeddingInput::Texts(ts) => (false, ts.into_iter().map(Raw::Text).collect()),
+        EmbeddingInput::Tokens(t) => (true, vec![Raw::Tokens(t)]),
+        EmbeddingInput::TokenLists(ts) => (false, ts.into_iter().map(Raw::Tokens).collect()),
+    };
+    let max_tokens = limits.max_embedding_tokens;
+    let over_tokens = || {
+        ServiceError::invalid(
+            Field::Input(None),
+            format!(
+                "the inputs are over {max_tokens} tokens together; one request embeds at \
+                 most {max_tokens} (cl100k_base tokens)"
+            ),
+        )
+    };
+    let mut texts = Vec::with_capacity(raw.len());
+    let mut tokens = 0;
+    for (i, item) in raw.into_iter().enumerate() {
+        let field = Field::Input((!one).then_some(i));
+        let (text, n) = match item {
+            Raw::Text(text) => {
+                if text.len() > limits.max_text_bytes {
+                    return Err(ServiceError::invalid(
+                        field,
+                        format!(
+                            "the input is {} bytes long; inputs are at most {} bytes",
+                            text.len(),
+                            limits.max_text_bytes
+                        ),
+                    ));
+                }
+                let n = count_tokens(&text);
+                (text, n)
+            }
+            Raw::Tokens(t) => {
+                if tokens + t.len() > max_tokens {
+                    return Err(over_tokens());
+                }
+                let text = decode_tokens(&t).ok_or_else(|| {
+                    ServiceError::invalid(
+                        field,
+                        "the tokens are not cl100k_base tokens of UTF-8 text",
+                    )
+                })?;
+                (text, t.len())
+            }
+        };
+        tokens += n;
+        if tokens > max_tokens {
+            return Err(over_tokens());
+        }
+        texts.push(text);
+    }
+    Ok((texts, tokens))
 }
