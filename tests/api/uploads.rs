@@ -498,3 +498,42 @@ async fn a_file_named_with_any_characters_is_downloaded_under_its_name() {
     );
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"abc");
 }
+
+#[tokio::test]
+async fn a_part_still_arriving_when_its_upload_is_cancelled_is_refused_as_cancelled() {
+    use futures::StreamExt;
+
+    let app = spawn_app_with(test_settings()).await;
+    let upload = pending(&app, 4 << 20).await;
+    // The part's first MiB, then the rest once the upload is cancelled.
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let first = futures::stream::once(async { Ok::<_, std::io::Error>(vec![b'a'; 1 << 20]) });
+    let rest = futures::stream::once(async move {
+        gate.await.ok();
+        Ok(vec![b'b'; 1 << 20])
+    });
+    let body = reqwest::Body::wrap_stream(first.chain(rest));
+    let form = reqwest::multipart::Form::new().part(
+        "data",
+        reqwest::multipart::Part::stream(body).file_name("blob"),
+    );
+    let sent = app
+        .client
+        .post(app.url(&format!("/v1/uploads/{upload}/parts")))
+        .bearer_auth(&app.key_a)
+        .multipart(form)
+        .send();
+    let sent = tokio::spawn(sent);
+    // The part is being written.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cancel = app
+        .call("POST", &format!("/v1/uploads/{upload}/cancel"), None)
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    go.send(()).unwrap();
+    let res = sent.await.unwrap().unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("was cancelled"), "{body}");
+}

@@ -181,8 +181,13 @@ impl UploadService {
         let key = format!("{}/{part_id}", Self::parts_dir(&upload.id));
         let mut temp = self.files.blobs().temp(&key).await?;
         let bound = self.limits.max_part_bytes.min(left);
-        let written = self.files.write_watched(&mut temp, body, bound).await;
-        let bytes = written.map_err(|e| self.part_refusal(e, left, upload.bytes))?;
+        let bytes = match self.files.write_watched(&mut temp, body, bound).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let e = self.part_refusal(e, left, upload.bytes);
+                return Err(self.ended_meanwhile(tenant, id, e).await);
+            }
+        };
         // An empty part adds nothing but a file and a row (only an empty file is made of one).
         if bytes == 0 && upload.bytes > 0 {
             let message = "a part must hold at least one byte";
@@ -190,7 +195,9 @@ impl UploadService {
         }
         // Written, the part is on the disk already: what is left must stay above the mark.
         self.files.check_free_space().await?;
-        temp.commit().await?;
+        if let Err(e) = temp.commit().await {
+            return Err(self.ended_meanwhile(tenant, id, e).await);
+        }
         let part = PartRecord {
             id: part_id,
             upload_id: upload.id,
@@ -208,6 +215,16 @@ impl UploadService {
                 Err(e.into())
             }
         }
+    }
+
+    /// `e`, a failure of the server to write a part, or why the upload `id` ended meanwhile
+    /// (its parts' directory went with it): a cancellation or completion at the same time is
+    /// the caller's 400, not the server's fault.
+    async fn ended_meanwhile(&self, tenant: &Tenant, id: &str, e: ServiceError) -> ServiceError {
+        if !e.is_server_fault() {
+            return e;
+        }
+        self.open_upload(tenant, id).await.err().unwrap_or(e)
     }
 
     /// A failure to write a part, in the terms of parts: too large for a part (413) or for what
