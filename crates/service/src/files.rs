@@ -185,7 +185,9 @@ impl FileService {
             }
         }
         if moved {
-            crate::blob::sync_dir(dir).await;
+            crate::blob::sync_dir(dir)
+                .await
+                .map_err(|e| StoreError::internal("could not sync the files directory", e))?;
         }
         Ok(())
     }

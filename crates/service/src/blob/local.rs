@@ -37,10 +37,8 @@ impl LocalBackend {
 }
 
 /// Makes renames in `dir` durable.
-pub(crate) async fn sync_dir(dir: &Path) {
-    if let Ok(dir) = tokio::fs::File::open(dir).await {
-        let _ = dir.sync_all().await;
-    }
+pub(crate) async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    tokio::fs::File::open(dir).await?.sync_all().await
 }
 
 fn not_found(e: &std::io::Error) -> bool {
@@ -56,7 +54,14 @@ impl BlobBackend for LocalBackend {
             tokio::fs::create_dir_all(&parent)
                 .await
                 .map_err(BlobError::io("could not make the blob's directory"))?;
-            sync_dir(parent.parent().unwrap_or(&self.dir)).await;
+            // The directories made are durable, each in the one above it, up to the root.
+            let mut made = parent.parent();
+            while let Some(dir) = made.filter(|d| d.starts_with(&self.dir)) {
+                sync_dir(dir)
+                    .await
+                    .map_err(BlobError::io("could not sync the blob's directory"))?;
+                made = dir.parent();
+            }
         }
         let name = target
             .file_name()
@@ -136,7 +141,8 @@ impl BlobBackend for LocalBackend {
         let path = self.path(dir);
         match tokio::fs::remove_dir_all(&path).await {
             Ok(()) => {
-                sync_dir(path.parent().unwrap_or(&self.dir)).await;
+                // A removal that is not yet durable is swept again: no failure of the call.
+                let _ = sync_dir(path.parent().unwrap_or(&self.dir)).await;
                 Ok(())
             }
             Err(e) if not_found(&e) => Ok(()),
@@ -169,7 +175,7 @@ impl BlobBackend for LocalBackend {
             }
         }
         if removed > 0 {
-            sync_dir(&self.dir).await;
+            let _ = sync_dir(&self.dir).await;
         }
         Ok(removed)
     }
@@ -241,7 +247,9 @@ impl BlobWriter for LocalWriter {
         tokio::fs::rename(&self.temp, &self.target)
             .await
             .map_err(BlobError::io("could not store the file"))?;
-        sync_dir(&self.dir).await;
+        sync_dir(&self.dir)
+            .await
+            .map_err(BlobError::io("could not sync the file's directory"))?;
         // Renamed: nothing left to remove.
         self.temp = PathBuf::new();
         Ok(())
