@@ -9,7 +9,7 @@
 use models::SearchMode;
 use store_core::{CollectionRecord, Hit, HybridOptions, MAX_K};
 
-use super::search::{QueryVectors, merge_best, rerank};
+use super::search::{QueryVectors, fit_hits, merge_best, rerank};
 use super::{SearchInput, VectorService};
 use crate::error::ServiceError;
 
@@ -84,6 +84,8 @@ impl VectorService {
         }
         best_first(&mut merged);
         merged.truncate(template.k);
+        // Each store's hits fit the response; together they must too.
+        let merged = fit_hits(merged, self.limits.max_response_bytes);
         Ok(merged.into_iter().map(untagged).collect())
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 use store_core::{Chunk, CollectionRecord, DocumentPart, Field, StoredChunk, Tenant};
 
-use super::search::fit;
+use super::search::{fit, json_len};
 use super::{CreateCollectionInput, DocumentInput, VectorService, embed_error};
 use crate::error::ServiceError;
 
@@ -211,7 +211,7 @@ impl VectorService {
         let spec = record.spec()?;
         let rows = store.list(&spec, limit, offset).await?;
         let total = store.count(&spec).await?;
-        let rows = fit(rows, self.limits.max_response_bytes, |c| c.text.len());
+        let rows = fit(rows, self.limits.max_response_bytes, |c| json_len(&c.text));
         Ok((rows, total))
     }
 

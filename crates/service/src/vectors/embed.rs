@@ -72,6 +72,20 @@ impl VectorService {
                 .map_err(|e| {
                     ServiceError::internal_msg(format!("counting tokens stopped: {e}"))
                 })??;
+        // A number is at most 16 bytes of JSON (base64 takes less): the answer must fit.
+        let answer = texts.len() * embedder.dimension() * 16;
+        if answer > self.limits.max_response_bytes {
+            return Err(ServiceError::invalid(
+                Field::Input(None),
+                format!(
+                    "the vectors of {} inputs of model '{}' would take up to {answer} bytes, over \
+                     the {} an answer may; send fewer inputs",
+                    texts.len(),
+                    input.model,
+                    self.limits.max_response_bytes
+                ),
+            ));
+        }
         let vectors = embedder.embed(&texts).await.map_err(|e| {
             embed_error(e, |index, tokens, max| {
                 ServiceError::invalid(

@@ -137,9 +137,7 @@ impl VectorService {
             hits.retain(|h| input.score_threshold.is_none_or(|t| h.score >= t));
             hits.truncate(input.k);
         }
-        Ok(fit(hits, self.limits.max_response_bytes, |h| {
-            h.chunk.text.len()
-        }))
+        Ok(fit_hits(hits, self.limits.max_response_bytes))
     }
 
     /// Runs one search per query and merges the hits by chunk, keeping each chunk's best score.
@@ -158,7 +156,8 @@ impl VectorService {
             .await?;
         merged.sort_by(|a, b| b.score.total_cmp(&a.score));
         merged.truncate(k);
-        Ok(merged)
+        // Each query's hits fit the response; together they must too.
+        Ok(fit_hits(merged, self.limits.max_response_bytes))
     }
 
     /// Whether a text search of `record` can run here: it has not expired, and lives on a
@@ -332,6 +331,23 @@ pub(super) async fn rerank(reranker: &dyn Reranker, query: &str, hits: Vec<Hit>)
             hits
         }
     }
+}
+
+/// The bytes `text` takes as a JSON string's content: a quote or a backslash is escaped in 2,
+/// a control character in up to 6.
+pub(super) fn json_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+/// The longest prefix of `hits` whose texts, as JSON, fit in `budget` bytes (at least one).
+pub(super) fn fit_hits(hits: Vec<Hit>, budget: usize) -> Vec<Hit> {
+    fit(hits, budget, |h| json_len(&h.chunk.text))
 }
 
 /// The longest prefix of `items` whose texts fit in `budget` bytes (at least one item).

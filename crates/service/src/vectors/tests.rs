@@ -427,6 +427,66 @@ async fn the_best_hits_of_many_stores_survive_what_is_cut_on_the_way() {
 }
 
 #[tokio::test]
+async fn the_hits_of_several_queries_are_cut_to_the_response_together_as_json() {
+    use crate::vectors::search::json_len;
+
+    assert_eq!(json_len("a\"é\u{1}\n"), 1 + 2 + 2 + 6 + 6);
+    let mut e = embedder();
+    e.expect_embed()
+        .returning(|texts| Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect()));
+    let mut s = store();
+    // Each query finds a chunk of 100 control characters, 600 bytes as JSON.
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    s.expect_search().returning(move |_, _| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut hit = chunk_hit(&format!("c{i}"), 0.5);
+        hit.chunk.text = "\u{1}".repeat(100);
+        Ok(vec![hit])
+    });
+    let limits = Limits {
+        max_response_bytes: 1000,
+        ..Limits::default()
+    };
+    let svc = service(MockCatalog::new(), s, e).with_limits(limits);
+    let queries = vec!["a".to_string(), "b".to_string()];
+    let one = svc
+        .search_many(
+            &record(Some("m")),
+            queries.clone(),
+            template(SearchMode::Vector, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1, "two hits of 600 bytes are over 1000");
+    let several = svc
+        .search_stores(&stores(2), queries, template(SearchMode::Vector, 10))
+        .await
+        .unwrap();
+    assert_eq!(several.len(), 1);
+}
+
+#[tokio::test]
+async fn embeddings_whose_answer_would_be_over_the_response_limit_are_refused_unembedded() {
+    // The mock expects no embedding: 3 inputs of 3 numbers may take 144 bytes, over 100.
+    let limits = Limits {
+        max_response_bytes: 100,
+        ..Limits::default()
+    };
+    let svc = service(MockCatalog::new(), store(), embedder()).with_limits(limits);
+    let input = models::openai::EmbeddingInput::Texts(vec!["a".into(), "b".into(), "c".into()]);
+    let err = svc
+        .embed(crate::EmbedInput {
+            model: "m".into(),
+            input,
+            dimensions: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Input(None)), "{err}");
+    assert!(err.to_string().contains("send fewer inputs"), "{err}");
+}
+
+#[tokio::test]
 async fn more_stores_than_one_search_reaches_are_refused_before_any_is_searched() {
     // The mocks expect no embedding and no search.
     let svc = service(MockCatalog::new(), store(), embedder());
