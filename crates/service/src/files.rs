@@ -84,17 +84,12 @@ impl FileService {
     /// Streams `body` into `temp` (at most `max` bytes), refused with 507 as soon as the files
     /// disk is below its mark: each write checks it as it goes, so writes at once go past the
     /// mark by at most [`TempBlob::CHECK_EVERY`] bytes each, never to a full disk.
-    pub(crate) async fn write_watched<S, B, E>(
+    pub(crate) async fn write_watched<B: AsRef<[u8]>, E: std::fmt::Display>(
         &self,
         temp: &mut TempBlob,
-        body: S,
+        body: impl Stream<Item = Result<B, E>> + Unpin,
         max: u64,
-    ) -> Result<u64, ServiceError>
-    where
-        S: Stream<Item = Result<B, E>> + Unpin,
-        B: AsRef<[u8]>,
-        E: std::fmt::Display,
-    {
+    ) -> Result<u64, ServiceError> {
         temp.write_checked(body, max, || self.check_free_space())
             .await
     }
