@@ -316,6 +316,19 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
         "{text}"
     );
 
+    // A rewrite the store's model cannot read whole (over its 256 tokens) is not searched: the
+    // query is, as given.
+    let long = fake_chat(Some(&"ledger ".repeat(400))).await;
+    let app_long = spawn_app_with(with_rewriter(&long)).await;
+    let (store_long, _) = store_of_paragraphs(&app_long).await;
+    let page = search_page(
+        &app_long,
+        &store_long,
+        json!({"query": question, "rewrite_query": true}),
+    )
+    .await;
+    assert_eq!(page["search_query"], json!([question]), "{page}");
+
     // A query over the limit is refused before anything is sent to the chat model.
     let r = app
         .call(

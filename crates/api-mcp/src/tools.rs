@@ -379,7 +379,7 @@ impl VectorStoreMcp {
             queries = self
                 .ingest
                 .vectors()
-                .rewrite_queries(queries)
+                .rewrite_queries(queries, &stores)
                 .await
                 .map_err(message)?;
         }

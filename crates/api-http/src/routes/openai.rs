@@ -261,7 +261,9 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let mut queries = body.query.texts();
     if body.rewrite_query == Some(true) {
-        queries = state.vectors().rewrite_queries(queries).await?;
+        queries = (state.vectors())
+            .rewrite_queries(queries, std::slice::from_ref(&record))
+            .await?;
     }
     let template = SearchInput::from(&body);
     let hits = state

@@ -40,10 +40,15 @@ impl Default for SearchModels {
 }
 
 impl VectorService {
-    /// Each query rewritten by the configured rewriter; as given without one. A query over
-    /// the limits is refused before any is sent; a rewrite that fails, or that is no valid
-    /// query, leaves its query as given (logged and counted).
-    pub async fn rewrite_queries(&self, queries: Vec<String>) -> Result<Vec<String>, ServiceError> {
+    /// Each query rewritten by the configured rewriter, for a search of `records`; as given
+    /// without one. A query over the limits is refused before any is sent; a rewrite that
+    /// fails, or that is no valid query (for each store's model too: not too long to embed,
+    /// not empty of words it knows), leaves its query as given (logged and counted).
+    pub async fn rewrite_queries(
+        &self,
+        queries: Vec<String>,
+        records: &[CollectionRecord],
+    ) -> Result<Vec<String>, ServiceError> {
         for query in &queries {
             self.check_query(query)?;
         }
@@ -51,34 +56,53 @@ impl VectorService {
             return Ok(queries);
         };
         let rewrites = futures::future::join_all(queries.iter().map(|q| rewriter.rewrite(q))).await;
-        Ok(queries
-            .into_iter()
-            .zip(rewrites)
-            .map(|(query, rewrite)| {
-                let outcome = match rewrite {
-                    Ok(new) => match self.check_query(&new) {
-                        Ok(()) => Ok(new),
-                        Err(e) => Err(("invalid", e.to_string())),
-                    },
-                    Err(e) => Err((e.reason(), e.to_string())),
-                };
-                let label: &'static str = match &outcome {
-                    Ok(_) => "rewritten",
-                    Err((reason, error)) => {
-                        tracing::warn!(
-                            rewriter = rewriter.name(),
-                            %error,
-                            "the query rewrite failed; searching the query as given"
-                        );
-                        reason
-                    }
-                };
-                metrics::counter!(crate::metrics::QUERY_REWRITES,
-                    "rewriter" => rewriter.name().to_string(), "outcome" => label)
-                .increment(1);
-                outcome.unwrap_or(query)
-            })
-            .collect())
+        let mut vectors = QueryVectors::default();
+        let mut out = Vec::with_capacity(queries.len());
+        for (query, rewrite) in queries.into_iter().zip(rewrites) {
+            let outcome = match rewrite {
+                Ok(new) => match self.check_rewrite(&new, records, &mut vectors).await {
+                    Ok(()) => Ok(new),
+                    Err(e) => Err(("invalid", e.to_string())),
+                },
+                Err(e) => Err((e.reason(), e.to_string())),
+            };
+            let label: &'static str = match &outcome {
+                Ok(_) => "rewritten",
+                Err((reason, error)) => {
+                    tracing::warn!(
+                        rewriter = rewriter.name(),
+                        %error,
+                        "the query rewrite failed; searching the query as given"
+                    );
+                    reason
+                }
+            };
+            metrics::counter!(crate::metrics::QUERY_REWRITES,
+                "rewriter" => rewriter.name().to_string(), "outcome" => label)
+            .increment(1);
+            out.push(outcome.unwrap_or(query));
+        }
+        Ok(out)
+    }
+
+    /// Whether `rewrite` is a query each of `records` can be searched with: within the
+    /// limits, and embedded by each one's model (once per model). A fault of a model is left
+    /// for the search to meet.
+    async fn check_rewrite(
+        &self,
+        rewrite: &str,
+        records: &[CollectionRecord],
+        vectors: &mut QueryVectors,
+    ) -> Result<(), ServiceError> {
+        self.check_query(rewrite)?;
+        for record in records.iter().filter(|r| r.model.is_some()) {
+            if let Err(e) = self.cached_vector(record, rewrite, vectors).await
+                && e.is_caller_fault()
+            {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     pub async fn search(
