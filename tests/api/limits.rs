@@ -254,6 +254,7 @@ async fn each_tenant_is_held_to_its_quotas_even_by_requests_made_at_once() {
         max_files: 2,
         max_file_bytes: 100,
         max_api_keys: 2,
+        max_pending_uploads: 0,
     };
     let app = spawn_app_with(settings).await;
     let upload = |key: String, name: &'static str, data: Vec<u8>| {

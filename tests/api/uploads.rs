@@ -537,3 +537,30 @@ async fn a_part_still_arriving_when_its_upload_is_cancelled_is_refused_as_cancel
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("was cancelled"), "{body}");
 }
+
+#[tokio::test]
+async fn pending_uploads_count_against_their_quota_until_they_end() {
+    let mut s = test_settings();
+    s.quotas.max_pending_uploads = 2;
+    let app = spawn_app_with(s).await;
+    let first = pending(&app, 10).await;
+    pending(&app, 10).await;
+    let r = create(&app, &app.key_a, 10, json!({})).await;
+    let e = assert_envelope(&r, 403);
+    assert_eq!(e["code"], "quota_exceeded", "{e:?}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("quotas.max_pending_uploads")
+    );
+    // Another tenant has its own.
+    let other = create(&app, &app.key_b, 10, json!({})).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    // An upload that ended no longer counts.
+    let cancel = app
+        .call("POST", &format!("/v1/uploads/{first}/cancel"), None)
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    pending(&app, 10).await;
+}

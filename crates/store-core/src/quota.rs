@@ -1,4 +1,5 @@
-//! Per-tenant quotas on what a tenant keeps: vector stores, files, their bytes and API keys.
+//! Per-tenant quotas on what a tenant keeps: vector stores, files, their bytes, API keys and
+//! uploads in parts still pending.
 //! The catalog checks them where the object is made, under a lock of the tenant's row, so that
 //! requests made at once cannot pass a quota together.
 
@@ -16,6 +17,8 @@ pub struct Quotas {
     pub max_file_bytes: u64,
     /// Active (not revoked) keys.
     pub max_api_keys: u64,
+    /// Uploads in parts still pending (neither completed, cancelled nor expired).
+    pub max_pending_uploads: u64,
 }
 
 impl Default for Quotas {
@@ -26,6 +29,7 @@ impl Default for Quotas {
             max_files: 1_000_000,
             max_file_bytes: 1 << 40,
             max_api_keys: 100,
+            max_pending_uploads: 1_000,
         }
     }
 }
@@ -38,6 +42,7 @@ impl Quotas {
             max_files: 0,
             max_file_bytes: 0,
             max_api_keys: 0,
+            max_pending_uploads: 0,
         }
     }
 
@@ -48,6 +53,7 @@ impl Quotas {
             Quota::Files => self.max_files,
             Quota::FileBytes => self.max_file_bytes,
             Quota::ApiKeys => self.max_api_keys,
+            Quota::PendingUploads => self.max_pending_uploads,
         };
         (max > 0).then_some(max)
     }
@@ -65,6 +71,7 @@ pub enum Quota {
     Files,
     FileBytes,
     ApiKeys,
+    PendingUploads,
 }
 
 impl Quota {
@@ -75,6 +82,7 @@ impl Quota {
             Quota::Files => "quotas.max_files",
             Quota::FileBytes => "quotas.max_file_bytes",
             Quota::ApiKeys => "quotas.max_api_keys",
+            Quota::PendingUploads => "quotas.max_pending_uploads",
         }
     }
 
@@ -84,6 +92,7 @@ impl Quota {
             Quota::Files => "files",
             Quota::FileBytes => "bytes of files",
             Quota::ApiKeys => "active API keys",
+            Quota::PendingUploads => "pending uploads",
         }
     }
 }

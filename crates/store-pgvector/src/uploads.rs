@@ -193,24 +193,48 @@ async fn finish(
 #[async_trait]
 impl UploadCatalog for PgCatalog {
     async fn insert_upload(&self, u: UploadRecord) -> StoreResult<UploadRecord> {
+        #[derive(QueryableByName)]
+        struct Pending {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
         let mut conn = self.db.conn().await?;
-        diesel::sql_query(format!(
-            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind::<Text, _>(u.id.clone())
-        .bind::<Text, _>(u.tenant_id.clone())
-        .bind::<Text, _>(u.filename.clone())
-        .bind::<BigInt, _>(bigint(u.bytes))
-        .bind::<Text, _>(u.mime_type.clone())
-        .bind::<Text, _>(u.purpose.clone())
-        .bind::<Text, _>(u.status.as_str())
-        .bind::<BigInt, _>(u.created_at)
-        .bind::<BigInt, _>(u.expires_at)
-        .bind::<Nullable<BigInt>, _>(u.file_expires_after)
-        .bind::<Nullable<Text>, _>(u.file_id.clone())
-        .execute(&mut conn)
+        let quotas = self.quotas;
+        conn.transaction(async |c| {
+            if quotas.limit(Quota::PendingUploads).is_some() {
+                quota::lock_holdings(c, &quotas, &u.tenant_id).await?;
+                let pending: Vec<Pending> = diesel::sql_query(
+                    "SELECT count(*)::int8 AS n FROM uploads WHERE tenant_id = $1 AND status = \
+                     'pending' AND expires_at > $2",
+                )
+                .bind::<Text, _>(u.tenant_id.clone())
+                .bind::<BigInt, _>(u.created_at)
+                .load(c)
+                .await?;
+                let n = pending.into_iter().next().map_or(0, |p| p.n);
+                quota::check(&quotas, Quota::PendingUploads, n.saturating_add(1))?;
+            }
+            diesel::sql_query(format!(
+                "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11)"
+            ))
+            .bind::<Text, _>(u.id.clone())
+            .bind::<Text, _>(u.tenant_id.clone())
+            .bind::<Text, _>(u.filename.clone())
+            .bind::<BigInt, _>(bigint(u.bytes))
+            .bind::<Text, _>(u.mime_type.clone())
+            .bind::<Text, _>(u.purpose.clone())
+            .bind::<Text, _>(u.status.as_str())
+            .bind::<BigInt, _>(u.created_at)
+            .bind::<BigInt, _>(u.expires_at)
+            .bind::<Nullable<BigInt>, _>(u.file_expires_after)
+            .bind::<Nullable<Text>, _>(u.file_id.clone())
+            .execute(c)
+            .await?;
+            Ok::<_, quota::Refusal>(())
+        })
         .await
-        .map_err(error::db)?;
+        .map_err(|e| e.into_store(error::db))?;
         Ok(u)
     }
 

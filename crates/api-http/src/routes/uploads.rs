@@ -55,6 +55,7 @@ pub struct UploadPartForm {
     responses(
         (status = 200, description = "The pending upload.", body = Upload),
         BadInput,
+        Quota,
         Authed
     ),
 )]
