@@ -95,6 +95,17 @@ def test_an_input_over_the_models_limit_is_refused_by_its_place(client):
         client.embeddings.create(model=MODEL, input=["short", "word " * 2000])
     assert e.value.body["param"] == "input[1]", e.value.body
     assert "tokens" in e.value.body["message"]
+    # One input alone is named as the whole input.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.embeddings.create(model=MODEL, input="word " * 2000)
+    assert e.value.body["param"] == "input", e.value.body
+    assert e.value.body["message"].startswith("the input is"), e.value.body
+
+
+def test_a_token_array_cut_inside_a_character_is_embedded(client):
+    # "ok 𓀀" without the last of the hieroglyph's four byte tokens, as a client cutting short.
+    r = client.embeddings.create(model=MODEL, input=[[564, 220, 172, 241, 222]], encoding_format="float")
+    assert len(r.data[0].embedding) == 384 and r.usage.prompt_tokens == 5
 
 
 def test_an_unknown_model_is_not_found_and_a_missing_key_unauthorised(client, server):

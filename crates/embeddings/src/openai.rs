@@ -78,9 +78,11 @@ fn cl100k() -> Option<&'static tiktoken_rs::CoreBPE> {
 }
 
 /// The text of `tokens` of OpenAI's `cl100k_base` encoding; `None` when one is not a token of
-/// it or they do not make UTF-8 text.
+/// it. Tokens that end inside a character (an array cut short, as clients do) give the
+/// replacement character there, as OpenAI takes them.
 pub fn decode_tokens(tokens: &[u32]) -> Option<String> {
-    cl100k()?.decode(tokens).ok()
+    let bytes = cl100k()?.decode_bytes(tokens).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Tokens of `text` in OpenAI's `cl100k_base` encoding.
@@ -308,5 +310,26 @@ impl Embedder for OpenAiEmbedder {
             out.extend(self.embed_batch(batch).await?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_cut_inside_a_character_decode_with_a_replacement() {
+        let bpe = cl100k().unwrap();
+        let whole = bpe.encode_ordinary("ok 𓀀");
+        assert_eq!(decode_tokens(&whole).as_deref(), Some("ok 𓀀"));
+        // The hieroglyph's last byte left out, as a client cutting an array short does.
+        let cut = &whole[..whole.len() - 1];
+        let text = decode_tokens(cut).unwrap();
+        assert!(
+            text.starts_with("ok ") && text.ends_with('\u{FFFD}'),
+            "{text:?}"
+        );
+        // A number that is no token of the encoding is refused.
+        assert_eq!(decode_tokens(&[u32::MAX]), None);
     }
 }

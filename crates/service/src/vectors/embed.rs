@@ -64,6 +64,10 @@ impl VectorService {
                 ),
             ));
         }
+        let one = matches!(
+            input.input,
+            EmbeddingInput::Text(_) | EmbeddingInput::Tokens(_)
+        );
         // Counting tokens takes time in proportion to the text: off the request threads.
         let limits = self.limits;
         let (texts, tokens) =
@@ -88,11 +92,15 @@ impl VectorService {
         }
         let vectors = embedder.embed(&texts).await.map_err(|e| {
             embed_error(e, |index, tokens, max| {
+                let which = match one {
+                    true => "the input".to_string(),
+                    false => format!("input {index}"),
+                };
                 ServiceError::invalid(
-                    Field::Input(Some(index)),
+                    Field::Input((!one).then_some(index)),
                     format!(
-                        "input {index} is {tokens} tokens long, over the limit of {max} tokens \
-                         of model '{}'",
+                        "{which} is {tokens} tokens long, over the limit of {max} tokens of \
+                         model '{}'",
                         input.model
                     ),
                 )
@@ -157,10 +165,7 @@ fn embedding_texts(
                     return Err(over_tokens());
                 }
                 let text = decode_tokens(&t).ok_or_else(|| {
-                    ServiceError::invalid(
-                        field,
-                        "the tokens are not cl100k_base tokens of UTF-8 text",
-                    )
+                    ServiceError::invalid(field, "the tokens are not cl100k_base tokens")
                 })?;
                 (text, t.len())
             }
