@@ -182,10 +182,10 @@ impl OpenAiEmbedder {
                 }
                 Ok(bytes) => match serde_json::from_slice(&bytes) {
                     Ok(parsed) => Attempt::Done(parsed),
-                    Err(e) => Attempt::Fatal(EmbedError::internal(
-                        "the embedding provider sent an unreadable answer",
-                        e,
-                    )),
+                    Err(e) => Attempt::Fatal(EmbedError::Unavailable {
+                        message: "the embedding provider sent an unreadable answer".into(),
+                        source: Some(Box::new(e)),
+                    }),
                 },
             };
         }
@@ -264,17 +264,23 @@ impl OpenAiEmbedder {
             match slots.get_mut(item.index) {
                 Some(slot) => *slot = Some(item.embedding),
                 None => {
-                    return Err(EmbedError::internal_msg(format!(
-                        "the embedding provider answered with index {} for {expected} inputs",
-                        item.index
-                    )));
+                    return Err(EmbedError::Unavailable {
+                        message: format!(
+                            "the embedding provider answered with index {} for {expected} inputs",
+                            item.index
+                        ),
+                        source: None,
+                    });
                 }
             }
         }
         slots
             .into_iter()
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| EmbedError::internal_msg("the embedding provider left inputs out"))
+            .ok_or_else(|| EmbedError::Unavailable {
+                message: "the embedding provider left inputs out".into(),
+                source: None,
+            })
     }
 }
 

@@ -380,6 +380,30 @@ async fn an_answer_larger_than_its_vectors_can_be_is_refused() {
 }
 
 #[tokio::test]
+async fn a_provider_answer_that_is_no_answer_to_the_request_is_unavailable() {
+    // Unreadable, an index past the inputs, an input left out: the provider's fault (503), not
+    // this server's (500).
+    for answer in [
+        ResponseTemplate::new(200).set_body_raw("{\"data\": [", "application/json"),
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": [{"index": 5, "embedding": [1.0, 0.0, 0.0]}]})),
+        ResponseTemplate::new(200).set_body_json(json!({"data": []})),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let err = OpenAiEmbedder::new(options(&server))
+            .unwrap()
+            .embed(&texts(&["x"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EmbedError::Unavailable { .. }), "{err:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_vector_with_a_number_past_f32s_range_is_refused() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
