@@ -9,6 +9,7 @@
 //! [`FileService::sweep_orphans`] removes. Each file's extracted text is kept beside its bytes
 //! (`{id}.text`), computed once at ingestion.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,6 +38,9 @@ pub struct FileService {
     blobs: BlobStore,
     max_upload: u64,
     min_free: u64,
+    /// The blobs the last sweep found owned by no record: removed only if the next finds
+    /// them so again.
+    suspects: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 impl FileService {
@@ -46,6 +50,7 @@ impl FileService {
             blobs,
             max_upload,
             min_free: 0,
+            suspects: Arc::default(),
         }
     }
 
@@ -191,16 +196,36 @@ impl FileService {
     /// files deleted meanwhile (a text written by an extraction that ran while its file was
     /// deleted, bytes stored by an upload that stopped before its record), and temporaries of
     /// uploads and extractions that stopped. Run periodically. Returns how many went.
+    ///
+    /// A blob is removed once two sweeps in a row found it owned by no record. A blob's age
+    /// can mislead (an object made by a multipart upload is as old as the upload's start), and
+    /// a file's record is written just after its bytes: one sweep could see the bytes between
+    /// the two.
     pub async fn sweep_orphans(&self, idle: std::time::Duration) -> Result<usize, ServiceError> {
         let mut removed = self.blobs.sweep_temporaries(idle).await?;
+        let mut orphans = HashSet::new();
         for blob in self.blobs.list("").await?.blobs {
             let id = blob.name.strip_suffix(TEXT_SUFFIX).unwrap_or(&blob.name);
             if blob.age < idle || blob.name == UPLOADS || self.catalog.file_exists(id).await? {
                 continue;
             }
-            self.blobs.delete_key(&blob.name).await;
+            orphans.insert(blob.name);
+        }
+        let earlier = std::mem::take(
+            &mut *self
+                .suspects
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for name in orphans.intersection(&earlier) {
+            self.blobs.delete_key(name).await;
             removed += 1;
         }
+        orphans.retain(|name| !earlier.contains(name));
+        *self
+            .suspects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = orphans;
         Ok(removed)
     }
 
