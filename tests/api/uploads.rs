@@ -564,3 +564,39 @@ async fn pending_uploads_count_against_their_quota_until_they_end() {
     assert_eq!(cancel.status, 200, "{}", cancel.body);
     pending(&app, 10).await;
 }
+
+#[tokio::test]
+async fn forms_are_bounded_in_parts_and_field_sizes() {
+    let app = spawn_app_with(test_settings()).await;
+    // A file and 16 more fields: 17 parts.
+    let mut form = e2e_tests::upload_form("a.txt", b"hello".to_vec());
+    for i in 0..15 {
+        form = form.text(format!("x{i}"), "v");
+    }
+    let post = app
+        .client
+        .post(app.url("/v1/files"))
+        .bearer_auth(&app.key_a)
+        .multipart(form);
+    let r = app.send(post).await;
+    let e = assert_envelope(&r, 400);
+    assert!(
+        e["message"].as_str().unwrap().contains("at most 16 parts"),
+        "{e:?}"
+    );
+    // A part's form with a long field before its data.
+    let upload = pending(&app, 10).await;
+    let form = reqwest::multipart::Form::new()
+        .text("junk", "j".repeat(5000))
+        .part(
+            "data",
+            reqwest::multipart::Part::bytes(text(10)).file_name("blob"),
+        );
+    let post = app
+        .client
+        .post(app.url(&format!("/v1/uploads/{upload}/parts")))
+        .bearer_auth(&app.key_a)
+        .multipart(form);
+    let r = app.send(post).await;
+    assert_eq!(assert_envelope(&r, 400)["param"], "junk", "{}", r.body);
+}

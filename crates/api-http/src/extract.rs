@@ -310,6 +310,47 @@ pub fn multipart_form(
     Ok(actix_multipart::Multipart::new(req.headers(), payload))
 }
 
+/// The most bytes of a form's part other than its file or data.
+pub const MAX_FORM_FIELD: usize = 4096;
+/// The most parts of one form: a file, or a part's data, and a few fields.
+pub const MAX_FORM_PARTS: usize = 16;
+
+/// The next part of `form`, refused when it would be past [`MAX_FORM_PARTS`] (`read` counts
+/// the parts read so far).
+pub async fn next_part(
+    form: &mut actix_multipart::Multipart,
+    read: &mut usize,
+) -> Result<Option<actix_multipart::Field>, ApiError> {
+    use futures::StreamExt;
+    let Some(field) = form.next().await else {
+        return Ok(None);
+    };
+    *read += 1;
+    if *read > MAX_FORM_PARTS {
+        return Err(ApiError::invalid_body(format!(
+            "a form holds at most {MAX_FORM_PARTS} parts"
+        )));
+    }
+    field.map(Some).map_err(malformed)
+}
+
+/// The bytes of a form field that is not a file, at most [`MAX_FORM_FIELD`] (refused as `name`
+/// past it).
+pub async fn field_bytes(
+    field: &mut actix_multipart::Field,
+    name: &str,
+) -> Result<Vec<u8>, ApiError> {
+    use futures::StreamExt;
+    let mut value = Vec::new();
+    while let Some(chunk) = field.next().await {
+        value.extend_from_slice(&chunk.map_err(malformed)?);
+        if value.len() > MAX_FORM_FIELD {
+            return Err(ApiError::invalid(name, "this form field is too long"));
+        }
+    }
+    Ok(value)
+}
+
 /// A form that breaks off or is not well-formed, as a 400.
 pub fn malformed(e: actix_multipart::MultipartError) -> ApiError {
     ApiError::invalid_body(format!("malformed multipart body: {e}"))

@@ -4,13 +4,12 @@ use actix_web::http::header::{
     Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures::StreamExt;
 use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
 use service::{FilePage, FileRecord};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
-use crate::extract::{ValidQuery, malformed, multipart_form};
+use crate::extract::{ValidQuery, field_bytes, multipart_form, next_part};
 use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, page_order};
 use crate::startup::AppState;
@@ -31,8 +30,6 @@ pub fn file_object(f: FileRecord) -> FileObject {
         status_details: None,
     }
 }
-
-const MAX_FIELD: usize = 4096;
 
 /// The parts of an upload form (its documentation; the form is read by [`read_upload`]).
 #[derive(utoipa::ToSchema)]
@@ -88,7 +85,8 @@ async fn upload(
 }
 
 /// Reads a `multipart/form-data` upload: its `file` part streams into a temporary for `id`,
-/// its other parts (each at most [`MAX_FIELD`] bytes of UTF-8) fill the upload's metadata.
+/// its other parts (each at most [`crate::extract::MAX_FORM_FIELD`] bytes of UTF-8,
+/// [`crate::extract::MAX_FORM_PARTS`] parts in all) fill the upload's metadata.
 async fn read_upload(
     files: &FileService,
     id: &str,
@@ -97,9 +95,8 @@ async fn read_upload(
 ) -> Result<(Option<(TempBlob, u64)>, UploadMeta), ApiError> {
     let mut form = multipart_form(req, payload, "'file' and 'purpose' parts")?;
     let mut meta = UploadMeta::default();
-    let mut received = None;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(malformed)?;
+    let (mut received, mut read) = (None, 0);
+    while let Some(mut field) = next_part(&mut form, &mut read).await? {
         let (name, filename) = match field.content_disposition() {
             Some(cd) => (
                 cd.get_name().unwrap_or_default().to_string(),
@@ -115,14 +112,7 @@ async fn read_upload(
             received = Some(files.receive(id, &mut field).await?);
             continue;
         }
-        let mut value = Vec::new();
-        while let Some(chunk) = field.next().await {
-            value.extend_from_slice(&chunk.map_err(malformed)?);
-            if value.len() > MAX_FIELD {
-                return Err(ApiError::invalid(name, "this form field is too long"));
-            }
-        }
-        let value = String::from_utf8(value)
+        let value = String::from_utf8(field_bytes(&mut field, &name).await?)
             .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
         match name.as_str() {
             "purpose" => meta.purpose = Some(value),

@@ -2,13 +2,12 @@
 //! store), then completed into an ordinary file.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures::StreamExt;
 use models::openai::{CompleteUpload, CreateUpload, Upload, UploadPart};
 use service::{FileRecord, NewUpload, PartRecord, Tenant, UploadRecord, UploadService};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
-use crate::extract::{ValidJson, malformed, multipart_form};
+use crate::extract::{ValidJson, field_bytes, multipart_form, next_part};
 use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
 use crate::routes::Caller;
 use crate::routes::files::file_object;
@@ -122,8 +121,8 @@ async fn read_part(
     payload: web::Payload,
 ) -> Result<PartRecord, ApiError> {
     let mut form = multipart_form(req, payload, "a 'data' part")?;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(malformed)?;
+    let mut read = 0;
+    while let Some(mut field) = next_part(&mut form, &mut read).await? {
         let name = field
             .content_disposition()
             .and_then(|cd| cd.get_name())
@@ -132,9 +131,8 @@ async fn read_part(
         if name == "data" {
             return Ok(uploads.add_part(tenant, id, &mut field).await?);
         }
-        while let Some(chunk) = field.next().await {
-            chunk.map_err(malformed)?;
-        }
+        // Another field is read (bounded) and left unused.
+        field_bytes(&mut field, &name).await?;
     }
     Err(ApiError::invalid(
         "data",
