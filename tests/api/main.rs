@@ -23,5 +23,6 @@ mod s3;
 mod sdk;
 mod search;
 mod tenancy;
+mod upload_edges;
 mod uploads;
 mod usage;
