@@ -19,6 +19,11 @@ fn options(server: &MockServer, protocol: RerankProtocol, timeout: Duration) -> 
     }
 }
 
+/// A reranker of `protocol` at `server`, waiting 5 s for it.
+fn reranker(server: &MockServer, protocol: RerankProtocol) -> HttpReranker {
+    HttpReranker::new(options(server, protocol, Duration::from_secs(5)))
+}
+
 fn docs() -> Vec<String> {
     ["cats", "dogs", "birds"].map(String::from).to_vec()
 }
@@ -76,11 +81,7 @@ async fn cohere_protocol_sends_documents_and_reads_relevance_scores() {
         .expect(1)
         .mount(&server)
         .await;
-    let r = HttpReranker::new(options(
-        &server,
-        RerankProtocol::Cohere,
-        Duration::from_secs(5),
-    ));
+    let r = reranker(&server, RerankProtocol::Cohere);
     let out = r.rerank("pets that fly", &docs()).await.unwrap();
     assert_eq!(out, vec![(2, 0.98), (0, 0.10), (1, 0.05)]);
 }
@@ -101,11 +102,7 @@ async fn tei_protocol_sends_texts_and_maps_raw_scores_into_zero_to_one() {
         .expect(1)
         .mount(&server)
         .await;
-    let r = HttpReranker::new(options(
-        &server,
-        RerankProtocol::Tei,
-        Duration::from_secs(5),
-    ));
+    let r = reranker(&server, RerankProtocol::Tei);
     let out = r.rerank("pets that fly", &docs()).await.unwrap();
     assert_eq!(out.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [2, 0, 1]);
     assert!(out.iter().all(|(_, s)| *s > 0.0 && *s < 1.0));
@@ -140,11 +137,7 @@ async fn tei_protocol_sends_at_most_32_texts_a_request() {
         .expect(2)
         .mount(&server)
         .await;
-    let r = HttpReranker::new(options(
-        &server,
-        RerankProtocol::Tei,
-        Duration::from_secs(5),
-    ));
+    let r = reranker(&server, RerankProtocol::Tei);
     let documents: Vec<String> = (0..50).map(|n| format!("doc {n}")).collect();
     let out = r.rerank("q", &documents).await.unwrap();
     let order: Vec<usize> = out.iter().map(|(i, _)| *i).collect();
@@ -177,11 +170,7 @@ async fn failures_are_typed_by_reason() {
         )
         .mount(&server)
         .await;
-    let down = HttpReranker::new(options(
-        &server,
-        RerankProtocol::Cohere,
-        Duration::from_secs(5),
-    ));
+    let down = reranker(&server, RerankProtocol::Cohere);
     let e = down.rerank("q", &docs()).await.unwrap_err();
     assert_eq!(e.reason(), "status");
     assert!(e.to_string().contains("warming up"), "{e}");
@@ -194,11 +183,7 @@ async fn failures_are_typed_by_reason() {
         )
         .mount(&server)
         .await;
-    let wrong = HttpReranker::new(options(
-        &server,
-        RerankProtocol::Cohere,
-        Duration::from_secs(5),
-    ));
+    let wrong = reranker(&server, RerankProtocol::Cohere);
     let e = wrong.rerank("q", &docs()).await.unwrap_err();
     assert_eq!(e.reason(), "answer");
 }

@@ -59,6 +59,15 @@ impl Respond for Delayed {
     }
 }
 
+/// What embedding "x" with the provider `server` fails with.
+async fn embed_x(server: &MockServer) -> EmbedError {
+    OpenAiEmbedder::new(options(server))
+        .unwrap()
+        .embed(&texts(&["x"]))
+        .await
+        .unwrap_err()
+}
+
 fn texts(v: &[&str]) -> Vec<String> {
     v.iter().map(std::string::ToString::to_string).collect()
 }
@@ -190,11 +199,7 @@ async fn a_400_is_not_retried_and_carries_the_providers_message() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = OpenAiEmbedder::new(options(&server))
-        .unwrap()
-        .embed(&texts(&["x"]))
-        .await
-        .unwrap_err();
+    let err = embed_x(&server).await;
     assert!(
         matches!(&err, EmbedError::InvalidInput(m) if m.contains("model not found")),
         "{err:?}"
@@ -211,11 +216,7 @@ async fn a_vector_of_the_wrong_dimension_is_an_error() {
         )
         .mount(&server)
         .await;
-    let err = OpenAiEmbedder::new(options(&server))
-        .unwrap()
-        .embed(&texts(&["x"]))
-        .await
-        .unwrap_err();
+    let err = embed_x(&server).await;
     assert!(err.to_string().contains("2-dimensional"), "{err}");
 }
 
@@ -346,11 +347,7 @@ async fn the_providers_refusal_of_this_servers_key_or_model_is_unavailable_not_t
             .expect(1)
             .mount(&server)
             .await;
-        let err = OpenAiEmbedder::new(options(&server))
-            .unwrap()
-            .embed(&texts(&["x"]))
-            .await
-            .unwrap_err();
+        let err = embed_x(&server).await;
         assert!(
             matches!(err, EmbedError::Unavailable { .. }),
             "{status}: {err:?}"
@@ -368,11 +365,7 @@ async fn an_answer_larger_than_its_vectors_can_be_is_refused() {
         ))
         .mount(&server)
         .await;
-    let err = OpenAiEmbedder::new(options(&server))
-        .unwrap()
-        .embed(&texts(&["x"]))
-        .await
-        .unwrap_err();
+    let err = embed_x(&server).await;
     assert!(
         matches!(&err, EmbedError::Unavailable { message, .. } if message.contains("larger than")),
         "{err:?}"
@@ -394,11 +387,7 @@ async fn a_provider_answer_that_is_no_answer_to_the_request_is_unavailable() {
             .respond_with(answer)
             .mount(&server)
             .await;
-        let err = OpenAiEmbedder::new(options(&server))
-            .unwrap()
-            .embed(&texts(&["x"]))
-            .await
-            .unwrap_err();
+        let err = embed_x(&server).await;
         assert!(matches!(err, EmbedError::Unavailable { .. }), "{err:?}");
     }
 }
@@ -413,10 +402,6 @@ async fn a_vector_with_a_number_past_f32s_range_is_refused() {
         ))
         .mount(&server)
         .await;
-    let err = OpenAiEmbedder::new(options(&server))
-        .unwrap()
-        .embed(&texts(&["x"]))
-        .await
-        .unwrap_err();
+    let err = embed_x(&server).await;
     assert!(err.to_string().contains("not finite"), "{err}");
 }
