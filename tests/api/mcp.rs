@@ -148,7 +148,7 @@ async fn a_tool_still_running_after_its_client_left_holds_the_turn_in_flight() {
     use std::time::Duration;
 
     use secrecy::SecretString;
-    use vector_store_server::settings::ChatModelSettings;
+    use vector_store_server::settings::{ChatModelSettings, RemoteAccess};
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -173,8 +173,10 @@ async fn a_tool_still_running_after_its_client_left_holds_the_turn_in_flight() {
         ChatModelSettings {
             base_url: format!("{}/v1", chat.uri()),
             model: "slow-chat".into(),
-            api_key: Some(SecretString::from("sk-chat")),
-            timeout_secs: 10.0,
+            access: RemoteAccess {
+                api_key: Some(SecretString::from("sk-chat")),
+                timeout_secs: 10.0,
+            },
         },
     );
     settings.search.query_rewriter = "slow".into();

@@ -10,7 +10,7 @@ use e2e_tests::{TestApp, assert_envelope, spawn_app, spawn_app_with, test_settin
 use crate::search::{hits, ids, search_page, store_of};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use vector_store_server::settings::{ChatModelSettings, RerankerSettings, Settings};
+use vector_store_server::settings::{ChatModelSettings, RemoteAccess, RerankerSettings, Settings};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -84,8 +84,10 @@ fn with_reranker(server: &MockServer, protocol: &str, timeout_secs: f64) -> Sett
             protocol: serde_json::from_value(json!(protocol)).unwrap(),
             url: format!("{}/v1/rerank", server.uri()),
             model: "rerank-small".into(),
-            api_key: None,
-            timeout_secs,
+            access: RemoteAccess {
+                api_key: None,
+                timeout_secs,
+            },
         },
     );
     s.search.reranker = "fake".into();
@@ -268,12 +270,24 @@ fn with_rewriter(server: &MockServer) -> Settings {
         ChatModelSettings {
             base_url: format!("{}/v1", server.uri()),
             model: "small-chat".into(),
-            api_key: Some(SecretString::from("sk-chat")),
-            timeout_secs: 5.0,
+            access: RemoteAccess {
+                api_key: Some(SecretString::from("sk-chat")),
+                timeout_secs: 5.0,
+            },
         },
     );
     s.search.query_rewriter = "fake".into();
     s
+}
+
+/// The texts the server's embedding models have embedded so far, all models together.
+async fn embedded_texts(app: &TestApp) -> f64 {
+    metrics(app)
+        .await
+        .lines()
+        .filter(|l| l.starts_with("vector_store_embedding_texts_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 #[tokio::test]
@@ -283,6 +297,7 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
     let (store, files) = store_of_paragraphs(&app).await;
     let question = "hi! where do I write down what my account spends?";
 
+    let before = embedded_texts(&app).await;
     let page = search_page(
         &app,
         &store,
@@ -293,6 +308,8 @@ async fn rewrite_query_searches_and_returns_the_rewritten_query() {
         page["search_query"],
         json!(["ledger of debits and credits"])
     );
+    // The rewrite is embedded once: its check and its search share the vector.
+    assert_eq!(embedded_texts(&app).await - before, 1.0);
     assert_eq!(hits(&page)[0].0, files[1], "{page}");
     let asked: Value = chat.received_requests().await.unwrap()[0]
         .body_json()

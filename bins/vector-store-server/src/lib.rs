@@ -19,7 +19,7 @@ use embeddings::{
     ChatOptions, ChatRewriter, EmbedderRegistry, HttpReranker, QueryRewriter, Reranker,
     RerankerOptions,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use service::sandbox::Sandbox;
 use service::{
     AuthService, BlobStore, FileService, IngestService, Ingestor, SearchModels, UploadService,
@@ -227,9 +227,6 @@ pub async fn state(settings: &Settings, embedders: EmbedderRegistry) -> anyhow::
 
 /// The reranker and query rewriter `search` names, reached over HTTP.
 pub fn search_models(settings: &Settings) -> SearchModels {
-    let secret =
-        |key: &Option<SecretString>| key.clone().filter(|k| !k.expose_secret().trim().is_empty());
-    let timeout = |secs: f64| Duration::from_secs_f64(secs);
     let search = &settings.search;
     let reranker = settings.rerankers.get(&search.reranker).map(|r| {
         Arc::new(HttpReranker::new(RerankerOptions {
@@ -237,8 +234,8 @@ pub fn search_models(settings: &Settings) -> SearchModels {
             protocol: r.protocol,
             url: r.url.clone(),
             model: r.model.clone(),
-            api_key: secret(&r.api_key),
-            timeout: timeout(r.timeout_secs),
+            api_key: r.access.key(),
+            timeout: r.access.timeout(),
         })) as Arc<dyn Reranker>
     });
     let rewriter = settings.chat_models.get(&search.query_rewriter).map(|c| {
@@ -246,8 +243,8 @@ pub fn search_models(settings: &Settings) -> SearchModels {
             name: search.query_rewriter.clone(),
             base_url: c.base_url.clone(),
             model: c.model.clone(),
-            api_key: secret(&c.api_key),
-            timeout: timeout(c.timeout_secs),
+            api_key: c.access.key(),
+            timeout: c.access.timeout(),
         })) as Arc<dyn QueryRewriter>
     });
     SearchModels {

@@ -11,6 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use service::AuthMode;
 
+mod remote;
+pub use remote::{ChatModelSettings, RemoteAccess, RerankerSettings};
+
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,36 +167,6 @@ fn rerank_depth() -> usize {
     50
 }
 
-fn remote_timeout_secs() -> f64 {
-    5.0
-}
-
-/// A reranker served over HTTP.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RerankerSettings {
-    pub protocol: embeddings::RerankProtocol,
-    /// The whole endpoint, e.g. `http://host/v1/rerank`.
-    pub url: String,
-    #[serde(default)]
-    pub model: String,
-    #[serde(default)]
-    pub api_key: Option<SecretString>,
-    #[serde(default = "remote_timeout_secs")]
-    pub timeout_secs: f64,
-}
-
-/// An OpenAI-compatible chat model served over HTTP.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ChatModelSettings {
-    /// E.g. `http://host/v1`.
-    pub base_url: String,
-    pub model: String,
-    #[serde(default)]
-    pub api_key: Option<SecretString>,
-    #[serde(default = "remote_timeout_secs")]
-    pub timeout_secs: f64,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmbeddingSettings {
     pub default_model: String,
@@ -344,12 +317,14 @@ impl Settings {
         let remote = self
             .rerankers
             .iter()
-            .map(|(n, r)| (format!("rerankers.{n}"), &r.url, r.timeout_secs))
-            .chain(
-                self.chat_models
-                    .iter()
-                    .map(|(n, c)| (format!("chat_models.{n}"), &c.base_url, c.timeout_secs)),
-            );
+            .map(|(n, r)| (format!("rerankers.{n}"), &r.url, r.access.timeout_secs))
+            .chain(self.chat_models.iter().map(|(n, c)| {
+                (
+                    format!("chat_models.{n}"),
+                    &c.base_url,
+                    c.access.timeout_secs,
+                )
+            }));
         for (name, url, timeout) in remote {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("{name}: the URL must start with http:// or https://");
@@ -418,11 +393,11 @@ mod tests {
         )
         .unwrap();
         let r = &s.rerankers["r"];
-        assert_eq!(r.api_key.as_ref().unwrap().expose_secret(), "12345");
-        assert_eq!(r.timeout_secs, 7.0);
+        assert_eq!(r.access.key().unwrap().expose_secret(), "12345");
+        assert_eq!(r.access.timeout_secs, 7.0);
         let c = &s.chat_models["c"];
-        assert!(c.api_key.is_none());
-        assert_eq!(c.timeout_secs, 5.0);
+        assert!(c.access.key().is_none());
+        assert_eq!(c.access.timeout_secs, 5.0);
     }
 
     /// What the crates used as libraries take by `Default` is what the embedded defaults say,

@@ -18,7 +18,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_router};
 use serde_json::{Map, Value};
 use service::{
     CollectionRecord, IngestService, MAX_SEARCHED_STORES, PageOrder, PageRequest, SearchInput,
-    VectorService,
+    SearchQueries, VectorService,
 };
 use service::{ServiceError, Tenant};
 
@@ -374,19 +374,18 @@ impl VectorStoreMcp {
         }
         let body = search_body(&args)?;
         let stores = self.stores(&caller.tenant, &args.vector_store_ids).await?;
-        let mut queries = body.query.texts();
-        if body.rewrite_query == Some(true) {
-            queries = self
-                .ingest
-                .vectors()
-                .rewrite_queries(queries, &stores)
+        let queries: SearchQueries = match body.rewrite_query {
+            Some(true) => (self.ingest.vectors())
+                .rewrite_queries(body.query.texts(), &stores)
                 .await
-                .map_err(message)?;
-        }
+                .map_err(message)?,
+            _ => body.query.texts().into(),
+        };
+        let search_query = queries.texts().to_vec();
         let hits = self
             .ingest
             .vectors()
-            .search_stores(&stores, queries.clone(), SearchInput::from(&body))
+            .search_stores(&stores, queries, SearchInput::from(&body))
             .await
             .map_err(message)?;
         let data = hits
@@ -400,10 +399,7 @@ impl VectorStoreMcp {
                 text: h.chunk.text,
             })
             .collect();
-        Ok(Json(StoreHits {
-            search_query: queries,
-            data,
-        }))
+        Ok(Json(StoreHits { search_query, data }))
     }
 
     #[tool(

@@ -52,10 +52,11 @@ impl std::fmt::Debug for LocalBertEmbedder {
     }
 }
 
-fn load_error(path: &Path, what: &str, e: impl std::fmt::Display) -> EmbedError {
+/// A built-in model's file (`what`) in `path` that does not load, and how to fetch it.
+pub(crate) fn load_error(path: &Path, what: &str, e: impl std::fmt::Display) -> EmbedError {
     EmbedError::internal_msg(format!(
         "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to fetch the \
-         built-in model)",
+         built-in models)",
         path.display()
     ))
 }

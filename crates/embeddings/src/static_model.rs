@@ -15,6 +15,7 @@ use tokenizers::Tokenizer;
 
 use crate::Embedder;
 use crate::error::EmbedError;
+use crate::local::load_error;
 
 #[derive(Clone)]
 pub struct StaticEmbedder {
@@ -43,13 +44,7 @@ impl std::fmt::Debug for StaticEmbedder {
 impl StaticEmbedder {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`. Blocking.
     pub fn load(name: &str, dir: &Path, max_tokens: usize) -> Result<Self, EmbedError> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            EmbedError::internal_msg(format!(
-                "could not load {what} of the model in {}: {e} (run scripts/fetch-model.sh to \
-                 fetch the built-in models)",
-                dir.display()
-            ))
-        };
+        let fail = |what: &str, e: &dyn std::fmt::Display| load_error(dir, what, e);
         if !dir.is_dir() {
             return Err(fail("the directory", &"it does not exist"));
         }

@@ -53,5 +53,5 @@ pub use uploads::{EXPIRES_AFTER_SECS, NewUpload, UploadLimits, UploadService};
 pub use usage::RECOUNT_INTERVAL_SECS;
 pub use vectors::{
     CreateCollectionInput, CreateStoreInput, DocumentInput, EmbedInput, Embedded, Limits,
-    MAX_SEARCHED_STORES, SearchInput, SearchModels, VectorService,
+    MAX_SEARCHED_STORES, SearchInput, SearchModels, SearchQueries, VectorService,
 };

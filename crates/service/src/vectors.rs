@@ -83,7 +83,7 @@ mod tests;
 pub use across::MAX_SEARCHED_STORES;
 pub use embed::{EmbedInput, Embedded};
 pub use inputs::{CreateCollectionInput, CreateStoreInput, DocumentInput, SearchInput};
-pub use search::SearchModels;
+pub use search::{SearchModels, SearchQueries};
 
 impl VectorService {
     pub fn new(

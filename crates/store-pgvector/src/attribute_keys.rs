@@ -1,12 +1,12 @@
 //! The attribute keys each collection's chunks use, bounded per collection.
 
-use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use store_core::{DocumentPart, Field, StoreError, StoreResult};
 
 use crate::PgCatalog;
 use crate::error;
+use crate::sql::Count;
 
 impl PgCatalog {
     /// Records that the collection's chunks use `keys`, unless that makes more than `max`
@@ -17,11 +17,6 @@ impl PgCatalog {
         keys: Vec<String>,
         max: usize,
     ) -> StoreResult<()> {
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
         /// The transaction ends on a database error or on too many keys.
         enum Fault {
             Db(diesel::result::Error),

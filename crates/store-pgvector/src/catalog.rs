@@ -13,7 +13,7 @@ use store_core::{
 
 use crate::error;
 use crate::quota;
-use crate::sql::object_or_empty;
+use crate::sql::{Count, object_or_empty};
 use crate::{Db, Pool};
 
 #[derive(Debug, Clone)]
@@ -166,12 +166,6 @@ impl From<CollectionRow> for CollectionRecord {
     }
 }
 
-#[derive(QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 const KEY_COLUMNS: &str =
     "k.id, k.tenant_id, t.name AS tenant_name, k.prefix, k.created_at, k.revoked_at";
 /// Whether a collection's expiry has passed at `$8` (the time of the statement), or its chunks
@@ -253,15 +247,12 @@ impl Catalog for PgCatalog {
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<KeyRow> = diesel::sql_query(format!(
+        let query = diesel::sql_query(format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY \
              k.created_at, k.id"
         ))
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .into_boxed();
+        self.db.load_as::<KeyRow, _>(query).await
     }
 
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<ApiKeyRecord> {
@@ -282,7 +273,7 @@ impl Catalog for PgCatalog {
         if let Some(row) = rows.into_iter().next() {
             return Ok(row.into());
         }
-        let active: Vec<Counted> = diesel::sql_query(
+        let active: Vec<Count> = diesel::sql_query(
             "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL AND prefix = $1",
         )
         .bind::<Text, _>(id_or_prefix.to_string())
@@ -412,16 +403,13 @@ impl Catalog for PgCatalog {
     }
 
     async fn list_collections(&self, tenant_id: &str) -> StoreResult<Vec<CollectionRecord>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+        let query = diesel::sql_query(format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE tenant_id = $1 ORDER BY \
              created_at, id"
         ))
-        .bind::<Text, _>(tenant_id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .into_boxed()
+        .bind::<Text, _>(tenant_id.to_string());
+        self.db.load_as::<CollectionRow, _>(query).await
     }
 
     async fn page_collections(
@@ -509,20 +497,17 @@ impl Catalog for PgCatalog {
         backends: Vec<String>,
         limit: usize,
     ) -> StoreResult<Vec<CollectionRecord>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<CollectionRow> = diesel::sql_query(format!(
+        let query = diesel::sql_query(format!(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE expires_after_days IS NOT NULL \
              AND chunks_freed_at IS NULL AND last_active_at + expires_after_days::bigint * 86400 \
              <= $1 AND backend = ANY($3) ORDER BY last_active_at + expires_after_days::bigint * \
              86400, id LIMIT $2"
         ))
+        .into_boxed()
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind::<diesel::sql_types::Array<Text>, _>(backends)
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .bind::<diesel::sql_types::Array<Text>, _>(backends);
+        self.db.load_as::<CollectionRow, _>(query).await
     }
 
     async fn mark_chunks_freed(&self, id: &str, at: i64) -> StoreResult<()> {

@@ -122,32 +122,22 @@ impl FileCatalog for PgCatalog {
     }
 
     async fn expired_files(&self, now: i64, limit: usize) -> StoreResult<Vec<FileRecord>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<FileRow> = diesel::sql_query(format!(
+        let query = diesel::sql_query(format!(
             "SELECT {COLUMNS} FROM files WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER \
              BY expires_at LIMIT $2"
         ))
+        .into_boxed()
         .bind::<BigInt, _>(now)
-        .bind::<BigInt, _>(limit as i64)
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .bind::<BigInt, _>(limit as i64);
+        self.db.load_as::<FileRow, _>(query).await
     }
 
     async fn file_exists(&self, id: &str) -> StoreResult<bool> {
-        #[derive(QueryableByName)]
-        struct Exists {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            exists: bool,
-        }
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<Exists> =
-            diesel::sql_query("SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) AS exists")
-                .bind::<Text, _>(id.to_string())
-                .load(&mut conn)
-                .await
-                .map_err(error::db)?;
-        Ok(rows.into_iter().next().is_some_and(|r| r.exists))
+        self.db
+            .exists(
+                "SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) AS exists",
+                id,
+            )
+            .await
     }
 }

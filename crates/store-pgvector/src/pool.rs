@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use deadpool::managed::{Hook, HookError, QueueMode};
-use diesel::ConnectionError;
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::{ConnectionError, QueryableByName};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -104,6 +106,35 @@ impl Db {
         .load(&mut conn)
         .await
         .map_err(error::db)
+    }
+
+    /// The rows `query` reads, each as a `T`.
+    pub(crate) async fn load_as<R, T>(
+        &self,
+        query: BoxedSqlQuery<'_, Pg, SqlQuery>,
+    ) -> StoreResult<Vec<T>>
+    where
+        R: QueryableByName<Pg> + Into<T> + Send + 'static,
+    {
+        let mut conn = self.conn().await?;
+        let rows: Vec<R> = query.load(&mut conn).await.map_err(error::db)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether `query`, a `SELECT EXISTS (…) AS exists` whose `$1` is `id`, finds a row.
+    pub(crate) async fn exists(&self, query: &'static str, id: &str) -> StoreResult<bool> {
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<Exists> = diesel::sql_query(query)
+            .bind::<diesel::sql_types::Text, _>(id.to_string())
+            .load(&mut conn)
+            .await
+            .map_err(error::db)?;
+        Ok(rows.into_iter().next().is_some_and(|r| r.exists))
     }
 
     /// Deletes the tenant's row `id` of `table` (a constant of this crate); not found when there

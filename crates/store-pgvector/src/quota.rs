@@ -1,6 +1,6 @@
-//! The tenants' quotas ([`Quotas`]), checked where a vector store, a file or a key is made: in
-//! the transaction that makes it, under a lock of the tenant's row, so that requests made at
-//! once cannot pass a quota together.
+//! The tenants' quotas ([`Quotas`]), checked where a vector store, a file, a key or an upload
+//! is made: in the transaction that makes it, under a lock of the tenant's row, so that
+//! requests made at once cannot pass a quota together.
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
@@ -18,6 +18,9 @@ pub(crate) struct Holdings {
     pub file_bytes: i64,
     #[diesel(sql_type = BigInt)]
     pub api_keys: i64,
+    /// Its uploads still pending and not past their expiry.
+    #[diesel(sql_type = BigInt)]
+    pub pending_uploads: i64,
 }
 
 /// Why a checked insert did not happen.
@@ -59,9 +62,10 @@ pub(crate) async fn lock_holdings(
         .await?;
     let stores = quotas.limit(Quota::VectorStores).is_some();
     let keys = quotas.limit(Quota::ApiKeys).is_some();
+    let uploads = quotas.limit(Quota::PendingUploads).is_some();
     let rows: Vec<Holdings> = diesel::sql_query(format!(
         "SELECT t.file_count AS files, t.file_bytes AS file_bytes, {} AS vector_stores, {} AS \
-         api_keys FROM tenants t WHERE t.id = $1",
+         api_keys, {} AS pending_uploads FROM tenants t WHERE t.id = $1",
         if stores {
             "(SELECT count(*) FROM collections c WHERE c.tenant_id = t.id)::int8"
         } else {
@@ -70,6 +74,12 @@ pub(crate) async fn lock_holdings(
         if keys {
             "(SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.id AND k.revoked_at IS \
              NULL)::int8"
+        } else {
+            "0::int8"
+        },
+        if uploads {
+            "(SELECT count(*) FROM uploads u WHERE u.tenant_id = t.id AND u.status = 'pending' \
+             AND u.expires_at > extract(epoch FROM now())::int8)::int8"
         } else {
             "0::int8"
         },
@@ -82,6 +92,7 @@ pub(crate) async fn lock_holdings(
         files: 0,
         file_bytes: 0,
         api_keys: 0,
+        pending_uploads: 0,
     }))
 }
 

@@ -51,16 +51,13 @@ impl From<StatsRow> for CollectionStats {
 
 impl PgCatalog {
     pub(crate) async fn stats_of(&self, ids: Vec<String>) -> StoreResult<Vec<CollectionStats>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<StatsRow> = diesel::sql_query(
+        let query = diesel::sql_query(
             "SELECT vector_store_id, in_progress, completed, failed, cancelled, usage_bytes, \
              usage_changes, usage_counted FROM store_stats WHERE vector_store_id = ANY($1)",
         )
-        .bind::<Array<Text>, _>(ids)
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .into_boxed()
+        .bind::<Array<Text>, _>(ids);
+        self.db.load_as::<StatsRow, _>(query).await
     }
 
     pub(crate) async fn note_chunks_changed(&self, id: &str) -> StoreResult<()> {

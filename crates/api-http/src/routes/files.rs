@@ -5,6 +5,7 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use models::openai::{Deleted, FileListQuery, FileObject, ListPage};
+use models::wire::object;
 use service::{FilePage, FileRecord};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -20,7 +21,7 @@ type State = web::Data<AppState>;
 pub fn file_object(f: FileRecord) -> FileObject {
     FileObject {
         id: f.id,
-        object: models::wire::object::FILE.into(),
+        object: object::FILE.into(),
         bytes: f.bytes,
         created_at: f.created_at,
         filename: f.filename,
@@ -194,11 +195,7 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.files().delete(&caller.tenant, &id).await?;
-    Ok(HttpResponse::Ok().json(Deleted {
-        id: id.into_inner(),
-        object: models::wire::object::FILE.into(),
-        deleted: true,
-    }))
+    Ok(HttpResponse::Ok().json(Deleted::new(id.into_inner(), object::FILE)))
 }
 
 #[utoipa::path(

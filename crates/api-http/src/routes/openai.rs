@@ -6,6 +6,7 @@ use models::openai::{
     SearchVectorStore, UpdateVectorStore, VectorStore,
 };
 use models::platform::{ContentPart, ExpiresAfter, ExpiryAnchor};
+use models::wire::object;
 use serde_json::{Map, Value};
 use service::{CollectionRecord, CollectionUpdate, Hit, PageRequest};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -15,7 +16,7 @@ use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{Authed, BadInput, Endpoint, NotFound, Quota, tags};
 use crate::routes::{Caller, StoreId, VectorStorePath, page_order};
 use crate::startup::AppState;
-use service::{SearchInput, StoreState};
+use service::{SearchInput, SearchQueries, StoreState};
 
 type State = web::Data<AppState>;
 
@@ -48,7 +49,7 @@ fn view_of(r: CollectionRecord, store_state: StoreState) -> VectorStore {
         status,
     } = store_state;
     VectorStore {
-        object: models::wire::object::VECTOR_STORE.into(),
+        object: object::VECTOR_STORE.into(),
         created_at: r.created_at,
         name: r.name.unwrap_or_default(),
         usage_bytes,
@@ -217,11 +218,7 @@ async fn delete(
         .vectors()
         .delete_collection(&caller.tenant, &record)
         .await?;
-    Ok(HttpResponse::Ok().json(Deleted {
-        id: record.id,
-        object: models::wire::object::VECTOR_STORE_DELETED.into(),
-        deleted: true,
-    }))
+    Ok(HttpResponse::Ok().json(Deleted::new(record.id, object::VECTOR_STORE_DELETED)))
 }
 
 fn hit_view(h: Hit) -> SearchHit {
@@ -259,20 +256,23 @@ async fn search(
     }: VectorStorePath,
     ValidJson(body): ValidJson<SearchVectorStore>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut queries = body.query.texts();
-    if body.rewrite_query == Some(true) {
-        queries = (state.vectors())
-            .rewrite_queries(queries, std::slice::from_ref(&record))
-            .await?;
-    }
+    let queries: SearchQueries = match body.rewrite_query {
+        Some(true) => {
+            (state.vectors())
+                .rewrite_queries(body.query.texts(), std::slice::from_ref(&record))
+                .await?
+        }
+        _ => body.query.texts().into(),
+    };
+    let search_query = queries.texts().to_vec();
     let template = SearchInput::from(&body);
     let hits = state
         .vectors()
-        .search_many(&record, queries.clone(), template)
+        .search_many(&record, queries, template)
         .await?;
     Ok(HttpResponse::Ok().json(SearchResultsPage {
-        object: models::wire::object::SEARCH_RESULTS_PAGE.into(),
-        search_query: queries,
+        object: object::SEARCH_RESULTS_PAGE.into(),
+        search_query,
         data: hits.into_iter().map(hit_view).collect(),
         has_more: false,
         next_page: None,

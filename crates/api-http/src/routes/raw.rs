@@ -8,6 +8,7 @@ use models::raw::{
     RawCollectionList, RawDocumentPage, RawDocumentRow, RawHit, RawSearch, RawSearchResponse,
     UpsertDocuments, UpsertResponse,
 };
+use models::wire::object;
 use service::{CollectionRecord, Hit, StoredChunk};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -24,7 +25,7 @@ type Reply = Result<HttpResponse, SurfaceError<Raw>>;
 fn view(r: CollectionRecord) -> RawCollection {
     RawCollection {
         id: r.id,
-        object: models::wire::object::COLLECTION.into(),
+        object: object::COLLECTION.into(),
         collection: r.collection,
         name: r.name,
         model: r.model,
@@ -79,7 +80,7 @@ async fn create(
 async fn list(state: State, caller: Caller) -> Reply {
     let data = state.vectors().list_collections(&caller.tenant).await?;
     Ok(HttpResponse::Ok().json(RawCollectionList {
-        object: models::wire::object::LIST.into(),
+        object: object::LIST.into(),
         data: data.into_iter().map(view).collect(),
     }))
 }
@@ -126,11 +127,7 @@ async fn delete(state: State, Named { caller, record, .. }: PathCollection) -> R
         .vectors()
         .delete_collection(&caller.tenant, &record)
         .await?;
-    Ok(HttpResponse::Ok().json(Deleted {
-        id: record.id,
-        object: models::wire::object::COLLECTION_DELETED.into(),
-        deleted: true,
-    }))
+    Ok(HttpResponse::Ok().json(Deleted::new(record.id, object::COLLECTION_DELETED)))
 }
 
 #[utoipa::path(
@@ -169,7 +166,7 @@ async fn upsert(
         .collect();
     let upserted = state.vectors().upsert(&record, docs).await?;
     Ok(HttpResponse::Ok().json(UpsertResponse {
-        object: models::wire::object::UPSERT_RESULT.into(),
+        object: object::UPSERT_RESULT.into(),
         upserted,
     }))
 }
@@ -209,7 +206,7 @@ async fn documents(
         )
         .await?;
     Ok(HttpResponse::Ok().json(RawDocumentPage {
-        object: models::wire::object::LIST.into(),
+        object: object::LIST.into(),
         total,
         data: rows.into_iter().map(row_view).collect(),
     }))
@@ -253,7 +250,7 @@ async fn delete_documents(
 ) -> Reply {
     let deleted = state.vectors().delete_files(&record, &body.ids).await?;
     Ok(HttpResponse::Ok().json(DeleteDocumentsResponse {
-        object: models::wire::object::DELETE_RESULT.into(),
+        object: object::DELETE_RESULT.into(),
         deleted,
     }))
 }
@@ -295,7 +292,7 @@ async fn search(
 ) -> Reply {
     let hits = state.vectors().search(&record, body.into()).await?;
     Ok(HttpResponse::Ok().json(RawSearchResponse {
-        object: models::wire::object::LIST.into(),
+        object: object::LIST.into(),
         data: hits.into_iter().map(hit_view).collect(),
     }))
 }

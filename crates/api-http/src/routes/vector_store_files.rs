@@ -8,6 +8,7 @@ use models::openai::{
     UpdateAttachedFile, VectorStoreFile,
 };
 use models::platform::ContentPart;
+use models::wire::object;
 use service::{AttachedFile, AttachedPage, Batch, FileStatus};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -33,7 +34,7 @@ fn ok_polled(in_progress: bool) -> HttpResponseBuilder {
 pub fn file_view(f: AttachedFile) -> VectorStoreFile {
     VectorStoreFile {
         id: f.file_id,
-        object: models::wire::object::VECTOR_STORE_FILE.into(),
+        object: object::VECTOR_STORE_FILE.into(),
         created_at: f.created_at,
         vector_store_id: f.vector_store_id,
         usage_bytes: f.usage_bytes,
@@ -70,7 +71,7 @@ async fn batch_view(
     let (counts, status) = state.ingest().batch_state(store, &b).await?;
     Ok(FileBatch {
         id: b.id,
-        object: models::wire::object::FILES_BATCH.into(),
+        object: object::FILES_BATCH.into(),
         created_at: b.created_at,
         vector_store_id: b.vector_store_id,
         status,
@@ -254,11 +255,7 @@ async fn detach(
         .ingest()
         .detach(&caller.tenant, &store, &file_id)
         .await?;
-    Ok(HttpResponse::Ok().json(Deleted {
-        id: file_id,
-        object: models::wire::object::VECTOR_STORE_FILE_DELETED.into(),
-        deleted: true,
-    }))
+    Ok(HttpResponse::Ok().json(Deleted::new(file_id, object::VECTOR_STORE_FILE_DELETED)))
 }
 
 #[utoipa::path(
@@ -309,7 +306,7 @@ async fn content(
         .content(&caller.tenant, &store, &file_id, offset, max)
         .await?;
     Ok(HttpResponse::Ok().json(FileContentPage {
-        object: models::wire::object::FILE_CONTENT_PAGE.into(),
+        object: object::FILE_CONTENT_PAGE.into(),
         data: vec![ContentPart::text(text)],
         has_more: next.is_some(),
         next_page: next.map(|n| n.to_string()),

@@ -56,7 +56,7 @@ pub enum ChunkingStrategy {
     },
 }
 
-/// The state of a file in a vector store.
+/// The state of a file in a vector store, or of a file batch ([`BatchStatus`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -88,17 +88,9 @@ impl FileStatus {
     }
 }
 
-/// The state of a file batch: cancelled once cancelled; otherwise in progress while any of its
-/// files is, failed when every file failed, else completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum BatchStatus {
-    InProgress,
-    Completed,
-    Failed,
-    Cancelled,
-}
+/// The state of a file batch, in a file's terms: cancelled once cancelled; otherwise in progress
+/// while any of its files is, failed when every file failed, else completed.
+pub type BatchStatus = FileStatus;
 
 /// `openai.types.vector_stores.VectorStoreFile`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,7 +219,8 @@ pub struct FileBatch {
     pub created_at: i64,
     /// The store the batch's files are attached to.
     pub vector_store_id: String,
-    pub status: BatchStatus,
+    /// The state of its files together ([`BatchStatus`]).
+    pub status: FileStatus,
     pub file_counts: FileCounts,
 }
 

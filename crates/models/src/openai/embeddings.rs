@@ -22,6 +22,12 @@ pub enum EmbeddingInput {
 }
 
 impl EmbeddingInput {
+    /// Whether it is one input (a text or a token array), not a list of them: an error then
+    /// names `input`, not `input[i]`.
+    pub fn is_single(&self) -> bool {
+        matches!(self, EmbeddingInput::Text(_) | EmbeddingInput::Tokens(_))
+    }
+
     /// How many inputs it holds.
     pub fn len(&self) -> usize {
         match self {

@@ -122,3 +122,15 @@ pub struct Deleted {
     /// Always `true`.
     pub deleted: bool,
 }
+
+impl Deleted {
+    /// `id` deleted, as an `object` (one of [`crate::wire::object`]'s `…DELETED` tags or
+    /// [`FILE`](crate::wire::object::FILE)).
+    pub fn new(id: impl Into<String>, object: &str) -> Self {
+        Self {
+            id: id.into(),
+            object: object.into(),
+            deleted: true,
+        }
+    }
+}

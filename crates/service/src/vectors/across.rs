@@ -9,7 +9,7 @@
 use models::SearchMode;
 use store_core::{CollectionRecord, Hit, HybridOptions, MAX_K};
 
-use super::search::{QueryVectors, fit_hits, merge_best, rerank};
+use super::search::{QueryVectors, SearchQueries, fit_hits, merge_best, rerank};
 use super::{SearchInput, VectorService};
 use crate::error::ServiceError;
 
@@ -55,14 +55,17 @@ impl VectorService {
     pub async fn search_stores(
         &self,
         records: &[CollectionRecord],
-        queries: Vec<String>,
+        queries: impl Into<SearchQueries>,
         template: SearchInput,
     ) -> Result<Vec<(String, Hit)>, ServiceError> {
         Self::check_searched_stores(records.len())?;
+        let SearchQueries {
+            texts: queries,
+            mut vectors,
+        } = queries.into();
         for text in &queries {
             self.check_query(text)?;
         }
-        let mut vectors = QueryVectors::default();
         let mut merged: Vec<Hit> = Vec::new();
         // A blank query is refused as a search of one store refuses it.
         let blank = queries.iter().any(|q| q.trim().is_empty());

@@ -64,10 +64,7 @@ impl VectorService {
                 ),
             ));
         }
-        let one = matches!(
-            input.input,
-            EmbeddingInput::Text(_) | EmbeddingInput::Tokens(_)
-        );
+        let one = input.input.is_single();
         // Counting tokens takes time in proportion to the text: off the request threads.
         let limits = self.limits;
         let (texts, tokens) =
@@ -125,11 +122,12 @@ fn embedding_texts(
         Text(String),
         Tokens(Vec<u32>),
     }
-    let (one, raw): (bool, Vec<Raw>) = match input {
-        EmbeddingInput::Text(t) => (true, vec![Raw::Text(t)]),
-        EmbeddingInput::Texts(ts) => (false, ts.into_iter().map(Raw::Text).collect()),
-        EmbeddingInput::Tokens(t) => (true, vec![Raw::Tokens(t)]),
-        EmbeddingInput::TokenLists(ts) => (false, ts.into_iter().map(Raw::Tokens).collect()),
+    let one = input.is_single();
+    let raw: Vec<Raw> = match input {
+        EmbeddingInput::Text(t) => vec![Raw::Text(t)],
+        EmbeddingInput::Texts(ts) => ts.into_iter().map(Raw::Text).collect(),
+        EmbeddingInput::Tokens(t) => vec![Raw::Tokens(t)],
+        EmbeddingInput::TokenLists(ts) => ts.into_iter().map(Raw::Tokens).collect(),
     };
     let max_tokens = limits.max_embedding_tokens;
     let over_tokens = || {

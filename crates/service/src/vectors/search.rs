@@ -17,6 +17,29 @@ use crate::error::ServiceError;
 /// The vectors of queries already embedded in one call, by model, dimension and query.
 pub(super) type QueryVectors = HashMap<(String, usize, String), Vec<f32>>;
 
+/// The texts a search runs, with the vectors already made of them (checking their rewrites
+/// made some), so that each is embedded once per model.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQueries {
+    pub(super) texts: Vec<String>,
+    pub(super) vectors: QueryVectors,
+}
+
+impl SearchQueries {
+    pub fn texts(&self) -> &[String] {
+        &self.texts
+    }
+}
+
+impl From<Vec<String>> for SearchQueries {
+    fn from(texts: Vec<String>) -> Self {
+        Self {
+            texts,
+            vectors: QueryVectors::default(),
+        }
+    }
+}
+
 /// The models a search may use besides the collection's embedder.
 #[derive(Debug, Clone)]
 pub struct SearchModels {
@@ -43,17 +66,18 @@ impl VectorService {
     /// Each query rewritten by the configured rewriter, for a search of `records`; as given
     /// without one. A query over the limits is refused before any is sent; a rewrite that
     /// fails, or that is no valid query (for each store's model too: not too long to embed,
-    /// not empty of words it knows), leaves its query as given (logged and counted).
+    /// not empty of words it knows), leaves its query as given (logged and counted). The
+    /// vectors made checking the rewrites go with them, for the search.
     pub async fn rewrite_queries(
         &self,
         queries: Vec<String>,
         records: &[CollectionRecord],
-    ) -> Result<Vec<String>, ServiceError> {
+    ) -> Result<SearchQueries, ServiceError> {
         for query in &queries {
             self.check_query(query)?;
         }
         let Some(rewriter) = &self.search_models.rewriter else {
-            return Ok(queries);
+            return Ok(queries.into());
         };
         let rewrites = futures::future::join_all(queries.iter().map(|q| rewriter.rewrite(q))).await;
         let mut vectors = QueryVectors::default();
@@ -82,7 +106,10 @@ impl VectorService {
             .increment(1);
             out.push(outcome.unwrap_or(query));
         }
-        Ok(out)
+        Ok(SearchQueries {
+            texts: out,
+            vectors,
+        })
     }
 
     /// Whether `rewrite` is a query each of `records` can be searched with: within the
@@ -168,15 +195,16 @@ impl VectorService {
     pub async fn search_many(
         &self,
         record: &CollectionRecord,
-        queries: Vec<String>,
+        queries: impl Into<SearchQueries>,
         template: SearchInput,
     ) -> Result<Vec<Hit>, ServiceError> {
-        for text in &queries {
+        let SearchQueries { texts, mut vectors } = queries.into();
+        for text in &texts {
             self.check_query(text)?;
         }
         let k = template.k;
         let mut merged = self
-            .search_queries(record, &queries, &template, &mut QueryVectors::default())
+            .search_queries(record, &texts, &template, &mut vectors)
             .await?;
         merged.sort_by(|a, b| b.score.total_cmp(&a.score));
         merged.truncate(k);
