@@ -53,6 +53,11 @@ impl Default for UploadLimits {
     }
 }
 
+/// How long a completion holds its upload (a second one meanwhile is refused): far longer than
+/// joining the largest upload takes; after a crash, the upload can be completed again once it
+/// has passed.
+pub const COMPLETION_LEASE_SECS: i64 = 600;
+
 /// The bounds OpenAI sets on `expires_after.seconds`: an hour to thirty days.
 pub const EXPIRES_AFTER_SECS: std::ops::RangeInclusive<i64> = 3600..=2_592_000;
 
@@ -287,6 +292,31 @@ impl UploadService {
             );
             return Err(ServiceError::invalid(Field::PartIds(None), message));
         }
+        let now = now_unix();
+        let until = now.saturating_add(COMPLETION_LEASE_SECS);
+        self.catalog
+            .claim_completion(&tenant.id, id, now, until)
+            .await?;
+        let done = self
+            .join_into_file(tenant, upload, part_ids, expected)
+            .await;
+        if done.is_err()
+            && let Err(e) = self.catalog.release_completion(id, until).await
+        {
+            tracing::warn!(upload = id, error = %e, "could not release a completion's claim");
+        }
+        done
+    }
+
+    /// Joins the claimed upload's parts into a new file, checks its MD5 and records it.
+    async fn join_into_file(
+        &self,
+        tenant: &Tenant,
+        upload: UploadRecord,
+        part_ids: &[String],
+        expected: Option<[u8; 16]>,
+    ) -> Result<(UploadRecord, FileRecord), ServiceError> {
+        let id = upload.id.as_str();
         let file_id = FileService::new_id();
         let (temp, digest) = match self.concatenate(&upload, part_ids, &file_id).await {
             Ok(joined) => joined,

@@ -193,26 +193,13 @@ async fn finish(
 #[async_trait]
 impl UploadCatalog for PgCatalog {
     async fn insert_upload(&self, u: UploadRecord) -> StoreResult<UploadRecord> {
-        #[derive(QueryableByName)]
-        struct Pending {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
         let mut conn = self.db.conn().await?;
         let quotas = self.quotas;
         conn.transaction(async |c| {
             if quotas.limit(Quota::PendingUploads).is_some() {
-                quota::lock_holdings(c, &quotas, &u.tenant_id).await?;
-                let pending: Vec<Pending> = diesel::sql_query(
-                    "SELECT count(*)::int8 AS n FROM uploads WHERE tenant_id = $1 AND status = \
-                     'pending' AND expires_at > $2",
-                )
-                .bind::<Text, _>(u.tenant_id.clone())
-                .bind::<BigInt, _>(u.created_at)
-                .load(c)
-                .await?;
-                let n = pending.into_iter().next().map_or(0, |p| p.n);
-                quota::check(&quotas, Quota::PendingUploads, n.saturating_add(1))?;
+                let holdings = quota::lock_holdings(c, &quotas, &u.tenant_id).await?;
+                let have = holdings.pending_uploads.saturating_add(1);
+                quota::check(&quotas, Quota::PendingUploads, have)?;
             }
             diesel::sql_query(format!(
                 "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
@@ -317,16 +304,13 @@ impl UploadCatalog for PgCatalog {
     }
 
     async fn parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<PartRow> = diesel::sql_query(
+        let query = diesel::sql_query(
             "SELECT id, upload_id, bytes, created_at FROM upload_parts WHERE upload_id = $1 \
              ORDER BY id",
         )
-        .bind::<Text, _>(upload_id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        .into_boxed()
+        .bind::<Text, _>(upload_id.to_string());
+        self.db.load_as::<PartRow, _>(query).await
     }
 
     async fn complete_upload(
@@ -348,6 +332,48 @@ impl UploadCatalog for PgCatalog {
         })
         .await
         .map_err(Failed::into_store)
+    }
+
+    async fn claim_completion(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<()> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction(async |c| {
+            pending(&lock_upload(c, tenant_id, id).await?)?;
+            let claimed = diesel::sql_query(
+                "UPDATE uploads SET completing_until = $2 WHERE id = $1 AND (completing_until IS \
+                 NULL OR completing_until < $3)",
+            )
+            .bind::<Text, _>(id.to_string())
+            .bind::<BigInt, _>(until)
+            .bind::<BigInt, _>(now)
+            .execute(c)
+            .await?;
+            if claimed == 0 {
+                let message = format!("upload {id} is being completed by another request");
+                return Err(StoreError::conflict(message).into());
+            }
+            Ok::<_, Failed>(())
+        })
+        .await
+        .map_err(Failed::into_store)
+    }
+
+    async fn release_completion(&self, id: &str, until: i64) -> StoreResult<()> {
+        let mut conn = self.db.conn().await?;
+        diesel::sql_query(
+            "UPDATE uploads SET completing_until = NULL WHERE id = $1 AND completing_until = $2",
+        )
+        .bind::<Text, _>(id.to_string())
+        .bind::<BigInt, _>(until)
+        .execute(&mut conn)
+        .await
+        .map_err(error::db)?;
+        Ok(())
     }
 
     async fn cancel_upload(&self, tenant_id: &str, id: &str) -> StoreResult<UploadRecord> {
@@ -385,19 +411,8 @@ impl UploadCatalog for PgCatalog {
     }
 
     async fn upload_pending(&self, id: &str) -> StoreResult<bool> {
-        #[derive(QueryableByName)]
-        struct Exists {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            exists: bool,
-        }
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<Exists> = diesel::sql_query(
-            "SELECT EXISTS (SELECT 1 FROM uploads WHERE id = $1 AND status = 'pending') AS exists",
-        )
-        .bind::<Text, _>(id.to_string())
-        .load(&mut conn)
-        .await
-        .map_err(error::db)?;
-        Ok(rows.into_iter().next().is_some_and(|r| r.exists))
+        let query = "SELECT EXISTS (SELECT 1 FROM uploads WHERE id = $1 AND status = 'pending') \
+                     AS exists";
+        self.db.exists(query, id).await
     }
 }

@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, field_bytes, multipart_form, next_part};
-use crate::openapi::{Authed, BadInput, DiskFull, Endpoint, NotFound, Quota, tags};
+use crate::openapi::{Authed, BadInput, Conflict, DiskFull, Endpoint, NotFound, Quota, tags};
 use crate::routes::Caller;
 use crate::routes::files::file_object;
 use crate::startup::AppState;
@@ -148,7 +148,8 @@ async fn read_part(
     summary = "Complete an upload",
     description = "Joins the parts named, in that order, into a new file. Their bytes must add up \
                    to the upload's `bytes`, and their MD5 must be `md5` when it is given; the file \
-                   may be larger than `files.max_upload_bytes`. The parts are removed.",
+                   may be larger than `files.max_upload_bytes`. The parts are removed. While one \
+                   completion of the upload runs, another is refused (409).",
     params(("upload_id" = String, Path, description = "The upload's id.")),
     request_body = CompleteUpload,
     responses(
@@ -159,6 +160,7 @@ async fn read_part(
         ),
         BadInput,
         NotFound,
+        Conflict,
         Quota,
         DiskFull,
         Authed

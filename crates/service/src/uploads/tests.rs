@@ -320,6 +320,24 @@ fn with_two_parts(dir: &std::path::Path) -> MockUploadCatalog {
         .expect_parts()
         .returning(|_| Ok(vec![part("part_a", 5), part("part_b", 5)]));
     catalog
+        .expect_claim_completion()
+        .returning(|_, _, now, until| {
+            assert_eq!(until, now + COMPLETION_LEASE_SECS);
+            Ok(())
+        });
+    catalog
+}
+
+/// Expects the claim of a completion that failed to be released, once.
+fn released_once(catalog: &mut MockUploadCatalog) {
+    catalog
+        .expect_release_completion()
+        .times(1)
+        .returning(|id, until| {
+            assert_eq!(id, "upload_1");
+            assert!(until > now_unix(), "the claim's own time");
+            Ok(())
+        });
 }
 
 fn ids(names: &[&str]) -> Vec<String> {
@@ -364,6 +382,8 @@ async fn a_wrong_md5_a_wrong_total_or_unknown_parts_leave_the_upload_as_it_was()
     let dir = tempfile::tempdir().unwrap();
     let mut catalog = with_two_parts(dir.path());
     catalog.expect_complete_upload().never();
+    // Only the wrong MD5 is found after the parts are joined, under the claim.
+    released_once(&mut catalog);
     let uploads = service(dir.path(), catalog);
     let t = tenant();
     let before = on_disk(dir.path());
@@ -396,6 +416,7 @@ async fn a_completion_the_catalog_refuses_leaves_no_file_bytes() {
     catalog
         .expect_complete_upload()
         .returning(|_, _, _| Err(StoreError::invalid("upload upload_1 is completed")));
+    released_once(&mut catalog);
     let uploads = service(dir.path(), catalog);
     let before = on_disk(dir.path());
     let parts = ids(&["part_a", "part_b"]);
@@ -406,6 +427,33 @@ async fn a_completion_the_catalog_refuses_leaves_no_file_bytes() {
             .is_err()
     );
     assert_eq!(on_disk(dir.path()), before);
+}
+
+#[tokio::test]
+async fn a_completion_under_way_refuses_another_before_any_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut catalog = MockUploadCatalog::new();
+    catalog
+        .expect_get_upload()
+        .returning(|_, _| Ok(upload(10, UploadStatus::Pending)));
+    catalog
+        .expect_parts()
+        .returning(|_| Ok(vec![part("part_a", 5), part("part_b", 5)]));
+    catalog
+        .expect_claim_completion()
+        .times(1)
+        .returning(|_, _, _, _| Err(StoreError::conflict("upload_1 is being completed")));
+    catalog.expect_release_completion().never();
+    catalog.expect_complete_upload().never();
+    let uploads = service(dir.path(), catalog);
+    let parts = ids(&["part_a", "part_b"]);
+    let e = uploads
+        .complete(&tenant(), "upload_1", &parts, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::Conflict(_)), "{e:?}");
+    // No parts on disk were read, and no file was written.
+    assert!(on_disk(dir.path()).is_empty());
 }
 
 #[tokio::test]

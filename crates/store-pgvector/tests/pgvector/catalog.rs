@@ -6,7 +6,7 @@ use store_pgvector::PgCatalog;
 
 use crate::pool;
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid_like())
 }
 

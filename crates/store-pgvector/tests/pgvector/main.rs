@@ -7,6 +7,7 @@ mod errors;
 mod injection;
 mod prepared;
 mod queue;
+mod uploads;
 
 use std::sync::Arc;
 
