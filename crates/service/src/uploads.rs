@@ -292,16 +292,14 @@ impl UploadService {
             );
             return Err(ServiceError::invalid(Field::PartIds(None), message));
         }
-        let now = now_unix();
-        let until = now.saturating_add(COMPLETION_LEASE_SECS);
-        self.catalog
-            .claim_completion(&tenant.id, id, now, until)
+        let claim = (self.catalog)
+            .claim_completion(&tenant.id, id, COMPLETION_LEASE_SECS)
             .await?;
         let done = self
             .join_into_file(tenant, upload, part_ids, expected)
             .await;
         if done.is_err()
-            && let Err(e) = self.catalog.release_completion(id, until).await
+            && let Err(e) = self.catalog.release_completion(id, claim).await
         {
             tracing::warn!(upload = id, error = %e, "could not release a completion's claim");
         }

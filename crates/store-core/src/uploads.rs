@@ -70,21 +70,21 @@ pub trait UploadCatalog: Send + Sync + std::fmt::Debug + 'static {
     /// The upload's parts, oldest first.
     async fn parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>>;
 
-    /// Claims the tenant's pending upload for one completion until `until` (Unix seconds), so
-    /// that a completion at the same time is refused (Conflict) rather than joining the parts
-    /// again; a claim whose time has passed at `now` (its holder died) is taken over.
-    /// InvalidInput when the upload is no longer pending.
+    /// Claims the tenant's pending upload for one completion, for `lease_secs` by the
+    /// catalog's clock (one clock for every server), so that a completion at the same time is
+    /// refused (Conflict) rather than joining the parts again; a claim whose time has passed
+    /// (its holder died) is taken over. The claim's token, to release it. InvalidInput when the
+    /// upload is no longer pending.
     async fn claim_completion(
         &self,
         tenant_id: &str,
         id: &str,
-        now: i64,
-        until: i64,
-    ) -> StoreResult<()>;
+        lease_secs: i64,
+    ) -> StoreResult<i64>;
 
-    /// Gives up the claim made with `until` of a completion that did not complete (a wrong
-    /// MD5, a join that failed); nothing when the claim was taken over meanwhile.
-    async fn release_completion(&self, id: &str, until: i64) -> StoreResult<()>;
+    /// Gives up the claim `token` of a completion that did not complete (a wrong MD5, a join
+    /// that failed); nothing when the claim was taken over meanwhile.
+    async fn release_completion(&self, id: &str, token: i64) -> StoreResult<()>;
 
     /// Ends the tenant's pending upload as completed, in one transaction: `file` is recorded
     /// (the file-count quota checked; its bytes are the parts', counted already), the upload

@@ -338,38 +338,44 @@ impl UploadCatalog for PgCatalog {
         &self,
         tenant_id: &str,
         id: &str,
-        now: i64,
-        until: i64,
-    ) -> StoreResult<()> {
+        lease_secs: i64,
+    ) -> StoreResult<i64> {
+        #[derive(QueryableByName)]
+        struct Claimed {
+            #[diesel(sql_type = BigInt)]
+            completing_until: i64,
+        }
         let mut conn = self.db.conn().await?;
         conn.transaction(async |c| {
             pending(&lock_upload(c, tenant_id, id).await?)?;
-            let claimed = diesel::sql_query(
-                "UPDATE uploads SET completing_until = $2 WHERE id = $1 AND (completing_until IS \
-                 NULL OR completing_until < $3)",
+            let claimed: Vec<Claimed> = diesel::sql_query(
+                "UPDATE uploads SET completing_until = extract(epoch FROM now())::int8 + $2 \
+                 WHERE id = $1 AND (completing_until IS NULL OR completing_until < \
+                 extract(epoch FROM now())::int8) RETURNING completing_until",
             )
             .bind::<Text, _>(id.to_string())
-            .bind::<BigInt, _>(until)
-            .bind::<BigInt, _>(now)
-            .execute(c)
+            .bind::<BigInt, _>(lease_secs)
+            .load(c)
             .await?;
-            if claimed == 0 {
-                let message = format!("upload {id} is being completed by another request");
-                return Err(StoreError::conflict(message).into());
+            match claimed.into_iter().next() {
+                Some(claim) => Ok(claim.completing_until),
+                None => {
+                    let message = format!("upload {id} is being completed by another request");
+                    Err(StoreError::conflict(message).into())
+                }
             }
-            Ok::<_, Failed>(())
         })
         .await
         .map_err(Failed::into_store)
     }
 
-    async fn release_completion(&self, id: &str, until: i64) -> StoreResult<()> {
+    async fn release_completion(&self, id: &str, token: i64) -> StoreResult<()> {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(
             "UPDATE uploads SET completing_until = NULL WHERE id = $1 AND completing_until = $2",
         )
         .bind::<Text, _>(id.to_string())
-        .bind::<BigInt, _>(until)
+        .bind::<BigInt, _>(token)
         .execute(&mut conn)
         .await
         .map_err(error::db)?;

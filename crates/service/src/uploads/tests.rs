@@ -319,23 +319,23 @@ fn with_two_parts(dir: &std::path::Path) -> MockUploadCatalog {
     catalog
         .expect_parts()
         .returning(|_| Ok(vec![part("part_a", 5), part("part_b", 5)]));
-    catalog
-        .expect_claim_completion()
-        .returning(|_, _, now, until| {
-            assert_eq!(until, now + COMPLETION_LEASE_SECS);
-            Ok(())
-        });
+    catalog.expect_claim_completion().returning(|_, _, lease| {
+        assert_eq!(lease, COMPLETION_LEASE_SECS);
+        Ok(CLAIM)
+    });
     catalog
 }
+
+/// The token of the claims the mocked catalog hands out.
+const CLAIM: i64 = 1_700_000_600;
 
 /// Expects the claim of a completion that failed to be released, once.
 fn released_once(catalog: &mut MockUploadCatalog) {
     catalog
         .expect_release_completion()
         .times(1)
-        .returning(|id, until| {
-            assert_eq!(id, "upload_1");
-            assert!(until > now_unix(), "the claim's own time");
+        .returning(|id, token| {
+            assert_eq!((id, token), ("upload_1", CLAIM), "its own claim");
             Ok(())
         });
 }
@@ -442,7 +442,7 @@ async fn a_completion_under_way_refuses_another_before_any_join() {
     catalog
         .expect_claim_completion()
         .times(1)
-        .returning(|_, _, _, _| Err(StoreError::conflict("upload_1 is being completed")));
+        .returning(|_, _, _| Err(StoreError::conflict("upload_1 is being completed")));
     catalog.expect_release_completion().never();
     catalog.expect_complete_upload().never();
     let uploads = service(dir.path(), catalog);
