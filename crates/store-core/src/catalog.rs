@@ -73,20 +73,6 @@ impl CollectionRecord {
     }
 }
 
-/// What the service hands the catalog to create a collection; the catalog fills in timestamps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewCollection {
-    pub id: String,
-    pub tenant_id: String,
-    pub collection: String,
-    pub name: Option<String>,
-    pub backend: String,
-    pub model: Option<String>,
-    pub dimension: usize,
-    pub metadata: Map<String, Value>,
-    pub expires_after_days: Option<u32>,
-}
-
 /// Which collections [`Catalog::take_stale_usage`] takes: on one of `backends`, their usage out
 /// of date, and either unchanged for `quiet_secs` since their last count (or try) or not
 /// counted (or tried) for `recount_secs`; at most `limit`.
@@ -198,8 +184,9 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     /// The tenant of an active key with this hash, if any.
     async fn tenant_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<Tenant>>;
 
-    /// Conflict when the tenant already has a collection of that name.
-    async fn create_collection(&self, new: NewCollection) -> StoreResult<CollectionRecord>;
+    /// Records a new collection as it is given (its times too). Conflict when the tenant
+    /// already has a collection of that name.
+    async fn create_collection(&self, new: CollectionRecord) -> StoreResult<CollectionRecord>;
 
     async fn get_collection(&self, tenant_id: &str, id: &str) -> StoreResult<CollectionRecord>;
 

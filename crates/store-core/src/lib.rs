@@ -32,8 +32,8 @@ pub mod testkit;
 pub mod uploads;
 
 pub use catalog::{
-    ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, NewCollection,
-    PageOrder, PageRequest, PoolStatus, StaleUsage, Tenant,
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, PageOrder,
+    PageRequest, PoolStatus, StaleUsage, Tenant,
 };
 pub use error::{ErrorKind, StoreError, StoreResult};
 pub use field::{DocumentPart, Field, FileExpiryPart};

@@ -6,9 +6,8 @@ use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use store_core::{
-    ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, Field,
-    NewCollection, PageOrder, PageRequest, PoolStatus, Quota, Quotas, StaleUsage, StoreError,
-    StoreResult, Tenant, now_unix,
+    ApiKeyRecord, Catalog, CollectionRecord, CollectionStats, CollectionUpdate, Field, PageOrder,
+    PageRequest, PoolStatus, Quota, Quotas, StaleUsage, StoreError, StoreResult, Tenant, now_unix,
 };
 
 use crate::error;
@@ -343,9 +342,8 @@ impl Catalog for PgCatalog {
         Ok(rows.into_iter().next().map(Into::into))
     }
 
-    async fn create_collection(&self, new: NewCollection) -> StoreResult<CollectionRecord> {
+    async fn create_collection(&self, new: CollectionRecord) -> StoreResult<CollectionRecord> {
         let mut conn = self.db.conn().await?;
-        let now = now_unix();
         let quotas = self.quotas;
         let name = new.collection.clone();
         let rows: Vec<CollectionRow> = conn
@@ -355,7 +353,7 @@ impl Catalog for PgCatalog {
                 Ok::<_, quota::Refusal>(
                     diesel::sql_query(format!(
                         "INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES ($1, $2, $3, $4, \
-                         $5, $6, $7, $8, $9, $10, $10) RETURNING {COLLECTION_COLUMNS}"
+                         $5, $6, $7, $8, $9, $10, $11) RETURNING {COLLECTION_COLUMNS}"
                     ))
                     .bind::<Text, _>(new.id)
                     .bind::<Text, _>(new.tenant_id)
@@ -366,7 +364,8 @@ impl Catalog for PgCatalog {
                     .bind::<Integer, _>(new.dimension as i32)
                     .bind::<Jsonb, _>(Value::Object(new.metadata))
                     .bind::<Nullable<Integer>, _>(new.expires_after_days.map(|d| d as i32))
-                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(new.created_at)
+                    .bind::<BigInt, _>(new.last_active_at)
                     .load(c)
                     .await?,
                 )

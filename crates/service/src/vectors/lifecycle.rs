@@ -1,6 +1,6 @@
 //! Creating, updating and deleting vector stores; their expiry, activity and readiness.
 
-use store_core::{CollectionRecord, CollectionUpdate, Field, NewCollection, Tenant, now_unix};
+use store_core::{CollectionRecord, CollectionUpdate, Field, Tenant, now_unix};
 
 use super::{CreateCollectionInput, READY_TTL, TOUCH_INTERVAL_SECS, VectorService};
 use crate::error::ServiceError;
@@ -101,9 +101,10 @@ impl VectorService {
         } else {
             input.collection
         };
+        let now = now_unix();
         let record = self
             .catalog
-            .create_collection(NewCollection {
+            .create_collection(CollectionRecord {
                 id,
                 tenant_id: tenant.id.clone(),
                 collection,
@@ -113,6 +114,8 @@ impl VectorService {
                 dimension,
                 metadata: input.metadata,
                 expires_after_days: input.expires_after_days,
+                created_at: now,
+                last_active_at: now,
             })
             .await?;
         if let Err(e) = store.create_collection(&record.spec()?).await {

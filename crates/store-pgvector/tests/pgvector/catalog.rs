@@ -1,7 +1,9 @@
 //! The catalog: tenants, hashed keys, collections, all scoped by tenant.
 
 use serde_json::{Map, json};
-use store_core::{Catalog, CollectionUpdate, ErrorKind, NewCollection, PageOrder, PageRequest};
+use store_core::{
+    Catalog, CollectionRecord, CollectionUpdate, ErrorKind, PageOrder, PageRequest, now_unix,
+};
 use store_pgvector::PgCatalog;
 
 use crate::pool;
@@ -19,8 +21,8 @@ fn uuid_like() -> String {
     format!("{nanos:x}{:x}", std::process::id())
 }
 
-fn new_collection(tenant_id: &str, name: &str) -> NewCollection {
-    NewCollection {
+fn new_collection(tenant_id: &str, name: &str) -> CollectionRecord {
+    CollectionRecord {
         id: format!("vs_{}", uuid_like()),
         tenant_id: tenant_id.into(),
         collection: name.into(),
@@ -30,6 +32,8 @@ fn new_collection(tenant_id: &str, name: &str) -> NewCollection {
         dimension: 384,
         metadata: json!({"team": "search"}).as_object().cloned().unwrap(),
         expires_after_days: Some(7),
+        created_at: now_unix(),
+        last_active_at: now_unix(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, json};
 use store_core::{
-    AttachedFile, Catalog, FileCatalog, FileRecord, FileStatus, IngestCatalog, NewCollection,
+    AttachedFile, Catalog, CollectionRecord, FileCatalog, FileRecord, FileStatus, IngestCatalog,
     now_unix,
 };
 use store_pgvector::{PgCatalog, PgVectorOptions};
@@ -60,7 +60,7 @@ async fn attached_on(
 ) -> AttachedFile {
     let tenant = catalog.ensure_tenant(tenant).await.unwrap();
     let store = catalog
-        .create_collection(NewCollection {
+        .create_collection(CollectionRecord {
             id: format!("vs_{name}"),
             tenant_id: tenant.id.clone(),
             collection: name.into(),
@@ -70,6 +70,8 @@ async fn attached_on(
             dimension: 3,
             metadata: Map::new(),
             expires_after_days: None,
+            created_at: now_unix(),
+            last_active_at: now_unix(),
         })
         .await
         .unwrap();
