@@ -234,6 +234,13 @@ impl TestApp {
         }
     }
 
+    /// `GET /v1/files/{id}/content` as `key`: the response, headers and bytes unread.
+    pub async fn file_content(&self, key: &str, id: &str) -> reqwest::Response {
+        let url = self.url(&format!("/v1/files/{id}/content"));
+        let req = self.client.get(url).bearer_auth(key);
+        req.send().await.expect("request sent")
+    }
+
     /// `GET /metrics` with the metrics token as the bearer.
     pub async fn metrics(&self, token: &str) -> reqwest::Response {
         self.client

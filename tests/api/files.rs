@@ -222,13 +222,6 @@ async fn start_up_mends_the_temporaries_a_crash_left() {
     let mut names = entries(&dir);
     names.sort();
     assert_eq!(names, vec![".file-fresh.part".to_string(), id.clone()]);
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&format!("/v1/files/{id}/content")))
-                .bearer_auth(&key),
-        )
-        .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(app.file_content(&key, &id).await.status(), 200);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -50,13 +50,7 @@ async fn a_file_on_s3_is_ingested_read_searched_and_deleted() {
     let id = app.upload(&app.key_a, "ledger.txt", TEXT.into()).await;
     assert_eq!(bucket.keys().await, [format!("vs/files/{id}")]);
     // The bytes as uploaded.
-    let r = app
-        .client
-        .get(app.url(&format!("/v1/files/{id}/content")))
-        .bearer_auth(&app.key_a)
-        .send()
-        .await
-        .unwrap();
+    let r = app.file_content(&app.key_a, &id).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), TEXT.as_bytes());
     // Ingested from the bucket; the text kept beside the bytes.
@@ -200,13 +194,7 @@ async fn uploads_in_parts_on_s3_complete_cancel_and_expire() {
     assert_eq!(r.status, 200, "{}", r.body);
     let file = r.body["file"]["id"].as_str().unwrap().to_string();
     assert_eq!(bucket.keys().await, [format!("parts/{file}")]);
-    let r = app
-        .client
-        .get(app.url(&format!("/v1/files/{file}/content")))
-        .bearer_auth(&app.key_a)
-        .send()
-        .await
-        .unwrap();
+    let r = app.file_content(&app.key_a, &file).await;
     assert_eq!(r.bytes().await.unwrap(), data);
     // Cancelled: its parts go at once.
     let cancelled = create(100).await.body["id"].as_str().unwrap().to_string();

@@ -20,13 +20,7 @@ async fn a_file_named_with_any_characters_is_downloaded_under_its_name() {
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(done.body["file"]["filename"], name);
     let file = done.body["file"]["id"].as_str().unwrap();
-    let res = app
-        .client
-        .get(app.url(&format!("/v1/files/{file}/content")))
-        .bearer_auth(&app.key_a)
-        .send()
-        .await
-        .unwrap();
+    let res = app.file_content(&app.key_a, file).await;
     assert_eq!(res.status(), 200);
     let disposition = res.headers()["content-disposition"]
         .to_str()

@@ -156,16 +156,8 @@ async fn parts_complete_into_a_file_larger_than_an_upload_may_be() {
         "{}",
         r.body
     );
-    let content = app
-        .client
-        .get(app.url(&format!("/v1/files/{id}/content")))
-        .bearer_auth(&app.key_a)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let content = app.file_content(&app.key_a, &id).await.bytes().await;
+    let content = content.unwrap();
     assert_eq!(content.as_ref(), data.as_slice());
     // The parts are gone; the file's bytes are all that is left.
     assert_eq!(on_disk(&files), std::slice::from_ref(&id));

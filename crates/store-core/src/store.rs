@@ -329,6 +329,23 @@ pub struct Hit {
     pub score: f32,
 }
 
+#[cfg(any(test, feature = "mocks"))]
+impl Hit {
+    /// A hit of the chunk `id` (of the file `id`, reading `id`) scoring `score`, for the tests
+    /// of what ranks hits.
+    pub fn sample(id: &str, score: f32) -> Self {
+        let chunk = StoredChunk {
+            id: id.into(),
+            file_id: id.into(),
+            filename: None,
+            chunk_index: 0,
+            text: id.into(),
+            attributes: Map::new(),
+        };
+        Self { chunk, score }
+    }
+}
+
 /// A storage back-end. Object-safe, so the registry holds `Arc<dyn VectorStore>`.
 ///
 /// Every method that takes vectors checks their dimension against `collection.dimension` and

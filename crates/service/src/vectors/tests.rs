@@ -3,9 +3,7 @@
 use embeddings::MockEmbedder;
 use models::SearchMode;
 use serde_json::Map;
-use store_core::{
-    DocumentPart, Hit, MockCatalog, MockVectorStore, SearchQuery, StoredChunk, Tenant, now_unix,
-};
+use store_core::{DocumentPart, Hit, MockCatalog, MockVectorStore, SearchQuery, Tenant, now_unix};
 
 use super::*;
 
@@ -345,19 +343,6 @@ fn template(mode: SearchMode, k: usize) -> SearchInput {
     }
 }
 
-/// A hit of the chunk `id` (of the file `id`, reading `id`).
-fn chunk_hit(id: &str, score: f32) -> Hit {
-    let chunk = StoredChunk {
-        id: id.into(),
-        file_id: id.into(),
-        filename: None,
-        chunk_index: 0,
-        text: id.into(),
-        attributes: Map::new(),
-    };
-    Hit { chunk, score }
-}
-
 #[tokio::test]
 async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
     let mut e = embedder();
@@ -369,7 +354,7 @@ async fn several_stores_are_searched_with_each_query_embedded_once_per_model() {
     s.expect_search().times(6).returning(|spec, request| {
         assert!(matches!(&request.mode, SearchQuery::Vector(v) if v == &[1.0, 0.0, 0.0]));
         let n: f32 = spec.name.as_str()[3..].parse().unwrap();
-        Ok(vec![chunk_hit(&format!("{}-c", spec.name), n / 10.0)])
+        Ok(vec![Hit::sample(&format!("{}-c", spec.name), n / 10.0)])
     });
     let svc = service(MockCatalog::new(), s, e);
     let stores = stores(3);
@@ -394,7 +379,7 @@ async fn the_best_hits_of_many_stores_survive_what_is_cut_on_the_way() {
     s.expect_search().times(40).returning(|spec, _| {
         let n: f32 = spec.name.as_str()[3..].parse().unwrap();
         Ok((0..3)
-            .map(|j| chunk_hit(&format!("{}-{j}", spec.name), (n + j as f32 / 10.0) / 100.0))
+            .map(|j| Hit::sample(&format!("{}-{j}", spec.name), (n + j as f32 / 10.0) / 100.0))
             .collect())
     });
     let svc = service(MockCatalog::new(), s, e);
@@ -425,7 +410,7 @@ async fn the_hits_of_several_queries_are_cut_to_the_response_together_as_json() 
     let n = std::sync::atomic::AtomicUsize::new(0);
     s.expect_search().returning(move |_, _| {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let mut hit = chunk_hit(&format!("c{i}"), 0.5);
+        let mut hit = Hit::sample(&format!("c{i}"), 0.5);
         hit.chunk.text = "\u{1}".repeat(100);
         Ok(vec![hit])
     });
@@ -507,10 +492,10 @@ async fn a_hybrid_search_of_several_stores_fuses_their_hits_together() {
     // best of its store in both lists (so a hybrid search of vs_2 alone scores it 1).
     s.expect_search().times(4).returning(|spec, request| {
         let hit = match (spec.name.as_str(), &request.mode) {
-            ("vs_1", SearchQuery::Vector(_)) => chunk_hit("c", 0.9),
-            ("vs_1", SearchQuery::Keyword(_)) => chunk_hit("c", 0.8),
-            ("vs_2", SearchQuery::Vector(_)) => chunk_hit("c", 0.55),
-            ("vs_2", SearchQuery::Keyword(_)) => chunk_hit("c", 0.1),
+            ("vs_1", SearchQuery::Vector(_)) => Hit::sample("c", 0.9),
+            ("vs_1", SearchQuery::Keyword(_)) => Hit::sample("c", 0.8),
+            ("vs_2", SearchQuery::Vector(_)) => Hit::sample("c", 0.55),
+            ("vs_2", SearchQuery::Keyword(_)) => Hit::sample("c", 0.1),
             other => panic!("unexpected search {other:?}"),
         };
         // The same chunk id in two stores is two chunks.

@@ -1,7 +1,5 @@
 //! Both fusions: scores in 0..=1, weights, thresholds and `k`.
 
-use serde_json::Map;
-
 use super::*;
 
 fn scored(list: &[(&str, f32)]) -> Vec<(String, f32)> {
@@ -49,24 +47,11 @@ fn relative_scores_follow_the_score_gaps_not_only_the_ranks() {
     assert!((one[0].1 - 0.5).abs() < 1e-6);
 }
 
-fn hit(id: &str, score: f32) -> Hit {
-    Hit {
-        chunk: StoredChunk {
-            id: id.into(),
-            file_id: id.into(),
-            filename: None,
-            chunk_index: 0,
-            text: id.into(),
-            attributes: Map::new(),
-        },
-        score,
-    }
-}
 #[test]
 fn fused_hits_keep_each_chunk_once_above_the_threshold_and_at_most_k() {
     let opts = HybridOptions::default();
-    let v = vec![hit("a", 0.9), hit("b", 0.8)];
-    let kw = vec![hit("a", 0.5), hit("c", 0.4)];
+    let v = vec![Hit::sample("a", 0.9), Hit::sample("b", 0.8)];
+    let kw = vec![Hit::sample("a", 0.5), Hit::sample("c", 0.4)];
     let all = opts.fuse_hits(v.clone(), kw.clone(), None, 10);
     let ids: Vec<&str> = all.iter().map(|h| h.chunk.id.as_str()).collect();
     assert_eq!(ids, ["a", "b", "c"]);
