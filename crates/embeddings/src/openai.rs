@@ -1,7 +1,7 @@
 //! A client of any OpenAI-compatible `POST {base_url}/embeddings` endpoint (OpenAI, vLLM, TEI,
 //! Ollama): batching, a timeout per request, retries with exponential backoff on 429, 5xx and
-//! connection failures (honouring `Retry-After`), token limits checked with `cl100k_base` before
-//! anything is sent. The API key is sent as a bearer token and never logged.
+//! connection failures (honouring `Retry-After`), a deadline for a whole call, token limits
+//! checked with `cl100k_base` before anything is sent. The API key is sent as a bearer token and never logged.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -225,6 +225,14 @@ impl OpenAiEmbedder {
         }
     }
 
+    /// The longest one call may take: each try of a request its timeout, and the longest wait
+    /// between tries.
+    fn deadline(&self) -> Duration {
+        let o = &self.options;
+        (o.timeout.saturating_mul(o.max_retries.saturating_add(1)))
+            .saturating_add(o.max_backoff.saturating_mul(o.max_retries))
+    }
+
     /// The most bytes an answer to `body` may take: its vectors written out at length, and
     /// room for the rest.
     fn max_answer_bytes(&self, body: &serde_json::Value) -> usize {
@@ -311,11 +319,27 @@ impl Embedder for OpenAiEmbedder {
             Ok(())
         })
         .await?;
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(self.options.batch_size) {
-            out.extend(self.embed_batch(batch).await?);
-        }
-        Ok(out)
+        // However many batches, a call takes no longer than one batch may at worst: what
+        // waits on it holds a request's turn, or an ingestion job's.
+        let deadline = self.deadline();
+        let batches = async {
+            let mut out = Vec::with_capacity(texts.len());
+            for batch in texts.chunks(self.options.batch_size) {
+                out.extend(self.embed_batch(batch).await?);
+            }
+            Ok(out)
+        };
+        tokio::time::timeout(deadline, batches)
+            .await
+            .map_err(|_| EmbedError::Unavailable {
+                message: format!(
+                    "the embedding provider did not embed the {} texts within {:.1} s (one \
+                     request's timeout and retries)",
+                    texts.len(),
+                    deadline.as_secs_f64()
+                ),
+                source: None,
+            })?
     }
 }
 

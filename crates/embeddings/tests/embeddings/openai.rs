@@ -50,12 +50,12 @@ impl Respond for Echo {
     }
 }
 
-/// [`Echo`], answering only after two seconds.
-struct Delayed;
+/// [`Echo`], answering only after its delay.
+struct Delayed(Duration);
 
 impl Respond for Delayed {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        Echo.respond(req).set_delay(Duration::from_secs(2))
+        Echo.respond(req).set_delay(self.0)
     }
 }
 
@@ -315,7 +315,7 @@ async fn the_registry_sends_the_registered_name_unless_a_remote_model_is_set() {
 async fn a_request_that_times_out_is_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(Delayed)
+        .respond_with(Delayed(Duration::from_secs(2)))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -333,6 +333,32 @@ async fn a_request_that_times_out_is_retried() {
         .await
         .unwrap();
     assert_eq!(out.len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_of_many_batches_ends_when_one_request_and_its_retries_would_have() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Delayed(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    // Each request answers in time, but eight one after another take 2.4 s, past the call's
+    // 0.5 s + 0.5 s + 50 ms.
+    let mut opts = options(&server);
+    opts.batch_size = 1;
+    opts.timeout = Duration::from_millis(500);
+    opts.max_retries = 1;
+    let err = OpenAiEmbedder::new(opts)
+        .unwrap()
+        .embed(&texts(&["a", "b", "c", "d", "e", "f", "g", "h"]))
+        .await
+        .unwrap_err();
+    match err {
+        EmbedError::Unavailable { message, .. } => {
+            assert!(message.contains("8 texts within 1.1 s"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
