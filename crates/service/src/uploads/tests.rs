@@ -41,6 +41,16 @@ fn upload(bytes: u64, status: UploadStatus) -> UploadRecord {
     }
 }
 
+/// A catalog holding the pending upload `upload_1` of `bytes`, and its `parts`.
+fn pending(bytes: u64, parts: Vec<PartRecord>) -> MockUploadCatalog {
+    let mut catalog = MockUploadCatalog::new();
+    catalog
+        .expect_get_upload()
+        .returning(move |_, _| Ok(upload(bytes, UploadStatus::Pending)));
+    catalog.expect_parts().returning(move |_| Ok(parts.clone()));
+    catalog
+}
+
 fn part(id: &str, bytes: u64) -> PartRecord {
     PartRecord {
         id: id.into(),
@@ -189,13 +199,7 @@ async fn expires_after_sets_the_upload_s_expiry_and_the_file_s() {
 #[tokio::test]
 async fn a_part_is_on_disk_when_it_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut catalog = MockUploadCatalog::new();
-    catalog
-        .expect_get_upload()
-        .returning(|_, _| Ok(upload(20, UploadStatus::Pending)));
-    catalog
-        .expect_parts()
-        .returning(|_| Ok(vec![part("part_0", 4)]));
+    let mut catalog = pending(20, vec![part("part_0", 4)]);
     let root = dir.path().join("uploads").join("upload_1");
     let seen = root.clone();
     catalog
@@ -218,11 +222,7 @@ async fn a_part_is_on_disk_when_it_is_recorded() {
 #[tokio::test]
 async fn a_part_the_catalog_refuses_leaves_nothing_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let mut catalog = MockUploadCatalog::new();
-    catalog
-        .expect_get_upload()
-        .returning(|_, _| Ok(upload(20, UploadStatus::Pending)));
-    catalog.expect_parts().returning(|_| Ok(vec![]));
+    let mut catalog = pending(20, vec![]);
     catalog.expect_insert_part().returning(|_, _, _| {
         Err(StoreError::QuotaExceeded {
             quota: Quota::FileBytes,
@@ -241,13 +241,7 @@ async fn a_part_the_catalog_refuses_leaves_nothing_on_disk() {
 #[tokio::test]
 async fn parts_over_their_bound_or_the_declared_size_are_refused_unwritten() {
     let dir = tempfile::tempdir().unwrap();
-    let mut catalog = MockUploadCatalog::new();
-    catalog
-        .expect_get_upload()
-        .returning(|_, _| Ok(upload(30, UploadStatus::Pending)));
-    catalog
-        .expect_parts()
-        .returning(|_| Ok(vec![part("part_0", 25)]));
+    let mut catalog = pending(30, vec![part("part_0", 25)]);
     catalog.expect_insert_part().never();
     let uploads = service(dir.path(), catalog);
     // 11 bytes: over the part bound of 10 and over the 5 left of the 30 declared.
@@ -259,11 +253,7 @@ async fn parts_over_their_bound_or_the_declared_size_are_refused_unwritten() {
     assert!(e.to_string().contains("yet to receive"), "{e}");
     assert!(on_disk(dir.path()).is_empty(), "{:?}", on_disk(dir.path()));
 
-    let mut catalog = MockUploadCatalog::new();
-    catalog
-        .expect_get_upload()
-        .returning(|_, _| Ok(upload(30, UploadStatus::Pending)));
-    catalog.expect_parts().returning(|_| Ok(vec![]));
+    let mut catalog = pending(30, vec![]);
     catalog.expect_insert_part().never();
     let uploads = service(dir.path(), catalog);
     let e = uploads
@@ -312,13 +302,7 @@ fn with_two_parts(dir: &std::path::Path) -> MockUploadCatalog {
     std::fs::create_dir_all(&parts).unwrap();
     std::fs::write(parts.join("part_a"), b"hello").unwrap();
     std::fs::write(parts.join("part_b"), b"world").unwrap();
-    let mut catalog = MockUploadCatalog::new();
-    catalog
-        .expect_get_upload()
-        .returning(|_, _| Ok(upload(10, UploadStatus::Pending)));
-    catalog
-        .expect_parts()
-        .returning(|_| Ok(vec![part("part_a", 5), part("part_b", 5)]));
+    let mut catalog = pending(10, vec![part("part_a", 5), part("part_b", 5)]);
     catalog.expect_claim_completion().returning(|_, _, lease| {
         assert_eq!(lease, COMPLETION_LEASE_SECS);
         Ok(CLAIM)
@@ -432,13 +416,7 @@ async fn a_completion_the_catalog_refuses_leaves_no_file_bytes() {
 #[tokio::test]
 async fn a_completion_under_way_refuses_another_before_any_join() {
     let dir = tempfile::tempdir().unwrap();
-    let mut catalog = MockUploadCatalog::new();
-    catalog
-        .expect_get_upload()
-        .returning(|_, _| Ok(upload(10, UploadStatus::Pending)));
-    catalog
-        .expect_parts()
-        .returning(|_| Ok(vec![part("part_a", 5), part("part_b", 5)]));
+    let mut catalog = pending(10, vec![part("part_a", 5), part("part_b", 5)]);
     catalog
         .expect_claim_completion()
         .times(1)
