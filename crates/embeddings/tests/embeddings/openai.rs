@@ -339,26 +339,56 @@ async fn a_request_that_times_out_is_retried() {
 async fn a_call_of_many_batches_ends_when_one_request_and_its_retries_would_have() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(Delayed(Duration::from_millis(300)))
+        .respond_with(Delayed(Duration::from_millis(400)))
         .mount(&server)
         .await;
-    // Each request answers in time, but eight one after another take 2.4 s, past the call's
-    // 0.5 s + 0.5 s + 50 ms.
+    // Each request answers in time, but sixteen, four at a time, take 1.6 s, past the call's
+    // 0.8 s.
     let mut opts = options(&server);
     opts.batch_size = 1;
-    opts.timeout = Duration::from_millis(500);
-    opts.max_retries = 1;
+    opts.timeout = Duration::from_millis(800);
+    opts.max_retries = 0;
+    let many: Vec<String> = (0..16).map(|i| i.to_string()).collect();
     let err = OpenAiEmbedder::new(opts)
         .unwrap()
-        .embed(&texts(&["a", "b", "c", "d", "e", "f", "g", "h"]))
+        .embed(&many)
         .await
         .unwrap_err();
     match err {
         EmbedError::Unavailable { message, .. } => {
-            assert!(message.contains("8 texts within 1.1 s"), "{message}");
+            assert!(message.contains("16 texts within 0.8 s"), "{message}");
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn four_batches_of_a_call_are_sent_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Delayed(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let mut opts = options(&server);
+    opts.batch_size = 1;
+    opts.timeout = Duration::from_secs(20);
+    let model = OpenAiEmbedder::new(opts).unwrap();
+    let call = tokio::spawn(async move { model.embed(&texts(&["a", "b", "c", "d", "e"])).await });
+    // None is answered for ten seconds: one request at a time would have sent one by then.
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < 4 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        sent = server.received_requests().await.unwrap().len();
+    }
+    assert_eq!(sent, 4, "four requests in flight");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        4,
+        "and no more"
+    );
+    call.abort();
 }
 
 #[tokio::test]
