@@ -354,12 +354,10 @@ async fn a_call_of_many_batches_ends_when_one_request_and_its_retries_would_have
         .embed(&many)
         .await
         .unwrap_err();
-    match err {
-        EmbedError::Unavailable { message, .. } => {
-            assert!(message.contains("16 texts within 0.8 s"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let EmbedError::Unavailable { message, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(message.contains("16 texts within 0.8 s"), "{message}");
 }
 
 #[tokio::test]
