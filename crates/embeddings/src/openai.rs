@@ -1,7 +1,8 @@
 //! A client of any OpenAI-compatible `POST {base_url}/embeddings` endpoint (OpenAI, vLLM, TEI,
 //! Ollama): batches (four at once), a timeout per request, retries with exponential backoff on
 //! 429, 5xx and connection failures (honouring `Retry-After`), a deadline for a whole call,
-//! token limits checked with `cl100k_base` before anything is sent. The API key is sent as a bearer token and never logged.
+//! token limits checked with `cl100k_base` before anything is sent. The API key is sent as a
+//! bearer token and never logged.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
