@@ -226,13 +226,7 @@ impl ElasticStore {
     /// `_delete_by_query`, repeated while documents changed under it; returns how many went.
     async fn delete_where(&self, spec: &CollectionSpec, query: Value) -> StoreResult<u64> {
         let body = json!({ "query": query });
-        let call = ByQuery {
-            endpoint: "_delete_by_query",
-            body: &body,
-            counted: "deleted",
-            doing: "they were being deleted",
-        };
-        self.by_query(spec, call).await
+        self.by_query(spec, ByQuery::Delete, &body).await
     }
 }
 
@@ -402,13 +396,7 @@ impl VectorStore for ElasticStore {
                 },
             }
         });
-        let call = ByQuery {
-            endpoint: "_update_by_query",
-            body: &body,
-            counted: "updated",
-            doing: "their attributes were being set",
-        };
-        self.by_query(spec, call).await
+        self.by_query(spec, ByQuery::SetAttributes, &body).await
     }
 
     async fn delete_all(&self, spec: &CollectionSpec) -> StoreResult<u64> {

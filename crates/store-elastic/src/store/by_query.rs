@@ -39,14 +39,36 @@ const NO_TASKS: u8 = 2;
 #[derive(Debug, Default)]
 pub(super) struct TaskApi(AtomicU8);
 
-/// One by-query call: its endpoint, body, the answer's count of work done, and what it does
-/// (for messages).
-#[derive(Clone, Copy)]
-pub(super) struct ByQuery<'a> {
-    pub(super) endpoint: &'a str,
-    pub(super) body: &'a Value,
-    pub(super) counted: &'a str,
-    pub(super) doing: &'a str,
+/// The by-query calls the store makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ByQuery {
+    Delete,
+    SetAttributes,
+}
+
+impl ByQuery {
+    fn endpoint(self) -> &'static str {
+        match self {
+            ByQuery::Delete => "_delete_by_query",
+            ByQuery::SetAttributes => "_update_by_query",
+        }
+    }
+
+    /// The answer's count of the documents it changed.
+    fn counted(self) -> &'static str {
+        match self {
+            ByQuery::Delete => "deleted",
+            ByQuery::SetAttributes => "updated",
+        }
+    }
+
+    /// What it does, for messages.
+    fn doing(self) -> &'static str {
+        match self {
+            ByQuery::Delete => "they were being deleted",
+            ByQuery::SetAttributes => "their attributes were being set",
+        }
+    }
 }
 
 impl ElasticStore {
@@ -56,23 +78,26 @@ impl ElasticStore {
     pub(super) async fn by_query(
         &self,
         spec: &CollectionSpec,
-        call: ByQuery<'_>,
+        call: ByQuery,
+        body: &Value,
     ) -> StoreResult<u64> {
-        let path = format!("/{}/{}", self.index(spec), call.endpoint);
+        let path = format!("/{}/{}", self.index(spec), call.endpoint());
         let mut total = 0;
         for attempt in 0..=self.options.retries {
             let reply = self
-                .run_by_query(&path, call.body)
+                .run_by_query(&path, body)
                 .await
                 .map_err(|e| e.into_store(&spec.name))?;
-            total += reply.get(call.counted).and_then(Value::as_u64).unwrap_or(0);
+            total += (reply.get(call.counted()))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             if let Some(e) = failure_of(&reply) {
                 if e.is_transient() && attempt < self.options.retries {
                     tracing::debug!(error = %e, attempt, path, "running a by-query call again");
                     tokio::time::sleep(retry_delay(&e, attempt)).await;
                     continue;
                 }
-                return Err(partial(e.into_store(&spec.name), total, call.counted));
+                return Err(partial(e.into_store(&spec.name), total, call.counted()));
             }
             let conflicts = reply
                 .get("version_conflicts")
@@ -85,7 +110,8 @@ impl ElasticStore {
         }
         Err(StoreError::conflict(format!(
             "chunks of collection {} kept changing while {}; try again",
-            spec.name, call.doing
+            spec.name,
+            call.doing()
         )))
     }
 

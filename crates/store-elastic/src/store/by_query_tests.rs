@@ -2,7 +2,7 @@
 //! follow, a start without an answer, failures without an `error`, no tasks API.
 
 use serde_json::{Value, json};
-use store_core::{CollectionSpec, ErrorKind};
+use store_core::{CollectionSpec, ErrorKind, StoreResult};
 
 use super::super::fake::{self, Reply, Seen};
 use super::*;
@@ -13,13 +13,10 @@ fn spec() -> CollectionSpec {
     CollectionSpec::new("c", 2).unwrap()
 }
 
-fn delete<'a>(body: &'a Value) -> ByQuery<'a> {
-    ByQuery {
-        endpoint: "_delete_by_query",
-        body,
-        counted: "deleted",
-        doing: "they were being deleted",
-    }
+/// Deletes every chunk of the collection, as `delete_all` does.
+async fn delete_all(store: &ElasticStore) -> StoreResult<u64> {
+    let body = json!({"query": {"match_all": {}}});
+    store.by_query(&spec(), ByQuery::Delete, &body).await
 }
 
 /// A by-query answer as Elasticsearch writes it.
@@ -114,8 +111,7 @@ fn task_started(_: usize) -> Reply {
 #[tokio::test]
 async fn a_by_query_call_runs_as_a_task_followed_to_its_end() {
     let (store, log) = tasking(task_started, by_query_response(119, json!([]))).await;
-    let body = json!({"query": {"match_all": {}}});
-    assert_eq!(store.by_query(&spec(), delete(&body)).await.unwrap(), 119);
+    assert_eq!(delete_all(&store).await.unwrap(), 119);
     let seen = log.lock().unwrap().clone();
     assert_eq!(started(&seen), 1);
     let start = seen.iter().find(|s| s.path() == PATH).unwrap();
@@ -131,8 +127,7 @@ async fn a_by_query_call_runs_as_a_task_followed_to_its_end() {
 #[tokio::test]
 async fn a_start_without_an_answer_is_followed_by_its_opaque_id_not_started_again() {
     let (store, log) = tasking(|_| Reply::Hang, by_query_response(7, json!([]))).await;
-    let body = json!({"query": {"match_all": {}}});
-    assert_eq!(store.by_query(&spec(), delete(&body)).await.unwrap(), 7);
+    assert_eq!(delete_all(&store).await.unwrap(), 7);
     assert_eq!(started(&log.lock().unwrap()), 1);
 }
 
@@ -152,8 +147,7 @@ async fn a_proxy_page_for_the_start_is_a_passing_failure_tried_again() {
     // The failed start made no task: none is listed.
     let (store, log) =
         cluster_with_task(gateway_then_task, by_query_response(3, json!([])), false).await;
-    let body = json!({"query": {"match_all": {}}});
-    assert_eq!(store.by_query(&spec(), delete(&body)).await.unwrap(), 3);
+    assert_eq!(delete_all(&store).await.unwrap(), 3);
     assert_eq!(started(&log.lock().unwrap()), 2);
 }
 
@@ -166,8 +160,7 @@ async fn failures_without_an_error_object_report_their_reason_and_the_work_done(
         "status": 400
     }]);
     let (store, _) = tasking(task_started, by_query_response(20, failures)).await;
-    let body = json!({"query": {"match_all": {}}});
-    let e = store.by_query(&spec(), delete(&body)).await.unwrap_err();
+    let e = delete_all(&store).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     let text = e.to_string();
     assert!(text.contains("failed to parse field"), "{text}");
@@ -178,7 +171,7 @@ async fn failures_without_an_error_object_report_their_reason_and_the_work_done(
         "cause": {"type": "document_missing_exception", "reason": "[f:3]: document missing"}
     }]);
     let (store, _) = tasking(task_started, by_query_response(2, missing)).await;
-    let e = store.by_query(&spec(), delete(&body)).await.unwrap_err();
+    let e = delete_all(&store).await.unwrap_err();
     assert_eq!(
         e.kind(),
         ErrorKind::Internal,
@@ -193,8 +186,7 @@ async fn a_cluster_that_answers_the_start_with_the_final_answer_needs_no_task() 
         Reply::Json(200, by_query_response(5, json!([])))
     }
     let (store, log) = tasking(at_once, json!({})).await;
-    let body = json!({"query": {"match_all": {}}});
-    assert_eq!(store.by_query(&spec(), delete(&body)).await.unwrap(), 5);
+    assert_eq!(delete_all(&store).await.unwrap(), 5);
     let seen = log.lock().unwrap().clone();
     assert!(!seen.iter().any(|s| s.path().starts_with("/_tasks/")));
 }
@@ -215,9 +207,8 @@ async fn without_the_tasks_api_calls_wait_for_their_answer_and_it_is_learnt_once
     })
     .await;
     let store = fake::store(url, 5, 0);
-    let body = json!({"query": {"match_all": {}}});
     for _ in 0..2 {
-        assert_eq!(store.by_query(&spec(), delete(&body)).await.unwrap(), 4);
+        assert_eq!(delete_all(&store).await.unwrap(), 4);
     }
     let seen = log.lock().unwrap().clone();
     assert_eq!(seen.iter().filter(|s| s.path() == "/_tasks").count(), 1);
@@ -245,8 +236,7 @@ async fn a_task_that_outlasts_the_wait_is_left_running_and_not_started_again() {
         ..crate::ElasticOptions::default()
     })
     .unwrap();
-    let body = json!({"query": {"match_all": {}}});
-    let e = store.by_query(&spec(), delete(&body)).await.unwrap_err();
+    let e = delete_all(&store).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.to_string().contains("left running"), "{e}");
     assert_eq!(started(&log.lock().unwrap()), 1);
@@ -268,8 +258,7 @@ async fn a_task_that_cannot_be_found_is_not_a_missing_collection() {
     })
     .await;
     let store = fake::store(url, 5, 0);
-    let body = json!({"query": {"match_all": {}}});
-    let e = store.by_query(&spec(), delete(&body)).await.unwrap_err();
+    let e = delete_all(&store).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
 }
 
