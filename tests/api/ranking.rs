@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e_tests::{TestApp, assert_envelope, spawn_app, spawn_app_with, test_settings};
+use e2e_tests::{TestApp, assert_envelope, own_database, spawn_app, spawn_app_with, test_settings};
 
 use crate::search::{hits, ids, search_page, store_of};
 use secrecy::SecretString;
@@ -293,7 +293,11 @@ async fn embedded_texts(app: &TestApp) -> f64 {
 #[tokio::test]
 async fn rewrite_query_searches_and_returns_the_rewritten_query() {
     let chat = fake_chat(Some("\"ledger of debits and credits\"")).await;
-    let app = spawn_app_with(with_rewriter(&chat)).await;
+    // A database of its own: the app's workers embed no other test's files, so the count of
+    // texts embedded is this test's.
+    let mut settings = with_rewriter(&chat);
+    settings.database.url = Some(SecretString::from(own_database("rewrite").await));
+    let app = spawn_app_with(settings).await;
     let (store, files) = store_of_paragraphs(&app).await;
     let question = "hi! where do I write down what my account spends?";
 

@@ -12,16 +12,19 @@ import uuid
 import openai
 import pytest
 
-from vsserver import start_server
+from vsserver import own_database, start_server
 
 # Small enough that the file below cannot be sent in one `POST /v1/files`.
 MAX_UPLOAD = 4096
 
 
-def _files_server(extra=None):
-    """A server of this module's own, on a files directory whose contents the tests read."""
+def _files_server(database, extra=None):
+    """A server of this module's own, on a files directory whose contents the tests read, and
+    on a database of its own: no other server's workers take its files' jobs, whose bytes they
+    could not read."""
     files = tempfile.mkdtemp(prefix="vs-py-uploads-")
     env = {
+        "VECTOR_STORE__DATABASE__URL": own_database(database),
         "VECTOR_STORE__FILES__DIR": files,
         "VECTOR_STORE__FILES__MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         **(extra or {}),
@@ -33,13 +36,13 @@ def _files_server(extra=None):
 
 @pytest.fixture(scope="module")
 def uploads_server():
-    yield from _files_server()
+    yield from _files_server("py_uploads")
 
 
 @pytest.fixture(scope="module")
 def expiring_server():
     """Uploads expire two seconds after they are made; the sweep runs every second."""
-    yield from _files_server({
+    yield from _files_server("py_uploads_expiring", {
         "VECTOR_STORE__UPLOADS__EXPIRY_SECS": "2",
         "VECTOR_STORE__INGEST__EXPIRY_SWEEP_SECS": "1",
     })

@@ -25,6 +25,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def own_database(name: str) -> str:
+    """The URL of a database `name` of its own in the local cluster `scripts/services.sh` runs
+    (made if missing): for a server whose ingestion jobs no other server may take, such as one
+    whose files directory the others do not see."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), "database", name],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def start_server(extra_env=None):
     """Yields {"base", "keys", "env"} while the server runs; `extra_env` overrides settings."""
     if not os.environ.get("DATABASE_URL"):
